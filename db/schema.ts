@@ -1,0 +1,183 @@
+// The PostgreSQL schema: principals, partners, projections of cases and tasks, the audit chain, idempotency, documents, notices, archives.
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+import type { CaseView } from '../domain/types';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
+
+export const principals = pgTable(
+  'principals',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    org: text('org').notNull(),
+    roles: text('roles').array().notNull(),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    createdBy: text('created_by'),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('principals_token_hash_idx').on(t.tokenHash)],
+);
+
+export const partners = pgTable('partners', {
+  org: text('org').primaryKey(),
+  kind: text('kind').notNull(),
+  name: text('name'),
+  webhookUrl: text('webhook_url'),
+  secret: text('secret'),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export const cases = pgTable(
+  'cases',
+  {
+    id: text('id').primaryKey(),
+    reference: text('reference').notNull(),
+    org: text('org').notNull(),
+    status: text('status').notNull(),
+    createdAt: ts('created_at').notNull(),
+    createdBy: text('created_by').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+    closedAt: ts('closed_at'),
+    merchantIds: text('merchant_ids').array().notNull(),
+    walletIds: text('wallet_ids').array().notNull(),
+    hosts: text('hosts').array().notNull(),
+    /** The workflow's view of the case, written by activities after every change; `version` orders the writes. */
+    view: jsonb('view').$type<CaseView>().notNull(),
+    version: integer('version').notNull().default(0),
+  },
+  (t) => [
+    index('cases_created_idx').on(t.createdAt, t.id),
+    index('cases_status_created_idx').on(t.status, t.createdAt, t.id),
+    index('cases_reference_idx').on(t.reference),
+    index('cases_merchant_ids_idx').using('gin', t.merchantIds),
+    index('cases_wallet_ids_idx').using('gin', t.walletIds),
+    index('cases_hosts_idx').using('gin', t.hosts),
+  ],
+);
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    caseId: text('case_id').notNull(),
+    caseOrg: text('case_org').notNull(),
+    type: text('type').notNull(),
+    status: text('status').notNull(),
+    assigneeOrg: text('assignee_org').notNull(),
+    assigneeRole: text('assignee_role').notNull(),
+    roles: text('roles').array().notNull(),
+    createdAt: ts('created_at').notNull(),
+    dueAt: ts('due_at'),
+    escalated: boolean('escalated').notNull().default(false),
+    completedAt: ts('completed_at'),
+    completedById: text('completed_by_id'),
+    completedByOrg: text('completed_by_org'),
+    outcome: text('outcome'),
+    data: jsonb('data').$type<Record<string, unknown>>(),
+    comment: text('comment'),
+    context: jsonb('context').$type<Record<string, unknown>>().notNull(),
+    version: integer('version').notNull().default(0),
+  },
+  (t) => [
+    index('tasks_inbox_idx').on(t.assigneeOrg, t.status, t.createdAt, t.id),
+    index('tasks_case_idx').on(t.caseId, t.createdAt),
+    index('tasks_open_due_idx').on(t.dueAt).where(sql`status = 'open'`),
+  ],
+);
+
+/** Append-only; a trigger refuses UPDATE and DELETE (see the custom migration). */
+export const auditEntries = pgTable(
+  'audit_entries',
+  {
+    caseId: text('case_id').notNull(),
+    seq: integer('seq').notNull(),
+    at: ts('at').notNull(),
+    actorId: text('actor_id'),
+    actorOrg: text('actor_org'),
+    action: text('action').notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+    eventKey: text('event_key').notNull(),
+    /** Global insertion order, for the export's stable paging. */
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.caseId, t.seq] }),
+    uniqueIndex('audit_event_key_idx').on(t.caseId, t.eventKey),
+    index('audit_at_idx').on(t.at, t.id),
+  ],
+);
+
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    principalId: text('principal_id').notNull(),
+    key: text('key').notNull(),
+    bodyHash: text('body_hash').notNull(),
+    caseId: text('case_id').notNull(),
+    state: text('state').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    lockedUntil: ts('locked_until').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.principalId, t.key] })],
+);
+
+export const documents = pgTable(
+  'documents',
+  {
+    id: text('id').primaryKey(),
+    caseId: text('case_id').notNull(),
+    taskId: text('task_id'),
+    type: text('type').notNull(),
+    version: text('version').notNull(),
+    hash: text('hash').notNull(),
+    body: jsonb('body').$type<Record<string, unknown>>().notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('documents_case_idx').on(t.caseId)],
+);
+
+export const notices = pgTable(
+  'notices',
+  {
+    id: text('id').primaryKey(),
+    caseId: text('case_id').notNull(),
+    taskId: text('task_id'),
+    org: text('org').notNull(),
+    type: text('type').notNull(),
+    state: text('state').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    deliveredAt: ts('delivered_at'),
+  },
+  (t) => [index('notices_case_idx').on(t.caseId)],
+);
+
+export const historyArchives = pgTable(
+  'history_archives',
+  {
+    caseId: text('case_id').notNull(),
+    runId: text('run_id').notNull(),
+    workflowId: text('workflow_id').notNull(),
+    archivedAt: ts('archived_at').notNull().defaultNow(),
+    hash: text('hash').notNull(),
+    history: jsonb('history').$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.caseId, t.runId] })],
+);

@@ -1,0 +1,203 @@
+// zod schemas for everything that crosses the edges (HTTP bodies, queries); the OpenAPI document is generated from them.
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { parseDuration } from './rules/duration';
+import { DEFAULT_SLAS, urlHost } from './rules/plan';
+import { isRfc3339 } from './rules/tasks';
+import {
+  CASE_STATUSES,
+  EVIDENCE_KINDS,
+  PARTNER_KINDS,
+  PRIORITIES,
+  ROLES,
+  TASK_STATUSES,
+  TASK_TYPES,
+} from './types';
+
+extendZodWithOpenApi(z);
+
+const shortText = (max = 200) => z.string().trim().min(1).max(max);
+const orgId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a short lower-case id such as visa or acq-northbank')
+  .openapi({ example: 'visa' });
+const httpUrl = z
+  .string()
+  .max(2048)
+  .refine((u) => {
+    if (!/^https?:\/\//i.test(u) || urlHost(u) === null) return false;
+    try {
+      new URL(u);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http(s) URL');
+const dateTime = z.string().refine(isRfc3339, 'must be an RFC 3339 date-time');
+const duration = z
+  .string()
+  .refine((d) => parseDuration(d) !== null, 'must be a duration such as 72h, 10d, 3s or 500ms')
+  .openapi({ example: '72h' });
+
+export const RoleSchema = z.enum(ROLES);
+export const CaseStatusSchema = z.enum(CASE_STATUSES);
+export const TaskTypeSchema = z.enum(TASK_TYPES);
+export const TaskStatusSchema = z.enum(TASK_STATUSES);
+
+export const CardChannelSchema = z
+  .object({
+    kind: z.literal('card'),
+    scheme: orgId,
+    acquirer: orgId,
+    merchantId: shortText(64),
+    mcc: z.string().regex(/^\d{4}$/).optional(),
+  })
+  .strict();
+export const WalletChannelSchema = z.object({ kind: z.literal('wallet'), provider: orgId, accountId: shortText(128) }).strict();
+export const PaymentChannelSchema = z.discriminatedUnion('kind', [CardChannelSchema, WalletChannelSchema]);
+
+export const HostingSchema = z
+  .object({
+    provider: orgId,
+    ip: z.union([z.ipv4(), z.ipv6()]).optional(),
+    urls: z.array(httpUrl).min(1).max(200),
+  })
+  .strict();
+
+export const PrincipalOwnerSchema = z
+  .object({ name: shortText(200), role: shortText(100).optional(), address: shortText(500).optional(), nationalId: shortText(64).optional() })
+  .strict();
+
+export const MerchantSchema = z
+  .object({
+    name: shortText(200),
+    descriptor: shortText(64).optional(),
+    legalName: shortText(200).optional(),
+    address: shortText(500).optional(),
+    country: z.string().regex(/^[A-Z]{2}$/).optional(),
+    phone: shortText(40).optional(),
+    taxIds: z.array(shortText(64)).max(10).optional(),
+    dateOpened: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+    principals: z.array(PrincipalOwnerSchema).max(5).optional(),
+    urls: z.array(httpUrl).max(200).default([]),
+    paymentChannels: z.array(PaymentChannelSchema).max(50).default([]),
+    hosting: z.array(HostingSchema).max(50).default([]),
+  })
+  .strict()
+  .refine((m) => m.paymentChannels.length + m.hosting.length > 0, {
+    message: 'a merchant needs at least one payment channel or hosting entry to disrupt',
+    path: ['paymentChannels'],
+  });
+
+export const EvidenceSchema = z
+  .object({
+    kind: z.enum(EVIDENCE_KINDS),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters'),
+    description: shortText(2000).optional(),
+    collectedAt: dateTime.optional(),
+    collectedBy: shortText(200).optional(),
+  })
+  .strict();
+
+export const SlasSchema = z
+  .object({
+    verification: duration.default(DEFAULT_SLAS.verification),
+    signoff: duration.default(DEFAULT_SLAS.signoff),
+    termination: duration.default(DEFAULT_SLAS.termination),
+    freeze: duration.default(DEFAULT_SLAS.freeze),
+    removal: duration.default(DEFAULT_SLAS.removal),
+  })
+  .strict();
+
+export const PlanSchema = z
+  .object({
+    freezeAssets: z.boolean().default(true),
+    slas: SlasSchema.default(DEFAULT_SLAS),
+  })
+  .strict();
+
+export const CaseInputSchema = z
+  .object({
+    reference: shortText(64).openapi({ example: 'EFC-2026-0042' }),
+    jurisdiction: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code').openapi({ example: 'GB' }),
+    priority: z.enum(PRIORITIES).default('normal'),
+    merchant: MerchantSchema,
+    evidence: z.array(EvidenceSchema).min(1).max(500),
+    plan: PlanSchema.default({ freezeAssets: true, slas: DEFAULT_SLAS }),
+  })
+  .strict()
+  .openapi('CaseInput');
+
+export const AddEvidenceSchema = z
+  .object({
+    evidence: z.array(EvidenceSchema).max(500).default([]),
+    urls: z.array(httpUrl).max(200).default([]),
+  })
+  .strict()
+  .refine((b) => b.evidence.length + b.urls.length > 0, { message: 'add at least one evidence item or URL', path: ['evidence'] })
+  .openapi('AddEvidence');
+
+export const WithdrawSchema = z.object({ reason: shortText(2000) }).strict().openapi('Withdraw');
+
+export const CompleteTaskSchema = z
+  .object({
+    outcome: shortText(40),
+    data: z.record(z.string(), z.unknown()).default({}),
+    comment: z.string().max(4000).optional(),
+  })
+  .strict()
+  .refine((b) => JSON.stringify(b.data).length <= 16_384, { message: 'data is limited to 16 KiB', path: ['data'] })
+  .openapi('CompleteTask');
+
+export const PrincipalCreateSchema = z
+  .object({ name: shortText(200), org: orgId, roles: z.array(RoleSchema).min(1).max(ROLES.length) })
+  .strict()
+  .openapi('PrincipalCreate');
+
+export const WEBHOOK_SECRET_RE = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
+export function webhookSecretBytes(secret: string): number | null {
+  const m = WEBHOOK_SECRET_RE.exec(secret);
+  if (!m || m[1].length % 4 !== 0) return null;
+  const pad = m[1].endsWith('==') ? 2 : m[1].endsWith('=') ? 1 : 0;
+  return (m[1].length / 4) * 3 - pad;
+}
+
+export const PartnerPutSchema = z
+  .object({
+    kind: z.enum(PARTNER_KINDS),
+    webhookUrl: httpUrl.optional(),
+    secret: z
+      .string()
+      .refine((s) => {
+        const n = webhookSecretBytes(s);
+        return n !== null && n >= 24 && n <= 64;
+      }, 'must be whsec_ followed by the base64 of 24 to 64 random bytes')
+      .optional(),
+    name: shortText(200).optional(),
+  })
+  .strict()
+  .refine((p) => (p.webhookUrl === undefined) === (p.secret === undefined), {
+    message: 'webhookUrl and secret go together',
+    path: ['secret'],
+  })
+  .openapi('PartnerPut');
+
+const limit = z.coerce.number().int().min(1).max(200).default(50);
+const cursor = z.string().max(200).optional();
+
+export const CaseListQuerySchema = z
+  .object({ status: CaseStatusSchema.optional(), reference: z.string().max(64).optional(), merchantId: z.string().max(128).optional(), limit, cursor })
+  .strict();
+
+export const TaskListQuerySchema = z
+  .object({ status: TaskStatusSchema.optional(), caseId: z.string().max(64).optional(), type: TaskTypeSchema.optional(), limit, cursor })
+  .strict();
+
+export const AuditExportQuerySchema = z.object({ from: dateTime.optional(), to: dateTime.optional() }).strict();
+
+export type CaseInputBody = z.infer<typeof CaseInputSchema>;
+export type CompleteTaskBody = z.infer<typeof CompleteTaskSchema>;
+export type PartnerPutBody = z.infer<typeof PartnerPutSchema>;
+export type PrincipalCreateBody = z.infer<typeof PrincipalCreateSchema>;
+
+export { z };

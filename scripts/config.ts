@@ -1,0 +1,57 @@
+// The one place that reads process.env, validated by zod.
+import path from 'node:path';
+import { z } from 'zod';
+
+const EnvSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: z.string().url().optional(),
+  TEMPORAL_ADDRESS: z.string().min(3).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('takedown'),
+  TEMPORAL_CLI_PATH: z.string().optional(),
+  TEMPORAL_UI_URL: z.string().optional(),
+  TAKEDOWN_ADMIN_TOKEN: z.string().min(16).optional(),
+  TAKEDOWN_DATA_DIR: z.string().default('.data'),
+  TAKEDOWN_TOOLS_DIR: z.string().default('.tools'),
+  TAKEDOWN_PUBLIC_URL: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Notice delivery: first retry interval and cap of the exponential backoff. */
+  NOTICE_RETRY_INITIAL: z.string().default('1s'),
+  NOTICE_RETRY_MAX: z.string().default('10m'),
+  /** Allow partner webhooks on loopback/private addresses (tests, the simulator). Production refuses them. */
+  TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: z.enum(['0', '1', 'true', 'false']).optional(),
+});
+
+export type Config = ReturnType<typeof loadConfig>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
+    throw new Error(`invalid configuration:\n${lines}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const dataDir = path.resolve(e.TAKEDOWN_DATA_DIR);
+  return {
+    production,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    temporalNamespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    temporalCliPath: e.TEMPORAL_CLI_PATH,
+    temporalUiUrl: e.TEMPORAL_UI_URL,
+    adminToken: e.TAKEDOWN_ADMIN_TOKEN,
+    dataDir,
+    toolsDir: path.resolve(e.TAKEDOWN_TOOLS_DIR),
+    publicUrl: e.TAKEDOWN_PUBLIC_URL,
+    logLevel: e.LOG_LEVEL,
+    noticeRetryInitial: e.NOTICE_RETRY_INITIAL,
+    noticeRetryMax: e.NOTICE_RETRY_MAX,
+    allowPrivateWebhooks: e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS ? ['1', 'true'].includes(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS) : !production,
+  };
+}

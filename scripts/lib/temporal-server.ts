@@ -1,0 +1,106 @@
+// The embedded Temporal CLI dev server: SQLite under the data dir, search attributes registered at start, a real health check.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { freePort } from './ports';
+
+export interface DevServer {
+  address: string;
+  uiUrl: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  cliPath: string;
+  dataDir: string;
+  port?: number;
+  uiPort?: number;
+  namespace?: string;
+  log?: (m: string) => void;
+  startTimeoutMs?: number;
+}
+
+/** Waits until a client call succeeds (not merely an open port); throws after the deadline. */
+export async function waitForTemporal(address: string, namespace: string, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`temporal server exited with code ${child.exitCode}`);
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        await conn.workflowService.describeNamespace({ namespace }, );
+        return;
+      } finally {
+        await conn.close();
+      }
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${String((last as Error)?.message ?? last)}`);
+}
+
+export async function startTemporalDevServer(opts: DevServerOptions): Promise<DevServer> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const namespace = opts.namespace ?? 'default';
+  const port = await freePort(opts.port ?? 7233);
+  const uiPort = await freePort(opts.uiPort ?? 8233);
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ui-port',
+    String(uiPort),
+    '--db-filename',
+    path.join(opts.dataDir, 'temporal.sqlite'),
+    '--namespace',
+    namespace,
+    // WAL and no fsync make SQLite fast enough for real load; the trade: a machine crash (not a process crash) can lose the last writes.
+    '--sqlite-pragma',
+    'journal_mode=wal',
+    '--sqlite-pragma',
+    'synchronous=off',
+    '--log-level',
+    'warn',
+    // Update-with-start and frequent updates: keep the defaults generous for tests and benchmarks.
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value',
+    'frontend.enableExecuteMultiOperation=true',
+    '--dynamic-config-value',
+    'frontend.namespaceRPS=100000',
+    '--dynamic-config-value',
+    'history.maxInFlightUpdates=100',
+  ];
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = opts.log ?? (() => {});
+  child.stdout?.on('data', (c: Buffer) => log(c.toString().trim()));
+  child.stderr?.on('data', (c: Buffer) => log(c.toString().trim()));
+  const address = `127.0.0.1:${port}`;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('exit', () => {
+        clearTimeout(killer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  try {
+    await waitForTemporal(address, namespace, opts.startTimeoutMs ?? 60_000, child);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, process: child, stop };
+}

@@ -1,0 +1,39 @@
+// Every update, signal and query of the case workflow; the API imports these definitions too.
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { Actor, CaseInput, CaseView, Evidence, Task, TaskCompletion } from '../domain/types';
+
+export const TASK_QUEUE = 'takedown';
+
+export interface CaseWorkflowInput {
+  caseId: string;
+  org: string;
+  createdBy: Actor;
+  receivedAt: string;
+  input: CaseInput;
+}
+
+export interface CompleteTaskArgs {
+  completion: TaskCompletion;
+  actor: Actor;
+}
+
+export interface WithdrawArgs {
+  reason: string;
+  actor: Actor;
+}
+
+export interface AddEvidenceArgs {
+  evidence: Evidence[];
+  urls: string[];
+  actor: Actor;
+}
+
+/** Answers once the case is recorded in PostgreSQL (intake done), so a 201 is always readable at once. */
+export const intakeUpdate = defineUpdate<CaseView, []>('intake');
+/** Completes a human task; the validator enforces outcome, data, assignee and four-eyes rules. */
+export const completeTaskUpdate = defineUpdate<Task, [CompleteTaskArgs]>('completeTask');
+export const withdrawUpdate = defineUpdate<CaseView, [WithdrawArgs]>('withdraw');
+export const addEvidenceUpdate = defineUpdate<CaseView, [AddEvidenceArgs]>('addEvidence');
+
+export const caseQuery = defineQuery<CaseView>('case');
+export const tasksQuery = defineQuery<Task[]>('tasks');
