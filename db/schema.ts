@@ -177,7 +177,8 @@ export const historyArchives = pgTable(
     workflowId: text('workflow_id').notNull(),
     archivedAt: ts('archived_at').notNull().defaultNow(),
     hash: text('hash').notNull(),
-    history: jsonb('history').$type<Record<string, unknown>>().notNull(),
+    /** The exact JSON that was hashed, kept as text so the bytes (and so the hash) survive. */
+    history: text('history').notNull(),
   },
   (t) => [primaryKey({ columns: [t.caseId, t.runId] })],
 );

@@ -1,0 +1,32 @@
+// Archives a closed case workflow's event history in PostgreSQL and records the archive's hash in the audit chain.
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import { appendAuditInTx } from '../db/queries/audit';
+import { inTransaction } from './cases';
+import type { ArchiveArgs } from './types';
+
+export async function archiveHistory(pool: pg.Pool, client: Client, { caseId, workflowId }: ArchiveArgs): Promise<{ hash: string; runs: number }> {
+  const handle = client.workflow.getHandle(workflowId);
+  const desc = await handle.describe();
+  if (desc.status.name === 'RUNNING') {
+    // Retryable: the archive waits for the run to close so it holds the complete history.
+    throw ApplicationFailure.retryable(`case workflow ${workflowId} is still running`, 'StillRunning');
+  }
+  const history = await handle.fetchHistory();
+  const json = historyToJSON(history);
+  const hash = createHash('sha256').update(json).digest('hex');
+  const events = history.events?.length ?? 0;
+  await inTransaction(pool, async (tx) => {
+    await tx.query(
+      `INSERT INTO history_archives (case_id, run_id, workflow_id, hash, history) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (case_id, run_id) DO NOTHING`,
+      [caseId, desc.runId, workflowId, hash, json],
+    );
+    await appendAuditInTx(tx, caseId, [
+      { key: `history.archived:${desc.runId}`, action: 'history.archived', actor: null, data: { workflowId, runId: desc.runId, events, sha256: hash } },
+    ]);
+  });
+  return { hash, runs: 1 };
+}

@@ -1,0 +1,56 @@
+// createActivities(deps): every activity the workflows call, bound to this process's PostgreSQL pool, Temporal client and settings.
+import type { Client } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
+import type pg from 'pg';
+import { appendAudit } from '../db/queries/audit';
+import { observeOutcome as observeOutcomeMetric } from '../telemetry/metrics';
+import { findConflicts, recordCase, recordTask } from './cases';
+import { archiveHistory } from './history';
+import { prepareNotice, sendNotice } from './notices';
+import type { TakedownActivities } from './types';
+import { checkUrls } from './url-checks';
+
+export interface ActivityDeps {
+  pool: pg.Pool;
+  /** Needed by archiveHistory only; a worker without it cannot archive. */
+  temporal?: Client;
+  notices: { timeoutMs: number; allowPrivate: boolean };
+  urlChecks: { timeoutMs: number; allowPrivate: boolean };
+}
+
+export function createActivities(deps: ActivityDeps): TakedownActivities {
+  const noticeDeps = { pool: deps.pool, ...deps.notices };
+  return {
+    recordCase: (args) => recordCase(deps.pool, args),
+    recordTask: (args) => recordTask(deps.pool, args),
+    findConflicts: (args) => findConflicts(deps.pool, args),
+    appendAudit: async ({ caseId, entries }) => {
+      await appendAudit(deps.pool, caseId, entries);
+    },
+    prepareNotice: (args) =>
+      prepareNotice(noticeDeps, {
+        noticeId: args.noticeId,
+        type: args.type,
+        caseId: args.caseId,
+        taskId: args.taskId,
+        org: args.org,
+        context: {
+          type: args.type,
+          caseView: args.view,
+          org: args.org,
+          scope: args.scope,
+          taskId: args.taskId,
+          dueAt: args.dueAt,
+          extra: args.extra,
+          issuedAt: new Date().toISOString(),
+        },
+      }),
+    sendNotice: (args) => sendNotice(noticeDeps, { noticeId: args.noticeId, attempt: Context.current().info.attempt }),
+    checkUrls: (args) => checkUrls(deps.urlChecks, args.urls),
+    observeOutcome: async ({ kind, seconds }) => observeOutcomeMetric(kind, seconds),
+    archiveHistory: (args) => {
+      if (!deps.temporal) throw new Error('this worker has no Temporal client for archiving');
+      return archiveHistory(deps.pool, deps.temporal, args);
+    },
+  };
+}

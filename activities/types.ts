@@ -1,0 +1,75 @@
+// The argument and result shapes of every activity; workflows import this file for types only.
+import type { AuditInput, CaseView, NoticeType, Task } from '../domain/types';
+
+export interface RecordCaseArgs {
+  view: CaseView;
+  version: number;
+  audit: AuditInput[];
+}
+
+export interface RecordTaskArgs {
+  task: Task;
+  caseOrg: string;
+  version: number;
+  audit: AuditInput[];
+}
+
+export interface FindConflictsArgs {
+  caseId: string;
+  merchantIds: string[];
+  walletIds: string[];
+  hosts: string[];
+}
+
+export interface NoticeArgs {
+  noticeId: string;
+  type: NoticeType;
+  caseId: string;
+  taskId: string | null;
+  org: string;
+  view: CaseView;
+  scope: Record<string, unknown>;
+  dueAt: string | null;
+  extra?: Record<string, unknown>;
+}
+
+export interface PreparedNotice {
+  noticeId: string;
+  documentId: string | null;
+  documentHash: string | null;
+  hasWebhook: boolean;
+  missing: string[];
+}
+
+export interface SendResult {
+  delivered: boolean;
+  status?: number;
+  reason?: 'no_webhook' | 'already_delivered';
+}
+
+export interface CheckUrlsArgs {
+  caseId: string;
+  urls: string[];
+}
+
+export interface ArchiveArgs {
+  caseId: string;
+  workflowId: string;
+}
+
+export interface OutcomeTiming {
+  kind: 'termination' | 'freeze' | 'removal';
+  seconds: number;
+}
+
+export interface TakedownActivities {
+  recordCase(args: RecordCaseArgs): Promise<void>;
+  findConflicts(args: FindConflictsArgs): Promise<string[]>;
+  recordTask(args: RecordTaskArgs): Promise<void>;
+  appendAudit(args: { caseId: string; entries: AuditInput[] }): Promise<void>;
+  prepareNotice(args: NoticeArgs): Promise<PreparedNotice>;
+  sendNotice(args: { noticeId: string }): Promise<SendResult>;
+  checkUrls(args: CheckUrlsArgs): Promise<{ up: string[]; down: string[] }>;
+  observeOutcome(args: OutcomeTiming): Promise<void>;
+  archiveHistory(args: ArchiveArgs): Promise<{ hash: string; runs: number }>;
+}

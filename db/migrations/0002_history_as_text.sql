@@ -1,0 +1,1 @@
+ALTER TABLE "history_archives" ALTER COLUMN "history" SET DATA TYPE text;

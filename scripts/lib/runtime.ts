@@ -1,0 +1,99 @@
+// Shared start-up for the entry points: logger, PostgreSQL and Temporal (embedded or external), migrations, admin token.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { connectDb, type DbHandle } from '../../db/client';
+import { runMigrations } from '../../db/migrate';
+import type { Config } from '../config';
+import { startEmbeddedPostgres } from './postgres';
+import { locateTemporalCli } from './temporal-cli';
+import { startTemporalDevServer, waitForTemporal } from './temporal-server';
+
+export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
+  return pino({ name, level: config.logLevel, base: { service: name } });
+}
+
+export interface Services {
+  databaseUrl: string;
+  temporalAddress: string;
+  temporalUiUrl?: string;
+  db: DbHandle;
+  /** Stops what this process started, in reverse order. */
+  stop(): Promise<void>;
+}
+
+export async function startServices(config: Config, log: Logger, opts: { embedded: boolean }): Promise<Services> {
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((err) => log.warn({ err }, 'stop failed'));
+  };
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+    const pgP = (async () => {
+      if (config.databaseUrl) return config.databaseUrl;
+      if (!opts.embedded) throw new Error('DATABASE_URL is required for this entry point');
+      log.info({ dataDir: config.dataDir }, 'starting embedded PostgreSQL');
+      const pg = await startEmbeddedPostgres({ dataDir: config.dataDir });
+      stops.push(() => pg.stop());
+      return pg.url;
+    })();
+    const temporalP = (async () => {
+      if (config.temporalAddress) {
+        await waitForTemporal(config.temporalAddress, config.temporalNamespace, 30_000);
+        return { address: config.temporalAddress, uiUrl: config.temporalUiUrl };
+      }
+      if (!opts.embedded) throw new Error('TEMPORAL_ADDRESS is required for this entry point');
+      const cli = await locateTemporalCli({ envPath: config.temporalCliPath, toolsDir: config.toolsDir, log: (m) => log.info(m) });
+      log.info({ cli: cli.path }, 'starting the Temporal dev server');
+      const dev = await startTemporalDevServer({ cliPath: cli.path, dataDir: path.join(config.dataDir, 'temporal'), namespace: config.temporalNamespace });
+      stops.push(() => dev.stop());
+      return { address: dev.address, uiUrl: config.temporalUiUrl ?? dev.uiUrl };
+    })();
+    const [databaseUrl, temporal] = await Promise.all([pgP, temporalP]);
+    const db = connectDb(databaseUrl, { applicationName: 'takedown' });
+    stops.push(() => db.close());
+    await runMigrations(db.db);
+    return { databaseUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, db, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** The admin token: from the environment; in development generated once and kept in <data dir>/admin-token. */
+export function resolveAdminToken(config: Config): { token: string; generated: boolean } {
+  if (config.adminToken) return { token: config.adminToken, generated: false };
+  if (config.production) throw new Error('TAKEDOWN_ADMIN_TOKEN is required when NODE_ENV=production');
+  const file = path.join(config.dataDir, 'admin-token');
+  if (existsSync(file)) {
+    const token = readFileSync(file, 'utf8').trim();
+    if (token.length >= 16) return { token, generated: true };
+  }
+  const token = `tdk_admin_${randomBytes(24).toString('base64url')}`;
+  mkdirSync(config.dataDir, { recursive: true });
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return { token, generated: true };
+}
+
+/** Runs `fn` on SIGINT/SIGTERM once; a second signal forces exit. */
+export function onShutdown(log: Logger, fn: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'forced exit');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    fn().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}

@@ -1,0 +1,51 @@
+// Request bodies and polling helpers for the API tests.
+import { randomBytes } from 'node:crypto';
+import type { ApiHarness } from './api-harness';
+
+/** A case body whose merchant ids, accounts and hosts are unique, so no deconfliction review is triggered. */
+export function caseBody(unique = randomBytes(5).toString('hex')) {
+  return {
+    reference: `EFC-API-${unique}`,
+    jurisdiction: 'GB',
+    priority: 'high',
+    merchant: {
+      name: `Example Shop ${unique}`,
+      descriptor: 'EXSHOP*ONLINE',
+      urls: [`https://shop-${unique}.example.test/a`],
+      paymentChannels: [
+        { kind: 'card', scheme: 'visa', acquirer: 'acq-northbank', merchantId: `M${unique}` },
+        { kind: 'wallet', provider: 'paypal', accountId: `PP-${unique}` },
+      ],
+      hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [`https://shop-${unique}.example.test/a`] }],
+    },
+    evidence: [
+      { kind: 'test_transaction', sha256: randomBytes(32).toString('hex'), description: 'secret evidence description', collectedAt: '2026-11-01T10:00:00Z', collectedBy: 'officer 1' },
+    ],
+    plan: { freezeAssets: true },
+  };
+}
+
+/** Polls an inbox until a task of `type` on `caseId` is open for the holder of `token`. */
+export async function waitForInboxTask(api: ApiHarness, token: string, caseId: string, type: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const res = await api.request('GET', `/v1/tasks?status=open&caseId=${caseId}&type=${type}`, { token });
+    last = res.body;
+    if (res.status === 200 && res.body.items.length > 0) return res.body.items[0];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no open ${type} on ${caseId} in the inbox; last answer ${JSON.stringify(last)}`);
+}
+
+export async function waitForCaseStatus(api: ApiHarness, token: string, caseId: string, statuses: string[], timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const res = await api.request('GET', `/v1/cases/${caseId}`, { token });
+    last = res.body;
+    if (res.status === 200 && statuses.includes(res.body.status)) return res.body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`case ${caseId} did not reach ${statuses.join('|')}; last ${JSON.stringify(last)}`);
+}

@@ -1,0 +1,156 @@
+// A per-test-file stack on the shared servers: a fresh database, a Temporal client, and a worker on its own task queue.
+import { randomBytes } from 'node:crypto';
+import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { caseWorkflowId } from '../../domain/ids';
+import type { Actor, CaseInput, CaseView, Task } from '../../domain/types';
+import { completeTaskUpdate, intakeUpdate, type CaseWorkflowInput } from '../../workflows/messages';
+import { createTakedownWorker } from '../../scripts/lib/worker';
+import type { DbHandle } from '../../db/client';
+import { freshDatabase } from './db';
+
+export interface WorkflowStack {
+  db: DbHandle & { url: string; name: string };
+  client: Client;
+  connection: Connection;
+  taskQueue: string;
+  namespace: string;
+  address: string;
+  worker: Worker;
+  /** Starts another worker on the same task queue (restart tests). */
+  startWorker(): Promise<{ worker: Worker; run: Promise<void>; stop(): Promise<void> }>;
+  stopWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startWorkflowStack(label: string): Promise<WorkflowStack> {
+  const db = await freshDatabase(label);
+  const address = inject('temporalAddress');
+  const namespace = 'default';
+  const taskQueue = `tq-${label}-${randomBytes(4).toString('hex')}`;
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
+  const startWorker = async () => {
+    const { worker, connection: wc } = await createTakedownWorker({
+      address,
+      namespace,
+      taskQueue,
+      workflowBundlePath: inject('workflowBundlePath'),
+      deps: {
+        pool: db.pool,
+        temporal: client,
+        notices: { timeoutMs: 3_000, allowPrivate: true },
+        urlChecks: { timeoutMs: 2_000, allowPrivate: true },
+      },
+    });
+    const run = worker.run();
+    return {
+      worker,
+      run,
+      stop: async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await run.catch(() => {});
+        await wc.close();
+      },
+    };
+  };
+  let current = await startWorker();
+  return {
+    db,
+    client,
+    connection,
+    taskQueue,
+    namespace,
+    address,
+    get worker() {
+      return current.worker;
+    },
+    startWorker: async () => {
+      current = await startWorker();
+      return current;
+    },
+    stopWorker: () => current.stop(),
+    stop: async () => {
+      await current.stop();
+      await connection.close();
+      await db.close();
+    },
+  };
+}
+
+let seq = 0;
+export function newCaseId(): string {
+  seq += 1;
+  return `case_${randomBytes(8).toString('hex')}${seq}`;
+}
+
+export const actors = {
+  lead: { id: 'p_lead', org: 'ceop', roles: ['case_lead'] } as Actor,
+  analyst: { id: 'p_analyst', org: 'ceop', roles: ['analyst'] } as Actor,
+  officer: { id: 'p_officer', org: 'ceop', roles: ['le_officer'] } as Actor,
+  supervisor: { id: 'p_super', org: 'ceop', roles: ['le_supervisor'] } as Actor,
+  partner: (org: string): Actor => ({ id: `p_${org}`, org, roles: ['partner'] }),
+};
+
+export function sampleCase(overrides: Partial<CaseInput> = {}, unique = randomBytes(4).toString('hex')): CaseInput {
+  return {
+    reference: `EFC-TEST-${unique}`,
+    jurisdiction: 'GB',
+    priority: 'high',
+    merchant: {
+      name: `Example Shop ${unique}`,
+      descriptor: 'EXSHOP*ONLINE',
+      urls: [`https://shop-${unique}.example.test/a`],
+      paymentChannels: [
+        { kind: 'card', scheme: 'visa', acquirer: 'acq-northbank', merchantId: `M${unique}` },
+        { kind: 'wallet', provider: 'paypal', accountId: `PP-${unique}` },
+      ],
+      hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [`https://shop-${unique}.example.test/a`] }],
+    },
+    evidence: [{ kind: 'test_transaction', sha256: 'a'.repeat(64), description: 'test purchase', collectedAt: '2026-11-01T10:00:00Z', collectedBy: 'officer 1' }],
+    plan: { freezeAssets: true, slas: { verification: '48h', signoff: '72h', termination: '10d', freeze: '96h', removal: '24h' } },
+    ...overrides,
+  };
+}
+
+/** Starts a case the way the API does: update-with-start, answering once intake is recorded. */
+export async function startCase(stack: WorkflowStack, input: CaseInput, createdBy: Actor = actors.lead, caseId = newCaseId()): Promise<CaseView> {
+  const args: CaseWorkflowInput = { caseId, org: createdBy.org, createdBy, receivedAt: new Date().toISOString(), input };
+  return stack.client.workflow.executeUpdateWithStart(intakeUpdate, {
+    startWorkflowOperation: new WithStartWorkflowOperation('caseWorkflow', {
+      workflowId: caseWorkflowId(caseId),
+      taskQueue: stack.taskQueue,
+      args: [args],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    }),
+  });
+}
+
+export async function tasksOf(stack: WorkflowStack, caseId: string): Promise<Task[]> {
+  const { rows } = await stack.db.pool.query(`SELECT id, type, status, assignee_org, outcome FROM tasks WHERE case_id = $1 ORDER BY created_at, id`, [caseId]);
+  return rows.map((r) => ({ id: r.id, type: r.type, status: r.status, assignee: { org: r.assignee_org }, outcome: r.outcome }) as unknown as Task);
+}
+
+/** Polls the task projection until a task of this type (and org) is open; fails with what it saw. */
+export async function waitForTask(stack: WorkflowStack, caseId: string, type: string, org?: string, timeoutMs = 30_000): Promise<Task> {
+  const deadline = Date.now() + timeoutMs;
+  let seen: Task[] = [];
+  while (Date.now() < deadline) {
+    seen = await tasksOf(stack, caseId);
+    const t = seen.find((x) => x.type === type && x.status === 'open' && (!org || x.assignee.org === org));
+    if (t) return t;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no open ${type}${org ? ` for ${org}` : ''} on ${caseId}; tasks: ${JSON.stringify(seen)}`);
+}
+
+export async function complete(stack: WorkflowStack, caseId: string, taskId: string, actor: Actor, outcome: string, data: Record<string, unknown> = {}, comment?: string): Promise<Task> {
+  return stack.client.workflow.getHandle(caseWorkflowId(caseId)).executeUpdate(completeTaskUpdate, {
+    args: [{ completion: { taskId, outcome, data, comment }, actor }],
+  });
+}
+
+export async function waitForCaseEnd(stack: WorkflowStack, caseId: string): Promise<CaseView> {
+  return stack.client.workflow.getHandle(caseWorkflowId(caseId)).result();
+}

@@ -1,0 +1,274 @@
+// Every path of the case workflow on the real dev server and PostgreSQL: happy, unverified, rejected, deconfliction,
+// declined, notice failures, exceptions, withdrawal, amendment, SLA reminders and escalation, action day.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { caseWorkflowId } from '../../domain/ids';
+import { verifyChain } from '../../db/queries/audit';
+import { withdrawUpdate, addEvidenceUpdate } from '../../workflows/messages';
+import { PARTNER_ORGS, startPartnerServer, type PartnerServer } from '../support/partner-server';
+import {
+  actors,
+  complete,
+  sampleCase,
+  startCase,
+  startWorkflowStack,
+  tasksOf,
+  waitForCaseEnd,
+  waitForTask,
+  type WorkflowStack,
+} from '../support/stack';
+
+let stack: WorkflowStack;
+let partners: PartnerServer;
+
+beforeAll(async () => {
+  stack = await startWorkflowStack('paths');
+  partners = await startPartnerServer();
+  await partners.register(stack.db.pool, PARTNER_ORGS);
+});
+afterAll(async () => {
+  await stack?.stop();
+  await partners?.close();
+});
+
+async function throughSignoff(caseId: string, data: Record<string, unknown> = {}) {
+  const verify = await waitForTask(stack, caseId, 'verify_evidence');
+  await complete(stack, caseId, verify.id, actors.analyst, 'verified');
+  const signoff = await waitForTask(stack, caseId, 'le_signoff');
+  await complete(stack, caseId, signoff.id, actors.officer, 'approved', data);
+}
+
+async function confirmAll(caseId: string, opts: { declineFreeze?: boolean } = {}) {
+  const now = new Date().toISOString();
+  await complete(stack, caseId, (await waitForTask(stack, caseId, 'confirm_termination', 'visa')).id, actors.partner('visa'), 'terminated', { terminatedAt: now });
+  await complete(stack, caseId, (await waitForTask(stack, caseId, 'confirm_termination', 'paypal')).id, actors.partner('paypal'), 'terminated', { terminatedAt: now });
+  const freezeNorth = await waitForTask(stack, caseId, 'confirm_freeze', 'acq-northbank');
+  if (opts.declineFreeze) await complete(stack, caseId, freezeNorth.id, actors.partner('acq-northbank'), 'declined', {}, 'no funds held');
+  else await complete(stack, caseId, freezeNorth.id, actors.partner('acq-northbank'), 'frozen', { amount: 1200.5, currency: 'EUR' });
+  await complete(stack, caseId, (await waitForTask(stack, caseId, 'confirm_freeze', 'paypal')).id, actors.partner('paypal'), 'frozen', { amount: '30', currency: 'GBP' });
+  // The notified URLs are on a .test host that does not resolve: the removal check finds them down.
+  await complete(stack, caseId, (await waitForTask(stack, caseId, 'confirm_removal', 'host-example')).id, actors.partner('host-example'), 'removed', { removedAt: now });
+}
+
+describe('case workflow', () => {
+  it('runs a clean takedown to completed, with signed notices, a full audit chain and an archived history', async () => {
+    const c = await startCase(stack, sampleCase());
+    expect(c.status).toBe('verifying');
+    const row = await stack.db.pool.query('SELECT status FROM cases WHERE id = $1', [c.id]);
+    expect(row.rows[0].status).toBe('verifying');
+    await throughSignoff(c.id);
+    await confirmAll(c.id);
+    const end = await waitForCaseEnd(stack, c.id);
+    expect(end.status).toBe('completed');
+    expect(end.steps.map((s) => [s.name, s.status])).toEqual([
+      ['verification', 'done'],
+      ['signoff', 'done'],
+      ['termination', 'done'],
+      ['freeze', 'done'],
+      ['hosting', 'done'],
+    ]);
+    const mine = partners.received.filter((n) => n.caseId === c.id);
+    expect(mine.map((n) => `${n.org}:${n.type}`).sort()).toEqual(
+      ['acq-northbank:freeze_request', 'host-example:hosting_notice', 'paypal:freeze_request', 'paypal:termination_request', 'visa:termination_request'].sort(),
+    );
+    expect(mine.every((n) => n.verified && n.idempotencyKey === n.id)).toBe(true);
+    // Archive runs after close; wait for it, then the chain must verify and include it.
+    await stack.client.workflow.getHandle(`archive-${c.id}`).result();
+    const chain = await verifyChain(stack.db.pool, c.id);
+    expect(chain.intact).toBe(true);
+    const actions = (await stack.db.pool.query('SELECT action FROM audit_entries WHERE case_id = $1 ORDER BY seq', [c.id])).rows.map((r) => r.action);
+    for (const a of ['case.created', 'task.created', 'task.completed', 'notice.sent', 'step.started', 'step.finished', 'case.closed', 'history.archived']) {
+      expect(actions).toContain(a);
+    }
+    const open = (await tasksOf(stack, c.id)).filter((t) => t.status === 'open');
+    expect(open).toEqual([]);
+  });
+
+  it('ends closed_unverified when the analyst rejects, and closed_rejected when the officer rejects', async () => {
+    const a = await startCase(stack, sampleCase());
+    const verify = await waitForTask(stack, a.id, 'verify_evidence');
+    await complete(stack, a.id, verify.id, actors.analyst, 'rejected', {}, 'hashes do not match the purchase');
+    expect((await waitForCaseEnd(stack, a.id)).status).toBe('closed_unverified');
+
+    const b = await startCase(stack, sampleCase());
+    await complete(stack, b.id, (await waitForTask(stack, b.id, 'verify_evidence')).id, actors.analyst, 'verified');
+    await complete(stack, b.id, (await waitForTask(stack, b.id, 'le_signoff')).id, actors.officer, 'rejected', {}, 'insufficient grounds');
+    const end = await waitForCaseEnd(stack, b.id);
+    expect(end.status).toBe('closed_rejected');
+    expect(partners.received.filter((n) => n.caseId === b.id)).toEqual([]);
+  });
+
+  it('enforces outcome, data and four-eyes rules in the update validator', async () => {
+    const c = await startCase(stack, sampleCase(), actors.lead);
+    const verify = await waitForTask(stack, c.id, 'verify_evidence');
+    await expect(complete(stack, c.id, verify.id, actors.analyst, 'maybe')).rejects.toMatchObject({ cause: { type: 'InvalidCompletion' } });
+    await expect(complete(stack, c.id, verify.id, actors.analyst, 'rejected')).rejects.toMatchObject({ cause: { type: 'InvalidCompletion' } });
+    await expect(complete(stack, c.id, verify.id, actors.partner('visa'), 'verified')).rejects.toMatchObject({ cause: { type: 'Forbidden' } });
+    // The creator holding the analyst role too may not verify its own case.
+    const leadAnalyst = { ...actors.lead, roles: ['case_lead', 'analyst', 'le_officer'] } as typeof actors.lead;
+    await expect(complete(stack, c.id, verify.id, leadAnalyst, 'verified')).rejects.toMatchObject({ cause: { type: 'Forbidden' } });
+    const analystOfficer = { id: 'p_both', org: 'ceop', roles: ['analyst', 'le_officer'] } as typeof actors.lead;
+    await complete(stack, c.id, verify.id, analystOfficer, 'verified');
+    await expect(complete(stack, c.id, verify.id, actors.analyst, 'verified')).rejects.toMatchObject({ cause: { type: 'TaskNotOpen' } });
+    const signoff = await waitForTask(stack, c.id, 'le_signoff');
+    await expect(complete(stack, c.id, signoff.id, analystOfficer, 'approved')).rejects.toMatchObject({ cause: { type: 'Forbidden' } });
+    // Concurrent completions of one task: exactly one wins.
+    const results = await Promise.allSettled([1, 2, 3, 4].map(() => complete(stack, c.id, signoff.id, actors.officer, 'rejected', {}, 'no')));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect((await waitForCaseEnd(stack, c.id)).status).toBe('closed_rejected');
+  });
+
+  it('asks for deconfliction review when another open case shares the merchant: proceed, then abort', async () => {
+    const first = await startCase(stack, sampleCase({}, 'shared1'));
+    const second = await startCase(stack, sampleCase({}, 'shared1'));
+    expect(second.deconflictedWith).toContain(first.id);
+    const review = await waitForTask(stack, second.id, 'deconfliction_review');
+    await complete(stack, second.id, review.id, actors.supervisor, 'proceed');
+    await waitForTask(stack, second.id, 'verify_evidence');
+
+    const third = await startCase(stack, sampleCase({}, 'shared1'));
+    const review3 = await waitForTask(stack, third.id, 'deconfliction_review');
+    await complete(stack, third.id, review3.id, actors.supervisor, 'abort', {}, 'covered by the first case');
+    expect((await waitForCaseEnd(stack, third.id)).status).toBe('withdrawn');
+    for (const id of [first.id, second.id]) {
+      await stack.client.workflow.getHandle(caseWorkflowId(id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'test cleanup', actor: actors.lead }] });
+    }
+  });
+
+  it('completes with exceptions when a freeze is declined', async () => {
+    const c = await startCase(stack, sampleCase());
+    await throughSignoff(c.id);
+    await confirmAll(c.id, { declineFreeze: true });
+    const end = await waitForCaseEnd(stack, c.id);
+    expect(end.status).toBe('completed_with_exceptions');
+    expect(end.steps.find((s) => s.name === 'freeze')?.status).toBe('declined');
+  });
+
+  it('retries a transient 5xx until delivery, and turns a final 4xx into resolve_exception: retry, then skip', async () => {
+    partners.script('visa', [503, 502]);
+    partners.script('paypal', [410]);
+    const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '1h' } } }));
+    await throughSignoff(c.id);
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.status === 200);
+    expect(partners.received.filter((n) => n.caseId === c.id && n.org === 'visa').map((n) => n.status)).toEqual([503, 502, 200]);
+    const ids = new Set(partners.received.filter((n) => n.caseId === c.id && n.org === 'visa').map((n) => n.id));
+    expect(ids.size).toBe(1);
+    const ex = await waitForTask(stack, c.id, 'resolve_exception');
+    partners.script('paypal', [404]);
+    await complete(stack, c.id, ex.id, actors.lead, 'retry');
+    const ex2 = await waitForTask(stack, c.id, 'resolve_exception');
+    expect(ex2.id).not.toBe(ex.id);
+    await complete(stack, c.id, ex2.id, actors.lead, 'skip');
+    const now = new Date().toISOString();
+    await complete(stack, c.id, (await waitForTask(stack, c.id, 'confirm_termination', 'visa')).id, actors.partner('visa'), 'terminated', { terminatedAt: now });
+    await complete(stack, c.id, (await waitForTask(stack, c.id, 'confirm_removal', 'host-example')).id, actors.partner('host-example'), 'removed', { removedAt: now });
+    const end = await waitForCaseEnd(stack, c.id);
+    expect(end.status).toBe('completed_with_exceptions');
+    expect(end.steps.find((s) => s.name === 'termination')?.status).toBe('skipped');
+    expect(end.steps.find((s) => s.name === 'freeze')?.status).toBe('skipped');
+    const actions = (await stack.db.pool.query('SELECT action FROM audit_entries WHERE case_id = $1', [c.id])).rows.map((r) => r.action);
+    expect(actions).toContain('notice.failed');
+  });
+
+  it('ends failed when the case lead aborts an exception, withdrawing the requests already sent', async () => {
+    partners.script('paypal', [400]);
+    const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '1h' } } }));
+    await throughSignoff(c.id);
+    const ex = await waitForTask(stack, c.id, 'resolve_exception');
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'termination_request');
+    await complete(stack, c.id, ex.id, actors.lead, 'abort', {}, 'partner refuses');
+    const end = await waitForCaseEnd(stack, c.id);
+    expect(end.status).toBe('failed');
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'withdrawal_notice');
+    expect((await tasksOf(stack, c.id)).filter((t) => t.status === 'open')).toEqual([]);
+  });
+
+  it('withdraws at each stage: open tasks cancelled, partners already asked get a withdrawal notice', async () => {
+    const handle = (id: string) => stack.client.workflow.getHandle(caseWorkflowId(id));
+    const atVerify = await startCase(stack, sampleCase());
+    await waitForTask(stack, atVerify.id, 'verify_evidence');
+    await handle(atVerify.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'duplicate', actor: actors.lead }] });
+    expect((await waitForCaseEnd(stack, atVerify.id)).status).toBe('withdrawn');
+
+    const atSignoff = await startCase(stack, sampleCase());
+    await complete(stack, atSignoff.id, (await waitForTask(stack, atSignoff.id, 'verify_evidence')).id, actors.analyst, 'verified');
+    await waitForTask(stack, atSignoff.id, 'le_signoff');
+    await handle(atSignoff.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'operation paused', actor: actors.supervisor }] });
+    expect((await waitForCaseEnd(stack, atSignoff.id)).status).toBe('withdrawn');
+
+    const atDisruption = await startCase(stack, sampleCase());
+    await throughSignoff(atDisruption.id);
+    await partners.waitFor((n) => n.caseId === atDisruption.id && n.org === 'visa' && n.type === 'termination_request');
+    await partners.waitFor((n) => n.caseId === atDisruption.id && n.org === 'host-example');
+    await expect(
+      handle(atDisruption.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'x', actor: actors.partner('visa') }] }),
+    ).rejects.toMatchObject({ cause: { type: 'Forbidden' } });
+    await handle(atDisruption.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'court order', actor: actors.lead }] });
+    const end = await waitForCaseEnd(stack, atDisruption.id);
+    expect(end.status).toBe('withdrawn');
+    const withdrawals = await Promise.all(
+      ['visa', 'paypal', 'acq-northbank', 'host-example'].map((org) => partners.waitFor((n) => n.caseId === atDisruption.id && n.org === org && n.type === 'withdrawal_notice')),
+    );
+    expect(withdrawals).toHaveLength(4);
+    const tasks = await tasksOf(stack, atDisruption.id);
+    expect(tasks.filter((t) => t.status === 'open')).toEqual([]);
+    expect(tasks.filter((t) => t.status === 'cancelled').length).toBeGreaterThanOrEqual(5);
+    await expect(handle(atDisruption.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'again', actor: actors.lead }] })).rejects.toBeTruthy();
+  });
+
+  it('amends a case: new evidence and URLs reach the hosting notice not yet sent', async () => {
+    const c = await startCase(stack, sampleCase({}, 'amend1'));
+    const newUrl = 'https://shop-amend1.example.test/b';
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(addEvidenceUpdate, {
+      args: [{ evidence: [{ kind: 'screenshot_hash', sha256: 'b'.repeat(64) }], urls: [newUrl], actor: actors.lead }],
+    });
+    await throughSignoff(c.id);
+    const notice = await partners.waitFor((n) => n.caseId === c.id && n.type === 'hosting_notice');
+    expect(JSON.stringify(notice.document)).toContain(newUrl);
+    expect(JSON.stringify(notice.document)).toContain('b'.repeat(64));
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+  });
+});
+
+describe('deadlines of seconds', () => {
+  it('reminds a partner at half the SLA, escalates at the deadline, then raises resolve_exception', async () => {
+    const slas = { verification: '1h', signoff: '1h', termination: '4s', freeze: '1h', removal: '1h' };
+    const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas } }));
+    await throughSignoff(c.id);
+    const reminder = await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'reminder', 20_000);
+    expect(reminder.document).toBeTruthy();
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'reminder' && n.id !== reminder.id, 20_000);
+    const escalated = await stack.db.pool.query(`SELECT escalated FROM tasks WHERE case_id = $1 AND type = 'confirm_termination' AND assignee_org = 'visa'`, [c.id]);
+    expect(escalated.rows[0].escalated).toBe(true);
+    const ex = await waitForTask(stack, c.id, 'resolve_exception', 'ceop', 20_000);
+    expect(ex).toBeTruthy();
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+  });
+
+  it('escalates an overdue sign-off to le_supervisor, who may then complete it', async () => {
+    const slas = { verification: '1h', signoff: '2s', termination: '1h', freeze: '1h', removal: '1h' };
+    const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas } }));
+    await complete(stack, c.id, (await waitForTask(stack, c.id, 'verify_evidence')).id, actors.analyst, 'verified');
+    const signoff = await waitForTask(stack, c.id, 'le_signoff');
+    await expect(complete(stack, c.id, signoff.id, actors.supervisor, 'approved')).rejects.toMatchObject({ cause: { type: 'Forbidden' } });
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      const r = await stack.db.pool.query('SELECT escalated, roles FROM tasks WHERE id = $1', [signoff.id]);
+      if (r.rows[0].escalated) break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    await complete(stack, c.id, signoff.id, actors.supervisor, 'rejected', {}, 'not enough');
+    expect((await waitForCaseEnd(stack, c.id)).status).toBe('closed_rejected');
+  });
+
+  it('waits for the action day before any notice leaves', async () => {
+    const c = await startCase(stack, sampleCase());
+    const actionDate = new Date(Date.now() + 4_000).toISOString();
+    await throughSignoff(c.id, { actionDate });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(partners.received.filter((n) => n.caseId === c.id)).toEqual([]);
+    const first = await partners.waitFor((n) => n.caseId === c.id, 20_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(actionDate) - 50);
+    expect(first.type).toMatch(/request|notice/);
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+  });
+});

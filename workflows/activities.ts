@@ -1,0 +1,29 @@
+// Activity proxies with their timeouts and retry policies: projection writes retry fast and forever, notices back off for days.
+import { proxyActivities } from '@temporalio/workflow';
+import type { TakedownActivities } from '../activities/types';
+
+/** PostgreSQL writes: short, idempotent, retried until the database is back. */
+export const store = proxyActivities<TakedownActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+/** Notice delivery: exponential backoff, unlimited attempts within a week; a final 4xx is non-retryable. */
+export const notices = proxyActivities<TakedownActivities>({
+  startToCloseTimeout: '60s',
+  scheduleToCloseTimeout: '7d',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', nonRetryableErrorTypes: ['PartnerRejected', 'IncompleteDocument'] },
+});
+
+/** Checks of notified URLs: a few quick attempts; a URL that cannot be reached counts as down. */
+export const checks = proxyActivities<TakedownActivities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+
+/** Archiving waits for the case workflow to close, so it retries for a long while. */
+export const archive = proxyActivities<TakedownActivities>({
+  startToCloseTimeout: '2m',
+  scheduleToCloseTimeout: '2d',
+  retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '1m' },
+});

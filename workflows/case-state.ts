@@ -1,0 +1,177 @@
+// The case workflow's state and the one way to change it: every change is projected to PostgreSQL with its audit entries.
+import { upsertSearchAttributes, uuid4 } from '@temporalio/workflow';
+import type { Actor, AuditInput, CaseStatus, CaseView, Role, Step, StepName, StepStatus, Task, TaskAssignee, TaskType } from '../domain/types';
+import { STEP_NAMES, type Slas } from '../domain/types';
+import { durationMs } from '../domain/rules/duration';
+import type { CaseWorkflowInput } from './messages';
+import { store } from './activities';
+import { CaseStatusKey } from './search-attributes';
+
+const iso = (ms: number = Date.now()) => new Date(ms).toISOString();
+
+export interface SentRequest {
+  org: string;
+  noticeId: string;
+  taskId: string | null;
+  type: string;
+}
+
+export interface NewTask {
+  type: TaskType;
+  assignee: TaskAssignee;
+  step: StepName | null;
+  slaMs: number;
+  context?: Record<string, unknown>;
+}
+
+/** Thrown inside the steps when a case lead aborts through a `resolve_exception` or deconfliction task. */
+export class CaseAborted extends Error {
+  constructor(
+    readonly status: CaseStatus,
+    readonly reason: string,
+  ) {
+    super(reason);
+    this.name = 'CaseAborted';
+  }
+}
+
+export class CaseState {
+  readonly view: CaseView;
+  readonly tasks = new Map<string, Task>();
+  readonly sentRequests: SentRequest[] = [];
+  /** True once a task ended declined or skipped: the case then ends completed_with_exceptions. */
+  exceptions = false;
+  intakeDone = false;
+  closed = false;
+  private auditSeq = 0;
+  private caseVersion = 0;
+  private taskVersions = new Map<string, number>();
+
+  constructor(readonly input: CaseWorkflowInput) {
+    const now = input.receivedAt;
+    this.view = {
+      id: input.caseId,
+      reference: input.input.reference,
+      org: input.org,
+      jurisdiction: input.input.jurisdiction,
+      priority: input.input.priority,
+      status: 'verifying',
+      createdAt: now,
+      createdBy: input.createdBy.id,
+      updatedAt: now,
+      closedAt: null,
+      merchant: input.input.merchant,
+      evidence: input.input.evidence,
+      plan: input.input.plan,
+      steps: STEP_NAMES.map((name): Step => ({ name, status: 'pending', startedAt: null, finishedAt: null, taskIds: [] })),
+      deconflictedWith: [],
+      verifiedBy: null,
+      signedOffBy: null,
+      actionDate: null,
+      withdrawal: null,
+    };
+  }
+
+  get caseId(): string {
+    return this.view.id;
+  }
+
+  /** A deterministic audit key: replays and retried activities produce the same keys, so nothing is appended twice. */
+  audit(action: string, data: Record<string, unknown>, actor: Pick<Actor, 'id' | 'org'> | null = null): AuditInput {
+    this.auditSeq += 1;
+    return { key: `wf:${this.auditSeq}:${action}`, action, actor: actor ? { id: actor.id, org: actor.org } : null, data, at: iso() };
+  }
+
+  step(name: StepName): Step {
+    const s = this.view.steps.find((x) => x.name === name);
+    if (!s) throw new Error(`unknown step ${name}`);
+    return s;
+  }
+
+  /** Writes the case view (and audit entries) to PostgreSQL. */
+  async saveCase(audit: AuditInput[] = []): Promise<void> {
+    this.view.updatedAt = iso();
+    this.caseVersion += 1;
+    await store.recordCase({ view: structuredCloneView(this.view), version: this.caseVersion, audit });
+  }
+
+  async setStatus(status: CaseStatus, audit: AuditInput[] = []): Promise<void> {
+    if (this.view.status !== status) {
+      this.view.status = status;
+      upsertSearchAttributes([{ key: CaseStatusKey, value: status }]);
+    }
+    await this.saveCase(audit);
+  }
+
+  async startStep(name: StepName): Promise<void> {
+    const s = this.step(name);
+    s.status = 'in_progress';
+    s.startedAt = iso();
+    await this.saveCase([this.audit('step.started', { step: name })]);
+  }
+
+  async finishStep(name: StepName, status: StepStatus, data: Record<string, unknown> = {}): Promise<void> {
+    const s = this.step(name);
+    s.status = status;
+    s.startedAt ??= iso();
+    s.finishedAt = iso();
+    await this.saveCase([this.audit('step.finished', { step: name, status, ...data })]);
+  }
+
+  async saveTask(task: Task, audit: AuditInput[]): Promise<void> {
+    const v = (this.taskVersions.get(task.id) ?? 0) + 1;
+    this.taskVersions.set(task.id, v);
+    await store.recordTask({ task: { ...task, roles: [...task.roles] }, caseOrg: this.view.org, version: v, audit });
+  }
+
+  async openTask(spec: NewTask): Promise<Task> {
+    const now = Date.now();
+    const roles: Role[] = [spec.assignee.role];
+    const task: Task = {
+      id: `tsk_${uuid4().replace(/-/g, '')}`,
+      caseId: this.caseId,
+      type: spec.type,
+      status: 'open',
+      assignee: spec.assignee,
+      roles,
+      createdAt: iso(now),
+      dueAt: iso(now + spec.slaMs),
+      escalated: false,
+      completedAt: null,
+      completedBy: null,
+      outcome: null,
+      data: null,
+      comment: null,
+      context: spec.context ?? {},
+    };
+    this.tasks.set(task.id, task);
+    if (spec.step) this.step(spec.step).taskIds.push(task.id);
+    await this.saveTask(task, [this.audit('task.created', { taskId: task.id, type: task.type, assignee: task.assignee, dueAt: task.dueAt })]);
+    if (spec.step) await this.saveCase();
+    return task;
+  }
+
+  async cancelTask(task: Task, reason: string): Promise<void> {
+    if (task.status !== 'open') return;
+    task.status = 'cancelled';
+    task.completedAt = iso();
+    await this.saveTask(task, [this.audit('task.cancelled', { taskId: task.id, type: task.type, reason })]);
+  }
+
+  slaMs(name: keyof Slas): number {
+    return durationMs(this.view.plan.slas[name]);
+  }
+
+  async appendAudit(entries: AuditInput[]): Promise<void> {
+    await store.appendAudit({ caseId: this.caseId, entries });
+  }
+
+  openTasks(): Task[] {
+    return [...this.tasks.values()].filter((t) => t.status === 'open');
+  }
+}
+
+function structuredCloneView(view: CaseView): CaseView {
+  // Activity arguments are serialised anyway; a copy keeps later in-place changes out of a pending call.
+  return JSON.parse(JSON.stringify(view)) as CaseView;
+}

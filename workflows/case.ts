@@ -1,0 +1,219 @@
+// The case workflow: intake, verification, sign-off, disruption, closure; withdrawal and amendment at any time.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ParentClosePolicy,
+  condition,
+  isCancellation,
+  log,
+  setHandler,
+  startChild,
+  workflowInfo,
+  allHandlersFinished,
+} from '@temporalio/workflow';
+import { archiveWorkflowId } from '../domain/ids';
+import { conflictKeys, urlHost } from '../domain/rules/plan';
+import { checkCompletion, type RuleViolation } from '../domain/rules/tasks';
+import type { CaseStatus, CaseView, Task } from '../domain/types';
+import { OPEN_CASE_STATUSES } from '../domain/types';
+import { store } from './activities';
+import { archiveHistoryWorkflow } from './archive';
+import { CaseAborted, CaseState } from './case-state';
+import {
+  addEvidenceUpdate,
+  caseQuery,
+  completeTaskUpdate,
+  intakeUpdate,
+  tasksQuery,
+  withdrawUpdate,
+  type AddEvidenceArgs,
+  type CaseWorkflowInput,
+  type CompleteTaskArgs,
+  type WithdrawArgs,
+} from './messages';
+import { deliverNotice } from './steps/partner-request';
+import { runDisruption } from './steps/disruption';
+import { runSignoff } from './steps/signoff';
+import { runVerification } from './steps/verification';
+
+const VIOLATION_FAILURE: Record<RuleViolation['kind'], string> = {
+  not_found: 'TaskNotFound',
+  forbidden: 'Forbidden',
+  not_open: 'TaskNotOpen',
+  invalid: 'InvalidCompletion',
+};
+
+function rejectWith(v: RuleViolation): never {
+  throw ApplicationFailure.create({
+    type: VIOLATION_FAILURE[v.kind],
+    message: v.detail,
+    nonRetryable: true,
+    details: v.kind === 'invalid' ? [v.errors] : [],
+  });
+}
+
+const isClosed = (status: CaseStatus) => !OPEN_CASE_STATUSES.includes(status);
+
+export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
+  const state = new CaseState(input);
+  const view = state.view;
+  const main = new CancellationScope();
+
+  const validateCompletion = ({ completion, actor }: CompleteTaskArgs) => {
+    const v = checkCompletion(state.tasks.get(completion.taskId), actor, completion, { createdBy: view.createdBy, verifiedBy: view.verifiedBy });
+    if (v) rejectWith(v);
+  };
+  setHandler(
+    completeTaskUpdate,
+    async ({ completion, actor }: CompleteTaskArgs): Promise<Task> => {
+      // Re-checked here: two completions accepted in one activation must still yield exactly one success.
+      const task = state.tasks.get(completion.taskId);
+      const v = checkCompletion(task, actor, completion, { createdBy: view.createdBy, verifiedBy: view.verifiedBy });
+      if (v || !task) rejectWith(v ?? { kind: 'not_found', detail: completion.taskId });
+      task.status = 'completed';
+      task.outcome = completion.outcome;
+      task.data = completion.data ?? {};
+      task.comment = completion.comment ?? null;
+      task.completedAt = new Date().toISOString();
+      task.completedBy = { id: actor.id, org: actor.org };
+      await state.saveTask(task, [
+        state.audit('task.completed', { taskId: task.id, type: task.type, outcome: task.outcome, data: task.data, comment: task.comment }, actor),
+      ]);
+      return { ...task };
+    },
+    { validator: validateCompletion, description: 'Complete a human task (outcome, data, comment); enforces assignee and four-eyes rules.' },
+  );
+
+  const validateWithdraw = ({ actor, reason }: WithdrawArgs) => {
+    if (isClosed(view.status) || view.withdrawal) throw ApplicationFailure.create({ type: 'CaseClosed', message: `case is ${view.status}`, nonRetryable: true });
+    const allowed = actor.org === view.org && (actor.roles.includes('case_lead') || actor.roles.includes('le_supervisor'));
+    if (!allowed) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead or supervisor of the case org may withdraw', nonRetryable: true });
+    if (!reason || !reason.trim()) throw ApplicationFailure.create({ type: 'InvalidCompletion', message: 'reason is required', nonRetryable: true, details: [{ reason: 'is required' }] });
+  };
+  setHandler(
+    withdrawUpdate,
+    async ({ reason, actor }: WithdrawArgs): Promise<CaseView> => {
+      if (view.withdrawal) return view;
+      view.withdrawal = { reason, by: actor.id, at: new Date().toISOString() };
+      await state.appendAudit([state.audit('case.withdrawal_requested', { reason }, actor)]);
+      main.cancel();
+      return view;
+    },
+    { validator: validateWithdraw, description: 'Withdraw the case: cancel open tasks, send withdrawal notices.' },
+  );
+
+  setHandler(
+    addEvidenceUpdate,
+    async ({ evidence, urls, actor }: AddEvidenceArgs): Promise<CaseView> => {
+      const known = new Set(view.evidence.map((e) => e.sha256));
+      const added = evidence.filter((e) => !known.has(e.sha256));
+      view.evidence.push(...added);
+      const newUrls = urls.filter((u) => !view.merchant.urls.includes(u));
+      view.merchant.urls.push(...newUrls);
+      // A new URL joins the hosting entry that already serves its host, so notices not yet sent carry it.
+      for (const u of newUrls) {
+        const host = urlHost(u);
+        const entry = view.merchant.hosting.find((h) => h.urls.some((x) => urlHost(x) === host));
+        if (entry && !entry.urls.includes(u)) entry.urls.push(u);
+      }
+      await state.saveCase([state.audit('evidence.added', { evidence: added.map((e) => ({ kind: e.kind, sha256: e.sha256 })), urls: newUrls }, actor)]);
+      return view;
+    },
+    {
+      validator: ({ actor }: AddEvidenceArgs) => {
+        if (isClosed(view.status) || view.withdrawal) throw ApplicationFailure.create({ type: 'CaseClosed', message: `case is ${view.status}`, nonRetryable: true });
+        if (actor.org !== view.org || !actor.roles.includes('case_lead')) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead of the case org may add evidence', nonRetryable: true });
+      },
+      description: 'Amend the case with evidence or URLs.',
+    },
+  );
+
+  setHandler(intakeUpdate, async (): Promise<CaseView> => {
+    await condition(() => state.intakeDone);
+    return view;
+  });
+  setHandler(caseQuery, () => view);
+  setHandler(tasksQuery, () => [...state.tasks.values()]);
+
+  // Intake: record the case, then look for other open cases on the same merchant.
+  const keys = conflictKeys(view.merchant);
+  await state.saveCase([state.audit('case.created', { reference: view.reference, jurisdiction: view.jurisdiction, priority: view.priority }, input.createdBy)]);
+  view.deconflictedWith = await store.findConflicts({ caseId: view.id, ...keys });
+  if (view.deconflictedWith.length > 0) await state.saveCase([state.audit('case.deconfliction_match', { cases: view.deconflictedWith })]);
+  state.intakeDone = true;
+
+  let final: { status: CaseStatus; reason: string } = { status: 'completed', reason: '' };
+  try {
+    await main.run(async () => {
+      await runVerification(state);
+      await runSignoff(state);
+      await runDisruption(state);
+    });
+    final = { status: state.exceptions ? 'completed_with_exceptions' : 'completed', reason: '' };
+  } catch (err) {
+    if (err instanceof CaseAborted) final = { status: err.status, reason: err.reason };
+    else if (isCancellation(err) && view.withdrawal) final = { status: 'withdrawn', reason: view.withdrawal.reason };
+    else {
+      log.error('case workflow failed', { error: String(err) });
+      final = { status: 'failed', reason: String((err as Error)?.message ?? err) };
+    }
+  }
+  await CancellationScope.nonCancellable(() => closeCase(state, final.status, final.reason));
+  await condition(allHandlersFinished);
+  return view;
+}
+
+/** Closure, for every ending: open tasks cancelled, withdrawal notices to partners already asked, the case closed, history archived. */
+async function closeCase(state: CaseState, status: CaseStatus, reason: string): Promise<void> {
+  const view = state.view;
+  for (const t of state.openTasks()) await state.cancelTask(t, status === 'withdrawn' ? 'case withdrawn' : `case ${status}`);
+  for (const s of view.steps) {
+    if (s.status === 'pending' || s.status === 'in_progress') {
+      s.status = status === 'failed' ? 'failed' : 'cancelled';
+      s.finishedAt = s.startedAt ? new Date().toISOString() : null;
+    }
+  }
+  if (status === 'withdrawn' || status === 'failed') {
+    // Compensation: every partner already sent a request gets one withdrawal notice naming what is withdrawn.
+    const byOrg = new Map<string, { notices: string[]; tasks: string[] }>();
+    for (const r of state.sentRequests) {
+      const entry = byOrg.get(r.org) ?? { notices: [], tasks: [] };
+      entry.notices.push(r.noticeId);
+      if (r.taskId && !entry.tasks.includes(r.taskId)) entry.tasks.push(r.taskId);
+      byOrg.set(r.org, entry);
+    }
+    await Promise.all(
+      [...byOrg].map(([org, w]) =>
+        deliverNotice(state, {
+          type: 'withdrawal_notice',
+          org,
+          task: null,
+          round: 0,
+          scope: {},
+          extra: { withdrawnNoticeIds: w.notices, withdrawnTaskIds: w.tasks, reason: reason || 'withdrawn' },
+        }),
+      ),
+    );
+    if (status === 'withdrawn' && view.withdrawal) {
+      await state.appendAudit([state.audit('case.withdrawn', { reason, notified: [...byOrg.keys()] }, { id: view.withdrawal.by, org: view.org })]);
+    }
+  }
+  view.closedAt = new Date().toISOString();
+  state.closed = true;
+  await state.setStatus(status, [
+    state.audit('case.closed', {
+      status,
+      reason,
+      steps: view.steps.map((s) => ({ name: s.name, status: s.status, startedAt: s.startedAt, finishedAt: s.finishedAt, tasks: s.taskIds.length })),
+      tasks: state.tasks.size,
+      noticesSent: state.sentRequests.length,
+    }),
+  ]);
+  // The archive runs after this run has closed (it waits for the close), so it captures the complete history.
+  await startChild(archiveHistoryWorkflow, {
+    workflowId: archiveWorkflowId(view.id),
+    args: [{ caseId: view.id, workflowId: workflowInfo().workflowId }],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    staticSummary: `History archive of ${view.reference}`,
+  });
+}

@@ -1,0 +1,53 @@
+// "Await a task with deadline, reminder and escalation", once for every step; and the case lead's resolve_exception.
+import { condition, log } from '@temporalio/workflow';
+import type { Task } from '../domain/types';
+import { CaseAborted, type CaseState } from './case-state';
+
+const isDone = (t: Task) => t.status !== 'open';
+
+/** Escalates a task: flags it, and a sign-off becomes completable by an le_supervisor of the case's org too. */
+export async function escalateTask(state: CaseState, task: Task, detail: Record<string, unknown> = {}): Promise<void> {
+  if (task.status !== 'open' || task.escalated) return;
+  task.escalated = true;
+  if (task.type === 'le_signoff' && !task.roles.includes('le_supervisor')) task.roles.push('le_supervisor');
+  await state.saveTask(task, [state.audit('task.escalated', { taskId: task.id, type: task.type, roles: task.roles, ...detail })]);
+}
+
+/**
+ * Waits for a task of the case's own people (deconfliction, verification, sign-off, exceptions). At the deadline the
+ * task escalates; after a second period it is recorded as overdue once. No loop: the history stays bounded.
+ */
+export async function awaitInternalTask(state: CaseState, task: Task, slaMs: number): Promise<Task> {
+  const dueMs = Date.parse(task.dueAt ?? task.createdAt);
+  if (await condition(() => isDone(task), Math.max(1, dueMs - Date.now()))) return task;
+  await escalateTask(state, task);
+  if (await condition(() => isDone(task), slaMs)) return task;
+  await state.appendAudit([state.audit('task.overdue', { taskId: task.id, type: task.type, dueAt: task.dueAt })]);
+  log.warn('task overdue after escalation', { taskId: task.id, type: task.type });
+  await condition(() => isDone(task));
+  return task;
+}
+
+export type ExceptionChoice = 'retry' | 'skip';
+
+/**
+ * Opens a resolve_exception task for the case lead and waits for the choice. `abort` ends the case (failed); `skip`
+ * is refused by the caller's own rules where skipping makes no sense.
+ */
+export async function raiseException(
+  state: CaseState,
+  about: { reason: string; taskId?: string | null; org?: string; detail?: Record<string, unknown> },
+): Promise<ExceptionChoice> {
+  const slaMs = state.slaMs('verification');
+  const task = await state.openTask({
+    type: 'resolve_exception',
+    assignee: { org: state.view.org, role: 'case_lead' },
+    step: null,
+    slaMs,
+    context: { reason: about.reason, aboutTaskId: about.taskId ?? null, org: about.org ?? null, ...(about.detail ?? {}) },
+  });
+  await awaitInternalTask(state, task, slaMs);
+  if (task.status === 'cancelled') throw new CaseAborted('withdrawn', 'exception task cancelled');
+  if (task.outcome === 'abort') throw new CaseAborted('failed', `aborted by the case lead: ${task.comment ?? ''}`.trim());
+  return task.outcome === 'skip' ? 'skip' : 'retry';
+}

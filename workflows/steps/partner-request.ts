@@ -1,0 +1,173 @@
+// One request to one partner org (termination, freeze or hosting): notice, confirm task, reminders, escalation, exceptions.
+import { ActivityFailure, ApplicationFailure, condition, isCancellation, sleep } from '@temporalio/workflow';
+import { noticeId } from '../../domain/ids';
+import { partnerRequests, type PartnerRequest } from '../../domain/rules/plan';
+import { isPositiveOutcome } from '../../domain/rules/tasks';
+import type { NoticeType, Slas, Task } from '../../domain/types';
+import { checks, notices, store } from '../activities';
+import type { CaseState } from '../case-state';
+import { escalateTask, raiseException } from '../human-task';
+
+export type RequestResult = 'done' | 'declined' | 'skipped';
+
+const SLA_OF_STEP: Record<PartnerRequest['step'], keyof Slas> = { termination: 'termination', freeze: 'freeze', hosting: 'removal' };
+const OUTCOME_KIND = { termination: 'termination', freeze: 'freeze', hosting: 'removal' } as const;
+
+interface Delivery {
+  state: 'pending' | 'delivered' | 'no_webhook' | 'rejected' | 'cancelled';
+  detail: Record<string, unknown>;
+}
+
+/** The request's scope as of now: amendments (new URLs) reach notices that have not been sent yet. */
+function currentScope(state: CaseState, req: PartnerRequest): Record<string, unknown> {
+  const fresh = partnerRequests({ merchant: state.view.merchant, plan: state.view.plan }).find((r) => r.step === req.step && r.org === req.org);
+  return fresh?.scope ?? req.scope;
+}
+
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+/** Prepares and delivers one notice; never throws (the outcome is in the result), so it can run beside a wait. */
+export async function deliverNotice(
+  state: CaseState,
+  args: { type: NoticeType; org: string; task: Task | null; round: number; scope: Record<string, unknown>; extra?: Record<string, unknown>; request?: boolean },
+): Promise<Delivery> {
+  const id = noticeId(args.task?.id ?? state.caseId, args.type === 'withdrawal_notice' ? `${args.type}_${args.org}` : args.type, args.round);
+  try {
+    const prepared = await notices.prepareNotice({
+      noticeId: id,
+      type: args.type,
+      caseId: state.caseId,
+      taskId: args.task?.id ?? null,
+      org: args.org,
+      view: state.view,
+      scope: args.scope,
+      dueAt: args.task?.dueAt ?? null,
+      extra: args.extra,
+    });
+    if (!prepared.hasWebhook) return { state: 'no_webhook', detail: { noticeId: id } };
+    if (args.request) state.sentRequests.push({ org: args.org, noticeId: id, taskId: args.task?.id ?? null, type: args.type });
+    const sent = await notices.sendNotice({ noticeId: id });
+    return { state: sent.delivered || sent.reason === 'already_delivered' ? 'delivered' : 'no_webhook', detail: { noticeId: id, status: sent.status } };
+  } catch (err) {
+    if (isCancellation(err)) return { state: 'cancelled', detail: { noticeId: id } };
+    const type = failureType(err);
+    return { state: 'rejected', detail: { noticeId: id, failure: type ?? 'DeliveryFailed', message: (err as Error).message } };
+  }
+}
+
+export async function runPartnerRequest(state: CaseState, req: PartnerRequest): Promise<RequestResult> {
+  const slaMs = state.slaMs(SLA_OF_STEP[req.step]);
+  const task = await state.openTask({
+    type: req.taskType,
+    assignee: { org: req.org, role: 'partner' },
+    step: req.step,
+    slaMs,
+    context: { noticeType: req.noticeType, scope: req.scope },
+  });
+  let round = 0;
+  let delivery: Delivery = { state: 'pending', detail: {} };
+  const send = () => {
+    const myRound = round;
+    delivery = { state: 'pending', detail: {} };
+    const extra = { signedOffAt: state.step('signoff').finishedAt };
+    void deliverNotice(state, { type: req.noticeType, org: req.org, task, round: myRound, scope: currentScope(state, req), extra, request: true }).then((d) => {
+      if (round === myRound) delivery = d;
+    });
+  };
+  const remind = (n: number, escalated: boolean) =>
+    void deliverNotice(state, {
+      type: 'reminder',
+      org: req.org,
+      task,
+      round: n,
+      scope: {},
+      extra: { escalated, taskType: task.type, noticeId: noticeId(task.id, req.noticeType, round) },
+    });
+
+  send();
+  let cycleStart = Date.parse(task.createdAt);
+  let stage = 0;
+  let reminders = 0;
+  while (task.status === 'open') {
+    const nextAt = cycleStart + (stage === 0 ? slaMs / 2 : stage === 1 ? slaMs : 2 * slaMs);
+    await condition(() => task.status !== 'open' || delivery.state === 'rejected', Math.max(1, nextAt - Date.now()));
+    if (task.status !== 'open') break;
+    if (delivery.state === 'rejected') {
+      const detail = delivery.detail;
+      const choice = await raiseException(state, { reason: 'notice_rejected', taskId: task.id, org: req.org, detail: { notice: detail } });
+      if (task.status !== 'open') break;
+      if (choice === 'skip') return skip(state, task);
+      round += 1;
+      send();
+      continue;
+    }
+    if (Date.now() < nextAt) continue;
+    if (stage === 0) {
+      if (delivery.state === 'delivered') remind((reminders += 1), false);
+      stage = 1;
+    } else if (stage === 1) {
+      await escalateTask(state, task);
+      if (delivery.state === 'delivered') remind((reminders += 1), true);
+      stage = 2;
+    } else {
+      const choice = await raiseException(state, { reason: 'no_response', taskId: task.id, org: req.org, detail: { dueAt: task.dueAt } });
+      if (task.status !== 'open') break;
+      if (choice === 'skip') return skip(state, task);
+      // Retry: a new notice and a new deadline cycle on the same task.
+      cycleStart = Date.now();
+      stage = 0;
+      task.dueAt = new Date(cycleStart + slaMs).toISOString();
+      await state.saveTask(task, [state.audit('task.extended', { taskId: task.id, dueAt: task.dueAt })]);
+      round += 1;
+      send();
+    }
+  }
+  if (task.status === 'cancelled') return 'skipped';
+  if (!isPositiveOutcome(task.type, task.outcome ?? '')) {
+    state.exceptions = true;
+    return 'declined';
+  }
+  const seconds = (Date.parse(task.completedAt ?? new Date().toISOString()) - Date.parse(state.view.createdAt)) / 1000;
+  await store.observeOutcome({ kind: OUTCOME_KIND[req.step], seconds });
+  if (req.step === 'hosting') return verifyRemoval(state, req, task, slaMs, round + 1);
+  return 'done';
+}
+
+async function skip(state: CaseState, task: Task): Promise<RequestResult> {
+  await state.cancelTask(task, 'skipped by the case lead');
+  state.exceptions = true;
+  return 'skipped';
+}
+
+/** After `removed`: check the URLs; one still up gets one re-notice, then a resolve_exception task. */
+async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, slaMs: number, nextRound: number): Promise<RequestResult> {
+  const urls = ((currentScope(state, req).urls as string[] | undefined) ?? []).slice();
+  let renoticed = false;
+  for (;;) {
+    const { up, down } = await checks.checkUrls({ caseId: state.caseId, urls });
+    await state.appendAudit([state.audit('urls.checked', { taskId: task.id, org: req.org, up, down })]);
+    if (up.length === 0) return 'done';
+    if (!renoticed) {
+      renoticed = true;
+      await deliverNotice(state, {
+        type: 'hosting_notice',
+        org: req.org,
+        task,
+        round: nextRound,
+        scope: { urls: up },
+        extra: { renotice: true, stillReachable: up },
+        request: true,
+      });
+      await sleep(slaMs);
+      continue;
+    }
+    const choice = await raiseException(state, { reason: 'urls_still_up', taskId: task.id, org: req.org, detail: { urls: up } });
+    if (choice === 'skip') {
+      state.exceptions = true;
+      return 'skipped';
+    }
+  }
+}

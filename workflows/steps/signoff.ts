@@ -1,0 +1,32 @@
+// Law-enforcement sign-off (four eyes, escalation to a supervisor) and the optional coordinated action day.
+import { sleep } from '@temporalio/workflow';
+import { CaseAborted, type CaseState } from '../case-state';
+import { awaitInternalTask } from '../human-task';
+
+export async function runSignoff(state: CaseState): Promise<void> {
+  await state.setStatus('awaiting_signoff');
+  await state.startStep('signoff');
+  const slaMs = state.slaMs('signoff');
+  const task = await state.openTask({
+    type: 'le_signoff',
+    assignee: { org: state.view.org, role: 'le_officer' },
+    step: 'signoff',
+    slaMs,
+    context: { verifiedBy: state.view.verifiedBy },
+  });
+  await awaitInternalTask(state, task, slaMs);
+  if (task.outcome !== 'approved') {
+    await state.finishStep('signoff', 'declined', { outcome: task.outcome });
+    throw new CaseAborted('closed_rejected', task.comment ?? 'sign-off rejected');
+  }
+  state.view.signedOffBy = task.completedBy?.id ?? null;
+  const actionDate = typeof task.data?.actionDate === 'string' ? task.data.actionDate : null;
+  state.view.actionDate = actionDate;
+  await state.finishStep('signoff', 'done', { signedOffBy: state.view.signedOffBy, actionDate });
+  const waitMs = actionDate ? Date.parse(actionDate) - Date.now() : 0;
+  if (waitMs > 0) {
+    await state.appendAudit([state.audit('action_day.waiting', { actionDate })]);
+    // A durable timer: a coordinated action day survives restarts; withdrawal cancels it.
+    await sleep(waitMs);
+  }
+}

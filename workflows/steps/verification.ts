@@ -1,0 +1,63 @@
+// Intake checks and the analyst's verification: deconfliction review when another open case overlaps, then verify_evidence.
+import { urlHost } from '../../domain/rules/plan';
+import { CaseAborted, type CaseState } from '../case-state';
+import { awaitInternalTask } from '../human-task';
+
+/** Automatic checks before a person looks: well-formed hashes, parseable URLs, duplicates. Pure, so they live here. */
+export function autoChecks(state: CaseState): Record<string, unknown> {
+  const seen = new Set<string>();
+  const duplicateEvidence: string[] = [];
+  const malformedEvidence: string[] = [];
+  for (const e of state.view.evidence) {
+    if (!/^[0-9a-f]{64}$/.test(e.sha256)) malformedEvidence.push(e.sha256);
+    if (seen.has(e.sha256)) duplicateEvidence.push(e.sha256);
+    seen.add(e.sha256);
+  }
+  const urls = [...state.view.merchant.urls, ...state.view.merchant.hosting.flatMap((h) => h.urls)];
+  const unparseableUrls = urls.filter((u) => urlHost(u) === null);
+  const duplicateUrls = urls.filter((u, i) => urls.indexOf(u) !== i);
+  return {
+    evidenceItems: state.view.evidence.length,
+    malformedEvidence,
+    duplicateEvidence,
+    unparseableUrls,
+    duplicateUrls: [...new Set(duplicateUrls)],
+    passed: malformedEvidence.length === 0 && unparseableUrls.length === 0,
+  };
+}
+
+export async function runDeconfliction(state: CaseState): Promise<void> {
+  if (state.view.deconflictedWith.length === 0) return;
+  const slaMs = state.slaMs('verification');
+  const task = await state.openTask({
+    type: 'deconfliction_review',
+    assignee: { org: state.view.org, role: 'le_supervisor' },
+    step: 'verification',
+    slaMs,
+    context: { overlappingCases: state.view.deconflictedWith },
+  });
+  await awaitInternalTask(state, task, slaMs);
+  if (task.outcome === 'abort') throw new CaseAborted('withdrawn', `deconfliction: ${task.comment ?? 'aborted'}`);
+}
+
+export async function runVerification(state: CaseState): Promise<void> {
+  await state.startStep('verification');
+  await runDeconfliction(state);
+  const checks = autoChecks(state);
+  await state.appendAudit([state.audit('verification.checked', checks)]);
+  const slaMs = state.slaMs('verification');
+  const task = await state.openTask({
+    type: 'verify_evidence',
+    assignee: { org: state.view.org, role: 'analyst' },
+    step: 'verification',
+    slaMs,
+    context: { autoChecks: checks },
+  });
+  await awaitInternalTask(state, task, slaMs);
+  if (task.outcome !== 'verified') {
+    await state.finishStep('verification', 'declined', { outcome: task.outcome });
+    throw new CaseAborted('closed_unverified', task.comment ?? 'evidence rejected');
+  }
+  state.view.verifiedBy = task.completedBy?.id ?? null;
+  await state.finishStep('verification', 'done', { verifiedBy: state.view.verifiedBy });
+}
