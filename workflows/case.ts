@@ -10,7 +10,9 @@ import {
   startChild,
   workflowInfo,
   allHandlersFinished,
+  upsertSearchAttributes,
 } from '@temporalio/workflow';
+import { CaseReferenceKey, CaseStatusKey, JurisdictionKey, MerchantIdsKey } from './search-attributes';
 import { archiveWorkflowId } from '../domain/ids';
 import { conflictKeys, urlHost } from '../domain/rules/plan';
 import { checkCompletion, type RuleViolation } from '../domain/rules/tasks';
@@ -135,8 +137,14 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   setHandler(caseQuery, () => view);
   setHandler(tasksQuery, () => [...state.tasks.values()]);
 
-  // Intake: record the case, then look for other open cases on the same merchant.
+  // Intake: make the case findable in the Temporal UI, record it, then look for other open cases on the same merchant.
   const keys = conflictKeys(view.merchant);
+  upsertSearchAttributes([
+    { key: CaseReferenceKey, value: view.reference },
+    { key: CaseStatusKey, value: view.status },
+    { key: MerchantIdsKey, value: [...keys.merchantIds, ...keys.walletIds] },
+    { key: JurisdictionKey, value: view.jurisdiction },
+  ]);
   await state.saveCase([state.audit('case.created', { reference: view.reference, jurisdiction: view.jurisdiction, priority: view.priority }, input.createdBy)]);
   view.deconflictedWith = await store.findConflicts({ caseId: view.id, ...keys });
   if (view.deconflictedWith.length > 0) await state.saveCase([state.audit('case.deconfliction_match', { cases: view.deconflictedWith })]);

@@ -19,9 +19,9 @@ export async function escalateTask(state: CaseState, task: Task, detail: Record<
  */
 export async function awaitInternalTask(state: CaseState, task: Task, slaMs: number): Promise<Task> {
   const dueMs = Date.parse(task.dueAt ?? task.createdAt);
-  if (await condition(() => isDone(task), Math.max(1, dueMs - Date.now()))) return task;
+  if (await condition(() => isDone(task), Math.max(1, dueMs - Date.now()), { summary: `SLA deadline: ${task.type} · ${task.assignee.org}` })) return task;
   await escalateTask(state, task);
-  if (await condition(() => isDone(task), slaMs)) return task;
+  if (await condition(() => isDone(task), slaMs, { summary: `overdue after escalation: ${task.type}` })) return task;
   await state.appendAudit([state.audit('task.overdue', { taskId: task.id, type: task.type, dueAt: task.dueAt })]);
   log.warn('task overdue after escalation', { taskId: task.id, type: task.type });
   await condition(() => isDone(task));

@@ -1,5 +1,10 @@
 // A per-test-file stack on the shared servers: a fresh database, a Temporal client, and a worker on its own task queue.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
@@ -24,7 +29,23 @@ export interface WorkflowStack {
   stop(): Promise<void>;
 }
 
+export const HISTORIES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../histories');
+
+let runtimeInstalled = false;
+/** Workers log errors only in tests (TEST_WORKER_LOGS=1 for more): their lines drown the test output. */
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    const level = process.env.TEST_WORKER_LOGS ? 'INFO' : 'ERROR';
+    Runtime.install({ logger: new DefaultLogger(level), telemetryOptions: { logging: { filter: { core: level, other: level }, forward: {} } } });
+  } catch {
+    // Already installed by another helper in this process.
+  }
+}
+
 export async function startWorkflowStack(label: string): Promise<WorkflowStack> {
+  quietRuntime();
   const db = await freshDatabase(label);
   const address = inject('temporalAddress');
   const namespace = 'default';
@@ -151,6 +172,13 @@ export async function complete(stack: WorkflowStack, caseId: string, taskId: str
   });
 }
 
-export async function waitForCaseEnd(stack: WorkflowStack, caseId: string): Promise<CaseView> {
-  return stack.client.workflow.getHandle(caseWorkflowId(caseId)).result();
+/** Waits for the case to end; with RECORD_HISTORIES=1 and a name, writes its history to test/histories/<name>.json for replay tests. */
+export async function waitForCaseEnd(stack: WorkflowStack, caseId: string, name?: string): Promise<CaseView> {
+  const handle = stack.client.workflow.getHandle(caseWorkflowId(caseId));
+  const view = await handle.result();
+  if (name && process.env.RECORD_HISTORIES === '1') {
+    const history = await handle.fetchHistory();
+    writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
+  }
+  return view;
 }

@@ -57,7 +57,7 @@ describe('case workflow', () => {
     expect(row.rows[0].status).toBe('verifying');
     await throughSignoff(c.id);
     await confirmAll(c.id);
-    const end = await waitForCaseEnd(stack, c.id);
+    const end = await waitForCaseEnd(stack, c.id, 'completed');
     expect(end.status).toBe('completed');
     expect(end.steps.map((s) => [s.name, s.status])).toEqual([
       ['verification', 'done'],
@@ -87,12 +87,12 @@ describe('case workflow', () => {
     const a = await startCase(stack, sampleCase());
     const verify = await waitForTask(stack, a.id, 'verify_evidence');
     await complete(stack, a.id, verify.id, actors.analyst, 'rejected', {}, 'hashes do not match the purchase');
-    expect((await waitForCaseEnd(stack, a.id)).status).toBe('closed_unverified');
+    expect((await waitForCaseEnd(stack, a.id, 'closed-unverified')).status).toBe('closed_unverified');
 
     const b = await startCase(stack, sampleCase());
     await complete(stack, b.id, (await waitForTask(stack, b.id, 'verify_evidence')).id, actors.analyst, 'verified');
     await complete(stack, b.id, (await waitForTask(stack, b.id, 'le_signoff')).id, actors.officer, 'rejected', {}, 'insufficient grounds');
-    const end = await waitForCaseEnd(stack, b.id);
+    const end = await waitForCaseEnd(stack, b.id, 'closed-rejected');
     expect(end.status).toBe('closed_rejected');
     expect(partners.received.filter((n) => n.caseId === b.id)).toEqual([]);
   });
@@ -114,7 +114,7 @@ describe('case workflow', () => {
     // Concurrent completions of one task: exactly one wins.
     const results = await Promise.allSettled([1, 2, 3, 4].map(() => complete(stack, c.id, signoff.id, actors.officer, 'rejected', {}, 'no')));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect((await waitForCaseEnd(stack, c.id)).status).toBe('closed_rejected');
+    expect((await waitForCaseEnd(stack, c.id, 'four-eyes-concurrent')).status).toBe('closed_rejected');
   });
 
   it('asks for deconfliction review when another open case shares the merchant: proceed, then abort', async () => {
@@ -128,17 +128,18 @@ describe('case workflow', () => {
     const third = await startCase(stack, sampleCase({}, 'shared1'));
     const review3 = await waitForTask(stack, third.id, 'deconfliction_review');
     await complete(stack, third.id, review3.id, actors.supervisor, 'abort', {}, 'covered by the first case');
-    expect((await waitForCaseEnd(stack, third.id)).status).toBe('withdrawn');
+    expect((await waitForCaseEnd(stack, third.id, 'deconfliction-abort')).status).toBe('withdrawn');
     for (const id of [first.id, second.id]) {
       await stack.client.workflow.getHandle(caseWorkflowId(id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'test cleanup', actor: actors.lead }] });
     }
+    await waitForCaseEnd(stack, second.id, 'deconfliction-proceed-withdrawn');
   });
 
   it('completes with exceptions when a freeze is declined', async () => {
     const c = await startCase(stack, sampleCase());
     await throughSignoff(c.id);
     await confirmAll(c.id, { declineFreeze: true });
-    const end = await waitForCaseEnd(stack, c.id);
+    const end = await waitForCaseEnd(stack, c.id, 'declined-freeze');
     expect(end.status).toBe('completed_with_exceptions');
     expect(end.steps.find((s) => s.name === 'freeze')?.status).toBe('declined');
   });
@@ -161,7 +162,7 @@ describe('case workflow', () => {
     const now = new Date().toISOString();
     await complete(stack, c.id, (await waitForTask(stack, c.id, 'confirm_termination', 'visa')).id, actors.partner('visa'), 'terminated', { terminatedAt: now });
     await complete(stack, c.id, (await waitForTask(stack, c.id, 'confirm_removal', 'host-example')).id, actors.partner('host-example'), 'removed', { removedAt: now });
-    const end = await waitForCaseEnd(stack, c.id);
+    const end = await waitForCaseEnd(stack, c.id, 'notice-5xx-4xx-retry-skip');
     expect(end.status).toBe('completed_with_exceptions');
     expect(end.steps.find((s) => s.name === 'termination')?.status).toBe('skipped');
     expect(end.steps.find((s) => s.name === 'freeze')?.status).toBe('skipped');
@@ -176,7 +177,7 @@ describe('case workflow', () => {
     const ex = await waitForTask(stack, c.id, 'resolve_exception');
     await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'termination_request');
     await complete(stack, c.id, ex.id, actors.lead, 'abort', {}, 'partner refuses');
-    const end = await waitForCaseEnd(stack, c.id);
+    const end = await waitForCaseEnd(stack, c.id, 'exception-abort');
     expect(end.status).toBe('failed');
     await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'withdrawal_notice');
     expect((await tasksOf(stack, c.id)).filter((t) => t.status === 'open')).toEqual([]);
@@ -187,13 +188,13 @@ describe('case workflow', () => {
     const atVerify = await startCase(stack, sampleCase());
     await waitForTask(stack, atVerify.id, 'verify_evidence');
     await handle(atVerify.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'duplicate', actor: actors.lead }] });
-    expect((await waitForCaseEnd(stack, atVerify.id)).status).toBe('withdrawn');
+    expect((await waitForCaseEnd(stack, atVerify.id, 'withdrawn-at-verification')).status).toBe('withdrawn');
 
     const atSignoff = await startCase(stack, sampleCase());
     await complete(stack, atSignoff.id, (await waitForTask(stack, atSignoff.id, 'verify_evidence')).id, actors.analyst, 'verified');
     await waitForTask(stack, atSignoff.id, 'le_signoff');
     await handle(atSignoff.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'operation paused', actor: actors.supervisor }] });
-    expect((await waitForCaseEnd(stack, atSignoff.id)).status).toBe('withdrawn');
+    expect((await waitForCaseEnd(stack, atSignoff.id, 'withdrawn-at-signoff')).status).toBe('withdrawn');
 
     const atDisruption = await startCase(stack, sampleCase());
     await throughSignoff(atDisruption.id);
@@ -203,7 +204,7 @@ describe('case workflow', () => {
       handle(atDisruption.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'x', actor: actors.partner('visa') }] }),
     ).rejects.toMatchObject({ cause: { type: 'Forbidden' } });
     await handle(atDisruption.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'court order', actor: actors.lead }] });
-    const end = await waitForCaseEnd(stack, atDisruption.id);
+    const end = await waitForCaseEnd(stack, atDisruption.id, 'withdrawn-at-disruption');
     expect(end.status).toBe('withdrawn');
     const withdrawals = await Promise.all(
       ['visa', 'paypal', 'acq-northbank', 'host-example'].map((org) => partners.waitFor((n) => n.caseId === atDisruption.id && n.org === org && n.type === 'withdrawal_notice')),
@@ -226,6 +227,7 @@ describe('case workflow', () => {
     expect(JSON.stringify(notice.document)).toContain(newUrl);
     expect(JSON.stringify(notice.document)).toContain('b'.repeat(64));
     await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id, 'amendment');
   });
 });
 
@@ -242,6 +244,7 @@ describe('deadlines of seconds', () => {
     const ex = await waitForTask(stack, c.id, 'resolve_exception', 'ceop', 20_000);
     expect(ex).toBeTruthy();
     await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id, 'partner-reminder-escalation-exception');
   });
 
   it('escalates an overdue sign-off to le_supervisor, who may then complete it', async () => {
@@ -257,7 +260,7 @@ describe('deadlines of seconds', () => {
       await new Promise((res) => setTimeout(res, 200));
     }
     await complete(stack, c.id, signoff.id, actors.supervisor, 'rejected', {}, 'not enough');
-    expect((await waitForCaseEnd(stack, c.id)).status).toBe('closed_rejected');
+    expect((await waitForCaseEnd(stack, c.id, 'signoff-escalation')).status).toBe('closed_rejected');
   });
 
   it('waits for the action day before any notice leaves', async () => {
@@ -270,5 +273,6 @@ describe('deadlines of seconds', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(actionDate) - 50);
     expect(first.type).toMatch(/request|notice/);
     await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id, 'action-day');
   });
 });

@@ -93,7 +93,10 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest): 
   let reminders = 0;
   while (task.status === 'open') {
     const nextAt = cycleStart + (stage === 0 ? slaMs / 2 : stage === 1 ? slaMs : 2 * slaMs);
-    await condition(() => task.status !== 'open' || delivery.state === 'rejected', Math.max(1, nextAt - Date.now()));
+    const what = stage === 0 ? 'SLA reminder' : stage === 1 ? 'SLA deadline' : 'second deadline';
+    await condition(() => task.status !== 'open' || delivery.state === 'rejected', Math.max(1, nextAt - Date.now()), {
+      summary: `${what}: ${task.type} · ${req.org}`,
+    });
     if (task.status !== 'open') break;
     if (delivery.state === 'rejected') {
       const detail = delivery.detail;
@@ -161,7 +164,7 @@ async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, 
         extra: { renotice: true, stillReachable: up },
         request: true,
       });
-      await sleep(slaMs);
+      await sleep(slaMs, { summary: `re-check after re-notice: ${req.org}` });
       continue;
     }
     const choice = await raiseException(state, { reason: 'urls_still_up', taskId: task.id, org: req.org, detail: { urls: up } });

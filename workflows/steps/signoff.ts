@@ -27,6 +27,6 @@ export async function runSignoff(state: CaseState): Promise<void> {
   if (waitMs > 0) {
     await state.appendAudit([state.audit('action_day.waiting', { actionDate })]);
     // A durable timer: a coordinated action day survives restarts; withdrawal cancels it.
-    await sleep(waitMs);
+    await sleep(waitMs, { summary: `action day: ${actionDate}` });
   }
 }

@@ -1,0 +1,262 @@
+// Outbound partner notices: render and store the document once, then deliver it signed (Standard Webhooks), auditing every attempt.
+import { ApplicationFailure } from '@temporalio/common';
+import type pg from 'pg';
+import { Webhook } from 'standardwebhooks';
+import type { NoticeType } from '../domain/types';
+import { appendAuditInTx } from '../db/queries/audit';
+import { buildDocument, type DocumentContext, documentHash } from './documents';
+import { guardedRequest, OutboundError } from './url-checks';
+
+export interface NoticeDeps {
+  pool: pg.Pool;
+  timeoutMs: number;
+  /** Allow webhooks on loopback/private addresses (tests, the simulator); production refuses them. */
+  allowPrivate: boolean;
+}
+
+export interface PrepareNoticeArgs {
+  noticeId: string;
+  type: NoticeType;
+  caseId: string;
+  taskId: string | null;
+  org: string;
+  context: DocumentContext;
+}
+
+export interface PreparedNoticeResult {
+  noticeId: string;
+  documentId: string;
+  documentHash: string;
+  hasWebhook: boolean;
+  missing: string[];
+}
+
+export interface SendNoticeArgs {
+  noticeId: string;
+  /** The activity attempt (Temporal's `Context.current().info.attempt`): audit keys include it, so a replayed attempt appends nothing. */
+  attempt: number;
+}
+
+export interface SendNoticeResult {
+  delivered: boolean;
+  status?: number;
+  reason?: 'no_webhook' | 'already_delivered';
+}
+
+export type DeliveryOutcome = 'delivered' | 'retry' | 'final';
+
+export const USER_AGENT = 'takedown-notices/0.1 (+https://takedown.dev)';
+
+/** The contract's rule: 2xx delivered; 5xx, 408, 429 retried; any other status final (a redirect is never followed with a signed body). */
+export function classifyStatus(status: number): DeliveryOutcome {
+  if (status >= 200 && status < 300) return 'delivered';
+  if (status >= 500 || status === 408 || status === 429) return 'retry';
+  return 'final';
+}
+
+/** One document per notice, with an id derived from the notice so a retried prepare finds it. */
+export function documentIdOf(noticeId: string): string {
+  return `doc_${noticeId}`;
+}
+
+async function withTx<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+async function partnerHasWebhook(pool: pg.Pool, org: string): Promise<boolean> {
+  const res = await pool.query<{ has: boolean }>(
+    'SELECT (webhook_url IS NOT NULL AND secret IS NOT NULL) AS has FROM partners WHERE org = $1',
+    [org],
+  );
+  return res.rows[0]?.has ?? false;
+}
+
+/**
+ * Builds the document; when complete, stores it with a `pending` notice and audits `document.rendered`, all in one
+ * transaction. A second call with the same notice id returns what was stored. An incomplete document is refused
+ * (non-retryable IncompleteDocument) and leaves no trace.
+ */
+export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): Promise<PreparedNoticeResult> {
+  const documentId = documentIdOf(args.noticeId);
+  const stored = await deps.pool.query<{ hash: string }>(
+    'SELECT d.hash FROM notices n JOIN documents d ON d.id = $2 WHERE n.id = $1',
+    [args.noticeId, documentId],
+  );
+  if (stored.rows[0]) {
+    return { noticeId: args.noticeId, documentId, documentHash: stored.rows[0].hash, hasWebhook: await partnerHasWebhook(deps.pool, args.org), missing: [] };
+  }
+
+  const built = buildDocument(args.type, { ...args.context, type: args.type });
+  if (built.missing.length > 0) {
+    throw ApplicationFailure.nonRetryable(
+      `${args.type} for ${args.org} is incomplete: missing ${built.missing.join(', ')}`,
+      'IncompleteDocument',
+      { missing: built.missing },
+    );
+  }
+  const hash = documentHash(built.document);
+
+  const storedHash = await withTx(deps.pool, async (client) => {
+    await client.query(
+      `INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+       ON CONFLICT (id) DO NOTHING`,
+      [documentId, args.caseId, args.taskId, args.type, built.version, hash, JSON.stringify(built.document)],
+    );
+    await client.query(
+      `INSERT INTO notices (id, case_id, task_id, org, type, state) VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT (id) DO NOTHING`,
+      [args.noticeId, args.caseId, args.taskId, args.org, args.type],
+    );
+    // A concurrent prepare may have won the insert: report (and audit) the stored document, not this rebuild.
+    const res = await client.query<{ hash: string; version: string }>('SELECT hash, version FROM documents WHERE id = $1', [documentId]);
+    const { hash: kept, version } = res.rows[0];
+    await appendAuditInTx(client, args.caseId, [
+      {
+        key: `notice:${args.noticeId}:rendered`,
+        action: 'document.rendered',
+        actor: null,
+        data: { noticeId: args.noticeId, documentId, type: args.type, org: args.org, documentHash: kept, version },
+      },
+    ]);
+    return kept;
+  });
+  return { noticeId: args.noticeId, documentId, documentHash: storedHash, hasWebhook: await partnerHasWebhook(deps.pool, args.org), missing: [] };
+}
+
+interface NoticeRow {
+  id: string;
+  case_id: string;
+  task_id: string | null;
+  org: string;
+  type: NoticeType;
+  state: string;
+  last_status: number | null;
+  document_hash: string | null;
+  body: Record<string, unknown> | null;
+  webhook_url: string | null;
+  secret: string | null;
+}
+
+async function recordOutcome(
+  deps: NoticeDeps,
+  n: NoticeRow,
+  attempt: number,
+  update: { state: string; status: number | null; error: string | null; delivered: boolean },
+  audit: { key: string; action: string; data: Record<string, unknown> },
+): Promise<void> {
+  await withTx(deps.pool, async (client) => {
+    await client.query(
+      `UPDATE notices SET state = CASE WHEN state = 'delivered' THEN state ELSE $2 END, attempts = GREATEST(attempts, $3),
+              last_status = $4, last_error = $5, delivered_at = CASE WHEN $6::boolean THEN COALESCE(delivered_at, now()) ELSE delivered_at END
+        WHERE id = $1`,
+      [n.id, update.state, attempt, update.status, update.error, update.delivered],
+    );
+    await appendAuditInTx(client, n.case_id, [{ key: audit.key, action: audit.action, actor: null, data: audit.data }]);
+  });
+}
+
+/**
+ * Delivers a prepared notice once. Transient failures (5xx, 408, 429, timeouts, refused connections) are audited and
+ * thrown as ordinary errors for Temporal to retry; other answers are final (non-retryable PartnerRejected).
+ */
+export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promise<SendNoticeResult> {
+  const { noticeId, attempt } = args;
+  const res = await deps.pool.query<NoticeRow>(
+    `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, d.hash AS document_hash, d.body, p.webhook_url, p.secret
+       FROM notices n LEFT JOIN documents d ON d.id = $2 LEFT JOIN partners p ON p.org = n.org
+      WHERE n.id = $1`,
+    [noticeId, documentIdOf(noticeId)],
+  );
+  const n = res.rows[0];
+  if (!n || n.body === null || n.document_hash === null) {
+    throw ApplicationFailure.nonRetryable(`notice ${noticeId} was never prepared`, 'NoticeNotFound');
+  }
+  if (n.state === 'delivered') return { delivered: true, status: n.last_status ?? undefined, reason: 'already_delivered' };
+
+  const base = { noticeId, type: n.type, org: n.org, documentHash: n.document_hash };
+  if (!n.webhook_url || !n.secret) {
+    await recordOutcome(deps, n, attempt, { state: 'skipped', status: null, error: null, delivered: false }, {
+      key: `notice:${noticeId}:skipped`,
+      action: 'notice.skipped',
+      data: { ...base, reason: 'no_webhook' },
+    });
+    return { delivered: false, reason: 'no_webhook' };
+  }
+
+  const fail = async (detail: { status: number | null; reason: string; message: string }): Promise<never> => {
+    await recordOutcome(deps, n, attempt, { state: 'failed', status: detail.status, error: detail.message.slice(0, 1000), delivered: false }, {
+      key: `notice:${noticeId}:${attempt}:failed`,
+      action: 'notice.failed',
+      data: { ...base, attempt, status: detail.status, reason: detail.reason },
+    });
+    throw ApplicationFailure.nonRetryable(`${n.org} rejected notice ${noticeId}: ${detail.message}`, 'PartnerRejected', {
+      status: detail.status,
+      reason: detail.reason,
+    });
+  };
+
+  let webhook: Webhook;
+  try {
+    webhook = new Webhook(n.secret);
+  } catch (err) {
+    return fail({ status: null, reason: 'invalid_secret', message: `the partner's webhook secret is unusable (${(err as Error).message})` });
+  }
+  const sentAt = new Date();
+  const body = JSON.stringify({ id: noticeId, type: n.type, caseId: n.case_id, taskId: n.task_id, org: n.org, document: n.body, sentAt: sentAt.toISOString() });
+  const headers = {
+    'content-type': 'application/json',
+    'user-agent': USER_AGENT,
+    'webhook-id': noticeId,
+    'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
+    'webhook-signature': webhook.sign(noticeId, sentAt, body),
+    'idempotency-key': noticeId,
+  };
+
+  let status: number;
+  let answer: string;
+  try {
+    const r = await guardedRequest(n.webhook_url, { method: 'POST', headers, body, timeoutMs: deps.timeoutMs, allowPrivate: deps.allowPrivate, keepBodyBytes: 1024 });
+    status = r.status;
+    answer = r.body;
+  } catch (err) {
+    const e = err instanceof OutboundError ? err : new OutboundError('network', String(err));
+    // A forbidden or malformed address will not heal by retrying: the case lead must fix the partner's configuration.
+    if (e.kind === 'forbidden_address' || e.kind === 'invalid_url') return fail({ status: null, reason: e.kind, message: e.message });
+    await recordOutcome(deps, n, attempt, { state: 'retrying', status: null, error: `${e.kind}: ${e.message}`.slice(0, 1000), delivered: false }, {
+      key: `notice:${noticeId}:${attempt}:retry`,
+      action: 'notice.attempt',
+      data: { ...base, outcome: 'retry', error: e.kind, attempt },
+    });
+    throw new Error(`notice ${noticeId} to ${n.org} not delivered (${e.kind}): ${e.message}`);
+  }
+
+  const outcome = classifyStatus(status);
+  if (outcome === 'delivered') {
+    // Keyed on the notice alone: however many attempts reached the partner, the chain records one delivery.
+    await recordOutcome(deps, n, attempt, { state: 'delivered', status, error: null, delivered: true }, {
+      key: `notice:${noticeId}:sent`,
+      action: 'notice.sent',
+      data: { ...base, status, attempt },
+    });
+    return { delivered: true, status };
+  }
+  if (outcome === 'retry') {
+    await recordOutcome(deps, n, attempt, { state: 'retrying', status, error: answer.slice(0, 1000) || null, delivered: false }, {
+      key: `notice:${noticeId}:${attempt}:retry`,
+      action: 'notice.attempt',
+      data: { ...base, outcome: 'retry', status, attempt },
+    });
+    throw new Error(`notice ${noticeId} to ${n.org} not delivered: HTTP ${status}`);
+  }
+  return fail({ status, reason: 'rejected', message: `HTTP ${status}${answer ? `: ${answer.slice(0, 200)}` : ''}` });
+}

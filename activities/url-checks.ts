@@ -1,0 +1,228 @@
+// Outbound HTTP to addresses others control: the SSRF-guarded request (shared with notices) and the liveness check of notified URLs.
+import dns from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+
+export interface UrlCheckDeps {
+  timeoutMs: number;
+  /** Allow loopback and private targets (tests, the local simulator); production refuses them. */
+  allowPrivate: boolean;
+}
+
+export type OutboundErrorKind = 'timeout' | 'refused' | 'dns' | 'forbidden_address' | 'invalid_url' | 'network';
+
+export class OutboundError extends Error {
+  constructor(
+    readonly kind: OutboundErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'OutboundError';
+  }
+}
+
+const FORBIDDEN = new net.BlockList();
+for (const [net4, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  FORBIDDEN.addSubnet(net4, prefix, 'ipv4');
+}
+for (const [net6, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
+  ['2001:db8::', 32],
+  ['100::', 64],
+] as const) {
+  FORBIDDEN.addSubnet(net6, prefix, 'ipv6');
+}
+
+/** An IPv4 address embedded in an IPv4-mapped (::ffff:a.b.c.d or ::ffff:hhhh:hhhh) or NAT64 (64:ff9b::) IPv6 address. */
+function embeddedIpv4(ip6: string): string | null {
+  const lower = ip6.toLowerCase();
+  const dotted = /^(?:::ffff:|::ffff:0:|64:ff9b::)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(lower);
+  if (dotted) return dotted[1];
+  const hex = /^(?:::ffff:|::ffff:0:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+  if (!hex) return null;
+  const hi = parseInt(hex[1], 16);
+  const lo = parseInt(hex[2], 16);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/** True for loopback, private, link-local, shared, documentation, multicast and reserved addresses (and for non-addresses). */
+export function isForbiddenAddress(ip: string): boolean {
+  const bare = ip.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const family = net.isIP(bare);
+  if (family === 4) return FORBIDDEN.check(bare, 'ipv4');
+  if (family === 6) {
+    const v4 = embeddedIpv4(bare);
+    if (v4) return isForbiddenAddress(v4);
+    return FORBIDDEN.check(bare, 'ipv6');
+  }
+  return true;
+}
+
+/** A resolver that refuses to hand the socket a forbidden address, so the check covers the address actually connected to. */
+const guardedLookup: net.LookupFunction = (hostname, options, callback) => {
+  dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, '', 4);
+    const list = addresses as dns.LookupAddress[];
+    const bad = list.find((a) => isForbiddenAddress(a.address));
+    if (bad) return callback(Object.assign(new Error(`${hostname} resolves to forbidden address ${bad.address}`), { code: 'EFORBIDDENADDR' }), '', 4);
+    if (list.length === 0) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 4);
+    if (options.all) return callback(null, list);
+    callback(null, list[0].address, list[0].family);
+  });
+};
+
+export interface GuardedRequest {
+  method: string;
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+  allowPrivate: boolean;
+  /** Read and keep up to this many bytes of the answer (default 0: the body is discarded unread). */
+  keepBodyBytes?: number;
+}
+
+export interface GuardedResponse {
+  status: number;
+  location: string | null;
+  body: string;
+}
+
+function classify(err: unknown, timedOut: boolean): OutboundError {
+  if (err instanceof OutboundError) return err;
+  const code = (err as { code?: string })?.code;
+  const message = (err as Error)?.message ?? String(err);
+  if (timedOut) return new OutboundError('timeout', 'timed out');
+  if (code === 'EFORBIDDENADDR') return new OutboundError('forbidden_address', message);
+  if (code === 'ECONNREFUSED') return new OutboundError('refused', message);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NODATA') return new OutboundError('dns', message);
+  return new OutboundError('network', `${code ?? 'error'}: ${message}`);
+}
+
+/**
+ * One HTTP(S) request, never following redirects, with a deadline over the whole exchange. Unless allowPrivate, it
+ * refuses literal and resolved loopback/private addresses. Failures reject with an OutboundError naming their kind.
+ */
+export async function guardedRequest(url: string, req: GuardedRequest): Promise<GuardedResponse> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    throw new OutboundError('invalid_url', `not a URL: ${url}`);
+  }
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new OutboundError('invalid_url', `not http(s): ${url}`);
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  if (!req.allowPrivate && net.isIP(host) && isForbiddenAddress(host)) {
+    throw new OutboundError('forbidden_address', `${host} is a loopback or private address`);
+  }
+
+  const ac = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ac.abort();
+  }, req.timeoutMs);
+  const mod = target.protocol === 'https:' ? https : http;
+  const keep = req.keepBodyBytes ?? 0;
+  try {
+    return await new Promise<GuardedResponse>((resolve, reject) => {
+      const outgoing = mod.request(
+        target,
+        {
+          method: req.method,
+          headers: req.headers,
+          signal: ac.signal,
+          // No pooling: a socket connected for one guard setting must never serve another request.
+          agent: false,
+          ...(req.allowPrivate ? {} : { lookup: guardedLookup }),
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          const location = typeof res.headers.location === 'string' ? res.headers.location : null;
+          if (keep === 0) {
+            res.destroy();
+            resolve({ status, location, body: '' });
+            return;
+          }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            if (size < keep) chunks.push(chunk.subarray(0, keep - size));
+            size += chunk.length;
+            if (size >= keep) {
+              res.destroy();
+              resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') });
+            }
+          });
+          res.on('end', () => resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', (err) => reject(classify(err, timedOut)));
+          res.on('close', () => resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') }));
+        },
+      );
+      outgoing.on('error', (err) => reject(classify(err, timedOut)));
+      outgoing.end(req.body);
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const MAX_REDIRECTS = 3;
+const CONCURRENCY = 8;
+const USER_AGENT = 'takedown-url-check/0.1';
+
+async function answersOk(url: string, deps: UrlCheckDeps): Promise<boolean> {
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    const probe = (method: string) =>
+      guardedRequest(current, { method, timeoutMs: deps.timeoutMs, allowPrivate: deps.allowPrivate, headers: { 'user-agent': USER_AGENT, accept: '*/*' } });
+    let res = await probe('HEAD');
+    // Some servers refuse HEAD; a GET whose body is dropped unread answers the same question.
+    if (res.status === 405 || res.status === 501) res = await probe('GET');
+    if (res.status >= 200 && res.status < 300) return true;
+    if (res.status >= 300 && res.status < 400 && res.location && hop < MAX_REDIRECTS) {
+      // Each hop goes through the same guard: a redirect must not smuggle the check to an internal address.
+      current = new URL(res.location, current).href;
+      continue;
+    }
+    return false;
+  }
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Whether each URL still serves content: 2xx (directly or within 3 redirects) is up; anything else, or no answer, is down. */
+export async function checkUrls(deps: UrlCheckDeps, urls: string[]): Promise<{ up: string[]; down: string[] }> {
+  const unique = [...new Set(urls)];
+  const isUp = new Map<string, boolean>();
+  await mapLimit(unique, CONCURRENCY, async (url) => {
+    isUp.set(url, await answersOk(url, deps).catch(() => false));
+  });
+  return { up: unique.filter((u) => isUp.get(u)), down: unique.filter((u) => !isUp.get(u)) };
+}

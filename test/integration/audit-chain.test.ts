@@ -1,0 +1,331 @@
+// The audit chain on a real PostgreSQL: append, idempotency, the append-only trigger, tamper detection, concurrency, export, the CLI.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditInput } from '../../domain/types';
+import {
+  appendAudit,
+  appendAuditInTx,
+  exportAudit,
+  GENESIS_HASH,
+  hashEntry,
+  listAudit,
+  verifyAllChains,
+  verifyChain,
+} from '../../db/queries/audit';
+import { createTestDb, type TestDb } from './audit-test-db';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const run = promisify(execFile);
+
+let db: TestDb;
+let counter = 0;
+const newCase = () => `case_audit${Date.now().toString(36)}${(counter++).toString(36)}`;
+
+const inputs = (n: number, prefix = 'e'): AuditInput[] =>
+  Array.from({ length: n }, (_, i) => ({
+    key: `${prefix}-${i + 1}`,
+    action: i === 0 ? 'case.created' : 'task.created',
+    actor: i % 2 === 0 ? { id: 'p_lead', org: 'ceop' } : null,
+    data: { i: i + 1, note: `entry ${i + 1}`, nested: { ok: true } },
+  }));
+
+/** Runs statements as a superuser with user triggers off: tampering behind the application's back. */
+async function tamper(sql: string[]): Promise<void> {
+  const c = await db.admin();
+  try {
+    await c.query('BEGIN');
+    await c.query('SET LOCAL session_replication_role = replica');
+    for (const s of sql) await c.query(s);
+    await c.query('COMMIT');
+  } finally {
+    await c.end();
+  }
+}
+
+beforeAll(async () => {
+  db = await createTestDb('audit');
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe('appendAudit', () => {
+  it('builds a hash chain from 64 zeros and lists it in order', async () => {
+    const caseId = newCase();
+    const appended = await appendAudit(db.pool, caseId, inputs(5));
+    expect(appended.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(appended[0].prevHash).toBe(GENESIS_HASH);
+    for (let i = 1; i < appended.length; i++) expect(appended[i].prevHash).toBe(appended[i - 1].hash);
+
+    const listed = await listAudit(db.pool, caseId);
+    expect(listed).toEqual(appended);
+    for (const e of listed) {
+      const { hash, ...rest } = e;
+      expect(hashEntry(rest)).toBe(hash);
+      expect(e.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    expect(listed[0].actor).toEqual({ id: 'p_lead', org: 'ceop' });
+    expect(listed[1].actor).toBeNull();
+    expect(await verifyChain(db.pool, caseId)).toEqual({ intact: true, entries: 5, head: appended[4].hash, firstBadSeq: null });
+  });
+
+  it('continues an existing chain and keeps the hashes valid after the jsonb/timestamp round trip', async () => {
+    const caseId = newCase();
+    await appendAudit(db.pool, caseId, inputs(2, 'a'));
+    const more = await appendAudit(db.pool, caseId, [
+      {
+        key: 'b-1',
+        action: 'notice.sent',
+        // Microseconds, an offset, undefined members, extra actor fields and key order that jsonb will change.
+        at: '2026-03-01T12:00:00.123456+02:00',
+        actor: { id: 'p_x', org: 'visa', roles: ['partner'] } as unknown as AuditInput['actor'],
+        data: { zz: 1, aa: { y: undefined, x: [1.5, 'é', '<tag>'] }, big: 12345678901234, neg: -0 },
+      },
+    ]);
+    expect(more[0].seq).toBe(3);
+    expect(more[0].at).toBe('2026-03-01T10:00:00.123Z');
+    expect(more[0].actor).toEqual({ id: 'p_x', org: 'visa' });
+    const listed = await listAudit(db.pool, caseId);
+    expect(listed[2]).toEqual(more[0]);
+    expect((await verifyChain(db.pool, caseId)).intact).toBe(true);
+  });
+
+  it('is idempotent on keys, across calls and within one batch', async () => {
+    const caseId = newCase();
+    const first = await appendAudit(db.pool, caseId, inputs(3));
+    const again = await appendAudit(db.pool, caseId, [...inputs(3), { key: 'e-4', action: 'case.closed', actor: null, data: {} }, { key: 'e-4', action: 'case.closed', actor: null, data: { dup: true } }]);
+    expect(again.slice(0, 3)).toEqual(first);
+    expect(again[3].seq).toBe(4);
+    expect(again[4]).toEqual(again[3]);
+    expect(await listAudit(db.pool, caseId)).toHaveLength(4);
+  });
+
+  it('appends inside a caller transaction and rolls back with it', async () => {
+    const caseId = newCase();
+    const client: pg.PoolClient = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await appendAuditInTx(client, caseId, inputs(2));
+      await client.query('ROLLBACK');
+      expect(await listAudit(db.pool, caseId)).toHaveLength(0);
+      await client.query('BEGIN');
+      const out = await appendAuditInTx(client, caseId, inputs(2));
+      await client.query('COMMIT');
+      expect(out.map((e) => e.seq)).toEqual([1, 2]);
+    } finally {
+      client.release();
+    }
+    expect((await verifyChain(db.pool, caseId)).entries).toBe(2);
+  });
+
+  it('gives 20 concurrent appenders on one case one unbroken chain, and re-appending their keys adds nothing', async () => {
+    const caseId = newCase();
+    const writers = Array.from({ length: 20 }, (_, w) =>
+      Array.from({ length: 3 }, (_, i) => ({ key: `w${w}-${i}`, action: 'task.created', actor: null, data: { w, i } })),
+    );
+    await Promise.all(writers.map((batch) => appendAudit(db.pool, caseId, batch)));
+    const listed = await listAudit(db.pool, caseId);
+    expect(listed.map((e) => e.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(new Set(listed.map((e) => e.prevHash)).size).toBe(60);
+    const v = await verifyChain(db.pool, caseId);
+    expect(v).toMatchObject({ intact: true, entries: 60, firstBadSeq: null });
+
+    await Promise.all(writers.map((batch) => appendAudit(db.pool, caseId, batch)));
+    const after = await listAudit(db.pool, caseId);
+    expect(after).toEqual(listed);
+  });
+});
+
+describe('the append-only table', () => {
+  it('refuses UPDATE, DELETE and TRUNCATE', async () => {
+    const caseId = newCase();
+    await appendAudit(db.pool, caseId, inputs(2));
+    await expect(db.pool.query(`UPDATE audit_entries SET action = 'x' WHERE case_id = $1`, [caseId])).rejects.toThrow(/append-only/);
+    await expect(db.pool.query(`DELETE FROM audit_entries WHERE case_id = $1`, [caseId])).rejects.toThrow(/append-only/);
+    await expect(db.pool.query('TRUNCATE audit_entries')).rejects.toThrow(/append-only/);
+    expect((await verifyChain(db.pool, caseId)).intact).toBe(true);
+  });
+});
+
+describe('verifyChain names the first bad entry', () => {
+  const seeded = async (n = 6) => {
+    const caseId = newCase();
+    const entries = await appendAudit(db.pool, caseId, inputs(n));
+    expect((await verifyChain(db.pool, caseId)).intact).toBe(true);
+    return { caseId, entries };
+  };
+
+  it('reports an empty chain as intact with no head', async () => {
+    expect(await verifyChain(db.pool, newCase())).toEqual({ intact: true, entries: 0, head: null, firstBadSeq: null });
+  });
+
+  it('finds an altered entry', async () => {
+    const { caseId } = await seeded();
+    await tamper([`UPDATE audit_entries SET data = jsonb_set(data, '{note}', '"forged"') WHERE case_id = '${caseId}' AND seq = 3`]);
+    expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: false, entries: 6, firstBadSeq: 3 });
+  });
+
+  it('finds an altered actor or time', async () => {
+    const a = await seeded();
+    await tamper([`UPDATE audit_entries SET actor_org = 'other' WHERE case_id = '${a.caseId}' AND seq = 5`]);
+    expect((await verifyChain(db.pool, a.caseId)).firstBadSeq).toBe(5);
+    const b = await seeded();
+    await tamper([`UPDATE audit_entries SET at = at + interval '1 ms' WHERE case_id = '${b.caseId}' AND seq = 1`]);
+    expect((await verifyChain(db.pool, b.caseId)).firstBadSeq).toBe(1);
+  });
+
+  it('finds an altered entry whose own hash was recomputed, at the link it broke', async () => {
+    const { caseId, entries } = await seeded();
+    const forged = { ...entries[2], data: { forged: true } };
+    const { hash: _old, ...rest } = forged;
+    const newHash = hashEntry(rest);
+    await tamper([`UPDATE audit_entries SET data = '{"forged":true}', hash = '${newHash}' WHERE case_id = '${caseId}' AND seq = 3`]);
+    expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: false, firstBadSeq: 4 });
+  });
+
+  it('finds a deleted entry', async () => {
+    const { caseId } = await seeded();
+    await tamper([`DELETE FROM audit_entries WHERE case_id = '${caseId}' AND seq = 4`]);
+    expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: false, entries: 5, firstBadSeq: 4 });
+  });
+
+  it('finds a deleted first entry', async () => {
+    const { caseId } = await seeded();
+    await tamper([`DELETE FROM audit_entries WHERE case_id = '${caseId}' AND seq = 1`]);
+    expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: false, firstBadSeq: 1 });
+  });
+
+  it('finds two swapped entries', async () => {
+    const { caseId } = await seeded();
+    await tamper([
+      `UPDATE audit_entries SET seq = -2 WHERE case_id = '${caseId}' AND seq = 2`,
+      `UPDATE audit_entries SET seq = 2 WHERE case_id = '${caseId}' AND seq = 3`,
+      `UPDATE audit_entries SET seq = 3 WHERE case_id = '${caseId}' AND seq = -2`,
+    ]);
+    expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: false, entries: 6, firstBadSeq: 2 });
+  });
+
+  it('finds swapped contents (seq kept in place)', async () => {
+    const { caseId } = await seeded();
+    await tamper([
+      `UPDATE audit_entries a SET data = b.data, action = b.action, actor_id = b.actor_id, actor_org = b.actor_org
+         FROM audit_entries b WHERE a.case_id = '${caseId}' AND b.case_id = a.case_id AND a.seq IN (4, 5) AND b.seq = 9 - a.seq`,
+    ]);
+    expect((await verifyChain(db.pool, caseId)).firstBadSeq).toBe(4);
+  });
+
+  it('finds an entry inserted in the middle', async () => {
+    const { caseId, entries } = await seeded();
+    // Shift seq 3.. up by one and slip a row in at 3 that even links to entry 2 correctly.
+    const partial = { seq: 3, at: entries[1].at, actor: null, action: 'task.completed', data: { injected: true }, prevHash: entries[1].hash };
+    const h = hashEntry(partial);
+    await tamper([
+      `UPDATE audit_entries SET seq = seq + 100 WHERE case_id = '${caseId}' AND seq >= 3`,
+      `UPDATE audit_entries SET seq = seq - 99 WHERE case_id = '${caseId}' AND seq >= 100`,
+      `INSERT INTO audit_entries (case_id, seq, at, actor_id, actor_org, action, data, prev_hash, hash, event_key)
+         VALUES ('${caseId}', 3, '${partial.at}', NULL, NULL, 'task.completed', '{"injected":true}', '${entries[1].hash}', '${h}', 'injected')`,
+    ]);
+    const v = await verifyChain(db.pool, caseId);
+    expect(v.entries).toBe(7);
+    // The forged row is a valid extension of entries 1-2; the chain breaks where the original entry 3 no longer links.
+    expect(v).toMatchObject({ intact: false, firstBadSeq: 4 });
+  });
+
+  it('finds a naive insertion with a made-up hash, and an appended forgery at the end', async () => {
+    const a = await seeded();
+    await tamper([
+      `UPDATE audit_entries SET seq = seq + 100 WHERE case_id = '${a.caseId}' AND seq >= 2`,
+      `UPDATE audit_entries SET seq = seq - 99 WHERE case_id = '${a.caseId}' AND seq >= 100`,
+      `INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key)
+         VALUES ('${a.caseId}', 2, now(), 'x', '{}', '${'1'.repeat(64)}', '${'2'.repeat(64)}', 'naive')`,
+    ]);
+    expect((await verifyChain(db.pool, a.caseId)).firstBadSeq).toBe(2);
+
+    const b = await seeded();
+    await db.pool.query(
+      `INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key) VALUES ($1, 7, now(), 'case.closed', '{}', $2, $3, 'forged-end')`,
+      [b.caseId, b.entries[5].hash, '3'.repeat(64)],
+    );
+    expect(await verifyChain(db.pool, b.caseId)).toMatchObject({ intact: false, entries: 7, firstBadSeq: 7 });
+  });
+
+  it('pages through long chains', async () => {
+    const caseId = newCase();
+    await appendAudit(db.pool, caseId, inputs(2300, 'long'));
+    expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: true, entries: 2300 });
+    await tamper([`UPDATE audit_entries SET action = 'changed' WHERE case_id = '${caseId}' AND seq = 2100`]);
+    expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: false, entries: 2300, firstBadSeq: 2100 });
+  });
+});
+
+describe('exportAudit', () => {
+  it('streams every entry in range in (at, id) order across batches', async () => {
+    const c1 = newCase();
+    const c2 = newCase();
+    const at = '2031-05-05T05:05:05.005Z';
+    // All at the same instant: the id breaks ties, so keyset paging must neither skip nor repeat.
+    await appendAudit(db.pool, c1, Array.from({ length: 1500 }, (_, i) => ({ key: `x${i}`, action: 'a', actor: null, data: { i }, at })));
+    await appendAudit(db.pool, c2, [
+      { key: 'early', action: 'b', actor: null, data: {}, at: '2031-05-05T05:05:05.004Z' },
+      { key: 'late', action: 'b', actor: null, data: {}, at: '2031-05-05T05:05:05.006Z' },
+      { key: 'out', action: 'b', actor: null, data: {}, at: '2031-05-06T00:00:00.000Z' },
+    ]);
+    const got = [];
+    for await (const e of exportAudit(db.pool, { from: '2031-05-05T00:00:00Z', to: '2031-05-06T00:00:00Z' })) got.push(e);
+    expect(got).toHaveLength(1502);
+    expect(got[0]).toMatchObject({ caseId: c2, seq: 1 });
+    expect(got[1501]).toMatchObject({ caseId: c2, seq: 2 });
+    const middle = got.slice(1, 1501);
+    expect(middle.every((e) => e.caseId === c1)).toBe(true);
+    expect(middle.map((e) => e.seq)).toEqual(Array.from({ length: 1500 }, (_, i) => i + 1));
+    expect(typeof got[0].hash).toBe('string');
+
+    const from = [];
+    for await (const e of exportAudit(db.pool, { from: '2031-05-05T05:05:05.006Z' })) from.push(e.caseId + ':' + e.seq);
+    expect(from).toEqual([`${c2}:2`, `${c2}:3`]);
+  });
+
+  it('rejects a range that is not a date-time', async () => {
+    await expect(exportAudit(db.pool, { from: 'yesterday' }).next()).rejects.toThrow(/from/);
+  });
+});
+
+describe('verifyAllChains and npm run audit:verify', () => {
+  it('reports every chain and exits 1 naming the broken one', async () => {
+    const good = newCase();
+    const bad = newCase();
+    await appendAudit(db.pool, good, inputs(3));
+    await appendAudit(db.pool, bad, inputs(3));
+    await tamper([`UPDATE audit_entries SET data = '{}' WHERE case_id = '${bad}' AND seq = 2`]);
+
+    const results = new Map<string, { intact: boolean; firstBadSeq: number | null }>();
+    for await (const r of verifyAllChains(db.pool)) results.set(r.caseId, r);
+    expect(results.get(good)).toMatchObject({ intact: true });
+    expect(results.get(bad)).toMatchObject({ intact: false, firstBadSeq: 2 });
+
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url };
+    const failed = await run(process.execPath, ['--import', 'tsx', 'scripts/audit-verify.ts'], { cwd: root, env }).then(
+      () => null,
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    expect(failed).not.toBeNull();
+    expect(failed!.code).toBe(1);
+    expect(failed!.stdout).toContain(`BROKEN case=${bad} firstBadSeq=2`);
+    expect(failed!.stdout).not.toContain(`case=${good} `);
+    expect(failed!.stderr).toMatch(/broken/);
+  });
+
+  it('explains a missing DATABASE_URL', async () => {
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+    const failed = await run(process.execPath, ['--import', 'tsx', 'scripts/audit-verify.ts'], { cwd: root, env }).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(failed?.code).not.toBe(0);
+    expect(failed?.stderr).toContain('DATABASE_URL');
+  });
+});

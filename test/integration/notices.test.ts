@@ -1,0 +1,311 @@
+// Notices end to end against a real partner endpoint (node:http) that verifies Standard Webhooks signatures, on a real PostgreSQL.
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApplicationFailure } from '@temporalio/common';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentHash } from '../../activities/documents';
+import { classifyStatus, type NoticeDeps, prepareNotice, sendNotice } from '../../activities/notices';
+import { listAudit, verifyChain } from '../../db/queries/audit';
+import type { NoticeType } from '../../domain/types';
+import { caseViewFixture, contextFor } from '../unit/documents-fixture';
+import { createTestDb, type TestDb } from './audit-test-db';
+
+interface Received {
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  verified: unknown;
+  verifyError: string | null;
+}
+
+/** A partner: answers each request with the next scripted reply (a status, or 'hang' to never answer in time). */
+interface FakePartner {
+  org: string;
+  secret: string;
+  received: Received[];
+  script: (number | 'hang')[];
+}
+
+let db: TestDb;
+let server: http.Server;
+let base: string;
+const partners = new Map<string, FakePartner>();
+let n = 0;
+const uid = () => `${Date.now().toString(36)}${(n++).toString(36)}`;
+
+const deps = (): NoticeDeps => ({ pool: db.pool, timeoutMs: 500, allowPrivate: true });
+
+async function addPartner(opts: { webhook?: boolean; script?: (number | 'hang')[]; url?: string } = {}): Promise<FakePartner> {
+  const org = `org-${uid()}`;
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  const p: FakePartner = { org, secret, received: [], script: opts.script ?? [200] };
+  partners.set(org, p);
+  const withHook = opts.webhook ?? true;
+  await db.pool.query('INSERT INTO partners (org, kind, webhook_url, secret) VALUES ($1, $2, $3, $4)', [
+    org,
+    'card_scheme',
+    withHook ? (opts.url ?? `${base}/hooks/${org}`) : null,
+    withHook ? secret : null,
+  ]);
+  return p;
+}
+
+/** Prepares a hosting notice for `org` on a fresh case. */
+async function prepared(org: string, type: NoticeType = 'hosting_notice') {
+  const caseId = `case_ntc${uid()}`;
+  const noticeId = `ntc_${uid()}`;
+  const view = caseViewFixture({ id: caseId });
+  const ctx = contextFor('hosting_notice', 'host-example', { org, taskId: `task_${uid()}` }, view);
+  const result = await prepareNotice(deps(), { noticeId, type, caseId, taskId: ctx.taskId, org, context: { ...ctx, type } });
+  return { caseId, noticeId, result, ctx };
+}
+
+async function failureOf(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a failure');
+}
+
+const actions = async (caseId: string) => (await listAudit(db.pool, caseId)).map((e) => e.action);
+
+beforeAll(async () => {
+  db = await createTestDb('notices');
+  server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const org = (req.url ?? '').split('/').pop() ?? '';
+      const p = partners.get(org);
+      if (!p) {
+        res.writeHead(404).end();
+        return;
+      }
+      const body = Buffer.concat(chunks).toString('utf8');
+      let verified: unknown = null;
+      let verifyError: string | null = null;
+      try {
+        verified = new Webhook(p.secret).verify(body, req.headers as Record<string, string>);
+      } catch (err) {
+        verifyError = (err as Error).message;
+      }
+      p.received.push({ headers: req.headers, body, verified, verifyError });
+      const reply = p.script.length > 1 ? p.script.shift()! : p.script[0];
+      if (reply === 'hang') return; // never answers: the sender's deadline must fire
+      res.writeHead(verifyError ? 401 : reply, { 'content-type': 'text/plain' }).end(`reply ${reply}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  await db?.drop();
+});
+
+describe('classifyStatus', () => {
+  it('follows the contract', () => {
+    for (const s of [200, 201, 202, 204, 299]) expect(classifyStatus(s)).toBe('delivered');
+    for (const s of [500, 502, 503, 504, 408, 429]) expect(classifyStatus(s)).toBe('retry');
+    for (const s of [400, 401, 403, 404, 409, 410, 422, 301, 302]) expect(classifyStatus(s)).toBe('final');
+  });
+});
+
+describe('prepareNotice', () => {
+  it('stores the document and a pending notice once, auditing document.rendered', async () => {
+    const p = await addPartner();
+    const { caseId, noticeId, result, ctx } = await prepared(p.org);
+    expect(result).toMatchObject({ noticeId, documentId: `doc_${noticeId}`, hasWebhook: true, missing: [] });
+    expect(result.documentHash).toMatch(/^[0-9a-f]{64}$/);
+
+    const doc = await db.pool.query('SELECT body, hash, type, version, case_id, task_id FROM documents WHERE id = $1', [result.documentId]);
+    expect(doc.rows[0]).toMatchObject({ hash: result.documentHash, type: 'hosting_notice', version: '1.0', case_id: caseId, task_id: ctx.taskId });
+    expect(documentHash(doc.rows[0].body)).toBe(result.documentHash);
+    const notice = await db.pool.query('SELECT state, org, type FROM notices WHERE id = $1', [noticeId]);
+    expect(notice.rows[0]).toEqual({ state: 'pending', org: p.org, type: 'hosting_notice' });
+
+    // Again, even with a context that would render differently: the stored document stands.
+    const again = await prepareNotice(deps(), { noticeId, type: 'hosting_notice', caseId, taskId: ctx.taskId, org: p.org, context: { ...ctx, issuedAt: '2030-01-01T00:00:00.000Z' } });
+    expect(again).toEqual(result);
+    expect((await db.pool.query('SELECT count(*)::int AS c FROM documents WHERE case_id = $1', [caseId])).rows[0].c).toBe(1);
+    const audit = await listAudit(db.pool, caseId);
+    expect(audit.map((e) => e.action)).toEqual(['document.rendered']);
+    expect(audit[0].data).toMatchObject({ noticeId, type: 'hosting_notice', org: p.org, documentHash: result.documentHash, version: '1.0' });
+  });
+
+  it('runs concurrently for one notice without a second document or audit entry', async () => {
+    const p = await addPartner();
+    const caseId = `case_ntc${uid()}`;
+    const noticeId = `ntc_${uid()}`;
+    const ctx = contextFor('hosting_notice', 'host-example', { org: p.org }, caseViewFixture({ id: caseId }));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => prepareNotice(deps(), { noticeId, type: 'hosting_notice', caseId, taskId: ctx.taskId, org: p.org, context: ctx })),
+    );
+    expect(new Set(results.map((r) => r.documentHash)).size).toBe(1);
+    expect(await actions(caseId)).toEqual(['document.rendered']);
+  });
+
+  it('refuses an incomplete document with IncompleteDocument and stores nothing', async () => {
+    const p = await addPartner();
+    const caseId = `case_ntc${uid()}`;
+    const noticeId = `ntc_${uid()}`;
+    const view = caseViewFixture({ id: caseId, signedOffBy: null });
+    const ctx = contextFor('freeze_request', 'acq-northbank', { org: p.org }, view);
+    const err = await failureOf(prepareNotice(deps(), { noticeId, type: 'freeze_request', caseId, taskId: ctx.taskId, org: p.org, context: ctx }));
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    const af = err as ApplicationFailure;
+    expect(af.type).toBe('IncompleteDocument');
+    expect(af.nonRetryable).toBe(true);
+    expect(af.details).toEqual([{ missing: ['signature.signedOffBy'] }]);
+    expect((await db.pool.query('SELECT 1 FROM notices WHERE id = $1', [noticeId])).rowCount).toBe(0);
+    expect((await db.pool.query('SELECT 1 FROM documents WHERE case_id = $1', [caseId])).rowCount).toBe(0);
+    expect(await listAudit(db.pool, caseId)).toEqual([]);
+  });
+});
+
+describe('sendNotice', () => {
+  it('delivers a signed notice once (2xx)', async () => {
+    const p = await addPartner({ script: [202] });
+    const { caseId, noticeId, result, ctx } = await prepared(p.org);
+
+    expect(await sendNotice(deps(), { noticeId, attempt: 1 })).toEqual({ delivered: true, status: 202 });
+    expect(p.received).toHaveLength(1);
+    const r = p.received[0];
+    expect(r.verifyError).toBeNull();
+    expect(r.headers['webhook-id']).toBe(noticeId);
+    expect(r.headers['idempotency-key']).toBe(noticeId);
+    expect(r.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(Math.abs(Number(r.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(10);
+    expect(r.headers['content-type']).toBe('application/json');
+    expect(r.headers['user-agent']).toMatch(/^takedown/);
+    const body = JSON.parse(r.body);
+    expect(Object.keys(body).sort()).toEqual(['caseId', 'document', 'id', 'org', 'sentAt', 'taskId', 'type']);
+    expect(body).toMatchObject({ id: noticeId, type: 'hosting_notice', caseId, taskId: ctx.taskId, org: p.org });
+    expect(r.verified).toEqual(body);
+    expect(documentHash(body.document)).toBe(result.documentHash);
+
+    // Asked again (a retried activity): no second delivery, no second audit entry.
+    expect(await sendNotice(deps(), { noticeId, attempt: 2 })).toEqual({ delivered: true, status: 202, reason: 'already_delivered' });
+    expect(p.received).toHaveLength(1);
+    const audit = await listAudit(db.pool, caseId);
+    expect(audit.map((e) => e.action)).toEqual(['document.rendered', 'notice.sent']);
+    expect(audit[1].data).toMatchObject({ noticeId, type: 'hosting_notice', org: p.org, status: 202, attempt: 1, documentHash: result.documentHash });
+    const row = (await db.pool.query('SELECT state, attempts, last_status, delivered_at FROM notices WHERE id = $1', [noticeId])).rows[0];
+    expect(row).toMatchObject({ state: 'delivered', attempts: 1, last_status: 202 });
+    expect(row.delivered_at).toBeInstanceOf(Date);
+    expect((await verifyChain(db.pool, caseId)).intact).toBe(true);
+  });
+
+  it('retries a 503 (ordinary error), then delivers on the next attempt with the same webhook-id', async () => {
+    const p = await addPartner({ script: [503, 503, 200] });
+    const { caseId, noticeId } = await prepared(p.org);
+
+    const first = await failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
+    expect(first).not.toBeInstanceOf(ApplicationFailure);
+    expect(first.message).toMatch(/503/);
+    // The same attempt replayed (a worker crashed after the audit write) adds no second entry.
+    await failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
+    expect(await sendNotice(deps(), { noticeId, attempt: 2 })).toEqual({ delivered: true, status: 200 });
+
+    expect(p.received.map((r) => r.headers['webhook-id'])).toEqual([noticeId, noticeId, noticeId]);
+    expect(p.received.every((r) => r.verifyError === null)).toBe(true);
+    const audit = await listAudit(db.pool, caseId);
+    expect(audit.map((e) => e.action)).toEqual(['document.rendered', 'notice.attempt', 'notice.sent']);
+    expect(audit[1].data).toMatchObject({ noticeId, outcome: 'retry', status: 503, attempt: 1 });
+    expect(audit[2].data).toMatchObject({ status: 200, attempt: 2 });
+  });
+
+  it('retries 429 and 408 too', async () => {
+    for (const status of [429, 408]) {
+      const p = await addPartner({ script: [status] });
+      const { noticeId } = await prepared(p.org);
+      const err = await failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
+      expect(err).not.toBeInstanceOf(ApplicationFailure);
+    }
+  });
+
+  it('treats a 410 as final: PartnerRejected, notice.failed', async () => {
+    const p = await addPartner({ script: [410] });
+    const { caseId, noticeId, result } = await prepared(p.org);
+    const err = await failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    const af = err as ApplicationFailure;
+    expect(af.type).toBe('PartnerRejected');
+    expect(af.nonRetryable).toBe(true);
+    expect(af.details?.[0]).toMatchObject({ status: 410 });
+    const audit = await listAudit(db.pool, caseId);
+    expect(audit.map((e) => e.action)).toEqual(['document.rendered', 'notice.failed']);
+    expect(audit[1].data).toMatchObject({ noticeId, org: p.org, status: 410, attempt: 1, documentHash: result.documentHash });
+    expect((await db.pool.query('SELECT state, last_status, last_error FROM notices WHERE id = $1', [noticeId])).rows[0]).toMatchObject({
+      state: 'failed',
+      last_status: 410,
+      last_error: expect.stringContaining('reply 410'),
+    });
+  });
+
+  it('retries a partner that does not answer in time', async () => {
+    const p = await addPartner({ script: ['hang'] });
+    const { caseId, noticeId } = await prepared(p.org);
+    const started = Date.now();
+    const err = await failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(err).not.toBeInstanceOf(ApplicationFailure);
+    expect(err.message).toMatch(/timeout/);
+    const audit = await listAudit(db.pool, caseId);
+    expect(audit[1]).toMatchObject({ action: 'notice.attempt', data: { outcome: 'retry', error: 'timeout', attempt: 1 } });
+  });
+
+  it('retries a refused connection', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const p = await addPartner({ url: `http://127.0.0.1:${port}/hooks/nobody` });
+    const { caseId, noticeId } = await prepared(p.org);
+    const err = await failureOf(sendNotice(deps(), { noticeId, attempt: 3 }));
+    expect(err).not.toBeInstanceOf(ApplicationFailure);
+    const audit = await listAudit(db.pool, caseId);
+    expect(audit[1]).toMatchObject({ action: 'notice.attempt', data: { outcome: 'retry', error: 'refused', attempt: 3 } });
+    expect((await db.pool.query('SELECT state, attempts FROM notices WHERE id = $1', [noticeId])).rows[0]).toEqual({ state: 'retrying', attempts: 3 });
+  });
+
+  it('skips a partner without a webhook, and one with no partner row at all', async () => {
+    const p = await addPartner({ webhook: false });
+    const { caseId, noticeId, result } = await prepared(p.org);
+    expect(result.hasWebhook).toBe(false);
+    expect(await sendNotice(deps(), { noticeId, attempt: 1 })).toEqual({ delivered: false, reason: 'no_webhook' });
+    expect(await sendNotice(deps(), { noticeId, attempt: 2 })).toEqual({ delivered: false, reason: 'no_webhook' });
+    expect(await actions(caseId)).toEqual(['document.rendered', 'notice.skipped']);
+
+    const unknown = await prepared(`org-unregistered-${uid()}`);
+    expect(unknown.result.hasWebhook).toBe(false);
+    expect(await sendNotice(deps(), { noticeId: unknown.noticeId, attempt: 1 })).toEqual({ delivered: false, reason: 'no_webhook' });
+  });
+
+  it('refuses a webhook on a private address unless allowed (SSRF guard), without sending', async () => {
+    const p = await addPartner();
+    const { caseId, noticeId } = await prepared(p.org);
+    const err = await failureOf(sendNotice({ ...deps(), allowPrivate: false }, { noticeId, attempt: 1 }));
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe('PartnerRejected');
+    expect((err as ApplicationFailure).details?.[0]).toMatchObject({ reason: 'forbidden_address' });
+    expect(p.received).toHaveLength(0);
+    expect(await actions(caseId)).toEqual(['document.rendered', 'notice.failed']);
+
+    const local = await addPartner({ url: `${base.replace('127.0.0.1', 'localhost')}/hooks/x` });
+    const viaName = await prepared(local.org);
+    const err2 = await failureOf(sendNotice({ ...deps(), allowPrivate: false }, { noticeId: viaName.noticeId, attempt: 1 }));
+    expect((err2 as ApplicationFailure).details?.[0]).toMatchObject({ reason: 'forbidden_address' });
+  });
+
+  it('fails clearly for a notice that was never prepared', async () => {
+    const err = await failureOf(sendNotice(deps(), { noticeId: 'ntc_missing', attempt: 1 }));
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+  });
+});

@@ -1,0 +1,127 @@
+// URL liveness checks against a local server: HEAD with GET fallback, capped redirects, timeouts, refusals, the private-address guard.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkUrls, isForbiddenAddress } from '../../activities/url-checks';
+
+let server: http.Server;
+let base: string;
+const hits: { method: string; path: string }[] = [];
+let inFlight = 0;
+let maxInFlight = 0;
+
+const deps = { timeoutMs: 400, allowPrivate: true };
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    hits.push({ method: req.method ?? '', path: url.pathname + url.search });
+    const p = url.pathname;
+    const redirect = (to: string, status = 302) => res.writeHead(status, { location: to }).end();
+    if (p === '/ok') return res.writeHead(200).end('content');
+    if (p === '/no-content') return res.writeHead(204).end();
+    if (p === '/gone') return res.writeHead(404).end();
+    if (p === '/removed') return res.writeHead(451).end();
+    if (p === '/error') return res.writeHead(500).end();
+    if (p === '/head-refused') return res.writeHead(req.method === 'HEAD' ? 405 : 200).end();
+    if (p === '/head-refused-gone') return res.writeHead(req.method === 'HEAD' ? 405 : 410).end();
+    if (p === '/to-ok') return redirect('/ok');
+    if (p === '/to-ok-absolute') return redirect(`${base}/ok`, 301);
+    if (p === '/to-gone') return redirect('/gone', 301);
+    if (p === '/loop') return redirect('/loop');
+    if (p === '/no-location') return res.writeHead(302).end();
+    // /hops/N redirects N times before answering 200.
+    const hops = /^\/hops\/(\d+)$/.exec(p);
+    if (hops) {
+      const left = Number(hops[1]);
+      return left === 0 ? res.writeHead(200).end() : redirect(`/hops/${left - 1}`);
+    }
+    if (p === '/slow') return void setTimeout(() => res.writeHead(200).end(), 2000);
+    if (p === '/busy') {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      return void setTimeout(() => {
+        inFlight -= 1;
+        res.writeHead(200).end();
+      }, 80);
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+describe('checkUrls', () => {
+  it('counts 2xx as up and anything else as down, with one HEAD request per URL', async () => {
+    hits.length = 0;
+    const urls = ['/ok', '/no-content', '/gone', '/removed', '/error'].map((p) => base + p);
+    expect(await checkUrls(deps, urls)).toEqual({ up: [`${base}/ok`, `${base}/no-content`], down: [`${base}/gone`, `${base}/removed`, `${base}/error`] });
+    expect(hits.filter((h) => h.path === '/ok')).toEqual([{ method: 'HEAD', path: '/ok' }]);
+    expect(hits).toHaveLength(5);
+  });
+
+  it('falls back to GET when HEAD is refused', async () => {
+    hits.length = 0;
+    expect(await checkUrls(deps, [`${base}/head-refused`, `${base}/head-refused-gone`])).toEqual({ up: [`${base}/head-refused`], down: [`${base}/head-refused-gone`] });
+    expect(hits.filter((h) => h.path === '/head-refused').map((h) => h.method)).toEqual(['HEAD', 'GET']);
+  });
+
+  it('follows at most three redirects and judges the final target', async () => {
+    const r = await checkUrls(deps, ['/to-ok', '/to-ok-absolute', '/to-gone', '/loop', '/no-location', '/hops/3', '/hops/4'].map((p) => base + p));
+    expect(r.up).toEqual([`${base}/to-ok`, `${base}/to-ok-absolute`, `${base}/hops/3`]);
+    expect(r.down).toEqual([`${base}/to-gone`, `${base}/loop`, `${base}/no-location`, `${base}/hops/4`]);
+    hits.length = 0;
+    await checkUrls(deps, [`${base}/loop`]);
+    expect(hits).toHaveLength(4);
+  });
+
+  it('counts timeouts, refused connections, DNS failures and non-HTTP URLs as down', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const urls = [`${base}/slow`, `http://127.0.0.1:${port}/x`, 'http://no-such-host.invalid/', 'ftp://example.test/x', 'not a url'];
+    const started = Date.now();
+    expect(await checkUrls(deps, urls)).toEqual({ up: [], down: urls });
+    expect(Date.now() - started).toBeLessThan(1900);
+  });
+
+  it('checks each URL once and runs a bounded number at a time', async () => {
+    maxInFlight = 0;
+    const urls = Array.from({ length: 24 }, (_, i) => `${base}/busy?i=${i}`);
+    const r = await checkUrls(deps, [...urls, ...urls]);
+    expect(r.up).toEqual(urls);
+    expect(maxInFlight).toBeGreaterThan(1);
+    expect(maxInFlight).toBeLessThanOrEqual(8);
+  });
+
+  it('counts loopback targets as down unless private addresses are allowed', async () => {
+    hits.length = 0;
+    const urls = [`${base}/ok`, `${base.replace('127.0.0.1', 'localhost')}/ok`, `http://[::1]:1/ok`, `http://[::ffff:127.0.0.1]:1/ok`];
+    expect(await checkUrls({ timeoutMs: 400, allowPrivate: false }, urls)).toEqual({ up: [], down: urls });
+    expect(hits).toHaveLength(0);
+  });
+
+  it('returns empty lists for no URLs', async () => {
+    expect(await checkUrls(deps, [])).toEqual({ up: [], down: [] });
+  });
+});
+
+describe('isForbiddenAddress', () => {
+  it('refuses loopback, private, link-local, shared, documentation, multicast and mapped forms', () => {
+    for (const ip of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a00:1', '64:ff9b::a00:1', '[::1]', 'localhost', 'nonsense']) {
+      expect(isForbiddenAddress(ip), ip).toBe(true);
+    }
+  });
+
+  it('allows public addresses', () => {
+    for (const ip of ['8.8.8.8', '1.1.1.1', '151.101.1.69', '2606:4700:4700::1111', '::ffff:8.8.8.8']) {
+      expect(isForbiddenAddress(ip), ip).toBe(false);
+    }
+  });
+});

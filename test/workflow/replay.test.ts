@@ -1,0 +1,42 @@
+// Every history recorded from real runs (test/histories, see RECORD_HISTORIES in test/support/stack.ts) replays against the
+// current workflow code; a deliberately broken canary must fail on every one of them.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { describe, expect, inject, it } from 'vitest';
+import { HISTORIES_DIR, quietRuntime } from '../support/stack';
+
+const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
+
+function load(file: string) {
+  return historyFromJSON(JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')));
+}
+
+describe('replay of recorded histories', () => {
+  it('has histories of every path', () => {
+    for (const name of ['completed', 'closed-unverified', 'closed-rejected', 'deconfliction-abort', 'declined-freeze', 'notice-5xx-4xx-retry-skip', 'exception-abort', 'withdrawn-at-verification', 'withdrawn-at-signoff', 'withdrawn-at-disruption', 'amendment', 'partner-reminder-escalation-exception', 'signoff-escalation', 'action-day', 'worker-restart']) {
+      expect(files).toContain(`${name}.json`);
+    }
+  });
+
+  it.each(files)('%s replays against the current workflow code', async (file) => {
+    quietRuntime();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, load(file), `replay-${file}`);
+  });
+
+  it('a non-deterministic change fails replay on every history', async () => {
+    quietRuntime();
+    const { code } = await bundleWorkflowCode({ workflowsPath: path.resolve(HISTORIES_DIR, '../replay/canary-workflows.ts'), logger: undefined });
+    const failures: string[] = [];
+    for (const file of files) {
+      try {
+        await Worker.runReplayHistory({ workflowBundle: { code } }, load(file), `canary-${file}`);
+      } catch (err) {
+        failures.push(`${file}: ${(err as Error).name}`);
+      }
+    }
+    expect(failures).toHaveLength(files.length);
+    expect(failures.every((f) => /Determinism|Replay/i.test(f))).toBe(true);
+  });
+});
