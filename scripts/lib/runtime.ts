@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { pino, type Logger } from 'pino';
 import { connectDb, type DbHandle } from '../../db/client';
 import { runMigrations } from '../../db/migrate';
@@ -11,7 +12,18 @@ import { locateTemporalCli } from './temporal-cli';
 import { startTemporalDevServer, waitForTemporal } from './temporal-server';
 
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
-  return pino({ name, level: config.logLevel, base: { service: name } });
+  const log = pino({ name, level: config.logLevel, base: { service: name } });
+  // The Temporal SDK's own logs (worker state, bundler) go through pino too, at warn and above.
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => {
+      const level = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : 'debug';
+      log[level]({ temporal: entry.meta }, entry.message);
+    }),
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+    // The entry point owns signals: it stops the API first, then the worker, then the servers.
+    shutdownSignals: [],
+  });
+  return log;
 }
 
 export interface Services {
