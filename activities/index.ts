@@ -3,7 +3,8 @@ import type { Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { appendAudit } from '../db/queries/audit';
-import { observeOutcome as observeOutcomeMetric } from '../telemetry/metrics';
+import { ApplicationFailure } from '@temporalio/common';
+import { countNoticeAttempt, observeOutcome as observeOutcomeMetric } from '../telemetry/metrics';
 import { findConflicts, recordCase, recordTask } from './cases';
 import { archiveHistory } from './history';
 import { prepareNotice, sendNotice } from './notices';
@@ -45,7 +46,16 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
           issuedAt: new Date().toISOString(),
         },
       }),
-    sendNotice: (args) => sendNotice(noticeDeps, { noticeId: args.noticeId, attempt: Context.current().info.attempt }),
+    sendNotice: async (args) => {
+      try {
+        const result = await sendNotice(noticeDeps, { noticeId: args.noticeId, attempt: Context.current().info.attempt });
+        countNoticeAttempt(result.delivered ? (result.reason ?? 'delivered') : (result.reason ?? 'skipped'));
+        return result;
+      } catch (err) {
+        countNoticeAttempt(err instanceof ApplicationFailure && err.nonRetryable ? 'final' : 'retry');
+        throw err;
+      }
+    },
     checkUrls: (args) => checkUrls(deps.urlChecks, args.urls),
     observeOutcome: async ({ kind, seconds }) => observeOutcomeMetric(kind, seconds),
     archiveHistory: (args) => {

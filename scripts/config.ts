@@ -1,6 +1,7 @@
 // The one place that reads process.env, validated by zod.
 import path from 'node:path';
 import { z } from 'zod';
+import { parseDuration } from '../domain/rules/duration';
 
 const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -17,9 +18,10 @@ const EnvSchema = z.object({
   TAKEDOWN_TOOLS_DIR: z.string().default('.tools'),
   TAKEDOWN_PUBLIC_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Notice delivery: first retry interval and cap of the exponential backoff. */
-  NOTICE_RETRY_INITIAL: z.string().default('1s'),
-  NOTICE_RETRY_MAX: z.string().default('10m'),
+  /** How long one notice delivery attempt (and one URL check) may take before it counts as a timeout and is retried. */
+  TAKEDOWN_NOTICE_TIMEOUT: z.string().regex(/^\d+(ms|s|m)$/).default('10s'),
+  /** A pre-built workflow bundle (fast worker restarts); unset: the worker bundles workflows/ at start. */
+  TAKEDOWN_WORKFLOW_BUNDLE: z.string().optional(),
   /** Allow partner webhooks on loopback/private addresses (tests, the simulator). Production refuses them. */
   TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: z.enum(['0', '1', 'true', 'false']).optional(),
 });
@@ -50,8 +52,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     toolsDir: path.resolve(e.TAKEDOWN_TOOLS_DIR),
     publicUrl: e.TAKEDOWN_PUBLIC_URL,
     logLevel: e.LOG_LEVEL,
-    noticeRetryInitial: e.NOTICE_RETRY_INITIAL,
-    noticeRetryMax: e.NOTICE_RETRY_MAX,
+    noticeTimeoutMs: parseDuration(e.TAKEDOWN_NOTICE_TIMEOUT) ?? 10_000,
+    workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,
     allowPrivateWebhooks: e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS ? ['1', 'true'].includes(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS) : !production,
   };
 }

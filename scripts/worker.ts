@@ -18,9 +18,10 @@ try {
     deps: {
       pool: services.db.pool,
       temporal: client,
-      notices: { timeoutMs: 10_000, allowPrivate: config.allowPrivateWebhooks },
-      urlChecks: { timeoutMs: 10_000, allowPrivate: config.allowPrivateWebhooks },
+      notices: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateWebhooks },
+      urlChecks: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateWebhooks },
     },
+    workflowBundlePath: config.workflowBundlePath,
   });
   const run = worker.run();
   log.info({ taskQueue: config.taskQueue, temporal: services.temporalAddress }, 'worker running');

@@ -127,6 +127,7 @@ describe('docker-compose.yml', () => {
     const unsetOnPurpose: Record<string, string> = {
       TEMPORAL_CLI_PATH: 'TEMPORAL_ADDRESS points at the temporal service, so no CLI is looked for',
       TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'production refuses private webhook addresses unless this is set',
+      TAKEDOWN_WORKFLOW_BUNDLE: 'the worker bundles the workflows at start; a pre-built bundle is for tests and benchmarks',
     };
     const env = envOf('api', hostEnv);
     for (const { key, def } of keys) {

@@ -1,0 +1,83 @@
+// The Express application: logging with request ids, security headers, auth, JSON bodies, the resource routers, problem+json errors.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Client } from '@temporalio/client';
+import express, { Router, type Express } from 'express';
+import helmet from 'helmet';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import type { Db } from '../db/client';
+import { bindMetricsPool } from '../telemetry/metrics';
+import { authenticate } from './middleware/auth';
+import { jsonBody } from './middleware/body';
+import { notFoundHandler, problemHandler } from './middleware/problem';
+import { auditRouter } from './routes/audit';
+import { casesRouter } from './routes/cases';
+import { healthRouter } from './routes/health';
+import { partnersRouter } from './routes/partners';
+import { principalsRouter } from './routes/principals';
+import { tasksRouter } from './routes/tasks';
+
+export interface ApiDeps {
+  pool: pg.Pool;
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  namespace: string;
+  adminToken: string;
+  logger: Logger;
+  /** For links to a case's workflow in the Temporal UI. */
+  temporalUiUrl?: string;
+  /** Static web console folder served at '/', if present. */
+  uiDir?: string;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function createApp(deps: ApiDeps): Express {
+  bindMetricsPool(deps.pool);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      // Every log line of the request carries reqId; a caller's X-Request-Id is kept when it is sane.
+      quietReqLogger: true,
+      genReqId(req: IncomingMessage, res: ServerResponse) {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Never log headers: they carry bearer tokens.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+    }),
+  );
+  app.use(helmet());
+
+  app.use(healthRouter(deps));
+
+  const v1 = Router();
+  v1.use(authenticate({ pool: deps.pool, adminToken: deps.adminToken }));
+  v1.use(jsonBody());
+  v1.use(principalsRouter(deps));
+  v1.use(partnersRouter(deps));
+  v1.use(casesRouter(deps));
+  v1.use(tasksRouter(deps));
+  v1.use(auditRouter(deps));
+  app.use('/v1', v1);
+
+  if (deps.uiDir && existsSync(deps.uiDir)) app.use(express.static(deps.uiDir, { index: ['index.html'], dotfiles: 'ignore' }));
+
+  app.use(notFoundHandler);
+  app.use(problemHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,28 @@
+// Opaque keyset cursors over (created_at, id): stable under inserts, cheap on the (created_at, id) indexes.
+import { ProblemError } from '../domain/errors';
+
+export interface Cursor {
+  createdAt: string;
+  id: string;
+}
+
+export function encodeCursor(createdAt: Date | string, id: string): string {
+  const at = createdAt instanceof Date ? createdAt.toISOString() : createdAt;
+  return Buffer.from(JSON.stringify([at, id]), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(raw: string | undefined): Cursor | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const bad = () => new ProblemError('validation', 'the cursor is not one this API issued', { cursor: 'is not a valid cursor' });
+  if (!/^[A-Za-z0-9_-]+$/.test(raw)) throw bad();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') throw bad();
+  const [at, id] = parsed as [string, string];
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(at) || Number.isNaN(Date.parse(at)) || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) throw bad();
+  return { createdAt: at, id };
+}

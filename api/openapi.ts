@@ -1,0 +1,337 @@
+// The OpenAPI 3.1 document, generated from the same zod schemas that validate requests, plus response shapes.
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import {
+  AddEvidenceSchema,
+  AuditExportQuerySchema,
+  CaseInputSchema,
+  CaseListQuerySchema,
+  CaseStatusSchema,
+  CompleteTaskSchema,
+  EvidenceSchema,
+  MerchantSchema,
+  PartnerPutSchema,
+  PlanSchema,
+  PrincipalCreateSchema,
+  RoleSchema,
+  TaskListQuerySchema,
+  TaskStatusSchema,
+  TaskTypeSchema,
+  WithdrawSchema,
+  z,
+} from '../domain/schemas';
+import { PARTNER_KINDS, PRIORITIES, STEP_NAMES, STEP_STATUSES } from '../domain/types';
+
+const time = z.string().openapi({ format: 'date-time', example: '2026-11-02T09:30:00.000Z' });
+const nullableTime = time.nullable();
+
+const Problem = z
+  .object({
+    type: z.string().openapi({ example: 'https://takedown.dev/problems/validation' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.record(z.string(), z.string()).optional().openapi({ example: { 'merchant.urls.0': 'must be an absolute http(s) URL' } }),
+  })
+  .openapi('Problem');
+
+const Step = z
+  .object({ name: z.enum(STEP_NAMES), status: z.enum(STEP_STATUSES), startedAt: nullableTime, finishedAt: nullableTime, taskIds: z.array(z.string()) })
+  .openapi('Step');
+
+const CaseView = z
+  .object({
+    id: z.string().openapi({ example: 'case_0k3m5q7s9u1w3y5a7c9e1g3i5k' }),
+    reference: z.string(),
+    org: z.string(),
+    jurisdiction: z.string(),
+    priority: z.enum(PRIORITIES),
+    status: CaseStatusSchema,
+    createdAt: time,
+    createdBy: z.string(),
+    updatedAt: time,
+    closedAt: nullableTime,
+    merchant: MerchantSchema,
+    evidence: z.array(EvidenceSchema),
+    plan: PlanSchema,
+    steps: z.array(Step),
+    deconflictedWith: z.array(z.string()),
+    verifiedBy: z.string().nullable(),
+    signedOffBy: z.string().nullable(),
+    actionDate: nullableTime,
+    withdrawal: z.object({ reason: z.string(), by: z.string(), at: time }).nullable(),
+  })
+  .openapi('Case');
+
+const PartnerCaseView = z
+  .object({
+    id: z.string(),
+    reference: z.string(),
+    org: z.string(),
+    jurisdiction: z.string(),
+    priority: z.enum(PRIORITIES),
+    status: CaseStatusSchema,
+    createdAt: time,
+    merchant: z.object({
+      name: z.string(),
+      descriptor: z.string().optional(),
+      urls: z.array(z.string()),
+      paymentChannels: z.array(z.record(z.string(), z.unknown())),
+      hosting: z.array(z.record(z.string(), z.unknown())),
+    }),
+    evidence: z.array(z.object({ kind: z.string(), sha256: z.string() })),
+    tasks: z.array(z.object({ id: z.string(), type: TaskTypeSchema, status: TaskStatusSchema, dueAt: nullableTime })),
+  })
+  .openapi('PartnerCase', { description: 'What a partner org holding an open task sees of a case' });
+
+const Task = z
+  .object({
+    id: z.string(),
+    caseId: z.string(),
+    type: TaskTypeSchema,
+    status: TaskStatusSchema,
+    assignee: z.object({ org: z.string(), role: RoleSchema }),
+    roles: z.array(RoleSchema).openapi({ description: 'Roles that may act on the task (the assignee role, plus le_supervisor once a sign-off escalates)' }),
+    createdAt: time,
+    dueAt: nullableTime,
+    escalated: z.boolean(),
+    completedAt: nullableTime,
+    completedBy: z.object({ id: z.string(), org: z.string() }).nullable(),
+    outcome: z.string().nullable(),
+    data: z.record(z.string(), z.unknown()).nullable(),
+    comment: z.string().nullable(),
+    context: z.record(z.string(), z.unknown()),
+  })
+  .openapi('Task');
+
+const page = <T extends z.ZodType>(item: T, name: string) => z.object({ items: z.array(item), nextCursor: z.string().nullable() }).openapi(name);
+
+const Principal = z
+  .object({ id: z.string(), name: z.string(), org: z.string(), roles: z.array(RoleSchema), createdAt: time, createdBy: z.string().nullable(), revokedAt: nullableTime })
+  .openapi('Principal');
+const PrincipalCreated = Principal.extend({ token: z.string().openapi({ description: 'Shown once; stored only as a hash', example: 'tdk_…' }) }).openapi('PrincipalCreated');
+
+const Partner = z
+  .object({ org: z.string(), kind: z.enum(PARTNER_KINDS), name: z.string().nullable(), webhookUrl: z.string().nullable(), hasSecret: z.boolean(), updatedAt: time })
+  .openapi('Partner');
+
+const AuditEntry = z
+  .object({
+    seq: z.number().int(),
+    at: time,
+    actor: z.object({ id: z.string(), org: z.string() }).nullable(),
+    action: z.string().openapi({ example: 'task.completed' }),
+    data: z.record(z.string(), z.unknown()),
+    prevHash: z.string(),
+    hash: z.string(),
+  })
+  .openapi('AuditEntry');
+
+const AuditVerification = z
+  .object({ intact: z.boolean(), entries: z.number().int(), head: z.string().nullable(), firstBadSeq: z.number().int().nullable() })
+  .openapi('AuditVerification');
+
+const History = z
+  .object({
+    caseId: z.string(),
+    workflowId: z.string(),
+    source: z.enum(['archive', 'temporal']),
+    runs: z.array(z.object({ runId: z.string(), archivedAt: time.optional(), sha256: z.string().optional(), history: z.record(z.string(), z.unknown()) })),
+  })
+  .openapi('History');
+
+const Health = z.object({ status: z.enum(['ok', 'degraded']), db: z.string(), temporal: z.string() }).openapi('Health');
+
+const CaseIdParams = z.object({ id: z.string().openapi({ example: 'case_0k3m5q7s9u1w3y5a7c9e1g3i5k' }) });
+const IdParams = z.object({ id: z.string() });
+const IdempotencyHeaders = z.object({
+  'idempotency-key': z.string().optional().openapi({ description: 'IETF Idempotency-Key: a retry with the same key and body returns the first result' }),
+});
+
+const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
+const body = (schema: z.ZodType) => ({ body: { required: true, content: { 'application/json': { schema } } } });
+
+const common = {
+  401: problem('No token, or an unknown or revoked one'),
+  403: problem('A role, org or four-eyes rule forbids it'),
+  415: problem('The body is not application/json'),
+  400: problem('The body is not JSON'),
+  413: problem('The body is over 1 MiB'),
+  422: problem('Fields fail validation (each in `errors`)'),
+  503: problem('PostgreSQL or Temporal is unavailable'),
+};
+
+export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
+  const registry = new OpenAPIRegistry();
+  const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'An admin token or a principal token (tdk_…)' });
+  const security = [{ [bearer.name]: [] }];
+
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/principals',
+    summary: 'Create a principal and its token (admin)',
+    tags: ['principals'],
+    security,
+    request: body(PrincipalCreateSchema),
+    responses: { 201: json(PrincipalCreated, 'Created; the token is shown only now'), ...common },
+  });
+  registry.registerPath({ method: 'get', path: '/v1/principals', summary: 'List principals without tokens (admin)', tags: ['principals'], security, responses: { 200: json(z.object({ items: z.array(Principal) }), 'Principals'), 401: common[401], 403: common[403] } });
+  registry.registerPath({ method: 'get', path: '/v1/principals/{id}', summary: 'Read a principal (admin)', tags: ['principals'], security, request: { params: IdParams }, responses: { 200: json(Principal, 'The principal'), 401: common[401], 403: common[403], 404: problem('Unknown principal') } });
+  registry.registerPath({ method: 'delete', path: '/v1/principals/{id}', summary: 'Revoke a principal (admin); effective at once', tags: ['principals'], security, request: { params: IdParams }, responses: { 204: { description: 'Revoked' }, 401: common[401], 403: common[403], 404: problem('Unknown principal') } });
+
+  registry.registerPath({
+    method: 'put',
+    path: '/v1/partners/{org}',
+    summary: 'Register a partner org and its webhook (admin)',
+    tags: ['partners'],
+    security,
+    request: { params: z.object({ org: z.string().openapi({ example: 'visa' }) }), ...body(PartnerPutSchema) },
+    responses: { 200: json(Partner, 'Stored (secret never shown)'), ...common },
+  });
+  registry.registerPath({ method: 'get', path: '/v1/partners', summary: 'List partner orgs without secrets (admin)', tags: ['partners'], security, responses: { 200: json(z.object({ items: z.array(Partner) }), 'Partners'), 401: common[401], 403: common[403] } });
+
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/cases',
+    summary: 'Open a case (case_lead); answers once intake is recorded',
+    tags: ['cases'],
+    security,
+    request: { headers: IdempotencyHeaders, ...body(CaseInputSchema) },
+    responses: {
+      201: json(CaseView, 'Created'),
+      200: json(CaseView, 'The case an earlier request with this Idempotency-Key and body created'),
+      409: problem('A request with this Idempotency-Key is still in flight'),
+      ...common,
+      422: problem('Fields fail validation, or the Idempotency-Key was used with another body'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/cases',
+    summary: "List cases of the caller's org, newest first (auditors: every org)",
+    tags: ['cases'],
+    security,
+    request: { query: CaseListQuerySchema },
+    responses: { 200: json(page(CaseView, 'CasePage'), 'A page of cases'), 401: common[401], 403: common[403], 422: common[422] },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/cases/{id}',
+    summary: 'Read a case (partners: only while holding an open task, restricted view)',
+    tags: ['cases'],
+    security,
+    request: { params: CaseIdParams },
+    responses: { 200: json(z.union([CaseView, PartnerCaseView]), 'The case'), 401: common[401], 403: common[403], 404: problem('Unknown case, or not visible to the caller') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/cases/{id}/withdraw',
+    summary: "Withdraw a case (case_lead or le_supervisor of the case's org)",
+    tags: ['cases'],
+    security,
+    request: { params: CaseIdParams, headers: IdempotencyHeaders, ...body(WithdrawSchema) },
+    responses: { 202: json(CaseView, 'Withdrawal accepted; open tasks are cancelled and partners notified'), 404: problem('Unknown case'), 409: problem('The case is closed'), ...common },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/cases/{id}/evidence',
+    summary: "Add evidence items or URLs (case_lead of the case's org)",
+    tags: ['cases'],
+    security,
+    request: { params: CaseIdParams, headers: IdempotencyHeaders, ...body(AddEvidenceSchema) },
+    responses: { 200: json(CaseView, 'The updated case'), 404: problem('Unknown case'), 409: problem('The case is closed'), ...common },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/tasks',
+    summary: "The caller's inbox: tasks of its org that one of its roles may act on, oldest first",
+    tags: ['tasks'],
+    security,
+    request: { query: TaskListQuerySchema },
+    responses: { 200: json(page(Task, 'TaskPage'), 'A page of tasks'), 401: common[401], 422: common[422] },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/tasks/{id}',
+    summary: "Read a task (its assignee, or readers of the case's org)",
+    tags: ['tasks'],
+    security,
+    request: { params: IdParams },
+    responses: { 200: json(Task, 'The task'), 401: common[401], 404: problem('Unknown task') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/tasks/{id}/complete',
+    summary: 'Complete a task; answers once the workflow has accepted it',
+    tags: ['tasks'],
+    security,
+    request: { params: IdParams, headers: IdempotencyHeaders, ...body(CompleteTaskSchema) },
+    responses: { 200: json(Task, 'The completed task'), 404: problem('Unknown task'), 409: problem('Task no longer open'), ...common },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/cases/{id}/audit',
+    summary: "The case's audit hash chain (auditor; case_lead of the case's org)",
+    tags: ['audit'],
+    security,
+    request: { params: CaseIdParams },
+    responses: { 200: json(z.object({ caseId: z.string(), entries: z.array(AuditEntry) }), 'Entries in seq order'), 401: common[401], 403: common[403], 404: problem('Unknown case') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/cases/{id}/audit/verify',
+    summary: 'Recompute the chain (auditor)',
+    tags: ['audit'],
+    security,
+    request: { params: CaseIdParams },
+    responses: { 200: json(AuditVerification, 'Verification result'), 401: common[401], 403: common[403], 404: problem('Unknown case') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/cases/{id}/history',
+    summary: "The case workflow's Temporal event history, from the archive once closed (auditor)",
+    tags: ['audit'],
+    security,
+    request: { params: CaseIdParams },
+    responses: { 200: json(History, 'Every run, oldest first'), 401: common[401], 403: common[403], 404: problem('Unknown case'), 503: common[503] },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/audit/export',
+    summary: 'Every audit entry with from <= at < to, as NDJSON (auditor)',
+    tags: ['audit'],
+    security,
+    request: { query: AuditExportQuerySchema },
+    responses: {
+      200: { description: 'One AuditEntry (with caseId) per line', content: { 'application/x-ndjson': { schema: AuditEntry.extend({ caseId: z.string() }) } } },
+      401: common[401],
+      403: common[403],
+      422: common[422],
+    },
+  });
+
+  registry.registerPath({ method: 'get', path: '/healthz', summary: 'Liveness of the API and its dependencies', tags: ['operations'], security: [], responses: { 200: json(Health, 'All parts answer'), 503: json(Health, 'A part does not answer') } });
+  registry.registerPath({ method: 'get', path: '/openapi.json', summary: 'This document', tags: ['operations'], security: [], responses: { 200: { description: 'OpenAPI 3.1 document' } } });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics (admin or auditor)',
+    tags: ['operations'],
+    security,
+    responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': { schema: z.string() } } }, 401: common[401], 403: common[403] },
+  });
+
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Takedown orchestrator API',
+      version: '1.0.0',
+      description: 'Merchant takedowns for a coalition of police, card schemes, banks, payment providers and hosts.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
+    servers: opts.serverUrl ? [{ url: opts.serverUrl }] : undefined,
+    security,
+  });
+}

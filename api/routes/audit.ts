@@ -1,0 +1,108 @@
+// Audit: a case's hash chain and its verification, the NDJSON export, and the Temporal history (archived or live).
+import { once } from 'node:events';
+import { Router } from 'express';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { exportAudit, listAudit, verifyChain } from '../../db/queries/audit';
+import { ProblemError } from '../../domain/errors';
+import { caseWorkflowId } from '../../domain/ids';
+import { AuditExportQuerySchema } from '../../domain/schemas';
+import type { ApiDeps } from '../app';
+import { actorOf, requireRoles } from '../middleware/auth';
+import { methodNotAllowed } from '../middleware/problem';
+import { parseOr422 } from '../middleware/validate';
+import { isWorkflowGone, withTemporalDeadline } from '../temporal';
+import { caseForAction, loadCase } from './cases';
+
+/** A workflow continues-as-new at most a handful of times; the cap keeps a corrupt chain from looping. */
+const MAX_RUNS = 100;
+
+async function auditedCase(deps: ApiDeps, caseId: string) {
+  const row = await loadCase(deps, caseId);
+  if (!row) throw new ProblemError('not_found', 'no such case');
+  return row;
+}
+
+export function auditRouter(deps: ApiDeps): Router {
+  const r = Router();
+  const auditor = requireRoles('auditor');
+
+  r.route('/cases/:id/audit')
+    .get(async (req, res) => {
+      const actor = actorOf(req);
+      // Auditors read every org's chain; a case lead only its own org's.
+      const row = actor.roles.includes('auditor') ? await auditedCase(deps, req.params.id) : await caseForAction(deps, actor, req.params.id, ['case_lead']);
+      res.json({ caseId: row.id, entries: await listAudit(deps.pool, row.id) });
+    })
+    .all(methodNotAllowed(['GET']));
+
+  r.route('/cases/:id/audit/verify')
+    .get(auditor, async (req, res) => {
+      const row = await auditedCase(deps, req.params.id);
+      res.json(await verifyChain(deps.pool, row.id));
+    })
+    .all(methodNotAllowed(['GET']));
+
+  r.route('/cases/:id/history')
+    .get(auditor, async (req, res) => {
+      const row = await auditedCase(deps, req.params.id);
+      const workflowId = caseWorkflowId(row.id);
+      const archived = await deps.pool.query<{ run_id: string; workflow_id: string; archived_at: Date; hash: string; history: string }>(
+        'SELECT run_id, workflow_id, archived_at, hash, history FROM history_archives WHERE case_id = $1 ORDER BY archived_at, run_id',
+        [row.id],
+      );
+      if (archived.rows.length > 0) {
+        res.json({
+          caseId: row.id,
+          workflowId,
+          source: 'archive',
+          runs: archived.rows.map((a) => ({ runId: a.run_id, archivedAt: a.archived_at.toISOString(), sha256: a.hash, history: JSON.parse(a.history) })),
+        });
+        return;
+      }
+      // Live: walk the continue-as-new chain backwards from the latest run, then answer oldest first.
+      const runs: { runId: string; history: unknown }[] = [];
+      try {
+        let runId: string | undefined = (await withTemporalDeadline(deps.temporal, () => deps.temporal.workflow.getHandle(workflowId).describe())).runId;
+        for (let i = 0; i < MAX_RUNS && runId; i++) {
+          const handle = deps.temporal.workflow.getHandle(workflowId, runId);
+          const history: History = await withTemporalDeadline(deps.temporal, () => handle.fetchHistory());
+          runs.unshift({ runId, history: JSON.parse(historyToJSON(history)) });
+          runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+        }
+      } catch (err) {
+        if (isWorkflowGone(err)) throw new ProblemError('not_found', 'the history is neither archived nor still held by Temporal');
+        throw err;
+      }
+      res.json({ caseId: row.id, workflowId, source: 'temporal', runs });
+    })
+    .all(methodNotAllowed(['GET']));
+
+  r.route('/audit/export')
+    .get(auditor, async (req, res) => {
+      const q = parseOr422(AuditExportQuerySchema, req.query, 'the query');
+      const entries = exportAudit(deps.pool, q);
+      // The first batch is read before any byte is sent, so a database failure can still become a proper problem response.
+      let next = await entries.next();
+      res.status(200).type('application/x-ndjson');
+      let closed = false;
+      res.on('close', () => {
+        closed = true;
+      });
+      try {
+        while (!next.done && !closed) {
+          if (!res.write(`${JSON.stringify(next.value)}\n`)) {
+            // Backpressure: wait for the client to drain (or go away) before reading more rows.
+            await Promise.race([once(res, 'drain'), once(res, 'close')]);
+          }
+          next = await entries.next();
+        }
+      } finally {
+        await entries.return(undefined);
+      }
+      res.end();
+    })
+    .all(methodNotAllowed(['GET']));
+
+  return r;
+}

@@ -1,0 +1,196 @@
+// Cases: creation through update-with-start (with Idempotency-Key), lists and reads from the projection, withdraw and evidence as workflow updates.
+import { Router, type Request } from 'express';
+import { randomUUID } from 'node:crypto';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { cases, tasks } from '../../db/schema';
+import { ProblemError } from '../../domain/errors';
+import { CASE_ID_RE, caseWorkflowId } from '../../domain/ids';
+import { conflictKeys } from '../../domain/rules/plan';
+import { AddEvidenceSchema, CaseInputSchema, CaseListQuerySchema, WithdrawSchema } from '../../domain/schemas';
+import type { Actor, CaseInput, CaseView, Role } from '../../domain/types';
+import { addEvidenceUpdate, type CaseWorkflowInput, intakeUpdate, withdrawUpdate } from '../../workflows/messages';
+import { CaseReferenceKey, CaseStatusKey, JurisdictionKey, MerchantIdsKey } from '../../workflows/search-attributes';
+import type { ApiDeps } from '../app';
+import { decodeCursor, encodeCursor } from '../cursor';
+import { bodyHash, claimKey, finishKey, idempotencyKeyOf, releaseKey } from '../idempotency';
+import { newCaseId } from '../ids';
+import { actorOf, hasAnyRole, requireRoles } from '../middleware/auth';
+import { methodNotAllowed } from '../middleware/problem';
+import { parseOr422 } from '../middleware/validate';
+import { withTemporalDeadline } from '../temporal';
+import { CASE_READ_ROLES, partnerCaseView, readsCaseInFull } from '../views';
+
+export type CaseRow = typeof cases.$inferSelect;
+
+/** A text[] literal for drizzle (which would otherwise expand a JS array into a parameter list). */
+export function textArray(values: readonly string[]): SQL {
+  return values.length === 0 ? sql`ARRAY[]::text[]` : sql`ARRAY[${sql.join(values.map((v) => sql`${v}`), sql`, `)}]::text[]`;
+}
+
+export async function loadCase(deps: ApiDeps, caseId: string): Promise<CaseRow | undefined> {
+  if (!CASE_ID_RE.test(caseId)) return undefined;
+  const rows = await deps.db.select().from(cases).where(eq(cases.id, caseId));
+  return rows[0];
+}
+
+/**
+ * The case a caller may act on with one of `roles` in the case's org. Role missing: 403 whatever the id.
+ * Case unknown, or in another org the caller cannot even read: 404, so existence never leaks. Readable but another org: 403.
+ */
+export async function caseForAction(deps: ApiDeps, actor: Actor, caseId: string, roles: Role[]): Promise<CaseRow> {
+  if (!hasAnyRole(actor, roles)) throw new ProblemError('forbidden', `this needs one of the roles ${roles.join(', ')} in the case's org`);
+  const row = await loadCase(deps, caseId);
+  if (!row) throw new ProblemError('not_found', 'no such case');
+  if (row.org !== actor.org) {
+    if (readsCaseInFull(actor, row.org)) throw new ProblemError('forbidden', `only the case's org (${row.org}) may do this`);
+    throw new ProblemError('not_found', 'no such case');
+  }
+  return row;
+}
+
+function temporalLink(deps: ApiDeps, caseId: string): string {
+  const base = (deps.temporalUiUrl ?? '').replace(/\/+$/, '');
+  return `${base}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${encodeURIComponent(caseWorkflowId(caseId))}`;
+}
+
+function updateIdFor(req: Request, what: string, caseId: string): string {
+  const key = idempotencyKeyOf(req.headers['idempotency-key']);
+  return `${what}-${caseId}-${key ?? randomUUID()}`;
+}
+
+export async function startCase(deps: ApiDeps, actor: Actor, caseId: string, input: CaseInput): Promise<CaseView> {
+  const workflowInput: CaseWorkflowInput = { caseId, org: actor.org, createdBy: actor, receivedAt: new Date().toISOString(), input };
+  const { merchantIds } = conflictKeys(input.merchant);
+  const startWorkflowOperation = new WithStartWorkflowOperation('caseWorkflow', {
+    workflowId: caseWorkflowId(caseId),
+    taskQueue: deps.taskQueue,
+    args: [workflowInput],
+    // A retried creation with the same case id joins the workflow the first attempt started: never a second case.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    staticSummary: `${input.reference} · ${input.jurisdiction}`,
+    typedSearchAttributes: [
+      { key: CaseReferenceKey, value: input.reference },
+      { key: CaseStatusKey, value: 'verifying' },
+      { key: MerchantIdsKey, value: merchantIds },
+      { key: JurisdictionKey, value: input.jurisdiction },
+    ],
+  });
+  return withTemporalDeadline(deps.temporal, () =>
+    deps.temporal.workflow.executeUpdateWithStart(intakeUpdate, { startWorkflowOperation, updateId: `intake-${caseId}` }),
+  );
+}
+
+async function viewOrRestart(deps: ApiDeps, actor: Actor, caseId: string, input: CaseInput): Promise<CaseView> {
+  const row = await loadCase(deps, caseId);
+  return row ? row.view : startCase(deps, actor, caseId, input);
+}
+
+export function casesRouter(deps: ApiDeps): Router {
+  const r = Router();
+
+  r.route('/cases')
+    .post(requireRoles('case_lead'), async (req, res) => {
+      const actor = actorOf(req);
+      const key = idempotencyKeyOf(req.headers['idempotency-key']);
+      const input = parseOr422(CaseInputSchema, req.body ?? {}) as CaseInput;
+      if (!key) {
+        const view = await startCase(deps, actor, newCaseId(), input);
+        res.status(201).location(`/v1/cases/${view.id}`).json(view);
+        return;
+      }
+      const claim = await claimKey(deps.pool, actor.id, key, bodyHash(req.body), newCaseId());
+      if (claim.kind === 'done') {
+        res.status(200).location(`/v1/cases/${claim.caseId}`).json(await viewOrRestart(deps, actor, claim.caseId, input));
+        return;
+      }
+      let view: CaseView;
+      try {
+        view = await startCase(deps, actor, claim.caseId, input);
+      } catch (err) {
+        await releaseKey(deps.pool, actor.id, key).catch(() => {});
+        throw err;
+      }
+      await finishKey(deps.pool, actor.id, key);
+      res.status(claim.replay ? 200 : 201).location(`/v1/cases/${view.id}`).json(view);
+    })
+    .get(requireRoles(...CASE_READ_ROLES), async (req, res) => {
+      const actor = actorOf(req);
+      const q = parseOr422(CaseListQuerySchema, req.query, 'the query', '');
+      const cursor = decodeCursor(q.cursor);
+      const where: SQL[] = [];
+      if (!actor.roles.includes('auditor')) where.push(eq(cases.org, actor.org));
+      if (q.status) where.push(eq(cases.status, q.status));
+      if (q.reference) where.push(eq(cases.reference, q.reference));
+      if (q.merchantId) where.push(sql`${cases.merchantIds} @> ${textArray([q.merchantId])}`);
+      if (cursor) where.push(sql`(${cases.createdAt}, ${cases.id}) < (${cursor.createdAt}::timestamptz, ${cursor.id})`);
+      // Newest first: a case list is read from the top.
+      const rows = await deps.db
+        .select()
+        .from(cases)
+        .where(where.length ? and(...where) : undefined)
+        .orderBy(desc(cases.createdAt), desc(cases.id))
+        .limit(q.limit + 1);
+      const page = rows.slice(0, q.limit);
+      const last = page[page.length - 1];
+      res.json({ items: page.map((c) => c.view), nextCursor: rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null });
+    })
+    .all(methodNotAllowed(['GET', 'POST']));
+
+  r.route('/cases/:id')
+    .get(async (req, res) => {
+      const actor = actorOf(req);
+      const isPartner = actor.roles.includes('partner');
+      if (!hasAnyRole(actor, CASE_READ_ROLES) && !isPartner) throw new ProblemError('forbidden', 'no role of yours reads cases');
+      const row = await loadCase(deps, req.params.id);
+      if (!row) throw new ProblemError('not_found', 'no such case');
+      if (readsCaseInFull(actor, row.org)) {
+        res.json(deps.temporalUiUrl ? { ...row.view, temporalUrl: temporalLink(deps, row.id) } : row.view);
+        return;
+      }
+      if (isPartner) {
+        // Partners read a case only while they hold an open task on it.
+        const held = await deps.db
+          .select()
+          .from(tasks)
+          .where(and(eq(tasks.caseId, row.id), eq(tasks.assigneeOrg, actor.org), eq(tasks.status, 'open'), sql`${tasks.roles} && ${textArray(actor.roles)}`))
+          .orderBy(asc(tasks.createdAt), asc(tasks.id));
+        if (held.length > 0) {
+          res.json(partnerCaseView(row.view, actor.org, held));
+          return;
+        }
+      }
+      throw new ProblemError('not_found', 'no such case');
+    })
+    .all(methodNotAllowed(['GET']));
+
+  r.route('/cases/:id/withdraw')
+    .post(async (req, res) => {
+      const actor = actorOf(req);
+      const row = await caseForAction(deps, actor, req.params.id, ['case_lead', 'le_supervisor']);
+      const body = parseOr422(WithdrawSchema, req.body ?? {});
+      const updateId = updateIdFor(req, 'withdraw', row.id);
+      const view = await withTemporalDeadline(deps.temporal, () =>
+        deps.temporal.workflow.getHandle(caseWorkflowId(row.id)).executeUpdate(withdrawUpdate, { args: [{ reason: body.reason, actor }], updateId }),
+      );
+      res.status(202).json(view);
+    })
+    .all(methodNotAllowed(['POST']));
+
+  r.route('/cases/:id/evidence')
+    .post(async (req, res) => {
+      const actor = actorOf(req);
+      const row = await caseForAction(deps, actor, req.params.id, ['case_lead']);
+      const body = parseOr422(AddEvidenceSchema, req.body ?? {});
+      const updateId = updateIdFor(req, 'evidence', row.id);
+      const view = await withTemporalDeadline(deps.temporal, () =>
+        deps.temporal.workflow
+          .getHandle(caseWorkflowId(row.id))
+          .executeUpdate(addEvidenceUpdate, { args: [{ evidence: body.evidence, urls: body.urls, actor }], updateId }),
+      );
+      res.status(200).json(view);
+    })
+    .all(methodNotAllowed(['POST']));
+
+  return r;
+}

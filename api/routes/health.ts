@@ -1,0 +1,60 @@
+// Operations: /healthz (short timeouts on both dependencies), /metrics (Prometheus), /openapi.json.
+import { Router } from 'express';
+import { renderMetrics } from '../../telemetry/metrics';
+import type { ApiDeps } from '../app';
+import { authenticate, requireRoles } from '../middleware/auth';
+import { methodNotAllowed } from '../middleware/problem';
+import { buildOpenApiDocument } from '../openapi';
+
+const HEALTH_TIMEOUT_MS = 2_000;
+
+function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function check(fn: () => Promise<unknown>): Promise<string> {
+  try {
+    await within(HEALTH_TIMEOUT_MS, fn());
+    return 'ok';
+  } catch (err) {
+    return `unavailable: ${(err as Error).message ?? String(err)}`.slice(0, 200);
+  }
+}
+
+export function healthRouter(deps: ApiDeps): Router {
+  const r = Router();
+  let openapi: unknown;
+
+  r.route('/healthz')
+    .get(async (_req, res) => {
+      const [db, temporal] = await Promise.all([
+        check(() => deps.pool.query({ text: 'SELECT 1', query_timeout: HEALTH_TIMEOUT_MS } as never)),
+        check(() =>
+          deps.temporal.withDeadline(Date.now() + HEALTH_TIMEOUT_MS, () => deps.temporal.workflowService.describeNamespace({ namespace: deps.namespace })),
+        ),
+      ]);
+      const ok = db === 'ok' && temporal === 'ok';
+      res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', db, temporal });
+    })
+    .all(methodNotAllowed(['GET']));
+
+  r.route('/openapi.json')
+    .get((_req, res) => {
+      openapi ??= buildOpenApiDocument();
+      res.json(openapi);
+    })
+    .all(methodNotAllowed(['GET']));
+
+  r.route('/metrics')
+    .get(authenticate({ pool: deps.pool, adminToken: deps.adminToken }), requireRoles('admin', 'auditor'), async (_req, res) => {
+      const { contentType, body } = await renderMetrics(deps.pool);
+      res.type(contentType).send(body);
+    })
+    .all(methodNotAllowed(['GET']));
+
+  return r;
+}

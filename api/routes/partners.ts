@@ -1,0 +1,48 @@
+// Partner orgs (admin only): register or change a webhook and its signing secret; listings never show secrets.
+import { Router } from 'express';
+import { asc, sql } from 'drizzle-orm';
+import { partners } from '../../db/schema';
+import { PartnerPutSchema, z } from '../../domain/schemas';
+import type { ApiDeps } from '../app';
+import { requireRoles } from '../middleware/auth';
+import { methodNotAllowed } from '../middleware/problem';
+import { parseOr422 } from '../middleware/validate';
+
+type PartnerRow = typeof partners.$inferSelect;
+
+const OrgParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a short lower-case id such as visa or acq-northbank');
+
+export function partnerJson(p: PartnerRow) {
+  return { org: p.org, kind: p.kind, name: p.name, webhookUrl: p.webhookUrl, hasSecret: p.secret !== null, updatedAt: p.updatedAt.toISOString() };
+}
+
+export function partnersRouter(deps: ApiDeps): Router {
+  const r = Router();
+  const admin = requireRoles('admin');
+
+  r.route('/partners')
+    .get(admin, async (_req, res) => {
+      const rows = await deps.db.select().from(partners).orderBy(asc(partners.org));
+      res.json({ items: rows.map(partnerJson) });
+    })
+    .all(methodNotAllowed(['GET']));
+
+  r.route('/partners/:org')
+    .put(admin, async (req, res) => {
+      const org = parseOr422(OrgParam, req.params.org, 'the org in the path', 'org');
+      const body = parseOr422(PartnerPutSchema, req.body ?? {});
+      const values = { org, kind: body.kind, name: body.name ?? null, webhookUrl: body.webhookUrl ?? null, secret: body.secret ?? null, updatedAt: new Date() };
+      const [row] = await deps.db
+        .insert(partners)
+        .values(values)
+        .onConflictDoUpdate({
+          target: partners.org,
+          set: { kind: values.kind, name: values.name, webhookUrl: values.webhookUrl, secret: values.secret, updatedAt: sql`now()` },
+        })
+        .returning();
+      res.status(200).json(partnerJson(row));
+    })
+    .all(methodNotAllowed(['PUT']));
+
+  return r;
+}

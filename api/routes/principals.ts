@@ -1,0 +1,63 @@
+// Principals (admin only): create with a token shown once, list without tokens, revoke.
+import { Router } from 'express';
+import { asc, eq } from 'drizzle-orm';
+import { principals } from '../../db/schema';
+import { ProblemError } from '../../domain/errors';
+import { PrincipalCreateSchema } from '../../domain/schemas';
+import type { ApiDeps } from '../app';
+import { newPrincipalId, PRINCIPAL_ID_RE } from '../ids';
+import { actorOf, generateToken, hashToken, requireRoles } from '../middleware/auth';
+import { methodNotAllowed } from '../middleware/problem';
+import { parseOr422 } from '../middleware/validate';
+
+type PrincipalRow = typeof principals.$inferSelect;
+
+export function principalJson(p: PrincipalRow) {
+  return {
+    id: p.id,
+    name: p.name,
+    org: p.org,
+    roles: p.roles,
+    createdAt: p.createdAt.toISOString(),
+    createdBy: p.createdBy,
+    revokedAt: p.revokedAt ? p.revokedAt.toISOString() : null,
+  };
+}
+
+export function principalsRouter(deps: ApiDeps): Router {
+  const r = Router();
+  const admin = requireRoles('admin');
+
+  r.route('/principals')
+    .post(admin, async (req, res) => {
+      const body = parseOr422(PrincipalCreateSchema, req.body ?? {});
+      const token = generateToken();
+      const [row] = await deps.db
+        .insert(principals)
+        .values({ id: newPrincipalId(), name: body.name, org: body.org, roles: [...new Set(body.roles)], tokenHash: hashToken(token), createdBy: actorOf(req).id })
+        .returning();
+      res.status(201).json({ ...principalJson(row), token });
+    })
+    .get(admin, async (_req, res) => {
+      const rows = await deps.db.select().from(principals).orderBy(asc(principals.createdAt), asc(principals.id));
+      res.json({ items: rows.map(principalJson) });
+    })
+    .all(methodNotAllowed(['GET', 'POST']));
+
+  r.route('/principals/:id')
+    .get(admin, async (req, res) => {
+      const row = PRINCIPAL_ID_RE.test(req.params.id) ? (await deps.db.select().from(principals).where(eq(principals.id, req.params.id)))[0] : undefined;
+      if (!row) throw new ProblemError('not_found', 'no such principal');
+      res.json(principalJson(row));
+    })
+    .delete(admin, async (req, res) => {
+      if (!PRINCIPAL_ID_RE.test(req.params.id)) throw new ProblemError('not_found', 'no such principal');
+      // Revoking twice is harmless; the first revocation time is kept.
+      const { rowCount } = await deps.pool.query('UPDATE principals SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1', [req.params.id]);
+      if (!rowCount) throw new ProblemError('not_found', 'no such principal');
+      res.status(204).end();
+    })
+    .all(methodNotAllowed(['GET', 'DELETE']));
+
+  return r;
+}

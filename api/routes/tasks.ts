@@ -1,0 +1,106 @@
+// Tasks: inboxes from the projection, reads, and completion as a workflow update (the workflow's validator is the authority).
+import { Router } from 'express';
+import { randomUUID } from 'node:crypto';
+import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
+import { cases, tasks } from '../../db/schema';
+import { ProblemError, type ProblemKind } from '../../domain/errors';
+import { caseWorkflowId } from '../../domain/ids';
+import { checkCompletion, mayActOn, type RuleViolation } from '../../domain/rules/tasks';
+import { CompleteTaskSchema, TaskListQuerySchema } from '../../domain/schemas';
+import type { Actor, Task } from '../../domain/types';
+import { completeTaskUpdate } from '../../workflows/messages';
+import type { ApiDeps } from '../app';
+import { decodeCursor, encodeCursor } from '../cursor';
+import { idempotencyKeyOf } from '../idempotency';
+import { TASK_ID_RE } from '../ids';
+import { actorOf } from '../middleware/auth';
+import { methodNotAllowed } from '../middleware/problem';
+import { parseOr422 } from '../middleware/validate';
+import { isWorkflowGone, withTemporalDeadline } from '../temporal';
+import { readsCaseInFull, taskFromRow, type TaskRow } from '../views';
+import { textArray } from './cases';
+
+const VIOLATION_KIND: Record<RuleViolation['kind'], ProblemKind> = { not_found: 'not_found', forbidden: 'forbidden', not_open: 'conflict', invalid: 'validation' };
+
+async function loadTask(deps: ApiDeps, taskId: string): Promise<TaskRow | undefined> {
+  if (!TASK_ID_RE.test(taskId)) return undefined;
+  return (await deps.db.select().from(tasks).where(eq(tasks.id, taskId)))[0];
+}
+
+function visibleTo(actor: Actor, row: TaskRow): boolean {
+  return mayActOn(actor, { assignee: { org: row.assigneeOrg, role: row.assigneeRole as Task['assignee']['role'] }, roles: row.roles as Task['roles'] }) || readsCaseInFull(actor, row.caseOrg);
+}
+
+export function tasksRouter(deps: ApiDeps): Router {
+  const r = Router();
+
+  r.route('/tasks')
+    .get(async (req, res) => {
+      const actor = actorOf(req);
+      const q = parseOr422(TaskListQuerySchema, req.query, 'the query');
+      const cursor = decodeCursor(q.cursor);
+      // The inbox: tasks of the caller's org that one of its roles may act on (tasks_inbox_idx), oldest first.
+      const where: SQL[] = [eq(tasks.assigneeOrg, actor.org), sql`${tasks.roles} && ${textArray(actor.roles)}`];
+      if (q.status) where.push(eq(tasks.status, q.status));
+      if (q.caseId) where.push(eq(tasks.caseId, q.caseId));
+      if (q.type) where.push(eq(tasks.type, q.type));
+      if (cursor) where.push(sql`(${tasks.createdAt}, ${tasks.id}) > (${cursor.createdAt}::timestamptz, ${cursor.id})`);
+      const rows = await deps.db
+        .select()
+        .from(tasks)
+        .where(and(...where))
+        .orderBy(asc(tasks.createdAt), asc(tasks.id))
+        .limit(q.limit + 1);
+      const page = rows.slice(0, q.limit);
+      const last = page[page.length - 1];
+      res.json({ items: page.map(taskFromRow), nextCursor: rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null });
+    })
+    .all(methodNotAllowed(['GET']));
+
+  r.route('/tasks/:id')
+    .get(async (req, res) => {
+      const actor = actorOf(req);
+      const row = await loadTask(deps, req.params.id);
+      if (!row || !visibleTo(actor, row)) throw new ProblemError('not_found', 'no such task');
+      res.json(taskFromRow(row));
+    })
+    .all(methodNotAllowed(['GET']));
+
+  r.route('/tasks/:id/complete')
+    .post(async (req, res) => {
+      const actor = actorOf(req);
+      const key = idempotencyKeyOf(req.headers['idempotency-key']);
+      const row = await loadTask(deps, req.params.id);
+      if (!row) throw new ProblemError('not_found', 'no such task');
+      const body = parseOr422(CompleteTaskSchema, req.body ?? {});
+      const task = taskFromRow(row);
+      const completion = { taskId: task.id, outcome: body.outcome, data: body.data, ...(body.comment !== undefined ? { comment: body.comment } : {}) };
+      const caseRow = (await deps.db.select({ view: cases.view }).from(cases).where(eq(cases.id, row.caseId)))[0];
+      const facts = { createdBy: caseRow?.view.createdBy ?? '', verifiedBy: caseRow?.view.verifiedBy ?? null };
+      // Early answers from the projection; a retry carrying the same Idempotency-Key goes to the workflow even when the
+      // projection already shows the task done, because Temporal answers a repeated update id with the first result.
+      const retryOfDone = key !== undefined && task.status !== 'open' && mayActOn(actor, task);
+      if (!retryOfDone) {
+        const violation = checkCompletion(task, actor, completion, facts);
+        if (violation) {
+          if (violation.kind === 'not_open') throw new ProblemError('conflict', `task no longer open (${task.status})`);
+          throw new ProblemError(VIOLATION_KIND[violation.kind], violation.detail, violation.kind === 'invalid' ? violation.errors : undefined);
+        }
+      }
+      try {
+        const done = await withTemporalDeadline(deps.temporal, () =>
+          deps.temporal.workflow
+            .getHandle(caseWorkflowId(row.caseId))
+            .executeUpdate(completeTaskUpdate, { args: [{ completion, actor }], updateId: `complete-${task.id}-${key ?? randomUUID()}` }),
+        );
+        res.status(200).json(done);
+      } catch (err) {
+        // A closed workflow cannot take completions: for the caller the task is simply no longer open.
+        if (isWorkflowGone(err)) throw new ProblemError('conflict', 'task no longer open: the case is closed');
+        throw err;
+      }
+    })
+    .all(methodNotAllowed(['POST']));
+
+  return r;
+}

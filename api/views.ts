@@ -1,0 +1,63 @@
+// What callers see: task rows as contract Tasks, the partner-restricted case view, and who may read which case.
+import type { tasks } from '../db/schema';
+import type { Actor, CaseView, Role, Task, TaskStatus, TaskType } from '../domain/types';
+import { hasAnyRole } from './middleware/auth';
+
+export type TaskRow = typeof tasks.$inferSelect;
+
+/** Roles that read cases of their own org in full; auditors read every org's. */
+export const CASE_READ_ROLES: Role[] = ['case_lead', 'le_officer', 'le_supervisor', 'analyst', 'auditor'];
+const ORG_READ_ROLES: Role[] = ['case_lead', 'le_officer', 'le_supervisor', 'analyst'];
+
+export function readsCaseInFull(actor: Actor, caseOrg: string): boolean {
+  return actor.roles.includes('auditor') || (actor.org === caseOrg && hasAnyRole(actor, ORG_READ_ROLES));
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function taskFromRow(row: TaskRow): Task {
+  return {
+    id: row.id,
+    caseId: row.caseId,
+    type: row.type as TaskType,
+    status: row.status as TaskStatus,
+    assignee: { org: row.assigneeOrg, role: row.assigneeRole as Role },
+    roles: row.roles as Role[],
+    createdAt: row.createdAt.toISOString(),
+    dueAt: iso(row.dueAt),
+    escalated: row.escalated,
+    completedAt: iso(row.completedAt),
+    completedBy: row.completedById ? { id: row.completedById, org: row.completedByOrg ?? '' } : null,
+    outcome: row.outcome,
+    data: row.data ?? null,
+    comment: row.comment,
+    context: row.context ?? {},
+  };
+}
+
+/** The slice of a case a partner org needs for its open tasks: its own channels or hosting entries, never evidence text or other partners. */
+export function partnerCaseView(view: CaseView, org: string, partnerTasks: TaskRow[]) {
+  const m = view.merchant;
+  const paymentChannels = m.paymentChannels.filter((ch) => (ch.kind === 'card' ? ch.scheme === org || ch.acquirer === org : ch.provider === org));
+  const hosting = m.hosting.filter((h) => h.provider === org);
+  // Payment partners list the shop's URLs (MATCH/VMSS need them); a host sees only the URLs it was notified about.
+  const urls = paymentChannels.length > 0 ? m.urls : [...new Set(hosting.flatMap((h) => h.urls))];
+  return {
+    id: view.id,
+    reference: view.reference,
+    org: view.org,
+    jurisdiction: view.jurisdiction,
+    priority: view.priority,
+    status: view.status,
+    createdAt: view.createdAt,
+    merchant: {
+      name: m.name,
+      ...(m.descriptor !== undefined ? { descriptor: m.descriptor } : {}),
+      urls,
+      paymentChannels,
+      hosting,
+    },
+    evidence: view.evidence.map((e) => ({ kind: e.kind, sha256: e.sha256 })),
+    tasks: partnerTasks.map((t) => ({ id: t.id, type: t.type, status: t.status, dueAt: iso(t.dueAt) })),
+  };
+}

@@ -1,0 +1,118 @@
+// The Prometheus registry shared by the API and the activities: default process metrics, coalition outcome metrics, gauges read from PostgreSQL.
+import type pg from 'pg';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+// Takedowns are measured in hours to weeks; the small buckets keep test runs (seconds-long SLAs) visible too.
+const OUTCOME_BUCKETS = [1, 5, 30, 60, 300, 900, 3_600, 4 * 3_600, 12 * 3_600, 86_400, 2 * 86_400, 4 * 86_400, 7 * 86_400, 10 * 86_400, 14 * 86_400, 30 * 86_400];
+
+export type OutcomeKind = 'termination' | 'freeze' | 'removal';
+
+const outcomeHistograms: Record<OutcomeKind, Histogram> = {
+  termination: new Histogram({
+    name: 'takedown_time_to_termination_seconds',
+    help: 'Seconds from case creation to a confirmed merchant termination',
+    buckets: OUTCOME_BUCKETS,
+    registers: [registry],
+  }),
+  freeze: new Histogram({
+    name: 'takedown_time_to_freeze_seconds',
+    help: 'Seconds from case creation to a confirmed asset freeze',
+    buckets: OUTCOME_BUCKETS,
+    registers: [registry],
+  }),
+  removal: new Histogram({
+    name: 'takedown_time_to_removal_seconds',
+    help: 'Seconds from case creation to a confirmed content removal',
+    buckets: OUTCOME_BUCKETS,
+    registers: [registry],
+  }),
+};
+
+const noticeAttempts = new Counter({
+  name: 'takedown_notice_attempts_total',
+  help: 'Notice delivery attempts to partner webhooks, by outcome',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+export function observeOutcome(kind: OutcomeKind, seconds: number): void {
+  if (Number.isFinite(seconds) && seconds >= 0) outcomeHistograms[kind].observe(seconds);
+}
+
+/** `outcome` is a small closed set such as delivered, retry, rejected, timeout; never a URL or a partner's message. */
+export function countNoticeAttempt(outcome: string): void {
+  noticeAttempts.inc({ outcome });
+}
+
+// The gauges are computed from PostgreSQL at scrape time, so every process reports the same truth and nothing drifts.
+let gaugePool: pg.Pool | undefined;
+
+/** Points the scrape-time gauges at a pool; the last bound pool wins (one per process in practice). */
+export function bindMetricsPool(pool: pg.Pool | undefined): void {
+  gaugePool = pool;
+}
+
+const SCRAPE_QUERY_TIMEOUT_MS = 3_000;
+
+async function scrapeQuery<R extends pg.QueryResultRow>(text: string): Promise<R[] | null> {
+  if (!gaugePool) return null;
+  try {
+    const res = await gaugePool.query<R>({ text, query_timeout: SCRAPE_QUERY_TIMEOUT_MS } as pg.QueryConfig);
+    return res.rows;
+  } catch {
+    // A scrape must not fail because the database blinked: the gauges are simply absent this time.
+    return null;
+  }
+}
+
+new Gauge({
+  name: 'takedown_open_tasks',
+  help: 'Open tasks by type and assignee org',
+  labelNames: ['type', 'org'] as const,
+  registers: [registry],
+  async collect() {
+    const rows = await scrapeQuery<{ type: string; org: string; n: string }>(
+      `SELECT type, assignee_org AS org, count(*) AS n FROM tasks WHERE status = 'open' GROUP BY 1, 2`,
+    );
+    if (!rows) return;
+    this.reset();
+    for (const r of rows) this.set({ type: r.type, org: r.org }, Number(r.n));
+  },
+});
+
+new Gauge({
+  name: 'takedown_overdue_tasks',
+  help: 'Open tasks past their due time by type and assignee org',
+  labelNames: ['type', 'org'] as const,
+  registers: [registry],
+  async collect() {
+    const rows = await scrapeQuery<{ type: string; org: string; n: string }>(
+      `SELECT type, assignee_org AS org, count(*) AS n FROM tasks WHERE status = 'open' AND due_at < now() GROUP BY 1, 2`,
+    );
+    if (!rows) return;
+    this.reset();
+    for (const r of rows) this.set({ type: r.type, org: r.org }, Number(r.n));
+  },
+});
+
+new Gauge({
+  name: 'takedown_cases',
+  help: 'Cases by status',
+  labelNames: ['status'] as const,
+  registers: [registry],
+  async collect() {
+    const rows = await scrapeQuery<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM cases GROUP BY 1`);
+    if (!rows) return;
+    this.reset();
+    for (const r of rows) this.set({ status: r.status }, Number(r.n));
+  },
+});
+
+/** The text exposition of every metric, with the PostgreSQL gauges read from `pool`. */
+export async function renderMetrics(pool?: pg.Pool): Promise<{ contentType: string; body: string }> {
+  if (pool) bindMetricsPool(pool);
+  return { contentType: registry.contentType, body: await registry.metrics() };
+}

@@ -1,0 +1,232 @@
+// The API's edges without workflows: auth and revocation, principals, partners, problem+json errors, body limits, health, OpenAPI, metrics.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, type ApiHarness } from '../support/api-harness';
+
+let api: ApiHarness;
+
+beforeAll(async () => {
+  api = await startApi('basics');
+});
+afterAll(async () => {
+  await api?.stop();
+});
+
+const secret = () => `whsec_${randomBytes(32).toString('base64')}`;
+
+describe('authentication', () => {
+  it('answers 401 problem+json without a token, with a malformed one, or an unknown one', async () => {
+    for (const token of [null, 'nope', `tdk_${'a'.repeat(40)}`]) {
+      const res = await api.request('GET', '/v1/principals', { token });
+      expect(res.status).toBe(401);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ status: 401, type: expect.stringContaining('unauthorized'), title: expect.any(String), detail: expect.any(String) });
+    }
+    const basic = await api.request('GET', '/v1/principals', { headers: { Authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } });
+    expect(basic.status).toBe(401);
+  });
+
+  it('issues tdk_ tokens stored only as hashes, and revocation takes effect at once', async () => {
+    const created = await api.request('POST', '/v1/principals', { token: api.adminToken, body: { name: 'Lead', org: 'ceop', roles: ['case_lead'] } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: expect.any(String), name: 'Lead', org: 'ceop', roles: ['case_lead'] });
+    expect(created.body.token).toMatch(/^tdk_[A-Za-z0-9_-]{32,}$/);
+    const { rows } = await api.db.pool.query('SELECT token_hash FROM principals WHERE id = $1', [created.body.id]);
+    expect(rows[0].token_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(rows[0].token_hash).not.toContain(created.body.token);
+
+    const ok = await api.request('GET', '/v1/tasks', { token: created.body.token });
+    expect(ok.status).toBe(200);
+
+    const listed = await api.request('GET', '/v1/principals', { token: api.adminToken });
+    expect(listed.status).toBe(200);
+    const mine = listed.body.items.find((p: { id: string }) => p.id === created.body.id);
+    expect(mine).toMatchObject({ name: 'Lead', revokedAt: null });
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.token);
+    expect(JSON.stringify(listed.body)).not.toContain(rows[0].token_hash);
+
+    const del = await api.request('DELETE', `/v1/principals/${created.body.id}`, { token: api.adminToken });
+    expect(del.status).toBe(204);
+    const after = await api.request('GET', '/v1/tasks', { token: created.body.token });
+    expect(after.status).toBe(401);
+    expect((await api.request('DELETE', `/v1/principals/${created.body.id}`, { token: api.adminToken })).status).toBe(204);
+    expect((await api.request('DELETE', '/v1/principals/prn_unknown', { token: api.adminToken })).status).toBe(404);
+    expect((await api.request('GET', '/v1/principals/prn_unknown', { token: api.adminToken })).status).toBe(404);
+  });
+
+  it('keeps principal and partner administration to the admin', async () => {
+    const lead = await api.principal('ceop', ['case_lead', 'auditor']);
+    for (const [method, path, body] of [
+      ['GET', '/v1/principals', undefined],
+      ['POST', '/v1/principals', { name: 'x', org: 'ceop', roles: ['admin'] }],
+      ['DELETE', `/v1/principals/${lead.id}`, undefined],
+      ['GET', '/v1/partners', undefined],
+      ['PUT', '/v1/partners/visa', { kind: 'card_scheme' }],
+    ] as const) {
+      const res = await api.request(method, path, { token: lead.token, body });
+      expect(res.status, `${method} ${path}`).toBe(403);
+    }
+  });
+
+  it('validates principal bodies field by field', async () => {
+    const res = await api.request('POST', '/v1/principals', { token: api.adminToken, body: { name: '', org: 'Not An Org', roles: ['wizard'], extra: 1 } });
+    expect(res.status).toBe(422);
+    expect(Object.keys(res.body.errors)).toEqual(expect.arrayContaining(['name', 'org', 'roles.0', 'extra']));
+  });
+});
+
+describe('partners', () => {
+  it('stores a webhook with a whsec_ secret and never lists the secret', async () => {
+    const s = secret();
+    const put = await api.request('PUT', '/v1/partners/visa', { token: api.adminToken, body: { kind: 'card_scheme', webhookUrl: 'https://visa.example.test/hook', secret: s } });
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ org: 'visa', kind: 'card_scheme', webhookUrl: 'https://visa.example.test/hook', hasSecret: true });
+    const again = await api.request('PUT', '/v1/partners/visa', { token: api.adminToken, body: { kind: 'card_scheme', webhookUrl: 'https://visa.example.test/v2', secret: s } });
+    expect(again.status).toBe(200);
+    const list = await api.request('GET', '/v1/partners', { token: api.adminToken });
+    expect(list.status).toBe(200);
+    expect(list.body.items.filter((p: { org: string }) => p.org === 'visa')).toHaveLength(1);
+    expect(list.body.items.find((p: { org: string }) => p.org === 'visa').webhookUrl).toBe('https://visa.example.test/v2');
+    expect(list.text).not.toContain(s);
+    expect(list.text).not.toContain('whsec_');
+  });
+
+  it('answers 422 for a secret of another form, and for a bad org in the path', async () => {
+    for (const bad of ['whsec_short', 'secret', `whsec_${randomBytes(16).toString('base64')}`, `whsec_${randomBytes(80).toString('base64')}`, `whsec_${'!'.repeat(44)}`]) {
+      const res = await api.request('PUT', '/v1/partners/mastercard', { token: api.adminToken, body: { kind: 'card_scheme', webhookUrl: 'https://mc.example.test/hook', secret: bad } });
+      expect(res.status, bad).toBe(422);
+      expect(res.body.errors).toHaveProperty('secret');
+    }
+    const badOrg = await api.request('PUT', '/v1/partners/Not%20Valid', { token: api.adminToken, body: { kind: 'card_scheme' } });
+    expect(badOrg.status).toBe(422);
+    expect(badOrg.body.errors).toHaveProperty('org');
+  });
+});
+
+describe('errors', () => {
+  it('answers 400 for a body that is not JSON', async () => {
+    const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: '{"name": ', headers: { 'Content-Type': 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/problem\+json/);
+    expect(res.text).not.toMatch(/at .*\.(ts|js):\d+/);
+  });
+
+  it('answers 415 for a body of another content type', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: 'name=x', headers: { 'Content-Type': type } });
+      expect(res.status, type).toBe(415);
+    }
+    const none = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: '{}' });
+    expect(none.status).toBe(415);
+  });
+
+  it('answers 413 for a body over 1 MiB and stays up', async () => {
+    const big = JSON.stringify({ name: 'x'.repeat(1024 * 1024 + 10), org: 'ceop', roles: ['analyst'] });
+    const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: big, headers: { 'Content-Type': 'application/json' } });
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ status: 413 });
+    expect((await api.request('GET', '/v1/principals', { token: api.adminToken })).status).toBe(200);
+  });
+
+  it('answers 422 for nesting deeper than any schema, without touching the stack limit', async () => {
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: deep, headers: { 'Content-Type': 'application/json' } });
+    expect([400, 422]).toContain(res.status);
+  });
+
+  it('refuses strings PostgreSQL cannot store (NUL, unpaired surrogates) with 422, in bodies and queries', async () => {
+    for (const name of ['a\u0000b', 'x\ud800y', '\udc00']) {
+      const res = await api.request('POST', '/v1/principals', { token: api.adminToken, body: { name, org: 'ceop', roles: ['analyst'] } });
+      expect(res.status, JSON.stringify(name)).toBe(422);
+      expect(res.body.errors).toHaveProperty('name');
+    }
+    const q = await api.request('GET', '/v1/cases?reference=%00', { token: api.adminToken });
+    expect(q.status).toBe(422);
+  });
+
+  it('answers 404 problem+json for unknown routes and 405 with Allow for known paths', async () => {
+    const unknown = await api.request('GET', '/v1/nothing-here', { token: api.adminToken });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers['content-type']).toMatch(/problem\+json/);
+    expect((await api.request('GET', '/no-such-page')).status).toBe(404);
+    const wrong = await api.request('PATCH', '/v1/principals', { token: api.adminToken });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.allow).toBe('GET, POST');
+  });
+
+  it('echoes a sane X-Request-Id and mints one otherwise', async () => {
+    const given = await api.request('GET', '/healthz', { headers: { 'X-Request-Id': 'req-abc.123' } });
+    expect(given.headers['x-request-id']).toBe('req-abc.123');
+    const minted = await api.request('GET', '/healthz', { headers: { 'X-Request-Id': 'bad id with spaces' } });
+    expect(minted.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('sets security headers', async () => {
+    const res = await api.request('GET', '/healthz');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+});
+
+describe('operations', () => {
+  it('reports health of PostgreSQL and Temporal', async () => {
+    const res = await api.request('GET', '/healthz');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok', db: 'ok', temporal: 'ok' });
+  });
+
+  it('serves an OpenAPI 3.1 document covering every endpoint with bearer security', async () => {
+    const res = await api.request('GET', '/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = res.body;
+    expect(doc.openapi).toMatch(/^3\.1/);
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    const expected: Array<[string, string]> = [
+      ['/v1/principals', 'post'],
+      ['/v1/principals', 'get'],
+      ['/v1/principals/{id}', 'delete'],
+      ['/v1/partners/{org}', 'put'],
+      ['/v1/partners', 'get'],
+      ['/v1/cases', 'post'],
+      ['/v1/cases', 'get'],
+      ['/v1/cases/{id}', 'get'],
+      ['/v1/cases/{id}/withdraw', 'post'],
+      ['/v1/cases/{id}/evidence', 'post'],
+      ['/v1/tasks', 'get'],
+      ['/v1/tasks/{id}', 'get'],
+      ['/v1/tasks/{id}/complete', 'post'],
+      ['/v1/cases/{id}/audit', 'get'],
+      ['/v1/cases/{id}/audit/verify', 'get'],
+      ['/v1/cases/{id}/history', 'get'],
+      ['/v1/audit/export', 'get'],
+      ['/healthz', 'get'],
+      ['/openapi.json', 'get'],
+      ['/metrics', 'get'],
+    ];
+    for (const [path, method] of expected) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+    expect(doc.components.schemas.CaseInput.properties.merchant).toBeDefined();
+    expect(doc.paths['/v1/cases'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/CaseInput' });
+  });
+
+  it('serves Prometheus metrics to admins with the coalition metrics and PostgreSQL gauges', async () => {
+    await api.db.pool.query(
+      `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, due_at, context)
+       VALUES ('tsk_metrics_1', 'case_metrics', 'ceop', 'confirm_freeze', 'open', 'acq-northbank', 'partner', '{partner}', now(), now() - interval '1 hour', '{}')`,
+    );
+    expect((await api.request('GET', '/metrics')).status).toBe(401);
+    const res = await api.request('GET', '/metrics', { token: api.adminToken });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    for (const name of [
+      'takedown_time_to_termination_seconds',
+      'takedown_time_to_freeze_seconds',
+      'takedown_time_to_removal_seconds',
+      'takedown_notice_attempts_total',
+      'process_cpu_user_seconds_total',
+    ]) {
+      expect(res.text).toContain(name);
+    }
+    expect(res.text).toContain('takedown_open_tasks{type="confirm_freeze",org="acq-northbank"} 1');
+    expect(res.text).toContain('takedown_overdue_tasks{type="confirm_freeze",org="acq-northbank"} 1');
+  });
+});

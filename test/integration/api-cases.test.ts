@@ -1,0 +1,362 @@
+// Cases and tasks through the HTTP API with the real workflow: creation, idempotency, lists, partner views, completion, withdrawal, audit.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CASE_ID_RE } from '../../domain/ids';
+import { bodyHash } from '../../api/idempotency';
+import { startApi, type ApiHarness } from '../support/api-harness';
+import { caseBody, waitForCaseStatus, waitForInboxTask } from '../support/api-fixtures';
+import { startWorkflowStack, type WorkflowStack } from '../support/stack';
+
+let stack: WorkflowStack;
+let api: ApiHarness;
+type P = Awaited<ReturnType<ApiHarness['principal']>>;
+let lead: P, lead2: P, analyst: P, officer: P, supervisor: P, auditor: P, visa: P, paypal: P, acquirer: P, host: P, mastercard: P, otherLead: P, leadAnalyst: P;
+
+beforeAll(async () => {
+  stack = await startWorkflowStack('api-cases');
+  api = await startApi('api-cases', { db: stack.db, client: stack.client, taskQueue: stack.taskQueue });
+  [lead, lead2, analyst, officer, supervisor, auditor, visa, paypal, acquirer, host, mastercard, otherLead, leadAnalyst] = await Promise.all([
+    api.principal('ceop', ['case_lead']),
+    api.principal('ceop', ['case_lead']),
+    api.principal('ceop', ['analyst']),
+    api.principal('ceop', ['le_officer']),
+    api.principal('ceop', ['le_supervisor']),
+    api.principal('oversight', ['auditor']),
+    api.principal('visa', ['partner']),
+    api.principal('paypal', ['partner']),
+    api.principal('acq-northbank', ['partner']),
+    api.principal('host-example', ['partner']),
+    api.principal('mastercard', ['partner']),
+    api.principal('nca', ['case_lead']),
+    api.principal('ceop', ['case_lead', 'analyst', 'le_officer']),
+  ]);
+});
+afterAll(async () => {
+  await api?.stop();
+  await stack?.stop();
+});
+
+async function createCase(token = lead.token, body = caseBody()) {
+  const res = await api.request('POST', '/v1/cases', { token, body });
+  expect(res.status, res.text).toBe(201);
+  return res.body;
+}
+
+describe('case creation', () => {
+  it('creates a case through the workflow and answers 201 with a readable case', async () => {
+    const body = caseBody();
+    const res = await api.request('POST', '/v1/cases', { token: lead.token, body });
+    expect(res.status, res.text).toBe(201);
+    expect(res.body.id).toMatch(CASE_ID_RE);
+    expect(res.body.id).toMatch(/^case_[0-9a-v]{26}$/);
+    expect(res.body).toMatchObject({ reference: body.reference, status: 'verifying', createdBy: lead.id, org: 'ceop' });
+    expect(res.body.steps.map((s: { name: string }) => s.name)).toEqual(['verification', 'signoff', 'termination', 'freeze', 'hosting']);
+    expect(res.headers.location).toBe(`/v1/cases/${res.body.id}`);
+    const read = await api.request('GET', `/v1/cases/${res.body.id}`, { token: lead.token });
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ id: res.body.id, reference: body.reference, createdBy: lead.id });
+    expect(read.body.temporalUrl).toBe(`http://temporal-ui.test/namespaces/default/workflows/takedown-${res.body.id}`);
+    const desc = await stack.client.workflow.getHandle(`takedown-${res.body.id}`).describe();
+    expect(desc.typedSearchAttributes.get({ name: 'CaseReference', type: 'KEYWORD' } as never)).toBe(body.reference);
+  });
+
+  it('rejects invalid case bodies with per-field errors', async () => {
+    const body = caseBody() as Record<string, any>;
+    body.merchant.urls = ['ftp://nope'];
+    body.jurisdiction = 'gb';
+    delete body.evidence;
+    const res = await api.request('POST', '/v1/cases', { token: lead.token, body });
+    expect(res.status).toBe(422);
+    expect(res.body.errors).toMatchObject({ 'merchant.urls.0': expect.stringContaining('URL'), jurisdiction: expect.any(String), evidence: expect.any(String) });
+  });
+
+  it('lets only case leads create cases', async () => {
+    for (const p of [analyst, officer, supervisor, auditor, visa]) {
+      expect((await api.request('POST', '/v1/cases', { token: p.token, body: caseBody() })).status).toBe(403);
+    }
+    expect((await api.request('POST', '/v1/cases', { token: api.adminToken, body: caseBody() })).status).toBe(403);
+  });
+});
+
+describe('Idempotency-Key on case creation', () => {
+  it('returns the same case (200) for the same key and body, 422 for another body', async () => {
+    const body = caseBody();
+    const key = `key-${Date.now()}-a`;
+    const first = await api.request('POST', '/v1/cases', { token: lead.token, body, headers: { 'Idempotency-Key': key } });
+    expect(first.status, first.text).toBe(201);
+    // Same body with keys in another order: the canonical JSON is the same.
+    const reordered = JSON.parse(JSON.stringify({ plan: body.plan, evidence: body.evidence, merchant: body.merchant, priority: body.priority, jurisdiction: body.jurisdiction, reference: body.reference }));
+    const second = await api.request('POST', '/v1/cases', { token: lead.token, body: reordered, headers: { 'Idempotency-Key': `"${key}"` } });
+    expect(second.status).toBe(200);
+    expect(second.body.id).toBe(first.body.id);
+    const other = await api.request('POST', '/v1/cases', { token: lead.token, body: { ...body, reference: `${body.reference}-x` }, headers: { 'Idempotency-Key': key } });
+    expect(other.status).toBe(422);
+    expect(other.body.errors).toHaveProperty('Idempotency-Key');
+    // Keys are per principal: another case lead's identical key is its own.
+    const theirs = await api.request('POST', '/v1/cases', { token: lead2.token, body, headers: { 'Idempotency-Key': key } });
+    expect(theirs.status).toBe(201);
+    expect(theirs.body.id).not.toBe(first.body.id);
+    const { rows } = await api.db.pool.query('SELECT count(*)::int AS n FROM cases WHERE reference = $1', [body.reference]);
+    expect(rows[0].n).toBe(2);
+  });
+
+  it('starts exactly one case for concurrent requests with the same key; the others get 200 or 409', async () => {
+    const body = caseBody();
+    const key = `key-${Date.now()}-concurrent`;
+    const results = await Promise.all(Array.from({ length: 12 }, () => api.request('POST', '/v1/cases', { token: lead.token, body, headers: { 'Idempotency-Key': key } })));
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    for (const s of statuses) expect([200, 201, 409]).toContain(s);
+    const ids = new Set(results.filter((r) => r.status < 300).map((r) => r.body.id));
+    expect(ids.size).toBe(1);
+    const { rows } = await api.db.pool.query('SELECT count(*)::int AS n FROM cases WHERE reference = $1', [body.reference]);
+    expect(rows[0].n).toBe(1);
+    for (const r of results.filter((x) => x.status === 409)) expect(r.headers['content-type']).toMatch(/problem\+json/);
+    // Once the first finished, a retry gets the case.
+    const later = await api.request('POST', '/v1/cases', { token: lead.token, body, headers: { 'Idempotency-Key': key } });
+    expect(later.status).toBe(200);
+    expect(later.body.id).toBe([...ids][0]);
+  });
+
+  it('answers 409 while the first request holds the key, and takes over an attempt that died', async () => {
+    const body = caseBody();
+    const locked = `key-${Date.now()}-locked`;
+    await api.db.pool.query(
+      `INSERT INTO idempotency_keys (principal_id, key, body_hash, case_id, state, locked_until) VALUES ($1, $2, $3, 'case_lockedlockedlockedlocked00', 'in_flight', now() + interval '1 minute')`,
+      [lead.id, locked, bodyHash(body)],
+    );
+    const busy = await api.request('POST', '/v1/cases', { token: lead.token, body, headers: { 'Idempotency-Key': locked } });
+    expect(busy.status).toBe(409);
+
+    // A first attempt that inserted its row and died before Temporal answered: the retry finishes it under the same case id.
+    const dead = `key-${Date.now()}-dead`;
+    const caseId = 'case_deadattemptdeadattempt0001';
+    await api.db.pool.query(
+      `INSERT INTO idempotency_keys (principal_id, key, body_hash, case_id, state, locked_until) VALUES ($1, $2, $3, $4, 'in_flight', now() - interval '1 second')`,
+      [lead.id, dead, bodyHash(body), caseId],
+    );
+    const retry = await api.request('POST', '/v1/cases', { token: lead.token, body, headers: { 'Idempotency-Key': dead } });
+    expect(retry.status, retry.text).toBe(200);
+    expect(retry.body.id).toBe(caseId);
+    const { rows } = await api.db.pool.query('SELECT state FROM idempotency_keys WHERE principal_id = $1 AND key = $2', [lead.id, dead]);
+    expect(rows[0].state).toBe('done');
+  });
+
+  it('rejects a malformed key with 422', async () => {
+    const res = await api.request('POST', '/v1/cases', { token: lead.token, body: caseBody(), headers: { 'Idempotency-Key': 'x'.repeat(300) } });
+    expect(res.status).toBe(422);
+  });
+});
+
+describe('case lists and reads', () => {
+  it('lists own-org cases newest first with filters and cursor pagination; auditors see every org', async () => {
+    const mine = [];
+    for (let i = 0; i < 3; i++) mine.push(await createCase());
+    const foreign = await createCase(otherLead.token);
+
+    const all: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: Awaited<ReturnType<ApiHarness['request']>> = await api.request('GET', `/v1/cases?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: lead.token });
+      expect(res.status).toBe(200);
+      expect(res.body.items.length).toBeLessThanOrEqual(2);
+      all.push(...res.body.items.map((c: { id: string }) => c.id));
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    expect(new Set(all).size).toBe(all.length);
+    for (const c of mine) expect(all).toContain(c.id);
+    expect(all).not.toContain(foreign.id);
+    // Newest first.
+    expect(all.indexOf(mine[2].id)).toBeLessThan(all.indexOf(mine[0].id));
+
+    const byRef = await api.request('GET', `/v1/cases?reference=${encodeURIComponent(mine[1].reference)}`, { token: lead.token });
+    expect(byRef.body.items.map((c: { id: string }) => c.id)).toEqual([mine[1].id]);
+    const merchantId = mine[0].merchant.paymentChannels[0].merchantId;
+    const byMerchant = await api.request('GET', `/v1/cases?merchantId=${merchantId}`, { token: analyst.token });
+    expect(byMerchant.body.items.map((c: { id: string }) => c.id)).toEqual([mine[0].id]);
+    const byStatus = await api.request('GET', '/v1/cases?status=withdrawn&limit=200', { token: lead.token });
+    expect(byStatus.body.items.every((c: { status: string }) => c.status === 'withdrawn')).toBe(true);
+
+    const audited = await api.request('GET', `/v1/cases?reference=${encodeURIComponent(foreign.reference)}`, { token: auditor.token });
+    expect(audited.body.items.map((c: { id: string }) => c.id)).toEqual([foreign.id]);
+
+    expect((await api.request('GET', '/v1/cases?cursor=not-a-cursor!', { token: lead.token })).status).toBe(422);
+    expect((await api.request('GET', `/v1/cases?cursor=${Buffer.from('[1,2]').toString('base64url')}`, { token: lead.token })).status).toBe(422);
+    expect((await api.request('GET', '/v1/cases?limit=0', { token: lead.token })).status).toBe(422);
+    expect((await api.request('GET', '/v1/cases?status=bogus', { token: lead.token })).status).toBe(422);
+    expect((await api.request('GET', '/v1/cases?unknown=1', { token: lead.token })).status).toBe(422);
+    expect((await api.request('GET', '/v1/cases', { token: visa.token })).status).toBe(403);
+  });
+
+  it('hides cases of other orgs (404) and unknown ids (404)', async () => {
+    const c = await createCase();
+    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: otherLead.token })).status).toBe(404);
+    expect((await api.request('GET', '/v1/cases/case_doesnotexist0000000000000', { token: lead.token })).status).toBe(404);
+    expect((await api.request('GET', '/v1/cases/not-an-id', { token: lead.token })).status).toBe(404);
+    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: auditor.token })).status).toBe(200);
+    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: api.adminToken })).status).toBe(403);
+  });
+});
+
+describe('the task flow', () => {
+  it('verifies, signs off and lets partners read and complete their part, with four-eyes and validation enforced', async () => {
+    const c = await createCase(leadAnalyst.token);
+    // A partner with no task yet cannot see the case.
+    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: visa.token })).status).toBe(404);
+
+    const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    expect(verify).toMatchObject({ caseId: c.id, type: 'verify_evidence', status: 'open', assignee: { org: 'ceop', role: 'analyst' }, escalated: false, completedAt: null, outcome: null });
+    // The creator may not verify its own case, even holding the analyst role.
+    const own = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: leadAnalyst.token, body: { outcome: 'verified' } });
+    expect(own.status).toBe(403);
+    // Wrong role of the right org, and a partner of another org.
+    expect((await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: officer.token, body: { outcome: 'verified' } })).status).toBe(403);
+    expect((await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: visa.token, body: { outcome: 'verified' } })).status).toBe(403);
+    // Outcome rules.
+    const noComment = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'rejected' } });
+    expect(noComment.status).toBe(422);
+    expect(noComment.body.errors).toHaveProperty('comment');
+    const badOutcome = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'maybe' } });
+    expect(badOutcome.status).toBe(422);
+    expect(badOutcome.body.errors).toHaveProperty('outcome');
+    expect((await api.request('POST', '/v1/tasks/tsk_unknown/complete', { token: analyst.token, body: { outcome: 'verified' } })).status).toBe(404);
+
+    const done = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'verified', comment: 'hashes match' }, headers: { 'Idempotency-Key': 'verify-1' } });
+    expect(done.status, done.text).toBe(200);
+    expect(done.body).toMatchObject({ id: verify.id, status: 'completed', outcome: 'verified', completedBy: { id: analyst.id, org: 'ceop' }, comment: 'hashes match' });
+    // The same request retried (same Idempotency-Key) gets the same answer; a fresh one finds the task closed.
+    const retried = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'verified', comment: 'hashes match' }, headers: { 'Idempotency-Key': 'verify-1' } });
+    expect(retried.status).toBe(200);
+    expect(retried.body.completedAt).toBe(done.body.completedAt);
+    const again = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'verified' } });
+    expect(again.status).toBe(409);
+
+    const readTask = await api.request('GET', `/v1/tasks/${verify.id}`, { token: lead.token });
+    expect(readTask.status).toBe(200);
+    expect(readTask.body.status).toBe('completed');
+    expect((await api.request('GET', `/v1/tasks/${verify.id}`, { token: visa.token })).status).toBe(404);
+
+    const signoff = await waitForInboxTask(api, officer.token, c.id, 'le_signoff');
+    // Nobody of another org sees it in their inbox.
+    const otherInbox = await api.request('GET', `/v1/tasks?caseId=${c.id}`, { token: visa.token });
+    expect(otherInbox.body.items).toEqual([]);
+    const approved = await api.request('POST', `/v1/tasks/${signoff.id}/complete`, { token: officer.token, body: { outcome: 'approved' } });
+    expect(approved.status, approved.text).toBe(200);
+
+    const termination = await waitForInboxTask(api, visa.token, c.id, 'confirm_termination');
+    expect(termination.assignee).toEqual({ org: 'visa', role: 'partner' });
+    // The partner's view: its own channel, no evidence descriptions, no other partners.
+    const pv = await api.request('GET', `/v1/cases/${c.id}`, { token: visa.token });
+    expect(pv.status).toBe(200);
+    expect(pv.body.merchant.paymentChannels).toEqual([expect.objectContaining({ scheme: 'visa' })]);
+    expect(pv.body.merchant.hosting).toEqual([]);
+    expect(pv.text).not.toContain('secret evidence description');
+    expect(pv.text).not.toContain('paypal');
+    expect(pv.text).not.toContain('host-example');
+    expect(pv.body.evidence[0]).toEqual({ kind: 'test_transaction', sha256: c.evidence[0].sha256 });
+    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: mastercard.token })).status).toBe(404);
+
+    const removal = await waitForInboxTask(api, host.token, c.id, 'confirm_removal');
+    const hv = await api.request('GET', `/v1/cases/${c.id}`, { token: host.token });
+    expect(hv.body.merchant.hosting).toHaveLength(1);
+    expect(hv.body.merchant.paymentChannels).toEqual([]);
+
+    const missing = await api.request('POST', `/v1/tasks/${termination.id}/complete`, { token: visa.token, body: { outcome: 'terminated', data: {} } });
+    expect(missing.status).toBe(422);
+    expect(missing.body.errors).toHaveProperty('data.terminatedAt');
+    const terminated = await api.request('POST', `/v1/tasks/${termination.id}/complete`, { token: visa.token, body: { outcome: 'terminated', data: { terminatedAt: '2026-11-20T10:00:00Z' } } });
+    expect(terminated.status, terminated.text).toBe(200);
+    expect(terminated.body.data).toEqual({ terminatedAt: '2026-11-20T10:00:00Z' });
+    // Its task closed, the partner no longer reads the case... unless it holds another open task.
+    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: visa.token })).status).toBe(404);
+
+    const wallet = await waitForInboxTask(api, paypal.token, c.id, 'confirm_termination');
+    expect((await api.request('POST', `/v1/tasks/${wallet.id}/complete`, { token: paypal.token, body: { outcome: 'declined', comment: 'account closed already' } })).status).toBe(200);
+    const freezeBank = await waitForInboxTask(api, acquirer.token, c.id, 'confirm_freeze');
+    expect((await api.request('POST', `/v1/tasks/${freezeBank.id}/complete`, { token: acquirer.token, body: { outcome: 'frozen', data: { amount: 1200.5, currency: 'EUR' } } })).status).toBe(200);
+    const freezeWallet = await waitForInboxTask(api, paypal.token, c.id, 'confirm_freeze');
+    expect((await api.request('POST', `/v1/tasks/${freezeWallet.id}/complete`, { token: paypal.token, body: { outcome: 'frozen', data: { amount: '10', currency: 'GBP' } } })).status).toBe(200);
+    expect((await api.request('POST', `/v1/tasks/${removal.id}/complete`, { token: host.token, body: { outcome: 'declined', comment: 'not ours' } })).status).toBe(200);
+
+    const closed = await waitForCaseStatus(api, lead.token, c.id, ['completed', 'completed_with_exceptions', 'failed'], 60_000);
+    expect(closed.status).toBe('completed_with_exceptions');
+    // A closed case takes no completions and no withdrawal.
+    expect((await api.request('POST', `/v1/tasks/${removal.id}/complete`, { token: host.token, body: { outcome: 'removed', data: { removedAt: '2026-11-20T10:00:00Z' } } })).status).toBe(409);
+    expect((await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: lead.token, body: { reason: 'late' } })).status).toBe(409);
+
+    // Audit: the case lead of the org and auditors read the chain; it verifies; the export carries it; the history is served.
+    const audit = await api.request('GET', `/v1/cases/${c.id}/audit`, { token: lead.token });
+    expect(audit.status).toBe(200);
+    const actions = audit.body.entries.map((e: { action: string }) => e.action);
+    for (const a of ['case.created', 'task.created', 'task.completed', 'step.started', 'step.finished', 'case.closed']) expect(actions).toContain(a);
+    expect(audit.body.entries[0].prevHash).toBe('0'.repeat(64));
+    expect((await api.request('GET', `/v1/cases/${c.id}/audit`, { token: auditor.token })).status).toBe(200);
+    expect((await api.request('GET', `/v1/cases/${c.id}/audit`, { token: otherLead.token })).status).toBe(404);
+    expect((await api.request('GET', `/v1/cases/${c.id}/audit`, { token: analyst.token })).status).toBe(403);
+    const verified = await api.request('GET', `/v1/cases/${c.id}/audit/verify`, { token: auditor.token });
+    expect(verified.body).toMatchObject({ intact: true, firstBadSeq: null });
+    expect(verified.body.entries).toBeGreaterThanOrEqual(audit.body.entries.length);
+    expect((await api.request('GET', `/v1/cases/${c.id}/audit/verify`, { token: lead.token })).status).toBe(403);
+
+    const exported = await api.request('GET', `/v1/audit/export?from=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}`, { token: auditor.token });
+    expect(exported.status).toBe(200);
+    expect(exported.headers['content-type']).toMatch(/application\/x-ndjson/);
+    const lines = exported.text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.caseId === c.id).length).toBeGreaterThanOrEqual(audit.body.entries.length - 1);
+    expect((await api.request('GET', '/v1/audit/export?from=yesterday', { token: auditor.token })).status).toBe(422);
+
+    // Once the case closed its history is archived; the archive (with its hash, also in the audit chain) is what auditors get.
+    const deadline = Date.now() + 30_000;
+    let archived = 0;
+    while (Date.now() < deadline && archived === 0) {
+      archived = (await api.db.pool.query('SELECT 1 FROM history_archives WHERE case_id = $1', [c.id])).rowCount ?? 0;
+      if (!archived) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(archived).toBe(1);
+    const history = await api.request('GET', `/v1/cases/${c.id}/history`, { token: auditor.token });
+    expect(history.status, history.text.slice(0, 300)).toBe(200);
+    expect(history.body.source).toBe('archive');
+    expect(history.body.runs).toHaveLength(1);
+    expect(history.body.runs[0].history.events[0].eventType).toMatch(/WORKFLOW_EXECUTION_STARTED/);
+    const chain = await api.request('GET', `/v1/cases/${c.id}/audit`, { token: auditor.token });
+    const archivedEntry = chain.body.entries.find((e: { action: string }) => e.action === 'history.archived');
+    expect(archivedEntry.data.sha256).toBe(history.body.runs[0].sha256);
+    expect((await api.request('GET', `/v1/cases/${c.id}/history`, { token: lead.token })).status).toBe(403);
+  });
+});
+
+describe('withdrawal and evidence', () => {
+  it('adds evidence (case lead of the org) and withdraws (202); open tasks end cancelled', async () => {
+    const c = await createCase();
+    const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    const more = await api.request('POST', `/v1/cases/${c.id}/evidence`, {
+      token: lead.token,
+      body: { evidence: [{ kind: 'screenshot_hash', sha256: 'b'.repeat(64) }], urls: ['https://mirror.example.test/x'] },
+    });
+    expect(more.status, more.text).toBe(200);
+    expect(more.body.evidence.map((e: { sha256: string }) => e.sha256)).toContain('b'.repeat(64));
+    expect(more.body.merchant.urls).toContain('https://mirror.example.test/x');
+    expect((await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: {} })).status).toBe(422);
+    expect((await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: analyst.token, body: { urls: ['https://a.example.test/'] } })).status).toBe(403);
+    expect((await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: otherLead.token, body: { urls: ['https://a.example.test/'] } })).status).toBe(404);
+
+    expect((await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: lead.token, body: {} })).status).toBe(422);
+    expect((await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: officer.token, body: { reason: 'x' } })).status).toBe(403);
+    expect((await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: otherLead.token, body: { reason: 'x' } })).status).toBe(404);
+    expect((await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: auditor.token, body: { reason: 'x' } })).status).toBe(403);
+    const w = await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: supervisor.token, body: { reason: 'operational conflict' } });
+    expect(w.status, w.text).toBe(202);
+    expect(w.body.withdrawal).toMatchObject({ reason: 'operational conflict', by: supervisor.id });
+    // While the case runs, its history comes live from Temporal.
+    const live = await api.request('GET', `/v1/cases/${c.id}/history`, { token: auditor.token });
+    expect(live.status).toBe(200);
+    expect(live.body.source).toBe('temporal');
+    expect(live.body.runs[0].runId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(live.body.runs[0].history.events.length).toBeGreaterThan(3);
+    const ended = await waitForCaseStatus(api, lead.token, c.id, ['withdrawn']);
+    expect(ended.status).toBe('withdrawn');
+    const t = await api.request('GET', `/v1/tasks/${verify.id}`, { token: analyst.token });
+    expect(t.body.status).toBe('cancelled');
+    const late = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'verified' } });
+    expect(late.status).toBe(409);
+  });
+});
