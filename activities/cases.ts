@@ -2,23 +2,9 @@
 import type pg from 'pg';
 import { conflictKeys } from '../domain/rules/plan';
 import { OPEN_CASE_STATUSES, type AuditInput } from '../domain/types';
+import { inTransaction } from '../db/client';
 import { appendAuditInTx } from '../db/queries/audit';
 import type { FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
-
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const out = await fn(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
 
 async function audit(client: pg.PoolClient, caseId: string, entries: AuditInput[]): Promise<void> {
   if (entries.length > 0) await appendAuditInTx(client, caseId, entries);

@@ -5,7 +5,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { appendAuditInTx } from '../db/queries/audit';
-import { inTransaction } from './cases';
+import { inTransaction } from '../db/client';
 import type { ArchiveArgs } from './types';
 
 export async function archiveHistory(pool: pg.Pool, client: Client, { caseId, workflowId }: ArchiveArgs): Promise<{ hash: string; runs: number }> {

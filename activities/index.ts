@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { countNoticeAttempt, observeOutcome as observeOutcomeMetric } from '../telemetry/metrics';
 import { findConflicts, recordCase, recordTask } from './cases';
 import { archiveHistory } from './history';
-import { prepareNotice, sendNotice } from './notices';
+import { prepareNotice, sendNotice, settleNotices } from './notices';
 import type { TakedownActivities } from './types';
 import { checkUrls } from './url-checks';
 
@@ -56,6 +56,7 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
         throw err;
       }
     },
+    settleNotices: (args) => settleNotices(deps.pool, args),
     checkUrls: (args) => checkUrls(deps.urlChecks, args.urls),
     observeOutcome: async ({ kind, seconds }) => observeOutcomeMetric(kind, seconds),
     archiveHistory: (args) => {

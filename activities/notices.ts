@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import type { NoticeType } from '../domain/types';
+import { inTransaction } from '../db/client';
 import { appendAuditInTx } from '../db/queries/audit';
 import { buildDocument, type DocumentContext, documentHash } from './documents';
 import { guardedRequest, OutboundError } from './url-checks';
@@ -59,21 +60,6 @@ export function documentIdOf(noticeId: string): string {
   return `doc_${noticeId}`;
 }
 
-async function withTx<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const out = await fn(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
 async function partnerHasWebhook(pool: pg.Pool, org: string): Promise<boolean> {
   const res = await pool.query<{ has: boolean }>(
     'SELECT (webhook_url IS NOT NULL AND secret IS NOT NULL) AS has FROM partners WHERE org = $1',
@@ -107,7 +93,7 @@ export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): 
   }
   const hash = documentHash(built.document);
 
-  const storedHash = await withTx(deps.pool, async (client) => {
+  const storedHash = await inTransaction(deps.pool, async (client) => {
     await client.query(
       `INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
        ON CONFLICT (id) DO NOTHING`,
@@ -154,7 +140,7 @@ async function recordOutcome(
   update: { state: string; status: number | null; error: string | null; delivered: boolean },
   audit: { key: string; action: string; data: Record<string, unknown> },
 ): Promise<void> {
-  await withTx(deps.pool, async (client) => {
+  await inTransaction(deps.pool, async (client) => {
     await client.query(
       `UPDATE notices SET state = CASE WHEN state = 'delivered' THEN state ELSE $2 END, attempts = GREATEST(attempts, $3),
               last_status = $4, last_error = $5, delivered_at = CASE WHEN $6::boolean THEN COALESCE(delivered_at, now()) ELSE delivered_at END
@@ -259,4 +245,25 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     throw new Error(`notice ${noticeId} to ${n.org} not delivered: HTTP ${status}`);
   }
   return fail({ status, reason: 'rejected', message: `HTTP ${status}${answer ? `: ${answer.slice(0, 200)}` : ''}` });
+}
+
+/**
+ * At case close: notices still pending or retrying are abandoned (their task was answered through the API, or the case
+ * ended), so no row claims a delivery is still under way. A delivery that lands afterwards still marks itself delivered.
+ */
+export async function settleNotices(pool: pg.Pool, args: { caseId: string; reason: string }): Promise<{ abandoned: string[] }> {
+  return inTransaction(pool, async (client) => {
+    const res = await client.query<{ id: string }>(
+      `UPDATE notices SET state = 'abandoned', last_error = COALESCE(last_error, $2)
+        WHERE case_id = $1 AND state IN ('pending', 'retrying') RETURNING id`,
+      [args.caseId, args.reason],
+    );
+    const abandoned = res.rows.map((r) => r.id).sort();
+    if (abandoned.length > 0) {
+      await appendAuditInTx(client, args.caseId, [
+        { key: `notices.abandoned:${args.caseId}`, action: 'notice.abandoned', actor: null, data: { noticeIds: abandoned, reason: args.reason } },
+      ]);
+    }
+    return { abandoned };
+  });
 }

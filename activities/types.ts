@@ -69,6 +69,7 @@ export interface TakedownActivities {
   appendAudit(args: { caseId: string; entries: AuditInput[] }): Promise<void>;
   prepareNotice(args: NoticeArgs): Promise<PreparedNotice>;
   sendNotice(args: { noticeId: string }): Promise<SendResult>;
+  settleNotices(args: { caseId: string; reason: string }): Promise<{ abandoned: string[] }>;
   checkUrls(args: CheckUrlsArgs): Promise<{ up: string[]; down: string[] }>;
   observeOutcome(args: OutcomeTiming): Promise<void>;
   archiveHistory(args: ArchiveArgs): Promise<{ hash: string; runs: number }>;

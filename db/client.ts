@@ -26,3 +26,19 @@ export function connectDb(url: string, opts: { max?: number; applicationName?: s
   const db = drizzle(pool, { schema }) as Db;
   return { pool, db, close: () => pool.end() };
 }
+
+/** Runs fn inside BEGIN/COMMIT on one pooled client; any error rolls back and is rethrown. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}

@@ -10,8 +10,10 @@ import {
   startChild,
   workflowInfo,
   allHandlersFinished,
+  patched,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import { PATCHES } from './patches';
 import { CaseReferenceKey, CaseStatusKey, JurisdictionKey, MerchantIdsKey } from './search-attributes';
 import { archiveWorkflowId } from '../domain/ids';
 import { conflictKeys, urlHost } from '../domain/rules/plan';
@@ -205,6 +207,9 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
     if (status === 'withdrawn' && view.withdrawal) {
       await state.appendAudit([state.audit('case.withdrawn', { reason, notified: [...byOrg.keys()] }, { id: view.withdrawal.by, org: view.org })]);
     }
+  }
+  if (patched(PATCHES.settleNoticesAtClose)) {
+    await store.settleNotices({ caseId: view.id, reason: `case ${status} while the notice was still being delivered` });
   }
   view.closedAt = new Date().toISOString();
   state.closed = true;

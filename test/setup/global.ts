@@ -2,7 +2,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../../scripts/lib/postgres';
@@ -32,7 +32,7 @@ export default async function setup(project: TestProject) {
   const log = process.env.TEST_SERVER_LOGS ? (m: string) => console.log(m) : undefined;
 
   const cli = await locateTemporalCli({ envPath: process.env.TEMPORAL_CLI_PATH, toolsDir: path.join(root, '.tools'), log: (m) => console.log(m) });
-  const bundleP = bundleWorkflowCode({ workflowsPath: path.join(root, 'workflows', 'index.ts'), logger: undefined }).then(({ code }) => {
+  const bundleP = bundleWorkflowCode({ workflowsPath: path.join(root, 'workflows', 'index.ts'), logger: new DefaultLogger('WARN') }).then(({ code }) => {
     const p = path.join(dataDir, 'workflow-bundle.js');
     writeFileSync(p, code);
     return p;

@@ -1,6 +1,6 @@
 // A per-test-file stack on the shared servers: a fresh database, a Temporal client, and a worker on its own task queue.
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -172,13 +172,19 @@ export async function complete(stack: WorkflowStack, caseId: string, taskId: str
   });
 }
 
-/** Waits for the case to end; with RECORD_HISTORIES=1 and a name, writes its history to test/histories/<name>.json for replay tests. */
+/**
+ * Waits for the case to end. With RECORD_HISTORIES=<set> (e.g. `v2-settle-notices`) and a name, writes its history to
+ * test/histories/<set>/<name>.json: every set is replayed by test/workflow/replay.test.ts, old sets are never rewritten.
+ */
 export async function waitForCaseEnd(stack: WorkflowStack, caseId: string, name?: string): Promise<CaseView> {
   const handle = stack.client.workflow.getHandle(caseWorkflowId(caseId));
   const view = await handle.result();
-  if (name && process.env.RECORD_HISTORIES === '1') {
+  const set = process.env.RECORD_HISTORIES;
+  if (name && set) {
+    const dir = path.join(HISTORIES_DIR, set.replace(/[^a-z0-9-]/gi, ''));
+    mkdirSync(dir, { recursive: true });
     const history = await handle.fetchHistory();
-    writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
+    writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 1)}\n`);
   }
   return view;
 }

@@ -1,0 +1,414 @@
+// The fault suite: a mix of concurrent cases while workers are SIGKILLed, a worker dies for good, Temporal and PostgreSQL
+// restart, partners fail and dawdle, completions race and the audit table is tampered with. Then: nothing lost, nothing twice.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON, historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import pg from 'pg';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createApp } from '../../api/app';
+import { connectDb, type DbHandle } from '../../db/client';
+import { runMigrations } from '../../db/migrate';
+import { verifyChain } from '../../db/queries/audit';
+import { caseWorkflowId } from '../../domain/ids';
+import type { CaseStatus, Role, Task } from '../../domain/types';
+import { ApiError, TakedownClient } from '../../scripts/lib/api-client';
+import { startPartnerSimulator, type PartnerSimulator } from '../../scripts/lib/partner-simulator';
+import { quietRuntime } from '../support/stack';
+import { ROOT, Servers, spawnWorker, type WorkerProcess } from './processes';
+
+const LARGE = process.env.FAULT_PROFILE === 'large';
+const CASES = LARGE ? 40 : 12;
+const MIN_KILLS = LARGE ? 60 : 20;
+
+type Scenario = 'clean' | 'rejected' | 'unverified' | 'declined' | 'withdrawn';
+const EXPECTED: Record<Scenario, CaseStatus> = {
+  clean: 'completed',
+  rejected: 'closed_rejected',
+  unverified: 'closed_unverified',
+  declined: 'completed_with_exceptions',
+  withdrawn: 'withdrawn',
+};
+const MIX: Scenario[] = ['clean', 'declined', 'withdrawn', 'clean', 'rejected', 'unverified'];
+
+interface CaseRun {
+  id: string;
+  scenario: Scenario;
+  withdrawSent: boolean;
+}
+interface Completion {
+  taskId: string;
+  caseId: string;
+  outcome: string;
+  status: number;
+  key: string;
+}
+
+const counts = { kills: 0, workersLostForGood: 0, temporalRestarts: 0, postgresRestarts: 0, racesRun: 0, http503: 0, tampered: 0 };
+let servers: Servers;
+let db: DbHandle;
+let temporal: Client;
+let temporalConnection: Connection;
+let apiServer: http.Server;
+let apiUrl: string;
+let admin: TakedownClient;
+let sim: PartnerSimulator;
+const people: Partial<Record<'lead' | 'analyst' | 'officer' | 'supervisor' | 'auditor', TakedownClient & { id: string }>> = {};
+const tokens: Partial<Record<keyof typeof people, string>> = {};
+const workers = new Map<string, WorkerProcess>();
+const dead = new Set<string>();
+let workerEnv: Record<string, string>;
+let dataDir: string;
+
+function person(name: keyof typeof people) {
+  const p = people[name];
+  if (!p) throw new Error(`no principal ${name}`);
+  return p;
+}
+
+function startWorkerProcess(name: string) {
+  const w = spawnWorker(name, workerEnv);
+  workers.set(name, w);
+  // A process manager's job: a worker that exits is started again, unless the suite killed it for good.
+  void w.exited.then(() => {
+    if (!dead.has(name) && workers.get(name) === w && !stopping) setTimeout(() => startWorkerProcess(name), 300);
+  });
+}
+let stopping = false;
+
+beforeAll(async () => {
+  quietRuntime();
+  dataDir = path.join(ROOT, '.test-data', `faults-${process.pid}`);
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(dataDir, { recursive: true });
+  servers = new Servers(dataDir, inject('temporalCliPath'));
+  await servers.start();
+  db = connectDb(servers.pg.url, { max: 20 });
+  await runMigrations(db.db);
+  temporalConnection = await Connection.connect({ address: servers.temporal.address });
+  temporal = new Client({ connection: temporalConnection });
+  const adminToken = `fault-admin-${randomBytes(12).toString('hex')}`;
+  const taskQueue = `faults-${randomBytes(4).toString('hex')}`;
+  const app = createApp({
+    pool: db.pool,
+    db: db.db,
+    temporal,
+    taskQueue,
+    namespace: 'default',
+    adminToken,
+    logger: pino({ level: 'silent' }),
+  });
+  apiServer = http.createServer(app);
+  await new Promise<void>((r) => apiServer.listen(0, '127.0.0.1', r));
+  apiUrl = `http://127.0.0.1:${(apiServer.address() as AddressInfo).port}`;
+  admin = new TakedownClient({ baseUrl: apiUrl, token: adminToken, retries: 8 });
+  const roles: Record<keyof typeof people, Role[]> = {
+    lead: ['case_lead'],
+    analyst: ['analyst'],
+    officer: ['le_officer'],
+    supervisor: ['le_supervisor'],
+    auditor: ['auditor'],
+  };
+  for (const [name, r] of Object.entries(roles) as [keyof typeof people, Role[]][]) {
+    const p = await admin.createPrincipal({ name, org: 'ceop', roles: r });
+    tokens[name] = p.token;
+    people[name] = Object.assign(new TakedownClient({ baseUrl: apiUrl, token: p.token, retries: 0, timeoutMs: 20_000 }), { id: p.id });
+  }
+  const flaky = { transient5xxRate: 0.3, timeoutRate: 0.1, hangMs: 3_000, slowMs: 50, delayMs: 100 };
+  sim = await startPartnerSimulator({
+    apiUrl,
+    adminToken,
+    seed: 42,
+    orgs: {
+      visa: { kind: 'card_scheme', behaviour: flaky },
+      'visa-slow': { kind: 'card_scheme', behaviour: { ...flaky, delayMs: 10 * 60_000 } },
+      paypal: { kind: 'payment_provider', behaviour: flaky },
+      'acq-northbank': { kind: 'acquirer', behaviour: flaky },
+      'acq-decline': { kind: 'acquirer', behaviour: { ...flaky, outcome: 'decline' } },
+      'host-example': { kind: 'hosting_provider', behaviour: flaky },
+    },
+  });
+  workerEnv = {
+    DATABASE_URL: servers.pg.url,
+    TEMPORAL_ADDRESS: servers.temporal.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    TAKEDOWN_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    TAKEDOWN_NOTICE_TIMEOUT: '2s',
+    TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: '1',
+    TAKEDOWN_DATA_DIR: dataDir,
+  };
+  startWorkerProcess('w1');
+  startWorkerProcess('w2');
+}, 180_000);
+
+afterAll(async () => {
+  stopping = true;
+  await Promise.allSettled([...workers.values()].map((w) => w.kill('SIGTERM')));
+  await sim?.stop();
+  apiServer?.closeAllConnections();
+  await new Promise<void>((r) => (apiServer ? apiServer.close(() => r()) : r()));
+  await temporalConnection?.close();
+  await db?.close();
+  await servers?.stop();
+  if (!process.env.KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
+  console.log(`fault suite counts: ${JSON.stringify({ ...counts, cases: CASES, partner: sim?.stats() })}`);
+});
+
+function caseBody(run: { scenario: Scenario; n: number }) {
+  const u = `${run.n}-${randomBytes(3).toString('hex')}`;
+  const scheme = run.scenario === 'withdrawn' ? 'visa-slow' : 'visa';
+  const acquirer = run.scenario === 'declined' ? 'acq-decline' : 'acq-northbank';
+  return {
+    reference: `FAULT-${u}`,
+    jurisdiction: 'GB',
+    priority: 'high',
+    merchant: {
+      name: `Fault Shop ${u}`,
+      urls: [`https://fault-${u}.example.test/`],
+      paymentChannels: [
+        { kind: 'card', scheme, acquirer, merchantId: `FM${u}` },
+        { kind: 'wallet', provider: 'paypal', accountId: `FPP-${u}` },
+      ],
+      hosting: [{ provider: 'host-example', urls: [`https://fault-${u}.example.test/`] }],
+    },
+    evidence: [{ kind: 'test_transaction', sha256: randomBytes(32).toString('hex') }],
+  } as const;
+}
+
+/** Retries through outages: network errors and 5xx are retried with the same idempotency key. */
+async function persist<T>(what: string, fn: () => Promise<T>, deadlineMs = 240_000): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      const retryable = !(err instanceof ApiError) || err.status >= 500;
+      if (err instanceof ApiError && err.status === 503) counts.http503 += 1;
+      if (!retryable || Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+}
+
+const completions: Completion[] = [];
+const keys = new Map<string, string>();
+
+/** Completes a task; every third one races four requests (three keys, one repeated) and exactly one key must win. */
+async function completeTask(who: TakedownClient, task: Task, outcome: string, data: Record<string, unknown> = {}, comment?: string) {
+  const body = { outcome, data, comment };
+  const key = keys.get(task.id) ?? randomUUID();
+  keys.set(task.id, key);
+  const race = completions.length % 3 === 0;
+  const attempt = async (k: string) => {
+    try {
+      await persist(`complete ${task.type}`, () => who.completeTask(task.id, body, k), 60_000);
+      completions.push({ taskId: task.id, caseId: task.caseId, outcome, status: 200, key: k });
+    } catch (err) {
+      const status = /: (\d{3}) /.exec(String((err as Error).message))?.[1];
+      completions.push({ taskId: task.id, caseId: task.caseId, outcome, status: Number(status ?? 0), key: k });
+    }
+  };
+  if (!race) return attempt(key);
+  counts.racesRun += 1;
+  await Promise.all([attempt(key), attempt(key), attempt(randomUUID()), attempt(randomUUID())]);
+}
+
+async function playHumans(runs: CaseRun[]): Promise<void> {
+  const byId = new Map(runs.map((r) => [r.id, r]));
+  const act = async (who: keyof typeof people) => {
+    const page = await persist('list tasks', () => person(who).listTasks({ status: 'open', limit: 200 }), 60_000);
+    for (const t of page.items) {
+      const run = byId.get(t.caseId);
+      if (!run) continue;
+      if (t.type === 'verify_evidence') await completeTask(person(who), t, run.scenario === 'unverified' ? 'rejected' : 'verified', {}, 'hashes do not match');
+      else if (t.type === 'le_signoff') await completeTask(person(who), t, run.scenario === 'rejected' ? 'rejected' : 'approved', {}, 'not enough');
+      else if (t.type === 'deconfliction_review') await completeTask(person(who), t, 'proceed');
+      else if (t.type === 'resolve_exception') await completeTask(person(who), t, 'retry');
+    }
+  };
+  await act('analyst');
+  await act('officer');
+  await act('supervisor');
+  await act('lead');
+  for (const run of runs.filter((r) => r.scenario === 'withdrawn' && !r.withdrawSent)) {
+    const c = await persist('read case', () => person('lead').getCase(run.id), 60_000);
+    if (c.status === 'disrupting' && c.steps.find((s) => s.name === 'termination')?.status === 'in_progress') {
+      try {
+        await persist('withdraw', () => person('lead').withdrawCase(run.id, 'fault suite withdrawal', `withdraw-${run.id}`), 60_000);
+      } catch (err) {
+        if (!/409/.test(String(err))) throw err;
+      }
+      run.withdrawSent = true;
+    }
+  }
+}
+
+async function statuses(ids: string[]): Promise<Map<string, string>> {
+  const { rows } = await db.pool.query<{ id: string; status: string }>('SELECT id, status FROM cases WHERE id = ANY($1)', [ids]);
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
+/** While a dependency is down the API answers 503 quickly: it never hangs and never crashes. */
+async function expectUnavailable(check: () => Promise<Response>, label: string) {
+  const t0 = Date.now();
+  const res = await check();
+  const ms = Date.now() - t0;
+  expect(res.status, `${label} while down`).toBe(503);
+  expect(ms, `${label} answered within 15 s`).toBeLessThan(15_000);
+  counts.http503 += 1;
+}
+
+async function injectFaults(done: () => boolean): Promise<void> {
+  const rand = () => Math.random();
+  while (counts.kills < MIN_KILLS || !done()) {
+    await new Promise((r) => setTimeout(r, 400 + rand() * 1_600));
+    const live = [...workers.entries()].filter(([n, w]) => !dead.has(n) && w.child.exitCode === null && w.child.signalCode === null);
+    if (live.length === 0) continue;
+    const [name, w] = live[Math.floor(rand() * live.length)];
+    await w.kill('SIGKILL');
+    counts.kills += 1;
+    if (counts.kills === 5) {
+      // One worker goes for good; a third takes its place in the pool so that kills keep hitting a pair.
+      dead.add(name);
+      counts.workersLostForGood += 1;
+      startWorkerProcess('w3');
+    }
+    if (counts.kills === 8) {
+      await servers.restartTemporal(2_000, async () => {
+        await expectUnavailable(() => fetch(`${apiUrl}/healthz`), 'healthz (Temporal down)');
+        // A valid case while Temporal is down: refused with 503 (and not half-created), never a hang.
+        const body = JSON.stringify(caseBody({ scenario: 'clean', n: 999 }));
+        await expectUnavailable(
+          () => fetch(`${apiUrl}/v1/cases`, { method: 'POST', headers: { authorization: `Bearer ${tokens.lead}`, 'content-type': 'application/json' }, body }),
+          'POST /v1/cases (Temporal down)',
+        );
+      });
+      counts.temporalRestarts += 1;
+    }
+    if (counts.kills === 12) {
+      await servers.restartPostgres(2_000, async () => {
+        await expectUnavailable(() => fetch(`${apiUrl}/healthz`), 'healthz (PostgreSQL down)');
+        await expectUnavailable(() => fetch(`${apiUrl}/v1/cases`, { headers: { authorization: `Bearer ${tokens.lead}` } }), 'GET /v1/cases (PostgreSQL down)');
+      });
+      counts.postgresRestarts += 1;
+    }
+  }
+}
+
+describe('fault injection', () => {
+  it('loses nothing and does nothing twice under crashes, restarts, flaky partners and races', async () => {
+    const runs: CaseRun[] = [];
+    const creating = Array.from({ length: CASES }, async (_, n) => {
+      const scenario = MIX[n % MIX.length];
+      const key = `fault-case-${n}-${randomUUID()}`;
+      const body = caseBody({ scenario, n });
+      const c = await persist('create case', () => person('lead').createCase(body as never, key));
+      runs.push({ id: c.id, scenario, withdrawSent: false });
+    });
+    let allEnded = false;
+    const faults = injectFaults(() => allEnded);
+    await Promise.all(creating);
+    const deadline = Date.now() + (LARGE ? 40 : 12) * 60_000;
+    while (!allEnded) {
+      if (Date.now() > deadline) throw new Error(`cases stuck: ${JSON.stringify(Object.fromEntries(await statuses(runs.map((r) => r.id))))}`);
+      await playHumans(runs);
+      const s = await statuses(runs.map((r) => r.id));
+      allEnded = runs.every((r) => !['verifying', 'awaiting_signoff', 'disrupting'].includes(s.get(r.id) ?? 'verifying'));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    await faults;
+    stopping = true;
+
+    // Every case reached the end it would have reached without faults.
+    const final = await statuses(runs.map((r) => r.id));
+    for (const r of runs) expect(`${r.scenario}:${final.get(r.id)}`).toBe(`${r.scenario}:${EXPECTED[r.scenario]}`);
+
+    // No task is left open on a finished case.
+    const open = await db.pool.query(`SELECT t.id FROM tasks t JOIN cases c ON c.id = t.case_id WHERE t.status = 'open' AND c.id = ANY($1)`, [runs.map((r) => r.id)]);
+    expect(open.rows).toEqual([]);
+
+    // Every notice reached its partner, and no partner acted twice on one idempotency key.
+    const notices = await db.pool.query<{ id: string; state: string; org: string; case_id: string; type: string }>(
+      `SELECT id, state, org, case_id, type FROM notices WHERE case_id = ANY($1)`,
+      [runs.map((r) => r.id)],
+    );
+    const received = new Set(sim.notices().map((n) => n.id));
+    const withdrawn = new Set(notices.rows.filter((n) => n.type === 'withdrawal_notice' && n.state === 'delivered').map((n) => `${n.case_id}/${n.org}`));
+    const lost = notices.rows.filter((n) => {
+      if (n.state === 'delivered') return !received.has(n.id);
+      // Abandoned at close: its task was answered (the partner had it: a worker died between the 2xx and recording it)
+      // or the case was withdrawn, in which case the partner got a withdrawal notice naming it.
+      if (n.state === 'abandoned') return !received.has(n.id) && !withdrawn.has(`${n.case_id}/${n.org}`);
+      return true;
+    });
+    expect(lost).toEqual([]);
+    expect([...sim.actedOn().values()].every((v) => v === 1)).toBe(true);
+    expect(sim.stats().badSignatures).toBe(0);
+
+    // Every accepted completion is in the workflow, the task table and the audit chain; every refused one changed nothing.
+    const accepted = new Map<string, Completion>();
+    for (const c of completions.filter((x) => x.status === 200)) {
+      const prior = accepted.get(c.taskId);
+      if (prior) expect(prior.key, `task ${c.taskId} accepted under two keys`).toBe(c.key);
+      accepted.set(c.taskId, c);
+    }
+    expect(completions.filter((c) => c.status !== 200 && c.status !== 409 && c.status !== 403).map((c) => c.status)).toEqual([]);
+    for (const c of accepted.values()) {
+      const row = await db.pool.query('SELECT status, outcome FROM tasks WHERE id = $1', [c.taskId]);
+      expect(row.rows[0]).toMatchObject({ outcome: c.outcome });
+      const audit = await db.pool.query(`SELECT count(*)::int AS n FROM audit_entries WHERE case_id = $1 AND action = 'task.completed' AND data->>'taskId' = $2`, [c.caseId, c.taskId]);
+      expect(audit.rows[0].n, `audit entries for ${c.taskId}`).toBe(1);
+      const wfTasks = await temporal.workflow.getHandle(caseWorkflowId(c.caseId)).query<Task[]>('tasks');
+      expect(wfTasks.find((t) => t.id === c.taskId)).toMatchObject({ status: 'completed', outcome: c.outcome });
+    }
+
+    // Every audit chain verifies; then each kind of tampering is found at the exact entry.
+    for (const r of runs) expect((await verifyChain(db.pool, r.id)).intact, `chain of ${r.id}`).toBe(true);
+    const su = new pg.Client({ connectionString: servers.pg.url });
+    await su.connect();
+    try {
+      await su.query(`SET session_replication_role = replica`);
+      const [a, b, c, d] = runs;
+      await su.query(`UPDATE audit_entries SET data = data || '{"forged":true}' WHERE case_id = $1 AND seq = 3`, [a.id]);
+      await su.query(`DELETE FROM audit_entries WHERE case_id = $1 AND seq = 4`, [b.id]);
+      await su.query(
+        `WITH x AS (SELECT seq, data FROM audit_entries WHERE case_id = $1 AND seq IN (5, 6))
+         UPDATE audit_entries e SET data = (SELECT data FROM x WHERE x.seq = CASE WHEN e.seq = 5 THEN 6 ELSE 5 END) WHERE case_id = $1 AND seq IN (5, 6)`,
+        [c.id],
+      );
+      await su.query(`UPDATE audit_entries SET seq = seq + 1000 WHERE case_id = $1 AND seq >= 2`, [d.id]);
+      await su.query(
+        `INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key)
+         SELECT case_id, 2, at, 'case.forged', '{}'::jsonb, prev_hash, hash, 'forged' FROM audit_entries WHERE case_id = $1 AND seq = 1002`,
+        [d.id],
+      );
+      await su.query(`UPDATE audit_entries SET seq = seq - 999 WHERE case_id = $1 AND seq >= 1002`, [d.id]);
+      counts.tampered += 4;
+    } finally {
+      await su.end();
+    }
+    expect(await verifyChain(db.pool, runs[0].id)).toMatchObject({ intact: false, firstBadSeq: 3 });
+    expect(await verifyChain(db.pool, runs[1].id)).toMatchObject({ intact: false, firstBadSeq: 4 });
+    expect(await verifyChain(db.pool, runs[2].id)).toMatchObject({ intact: false, firstBadSeq: 5 });
+    expect(await verifyChain(db.pool, runs[3].id)).toMatchObject({ intact: false, firstBadSeq: 2 });
+
+    // Every final history replays against the current code; the deliberately broken canary does not.
+    const histories = await Promise.all(runs.map(async (r) => historyFromJSON(JSON.parse(historyToJSON(await temporal.workflow.getHandle(caseWorkflowId(r.id)).fetchHistory())))));
+    for (const [i, h] of histories.entries()) {
+      await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, h, `fault-replay-${i}`);
+    }
+    const canary = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'test/replay/canary-workflows.ts'), logger: new DefaultLogger('WARN') });
+    await expect(Worker.runReplayHistory({ workflowBundle: { code: canary.code } }, histories[0], 'fault-canary')).rejects.toThrow();
+
+    const attempts = await db.pool.query(`SELECT count(*)::int AS n FROM audit_entries WHERE action = 'notice.attempt'`);
+    const abandoned = notices.rows.filter((n) => n.state === 'abandoned').length;
+    console.log(
+      `fault suite: ${CASES} cases, ${counts.kills} worker kills (${counts.workersLostForGood} for good), ${counts.temporalRestarts} Temporal and ${counts.postgresRestarts} PostgreSQL restarts, ${notices.rows.length} notices (${abandoned} abandoned at close), ${attempts.rows[0].n} retried attempts, ${counts.racesRun} completion races, ${counts.http503} answers 503, ${counts.tampered} tamperings found`,
+    );
+  }, (LARGE ? 50 : 18) * 60_000);
+});
