@@ -206,7 +206,7 @@ async function completeTask(who: TakedownClient, task: Task, outcome: string, da
   const race = completions.length % 3 === 0;
   const attempt = async (k: string) => {
     try {
-      await persist(`complete ${task.type}`, () => who.completeTask(task.id, body, k), 60_000);
+      await persist(`complete ${task.type}`, () => who.completeTask(task.id, body, k), 240_000);
       completions.push({ taskId: task.id, caseId: task.caseId, outcome, status: 200, key: k });
     } catch (err) {
       const status = /: (\d{3}) /.exec(String((err as Error).message))?.[1];
@@ -221,7 +221,7 @@ async function completeTask(who: TakedownClient, task: Task, outcome: string, da
 async function playHumans(runs: CaseRun[]): Promise<void> {
   const byId = new Map(runs.map((r) => [r.id, r]));
   const act = async (who: keyof typeof people) => {
-    const page = await persist('list tasks', () => person(who).listTasks({ status: 'open', limit: 200 }), 60_000);
+    const page = await persist('list tasks', () => person(who).listTasks({ status: 'open', limit: 200 }), 240_000);
     for (const t of page.items) {
       const run = byId.get(t.caseId);
       if (!run) continue;
@@ -236,10 +236,10 @@ async function playHumans(runs: CaseRun[]): Promise<void> {
   await act('supervisor');
   await act('lead');
   for (const run of runs.filter((r) => r.scenario === 'withdrawn' && !r.withdrawSent)) {
-    const c = await persist('read case', () => person('lead').getCase(run.id), 60_000);
+    const c = await persist('read case', () => person('lead').getCase(run.id), 240_000);
     if (c.status === 'disrupting' && c.steps.find((s) => s.name === 'termination')?.status === 'in_progress') {
       try {
-        await persist('withdraw', () => person('lead').withdrawCase(run.id, 'fault suite withdrawal', `withdraw-${run.id}`), 60_000);
+        await persist('withdraw', () => person('lead').withdrawCase(run.id, 'fault suite withdrawal', `withdraw-${run.id}`), 240_000);
       } catch (err) {
         if (!/409/.test(String(err))) throw err;
       }
@@ -265,9 +265,13 @@ async function expectUnavailable(check: () => Promise<Response>, label: string) 
 
 async function injectFaults(done: () => boolean): Promise<void> {
   const rand = () => Math.random();
-  while (counts.kills < MIN_KILLS || !done()) {
-    await new Promise((r) => setTimeout(r, 400 + rand() * 1_600));
-    const live = [...workers.entries()].filter(([n, w]) => !dead.has(n) && w.child.exitCode === null && w.child.signalCode === null);
+  // Kills come at random moments while cases are in flight; a worker is killed only once it has had time to start and
+  // poll (a slow machine must still make progress), and the kills stop once enough have landed.
+  while (counts.kills < MIN_KILLS && !done()) {
+    await new Promise((r) => setTimeout(r, 500 + rand() * 2_000));
+    const live = [...workers.entries()].filter(
+      ([n, w]) => !dead.has(n) && w.child.exitCode === null && w.child.signalCode === null && Date.now() - w.startedAt > 3_000 + rand() * 3_000,
+    );
     if (live.length === 0) continue;
     const [name, w] = live[Math.floor(rand() * live.length)];
     await w.kill('SIGKILL');
@@ -323,6 +327,7 @@ describe('fault injection', () => {
     }
     await faults;
     stopping = true;
+    expect(counts.kills, 'worker kills while cases were in flight').toBeGreaterThanOrEqual(MIN_KILLS);
 
     // Every case reached the end it would have reached without faults.
     const final = await statuses(runs.map((r) => r.id));

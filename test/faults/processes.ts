@@ -10,6 +10,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export interface WorkerProcess {
   name: string;
   child: ChildProcess;
+  startedAt: number;
   exited: Promise<number | null>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -25,6 +26,7 @@ export function spawnWorker(name: string, env: Record<string, string>): WorkerPr
   return {
     name,
     child,
+    startedAt: Date.now(),
     exited,
     kill: async (signal = 'SIGKILL') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -83,6 +83,22 @@ describe('case workflow', () => {
     expect(open).toEqual([]);
   });
 
+  it('makes cases findable by search attributes in Temporal (reference, status, merchant id, jurisdiction)', async () => {
+    const input = sampleCase();
+    const c = await startCase(stack, input);
+    const merchantId = (input.merchant.paymentChannels[0] as { merchantId: string }).merchantId;
+    const query = `CaseReference = '${input.reference}' AND CaseStatus = 'verifying' AND MerchantIds = '${merchantId}' AND Jurisdiction = 'GB'`;
+    let found: string[] = [];
+    for (let i = 0; i < 50 && found.length === 0; i++) {
+      found = [];
+      for await (const wf of stack.client.workflow.list({ query })) found.push(wf.workflowId);
+      if (found.length === 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(found).toEqual([caseWorkflowId(c.id)]);
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id);
+  });
+
   it('ends closed_unverified when the analyst rejects, and closed_rejected when the officer rejects', async () => {
     const a = await startCase(stack, sampleCase());
     const verify = await waitForTask(stack, a.id, 'verify_evidence');
