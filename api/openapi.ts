@@ -212,7 +212,7 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     tags: ['cases'],
     security,
     request: { query: CaseListQuerySchema },
-    responses: { 200: json(page(CaseView, 'CasePage'), 'A page of cases'), 401: common[401], 403: common[403], 422: common[422] },
+    responses: { 200: json(page(CaseView, 'CasePage').extend({ counts: z.record(z.string(), z.number().int()) }), 'A page of cases, with counts per status over the whole scope'), 401: common[401], 403: common[403], 422: common[422] },
   });
   registry.registerPath({
     method: 'get',
@@ -250,6 +250,23 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     security,
     request: { query: TaskListQuerySchema },
     responses: { 200: json(page(Task, 'TaskPage'), 'A page of tasks'), 401: common[401], 422: common[422] },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/cases/{id}/tasks',
+    summary: "Every task of a case, oldest first (readers of the case's org and auditors; partners: their own org's tasks while one is open)",
+    tags: ['cases'],
+    security,
+    request: { params: CaseIdParams },
+    responses: { 200: json(z.object({ items: z.array(Task) }), 'The tasks'), 401: common[401], 403: common[403], 404: problem('Unknown case, or not visible to the caller') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/me',
+    summary: 'The calling principal: id, name, org and roles',
+    tags: ['principals'],
+    security,
+    responses: { 200: json(z.object({ id: z.string(), name: z.string(), org: z.string(), roles: z.array(z.string()) }), 'The caller'), 401: common[401] },
   });
   registry.registerPath({
     method: 'get',

@@ -19,7 +19,7 @@ import { actorOf, hasAnyRole, requireRoles } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422 } from '../middleware/validate';
 import { withTemporalDeadline } from '../temporal';
-import { CASE_READ_ROLES, partnerCaseView, readsCaseInFull } from '../views';
+import { CASE_READ_ROLES, partnerCaseView, readsCaseInFull, taskFromRow } from '../views';
 
 export type CaseRow = typeof cases.$inferSelect;
 
@@ -133,9 +133,35 @@ export function casesRouter(deps: ApiDeps): Router {
         .limit(q.limit + 1);
       const page = rows.slice(0, q.limit);
       const last = page[page.length - 1];
-      res.json({ items: page.map((c) => c.view), nextCursor: rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null });
+      // Counts per status over the caller's whole scope (not just this page), for the board's summary.
+      const scope = actor.roles.includes('auditor') ? undefined : eq(cases.org, actor.org);
+      const counted = await deps.db.select({ status: cases.status, n: sql<number>`count(*)::int` }).from(cases).where(scope).groupBy(cases.status);
+      const counts = Object.fromEntries(counted.map((c) => [c.status, c.n]));
+      res.json({ items: page.map((c) => c.view), nextCursor: rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null, counts });
     })
     .all(methodNotAllowed(['GET', 'POST']));
+
+  // Every task of a case in one request (the case page's timeline); partners see only their own org's tasks.
+  r.route('/cases/:id/tasks')
+    .get(async (req, res) => {
+      const actor = actorOf(req);
+      const isPartner = actor.roles.includes('partner');
+      if (!hasAnyRole(actor, CASE_READ_ROLES) && !isPartner) throw new ProblemError('forbidden', 'no role of yours reads cases');
+      const row = await loadCase(deps, req.params.id);
+      if (!row) throw new ProblemError('not_found', 'no such case');
+      const all = await deps.db.select().from(tasks).where(eq(tasks.caseId, row.id)).orderBy(asc(tasks.createdAt), asc(tasks.id));
+      if (readsCaseInFull(actor, row.org)) {
+        res.json({ items: all.map(taskFromRow) });
+        return;
+      }
+      const mine = all.filter((t) => t.assigneeOrg === actor.org && t.roles.some((r) => actor.roles.includes(r as Role)));
+      if (isPartner && mine.some((t) => t.status === 'open')) {
+        res.json({ items: mine.map(taskFromRow) });
+        return;
+      }
+      throw new ProblemError('not_found', 'no such case');
+    })
+    .all(methodNotAllowed(['GET']));
 
   r.route('/cases/:id')
     .get(async (req, res) => {

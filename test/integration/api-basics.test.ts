@@ -202,6 +202,8 @@ describe('operations', () => {
       ['/healthz', 'get'],
       ['/openapi.json', 'get'],
       ['/metrics', 'get'],
+      ['/v1/me', 'get'],
+      ['/v1/cases/{id}/tasks', 'get'],
     ];
     for (const [path, method] of expected) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
     expect(doc.components.schemas.CaseInput.properties.merchant).toBeDefined();

@@ -1,0 +1,340 @@
+// The web console end to end in headless Chromium: one case from the new-case form to an intact audit chain, every person in their own pages.
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Locator, Page } from 'playwright-core';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app';
+import { startPartnerSimulator, type PartnerSimulator } from '../../scripts/lib/partner-simulator';
+import { launchChromium, type BrowserSession } from '../support/browser';
+import { startWorkflowStack, type WorkflowStack } from '../support/stack';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SCREENSHOTS = path.join(ROOT, 'docs/screenshots');
+
+let stack: WorkflowStack;
+let server: http.Server;
+let shop: http.Server;
+let simulator: PartnerSimulator | undefined;
+let browser: BrowserSession;
+let base: string;
+let shopUrl: string;
+const adminToken = `test-admin-${randomBytes(16).toString('hex')}`;
+
+interface Answer {
+  status: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+}
+
+async function api(method: string, p: string, token: string, body?: unknown): Promise<Answer> {
+  const res = await fetch(`${base}${p}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function principal(org: string, roles: string[], name: string): Promise<{ id: string; token: string }> {
+  const res = await api('POST', '/v1/principals', adminToken, { name, org, roles });
+  if (res.status !== 201) throw new Error(`creating ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+const openTask = (token: string, caseId: string, type: string) =>
+  until(`${type} on ${caseId}`, async () => (await api('GET', `/v1/tasks?status=open&caseId=${caseId}&type=${type}`, token)).body.items[0]);
+
+const caseWhere = (token: string, caseId: string, ok: (c: { status: string; steps: { name: string; status: string }[] }) => boolean, what: string) =>
+  until(what, async () => {
+    const res = await api('GET', `/v1/cases/${caseId}`, token);
+    return res.status === 200 && ok(res.body) ? res.body : undefined;
+  });
+
+function caseBody(reference: string, unique: string, slas: Record<string, string> = {}) {
+  return {
+    reference,
+    jurisdiction: 'GB',
+    priority: 'normal',
+    merchant: {
+      name: `Other Shop ${unique}`,
+      // Hosts of their own: a shared URL host would send the case to a deconfliction review first.
+      urls: [`https://other-${unique}.example.test/`],
+      paymentChannels: [{ kind: 'card', scheme: 'visa', acquirer: 'acq-northbank', merchantId: `O${unique}` }],
+      hosting: [{ provider: 'host-example', urls: [`https://other-${unique}.example.test/`] }],
+    },
+    evidence: [{ kind: 'screenshot_hash', sha256: randomBytes(32).toString('hex') }],
+    plan: { slas },
+  };
+}
+
+async function signIn(page: Page, token: string): Promise<void> {
+  const signOut = page.getByRole('button', { name: 'Sign out' });
+  if (await signOut.isVisible()) await signOut.click();
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signOut.waitFor();
+}
+
+async function go(page: Page, hash: string, heading: string | RegExp): Promise<void> {
+  await page.goto(`${base}/${hash}`);
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+}
+
+/** Clicks the page's Refresh button until `target` shows (the workflow moves on in the background). */
+async function refreshUntil(page: Page, target: Locator, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await target.isVisible())) {
+    if (Date.now() > deadline) throw new Error(`never showed: ${target}`);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.waitForTimeout(250);
+  }
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+beforeAll(async () => {
+  stack = await startWorkflowStack('console');
+  // The shop the hosting provider takes down: gone (410) when the orchestrator checks it after "removed".
+  shop = http.createServer((_req, res) => res.writeHead(410).end('gone'));
+  await new Promise<void>((resolve) => shop.listen(0, '127.0.0.1', resolve));
+  shopUrl = `http://127.0.0.1:${(shop.address() as AddressInfo).port}`;
+  const app = createApp({
+    pool: stack.db.pool,
+    db: stack.db.db,
+    temporal: stack.client,
+    taskQueue: stack.taskQueue,
+    namespace: stack.namespace,
+    adminToken,
+    logger: pino({ level: 'silent' }),
+    temporalUiUrl: 'http://127.0.0.1:8233',
+    uiDir: path.join(ROOT, 'ui'),
+  });
+  server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Card scheme, wallet and acquirer answer their notices like real partner systems; the host works in the console.
+  simulator = await startPartnerSimulator({
+    apiUrl: base,
+    adminToken,
+    orgs: { visa: { kind: 'card_scheme' }, paypal: { kind: 'payment_provider' }, 'acq-northbank': { kind: 'acquirer' } },
+    seed: 7,
+  });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await simulator?.stop();
+  server?.closeAllConnections();
+  await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  await new Promise((r) => (shop ? shop.close(r) : r(undefined)));
+  await stack?.stop();
+});
+
+describe('web console', () => {
+  it('takes a case from the new-case form to an intact audit chain', async () => {
+    const { page } = browser;
+    page.setDefaultTimeout(10_000);
+    const unique = randomBytes(4).toString('hex');
+    const reference = `EFC-UI-${unique}`;
+    const lead = await principal('ceop', ['case_lead'], 'Casey Lead');
+    const analyst = await principal('ceop', ['analyst'], 'Ana Lyst');
+    const officer = await principal('ceop', ['le_officer'], 'Olli Officer');
+    const dual = await principal('ceop', ['case_lead', 'analyst'], 'Dana Dual');
+    const host = await principal('host-example', ['partner'], 'Host Example abuse desk');
+    const auditor = await principal('audit-office', ['auditor'], 'Audrey Auditor');
+
+    // Not signed in: the sign-in page; an unknown token is refused in plain words.
+    await page.goto(base);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('API token').fill(`tdk_${'x'.repeat(43)}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').getByText('401 Your token is unknown or revoked').waitFor();
+
+    // The case lead signs in with the keyboard alone (the token field has focus), then opens a case with the form:
+    // a bad hash first (the API's 422 lands beside the field), then a good one.
+    await page.goto(`${base}/#/signin`);
+    await page.getByLabel('API token').waitFor();
+    await page.keyboard.type(lead.token);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Cases' }).waitFor();
+    // The header says whose token it is (name and org where the API tells them: GET /v1/me).
+    expect(await page.locator('#who').textContent()).toMatch(/Signed in.*case_lead/);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'New case' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New case' }).waitFor();
+    const form = page.locator('form.new-case');
+    await form.locator('[name=reference]').fill(reference);
+    await form.locator('[name=priority]').selectOption('high');
+    await form.locator('[name=name]').fill(`Example Shop ${unique}`);
+    await form.locator('[name=descriptor]').fill('EXSHOP*ONLINE');
+    await form.locator('[name=urls]').fill(`${shopUrl}/shop-${unique}`);
+    await form.locator('[name=cards]').fill(`visa acq-northbank M${unique}`);
+    await form.locator('[name=wallets]').fill(`paypal PP-${unique}`);
+    await form.locator('[name=hosting]').fill(`host-example 203.0.113.7 ${shopUrl}/shop-${unique}`);
+    await form.locator('[name=evidence]').fill('test_transaction not-a-hash');
+    await form.getByRole('button', { name: 'Open case' }).click();
+    await form.getByText('Evidence line 1 sha256: must be 64 lower-case hex characters').waitFor();
+    expect(await form.locator('[name=evidence]').getAttribute('aria-invalid')).toBe('true');
+    await shot(page, 'new-case');
+    await form.locator('[name=evidence]').fill(`test_transaction ${randomBytes(32).toString('hex')}`);
+    await form.getByRole('button', { name: 'Open case' }).click();
+    await page.waitForURL(/#\/cases\/case_/);
+    const caseId = decodeURIComponent(new URL(page.url()).hash.replace('#/cases/', ''));
+    await page.getByRole('heading', { level: 1, name: `Case ${reference}` }).waitFor();
+    await page.locator('.case-head .badge', { hasText: 'verifying' }).waitFor();
+    await page.locator('svg.timeline').waitFor();
+
+    // Another case, withdrawn from its page with a reason.
+    const other = await api('POST', '/v1/cases', lead.token, caseBody(`EFC-UI-OTHER-${unique}`, unique));
+    expect(other.status).toBe(201);
+    await go(page, `#/cases/${other.body.id}`, `Case EFC-UI-OTHER-${unique}`);
+    await page.getByText('Withdraw this case').click();
+    await page.getByLabel('Reason').fill(`opened twice; ${reference} is the one`);
+    await page.getByRole('button', { name: 'Withdraw case' }).click();
+    await refreshUntil(page, page.locator('.case-head .badge', { hasText: 'withdrawn' }));
+    expect(await page.getByText('Withdraw this case').count()).toBe(0);
+
+    // Four eyes: a lead who is also an analyst may not verify the case they opened; the 403 is said plainly on the form.
+    // Its verification deadline is one second: the task runs overdue and escalates, for the inbox order and the board's flag.
+    const own = await api('POST', '/v1/cases', dual.token, caseBody(`EFC-UI-DUAL-${unique}`, `d${unique}`, { verification: '1s' }));
+    expect(own.status).toBe(201);
+    await openTask(dual.token, own.body.id, 'verify_evidence');
+    await signIn(page, dual.token);
+    await go(page, '#/tasks', 'My tasks');
+    const ownCard = page.locator('article[data-task-type=verify_evidence]', { hasText: own.body.id });
+    await ownCard.getByRole('radio', { name: 'verified' }).check();
+    await ownCard.getByRole('button', { name: 'Complete task' }).click();
+    await ownCard.getByRole('alert').getByText(/^403 Not allowed: .*may not complete its verification/).waitFor();
+
+    // The analyst: the overdue task comes first; an invalid completion shows the field error next to the comment, then the evidence is verified.
+    await openTask(analyst.token, caseId, 'verify_evidence');
+    await until('the overdue task escalated', async () => ((await openTask(analyst.token, own.body.id, 'verify_evidence')).escalated ? true : undefined));
+    await signIn(page, analyst.token);
+    await go(page, '#/tasks', 'My tasks');
+    const cards = page.locator('article.task-card');
+    await cards.nth(1).waitFor();
+    expect(await cards.first().getAttribute('class')).toContain('overdue');
+    expect(await cards.first().textContent()).toContain(own.body.id);
+    await cards.first().getByText('escalated', { exact: true }).waitFor();
+    const verify = page.locator('article[data-task-type=verify_evidence]', { hasText: caseId });
+    await verify.getByRole('radio', { name: 'rejected' }).check();
+    await verify.getByRole('button', { name: 'Complete task' }).click();
+    await verify.getByText('Comment is required for outcome rejected').waitFor();
+    expect(await verify.getByLabel(/^Comment/).getAttribute('aria-invalid')).toBe('true');
+    await shot(page, 'inbox');
+    await verify.getByRole('radio', { name: 'verified' }).check();
+    await verify.getByRole('button', { name: 'Complete task' }).click();
+    await verify.getByText('Completed: verified.').waitFor();
+
+    // The timeline moves: verification done, sign-off running.
+    await go(page, `#/cases/${caseId}`, `Case ${reference}`);
+    await refreshUntil(page, page.locator('table.steps tr[data-step=signoff]', { hasText: 'in progress' }));
+    expect(await page.locator('table.steps tr[data-step=verification]').textContent()).toContain(`verified by ceop/${analyst.id}`);
+    expect(await page.locator('svg.timeline [data-step=verification] rect.step-done').count()).toBe(1);
+    // Analysts neither withdraw nor add evidence: no such buttons.
+    expect(await page.getByText('Withdraw this case').count()).toBe(0);
+
+    // The officer signs off.
+    await openTask(officer.token, caseId, 'le_signoff');
+    await signIn(page, officer.token);
+    await go(page, '#/tasks', 'My tasks');
+    const signoff = page.locator('article[data-task-type=le_signoff]', { hasText: caseId });
+    await signoff.getByRole('radio', { name: 'approved' }).check();
+    await signoff.getByRole('button', { name: 'Complete task' }).click();
+    await signoff.getByText('Completed: approved.').waitFor();
+
+    // The simulated scheme, wallet and acquirer answer their notices; the host's removal is still open: the case page mid-flight.
+    await caseWhere(
+      lead.token,
+      caseId,
+      (c) => c.steps.filter((s) => ['termination', 'freeze'].includes(s.name)).every((s) => s.status === 'done'),
+      'termination and freeze done',
+    );
+    await signIn(page, lead.token);
+    await go(page, `#/cases/${caseId}`, `Case ${reference}`);
+    await page.locator('table.steps tr[data-step=hosting]', { hasText: 'in progress' }).waitFor();
+    expect(await page.locator('table.steps tr[data-step=termination]').textContent()).toMatch(/terminated by visa\/prn_/);
+    expect(await page.locator('svg.timeline [data-step=hosting] .tl-due-later').count()).toBeGreaterThan(0);
+    await shot(page, 'case');
+
+    // The host confirms removal in its inbox (partners land there: they read no case list).
+    await openTask(host.token, caseId, 'confirm_removal');
+    await signIn(page, host.token);
+    await page.getByRole('heading', { level: 1, name: 'My tasks' }).waitFor();
+    const removal = page.locator('article[data-task-type=confirm_removal]', { hasText: caseId });
+    // Its view of the case: only what its task needs (its hosting entry, hashes), no timeline of other orgs' work.
+    await removal.getByRole('link', { name: caseId }).click();
+    await page.getByRole('heading', { level: 2, name: 'Your tasks on this case' }).waitFor();
+    expect(await page.locator('svg.timeline').count()).toBe(0);
+    expect(await page.locator('main').textContent()).not.toContain('paypal');
+    await page.getByRole('link', { name: '← My tasks' }).click();
+    await removal.getByRole('radio', { name: 'removed' }).check();
+    expect(await removal.getByLabel(/^Removed at/).inputValue()).not.toBe('');
+    await removal.getByRole('button', { name: 'Complete task' }).click();
+    await removal.getByText('Completed: removed.').waitFor();
+    await caseWhere(lead.token, caseId, (c) => c.status === 'completed', 'the case completed');
+
+    // The auditor: the board, the finished timeline, the audit page with its badge, the export and the Temporal link.
+    await signIn(page, auditor.token);
+    await page.getByRole('heading', { level: 1, name: 'Cases' }).waitFor();
+    const row = page.locator(`tr[data-case-id="${caseId}"]`);
+    await row.getByText('completed').waitFor();
+    expect(await row.getByRole('img').getAttribute('aria-label')).toMatch(/^5 of 5 steps finished/);
+    await page.locator('.counts').getByText('withdrawn').waitFor();
+    await page.locator(`tr.overdue[data-case-id="${own.body.id}"]`).getByText('Overdue: verification').waitFor();
+    await shot(page, 'board');
+    await page.getByLabel('Status', { exact: true }).selectOption('withdrawn');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('Showing 1 case.').waitFor();
+    expect(await page.locator('tr[data-case-id]').count()).toBe(1);
+
+    await go(page, `#/cases/${caseId}`, `Case ${reference}`);
+    for (const step of ['verification', 'signoff', 'termination', 'freeze', 'hosting']) {
+      await page.locator(`table.steps tr[data-step=${step}]`, { hasText: 'done' }).waitFor();
+    }
+    await page.getByRole('link', { name: 'Audit trail of this case' }).click();
+    await page.getByRole('heading', { level: 1, name: `Audit trail of ${reference}` }).waitFor();
+    await page.locator('.chain-badge.intact', { hasText: 'Intact' }).waitFor();
+    expect(await page.locator('table.audit tbody tr').count()).toBeGreaterThan(10);
+    expect(await page.getByRole('link', { name: /Workflow in the Temporal UI/ }).getAttribute('href')).toBe(
+      `http://127.0.0.1:8233/namespaces/default/workflows/takedown-${caseId}`,
+    );
+    await shot(page, 'audit');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download NDJSON' }).click()]);
+    const lines = (await readFile(await download.path(), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.some((e) => e.caseId === caseId && e.action === 'case.closed')).toBe(true);
+    await page.getByText(/^Exported \d+ entries/).waitFor();
+
+    // A case lead reads the chain but is no auditor: no badge, no export.
+    await signIn(page, lead.token);
+    await go(page, `#/audit/${caseId}`, `Audit trail of ${reference}`);
+    await page.locator('table.audit').waitFor();
+    expect(await page.getByRole('heading', { name: 'Chain verification' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Download NDJSON' }).count()).toBe(0);
+
+    // A token revoked mid-session: the next request ends the session and says why.
+    expect((await api('DELETE', `/v1/principals/${lead.id}`, adminToken)).status).toBe(204);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Cases' }).click();
+    await page.getByText('Your token is unknown or has been revoked. Sign in again.').waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+
+    expect(browser.problems).toEqual([]);
+  });
+});

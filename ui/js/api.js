@@ -1,0 +1,81 @@
+// HTTP to the Takedown API: the bearer header, problem+json errors as ApiError, and the end of the session on a 401.
+import { clearSession, getToken } from './token.js';
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.problem = problem ?? {};
+    /** Field errors of a 422: { "comment": "is required ...", "data.amount": "..." }. */
+    this.errors = problem?.errors ?? {};
+  }
+
+  /** The API has no such route (as opposed to no such case or task). */
+  get noRoute() {
+    return this.status === 404 && /^no route/.test(this.problem.detail ?? '');
+  }
+}
+
+/** A fresh Idempotency-Key per user action; crypto.randomUUID is missing outside secure contexts (plain http on a LAN address). */
+function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export async function request(path, { method = 'GET', body, query, headers = {}, accept = 'application/json' } = {}) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
+  const token = getToken();
+  const all = { Accept: accept, ...headers };
+  if (token) all.Authorization = `Bearer ${token}`;
+  if (body !== undefined) all['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(url, { method, headers: all, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit' });
+  } catch (err) {
+    throw new ApiError(0, { title: 'The API did not answer', detail: String(err?.message ?? err) });
+  }
+  if (res.ok) return res;
+  let problem;
+  try {
+    problem = await res.json();
+  } catch {
+    problem = { title: res.statusText || `HTTP ${res.status}` };
+  }
+  if (res.status === 401 && token) {
+    clearSession();
+    window.dispatchEvent(new CustomEvent('takedown:unauthorized', { detail: problem }));
+  }
+  throw new ApiError(res.status, problem);
+}
+
+export async function getJson(path, query) {
+  return (await request(path, { query })).json();
+}
+
+export async function postJson(path, body, { idempotent = true } = {}) {
+  const res = await request(path, { method: 'POST', body, headers: idempotent ? { 'Idempotency-Key': newKey() } : {} });
+  return res.status === 204 ? null : res.json();
+}
+
+const PLAIN = {
+  0: 'The API did not answer',
+  400: 'The request was not understood',
+  401: 'Your token is unknown or revoked',
+  403: 'Not allowed',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Too large',
+  422: 'Some fields need fixing',
+  429: 'Too many requests, try again shortly',
+  503: 'A service behind the API is unavailable, try again shortly',
+};
+
+/** One plain sentence for a failed request: "403 Not allowed: only the case's org (ceop) may do this". */
+export function describeError(err) {
+  if (!(err instanceof ApiError)) return `Something went wrong: ${String(err?.message ?? err)}`;
+  const head = PLAIN[err.status] ?? err.problem.title ?? 'Request failed';
+  const detail = err.problem.detail && err.problem.detail !== head ? `: ${err.problem.detail}` : '';
+  return `${err.status ? `${err.status} ` : ''}${head}${detail}`;
+}

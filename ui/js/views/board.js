@@ -1,0 +1,132 @@
+// The case board: filters by status and reference, counts per status, one row per case with its five-step progress.
+import { getJson } from '../api.js';
+import { add, fill, h } from '../dom.js';
+import { CASE_STATUSES, formatTime, label, overdueSteps } from '../format.js';
+import { errorBox, progressBar, statusBadge } from '../widgets.js';
+
+const PAGE_SIZE = 50;
+
+function filterForm(status, reference) {
+  const statusSelect = h(
+    'select',
+    { id: 'f-status', name: 'status' },
+    h('option', { value: '' }, 'Any status'),
+    CASE_STATUSES.map((s) => h('option', { value: s, selected: s === status }, label(s))),
+  );
+  const referenceInput = h('input', { id: 'f-reference', name: 'reference', type: 'search', value: reference, autocomplete: 'off', placeholder: 'EFC-2026-0042' });
+  const form = h(
+    'form',
+    { class: 'filters', role: 'search', 'aria-label': 'Filter cases' },
+    h('div', { class: 'field' }, h('label', { for: 'f-status' }, 'Status'), statusSelect),
+    h('div', { class: 'field' }, h('label', { for: 'f-reference' }, 'Reference (exact)'), referenceInput),
+    h('button', { type: 'submit' }, 'Apply'),
+    status || reference ? h('a', { href: '#/cases', class: 'button-link' }, 'Clear filters') : null,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const q = new URLSearchParams();
+    if (statusSelect.value) q.set('status', statusSelect.value);
+    if (referenceInput.value.trim()) q.set('reference', referenceInput.value.trim());
+    const qs = q.toString();
+    const next = `#/cases${qs ? `?${qs}` : ''}`;
+    // The same filters again still reload (hashchange does not fire for an unchanged hash).
+    if (location.hash === next) window.dispatchEvent(new HashChangeEvent('hashchange'));
+    else location.hash = next;
+  });
+  return form;
+}
+
+function caseRow(c, identity, now) {
+  const late = overdueSteps(c, now);
+  return h(
+    'tr',
+    { class: late.length ? 'overdue' : null, 'data-case-id': c.id },
+    h('th', { scope: 'row' }, h('a', { href: `#/cases/${encodeURIComponent(c.id)}` }, c.reference)),
+    h('td', {}, statusBadge(c.status)),
+    h('td', {}, progressBar(c.steps)),
+    h('td', {}, label(c.priority)),
+    h('td', {}, c.jurisdiction),
+    h('td', {}, h('time', { datetime: c.createdAt }, formatTime(c.createdAt))),
+    h('td', {}, late.length ? h('span', { class: 'flag-overdue' }, `Overdue: ${late.map((s) => s.name).join(', ')}`) : ''),
+    identity.caps.readAudit ? h('td', {}, h('a', { href: `#/audit/${encodeURIComponent(c.id)}` }, 'Audit')) : null,
+  );
+}
+
+export function renderBoard(page, { query, identity }) {
+  add(page, h('h1', {}, 'Cases'));
+  if (!identity.caps.readCases) {
+    add(page, h('p', {}, 'Your roles do not read cases. Your work is under ', h('a', { href: '#/tasks' }, 'My tasks'), '.'));
+    return;
+  }
+  const status = query.get('status') ?? '';
+  const reference = query.get('reference') ?? '';
+  const counts = h('div', { class: 'counts', 'aria-live': 'polite' });
+  const tbody = h('tbody');
+  const table = h(
+    'table',
+    { class: 'cases' },
+    h('caption', { class: 'visually-hidden' }, 'Cases, newest first'),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Reference', 'Status', 'Progress', 'Priority', 'Jurisdiction', 'Created', 'Attention'].map((t) => h('th', { scope: 'col' }, t)),
+        identity.caps.readAudit ? h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Audit')) : null,
+      ),
+    ),
+    tbody,
+  );
+  const slot = h('div', { class: 'list-status', role: 'status' });
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+  add(page, 
+    identity.caps.createCase ? h('p', { class: 'actions' }, h('a', { href: '#/cases/new', class: 'button-link' }, 'New case')) : null,
+    filterForm(status, reference),
+    h('section', { class: 'panel', 'aria-labelledby': 'counts-h' }, h('h2', { id: 'counts-h' }, 'Counts by status'), counts),
+    h('div', { class: 'table-wrap' }, table),
+    slot,
+    more,
+  );
+
+  const loaded = [];
+  let cursor = null;
+
+  function renderCounts(serverCounts) {
+    const tally = serverCounts ?? loaded.reduce((acc, c) => ({ ...acc, [c.status]: (acc[c.status] ?? 0) + 1 }), {});
+    const entries = CASE_STATUSES.filter((s) => tally[s]);
+    fill(
+      counts,
+      entries.length === 0 ? h('p', {}, 'No cases.') : null,
+      h(
+        'ul',
+        { class: 'count-list' },
+        entries.map((s) =>
+          h('li', {}, h('a', { href: `#/cases?status=${s}`, class: `count status-${s}`, 'aria-label': `${tally[s]} ${label(s)}` }, h('strong', {}, String(tally[s])), ' ', label(s))),
+        ),
+      ),
+      serverCounts ? null : h('p', { class: 'help' }, `Among the ${loaded.length} case${loaded.length === 1 ? '' : 's'} loaded${cursor ? ' so far' : ''}.`),
+    );
+  }
+
+  async function loadPage() {
+    more.disabled = true;
+    fill(slot, 'Loading cases…');
+    try {
+      const res = await getJson('/v1/cases', { status, reference, limit: PAGE_SIZE, cursor });
+      const now = Date.now();
+      loaded.push(...res.items);
+      add(tbody, ...res.items.map((c) => caseRow(c, identity, now)));
+      cursor = res.nextCursor ?? null;
+      more.hidden = !cursor;
+      renderCounts(res.counts);
+      fill(slot, loaded.length ? `Showing ${loaded.length} case${loaded.length === 1 ? '' : 's'}${cursor ? '; more available' : ''}.` : 'No cases match.');
+    } catch (err) {
+      fill(slot, errorBox(err, 'Loading cases'));
+    } finally {
+      more.disabled = false;
+    }
+  }
+  more.addEventListener('click', () => void loadPage());
+  void loadPage();
+}

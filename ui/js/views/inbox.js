@@ -1,0 +1,193 @@
+// The task inbox: the caller's open tasks, most overdue first, each with a form for its outcome and the API's field errors beside the fields.
+import { ApiError, getJson, postJson } from '../api.js';
+import { add, fill, h, uid } from '../dom.js';
+import { clearProblem, control, showProblem } from '../forms.js';
+import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput } from '../format.js';
+import { DATA_FIELDS, TASK_TYPES, taskTitle } from '../outcomes.js';
+import { errorBox } from '../widgets.js';
+
+const PAGE_SIZE = 100;
+
+/** Earliest deadline first (the most overdue on top), no deadline last, then oldest. */
+function byUrgency(a, b) {
+  const da = a.dueAt ? Date.parse(a.dueAt) : Infinity;
+  const db = b.dueAt ? Date.parse(b.dueAt) : Infinity;
+  return da - db || Date.parse(a.createdAt) - Date.parse(b.createdAt);
+}
+
+function fieldValue(name, input) {
+  const spec = DATA_FIELDS[name];
+  const raw = input.value.trim();
+  if (raw === '') return undefined;
+  if (spec.kind === 'datetime') return localInputToIso(raw);
+  if (spec.kind === 'decimal') return Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  return raw;
+}
+
+function taskForm(task, onDone) {
+  const spec = TASK_TYPES[task.type];
+  if (!spec) return h('p', {}, `This console has no form for task type ${task.type}; complete it through the API.`);
+  const outcomes = Object.keys(spec.outcomes);
+  const group = uid('outcome');
+  const radios = outcomes.map((o) => h('input', { type: 'radio', name: group, id: `${group}-${o}`, value: o }));
+  const outcomeError = h('p', { class: 'field-error', id: `${group}-err` });
+  const fieldset = h(
+    'fieldset',
+    { 'aria-describedby': `${group}-err` },
+    h('legend', {}, 'Outcome'),
+    h('div', { class: 'radios' }, outcomes.map((o, i) => h('span', { class: 'radio' }, radios[i], h('label', { for: radios[i].id }, label(o))))),
+    outcomeError,
+  );
+  const outcomeControl = {
+    input: radios[0],
+    setError(message) {
+      outcomeError.textContent = message ? `Outcome ${message}` : '';
+    },
+  };
+
+  const dataNames = [...new Set(outcomes.flatMap((o) => spec.outcomes[o].data ?? []))];
+  const dataControls = Object.fromEntries(
+    dataNames.map((name) => {
+      const f = DATA_FIELDS[name];
+      const input = h('input', {
+        id: uid(name),
+        name,
+        type: f.kind === 'datetime' ? 'datetime-local' : 'text',
+        inputmode: f.kind === 'decimal' ? 'decimal' : null,
+        autocomplete: 'off',
+        value: f.prefillNow ? nowLocalInput() : null,
+        step: f.kind === 'datetime' ? '1' : null,
+      });
+      const c = control(f.label, input, { name: f.label.replace(/ \(.*\)$/, '') });
+      c.wrap.hidden = true;
+      return [name, c];
+    }),
+  );
+  const needComment = outcomes.filter((o) => spec.outcomes[o].comment);
+  const comment = control('Comment', h('textarea', { name: 'comment', rows: '2', maxlength: '4000' }), {
+    hint: needComment.length ? `(required for ${needComment.map(label).join(', ')})` : '(optional)',
+  });
+  const alert = h('div', { class: 'form-alert', role: 'alert' });
+  const submit = h('button', { type: 'submit' }, 'Complete task');
+  const form = h('form', { class: 'task-form', novalidate: true }, fieldset, Object.values(dataControls).map((c) => c.wrap), comment.wrap, submit, alert);
+
+  const selected = () => radios.find((r) => r.checked)?.value ?? '';
+  form.addEventListener('change', (event) => {
+    if (!radios.includes(event.target)) return;
+    const used = spec.outcomes[selected()]?.data ?? [];
+    for (const [name, c] of Object.entries(dataControls)) c.wrap.hidden = !used.includes(name);
+  });
+
+  const controls = [outcomeControl, comment, ...Object.values(dataControls)];
+  // Error keys: "outcome", "comment", "data.<field>"; a data field of another outcome than the chosen one is not on screen.
+  const find = (key) => {
+    if (key === 'outcome') return outcomeControl;
+    if (key === 'comment') return comment;
+    const c = key.startsWith('data.') ? dataControls[key.slice(5)] : undefined;
+    return c && !c.wrap.hidden ? c : null;
+  };
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearProblem(alert, controls);
+    const outcome = selected();
+    const data = {};
+    for (const name of spec.outcomes[outcome]?.data ?? []) {
+      const v = fieldValue(name, dataControls[name].input);
+      if (v !== undefined) data[name] = v;
+    }
+    const body = { outcome, data };
+    if (comment.input.value.trim()) body.comment = comment.input.value.trim();
+    submit.disabled = true;
+    try {
+      const done = await postJson(`/v1/tasks/${encodeURIComponent(task.id)}/complete`, body);
+      onDone(done);
+    } catch (err) {
+      showProblem(err, alert, find, controls);
+      // A task no longer open stays closed: the form is of no further use.
+      submit.disabled = err instanceof ApiError && err.status === 409;
+    }
+  });
+  return form;
+}
+
+/** A value of a task's context, nested objects as nested lists, empty lists as "none". */
+function contextValue(v) {
+  if (Array.isArray(v)) return v.length ? v.map((x) => (typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x))).join(', ') : 'none';
+  if (typeof v === 'object' && v !== null) return contextList(v);
+  return String(v);
+}
+
+function contextList(context) {
+  const entries = Object.entries(context ?? {}).filter(([, v]) => v !== null && v !== undefined);
+  if (entries.length === 0) return null;
+  return h('dl', { class: 'context' }, entries.flatMap(([k, v]) => [h('dt', {}, label(k)), h('dd', {}, contextValue(v))]));
+}
+
+function taskCard(task, identity, announce, now) {
+  const headingId = uid('task');
+  const overdue = isOverdue(task.dueAt, now);
+  const card = h('article', { class: `task-card${overdue ? ' overdue' : ''}`, 'aria-labelledby': headingId, 'data-task-id': task.id, 'data-task-type': task.type });
+  const caseLink = identity.caps.readCases || identity.roles.includes('partner') ? h('a', { href: `#/cases/${encodeURIComponent(task.caseId)}` }, task.caseId) : task.caseId;
+  add(card, 
+    h('h2', { id: headingId }, taskTitle(task.type)),
+    h(
+      'dl',
+      { class: 'meta' },
+      h('dt', {}, 'Case'),
+      h('dd', {}, caseLink),
+      h('dt', {}, 'Opened'),
+      h('dd', {}, h('time', { datetime: task.createdAt }, formatTime(task.createdAt))),
+      h('dt', {}, 'Deadline'),
+      h('dd', { class: overdue ? 'late' : null }, task.dueAt ? [h('time', { datetime: task.dueAt }, formatTime(task.dueAt)), ` (${dueText(task.dueAt, now)})`] : 'none'),
+      h('dt', {}, 'Assigned to'),
+      h('dd', {}, `${task.assignee.org} · ${label(task.assignee.role)}`, task.escalated ? h('span', { class: 'badge escalated' }, 'escalated') : null),
+    ),
+    contextList(task.context),
+  );
+  const form = taskForm(task, (done) => {
+    form.replaceWith(h('p', { class: 'done-note' }, `Completed: ${label(done.outcome)}.`));
+    card.classList.remove('overdue');
+    card.classList.add('completed');
+    announce(`${taskTitle(task.type)} on ${task.caseId} completed: ${label(done.outcome)}.`);
+  });
+  add(card, form);
+  return card;
+}
+
+export function renderInbox(page, { identity }) {
+  const announcer = h('p', { class: 'visually-hidden', role: 'status' });
+  const list = h('div', { class: 'task-list' });
+  const slot = h('div', { class: 'list-status', role: 'status' });
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+  add(page, 
+    h('h1', {}, 'My tasks'),
+    h('p', { class: 'lead' }, `Open tasks${identity.org ? ` for ${identity.org}` : ''} that your roles may act on, the most overdue first.`),
+    announcer,
+    slot,
+    list,
+    more,
+  );
+  let cursor = null;
+  let count = 0;
+
+  async function loadPage() {
+    more.disabled = true;
+    fill(slot, 'Loading tasks…');
+    try {
+      const res = await getJson('/v1/tasks', { status: 'open', limit: PAGE_SIZE, cursor });
+      const now = Date.now();
+      count += res.items.length;
+      add(list, ...[...res.items].sort(byUrgency).map((t) => taskCard(t, identity, (text) => (announcer.textContent = text), now)));
+      cursor = res.nextCursor ?? null;
+      more.hidden = !cursor;
+      fill(slot, count ? `${count} open task${count === 1 ? '' : 's'}${cursor ? ' loaded; more available' : ''}.` : 'No open tasks. Nothing is waiting on you.');
+    } catch (err) {
+      fill(slot, errorBox(err, 'Loading tasks'));
+    } finally {
+      more.disabled = false;
+    }
+  }
+  more.addEventListener('click', () => void loadPage());
+  void loadPage();
+}

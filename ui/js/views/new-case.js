@@ -1,0 +1,130 @@
+// The new-case form for case leads: the contract's case body from plain fields, one line per channel, hosting entry or evidence item.
+import { postJson } from '../api.js';
+import { add, h } from '../dom.js';
+import { clearProblem, control, showProblem } from '../forms.js';
+
+const SLA_DEFAULTS = { verification: '48h', signoff: '72h', termination: '10d', freeze: '96h', removal: '24h' };
+
+const lines = (text) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+const words = (line) => line.split(/\s+/);
+
+/** "visa acq-northbank 4451200001" → a card channel. */
+const cardOf = (line) => {
+  const [scheme, acquirer, merchantId] = words(line);
+  return { kind: 'card', scheme, acquirer, merchantId };
+};
+/** "paypal PP-88812" → a wallet channel. */
+const walletOf = (line) => {
+  const [provider, accountId] = words(line);
+  return { kind: 'wallet', provider, accountId };
+};
+/** "host-example 203.0.113.7 https://a https://b" (the address is optional). */
+const hostingOf = (line) => {
+  const [provider, ...rest] = words(line);
+  const ip = rest[0] && !/^https?:/i.test(rest[0]) ? rest.shift() : undefined;
+  return { provider, ...(ip ? { ip } : {}), urls: rest };
+};
+/** "test_transaction <sha256>". */
+const evidenceOf = (line) => {
+  const [kind, sha256] = words(line);
+  return { kind, sha256 };
+};
+
+export function renderNewCase(page, { identity }) {
+  add(page, h('h1', {}, 'New case'));
+  if (!identity.caps.createCase) {
+    add(page, h('p', { class: 'error-box' }, 'Only case leads open cases; your roles do not include case_lead.'));
+    return;
+  }
+  const text = (name, attrs = {}) => h('input', { name, autocomplete: 'off', ...attrs });
+  const area = (name, rows = 2) => h('textarea', { name, rows: String(rows), class: 'mono', spellcheck: 'false' });
+  const c = {
+    reference: control('Reference', text('reference', { placeholder: 'EFC-2026-0042' })),
+    jurisdiction: control('Jurisdiction', text('jurisdiction', { value: 'GB', maxlength: '2', size: '3' }), { hint: '(ISO 3166 code)' }),
+    priority: control('Priority', h('select', { name: 'priority' }, ['low', 'normal', 'high', 'critical'].map((p) => h('option', { value: p, selected: p === 'normal' }, p)))),
+    name: control('Merchant name', text('name')),
+    descriptor: control('Descriptor', text('descriptor', { placeholder: 'EXSHOP*ONLINE' }), { hint: '(as on card statements; optional)' }),
+    urls: control('Shop URLs', area('urls'), { hint: '(one per line)' }),
+    cards: control('Card channels', area('cards'), { hint: '(one per line: scheme acquirer merchant-id)' }),
+    wallets: control('Wallet channels', area('wallets'), { hint: '(one per line: provider account-id)' }),
+    hosting: control('Hosting', area('hosting'), { hint: '(one per line: provider [ip] url …)' }),
+    evidence: control('Evidence', area('evidence', 3), { hint: '(one per line: kind sha256, e.g. test_transaction 9f86…)' }),
+  };
+  const freeze = h('input', { type: 'checkbox', id: 'nc-freeze', name: 'freezeAssets', checked: true });
+  const slas = Object.fromEntries(Object.entries(SLA_DEFAULTS).map(([k, v]) => [k, control(`${k}`, text(`sla-${k}`, { value: v, size: '6' }), { name: `SLA ${k}` })]));
+  const alert = h('div', { class: 'form-alert', role: 'alert' });
+  const submit = h('button', { type: 'submit' }, 'Open case');
+  const form = h(
+    'form',
+    { class: 'new-case', novalidate: true },
+    h('fieldset', {}, h('legend', {}, 'Case'), c.reference.wrap, c.jurisdiction.wrap, c.priority.wrap),
+    h('fieldset', {}, h('legend', {}, 'Merchant'), c.name.wrap, c.descriptor.wrap, c.urls.wrap, c.cards.wrap, c.wallets.wrap, c.hosting.wrap),
+    h('fieldset', {}, h('legend', {}, 'Evidence references'), c.evidence.wrap),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Plan'),
+      h('div', { class: 'check' }, freeze, h('label', { for: 'nc-freeze' }, 'Freeze assets')),
+      h('div', { class: 'sla-row' }, Object.values(slas).map((s) => s.wrap)),
+    ),
+    submit,
+    alert,
+  );
+  const all = [...Object.values(c), ...Object.values(slas)];
+  let built = { cards: 0 };
+
+  // Error keys follow the body: "merchant.paymentChannels.2.merchantId" is the first wallet line when two card lines came first.
+  const find = (key) => {
+    const p = key.split('.');
+    const line = (i, rest) => `line ${Number(i) + 1}${rest.length ? ` ${rest.join('.')}` : ''}: `;
+    if (p[0] === 'reference' || p[0] === 'jurisdiction' || p[0] === 'priority') return c[p[0]];
+    if (p[0] === 'evidence') return p.length > 1 ? [c.evidence, line(p[1], p.slice(2))] : c.evidence;
+    if (p[0] === 'plan') return p[1] === 'slas' && slas[p[2]] ? slas[p[2]] : null;
+    if (p[0] !== 'merchant') return null;
+    if (p[1] === 'name' || p[1] === 'descriptor') return c[p[1]];
+    if (p[1] === 'urls') return p.length > 2 ? [c.urls, line(p[2], [])] : c.urls;
+    if (p[1] === 'hosting') return p.length > 2 ? [c.hosting, line(p[2], p.slice(3))] : c.hosting;
+    if (p[1] === 'paymentChannels') {
+      if (p.length === 2) return c.cards;
+      const i = Number(p[2]);
+      return i < built.cards ? [c.cards, line(i, p.slice(3))] : [c.wallets, line(i - built.cards, p.slice(3))];
+    }
+    return null;
+  };
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearProblem(alert, all);
+    const cards = lines(c.cards.input.value).map(cardOf);
+    const wallets = lines(c.wallets.input.value).map(walletOf);
+    built = { cards: cards.length };
+    const descriptor = c.descriptor.input.value.trim();
+    const body = {
+      reference: c.reference.input.value.trim(),
+      jurisdiction: c.jurisdiction.input.value.trim().toUpperCase(),
+      priority: c.priority.input.value,
+      merchant: {
+        name: c.name.input.value.trim(),
+        ...(descriptor ? { descriptor } : {}),
+        urls: lines(c.urls.input.value),
+        paymentChannels: [...cards, ...wallets],
+        hosting: lines(c.hosting.input.value).map(hostingOf),
+      },
+      evidence: lines(c.evidence.input.value).map(evidenceOf),
+      plan: { freezeAssets: freeze.checked, slas: Object.fromEntries(Object.entries(slas).map(([k, s]) => [k, s.input.value.trim()])) },
+    };
+    submit.disabled = true;
+    try {
+      const created = await postJson('/v1/cases', body);
+      location.hash = `#/cases/${encodeURIComponent(created.id)}`;
+    } catch (err) {
+      showProblem(err, alert, find, all);
+      submit.disabled = false;
+    }
+  });
+  add(page, h('p', { class: 'lead' }, 'Opens the case and starts its workflow: verification first, then sign-off, then the partners’ requests.'), form);
+}

@@ -1,0 +1,38 @@
+// Small pieces every page uses: status badges, the five-step progress bar, loading and error states.
+import { describeError } from './api.js';
+import { h } from './dom.js';
+import { label, STEP_NAMES } from './format.js';
+
+export function statusBadge(status) {
+  return h('span', { class: `badge status-${status}` }, label(status));
+}
+
+/** Five segments, one per step, each coloured by its status and named in text for screen readers. */
+export function progressBar(steps) {
+  const byName = new Map((steps ?? []).map((s) => [s.name, s]));
+  const finished = (steps ?? []).filter((s) => ['done', 'declined', 'skipped', 'cancelled', 'failed'].includes(s.status)).length;
+  const summary = STEP_NAMES.map((n) => `${n} ${label(byName.get(n)?.status ?? 'pending')}`).join(', ');
+  return h(
+    'div',
+    { class: 'progress', role: 'img', 'aria-label': `${finished} of 5 steps finished: ${summary}` },
+    STEP_NAMES.map((n) => {
+      const status = byName.get(n)?.status ?? 'pending';
+      return h('span', { class: `seg step-${status}`, title: `${n}: ${label(status)}` });
+    }),
+    h('span', { class: 'progress-count', 'aria-hidden': 'true' }, `${finished}/5`),
+  );
+}
+
+export function loading(what = 'Loading') {
+  return h('p', { class: 'loading', role: 'status' }, `${what}…`);
+}
+
+/** A failed request said plainly, in a live region so it is announced. */
+export function errorBox(err, prefix) {
+  return h('div', { class: 'error-box', role: 'alert' }, prefix ? `${prefix}: ` : '', describeError(err));
+}
+
+/** A section with a heading; `id` ties the heading to the region for screen readers. */
+export function section(id, title, ...children) {
+  return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...children);
+}
