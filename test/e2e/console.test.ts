@@ -107,6 +107,24 @@ async function refreshUntil(page: Page, target: Locator, timeoutMs = 15_000): Pr
   }
 }
 
+/** The API requests the page makes while `action` runs, as "GET /v1/me" (path only, no query). */
+async function apiCalls(page: Page, action: () => Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  const record = (req: { method(): string; url(): string }) => {
+    const url = new URL(req.url());
+    if (url.pathname.startsWith('/v1/')) seen.push(`${req.method()} ${url.pathname}`);
+  };
+  page.on('request', record);
+  try {
+    await action();
+  } finally {
+    page.off('request', record);
+  }
+  return seen;
+}
+
+const whoText = async (page: Page) => (await page.locator('#who .who-text').textContent())?.replace(/\s+/g, ' ').trim();
+
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
 beforeAll(async () => {
@@ -172,11 +190,16 @@ describe('web console', () => {
     // a bad hash first (the API's 422 lands beside the field), then a good one.
     await page.goto(`${base}/#/signin`);
     await page.getByLabel('API token').waitFor();
-    await page.keyboard.type(lead.token);
-    await page.keyboard.press('Enter');
-    await page.getByRole('heading', { level: 1, name: 'Cases' }).waitFor();
-    // The header says whose token it is (name and org where the API tells them: GET /v1/me).
-    expect(await page.locator('#who').textContent()).toMatch(/Signed in.*case_lead/);
+    const signInCalls = await apiCalls(page, async () => {
+      await page.keyboard.type(lead.token);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: 'Cases' }).waitFor();
+      await page.getByText('No cases match.').waitFor();
+    });
+    // Who the token belongs to comes from GET /v1/me alone (asked once, then kept for the session); the board then lists cases.
+    expect(signInCalls).toEqual(['GET /v1/me', 'GET /v1/cases']);
+    expect(await whoText(page)).toBe('Signed in as Casey Lead · ceop · case_lead');
+    await page.locator('.counts').getByText('No cases.').waitFor();
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'New case' }).click();
     await page.getByRole('heading', { level: 1, name: 'New case' }).waitFor();
     const form = page.locator('form.new-case');
@@ -268,8 +291,13 @@ describe('web console', () => {
       'termination and freeze done',
     );
     await signIn(page, lead.token);
-    await go(page, `#/cases/${caseId}`, `Case ${reference}`);
-    await page.locator('table.steps tr[data-step=hosting]', { hasText: 'in progress' }).waitFor();
+    // Every task of the case (other orgs' too) arrives in one request; no read per task.
+    const caseCalls = await apiCalls(page, async () => {
+      await go(page, `#/cases/${caseId}`, `Case ${reference}`);
+      await page.locator('table.steps tr[data-step=hosting]', { hasText: 'in progress' }).waitFor();
+    });
+    expect(caseCalls).toEqual([`GET /v1/cases/${caseId}`, `GET /v1/cases/${caseId}/tasks`]);
+    expect(await page.locator('table.steps tr[data-step=freeze]').textContent()).toMatch(/frozen by (paypal|acq-northbank)\/prn_/);
     expect(await page.locator('table.steps tr[data-step=termination]').textContent()).toMatch(/terminated by visa\/prn_/);
     expect(await page.locator('svg.timeline [data-step=hosting] .tl-due-later').count()).toBeGreaterThan(0);
     await shot(page, 'case');
@@ -278,6 +306,7 @@ describe('web console', () => {
     await openTask(host.token, caseId, 'confirm_removal');
     await signIn(page, host.token);
     await page.getByRole('heading', { level: 1, name: 'My tasks' }).waitFor();
+    expect(await whoText(page)).toBe('Signed in as Host Example abuse desk · host-example · partner');
     const removal = page.locator('article[data-task-type=confirm_removal]', { hasText: caseId });
     // Its view of the case: only what its task needs (its hosting entry, hashes), no timeline of other orgs' work.
     await removal.getByRole('link', { name: caseId }).click();
@@ -294,16 +323,24 @@ describe('web console', () => {
     // The auditor: the board, the finished timeline, the audit page with its badge, the export and the Temporal link.
     await signIn(page, auditor.token);
     await page.getByRole('heading', { level: 1, name: 'Cases' }).waitFor();
+    expect(await whoText(page)).toBe('Signed in as Audrey Auditor · audit-office · auditor');
     const row = page.locator(`tr[data-case-id="${caseId}"]`);
     await row.getByText('completed').waitFor();
     expect(await row.getByRole('img').getAttribute('aria-label')).toMatch(/^5 of 5 steps finished/);
-    await page.locator('.counts').getByText('withdrawn').waitFor();
+    // The counts are the API's, over every case an auditor reads: the dual lead's (verifying), this one, the withdrawn one.
+    const countLinks = page.locator('.counts a.count');
+    await countLinks.first().waitFor();
+    const boardCounts = async () => (await countLinks.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label'))));
+    expect(await boardCounts()).toEqual(['1 verifying', '1 completed', '1 withdrawn']);
     await page.locator(`tr.overdue[data-case-id="${own.body.id}"]`).getByText('Overdue: verification').waitFor();
     await shot(page, 'board');
     await page.getByLabel('Status', { exact: true }).selectOption('withdrawn');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.getByText('Showing 1 case.').waitFor();
     expect(await page.locator('tr[data-case-id]').count()).toBe(1);
+    // Filtering narrows the table, not the counts (they are not tallied from the rows on screen).
+    await page.locator('.counts').getByText('All the cases you may read, not only those matching the filters.').waitFor();
+    expect(await boardCounts()).toEqual(['1 verifying', '1 completed', '1 withdrawn']);
 
     await go(page, `#/cases/${caseId}`, `Case ${reference}`);
     for (const step of ['verification', 'signoff', 'termination', 'freeze', 'hosting']) {
@@ -321,6 +358,10 @@ describe('web console', () => {
     const lines = (await readFile(await download.path(), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.some((e) => e.caseId === caseId && e.action === 'case.closed')).toBe(true);
     await page.getByText(/^Exported \d+ entries/).waitFor();
+
+    // The admin token: GET /v1/me names it too.
+    await signIn(page, adminToken);
+    expect(await whoText(page)).toBe('Signed in as admin · admin · admin');
 
     // A case lead reads the chain but is no auditor: no badge, no export.
     await signIn(page, lead.token);

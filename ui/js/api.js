@@ -10,11 +10,6 @@ export class ApiError extends Error {
     /** Field errors of a 422: { "comment": "is required ...", "data.amount": "..." }. */
     this.errors = problem?.errors ?? {};
   }
-
-  /** The API has no such route (as opposed to no such case or task). */
-  get noRoute() {
-    return this.status === 404 && /^no route/.test(this.problem.detail ?? '');
-  }
 }
 
 /** A fresh Idempotency-Key per user action; crypto.randomUUID is missing outside secure contexts (plain http on a LAN address). */

@@ -50,7 +50,16 @@ function renderHeader(identity, path) {
   const roles = identity.roles.length ? identity.roles.join(', ') : 'no roles';
   fill(
     who,
-    h('span', { class: 'who-text' }, 'Signed in', identity.name ? ` as ${identity.name}` : '', identity.org ? ` · ${identity.org}` : '', ` · ${roles}`),
+    h(
+      'span',
+      { class: 'who-text' },
+      'Signed in as ',
+      h('strong', { class: 'who-name' }, identity.name),
+      ' · ',
+      h('span', { class: 'who-org' }, identity.org),
+      ' · ',
+      h('span', { class: 'who-roles' }, roles),
+    ),
     h('button', { type: 'button', class: 'secondary', onClick: signOut }, 'Sign out'),
   );
 }

@@ -47,7 +47,7 @@ function stepText(s) {
 
 /**
  * @param c the case view (steps with taskIds)
- * @param tasks the case's tasks (may be fewer than the ids, e.g. ones the caller may not read)
+ * @param tasks the case's tasks (GET /v1/cases/:id/tasks); any not named by a step are drawn under "other tasks"
  */
 export function timelineSvg(c, tasks, now = Date.now()) {
   const byId = new Map(tasks.map((x) => [x.id, x]));

@@ -80,7 +80,8 @@ export function renderBoard(page, { query, identity }) {
   );
   const slot = h('div', { class: 'list-status', role: 'status' });
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
-  add(page, 
+  add(
+    page,
     identity.caps.createCase ? h('p', { class: 'actions' }, h('a', { href: '#/cases/new', class: 'button-link' }, 'New case')) : null,
     filterForm(status, reference),
     h('section', { class: 'panel', 'aria-labelledby': 'counts-h' }, h('h2', { id: 'counts-h' }, 'Counts by status'), counts),
@@ -89,23 +90,24 @@ export function renderBoard(page, { query, identity }) {
     more,
   );
 
-  const loaded = [];
+  let shown = 0;
   let cursor = null;
 
-  function renderCounts(serverCounts) {
-    const tally = serverCounts ?? loaded.reduce((acc, c) => ({ ...acc, [c.status]: (acc[c.status] ?? 0) + 1 }), {});
+  // The API counts over everything the caller may read, whatever the filters: the summary stays put while the table narrows.
+  function renderCounts(tally) {
     const entries = CASE_STATUSES.filter((s) => tally[s]);
     fill(
       counts,
-      entries.length === 0 ? h('p', {}, 'No cases.') : null,
-      h(
-        'ul',
-        { class: 'count-list' },
-        entries.map((s) =>
-          h('li', {}, h('a', { href: `#/cases?status=${s}`, class: `count status-${s}`, 'aria-label': `${tally[s]} ${label(s)}` }, h('strong', {}, String(tally[s])), ' ', label(s))),
-        ),
-      ),
-      serverCounts ? null : h('p', { class: 'help' }, `Among the ${loaded.length} case${loaded.length === 1 ? '' : 's'} loaded${cursor ? ' so far' : ''}.`),
+      entries.length === 0
+        ? h('p', {}, 'No cases.')
+        : h(
+            'ul',
+            { class: 'count-list' },
+            entries.map((s) =>
+              h('li', {}, h('a', { href: `#/cases?status=${s}`, class: `count status-${s}`, 'aria-label': `${tally[s]} ${label(s)}` }, h('strong', {}, String(tally[s])), ' ', label(s))),
+            ),
+          ),
+      status || reference ? h('p', { class: 'help' }, 'All the cases you may read, not only those matching the filters.') : null,
     );
   }
 
@@ -115,12 +117,12 @@ export function renderBoard(page, { query, identity }) {
     try {
       const res = await getJson('/v1/cases', { status, reference, limit: PAGE_SIZE, cursor });
       const now = Date.now();
-      loaded.push(...res.items);
+      shown += res.items.length;
       add(tbody, ...res.items.map((c) => caseRow(c, identity, now)));
       cursor = res.nextCursor ?? null;
       more.hidden = !cursor;
       renderCounts(res.counts);
-      fill(slot, loaded.length ? `Showing ${loaded.length} case${loaded.length === 1 ? '' : 's'}${cursor ? '; more available' : ''}.` : 'No cases match.');
+      fill(slot, shown ? `Showing ${shown} case${shown === 1 ? '' : 's'}${cursor ? '; more available' : ''}.` : 'No cases match.');
     } catch (err) {
       fill(slot, errorBox(err, 'Loading cases'));
     } finally {

@@ -162,7 +162,7 @@ export function renderInbox(page, { identity }) {
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   add(page, 
     h('h1', {}, 'My tasks'),
-    h('p', { class: 'lead' }, `Open tasks${identity.org ? ` for ${identity.org}` : ''} that your roles may act on, the most overdue first.`),
+    h('p', { class: 'lead' }, `Open tasks for ${identity.org} that your roles may act on, the most overdue first.`),
     announcer,
     slot,
     list,
