@@ -23,7 +23,7 @@ import { quietRuntime } from '../support/stack';
 import { ROOT, Servers, spawnWorker, type WorkerProcess } from './processes';
 
 const LARGE = process.env.FAULT_PROFILE === 'large';
-const CASES = LARGE ? 40 : 12;
+const CASES = LARGE ? 40 : 16;
 const MIN_KILLS = LARGE ? 60 : 20;
 
 type Scenario = 'clean' | 'rejected' | 'unverified' | 'declined' | 'withdrawn';
@@ -189,7 +189,8 @@ async function persist<T>(what: string, fn: () => Promise<T>, deadlineMs = 240_0
     } catch (err) {
       const retryable = !(err instanceof ApiError) || err.status >= 500;
       if (err instanceof ApiError && err.status === 503) counts.http503 += 1;
-      if (!retryable || Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`);
+      if (!retryable) throw err;
+      if (Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 300));
     }
   }
@@ -209,8 +210,7 @@ async function completeTask(who: TakedownClient, task: Task, outcome: string, da
       await persist(`complete ${task.type}`, () => who.completeTask(task.id, body, k), 240_000);
       completions.push({ taskId: task.id, caseId: task.caseId, outcome, status: 200, key: k });
     } catch (err) {
-      const status = /: (\d{3}) /.exec(String((err as Error).message))?.[1];
-      completions.push({ taskId: task.id, caseId: task.caseId, outcome, status: Number(status ?? 0), key: k });
+      completions.push({ taskId: task.id, caseId: task.caseId, outcome, status: err instanceof ApiError ? err.status : 0, key: k });
     }
   };
   if (!race) return attempt(key);
@@ -241,7 +241,7 @@ async function playHumans(runs: CaseRun[]): Promise<void> {
       try {
         await persist('withdraw', () => person('lead').withdrawCase(run.id, 'fault suite withdrawal', `withdraw-${run.id}`), 240_000);
       } catch (err) {
-        if (!/409/.test(String(err))) throw err;
+        if (!(err instanceof ApiError && err.status === 409)) throw err;
       }
       run.withdrawSent = true;
     }
@@ -268,9 +268,9 @@ async function injectFaults(done: () => boolean): Promise<void> {
   // Kills come at random moments while cases are in flight; a worker is killed only once it has had time to start and
   // poll (a slow machine must still make progress), and the kills stop once enough have landed.
   while (counts.kills < MIN_KILLS && !done()) {
-    await new Promise((r) => setTimeout(r, 500 + rand() * 2_000));
+    await new Promise((r) => setTimeout(r, 300 + rand() * 1_200));
     const live = [...workers.entries()].filter(
-      ([n, w]) => !dead.has(n) && w.child.exitCode === null && w.child.signalCode === null && Date.now() - w.startedAt > 3_000 + rand() * 3_000,
+      ([n, w]) => !dead.has(n) && w.child.exitCode === null && w.child.signalCode === null && Date.now() - w.startedAt > 2_000 + rand() * 2_500,
     );
     if (live.length === 0) continue;
     const [name, w] = live[Math.floor(rand() * live.length)];
