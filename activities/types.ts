@@ -12,6 +12,10 @@ export interface RecordTaskArgs {
   caseOrg: string;
   version: number;
   audit: AuditInput[];
+  /** The case view to write in the same transaction (a new task changes its step's task list). */
+  caseView?: { view: CaseView; version: number };
+  /** When set, a positive partner confirmation is observed in the outcome histograms (seconds since this time). */
+  observeSince?: string;
 }
 
 export interface FindConflictsArgs {

@@ -1,10 +1,20 @@
 // Activity proxies with their timeouts and retry policies: projection writes retry fast and forever, notices back off for days.
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { TakedownActivities } from '../activities/types';
 
 /** PostgreSQL writes: short, idempotent, retried until the database is back. */
 export const store = proxyActivities<TakedownActivities>({
   startToCloseTimeout: '30s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+/**
+ * The same PostgreSQL writes as local activities (since the lean-projections patch): run by the worker that runs the
+ * workflow, without a round trip through the server per write; a long outage falls back to timer-backed retries.
+ */
+export const localStore = proxyLocalActivities<TakedownActivities>({
+  startToCloseTimeout: '30s',
+  localRetryThreshold: '10s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 

@@ -4,7 +4,7 @@ import type { Actor, AuditInput, CaseStatus, CaseView, Role, Step, StepName, Ste
 import { STEP_NAMES, type Slas } from '../domain/types';
 import { durationMs } from '../domain/rules/duration';
 import type { CaseWorkflowInput } from './messages';
-import { store } from './activities';
+import { localStore, store } from './activities';
 import { CaseStatusKey } from './search-attributes';
 
 const iso = (ms: number = Date.now()) => new Date(ms).toISOString();
@@ -47,7 +47,14 @@ export class CaseState {
   private caseVersion = 0;
   private taskVersions = new Map<string, number>();
 
-  constructor(readonly input: CaseWorkflowInput) {
+  /**
+   * @param lean whether this run has the lean-projections patch (decided once, at the start of the run, so that a
+   *   replay of a history recorded before it takes the old path at every write).
+   */
+  constructor(
+    readonly input: CaseWorkflowInput,
+    readonly lean = false,
+  ) {
     const now = input.receivedAt;
     this.view = {
       id: input.caseId,
@@ -76,6 +83,11 @@ export class CaseState {
     return this.view.id;
   }
 
+  /** Where PostgreSQL writes go: local activities since the lean-projections patch, ordinary ones before. */
+  get db(): typeof store {
+    return this.lean ? localStore : store;
+  }
+
   /** A deterministic audit key: replays and retried activities produce the same keys, so nothing is appended twice. */
   audit(action: string, data: Record<string, unknown>, actor: Pick<Actor, 'id' | 'org'> | null = null): AuditInput {
     this.auditSeq += 1;
@@ -92,7 +104,7 @@ export class CaseState {
   async saveCase(audit: AuditInput[] = []): Promise<void> {
     this.view.updatedAt = iso();
     this.caseVersion += 1;
-    await store.recordCase({ view: structuredCloneView(this.view), version: this.caseVersion, audit });
+    await this.db.recordCase({ view: structuredCloneView(this.view), version: this.caseVersion, audit });
   }
 
   async setStatus(status: CaseStatus, audit: AuditInput[] = []): Promise<void> {
@@ -118,10 +130,23 @@ export class CaseState {
     await this.saveCase([this.audit('step.finished', { step: name, status, ...data })]);
   }
 
-  async saveTask(task: Task, audit: AuditInput[]): Promise<void> {
+  async saveTask(task: Task, audit: AuditInput[], withCase = false): Promise<void> {
     const v = (this.taskVersions.get(task.id) ?? 0) + 1;
     this.taskVersions.set(task.id, v);
-    await store.recordTask({ task: { ...task, roles: [...task.roles] }, caseOrg: this.view.org, version: v, audit });
+    let caseView: { view: CaseView; version: number } | undefined;
+    if (withCase) {
+      this.view.updatedAt = iso();
+      this.caseVersion += 1;
+      caseView = { view: structuredCloneView(this.view), version: this.caseVersion };
+    }
+    await this.db.recordTask({
+      task: { ...task, roles: [...task.roles] },
+      caseOrg: this.view.org,
+      version: v,
+      audit,
+      ...(caseView ? { caseView } : {}),
+      ...(this.lean ? { observeSince: this.view.createdAt } : {}),
+    });
   }
 
   async openTask(spec: NewTask): Promise<Task> {
@@ -146,8 +171,13 @@ export class CaseState {
     };
     this.tasks.set(task.id, task);
     if (spec.step) this.step(spec.step).taskIds.push(task.id);
-    await this.saveTask(task, [this.audit('task.created', { taskId: task.id, type: task.type, assignee: task.assignee, dueAt: task.dueAt })]);
-    if (spec.step) await this.saveCase();
+    const created = [this.audit('task.created', { taskId: task.id, type: task.type, assignee: task.assignee, dueAt: task.dueAt })];
+    if (this.lean) {
+      await this.saveTask(task, created, spec.step !== null);
+    } else {
+      await this.saveTask(task, created);
+      if (spec.step) await this.saveCase();
+    }
     return task;
   }
 
@@ -163,7 +193,7 @@ export class CaseState {
   }
 
   async appendAudit(entries: AuditInput[]): Promise<void> {
-    await store.appendAudit({ caseId: this.caseId, entries });
+    await this.db.appendAudit({ caseId: this.caseId, entries });
   }
 
   openTasks(): Task[] {

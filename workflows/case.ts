@@ -59,7 +59,8 @@ function rejectWith(v: RuleViolation): never {
 const isClosed = (status: CaseStatus) => !OPEN_CASE_STATUSES.includes(status);
 
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
-  const state = new CaseState(input);
+  // Decided before the first command, once per run: see PATCHES.leanProjections.
+  const state = new CaseState(input, patched(PATCHES.leanProjections));
   const view = state.view;
   const main = new CancellationScope();
 
@@ -148,7 +149,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
     { key: JurisdictionKey, value: view.jurisdiction },
   ]);
   await state.saveCase([state.audit('case.created', { reference: view.reference, jurisdiction: view.jurisdiction, priority: view.priority }, input.createdBy)]);
-  view.deconflictedWith = await store.findConflicts({ caseId: view.id, ...keys });
+  view.deconflictedWith = await state.db.findConflicts({ caseId: view.id, ...keys });
   if (view.deconflictedWith.length > 0) await state.saveCase([state.audit('case.deconfliction_match', { cases: view.deconflictedWith })]);
   state.intakeDone = true;
 
@@ -209,7 +210,7 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
     }
   }
   if (patched(PATCHES.settleNoticesAtClose)) {
-    await store.settleNotices({ caseId: view.id, reason: `case ${status} while the notice was still being delivered` });
+    await state.db.settleNotices({ caseId: view.id, reason: `case ${status} while the notice was still being delivered` });
   }
   view.closedAt = new Date().toISOString();
   state.closed = true;

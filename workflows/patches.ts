@@ -2,4 +2,9 @@
 export const PATCHES = {
   /** Closing a case marks notices still being retried as abandoned (histories before it have no such activity). */
   settleNoticesAtClose: 'settle-notices-at-close',
+  /**
+   * Projection and audit writes run as local activities; opening a task writes task and case in one call; outcome
+   * metrics are observed by that write instead of an activity of their own.
+   */
+  leanProjections: 'lean-projections',
 } as const;

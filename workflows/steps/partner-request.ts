@@ -133,8 +133,11 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest): 
     state.exceptions = true;
     return 'declined';
   }
-  const seconds = (Date.parse(task.completedAt ?? new Date().toISOString()) - Date.parse(state.view.createdAt)) / 1000;
-  await store.observeOutcome({ kind: OUTCOME_KIND[req.step], seconds });
+  if (!state.lean) {
+    // Before the lean-projections patch the metric had an activity of its own; now the completion's write observes it.
+    const seconds = (Date.parse(task.completedAt ?? new Date().toISOString()) - Date.parse(state.view.createdAt)) / 1000;
+    await store.observeOutcome({ kind: OUTCOME_KIND[req.step], seconds });
+  }
   if (req.step === 'hosting') return verifyRemoval(state, req, task, slaMs, round + 1);
   return 'done';
 }
