@@ -1,0 +1,83 @@
+// The activities as the worker registers them (createActivities), run in Temporal's MockActivityEnvironment against PostgreSQL.
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createActivities } from '../../activities/index';
+import { registry } from '../../telemetry/metrics';
+import type { DbHandle } from '../../db/client';
+import { freshDatabase } from '../support/db';
+import { startPartnerServer, type PartnerServer } from '../support/partner-server';
+import { sampleCase } from '../support/stack';
+
+let db: DbHandle & { url: string; name: string };
+let partners: PartnerServer;
+
+beforeAll(async () => {
+  db = await freshDatabase('activities');
+  partners = await startPartnerServer();
+  await partners.register(db.pool, { visa: 'card_scheme' });
+});
+afterAll(async () => {
+  await partners?.close();
+  await db?.close();
+});
+
+async function attemptsCounted(outcome: string): Promise<number> {
+  const metric = (await registry.getSingleMetric('takedown_notice_attempts_total')?.get())?.values ?? [];
+  return metric.find((v) => v.labels.outcome === outcome)?.value ?? 0;
+}
+
+it('sends a notice with the attempt number from the activity context, counting each attempt by outcome', async () => {
+  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const input = sampleCase({}, 'acts');
+  const view = {
+    id: 'case_activities000001',
+    reference: input.reference,
+    org: 'ceop',
+    jurisdiction: 'GB',
+    priority: 'high' as const,
+    status: 'disrupting' as const,
+    createdAt: '2026-11-25T10:00:00.000Z',
+    createdBy: 'p_lead',
+    updatedAt: '2026-11-25T10:00:00.000Z',
+    closedAt: null,
+    merchant: { ...input.merchant, legalName: 'Example Shop Ltd' },
+    evidence: input.evidence,
+    plan: input.plan,
+    steps: [],
+    deconflictedWith: [],
+    verifiedBy: 'p_analyst',
+    signedOffBy: 'p_officer',
+    actionDate: null,
+    withdrawal: null,
+  };
+  const prepared = await new MockActivityEnvironment().run(acts.prepareNotice, {
+    noticeId: 'ntc_activities_1',
+    type: 'termination_request',
+    caseId: view.id,
+    taskId: 'tsk_activities_1',
+    org: 'visa',
+    view,
+    scope: { channel: input.merchant.paymentChannels[0] },
+    dueAt: '2026-12-05T10:00:00.000Z',
+  });
+  expect(prepared).toMatchObject({ noticeId: 'ntc_activities_1', hasWebhook: true, missing: [] });
+
+  partners.script('visa', [503]);
+  const retriesBefore = await attemptsCounted('retry');
+  await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_1' })).rejects.toThrow(/503/);
+  expect(await attemptsCounted('retry')).toBe(retriesBefore + 1);
+  const deliveredBefore = await attemptsCounted('delivered');
+  expect(await new MockActivityEnvironment({ attempt: 2 }).run(acts.sendNotice, { noticeId: 'ntc_activities_1' })).toMatchObject({ delivered: true });
+  expect(await attemptsCounted('delivered')).toBe(deliveredBefore + 1);
+
+  const audit = await db.pool.query(`SELECT action, data->>'attempt' AS attempt FROM audit_entries WHERE case_id = $1 ORDER BY seq`, [view.id]);
+  expect(audit.rows).toEqual([
+    { action: 'document.rendered', attempt: null },
+    { action: 'notice.attempt', attempt: '1' },
+    { action: 'notice.sent', attempt: '2' },
+  ]);
+  expect(partners.received.map((n) => [n.id, n.status, n.verified])).toEqual([
+    ['ntc_activities_1', 503, true],
+    ['ntc_activities_1', 200, true],
+  ]);
+});
