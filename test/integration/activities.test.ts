@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index';
 import { registry } from '../../telemetry/metrics';
 import type { DbHandle } from '../../db/client';
+import type { CaseView } from '../../domain/types';
 import { freshDatabase } from '../support/db';
 import { startPartnerServer, type PartnerServer } from '../support/partner-server';
 import { sampleCase } from '../support/stack';
@@ -29,13 +30,13 @@ async function attemptsCounted(outcome: string): Promise<number> {
 it('sends a notice with the attempt number from the activity context, counting each attempt by outcome', async () => {
   const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
   const input = sampleCase({}, 'acts');
-  const view = {
+  const view: CaseView = {
     id: 'case_activities000001',
     reference: input.reference,
     org: 'ceop',
     jurisdiction: 'GB',
-    priority: 'high' as const,
-    status: 'disrupting' as const,
+    priority: 'high',
+    status: 'disrupting',
     createdAt: '2026-11-25T10:00:00.000Z',
     createdBy: 'p_lead',
     updatedAt: '2026-11-25T10:00:00.000Z',
