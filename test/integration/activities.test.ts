@@ -53,7 +53,7 @@ it('sends a notice with the attempt number from the activity context, counting e
   };
   const prepared = await new MockActivityEnvironment().run(acts.prepareNotice, {
     noticeId: 'ntc_activities_1',
-    type: 'termination_request',
+    type: 'termination_request' as const,
     caseId: view.id,
     taskId: 'tsk_activities_1',
     org: 'visa',
