@@ -49,6 +49,28 @@ export async function caseForAction(deps: ApiDeps, actor: Actor, caseId: string,
   return row;
 }
 
+/**
+ * The case as the caller may read it: in full (readers of the case's org, auditors), or, for a partner holding an open
+ * task on it, restricted (`held` lists those tasks). Anyone else: 404 (403 without any reading role), so existence never leaks.
+ */
+async function readableCase(deps: ApiDeps, actor: Actor, caseId: string): Promise<{ row: CaseRow; held?: (typeof tasks.$inferSelect)[] }> {
+  const isPartner = actor.roles.includes('partner');
+  if (!hasAnyRole(actor, CASE_READ_ROLES) && !isPartner) throw new ProblemError('forbidden', 'no role of yours reads cases');
+  const row = await loadCase(deps, caseId);
+  if (!row) throw new ProblemError('not_found', 'no such case');
+  if (readsCaseInFull(actor, row.org)) return { row };
+  if (isPartner) {
+    // Partners read a case only while they hold an open task on it.
+    const held = await deps.db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.caseId, row.id), eq(tasks.assigneeOrg, actor.org), eq(tasks.status, 'open'), sql`${tasks.roles} && ${textArray(actor.roles)}`))
+      .orderBy(asc(tasks.createdAt), asc(tasks.id));
+    if (held.length > 0) return { row, held };
+  }
+  throw new ProblemError('not_found', 'no such case');
+}
+
 function temporalLink(deps: ApiDeps, caseId: string): string {
   const base = (deps.temporalUiUrl ?? '').replace(/\/+$/, '');
   return `${base}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${encodeURIComponent(caseWorkflowId(caseId))}`;
@@ -145,48 +167,19 @@ export function casesRouter(deps: ApiDeps): Router {
   r.route('/cases/:id/tasks')
     .get(async (req, res) => {
       const actor = actorOf(req);
-      const isPartner = actor.roles.includes('partner');
-      if (!hasAnyRole(actor, CASE_READ_ROLES) && !isPartner) throw new ProblemError('forbidden', 'no role of yours reads cases');
-      const row = await loadCase(deps, req.params.id);
-      if (!row) throw new ProblemError('not_found', 'no such case');
+      const { row, held } = await readableCase(deps, actor, req.params.id);
       const all = await deps.db.select().from(tasks).where(eq(tasks.caseId, row.id)).orderBy(asc(tasks.createdAt), asc(tasks.id));
-      if (readsCaseInFull(actor, row.org)) {
-        res.json({ items: all.map(taskFromRow) });
-        return;
-      }
-      const mine = all.filter((t) => t.assigneeOrg === actor.org && t.roles.some((r) => actor.roles.includes(r as Role)));
-      if (isPartner && mine.some((t) => t.status === 'open')) {
-        res.json({ items: mine.map(taskFromRow) });
-        return;
-      }
-      throw new ProblemError('not_found', 'no such case');
+      const mine = held ? all.filter((t) => t.assigneeOrg === actor.org && t.roles.some((r) => actor.roles.includes(r as Role))) : all;
+      res.json({ items: mine.map(taskFromRow) });
     })
     .all(methodNotAllowed(['GET']));
 
   r.route('/cases/:id')
     .get(async (req, res) => {
       const actor = actorOf(req);
-      const isPartner = actor.roles.includes('partner');
-      if (!hasAnyRole(actor, CASE_READ_ROLES) && !isPartner) throw new ProblemError('forbidden', 'no role of yours reads cases');
-      const row = await loadCase(deps, req.params.id);
-      if (!row) throw new ProblemError('not_found', 'no such case');
-      if (readsCaseInFull(actor, row.org)) {
-        res.json(deps.temporalUiUrl ? { ...row.view, temporalUrl: temporalLink(deps, row.id) } : row.view);
-        return;
-      }
-      if (isPartner) {
-        // Partners read a case only while they hold an open task on it.
-        const held = await deps.db
-          .select()
-          .from(tasks)
-          .where(and(eq(tasks.caseId, row.id), eq(tasks.assigneeOrg, actor.org), eq(tasks.status, 'open'), sql`${tasks.roles} && ${textArray(actor.roles)}`))
-          .orderBy(asc(tasks.createdAt), asc(tasks.id));
-        if (held.length > 0) {
-          res.json(partnerCaseView(row.view, actor.org, held));
-          return;
-        }
-      }
-      throw new ProblemError('not_found', 'no such case');
+      const { row, held } = await readableCase(deps, actor, req.params.id);
+      if (!held) res.json(deps.temporalUiUrl ? { ...row.view, temporalUrl: temporalLink(deps, row.id) } : row.view);
+      else res.json(partnerCaseView(row.view, actor.org, held));
     })
     .all(methodNotAllowed(['GET']));
 

@@ -92,7 +92,7 @@ const ACTIONABLE: Partial<Record<NoticeType, { outcome: string; data: (rand: () 
 const MAX_BODY = 1024 * 1024;
 
 /** mulberry32: tiny, fast and good enough to make failure injection reproducible from a seed. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { createApp } from '../../api/app';
 import type { Config } from '../config';
 import { freePort } from './ports';
-import { resolveAdminToken, startServices } from './runtime';
+import { resolveAdminToken, startServices, type Services } from './runtime';
 import { createTakedownWorker } from './worker';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -22,6 +22,63 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
+/** The Temporal worker of this process, with activities bound to its pool and settings. */
+export async function startWorkerPart(config: Config, services: Services, client: Client) {
+  const { worker, connection } = await createTakedownWorker({
+    address: services.temporalAddress,
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    deps: {
+      pool: services.db.pool,
+      temporal: client,
+      notices: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateWebhooks },
+      urlChecks: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateWebhooks },
+    },
+    workflowBundlePath: config.workflowBundlePath,
+  });
+  const run = worker.run();
+  return {
+    run,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await run;
+      await connection.close();
+    },
+  };
+}
+
+/** The HTTP API and console of this process, listening on `port`. */
+export async function startApiPart(config: Config, services: Services, client: Client, log: Logger, adminToken: string, port: number) {
+  const app = createApp({
+    pool: services.db.pool,
+    db: services.db.db,
+    temporal: client,
+    taskQueue: config.taskQueue,
+    namespace: config.temporalNamespace,
+    adminToken,
+    logger: log,
+    temporalUiUrl: services.temporalUiUrl,
+    uiDir: path.join(root, 'ui'),
+  });
+  const server = http.createServer(app);
+  // Slow or stalled clients must not hold sockets forever.
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, config.host, resolve);
+  });
+  const address = server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  return {
+    url: `http://${config.host}:${bound}`,
+    async stop() {
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 export async function startSystem(config: Config, log: Logger): Promise<RunningSystem> {
   const admin = resolveAdminToken(config);
   const services = await startServices(config, log, { embedded: true });
@@ -29,45 +86,17 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
   try {
     connection = await Connection.connect({ address: services.temporalAddress });
     const client = new Client({ connection, namespace: config.temporalNamespace });
-    const { worker, connection: wc } = await createTakedownWorker({
-      address: services.temporalAddress,
-      namespace: config.temporalNamespace,
-      taskQueue: config.taskQueue,
-      deps: {
-        pool: services.db.pool,
-        temporal: client,
-        notices: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateWebhooks },
-        urlChecks: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateWebhooks },
-      },
-      workflowBundlePath: config.workflowBundlePath,
-    });
-    const run = worker.run();
-    const app = createApp({
-      pool: services.db.pool,
-      db: services.db.db,
-      temporal: client,
-      taskQueue: config.taskQueue,
-      namespace: config.temporalNamespace,
-      adminToken: admin.token,
-      logger: log,
-      temporalUiUrl: services.temporalUiUrl,
-      uiDir: path.join(root, 'ui'),
-    });
-    const port = await freePort(config.port, config.host);
-    const server = http.createServer(app);
-    await new Promise<void>((resolve) => server.listen(port, config.host, resolve));
+    const worker = await startWorkerPart(config, services, client);
+    const api = await startApiPart(config, services, client, log, admin.token, await freePort(config.port, config.host));
     const conn = connection;
     return {
-      apiUrl: `http://${config.host}:${port}`,
+      apiUrl: api.url,
       temporalUiUrl: services.temporalUiUrl,
       admin,
-      run,
+      run: worker.run,
       async stop() {
-        server.closeIdleConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await run.catch((err) => log.warn({ err }, 'worker stopped with an error'));
-        await wc.close();
+        await api.stop();
+        await worker.stop().catch((err) => log.warn({ err }, 'worker stopped with an error'));
         await conn.close();
         await services.stop();
       },

@@ -4,10 +4,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index';
 import { registry } from '../../telemetry/metrics';
 import type { DbHandle } from '../../db/client';
-import type { CaseView } from '../../domain/types';
 import { freshDatabase } from '../support/db';
 import { startPartnerServer, type PartnerServer } from '../support/partner-server';
-import { sampleCase } from '../support/stack';
+import { caseViewFixture } from '../unit/documents-fixture';
 
 let db: DbHandle & { url: string; name: string };
 let partners: PartnerServer;
@@ -29,28 +28,7 @@ async function attemptsCounted(outcome: string): Promise<number> {
 
 it('sends a notice with the attempt number from the activity context, counting each attempt by outcome', async () => {
   const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
-  const input = sampleCase({}, 'acts');
-  const view: CaseView = {
-    id: 'case_activities000001',
-    reference: input.reference,
-    org: 'ceop',
-    jurisdiction: 'GB',
-    priority: 'high',
-    status: 'disrupting',
-    createdAt: '2026-11-25T10:00:00.000Z',
-    createdBy: 'p_lead',
-    updatedAt: '2026-11-25T10:00:00.000Z',
-    closedAt: null,
-    merchant: { ...input.merchant, legalName: 'Example Shop Ltd' },
-    evidence: input.evidence,
-    plan: input.plan,
-    steps: [],
-    deconflictedWith: [],
-    verifiedBy: 'p_analyst',
-    signedOffBy: 'p_officer',
-    actionDate: null,
-    withdrawal: null,
-  };
+  const view = caseViewFixture({ id: 'case_activities000001', status: 'disrupting' });
   const prepared = await new MockActivityEnvironment().run(acts.prepareNotice, {
     noticeId: 'ntc_activities_1',
     type: 'termination_request' as const,
@@ -58,7 +36,7 @@ it('sends a notice with the attempt number from the activity context, counting e
     taskId: 'tsk_activities_1',
     org: 'visa',
     view,
-    scope: { channel: input.merchant.paymentChannels[0] },
+    scope: { channel: view.merchant.paymentChannels[0] },
     dueAt: '2026-12-05T10:00:00.000Z',
   });
   expect(prepared).toMatchObject({ noticeId: 'ntc_activities_1', hasWebhook: true, missing: [] });

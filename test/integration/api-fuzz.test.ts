@@ -6,6 +6,7 @@ import type { Role } from '../../domain/types';
 import { startApi, type ApiHarness, type RequestOptions } from '../support/api-harness';
 import { caseBody, waitForInboxTask } from '../support/api-fixtures';
 import { startWorkflowStack, type WorkflowStack } from '../support/stack';
+import { seededRandom } from '../../scripts/lib/partner-simulator';
 
 let stack: WorkflowStack;
 let api: ApiHarness;
@@ -15,17 +16,7 @@ let taskId: string;
 
 // A seeded PRNG (mulberry32): a failure names its seed and replays exactly.
 const SEED = Number(process.env.FUZZ_SEED ?? 0x7a3d1);
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(SEED);
+const rand = seededRandom(SEED);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
 

@@ -1,26 +1,15 @@
 // Request bodies and polling helpers for the API tests.
 import { randomBytes } from 'node:crypto';
 import type { ApiHarness } from './api-harness';
+import { sampleCase } from './stack';
 
 /** A case body whose merchant ids, accounts and hosts are unique, so no deconfliction review is triggered. */
 export function caseBody(unique = randomBytes(5).toString('hex')) {
+  const input = sampleCase({}, unique);
   return {
+    ...input,
     reference: `EFC-API-${unique}`,
-    jurisdiction: 'GB',
-    priority: 'high',
-    merchant: {
-      name: `Example Shop ${unique}`,
-      descriptor: 'EXSHOP*ONLINE',
-      urls: [`https://shop-${unique}.example.test/a`],
-      paymentChannels: [
-        { kind: 'card', scheme: 'visa', acquirer: 'acq-northbank', merchantId: `M${unique}` },
-        { kind: 'wallet', provider: 'paypal', accountId: `PP-${unique}` },
-      ],
-      hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [`https://shop-${unique}.example.test/a`] }],
-    },
-    evidence: [
-      { kind: 'test_transaction', sha256: randomBytes(32).toString('hex'), description: 'secret evidence description', collectedAt: '2026-11-01T10:00:00Z', collectedBy: 'officer 1' },
-    ],
+    evidence: [{ ...input.evidence[0], sha256: randomBytes(32).toString('hex'), description: 'secret evidence description' }],
     plan: { freezeAssets: true },
   };
 }

@@ -1,0 +1,94 @@
+// Scale-out entry points: two `npm run api` processes and two `npm run worker` processes against one PostgreSQL and one
+// Temporal; a case created through one API instance is driven to its end through the other.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { TakedownClient } from '../../scripts/lib/api-client';
+import { freePort } from '../../scripts/lib/ports';
+import { freshDatabase } from '../support/db';
+import { sampleCase } from '../support/stack';
+import { ROOT } from '../faults/processes';
+
+const children: ChildProcess[] = [];
+let urls: string[] = [];
+const adminToken = `scale-admin-${randomBytes(16).toString('hex')}`;
+
+function start(entry: 'api' | 'worker', env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, `scripts/${entry}.ts`)], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', process.env.SCALE_TEST_LOGS ? 'inherit' : 'ignore'],
+  });
+  children.push(child);
+  return child;
+}
+
+async function healthy(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`${url} never became healthy`);
+}
+
+beforeAll(async () => {
+  const db = await freshDatabase('scale');
+  await db.close();
+  const env = {
+    DATABASE_URL: db.url,
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: `scale-${randomBytes(4).toString('hex')}`,
+    TAKEDOWN_ADMIN_TOKEN: adminToken,
+    TAKEDOWN_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    NODE_ENV: 'production',
+  };
+  const ports = [await freePort(0), await freePort(0)];
+  urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  for (const port of ports) start('api', { ...env, PORT: String(port) });
+  start('worker', env);
+  start('worker', env);
+  await Promise.all(urls.map(healthy));
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+          c.once('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+});
+
+it('serves one case across two API instances and two workers', async () => {
+  const [a, b] = urls.map((u) => new TakedownClient({ baseUrl: u, token: adminToken }));
+  const lead = await a.createPrincipal({ name: 'lead', org: 'ceop', roles: ['case_lead'] });
+  const analyst = await b.createPrincipal({ name: 'analyst', org: 'ceop', roles: ['analyst'] });
+  const created = await a.withToken(lead.token).createCase(sampleCase() as never);
+  let task;
+  for (let i = 0; i < 100 && !task; i++) {
+    task = (await b.withToken(analyst.token).listTasks({ status: 'open', caseId: created.id })).items[0];
+    if (!task) await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(task?.type).toBe('verify_evidence');
+  await b.withToken(analyst.token).completeTask(task!.id, { outcome: 'rejected', comment: 'hashes do not match' });
+  let status = '';
+  for (let i = 0; i < 100 && status !== 'closed_unverified'; i++) {
+    status = (await a.withToken(lead.token).getCase(created.id)).status;
+    if (status !== 'closed_unverified') await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(status).toBe('closed_unverified');
+  expect((await a.withToken(lead.token).verifyAudit(created.id).catch((e) => e.status)) as number).toBe(403);
+}, 60_000);
