@@ -209,7 +209,9 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
       await state.appendAudit([state.audit('case.withdrawn', { reason, notified: [...byOrg.keys()] }, { id: view.withdrawal.by, org: view.org })]);
     }
   }
-  if (patched(PATCHES.settleNoticesAtClose)) {
+  // Lean runs always settle (decided at the start: a patched() call after local activities in the same workflow task
+  // replayed non-deterministically after worker crashes); older runs carry the settle patch marker at this point.
+  if (state.lean || patched(PATCHES.settleNoticesAtClose)) {
     await state.db.settleNotices({ caseId: view.id, reason: `case ${status} while the notice was still being delivered` });
   }
   view.closedAt = new Date().toISOString();

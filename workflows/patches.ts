@@ -4,7 +4,8 @@ export const PATCHES = {
   settleNoticesAtClose: 'settle-notices-at-close',
   /**
    * Projection and audit writes run as local activities; opening a task writes task and case in one call; outcome
-   * metrics are observed by that write instead of an activity of their own.
+   * metrics are observed by that write instead of an activity of their own; notices are settled at close (it implies
+   * settleNoticesAtClose, whose marker such runs do not write). Read once, before the first command of a run.
    */
   leanProjections: 'lean-projections',
 } as const;

@@ -1,7 +1,7 @@
 // The fault suite: a mix of concurrent cases while workers are SIGKILLed, a worker dies for good, Temporal and PostgreSQL
 // restart, partners fail and dawdle, completions race and the audit table is tampered with. Then: nothing lost, nothing twice.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -319,7 +319,17 @@ describe('fault injection', () => {
     await Promise.all(creating);
     const deadline = Date.now() + (LARGE ? 40 : 12) * 60_000;
     while (!allEnded) {
-      if (Date.now() > deadline) throw new Error(`cases stuck: ${JSON.stringify(Object.fromEntries(await statuses(runs.map((r) => r.id))))}`);
+      if (Date.now() > deadline) {
+        // Keep the histories of the cases that did not end, with the reason their workflow tasks fail, for investigation.
+        const s = await statuses(runs.map((r) => r.id));
+        const dir = path.join(ROOT, '.test-data', `fault-stuck-${process.pid}`);
+        mkdirSync(dir, { recursive: true });
+        for (const r of runs.filter((x) => ['verifying', 'awaiting_signoff', 'disrupting'].includes(s.get(x.id) ?? 'verifying'))) {
+          const json = historyToJSON(await temporal.workflow.getHandle(caseWorkflowId(r.id)).fetchHistory());
+          writeFileSync(path.join(dir, `${r.scenario}-${r.id}.json`), json);
+        }
+        throw new Error(`cases stuck (histories in ${dir}): ${JSON.stringify(Object.fromEntries(s))}`);
+      }
       await playHumans(runs);
       const s = await statuses(runs.map((r) => r.id));
       allEnded = runs.every((r) => !['verifying', 'awaiting_signoff', 'disrupting'].includes(s.get(r.id) ?? 'verifying'));
@@ -332,6 +342,29 @@ describe('fault injection', () => {
     // Every case reached the end it would have reached without faults.
     const final = await statuses(runs.map((r) => r.id));
     for (const r of runs) expect(`${r.scenario}:${final.get(r.id)}`).toBe(`${r.scenario}:${EXPECTED[r.scenario]}`);
+
+    // Every final history replays against the current code; the deliberately broken canary does not. Histories are
+    // written under .test-data/ first and kept when one fails, for investigation.
+    const historyDir = path.join(ROOT, '.test-data', `fault-histories-${process.pid}`);
+    mkdirSync(historyDir, { recursive: true });
+    const histories = [];
+    for (const r of runs) {
+      const json = historyToJSON(await temporal.workflow.getHandle(caseWorkflowId(r.id)).fetchHistory());
+      writeFileSync(path.join(historyDir, `${r.scenario}-${r.id}.json`), json);
+      histories.push({ run: r, history: historyFromJSON(JSON.parse(json)) });
+    }
+    const replayFailures: string[] = [];
+    for (const { run, history } of histories) {
+      try {
+        await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, `fault-replay-${run.id}`);
+      } catch (err) {
+        replayFailures.push(`${run.scenario}-${run.id}: ${(err as Error).message}`);
+      }
+    }
+    expect(replayFailures, `histories kept in ${historyDir}`).toEqual([]);
+    rmSync(historyDir, { recursive: true, force: true });
+    const canary = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'test/replay/canary-workflows.ts'), logger: new DefaultLogger('WARN') });
+    await expect(Worker.runReplayHistory({ workflowBundle: { code: canary.code } }, histories[0].history, 'fault-canary')).rejects.toThrow();
 
     // No task is left open on a finished case.
     const open = await db.pool.query(`SELECT t.id FROM tasks t JOIN cases c ON c.id = t.case_id WHERE t.status = 'open' AND c.id = ANY($1)`, [runs.map((r) => r.id)]);
@@ -401,14 +434,6 @@ describe('fault injection', () => {
     expect(await verifyChain(db.pool, runs[1].id)).toMatchObject({ intact: false, firstBadSeq: 4 });
     expect(await verifyChain(db.pool, runs[2].id)).toMatchObject({ intact: false, firstBadSeq: 5 });
     expect(await verifyChain(db.pool, runs[3].id)).toMatchObject({ intact: false, firstBadSeq: 2 });
-
-    // Every final history replays against the current code; the deliberately broken canary does not.
-    const histories = await Promise.all(runs.map(async (r) => historyFromJSON(JSON.parse(historyToJSON(await temporal.workflow.getHandle(caseWorkflowId(r.id)).fetchHistory())))));
-    for (const [i, h] of histories.entries()) {
-      await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, h, `fault-replay-${i}`);
-    }
-    const canary = await bundleWorkflowCode({ workflowsPath: path.join(ROOT, 'test/replay/canary-workflows.ts'), logger: new DefaultLogger('WARN') });
-    await expect(Worker.runReplayHistory({ workflowBundle: { code: canary.code } }, histories[0], 'fault-canary')).rejects.toThrow();
 
     const attempts = await db.pool.query(`SELECT count(*)::int AS n FROM audit_entries WHERE action = 'notice.attempt'`);
     const abandoned = notices.rows.filter((n) => n.state === 'abandoned').length;
