@@ -88,15 +88,19 @@ export function resolveAdminToken(config: Config): { token: string; generated: b
   return { token, generated: true };
 }
 
-/** Runs `fn` on SIGINT/SIGTERM once; a second signal forces exit. */
+/**
+ * Runs `fn` on SIGINT/SIGTERM once. A second signal more than two seconds later forces exit; one sooner is the same
+ * Ctrl-C relayed by npm and tsx (each passes it on to its child) and is ignored.
+ */
 export function onShutdown(log: Logger, fn: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince = 0;
   const handler = (signal: string) => {
-    if (stopping) {
+    if (stoppingSince) {
+      if (Date.now() - stoppingSince < 2_000) return;
       log.warn({ signal }, 'forced exit');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log.info({ signal }, 'shutting down');
     fn().then(
       () => process.exit(0),
