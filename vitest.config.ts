@@ -13,6 +13,7 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 3,
     minWorkers: 1,
-    reporters: ['default'],
+    // The JSON report lets .ci/run print one plain 'N passed, N failed' line.
+    reporters: ['default', ['json', { outputFile: '.test-data/results.json' }]],
   },
 });

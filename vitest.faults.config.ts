@@ -9,5 +9,6 @@ export default defineConfig({
     testTimeout: 20 * 60_000,
     hookTimeout: 300_000,
     fileParallelism: false,
+    reporters: ['default', ['json', { outputFile: '.test-data/results-faults.json' }]],
   },
 });
