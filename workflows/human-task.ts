@@ -1,7 +1,7 @@
 // "Await a task with deadline, reminder and escalation", once for every step; and the case lead's resolve_exception.
 import { condition, log } from '@temporalio/workflow';
 import type { Task } from '../domain/types';
-import { CaseAborted, type CaseState } from './case-state';
+import { CaseAborted, type CaseState, type NewTask } from './case-state';
 
 const isDone = (t: Task) => t.status !== 'open';
 
@@ -28,6 +28,12 @@ export async function awaitInternalTask(state: CaseState, task: Task, slaMs: num
   return task;
 }
 
+/** Opens a task for the case's own people and waits for it (deadline, escalation) in one step. */
+export async function runInternalTask(state: CaseState, spec: NewTask): Promise<Task> {
+  const task = await state.openTask(spec);
+  return awaitInternalTask(state, task, spec.slaMs);
+}
+
 export type ExceptionChoice = 'retry' | 'skip';
 
 /**
@@ -38,15 +44,13 @@ export async function raiseException(
   state: CaseState,
   about: { reason: string; taskId?: string | null; org?: string; detail?: Record<string, unknown> },
 ): Promise<ExceptionChoice> {
-  const slaMs = state.slaMs('verification');
-  const task = await state.openTask({
+  const task = await runInternalTask(state, {
     type: 'resolve_exception',
     assignee: { org: state.view.org, role: 'case_lead' },
     step: null,
-    slaMs,
+    slaMs: state.slaMs('verification'),
     context: { reason: about.reason, aboutTaskId: about.taskId ?? null, org: about.org ?? null, ...(about.detail ?? {}) },
   });
-  await awaitInternalTask(state, task, slaMs);
   if (task.status === 'cancelled') throw new CaseAborted('withdrawn', 'exception task cancelled');
   if (task.outcome === 'abort') throw new CaseAborted('failed', `aborted by the case lead: ${task.comment ?? ''}`.trim());
   return task.outcome === 'skip' ? 'skip' : 'retry';

@@ -1,20 +1,18 @@
 // Law-enforcement sign-off (four eyes, escalation to a supervisor) and the optional coordinated action day.
 import { sleep } from '@temporalio/workflow';
 import { CaseAborted, type CaseState } from '../case-state';
-import { awaitInternalTask } from '../human-task';
+import { runInternalTask } from '../human-task';
 
 export async function runSignoff(state: CaseState): Promise<void> {
   await state.setStatus('awaiting_signoff');
   await state.startStep('signoff');
-  const slaMs = state.slaMs('signoff');
-  const task = await state.openTask({
+  const task = await runInternalTask(state, {
     type: 'le_signoff',
     assignee: { org: state.view.org, role: 'le_officer' },
     step: 'signoff',
-    slaMs,
+    slaMs: state.slaMs('signoff'),
     context: { verifiedBy: state.view.verifiedBy },
   });
-  await awaitInternalTask(state, task, slaMs);
   if (task.outcome !== 'approved') {
     await state.finishStep('signoff', 'declined', { outcome: task.outcome });
     throw new CaseAborted('closed_rejected', task.comment ?? 'sign-off rejected');

@@ -1,7 +1,7 @@
 // Intake checks and the analyst's verification: deconfliction review when another open case overlaps, then verify_evidence.
 import { urlHost } from '../../domain/rules/plan';
 import { CaseAborted, type CaseState } from '../case-state';
-import { awaitInternalTask } from '../human-task';
+import { runInternalTask } from '../human-task';
 
 /** Automatic checks before a person looks: well-formed hashes, parseable URLs, duplicates. Pure, so they live here. */
 export function autoChecks(state: CaseState): Record<string, unknown> {
@@ -28,15 +28,13 @@ export function autoChecks(state: CaseState): Record<string, unknown> {
 
 export async function runDeconfliction(state: CaseState): Promise<void> {
   if (state.view.deconflictedWith.length === 0) return;
-  const slaMs = state.slaMs('verification');
-  const task = await state.openTask({
+  const task = await runInternalTask(state, {
     type: 'deconfliction_review',
     assignee: { org: state.view.org, role: 'le_supervisor' },
     step: 'verification',
-    slaMs,
+    slaMs: state.slaMs('verification'),
     context: { overlappingCases: state.view.deconflictedWith },
   });
-  await awaitInternalTask(state, task, slaMs);
   if (task.outcome === 'abort') throw new CaseAborted('withdrawn', `deconfliction: ${task.comment ?? 'aborted'}`);
 }
 
@@ -45,15 +43,13 @@ export async function runVerification(state: CaseState): Promise<void> {
   await runDeconfliction(state);
   const checks = autoChecks(state);
   await state.appendAudit([state.audit('verification.checked', checks)]);
-  const slaMs = state.slaMs('verification');
-  const task = await state.openTask({
+  const task = await runInternalTask(state, {
     type: 'verify_evidence',
     assignee: { org: state.view.org, role: 'analyst' },
     step: 'verification',
-    slaMs,
+    slaMs: state.slaMs('verification'),
     context: { autoChecks: checks },
   });
-  await awaitInternalTask(state, task, slaMs);
   if (task.outcome !== 'verified') {
     await state.finishStep('verification', 'declined', { outcome: task.outcome });
     throw new CaseAborted('closed_unverified', task.comment ?? 'evidence rejected');
