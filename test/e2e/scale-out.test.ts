@@ -8,7 +8,7 @@ import { TakedownClient } from '../../scripts/lib/api-client';
 import { freePort } from '../../scripts/lib/ports';
 import { freshDatabase } from '../support/db';
 import { sampleCase } from '../support/stack';
-import { ROOT } from '../faults/processes';
+import { ROOT } from '../support/paths';
 
 const children: ChildProcess[] = [];
 let urls: string[] = [];

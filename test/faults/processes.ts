@@ -1,11 +1,11 @@
 // Processes the fault suite can kill: workers as child processes, and its own PostgreSQL and Temporal dev server it can restart.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../../scripts/lib/postgres';
 import { startTemporalDevServer, type DevServer } from '../../scripts/lib/temporal-server';
+import { ROOT } from '../support/paths';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export { ROOT };
 
 export interface WorkerProcess {
   name: string;
