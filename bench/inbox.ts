@@ -1,0 +1,396 @@
+// Benchmark 2: the inbox and the API at scale: 100,000 tasks and 10,000 open cases seeded in PostgreSQL, 50 concurrent clients.
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { tasks } from '../db/schema';
+import type { CaseView } from '../domain/types';
+import { textArray } from '../api/routes/cases';
+import { caseBody, createPrincipal, rid, type Bench, type BenchContext, type BenchPrincipal, type BenchResult } from './lib/context';
+import type { BenchDb, Sut } from './lib/env';
+import { HttpJson } from './lib/http';
+import { writeSvg } from './lib/report';
+import { SEED_PARTNERS, seedProjections, type SeedResult } from './lib/seed';
+import { int, mapLimit, ms, num, sleep, summarize, table, until, type Summary } from './lib/stats';
+import { cdfSvg } from './lib/svg';
+import { summarizeCpuProfile, type CpuSummary } from './lib/cpu-profile';
+import { CpuMeter } from './lib/cpu';
+import { resetStatements, shortSql, topStatements, type StatementStat } from './lib/statements';
+
+const PROFILES = {
+  quick: { cases: 10_000, tasks: 100_000, realCases: 100, clients: 50, requests: 1_500, warmup: 300, serial: 150 },
+  full: { cases: 10_000, tasks: 100_000, realCases: 400, clients: 50, requests: 6_000, warmup: 600, serial: 400 },
+};
+
+interface LoadResult {
+  name: string;
+  concurrency: number;
+  latencies: number[];
+  statuses: Record<string, number>;
+  wallMs: number;
+  summary: Summary;
+  rps: number;
+  paced?: boolean;
+  cpu?: CpuDiff;
+  statements?: StatementStat[];
+}
+
+type CpuDiff = ReturnType<typeof CpuMeter.diff>;
+
+interface Req {
+  method: string;
+  path: string;
+  token: string;
+  body?: unknown;
+}
+
+/**
+ * `concurrency` clients. Closed loop (default): each sends its next request as soon as the previous one is answered, so
+ * the loop runs at the server's saturation throughput. Paced (`intervalMs`): each client sends on a fixed schedule, and
+ * latency counts from the scheduled time (a late answer delays nothing, so queueing is not hidden).
+ */
+async function load(ctx: BenchContext, http: HttpJson, name: string, n: number, concurrency: number, next: (i: number) => Req, opts: { expect?: number; intervalMs?: number } = {}): Promise<LoadResult> {
+  const expect = opts.expect ?? 200;
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  const t0 = performance.now();
+  let issued = 0;
+  let done = 0;
+  const one = async (i: number, scheduled: number) => {
+    const r = next(i);
+    const res = await http.request(r.method, r.path, { token: r.token, body: r.body }).catch((err: Error) => ({ status: 0, ms: NaN, body: err.message }));
+    statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+    if (res.status === expect) latencies.push(opts.intervalMs ? performance.now() - scheduled : res.ms);
+    done += 1;
+    if (done % 100 === 0) ctx.progress.update(`${name}: ${done}/${n}, ${int(done / ((performance.now() - t0) / 1000))} req/s`);
+  };
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, c) => {
+      for (let k = 0; ; k++) {
+        const i = issued++;
+        if (i >= n) return;
+        let scheduled = performance.now();
+        if (opts.intervalMs) {
+          scheduled = t0 + (c / concurrency) * opts.intervalMs + k * opts.intervalMs;
+          const wait = scheduled - performance.now();
+          if (wait > 0) await sleep(wait);
+        }
+        await one(i, scheduled);
+      }
+    }),
+  );
+  const wallMs = performance.now() - t0;
+  return { name, concurrency, latencies, statuses, wallMs, summary: summarize(latencies), rps: n / (wallMs / 1000), paced: opts.intervalMs !== undefined };
+}
+
+async function waitForOpen(db: BenchDb, type: string, caseIds: string[]): Promise<{ id: string; caseId: string }[]> {
+  return until(`${caseIds.length} open ${type} tasks`, 300_000, async () => {
+    const { rows } = await db.pool.query<{ id: string; case_id: string }>(
+      `SELECT id, case_id FROM tasks WHERE type = $1 AND status = 'open' AND case_id = ANY($2::text[])`,
+      [type, caseIds],
+    );
+    return rows.length === caseIds.length ? rows.map((r) => ({ id: r.id, caseId: r.case_id })) : undefined;
+  });
+}
+
+async function indexStats(db: BenchDb): Promise<{ inboxScans: number; tasksSeqScans: number }> {
+  const { rows } = await db.pool.query<{ idx: string; seq: string }>(
+    `SELECT (SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = 'tasks_inbox_idx') AS idx,
+            (SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'tasks') AS seq`,
+  );
+  return { inboxScans: Number(rows[0].idx), tasksSeqScans: Number(rows[0].seq) };
+}
+
+async function run(ctx: BenchContext): Promise<BenchResult> {
+  const p = PROFILES[ctx.profile];
+  const { progress } = ctx;
+  progress.phase('inbox: starting the worker and the API');
+  const db = await ctx.env.freshDatabase('inbox');
+  const adminToken = `bench-admin-${rid(12)}`;
+  const queue = `bench-inbox-${rid()}`;
+  let sut: Sut | undefined;
+  let http: HttpJson | undefined;
+  try {
+    sut = await ctx.env.startSut('inbox', {
+      databaseUrl: db.url,
+      temporalAddress: ctx.env.temporal.address,
+      namespace: 'default',
+      takedown: { taskQueue: queue, bundlePath: ctx.env.bundles.takedown },
+      api: { adminToken },
+    });
+    http = new HttpJson(sut.started.apiUrl!, p.clients + 8);
+    const h = http;
+    const [lead, analyst, officer, visa] = await Promise.all([
+      createPrincipal(h, adminToken, 'ceop', ['case_lead']),
+      createPrincipal(h, adminToken, 'ceop', ['analyst']),
+      createPrincipal(h, adminToken, 'ceop', ['le_officer']),
+      createPrincipal(h, adminToken, 'visa', ['partner']),
+    ]);
+    progress.done();
+
+    // A real case's view is the template of the seeded ones, so reads return realistically sized documents.
+    progress.phase('inbox: seeding');
+    const first = (await h.ok<CaseView>('POST', '/v1/cases', { token: lead.token, body: caseBody() })).body;
+    await waitForOpen(db, 'verify_evidence', [first.id]);
+    const template = (await db.pool.query<{ view: CaseView }>('SELECT view FROM cases WHERE id = $1', [first.id])).rows[0].view;
+    progress.update(`${int(p.cases)} open cases and ${int(p.tasks)} tasks (INSERT … SELECT generate_series)`);
+    const seed: SeedResult = await seedProjections(db.pool, template, { cases: p.cases, tasks: p.tasks, internalShare: 0.2, openShare: 0.3, cancelledShare: 0.03 });
+    const sizes = (
+      await db.pool.query<{ cases: string; tasks: string; inbox: string }>(
+        `SELECT pg_total_relation_size('cases') AS cases, pg_total_relation_size('tasks') AS tasks, pg_relation_size('tasks_inbox_idx') AS inbox`,
+      )
+    ).rows[0];
+    progress.done(`cases ${ms(seed.casesMs)}, tasks ${ms(seed.tasksMs)}, ANALYZE ${ms(seed.analyzeMs)}`);
+
+    progress.phase(`inbox: starting ${p.realCases} real cases through the API`);
+    const realIds = [first.id];
+    await mapLimit(Array.from({ length: p.realCases - 1 }, (_, i) => i), 16, async () => {
+      realIds.push((await h.ok<CaseView>('POST', '/v1/cases', { token: lead.token, body: caseBody() })).body.id);
+      if (realIds.length % 20 === 0) progress.update(`${realIds.length}/${p.realCases} created`);
+    });
+    const verifyTasks = await waitForOpen(db, 'verify_evidence', realIds);
+    progress.done(`${verifyTasks.length} verify_evidence tasks open`);
+
+    const seededCeop = (await db.pool.query<{ id: string }>(`SELECT id FROM cases WHERE org = 'ceop' AND id LIKE 'case_seed%' ORDER BY id`)).rows.map((r) => r.id);
+    const visaHeld = (
+      await db.pool.query<{ case_id: string }>(`SELECT DISTINCT case_id FROM tasks WHERE assignee_org = 'visa' AND status = 'open' AND id LIKE 'tsk_seed%' ORDER BY case_id LIMIT 2000`)
+    ).rows.map((r) => r.case_id);
+    let rnd = 12345;
+    const pick = <T>(xs: T[]) => {
+      rnd = (rnd * 1103515245 + 12345) % 2 ** 31;
+      return xs[rnd % xs.length];
+    };
+
+    const reads: { name: string; req: (i: number) => Req }[] = [
+      { name: 'GET /v1/tasks?status=open (inbox of visa)', req: () => ({ method: 'GET', path: '/v1/tasks?status=open', token: visa.token }) },
+      { name: 'GET /v1/cases/:id (case lead, full view)', req: () => ({ method: 'GET', path: `/v1/cases/${pick(seededCeop)}`, token: lead.token }) },
+      { name: 'GET /v1/cases/:id (partner holding a task)', req: () => ({ method: 'GET', path: `/v1/cases/${pick(visaHeld)}`, token: visa.token }) },
+    ];
+    const before = await indexStats(db);
+    const meter = new CpuMeter({ sut: sut.started.pid, temporal: ctx.env.temporal.process.pid, postgres: ctx.env.postgresPid });
+    const measured = async (name: string, n: number, concurrency: number, req: (i: number) => Req, opts: { intervalMs?: number } = {}) => {
+      await resetStatements(db.pool);
+      const a = meter.sample();
+      const r = await load(ctx, h, name, n, concurrency, req, opts);
+      const cpu = CpuMeter.diff(a, meter.sample());
+      return { ...r, cpu, statements: await topStatements(db.pool, 4) };
+    };
+    const results: { serial: LoadResult; loaded: LoadResult; paced: LoadResult }[] = [];
+    let inboxRequests = 0;
+    for (const r of reads) {
+      progress.phase(`inbox: ${r.name}`);
+      await load(ctx, h, `${r.name} warm-up`, p.warmup, p.clients, r.req);
+      const serial = { ...(await measured(`${r.name} one client`, p.serial, 1, r.req)), name: r.name };
+      const loaded = { ...(await measured(`${r.name} ${p.clients} clients`, p.requests, p.clients, r.req)), name: r.name };
+      // Half the saturation throughput, spread evenly over the same 50 clients: latency when the API is not the bottleneck.
+      const intervalMs = (p.clients / (loaded.rps / 2)) * 1000;
+      const paced = { ...(await measured(`${r.name} ${p.clients} clients paced`, Math.round(p.requests / 2), p.clients, r.req, { intervalMs })), name: r.name };
+      if (r.name.startsWith('GET /v1/tasks')) inboxRequests += p.warmup + p.serial + p.requests + Math.round(p.requests / 2);
+      results.push({ serial, loaded, paced });
+      progress.done(`p50 ${ms(loaded.summary.p50)}, p99 ${ms(loaded.summary.p99)}, ${int(loaded.rps)} req/s; at ${int(paced.rps)} req/s paced: p99 ${ms(paced.summary.p99)}; one client p50 ${ms(serial.summary.p50)}`);
+    }
+
+    // A separate pass under the CPU profiler (it slows the process a little, so it is not the measured one).
+    const profiles: { name: string; cpu: CpuSummary; rps: number }[] = [];
+    for (const r of reads.slice(0, 2)) {
+      progress.phase(`inbox: CPU profile of the API process during ${r.name}`);
+      const stopProfile = await sut.profile(r.name.startsWith('GET /v1/tasks') ? 'inbox' : 'case');
+      const pr = await load(ctx, h, `${r.name} profiled`, Math.round(p.requests / 2), p.clients, r.req);
+      if (r.name.startsWith('GET /v1/tasks')) inboxRequests += Math.round(p.requests / 2);
+      profiles.push({ name: r.name, cpu: summarizeCpuProfile(await stopProfile()), rps: pr.rps });
+      progress.done();
+    }
+
+    progress.phase(`inbox: POST /v1/tasks/:id/complete on ${verifyTasks.length} open verify_evidence tasks, ${p.clients} clients`);
+    const completeVerify = await measured('complete verify_evidence', verifyTasks.length, p.clients, (i) => ({
+      method: 'POST',
+      path: `/v1/tasks/${verifyTasks[i].id}/complete`,
+      token: analyst.token,
+      body: { outcome: 'verified' },
+    }));
+    progress.update('waiting for the le_signoff tasks');
+    const signoffTasks = await waitForOpen(db, 'le_signoff', realIds);
+    await sleep(1_000);
+    const completeSignoff = await measured('complete le_signoff', signoffTasks.length, p.clients, (i) => ({
+      method: 'POST',
+      path: `/v1/tasks/${signoffTasks[i].id}/complete`,
+      token: officer.token,
+      body: { outcome: 'approved' },
+    }));
+    progress.done(`verify p50 ${ms(completeVerify.summary.p50)} p99 ${ms(completeVerify.summary.p99)}; sign-off p50 ${ms(completeSignoff.summary.p50)} p99 ${ms(completeSignoff.summary.p99)}`);
+
+    progress.phase('inbox: EXPLAIN (ANALYZE) of the inbox query, index statistics');
+    // The inbox query exactly as api/routes/tasks.ts builds it for a partner asking for open tasks (limit 50 + 1).
+    const q = db.db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.assigneeOrg, visa.org), sql`${tasks.roles} && ${textArray(visa.roles)}`, eq(tasks.status, 'open')))
+      .orderBy(asc(tasks.createdAt), asc(tasks.id))
+      .limit(51)
+      .toSQL();
+    const explain = (await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`, q.params)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    const explainCase = (
+      await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM cases WHERE id = $1`, [seededCeop[0]])
+    ).rows
+      .map((r) => r['QUERY PLAN'])
+      .join('\n');
+    // Statistics reach the shared counters when a backend has been idle a while (PostgreSQL flushes them at most every 10 s then).
+    await sleep(11_000);
+    const after = await indexStats(db);
+    progress.done();
+
+    return report(ctx, p, {
+      seed,
+      sizes: { cases: Number(sizes.cases), tasks: Number(sizes.tasks), inbox: Number(sizes.inbox) },
+      results,
+      completeVerify,
+      completeSignoff,
+      explain,
+      explainCase,
+      sql: q.sql,
+      inboxRequests,
+      scans: { inbox: after.inboxScans - before.inboxScans, seq: after.tasksSeqScans - before.tasksSeqScans },
+      poolMax: sut.started.poolMax,
+      visa,
+      viewBytes: Buffer.byteLength(JSON.stringify(template)),
+      profiles,
+    });
+  } finally {
+    http?.close();
+    await sut?.stop();
+    await db.close().catch(() => {});
+  }
+}
+
+interface Collected {
+  seed: SeedResult;
+  sizes: { cases: number; tasks: number; inbox: number };
+  results: { serial: LoadResult; loaded: LoadResult; paced: LoadResult }[];
+  completeVerify: LoadResult;
+  completeSignoff: LoadResult;
+  explain: string;
+  explainCase: string;
+  sql: string;
+  inboxRequests: number;
+  scans: { inbox: number; seq: number };
+  poolMax: number;
+  visa: BenchPrincipal;
+  viewBytes: number;
+  profiles: { name: string; cpu: CpuSummary; rps: number }[];
+}
+
+function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): BenchResult {
+  const loaded = c.results.map((r) => r.loaded);
+  const verdict = (v: number) => (v < 50 ? '✅ < 50 ms' : '❌ ≥ 50 ms');
+  const statuses = (r: LoadResult) =>
+    Object.entries(r.statuses)
+      .map(([k, v]) => `${k}×${v}`)
+      .join(' ');
+  const rows = [
+    ...c.results.map(({ serial, loaded: r, paced }) => [
+      r.name,
+      r.summary.n,
+      ms(r.summary.p50),
+      ms(r.summary.p99),
+      int(r.rps),
+      `${ms(paced.summary.p50)} / ${ms(paced.summary.p99)} at ${int(paced.rps)} req/s`,
+      `${ms(serial.summary.p50)} / ${ms(serial.summary.p99)}`,
+      `${verdict(r.summary.p99)}${paced.summary.p99 < 50 ? ' (paced ✅)' : ''}`,
+      statuses(r),
+    ]),
+    ...[c.completeVerify, c.completeSignoff].map((r) => [`POST /v1/tasks/:id/complete (${r.name.replace('complete ', '')})`, r.summary.n, ms(r.summary.p50), ms(r.summary.p99), int(r.rps), '', '', '', statuses(r)]),
+  ];
+  const CPU_NAMES = ['sut', 'postgres', 'temporal', 'driver'];
+  const cpuRows = [...c.results.map((x) => x.loaded), c.completeVerify, c.completeSignoff].map((r) => {
+    const n = r.latencies.length || 1;
+    const per = (k: string) => ms((r.cpu?.byName[k] ?? 0) / n);
+    return [r.name, ...CPU_NAMES.map(per), ms((r.cpu?.other ?? 0) / n), `${num((r.cpu?.machineBusyMs ?? 0) / (r.cpu?.wallMs ?? 1), 2)} of ${r.cpu?.cores ?? 0}`];
+  });
+  const svg = writeSvg(
+    'inbox-api-latency.svg',
+    cdfSvg({
+      title: `API latency at ${p.clients} concurrent clients (${int(p.tasks)} tasks, ${int(p.cases)} open cases)`,
+      xLabel: 'latency (ms)',
+      logX: true,
+      series: [
+        ...loaded.map((r) => ({ label: `${r.name} (saturated)`, values: r.latencies })),
+        { label: `${c.results[0].paced.name} (paced, ${int(c.results[0].paced.rps)} req/s)`, values: c.results[0].paced.latencies }, { label: 'POST /v1/tasks/:id/complete (both steps)', values: [...c.completeVerify.latencies, ...c.completeSignoff.latencies] }],
+    }),
+  );
+  const visaRow = c.seed.byOrg.find((o) => o.org === 'visa');
+  const usesIndex = /tasks_inbox_idx/.test(c.explain);
+  const inbox = loaded[0];
+  const inboxPaced = c.results[0].paced;
+  const orgRows = c.seed.byOrg.slice(0, 6).map((o) => [o.org, int(o.total), int(o.open)]);
+  const section = `## 2. Inbox and API at scale
+
+\`npm run bench -- inbox\` · ${ctx.profile} profile. Seeded directly in PostgreSQL (\`bench/lib/seed.ts\`, two \`INSERT … SELECT\` over
+\`generate_series\`, deterministic \`setseed\`): ${int(p.cases)} open cases (each with a real case's view as jsonb, ${num(c.viewBytes / 1024, 1)} KiB of JSON) in 5 case orgs
+and ${int(p.tasks)} tasks on them, 20 % for the case orgs' people and 80 % for ${SEED_PARTNERS.length} partner orgs drawn with Zipf weights,
+30 % open, 67 % completed, 3 % cancelled (seeding took ${ms(c.seed.casesMs)} + ${ms(c.seed.tasksMs)}, then \`ANALYZE\`). Table sizes: tasks
+${num(c.sizes.tasks / 1024 ** 2, 1)} MiB (tasks_inbox_idx ${num(c.sizes.inbox / 1024 ** 2, 1)} MiB), cases ${num(c.sizes.cases / 1024 ** 2, 1)} MiB. Biggest partner inboxes:
+
+${table(['partner org', 'tasks', 'open'], orgRows)}
+
+Plus ${p.realCases} real cases started through the API and waiting at \`verify_evidence\`, whose tasks are then completed.
+Each read runs three ways after ${p.warmup} warm-up requests: **saturated**, ${p.clients} clients in a closed loop (each sends its
+next request when answered: the API's maximum throughput, where latency is queueing, ≈ clients ÷ throughput); **paced**, the
+same ${p.clients} clients sending on a fixed schedule at half that throughput, latency counted from the scheduled time; and
+**one client**, one request at a time (service time). API and worker share one process as in \`npm start\`, with a pool of
+${c.poolMax} PostgreSQL connections.
+
+${table(['request', 'n', 'p50', 'p99', 'req/s (saturated)', 'paced at half: p50 / p99', 'one client: p50 / p99', 'target p99 < 50 ms (reads)', 'statuses'], rows)}
+
+Inside PostgreSQL (pg_stat_statements over the ${p.clients}-client runs), the statements each request makes, by total time:
+
+${table(
+  ['request', 'statement', 'calls per request', 'mean execution'],
+  [...c.results.map((x) => x.loaded), c.completeVerify].flatMap((r) =>
+    (r.statements ?? [])
+      .filter((st) => st.calls >= r.latencies.length * 0.5)
+      .map((st, i) => [i === 0 ? r.name : '', '`' + shortSql(st.query, 90) + '`', num(st.calls / Math.max(1, r.latencies.length), 1), ms(st.meanMs)]),
+  ),
+)}
+
+CPU per request by process over the ${p.clients}-client runs (\`/proc\`), and how busy the machine's cores were:
+
+${table(['request', 'worker + API process', 'PostgreSQL', 'Temporal', 'driver', 'other processes', 'cores busy'], cpuRows)}
+
+![API latency CDF](${svg})
+
+The inbox query (for \`visa\`, ${int(visaRow?.open ?? 0)} open of ${int(visaRow?.total ?? 0)} tasks), as \`api/routes/tasks.ts\` builds it:
+
+\`\`\`sql
+${c.sql}
+\`\`\`
+
+\`EXPLAIN (ANALYZE, BUFFERS)\`: ${usesIndex ? 'an index scan on **tasks_inbox_idx**' : '**no tasks_inbox_idx in the plan**'}:
+
+\`\`\`
+${c.explain}
+\`\`\`
+
+${c.profiles
+  .map(
+    (pr) => `CPU of the API process (API and worker share it) during ${pr.name}, ${p.clients} clients, sampled by V8 (busy ${num(pr.cpu.busy * 100, 0)} % of ${ms(pr.cpu.totalMs)}, ${int(pr.rps)} req/s under the profiler), self time:
+
+${table(['package or folder', 'share of busy time'], pr.cpu.byGroup.slice(0, 10).map((g) => [g.group, `${num(g.share * 100, 1)} %`]))}
+
+${table(['function', 'share of busy time'], pr.cpu.byFunction.slice(0, 10).map((f) => [`\`${f.fn}\``, `${num(f.share * 100, 1)} %`]))}
+`,
+  )
+  .join('\n')}
+During the runs PostgreSQL counted ${int(c.scans.inbox)} scans of tasks_inbox_idx for ${int(c.inboxRequests)} inbox requests, and ${int(c.scans.seq)}
+sequential scans of \`tasks\`. \`GET /v1/cases/:id\` reads one row by primary key:
+
+\`\`\`
+${c.explainCase}
+\`\`\`
+`;
+  return {
+    section,
+    raw: { settings: p, seed: c.seed, sizes: c.sizes, results: c.results, complete: [c.completeVerify, c.completeSignoff], explain: c.explain, scans: c.scans },
+    headline: [
+      `inbox p50 ${ms(inbox.summary.p50)} p99 ${ms(inbox.summary.p99)} at ${p.clients} clients (${int(inbox.rps)} req/s; paced at ${int(inboxPaced.rps)} req/s p99 ${ms(inboxPaced.summary.p99)}); case read p99 ${ms(loaded[1].summary.p99)}; complete p50 ${ms(c.completeVerify.summary.p50)} p99 ${ms(c.completeVerify.summary.p99)}; inbox plan ${usesIndex ? 'uses' : 'does NOT use'} tasks_inbox_idx`,
+    ],
+  };
+}
+
+export const inboxBench: Bench = { name: 'inbox', title: 'inbox and API reads and completions at 100,000 tasks / 10,000 open cases', run };

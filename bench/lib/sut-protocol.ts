@@ -1,0 +1,67 @@
+// Messages between the benchmark driver and the system-under-test child process.
+
+export interface SutConfig {
+  databaseUrl: string;
+  temporalAddress: string;
+  namespace: string;
+  /** The takedown worker (case workflows, real activities) on this queue, from a pre-built bundle. */
+  takedown?: { taskQueue: string; bundlePath: string };
+  /** The floor worker (bench/floor-workflow.ts, no-op activities) in the same process, on its own queue. */
+  floor?: { taskQueue: string; bundlePath: string };
+  /** Serve the HTTP API (createApp) on a free port; cases it starts go to takedown.taskQueue. */
+  api?: { adminToken: string };
+  /** Where the child writes its logs (worker and API warnings and errors). */
+  logFile: string;
+}
+
+export interface SutMemory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  /** V8's heap size limit of the main thread (the SDK sizes its workflow cache from it). */
+  heapLimit: number;
+  /** Workflows held in the takedown worker's sticky cache. */
+  cachedWorkflows: number | null;
+  maxCachedWorkflows: number | null;
+}
+
+export type SutRequest =
+  | { id: number; kind: 'start'; config: SutConfig }
+  | { id: number; kind: 'memory' }
+  | { id: number; kind: 'profileStart' }
+  | { id: number; kind: 'profileStop'; file: string }
+  | { id: number; kind: 'activityStats'; reset: boolean }
+  | { id: number; kind: 'loopDelay'; reset: boolean }
+  | { id: number; kind: 'stop' };
+
+/** Unsolicited messages from the child: a floor wait is open (see bench/lib/floor-activities.ts). */
+export interface SutEvent {
+  event: 'ready';
+  workflowId: string;
+  index: number;
+}
+
+/** Execution time of activities inside the worker, by type (` (local)` appended for local activities). */
+export type ActivityStats = Record<string, { count: number; totalMs: number; maxMs: number }>;
+
+export type SutResponse =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: string };
+
+export interface SutStarted {
+  apiUrl: string | null;
+  pid: number;
+  poolMax: number;
+}
+
+/** Event-loop delay of the child's main thread (perf_hooks.monitorEventLoopDelay), in milliseconds. */
+export interface LoopDelay {
+  mean: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** Share of wall time the main thread's event loop was busy (performance.eventLoopUtilization). */
+  utilization: number;
+}

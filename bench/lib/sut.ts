@@ -1,0 +1,224 @@
+// The system under test as a child process: the takedown worker, the floor worker and the HTTP API, as `npm start` runs them.
+import { appendFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { monitorEventLoopDelay, performance as perf, type EventLoopUtilization } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import { Session } from 'node:inspector/promises';
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
+import { pino } from 'pino';
+import { createApp } from '../../api/app';
+import { connectDb, type DbHandle } from '../../db/client';
+import { createTakedownWorker } from '../../scripts/lib/worker';
+import { createFloorActivities } from './floor-activities';
+import type { ActivityStats, LoopDelay, SutConfig, SutEvent, SutMemory, SutRequest, SutResponse, SutStarted } from './sut-protocol';
+
+let logFile = '';
+const writeLog = (line: string) => {
+  if (logFile) appendFileSync(logFile, `${line}\n`);
+};
+
+interface Running {
+  db: DbHandle;
+  connection: Connection;
+  workers: { worker: Worker; run: Promise<void>; close: () => Promise<void> }[];
+  takedown?: Worker;
+  maxCachedWorkflows: number | null;
+  server?: http.Server;
+}
+
+let running: Running | undefined;
+
+let stats: ActivityStats = {};
+
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+let eluMark: EventLoopUtilization = perf.eventLoopUtilization();
+
+function loopDelay(reset: boolean): LoopDelay {
+  const ms = (ns: number) => ns / 1e6;
+  const elu = perf.eventLoopUtilization(eluMark);
+  const out = { mean: ms(loop.mean), p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max), utilization: elu.utilization };
+  if (reset) {
+    loop.reset();
+    eluMark = perf.eventLoopUtilization();
+  }
+  return out;
+}
+/** Times every activity execution inside the worker (local ones too), by type. */
+const timing: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      const t0 = performance.now();
+      try {
+        return await next(input);
+      } finally {
+        const key = `${ctx.info.activityType}${ctx.info.isLocal ? ' (local)' : ''}`;
+        const ms = performance.now() - t0;
+        const s = (stats[key] ??= { count: 0, totalMs: 0, maxMs: 0 });
+        s.count += 1;
+        s.totalMs += ms;
+        s.maxMs = Math.max(s.maxMs, ms);
+      }
+    },
+  },
+});
+
+async function start(config: SutConfig): Promise<SutStarted> {
+  logFile = config.logFile;
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (e) => writeLog(`[temporal ${e.level}] ${e.message} ${e.meta ? JSON.stringify(e.meta) : ''}`)),
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+    shutdownSignals: [],
+  });
+  // The same pool settings as the entry points (connectDb's defaults): API and worker share it, as in `npm start`.
+  const db = connectDb(config.databaseUrl, { applicationName: 'bench-sut' });
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.namespace });
+  const r: Running = { db, connection, workers: [], maxCachedWorkflows: null };
+  if (config.takedown) {
+    // createTakedownWorker spreads `tuning` into Worker.create; the timing interceptor rides along that way (the
+    // benchmark checks that timings arrive, so a change there shows up as missing numbers, not wrong ones).
+    const tuning = { interceptors: { activity: [timing] } } satisfies Partial<WorkerOptions>;
+    const { worker, connection: wc } = await createTakedownWorker({
+      tuning: tuning as NonNullable<Parameters<typeof createTakedownWorker>[0]['tuning']>,
+      address: config.temporalAddress,
+      namespace: config.namespace,
+      taskQueue: config.takedown.taskQueue,
+      workflowBundlePath: config.takedown.bundlePath,
+      deps: {
+        pool: db.pool,
+        temporal: client,
+        notices: { timeoutMs: 10_000, allowPrivate: true },
+        urlChecks: { timeoutMs: 10_000, allowPrivate: true },
+      },
+    });
+    r.takedown = worker;
+    r.maxCachedWorkflows = worker.options.maxCachedWorkflows;
+    r.workers.push({ worker, run: worker.run(), close: () => wc.close() });
+  }
+  if (config.floor) {
+    const nc = await NativeConnection.connect({ address: config.temporalAddress });
+    const worker = await Worker.create({
+      connection: nc,
+      namespace: config.namespace,
+      taskQueue: config.floor.taskQueue,
+      workflowBundle: { codePath: config.floor.bundlePath },
+      activities: createFloorActivities((n) => process.send?.({ event: 'ready', ...n } satisfies SutEvent)),
+      interceptors: { activity: [timing] },
+      shutdownGraceTime: '5s',
+    });
+    r.workers.push({ worker, run: worker.run(), close: () => nc.close() });
+  }
+  for (const w of r.workers) w.run.catch((err) => writeLog(`worker stopped: ${String(err?.stack ?? err)}`));
+  let apiUrl: string | null = null;
+  if (config.api) {
+    const logger = pino({ level: 'warn' }, pino.destination({ dest: config.logFile, sync: false }));
+    const app = createApp({
+      pool: db.pool,
+      db: db.db,
+      temporal: client,
+      taskQueue: config.takedown?.taskQueue ?? 'takedown',
+      namespace: config.namespace,
+      adminToken: config.api.adminToken,
+      logger,
+    });
+    const server = http.createServer(app);
+    // Keep-alive connections from the load generator must outlive short pauses between phases.
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    r.server = server;
+    apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+  running = r;
+  return { apiUrl, pid: process.pid, poolMax: db.pool.options.max ?? 10 };
+}
+
+function memory(): SutMemory {
+  // A full collection first, so heapUsed is what is live, not what awaits collection.
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    heapLimit: v8.getHeapStatistics().heap_size_limit,
+    cachedWorkflows: running?.takedown ? running.takedown.getStatus().numCachedWorkflows : null,
+    maxCachedWorkflows: running?.maxCachedWorkflows ?? null,
+  };
+}
+
+let profiler: Session | undefined;
+
+/** CPU profiling of this process over a window the driver chooses (the V8 sampling profiler, via the inspector). */
+async function profileStart(): Promise<void> {
+  profiler = new Session();
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+  await profiler.post('Profiler.start');
+}
+
+async function profileStop(file: string): Promise<string> {
+  if (!profiler) throw new Error('no profile running');
+  const { profile } = await profiler.post('Profiler.stop');
+  profiler.disconnect();
+  profiler = undefined;
+  writeFileSync(file, JSON.stringify(profile));
+  return file;
+}
+
+async function stop(): Promise<void> {
+  const r = running;
+  running = undefined;
+  if (!r) return;
+  if (r.server) {
+    r.server.closeAllConnections();
+    await new Promise<void>((resolve) => r.server!.close(() => resolve()));
+  }
+  for (const w of r.workers) if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
+  for (const w of r.workers) {
+    await w.run.catch(() => {});
+    await w.close().catch(() => {});
+  }
+  await r.connection.close().catch(() => {});
+  await r.db.close().catch(() => {});
+}
+
+function reply(msg: SutResponse): void {
+  process.send?.(msg);
+}
+
+process.on('message', (raw) => {
+  const req = raw as SutRequest;
+  const run = async (): Promise<unknown> => {
+    if (req.kind === 'start') return start(req.config);
+    if (req.kind === 'memory') return memory();
+    if (req.kind === 'profileStart') return profileStart();
+    if (req.kind === 'profileStop') return profileStop(req.file);
+    if (req.kind === 'loopDelay') return loopDelay(req.reset);
+    if (req.kind === 'activityStats') {
+      const out = stats;
+      if (req.reset) stats = {};
+      return out;
+    }
+    await stop();
+    setTimeout(() => process.exit(0), 50);
+    return null;
+  };
+  run().then(
+    (result) => reply({ id: req.id, ok: true, result }),
+    (err: unknown) => {
+      writeLog(`request ${req.kind} failed: ${String((err as Error)?.stack ?? err)}`);
+      reply({ id: req.id, ok: false, error: String((err as Error)?.message ?? err) });
+    },
+  );
+});
+process.on('unhandledRejection', (err) => writeLog(`unhandled rejection: ${String((err as Error)?.stack ?? err)}`));
+// The driver owns this process: when it goes away, so does the system under test.
+process.on('disconnect', () => {
+  void stop().finally(() => process.exit(0));
+});
