@@ -78,7 +78,7 @@ const local = { rules: { 'no-value-imports-from': noValueImportsFrom } };
 
 export default defineConfig(
   {
-    ignores: ['node_modules/', '.data/', '.tools/', '.test-data/', 'db/migrations/', 'ui/vendor/', 'bench/out/', 'coverage/', 'dist/'],
+    ignores: ['node_modules/', '.data/', '.tools/', '.test-data/', '.bench-data/', 'db/migrations/', 'ui/vendor/', 'bench/out/', 'coverage/', 'dist/'],
   },
   {
     // Off: directives for rules this config does not enable (editors' recommended sets) are harmless.

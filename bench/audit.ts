@@ -149,7 +149,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const runs: AppendRun[] = [];
     for (const w of p.writers) {
       progress.phase(`audit: ${w} writer(s) on ${int(p.cases)} cases, ${p.seconds} s`);
-      const r = await appendLoad(ctx, db, `${w} writers`, w, caseIds, p.seconds);
+      const r = await appendLoad(ctx, db, `${w} writer${w > 1 ? 's' : ''}`, w, caseIds, p.seconds);
       runs.push(r);
       progress.done(`${int(r.perSecond)} appends/s, p50 ${ms(r.latency.p50)}, p99 ${ms(r.latency.p99)}`);
     }

@@ -14,11 +14,11 @@ import { HttpJson } from './lib/http';
 import { InboxPoller } from './lib/pollers';
 import { writeSvg } from './lib/report';
 import { countsOf, describeShape, shapeFrom, shapeTotals, type ShapeCounts } from './lib/shape';
-import { mapLimit, mean, median, ms, num, sleep, summarize, table, until, withTimeout, type Summary } from './lib/stats';
+import { int, mapLimit, mean, median, ms, num, sleep, summarize, table, until, withTimeout, type Summary } from './lib/stats';
 import { cdfSvg } from './lib/svg';
 import { CpuMeter, type CpuSample } from './lib/cpu';
 import { summarizeCpuProfile, type CpuSummary } from './lib/cpu-profile';
-import { resetStatements, shortSql, topStatements, type StatementStat } from './lib/statements';
+import { resetStatements, shortSql, topStatements, totalStatements, type StatementStat } from './lib/statements';
 
 const PROFILES = {
   quick: { concurrency: 8, blocks: 4, casesPerBlock: 12, warmup: 8, historySample: 16, updatesPerRound: 16, rounds: 2, serialUpdates: 20, profileCases: 12, pollMs: 25 },
@@ -478,6 +478,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const polls = rig.pollers.verify.polls + rig.pollers.signoff.polls - pollsBefore;
     // Only the takedown side touches PostgreSQL, so these are its statements.
     const statements = await topStatements(rig.db.pool, 12);
+    const statementTotals = await totalStatements(rig.db.pool);
     progress.done();
 
     progress.phase('overhead: CPU profile of the worker + API process during a takedown block (not measured)');
@@ -528,6 +529,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       loops,
       serialUpdates,
       statements,
+      statementTotals,
       cpuProfile,
     });
   } finally {
@@ -555,6 +557,7 @@ interface Collected {
   loops: Record<'takedown' | 'floor', LoopDelay[]>;
   serialUpdates: Record<UpdateVariant, number[]>;
   statements: StatementStat[];
+  statementTotals: { calls: number; totalMs: number };
   cpuProfile: CpuSummary;
 }
 
@@ -823,7 +826,9 @@ ${table(['task type', 'n', 'p50', 'p99'], outsideRows)}
 - The PostgreSQL projection and audit writes (local activities) executed for ${ms(localExec)} per case, ${num(pgShare * 100, 0)} % of a
   case's wall time in Temporal (they run inside workflow tasks, one after another except across the partner branches).
 
-Statements by total execution time inside PostgreSQL (pg_stat_statements over the takedown blocks, per completed case):
+Statements by total execution time inside PostgreSQL (pg_stat_statements over the takedown blocks, per completed case). In
+all, a case made ${int(c.statementTotals.calls / td.length)} SQL statements (BEGIN and COMMIT included), ${ms(c.statementTotals.totalMs / td.length)} of execution
+time inside PostgreSQL; each statement is also a round trip on the worker's busy event loop.
 
 ${table(['statement', 'calls per case', 'mean', 'per case'], stmtRows)}${lockNote}
 

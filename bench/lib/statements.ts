@@ -30,3 +30,13 @@ export function shortSql(q: string, max = 110): string {
   const one = q.replace(/\s+/g, ' ').trim();
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
 }
+
+/** All statements executed in this database since the last reset (BEGIN and COMMIT included: track_utility is on). */
+export async function totalStatements(pool: pg.Pool): Promise<{ calls: number; totalMs: number }> {
+  const { rows } = await pool.query<{ calls: string; total: number }>(
+    `SELECT coalesce(sum(s.calls), 0) AS calls, coalesce(sum(s.total_exec_time), 0) AS total
+       FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      WHERE d.datname = current_database() AND s.query !~* 'pg_stat_statements'`,
+  );
+  return { calls: Number(rows[0].calls), totalMs: Number(rows[0].total) };
+}

@@ -15,6 +15,8 @@ export interface WorkerSetup {
   workflowBundlePath?: string;
   identity?: string;
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows'>>;
+  /** Worker interceptors (the benchmarks time activities with one). */
+  interceptors?: WorkerOptions['interceptors'];
 }
 
 export async function createTakedownWorker(setup: WorkerSetup): Promise<{ worker: Worker; connection: NativeConnection }> {
@@ -28,6 +30,7 @@ export async function createTakedownWorker(setup: WorkerSetup): Promise<{ worker
     ...(setup.workflowBundlePath ? { workflowBundle: { codePath: setup.workflowBundlePath } } : { workflowsPath: WORKFLOWS_PATH }),
     shutdownGraceTime: '5s',
     ...setup.tuning,
+    ...(setup.interceptors ? { interceptors: setup.interceptors } : {}),
   });
   return { worker, connection };
 }

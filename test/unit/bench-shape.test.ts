@@ -1,0 +1,88 @@
+// The benchmark's own logic: the floor shape counted from a recorded case history, percentiles, and the SVG charts.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseHistory } from '../../bench/lib/history';
+import { countsOf, shapeFrom, shapeTotals } from '../../bench/lib/shape';
+import { percentile, summarize, table } from '../../bench/lib/stats';
+import { cdfSvg, histogramSvg } from '../../bench/lib/svg';
+
+const HISTORIES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../histories');
+
+/** The newest recorded history of a case that ran to completion (the one the overhead benchmark copies). */
+function latestCompletedHistory(): { file: string; json: string } {
+  const dirs = readdirSync(HISTORIES_DIR)
+    .filter((d) => existsSync(path.join(HISTORIES_DIR, d, 'completed.json')))
+    .sort();
+  const file = path.join(HISTORIES_DIR, dirs[dirs.length - 1], 'completed.json');
+  return { file, json: readFileSync(file, 'utf8') };
+}
+
+describe('floor shape from a real case history', () => {
+  it('has the same number of local activities, activities, updates and timers as the case', () => {
+    const { file, json } = latestCompletedHistory();
+    const h = parseHistory(json, file);
+    const counts = countsOf(h);
+    expect(counts.updates).toBeGreaterThan(3);
+    const shape = shapeFrom(h, 2);
+    const totals = shapeTotals(shape);
+    expect(totals).toEqual({
+      activities: counts.activities,
+      localActivities: counts.localActivities,
+      updates: counts.updates,
+      timers: counts.timers,
+      children: counts.children,
+    });
+    // Two people's steps, then one parallel branch per partner completion, each with an activity to announce it.
+    expect(shape.sequential).toHaveLength(2);
+    expect(shape.parallel).toHaveLength(counts.updates - 3);
+    for (const w of [...shape.sequential, ...shape.parallel]) expect(w.acts.length).toBeGreaterThan(0);
+  });
+
+  it('reads activity, update and workflow task events with their times', () => {
+    const { file, json } = latestCompletedHistory();
+    const h = parseHistory(json, file);
+    expect(h.closedAt).not.toBeNull();
+    expect(h.closedAt! - h.startedAt).toBeGreaterThan(0);
+    const intake = h.updates.find((u) => u.name === 'intake');
+    expect(intake?.completedAt).not.toBeNull();
+    const completions = h.updates.filter((u) => u.name === 'completeTask');
+    expect(completions.every((u) => typeof (u.args as { completion?: { taskId?: string } }).completion?.taskId === 'string')).toBe(true);
+    for (const w of h.workflowTasks) expect(w.completedAt ?? Infinity).toBeGreaterThanOrEqual(w.scheduledAt);
+    const regular = h.activities.filter((a) => !a.local);
+    expect(regular.every((a) => a.closedAt !== null && a.closedAt >= a.scheduledAt)).toBe(true);
+  });
+});
+
+describe('bench statistics and charts', () => {
+  it('takes nearest-rank percentiles', () => {
+    const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(xs, 50)).toBe(50);
+    expect(percentile(xs, 99)).toBe(99);
+    expect(percentile(xs, 100)).toBe(100);
+    expect(summarize([3, 1, 2])).toMatchObject({ n: 3, min: 1, p50: 2, max: 3, mean: 2 });
+    expect(Number.isNaN(summarize([]).p50)).toBe(true);
+  });
+
+  it('renders markdown tables with text columns left-aligned and numbers right-aligned', () => {
+    const t = table(['what', 'statement', 'ms'], [['a', '`SELECT 1`', '1.0 ms']]);
+    expect(t.split('\n')[1]).toBe('| --- | --- | ---: |');
+  });
+
+  it('draws CDFs and histograms with axes, labels and one curve per series', () => {
+    const series = [
+      { label: 'fast <one>', values: [1, 2, 3, 4, 5] },
+      { label: 'slow', values: [10, 20, 30] },
+    ];
+    const cdf = cdfSvg({ title: 'latency', xLabel: 'ms', series, logX: true });
+    expect(cdf.startsWith('<svg')).toBe(true);
+    expect(cdf.match(/<polyline/g)).toHaveLength(2);
+    expect(cdf).toContain('fast &lt;one&gt;');
+    expect(cdf).toContain('ms (log scale)');
+    expect(cdf).not.toMatch(/NaN|Infinity/);
+    const hist = histogramSvg({ title: 'latency', xLabel: 'ms', series, bins: 10 });
+    expect(hist.match(/<polygon/g)).toHaveLength(2);
+    expect(hist).not.toMatch(/NaN|Infinity/);
+  });
+});
