@@ -1,5 +1,6 @@
 // Archives a closed case workflow's event history in PostgreSQL and records the archive's hash in the audit chain.
 import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Client } from '@temporalio/client';
@@ -10,7 +11,14 @@ import type { ArchiveArgs } from './types';
 
 export async function archiveHistory(pool: pg.Pool, client: Client, { caseId, workflowId }: ArchiveArgs): Promise<{ hash: string; runs: number }> {
   const handle = client.workflow.getHandle(workflowId);
-  const desc = await handle.describe();
+  // The archive starts while its case is closing: wait here a few seconds for the close (so the usual case needs one
+  // attempt, not a failed one and a retry), then fall back to Temporal's retries.
+  let desc = await handle.describe();
+  for (let waited = 0; desc.status.name === 'RUNNING' && waited < 10_000; waited += 250) {
+    Context.current().heartbeat();
+    await Context.current().sleep(250);
+    desc = await handle.describe();
+  }
   if (desc.status.name === 'RUNNING') {
     // Retryable: the archive waits for the run to close so it holds the complete history.
     throw ApplicationFailure.retryable(`case workflow ${workflowId} is still running`, 'StillRunning');
