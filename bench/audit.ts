@@ -69,32 +69,23 @@ async function appendLoad(ctx: BenchContext, db: BenchDb, label: string, writers
 /** A pool whose every statement is counted (the round trips a write makes). */
 function countingPool(pool: pg.Pool): { pool: pg.Pool; statements: () => number } {
   let n = 0;
-  const wrapClient = (c: pg.PoolClient) =>
-    new Proxy(c, {
-      get(target, key) {
-        if (key === 'query') {
-          return (...args: unknown[]) => {
-            n += 1;
-            return (target.query as (...a: unknown[]) => unknown)(...args);
-          };
-        }
-        const v = Reflect.get(target, key) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-  const wrapped = new Proxy(pool, {
-    get(target, key) {
-      if (key === 'connect') return async () => wrapClient(await target.connect());
-      if (key === 'query') {
+  // Counts every `query` on the pool and on the clients it hands out; everything else passes through, bound.
+  const counting = <T extends object>(target: T, extra: (key: string | symbol) => unknown = () => undefined): T =>
+    new Proxy(target, {
+      get(t, key) {
+        const special = extra(key);
+        if (special !== undefined) return special;
+        const v = Reflect.get(t, key) as unknown;
+        if (typeof v !== 'function') return v;
+        const bound = (v as (...a: unknown[]) => unknown).bind(t);
+        if (key !== 'query') return bound;
         return (...args: unknown[]) => {
           n += 1;
-          return (target.query as (...a: unknown[]) => unknown)(...args);
+          return bound(...args);
         };
-      }
-      const v = Reflect.get(target, key) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+      },
+    });
+  const wrapped = counting(pool, (key) => (key === 'connect' ? async () => counting(await pool.connect()) : undefined));
   return { pool: wrapped, statements: () => n };
 }
 

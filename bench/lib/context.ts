@@ -6,6 +6,7 @@ import type { BenchEnv } from './env';
 import type { HttpJson } from './http';
 import type { Progress } from './progress';
 import type { RunInfo } from './report';
+import { sampleCase } from '../../test/support/fixtures';
 
 export type Profile = 'quick' | 'full';
 
@@ -55,29 +56,11 @@ export const PARTNER_ORGS = {
  * host, so five partner requests (two terminations, two freezes, one hosting notice), as in the API tests.
  */
 export function caseBody(unique = randomBytes(6).toString('hex')) {
+  const input = sampleCase({}, unique);
   return {
+    ...input,
     reference: `EFC-BENCH-${unique}`,
-    jurisdiction: 'GB',
-    priority: 'high',
-    merchant: {
-      name: `Bench Shop ${unique}`,
-      descriptor: 'BENCH*SHOP',
-      urls: [`https://shop-${unique}.example.test/a`],
-      paymentChannels: [
-        { kind: 'card', scheme: 'visa', acquirer: 'acq-northbank', merchantId: `M${unique}` },
-        { kind: 'wallet', provider: 'paypal', accountId: `PP-${unique}` },
-      ],
-      hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [`https://shop-${unique}.example.test/a`] }],
-    },
-    evidence: [
-      {
-        kind: 'test_transaction',
-        sha256: randomBytes(32).toString('hex'),
-        description: 'test purchase on the checkout page',
-        collectedAt: '2026-11-01T10:00:00Z',
-        collectedBy: 'officer 1',
-      },
-    ],
+    evidence: [{ ...input.evidence[0], sha256: randomBytes(32).toString('hex') }],
     plan: { freezeAssets: true },
   };
 }

@@ -7,7 +7,8 @@ import { afterAll, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../scripts/config';
 import { TakedownClient } from '../../scripts/lib/api-client';
 import { startSystem, type RunningSystem } from '../../scripts/lib/system';
-import { quietRuntime, sampleCase } from '../support/stack';
+import { quietRuntime } from '../support/stack';
+import { sampleCase } from '../support/fixtures';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'takedown-resume-'));
 let running: RunningSystem | undefined;

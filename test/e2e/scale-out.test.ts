@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { TakedownClient } from '../../scripts/lib/api-client';
 import { freePort } from '../../scripts/lib/ports';
 import { freshDatabase } from '../support/db';
-import { sampleCase } from '../support/stack';
+import { sampleCase } from '../support/fixtures';
 import { ROOT } from '../support/paths';
 
 const children: ChildProcess[] = [];

@@ -1,7 +1,7 @@
 // Request bodies and polling helpers for the API tests.
 import { randomBytes } from 'node:crypto';
 import type { ApiHarness } from './api-harness';
-import { sampleCase } from './stack';
+import { sampleCase } from './fixtures';
 
 /** A case body whose merchant ids, accounts and hosts are unique, so no deconfliction review is triggered. */
 export function caseBody(unique = randomBytes(5).toString('hex')) {

@@ -114,26 +114,6 @@ export const actors = {
   partner: (org: string): Actor => ({ id: `p_${org}`, org, roles: ['partner'] }),
 };
 
-export function sampleCase(overrides: Partial<CaseInput> = {}, unique = randomBytes(4).toString('hex')): CaseInput {
-  return {
-    reference: `EFC-TEST-${unique}`,
-    jurisdiction: 'GB',
-    priority: 'high',
-    merchant: {
-      name: `Example Shop ${unique}`,
-      descriptor: 'EXSHOP*ONLINE',
-      urls: [`https://shop-${unique}.example.test/a`],
-      paymentChannels: [
-        { kind: 'card', scheme: 'visa', acquirer: 'acq-northbank', merchantId: `M${unique}` },
-        { kind: 'wallet', provider: 'paypal', accountId: `PP-${unique}` },
-      ],
-      hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [`https://shop-${unique}.example.test/a`] }],
-    },
-    evidence: [{ kind: 'test_transaction', sha256: 'a'.repeat(64), description: 'test purchase', collectedAt: '2026-11-01T10:00:00Z', collectedBy: 'officer 1' }],
-    plan: { freezeAssets: true, slas: { verification: '48h', signoff: '72h', termination: '10d', freeze: '96h', removal: '24h' } },
-    ...overrides,
-  };
-}
 
 /** Starts a case the way the API does: update-with-start, answering once intake is recorded. */
 export async function startCase(stack: WorkflowStack, input: CaseInput, createdBy: Actor = actors.lead, caseId = newCaseId()): Promise<CaseView> {

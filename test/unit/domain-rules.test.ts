@@ -5,7 +5,7 @@ import { conflictKeys, partnerRequests, urlHost, DEFAULT_SLAS } from '../../doma
 import { checkCompletion, fourEyesViolation, validateOutcome } from '../../domain/rules/tasks';
 import { CaseInputSchema, PartnerPutSchema, webhookSecretBytes } from '../../domain/schemas';
 import type { Actor, Task } from '../../domain/types';
-import { sampleCase } from '../support/stack';
+import { sampleCase } from '../support/fixtures';
 
 const actor = (id: string, roles: Actor['roles'], org = 'ceop'): Actor => ({ id, org, roles });
 

@@ -5,17 +5,8 @@ import { caseWorkflowId } from '../../domain/ids';
 import { verifyChain } from '../../db/queries/audit';
 import { withdrawUpdate, addEvidenceUpdate } from '../../workflows/messages';
 import { PARTNER_ORGS, startPartnerServer, type PartnerServer } from '../support/partner-server';
-import {
-  actors,
-  complete,
-  sampleCase,
-  startCase,
-  startWorkflowStack,
-  tasksOf,
-  waitForCaseEnd,
-  waitForTask,
-  type WorkflowStack,
-} from '../support/stack';
+import { actors, complete, startCase, startWorkflowStack, tasksOf, waitForCaseEnd, waitForTask, type WorkflowStack } from '../support/stack';
+import { sampleCase } from '../support/fixtures';
 
 let stack: WorkflowStack;
 let partners: PartnerServer;

@@ -1,7 +1,8 @@
 // A worker restart in the middle of a step loses and duplicates nothing: the new worker replays and carries on.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PARTNER_ORGS, startPartnerServer, type PartnerServer } from '../support/partner-server';
-import { actors, complete, sampleCase, startCase, startWorkflowStack, waitForCaseEnd, waitForTask, type WorkflowStack } from '../support/stack';
+import { actors, complete, startCase, startWorkflowStack, waitForCaseEnd, waitForTask, type WorkflowStack } from '../support/stack';
+import { sampleCase } from '../support/fixtures';
 
 let stack: WorkflowStack;
 let partners: PartnerServer;
