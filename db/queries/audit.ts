@@ -9,9 +9,6 @@ export const GENESIS_HASH = '0'.repeat(64);
 /** Rows per round trip when verifying or exporting: chains and exports never sit whole in memory. */
 const BATCH = 1000;
 
-/** Advisory-lock namespace of audit appends (two-int form, so it never collides with single-key locks such as the migrator's). */
-const AUDIT_LOCK_CLASS = 0x41_55_44; // "AUD"
-
 export interface ChainVerification {
   intact: boolean;
   entries: number;
@@ -69,81 +66,61 @@ function normaliseInput(e: AuditInput, now: Date): { at: string; actor: AuditEnt
   return { at: at.toISOString(), actor: e.actor ? { id: e.actor.id, org: e.actor.org } : null, action: e.action, data };
 }
 
+/** One entry as audit_append() takes it (db/migrations/0003): its columns, and its canonical body without the closing brace. */
+interface AppendInput {
+  key: string;
+  at: string;
+  actorId: string | null;
+  actorOrg: string | null;
+  action: string;
+  data: Record<string, unknown>;
+  body: string;
+}
+
+function appendInput(e: AuditInput, now: Date): AppendInput {
+  const n = normaliseInput(e, now);
+  // RFC 8785 sorts "prevHash" and "seq" after these four keys, so PostgreSQL completes the body by appending them.
+  const canonical = canonicalize({ action: n.action, actor: n.actor, at: n.at, data: n.data });
+  if (canonical === undefined) throw new Error(`audit entry ${e.key} cannot be canonicalised`);
+  return { key: e.key, at: n.at, actorId: n.actor?.id ?? null, actorOrg: n.actor?.org ?? null, action: n.action, data: n.data, body: canonical.slice(0, -1) };
+}
+
 /**
- * Appends inside the caller's transaction (after BEGIN, at READ COMMITTED): the advisory lock serialises appenders of
- * one case until the caller commits, and each statement after it sees the previous holder's rows. An input whose key
- * already exists is skipped and the stored entry returned, so a retried activity never appends twice.
+ * The statement that appends `entries` to a case's chain: `SELECT * FROM audit_append(...)` with its parameters, numbered
+ * from `first`, so that a caller can put it after other work in one statement. Inside PostgreSQL it takes the case's
+ * advisory lock (held to the end of the transaction), skips keys already stored and chains the rest; see
+ * db/migrations/0003_audit_append_function.sql.
  */
-export async function appendAuditInTx(client: pg.PoolClient, caseId: string, entries: AuditInput[]): Promise<AuditEntry[]> {
-  if (entries.length === 0) return [];
-  await client.query('SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [AUDIT_LOCK_CLASS, caseId]);
-
-  const keys = [...new Set(entries.map((e) => e.key))];
-  const existing = await client.query<AuditRow>(`SELECT ${COLUMNS} FROM audit_entries WHERE case_id = $1 AND event_key = ANY($2::text[])`, [
-    caseId,
-    keys,
-  ]);
-  const byKey = new Map<string, AuditEntry>(existing.rows.map((r) => [r.event_key, rowToEntry(r)]));
-
-  const head = await client.query<{ seq: number; hash: string }>(
-    'SELECT seq, hash FROM audit_entries WHERE case_id = $1 ORDER BY seq DESC LIMIT 1',
-    [caseId],
-  );
-  let seq = head.rows[0]?.seq ?? 0;
-  let prevHash = head.rows[0]?.hash ?? GENESIS_HASH;
-
+export function auditAppendStatement(caseId: string, entries: AuditInput[], first = 1): { sql: string; params: unknown[] } {
   const now = new Date();
-  const fresh: { entry: AuditEntry; key: string }[] = [];
-  const out: AuditEntry[] = [];
-  for (const input of entries) {
-    const known = byKey.get(input.key);
-    if (known) {
-      out.push(known);
-      continue;
-    }
-    const n = normaliseInput(input, now);
-    seq += 1;
-    const partial = { seq, at: n.at, actor: n.actor, action: n.action, data: n.data, prevHash };
-    const entry: AuditEntry = { ...partial, hash: hashEntry(partial) };
-    prevHash = entry.hash;
-    byKey.set(input.key, entry);
-    fresh.push({ entry, key: input.key });
-    out.push(entry);
-  }
+  return {
+    sql: `SELECT ${COLUMNS} FROM audit_append($${first}::text, $${first + 1}::jsonb)`,
+    params: [caseId, JSON.stringify(entries.map((e) => appendInput(e, now)))],
+  };
+}
 
-  if (fresh.length > 0) {
-    const params: unknown[] = [];
-    const tuples = fresh.map(({ entry, key }) => {
-      const base = params.length;
-      params.push(caseId, entry.seq, entry.at, entry.actor?.id ?? null, entry.actor?.org ?? null, entry.action, JSON.stringify(entry.data), entry.prevHash, entry.hash, key);
-      return `(${Array.from({ length: 10 }, (_, i) => `$${base + i + 1}${i === 6 ? '::jsonb' : ''}`).join(', ')})`;
-    });
-    await client.query(
-      `INSERT INTO audit_entries (case_id, seq, at, actor_id, actor_org, action, data, prev_hash, hash, event_key) VALUES ${tuples.join(', ')}`,
-      params,
-    );
-  }
-  return out;
+/**
+ * Appends inside the caller's transaction (or alone, as one statement): one round trip. An input whose key already
+ * exists is skipped and the stored entry returned, so a retried activity never appends twice.
+ */
+export async function appendAuditInTx(client: pg.PoolClient | pg.Pool, caseId: string, entries: AuditInput[]): Promise<AuditEntry[]> {
+  if (entries.length === 0) return [];
+  const { sql, params } = auditAppendStatement(caseId, entries);
+  const res = await client.query<AuditRow>(sql, params);
+  return res.rows.map(rowToEntry);
 }
 
 const RETRYABLE_CODES = new Set(['40001', '40P01', '23505']);
 
-/** appendAuditInTx in its own transaction; one retry covers a race with a writer that bypassed the lock. */
+/** appendAuditInTx as a statement of its own; one retry covers a race with a writer that bypassed the lock. */
 export async function appendAudit(pool: pg.Pool, caseId: string, entries: AuditInput[]): Promise<AuditEntry[]> {
   for (let attempt = 1; ; attempt++) {
-    const client = await pool.connect();
     try {
-      await client.query('BEGIN');
-      const out = await appendAuditInTx(client, caseId, entries);
-      await client.query('COMMIT');
-      return out;
+      return await appendAuditInTx(pool, caseId, entries);
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
       const code = (err as { code?: string }).code;
       if (attempt < 2 && code && RETRYABLE_CODES.has(code)) continue;
       throw err;
-    } finally {
-      client.release();
     }
   }
 }

@@ -73,6 +73,24 @@ describe('appendAudit', () => {
     expect(await verifyChain(db.pool, caseId)).toEqual({ intact: true, entries: 5, head: appended[4].hash, firstBadSeq: null });
   });
 
+  it('hashes in PostgreSQL exactly as hashEntry does, for data that canonical JSON treats specially', async () => {
+    const caseId = newCase();
+    const tricky: AuditInput[] = [
+      { key: 'u1', action: 'note', actor: { id: 'p_ø', org: 'çeop' }, data: { text: 'zoë — “quotes” \\ \n\t 日本語 🙂', zeroWidth: '\u200b' } },
+      { key: 'u2', action: 'note', actor: null, data: { numbers: [0, -1, 1.5, 1e21, 1e-7, 123456789012], b: false, n: null, order: { z: 1, a: 2, é: 3, A: 4 } } },
+      { key: 'u3', action: 'note', actor: null, data: {}, at: '2026-01-02T03:04:05.678Z' },
+      { key: 'u4', action: 'note', actor: null, data: { dropped: undefined, kept: 'x', deep: [[{ k: 'v' }]] } },
+    ];
+    const appended = await appendAudit(db.pool, caseId, tricky);
+    for (const e of appended) {
+      const { hash, ...rest } = e;
+      expect(hashEntry(rest)).toBe(hash);
+    }
+    expect(appended[2].at).toBe('2026-01-02T03:04:05.678Z');
+    expect(appended[3].data).toEqual({ kept: 'x', deep: [[{ k: 'v' }]] });
+    expect((await verifyChain(db.pool, caseId)).intact).toBe(true);
+  });
+
   it('continues an existing chain and keeps the hashes valid after the jsonb/timestamp round trip', async () => {
     const caseId = newCase();
     await appendAudit(db.pool, caseId, inputs(2, 'a'));
