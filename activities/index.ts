@@ -37,7 +37,7 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
         org: args.org,
         context: {
           type: args.type,
-          caseView: args.view,
+          ...(args.view ? { caseView: args.view } : {}),
           org: args.org,
           scope: args.scope,
           taskId: args.taskId,

@@ -2,9 +2,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
-import type { NoticeType } from '../domain/types';
+import type { AuditInput, CaseView, NoticeType } from '../domain/types';
 import { inTransaction } from '../db/client';
-import { appendAuditInTx } from '../db/queries/audit';
+import { appendAuditInTx, auditAppendStatement } from '../db/queries/audit';
 import { buildDocument, type DocumentContext, documentHash } from './documents';
 import { guardedRequest, OutboundError } from './url-checks';
 
@@ -21,7 +21,8 @@ export interface PrepareNoticeArgs {
   caseId: string;
   taskId: string | null;
   org: string;
-  context: DocumentContext;
+  /** Without a case view, the stored projection's is used. */
+  context: Omit<DocumentContext, 'caseView'> & { caseView?: CaseView };
 }
 
 export interface PreparedNoticeResult {
@@ -60,30 +61,49 @@ export function documentIdOf(noticeId: string): string {
   return `doc_${noticeId}`;
 }
 
-async function partnerHasWebhook(pool: pg.Pool, org: string): Promise<boolean> {
-  const res = await pool.query<{ has: boolean }>(
-    'SELECT (webhook_url IS NOT NULL AND secret IS NOT NULL) AS has FROM partners WHERE org = $1',
-    [org],
+/** What a prepare needs to know first: the document already stored for this notice, and whether the org has a webhook. */
+async function lookup(pool: pg.Pool, args: { noticeId: string; org: string; caseId: string }, withView: boolean) {
+  const res = await pool.query<{ hash: string | null; version: string | null; has_webhook: boolean | null; view: CaseView | null }>(
+    `SELECT d.hash, d.version,
+            (SELECT p.webhook_url IS NOT NULL AND p.secret IS NOT NULL FROM partners p WHERE p.org = $3) AS has_webhook,
+            ${withView ? '(SELECT c.view FROM cases c WHERE c.id = $4)' : 'NULL::jsonb'} AS view
+       FROM (SELECT 1) one
+       LEFT JOIN notices n ON n.id = $1
+       LEFT JOIN documents d ON d.id = $2 AND n.id IS NOT NULL`,
+    withView ? [args.noticeId, documentIdOf(args.noticeId), args.org, args.caseId] : [args.noticeId, documentIdOf(args.noticeId), args.org],
   );
-  return res.rows[0]?.has ?? false;
+  const row = res.rows[0];
+  return { stored: row.hash && row.version ? { hash: row.hash, version: row.version } : null, hasWebhook: row.has_webhook ?? false, view: row.view };
+}
+
+function renderedEntry(args: { noticeId: string; type: NoticeType; org: string }, documentId: string, kept: { hash: string; version: string }): AuditInput {
+  return {
+    key: `notice:${args.noticeId}:rendered`,
+    action: 'document.rendered',
+    actor: null,
+    data: { noticeId: args.noticeId, documentId, type: args.type, org: args.org, documentHash: kept.hash, version: kept.version },
+  };
 }
 
 /**
- * Builds the document; when complete, stores it with a `pending` notice and audits `document.rendered`, all in one
- * transaction. A second call with the same notice id returns what was stored. An incomplete document is refused
- * (non-retryable IncompleteDocument) and leaves no trace.
+ * Builds the document; when complete, stores it with a `pending` notice and audits `document.rendered` in one
+ * statement. A second call with the same notice id returns what was stored (and audits it, idempotently, in case the
+ * first call's audit never happened). An incomplete document is refused (non-retryable IncompleteDocument) and leaves
+ * no trace. Without a case view in the context, the one stored in PostgreSQL is used: workflows flush their projection
+ * before preparing a notice.
  */
 export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): Promise<PreparedNoticeResult> {
   const documentId = documentIdOf(args.noticeId);
-  const stored = await deps.pool.query<{ hash: string }>(
-    'SELECT d.hash FROM notices n JOIN documents d ON d.id = $2 WHERE n.id = $1',
-    [args.noticeId, documentId],
-  );
-  if (stored.rows[0]) {
-    return { noticeId: args.noticeId, documentId, documentHash: stored.rows[0].hash, hasWebhook: await partnerHasWebhook(deps.pool, args.org), missing: [] };
+  const first = await lookup(deps.pool, args, args.context.caseView === undefined);
+  const done = (kept: { hash: string; version: string }) => ({ noticeId: args.noticeId, documentId, documentHash: kept.hash, hasWebhook: first.hasWebhook, missing: [] });
+  if (first.stored) {
+    await appendAuditInTx(deps.pool, args.caseId, [renderedEntry(args, documentId, first.stored)]);
+    return done(first.stored);
   }
+  const caseView = args.context.caseView ?? first.view;
+  if (!caseView) throw ApplicationFailure.retryable(`case ${args.caseId} is not in the projection yet`, 'CaseNotFound');
 
-  const built = buildDocument(args.type, { ...args.context, type: args.type });
+  const built = buildDocument(args.type, { ...args.context, caseView, type: args.type });
   if (built.missing.length > 0) {
     throw ApplicationFailure.nonRetryable(
       `${args.type} for ${args.org} is incomplete: missing ${built.missing.join(', ')}`,
@@ -91,32 +111,24 @@ export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): 
       { missing: built.missing },
     );
   }
-  const hash = documentHash(built.document);
-
-  const storedHash = await inTransaction(deps.pool, async (client) => {
-    await client.query(
-      `INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
-       ON CONFLICT (id) DO NOTHING`,
-      [documentId, args.caseId, args.taskId, args.type, built.version, hash, JSON.stringify(built.document)],
-    );
-    await client.query(
-      `INSERT INTO notices (id, case_id, task_id, org, type, state) VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT (id) DO NOTHING`,
-      [args.noticeId, args.caseId, args.taskId, args.org, args.type],
-    );
-    // A concurrent prepare may have won the insert: report (and audit) the stored document, not this rebuild.
-    const res = await client.query<{ hash: string; version: string }>('SELECT hash, version FROM documents WHERE id = $1', [documentId]);
-    const { hash: kept, version } = res.rows[0];
-    await appendAuditInTx(client, args.caseId, [
-      {
-        key: `notice:${args.noticeId}:rendered`,
-        action: 'document.rendered',
-        actor: null,
-        data: { noticeId: args.noticeId, documentId, type: args.type, org: args.org, documentHash: kept, version },
-      },
-    ]);
-    return kept;
-  });
-  return { noticeId: args.noticeId, documentId, documentHash: storedHash, hasWebhook: await partnerHasWebhook(deps.pool, args.org), missing: [] };
+  const mine = { hash: documentHash(built.document), version: built.version };
+  // Document, notice and audit entry in one statement; the audit append runs only when this document was inserted.
+  const audit = auditAppendStatement(args.caseId, [renderedEntry(args, documentId, mine)], 12);
+  const res = await deps.pool.query(
+    `WITH doc AS (
+       INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+       ON CONFLICT (id) DO NOTHING RETURNING id),
+     notice AS (
+       INSERT INTO notices (id, case_id, task_id, org, type, state) VALUES ($8, $9, $10, $11, $4, 'pending') ON CONFLICT (id) DO NOTHING)
+     SELECT a.seq FROM doc, LATERAL (${audit.sql}) a`,
+    [documentId, args.caseId, args.taskId, args.type, built.version, mine.hash, JSON.stringify(built.document), args.noticeId, args.caseId, args.taskId, args.org, ...audit.params],
+  );
+  if ((res.rowCount ?? 0) > 0) return done(mine);
+  // A concurrent prepare won the insert: report (and audit) the stored document, not this rebuild.
+  const again = await lookup(deps.pool, args, false);
+  if (!again.stored) throw ApplicationFailure.retryable(`notice ${args.noticeId}: document not visible yet`, 'DocumentRace');
+  await appendAuditInTx(deps.pool, args.caseId, [renderedEntry(args, documentId, again.stored)]);
+  return done(again.stored);
 }
 
 interface NoticeRow {
@@ -140,18 +152,19 @@ async function recordOutcome(
   update: { state: string; status: number | null; error: string | null; delivered: boolean },
   audit: { key: string; action: string; data: Record<string, unknown> },
 ): Promise<void> {
-  await inTransaction(deps.pool, async (client) => {
-    await client.query(
-      // 'delivered' is final; 'abandoned' (set at case close) yields only to a delivery that lands late, never to a retry
-      // of an attempt that outlived its workflow.
-      `UPDATE notices SET state = CASE WHEN state = 'delivered' THEN state WHEN state = 'abandoned' AND $2 <> 'delivered' THEN state ELSE $2 END,
+  // The notice's row and its audit entry in one statement (atomic, one round trip).
+  const append = auditAppendStatement(n.case_id, [{ key: audit.key, action: audit.action, actor: null, data: audit.data }], 7);
+  await deps.pool.query(
+    // 'delivered' is final; 'abandoned' (set at case close) yields only to a delivery that lands late, never to a retry
+    // of an attempt that outlived its workflow.
+    `WITH updated AS (
+       UPDATE notices SET state = CASE WHEN state = 'delivered' THEN state WHEN state = 'abandoned' AND $2 <> 'delivered' THEN state ELSE $2 END,
               attempts = GREATEST(attempts, $3),
               last_status = $4, last_error = $5, delivered_at = CASE WHEN $6::boolean THEN COALESCE(delivered_at, now()) ELSE delivered_at END
-        WHERE id = $1`,
-      [n.id, update.state, attempt, update.status, update.error, update.delivered],
-    );
-    await appendAuditInTx(client, n.case_id, [{ key: audit.key, action: audit.action, actor: null, data: audit.data }]);
-  });
+        WHERE id = $1)
+     ${append.sql}`,
+    [n.id, update.state, attempt, update.status, update.error, update.delivered, ...append.params],
+  );
 }
 
 /**

@@ -31,7 +31,11 @@ export interface NoticeArgs {
   caseId: string;
   taskId: string | null;
   org: string;
-  view: CaseView;
+  /**
+   * The case view the document is built from. Workflows now leave it out (it was a seventh of a case's history): they
+   * store their projection before preparing a notice, and the activity reads it there. Older histories carry it.
+   */
+  view?: CaseView;
   scope: Record<string, unknown>;
   dueAt: string | null;
   extra?: Record<string, unknown>;

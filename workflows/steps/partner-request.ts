@@ -42,7 +42,8 @@ export async function deliverNotice(
       caseId: state.caseId,
       taskId: args.task?.id ?? null,
       org: args.org,
-      view: state.view,
+      // No case view: the activity reads the stored one, which every run has written (and awaited) before any notice.
+      // Replay-safe without a patch: activity arguments are not part of what replay compares.
       scope: args.scope,
       dueAt: args.task?.dueAt ?? null,
       extra: args.extra,
