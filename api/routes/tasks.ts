@@ -27,6 +27,19 @@ async function loadTask(deps: ApiDeps, taskId: string): Promise<TaskRow | undefi
   return (await deps.db.select().from(tasks).where(eq(tasks.id, taskId)))[0];
 }
 
+/** The task and the two facts of its case that the completion rules need (four eyes), in one query. */
+async function loadTaskWithFacts(deps: ApiDeps, taskId: string): Promise<{ row: TaskRow; facts: { createdBy: string; verifiedBy: string | null } } | undefined> {
+  if (!TASK_ID_RE.test(taskId)) return undefined;
+  const found = (
+    await deps.db
+      .select({ row: tasks, createdBy: sql<string | null>`${cases.view}->>'createdBy'`, verifiedBy: sql<string | null>`${cases.view}->>'verifiedBy'` })
+      .from(tasks)
+      .leftJoin(cases, eq(cases.id, tasks.caseId))
+      .where(eq(tasks.id, taskId))
+  )[0];
+  return found && { row: found.row, facts: { createdBy: found.createdBy ?? '', verifiedBy: found.verifiedBy ?? null } };
+}
+
 function visibleTo(actor: Actor, row: TaskRow): boolean {
   return mayActOn(actor, { assignee: { org: row.assigneeOrg, role: row.assigneeRole as Task['assignee']['role'] }, roles: row.roles as Task['roles'] }) || readsCaseInFull(actor, row.caseOrg);
 }
@@ -70,13 +83,12 @@ export function tasksRouter(deps: ApiDeps): Router {
     .post(async (req, res) => {
       const actor = actorOf(req);
       const key = idempotencyKeyOf(req.headers['idempotency-key']);
-      const row = await loadTask(deps, req.params.id);
-      if (!row) throw new ProblemError('not_found', 'no such task');
+      const found = await loadTaskWithFacts(deps, req.params.id);
+      if (!found) throw new ProblemError('not_found', 'no such task');
+      const { row, facts } = found;
       const body = parseOr422(CompleteTaskSchema, req.body ?? {});
       const task = taskFromRow(row);
       const completion = { taskId: task.id, outcome: body.outcome, data: body.data, ...(body.comment !== undefined ? { comment: body.comment } : {}) };
-      const caseRow = (await deps.db.select({ view: cases.view }).from(cases).where(eq(cases.id, row.caseId)))[0];
-      const facts = { createdBy: caseRow?.view.createdBy ?? '', verifiedBy: caseRow?.view.verifiedBy ?? null };
       // Early answers from the projection; a retry carrying the same Idempotency-Key goes to the workflow even when the
       // projection already shows the task done, because Temporal answers a repeated update id with the first result.
       const retryOfDone = key !== undefined && task.status !== 'open' && mayActOn(actor, task);
