@@ -69,8 +69,13 @@ interface XScale {
 
 function xScale(all: number[], log: boolean, f: Frame): XScale {
   const positive = all.filter((v) => Number.isFinite(v) && (!log || v > 0));
-  let lo = Math.min(...positive);
-  let hi = Math.max(...positive);
+  // A loop, not Math.min(...values): spreading a few hundred thousand samples overflows the call stack.
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of positive) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   if (!Number.isFinite(lo)) {
     lo = log ? 1 : 0;
     hi = 10;
