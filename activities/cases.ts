@@ -4,6 +4,7 @@ import { conflictKeys } from '../domain/rules/plan';
 import { isPositiveOutcome } from '../domain/rules/tasks';
 import { OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type TaskType } from '../domain/types';
 import { observeOutcome, type OutcomeKind } from '../telemetry/metrics';
+import { prepared } from '../db/client';
 import { auditAppendStatement } from '../db/queries/audit';
 import type { FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
 
@@ -73,7 +74,7 @@ async function writeProjection(pool: pg.Pool, caseId: string, w: { caseView?: { 
     params.push(...audit.params);
   }
   if (ctes.length === 0 && w.audit.length === 0) return;
-  await pool.query(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params);
+  await pool.query(prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params));
 }
 
 /** Upserts the case view with its audit entries. */
@@ -100,11 +101,13 @@ export async function recordTask(pool: pg.Pool, { task, caseOrg, version, audit,
 /** Other open cases sharing a merchant id, wallet account or URL host (GIN-indexed array overlaps). */
 export async function findConflicts(pool: pg.Pool, args: FindConflictsArgs): Promise<string[]> {
   const { rows } = await pool.query<{ id: string }>(
-    `SELECT id FROM cases
-      WHERE id <> $1 AND status = ANY($2::text[])
-        AND (merchant_ids && $3::text[] OR wallet_ids && $4::text[] OR hosts && $5::text[])
-      ORDER BY created_at, id LIMIT 50`,
-    [args.caseId, OPEN_CASE_STATUSES, args.merchantIds, args.walletIds, args.hosts],
+    prepared(
+      `SELECT id FROM cases
+        WHERE id <> $1 AND status = ANY($2::text[])
+          AND (merchant_ids && $3::text[] OR wallet_ids && $4::text[] OR hosts && $5::text[])
+        ORDER BY created_at, id LIMIT 50`,
+      [args.caseId, OPEN_CASE_STATUSES, args.merchantIds, args.walletIds, args.hosts],
+    ),
   );
   return rows.map((r) => r.id);
 }

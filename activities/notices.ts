@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import type { AuditInput, CaseView, NoticeType } from '../domain/types';
-import { inTransaction } from '../db/client';
+import { inTransaction, prepared } from '../db/client';
 import { appendAuditInTx, auditAppendStatement } from '../db/queries/audit';
 import { buildDocument, type DocumentContext, documentHash } from './documents';
 import { guardedRequest, OutboundError } from './url-checks';
@@ -64,13 +64,15 @@ export function documentIdOf(noticeId: string): string {
 /** What a prepare needs to know first: the document already stored for this notice, and whether the org has a webhook. */
 async function lookup(pool: pg.Pool, args: { noticeId: string; org: string; caseId: string }, withView: boolean) {
   const res = await pool.query<{ hash: string | null; version: string | null; has_webhook: boolean | null; view: CaseView | null }>(
-    `SELECT d.hash, d.version,
-            (SELECT p.webhook_url IS NOT NULL AND p.secret IS NOT NULL FROM partners p WHERE p.org = $3) AS has_webhook,
-            ${withView ? '(SELECT c.view FROM cases c WHERE c.id = $4)' : 'NULL::jsonb'} AS view
-       FROM (SELECT 1) one
-       LEFT JOIN notices n ON n.id = $1
-       LEFT JOIN documents d ON d.id = $2 AND n.id IS NOT NULL`,
-    withView ? [args.noticeId, documentIdOf(args.noticeId), args.org, args.caseId] : [args.noticeId, documentIdOf(args.noticeId), args.org],
+    prepared(
+      `SELECT d.hash, d.version,
+              (SELECT p.webhook_url IS NOT NULL AND p.secret IS NOT NULL FROM partners p WHERE p.org = $3) AS has_webhook,
+              ${withView ? '(SELECT c.view FROM cases c WHERE c.id = $4)' : 'NULL::jsonb'} AS view
+         FROM (SELECT 1) one
+         LEFT JOIN notices n ON n.id = $1
+         LEFT JOIN documents d ON d.id = $2 AND n.id IS NOT NULL`,
+      withView ? [args.noticeId, documentIdOf(args.noticeId), args.org, args.caseId] : [args.noticeId, documentIdOf(args.noticeId), args.org],
+    ),
   );
   const row = res.rows[0];
   return { stored: row.hash && row.version ? { hash: row.hash, version: row.version } : null, hasWebhook: row.has_webhook ?? false, view: row.view };
@@ -115,13 +117,15 @@ export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): 
   // Document, notice and audit entry in one statement; the audit append runs only when this document was inserted.
   const audit = auditAppendStatement(args.caseId, [renderedEntry(args, documentId, mine)], 12);
   const res = await deps.pool.query(
-    `WITH doc AS (
-       INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
-       ON CONFLICT (id) DO NOTHING RETURNING id),
-     notice AS (
-       INSERT INTO notices (id, case_id, task_id, org, type, state) VALUES ($8, $9, $10, $11, $4, 'pending') ON CONFLICT (id) DO NOTHING)
-     SELECT a.seq FROM doc, LATERAL (${audit.sql}) a`,
-    [documentId, args.caseId, args.taskId, args.type, built.version, mine.hash, JSON.stringify(built.document), args.noticeId, args.caseId, args.taskId, args.org, ...audit.params],
+    prepared(
+      `WITH doc AS (
+         INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+         ON CONFLICT (id) DO NOTHING RETURNING id),
+       notice AS (
+         INSERT INTO notices (id, case_id, task_id, org, type, state) VALUES ($8, $9, $10, $11, $4, 'pending') ON CONFLICT (id) DO NOTHING)
+       SELECT a.seq FROM doc, LATERAL (${audit.sql}) a`,
+      [documentId, args.caseId, args.taskId, args.type, built.version, mine.hash, JSON.stringify(built.document), args.noticeId, args.caseId, args.taskId, args.org, ...audit.params],
+    ),
   );
   if ((res.rowCount ?? 0) > 0) return done(mine);
   // A concurrent prepare won the insert: report (and audit) the stored document, not this rebuild.
@@ -155,15 +159,17 @@ async function recordOutcome(
   // The notice's row and its audit entry in one statement (atomic, one round trip).
   const append = auditAppendStatement(n.case_id, [{ key: audit.key, action: audit.action, actor: null, data: audit.data }], 7);
   await deps.pool.query(
-    // 'delivered' is final; 'abandoned' (set at case close) yields only to a delivery that lands late, never to a retry
-    // of an attempt that outlived its workflow.
-    `WITH updated AS (
-       UPDATE notices SET state = CASE WHEN state = 'delivered' THEN state WHEN state = 'abandoned' AND $2 <> 'delivered' THEN state ELSE $2 END,
-              attempts = GREATEST(attempts, $3),
-              last_status = $4, last_error = $5, delivered_at = CASE WHEN $6::boolean THEN COALESCE(delivered_at, now()) ELSE delivered_at END
-        WHERE id = $1)
-     ${append.sql}`,
-    [n.id, update.state, attempt, update.status, update.error, update.delivered, ...append.params],
+    prepared(
+      // 'delivered' is final; 'abandoned' (set at case close) yields only to a delivery that lands late, never to a retry
+      // of an attempt that outlived its workflow.
+      `WITH updated AS (
+         UPDATE notices SET state = CASE WHEN state = 'delivered' THEN state WHEN state = 'abandoned' AND $2 <> 'delivered' THEN state ELSE $2 END,
+                attempts = GREATEST(attempts, $3),
+                last_status = $4, last_error = $5, delivered_at = CASE WHEN $6::boolean THEN COALESCE(delivered_at, now()) ELSE delivered_at END
+          WHERE id = $1)
+       ${append.sql}`,
+      [n.id, update.state, attempt, update.status, update.error, update.delivered, ...append.params],
+    ),
   );
 }
 
@@ -174,10 +180,12 @@ async function recordOutcome(
 export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promise<SendNoticeResult> {
   const { noticeId, attempt } = args;
   const res = await deps.pool.query<NoticeRow>(
-    `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, d.hash AS document_hash, d.body, p.webhook_url, p.secret
-       FROM notices n LEFT JOIN documents d ON d.id = $2 LEFT JOIN partners p ON p.org = n.org
-      WHERE n.id = $1`,
-    [noticeId, documentIdOf(noticeId)],
+    prepared(
+      `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, d.hash AS document_hash, d.body, p.webhook_url, p.secret
+         FROM notices n LEFT JOIN documents d ON d.id = $2 LEFT JOIN partners p ON p.org = n.org
+        WHERE n.id = $1`,
+      [noticeId, documentIdOf(noticeId)],
+    ),
   );
   const n = res.rows[0];
   if (!n || n.body === null || n.document_hash === null) {

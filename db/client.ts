@@ -1,4 +1,5 @@
 // The PostgreSQL pool and drizzle handle; one per process.
+import { createHash } from 'node:crypto';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import * as schema from './schema';
@@ -41,4 +42,21 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
   } finally {
     client.release();
   }
+}
+
+const statementNames = new Map<string, string>();
+/** Hot statements have a handful of texts each; past this many, a text is sent unnamed rather than remembered. */
+const MAX_NAMED = 500;
+
+/**
+ * A hot query as a named statement: each connection has PostgreSQL parse and plan it once, then only binds and runs
+ * it. The name is derived from the text, so two texts never share a name.
+ */
+export function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (!name && statementNames.size < MAX_NAMED) {
+    name = `tdk_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return name ? { name, text, values } : { text, values };
 }

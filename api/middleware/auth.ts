@@ -2,6 +2,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type pg from 'pg';
+import { prepared } from '../../db/client';
 import { ProblemError } from '../../domain/errors';
 import type { Actor, Role } from '../../domain/types';
 
@@ -53,8 +54,7 @@ export function authenticate(opts: { pool: pg.Pool; adminToken: string }): Reque
     }
     if (!TOKEN_RE.test(token) || token.length > 200) throw new ProblemError('unauthorized', 'unknown or revoked token');
     const { rows } = await opts.pool.query<{ id: string; org: string; roles: Role[] }>(
-      'SELECT id, org, roles FROM principals WHERE token_hash = $1 AND revoked_at IS NULL',
-      [hashToken(token)],
+      prepared('SELECT id, org, roles FROM principals WHERE token_hash = $1 AND revoked_at IS NULL', [hashToken(token)]),
     );
     if (rows.length === 0) throw new ProblemError('unauthorized', 'unknown or revoked token');
     req.actor = { id: rows[0].id, org: rows[0].org, roles: rows[0].roles };

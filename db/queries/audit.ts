@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type pg from 'pg';
 import type { AuditEntry, AuditInput } from '../../domain/types';
+import { prepared } from '../client';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -106,7 +107,7 @@ export function auditAppendStatement(caseId: string, entries: AuditInput[], firs
 export async function appendAuditInTx(client: pg.PoolClient | pg.Pool, caseId: string, entries: AuditInput[]): Promise<AuditEntry[]> {
   if (entries.length === 0) return [];
   const { sql, params } = auditAppendStatement(caseId, entries);
-  const res = await client.query<AuditRow>(sql, params);
+  const res = await client.query<AuditRow>(prepared(sql, params));
   return res.rows.map(rowToEntry);
 }
 
