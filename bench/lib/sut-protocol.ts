@@ -8,8 +8,8 @@ export interface SutConfig {
   takedown?: { taskQueue: string; bundlePath: string };
   /** The floor worker (bench/floor-workflow.ts, no-op activities) in the same process, on its own queue. */
   floor?: { taskQueue: string; bundlePath: string };
-  /** Serve the HTTP API (createApp) on a free port; cases it starts go to takedown.taskQueue. */
-  api?: { adminToken: string };
+  /** Serve the HTTP API (createApp) on a free port; cases it starts go to `taskQueue`, else takedown.taskQueue. */
+  api?: { adminToken: string; taskQueue?: string };
   /** Where the child writes its logs (worker and API warnings and errors). */
   logFile: string;
 }

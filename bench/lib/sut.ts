@@ -118,7 +118,7 @@ async function start(config: SutConfig): Promise<SutStarted> {
       pool: db.pool,
       db: db.db,
       temporal: client,
-      taskQueue: config.takedown?.taskQueue ?? 'takedown',
+      taskQueue: config.api.taskQueue ?? config.takedown?.taskQueue ?? 'takedown',
       namespace: config.namespace,
       adminToken: config.api.adminToken,
       logger,
