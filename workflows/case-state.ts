@@ -46,14 +46,19 @@ export class CaseState {
   private auditSeq = 0;
   private caseVersion = 0;
   private taskVersions = new Map<string, number>();
+  /** The local activity in flight or last run (serial runs only): the next one starts after it has finished. */
+  private lastLocal: Promise<unknown> = Promise.resolve();
+  private readonly serialStore: typeof store;
 
   /**
    * @param lean whether this run has the lean-projections patch (decided once, at the start of the run, so that a
    *   replay of a history recorded before it takes the old path at every write).
+   * @param serial whether it has the serial-local-activities patch (see PATCHES), decided the same way.
    */
   constructor(
     readonly input: CaseWorkflowInput,
     readonly lean = false,
+    readonly serial = false,
   ) {
     const now = input.receivedAt;
     this.view = {
@@ -77,15 +82,38 @@ export class CaseState {
       actionDate: null,
       withdrawal: null,
     };
+    // The same calls as localStore, each started only once the previous local activity of this run has finished.
+    this.serialStore = new Proxy({} as typeof store, {
+      get: (_target, name) =>
+        (...args: unknown[]) =>
+          this.oneAtATime(() => (localStore as unknown as Record<string | symbol, (...a: unknown[]) => Promise<unknown>>)[name](...args)),
+    });
+  }
+
+  /**
+   * Chains local activities: one in flight per run. A replay resolves local activities from their markers, and when
+   * two were in flight at once it may hand both results to the workflow in one activation where the original run got
+   * them one by one; the flows waiting on them then issue their next commands in another order (an update answered
+   * after, instead of before, a withdrawal's cancellations), which does not replay. One at a time, every result
+   * arrives alone in both.
+   */
+  private oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lastLocal.then(fn, fn);
+    this.lastLocal = run.catch(() => undefined);
+    return run;
   }
 
   get caseId(): string {
     return this.view.id;
   }
 
-  /** Where PostgreSQL writes go: local activities since the lean-projections patch, ordinary ones before. */
+  /**
+   * Where PostgreSQL writes go: ordinary activities before the lean-projections patch, local activities since, and
+   * local activities one at a time since the serial-local-activities patch.
+   */
   get db(): typeof store {
-    return this.lean ? localStore : store;
+    if (!this.lean) return store;
+    return this.serial ? this.serialStore : localStore;
   }
 
   /** A deterministic audit key: replays and retried activities produce the same keys, so nothing is appended twice. */

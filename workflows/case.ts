@@ -59,8 +59,9 @@ function rejectWith(v: RuleViolation): never {
 const isClosed = (status: CaseStatus) => !OPEN_CASE_STATUSES.includes(status);
 
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
-  // Decided before the first command, once per run: see PATCHES.leanProjections.
-  const state = new CaseState(input, patched(PATCHES.leanProjections));
+  // Decided before the first command, once per run: see PATCHES.leanProjections and PATCHES.serialLocalActivities.
+  const lean = patched(PATCHES.leanProjections);
+  const state = new CaseState(input, lean, lean && patched(PATCHES.serialLocalActivities));
   const view = state.view;
   const main = new CancellationScope();
 

@@ -8,4 +8,11 @@ export const PATCHES = {
    * settleNoticesAtClose, whose marker such runs do not write). Read once, before the first command of a run.
    */
   leanProjections: 'lean-projections',
+  /**
+   * A run's local activities (its PostgreSQL writes and reads) run one at a time, in the order the workflow asks for
+   * them (see CaseState.oneAtATime): with several in flight, a replay could hand their results over in other
+   * groupings than the original run and fail as non-deterministic (found by the fault suite: two completions and a
+   * withdrawal accepted together). Read once, right after leanProjections, in runs that have it.
+   */
+  serialLocalActivities: 'serial-local-activities',
 } as const;
