@@ -25,8 +25,9 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
     recordCase: (args) => recordCase(deps.pool, args),
     recordTask: (args) => recordTask(deps.pool, args),
     findConflicts: (args) => findConflicts(deps.pool, args),
-    appendAudit: async ({ caseId, entries }) => {
-      await appendAudit(deps.pool, caseId, entries);
+    appendAudit: async ({ caseId, entries, caseView }) => {
+      if (caseView) await recordCase(deps.pool, { view: caseView.view, version: caseView.version, audit: entries });
+      else await appendAudit(deps.pool, caseId, entries);
     },
     prepareNotice: (args) =>
       prepareNotice(noticeDeps, {

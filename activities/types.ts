@@ -74,7 +74,8 @@ export interface TakedownActivities {
   recordCase(args: RecordCaseArgs): Promise<void>;
   findConflicts(args: FindConflictsArgs): Promise<string[]>;
   recordTask(args: RecordTaskArgs): Promise<void>;
-  appendAudit(args: { caseId: string; entries: AuditInput[] }): Promise<void>;
+  /** With `caseView` the view is written in the same statement (staged changes carried by an audit append). */
+  appendAudit(args: { caseId: string; entries: AuditInput[]; caseView?: { view: CaseView; version: number } }): Promise<void>;
   prepareNotice(args: NoticeArgs): Promise<PreparedNotice>;
   sendNotice(args: { noticeId: string }): Promise<SendResult>;
   settleNotices(args: { caseId: string; reason: string }): Promise<{ abandoned: string[] }>;

@@ -1,5 +1,5 @@
 // The case workflow's state and the one way to change it: every change is projected to PostgreSQL with its audit entries.
-import { upsertSearchAttributes, uuid4 } from '@temporalio/workflow';
+import { CancellationScope, upsertSearchAttributes, uuid4 } from '@temporalio/workflow';
 import type { Actor, AuditInput, CaseStatus, CaseView, Role, Step, StepName, StepStatus, Task, TaskAssignee, TaskType } from '../domain/types';
 import { STEP_NAMES, type Slas } from '../domain/types';
 import { durationMs } from '../domain/rules/duration';
@@ -35,6 +35,11 @@ export class CaseAborted extends Error {
   }
 }
 
+/** `stage: true` lets a staging run carry the change with the next write (see CaseState.saveCase). */
+interface Staging {
+  stage?: boolean;
+}
+
 export class CaseState {
   readonly view: CaseView;
   readonly tasks = new Map<string, Task>();
@@ -49,16 +54,21 @@ export class CaseState {
   /** The local activity in flight or last run (serial runs only): the next one starts after it has finished. */
   private lastLocal: Promise<unknown> = Promise.resolve();
   private readonly serialStore: typeof store;
+  /** Changes recorded but not written yet (staged-step-writes runs only); the next write of any flow carries them. */
+  private staged: AuditInput[] = [];
+  private caseDirty = false;
 
   /**
    * @param lean whether this run has the lean-projections patch (decided once, at the start of the run, so that a
    *   replay of a history recorded before it takes the old path at every write).
    * @param serial whether it has the serial-local-activities patch (see PATCHES), decided the same way.
+   * @param staging whether it has the staged-step-writes patch (only with serial), decided the same way.
    */
   constructor(
     readonly input: CaseWorkflowInput,
     readonly lean = false,
     readonly serial = false,
+    readonly staging = false,
   ) {
     const now = input.receivedAt;
     this.view = {
@@ -128,53 +138,80 @@ export class CaseState {
     return s;
   }
 
-  /** Writes the case view (and audit entries) to PostgreSQL. */
-  async saveCase(audit: AuditInput[] = []): Promise<void> {
-    this.view.updatedAt = iso();
-    this.caseVersion += 1;
-    await this.db.recordCase({ view: structuredCloneView(this.view), version: this.caseVersion, audit });
+  /**
+   * Takes what is staged, for a write about to be made: staged audit entries go first, and the view goes along when a
+   * staged change touched it. Runs that do not stage get `audit` back unchanged.
+   */
+  private unstage(audit: AuditInput[]): { audit: AuditInput[]; withCase: boolean } {
+    if (!this.staging) return { audit, withCase: false };
+    const out = { audit: [...this.staged, ...audit], withCase: this.caseDirty };
+    this.staged = [];
+    this.caseDirty = false;
+    return out;
   }
 
-  async setStatus(status: CaseStatus, audit: AuditInput[] = []): Promise<void> {
+  private nextCaseView(): { view: CaseView; version: number } {
+    this.view.updatedAt = iso();
+    this.caseVersion += 1;
+    return { view: structuredCloneView(this.view), version: this.caseVersion };
+  }
+
+  /** In staging runs a write is never cancelled half-way: it may carry other flows' staged changes. */
+  private write<T>(fn: () => Promise<T>): Promise<T> {
+    return this.staging ? CancellationScope.nonCancellable(fn) : fn();
+  }
+
+  /**
+   * Writes the case view (and audit entries) to PostgreSQL. With `stage`, in staging runs, the change is recorded and
+   * carried by the next write instead: pass it only where the calling flow itself writes next, before any wait.
+   */
+  async saveCase(audit: AuditInput[] = [], opts: Staging = {}): Promise<void> {
+    if (opts.stage && this.staging) {
+      this.staged.push(...audit);
+      this.caseDirty = true;
+      return;
+    }
+    const { audit: entries } = this.unstage(audit);
+    const { view, version } = this.nextCaseView();
+    await this.write(() => this.db.recordCase({ view, version, audit: entries }));
+  }
+
+  async setStatus(status: CaseStatus, audit: AuditInput[] = [], opts: Staging = {}): Promise<void> {
     if (this.view.status !== status) {
       this.view.status = status;
       upsertSearchAttributes([{ key: CaseStatusKey, value: status }]);
     }
-    await this.saveCase(audit);
+    await this.saveCase(audit, opts);
   }
 
-  async startStep(name: StepName): Promise<void> {
+  async startStep(name: StepName, opts: Staging = {}): Promise<void> {
     const s = this.step(name);
     s.status = 'in_progress';
     s.startedAt = iso();
-    await this.saveCase([this.audit('step.started', { step: name })]);
+    await this.saveCase([this.audit('step.started', { step: name })], opts);
   }
 
-  async finishStep(name: StepName, status: StepStatus, data: Record<string, unknown> = {}): Promise<void> {
+  async finishStep(name: StepName, status: StepStatus, data: Record<string, unknown> = {}, opts: Staging = {}): Promise<void> {
     const s = this.step(name);
     s.status = status;
     s.startedAt ??= iso();
     s.finishedAt = iso();
-    await this.saveCase([this.audit('step.finished', { step: name, status, ...data })]);
+    await this.saveCase([this.audit('step.finished', { step: name, status, ...data })], opts);
   }
 
   async saveTask(task: Task, audit: AuditInput[], withCase = false): Promise<void> {
     const v = (this.taskVersions.get(task.id) ?? 0) + 1;
     this.taskVersions.set(task.id, v);
-    let caseView: { view: CaseView; version: number } | undefined;
-    if (withCase) {
-      this.view.updatedAt = iso();
-      this.caseVersion += 1;
-      caseView = { view: structuredCloneView(this.view), version: this.caseVersion };
-    }
-    await this.db.recordTask({
+    const { audit: entries, withCase: caseChanged } = this.unstage(audit);
+    const caseView = withCase || caseChanged ? this.nextCaseView() : undefined;
+    await this.write(() => this.db.recordTask({
       task: { ...task, roles: [...task.roles] },
       caseOrg: this.view.org,
       version: v,
-      audit,
+      audit: entries,
       ...(caseView ? { caseView } : {}),
       ...(this.lean ? { observeSince: this.view.createdAt } : {}),
-    });
+    }));
   }
 
   async openTask(spec: NewTask): Promise<Task> {
@@ -220,8 +257,15 @@ export class CaseState {
     return durationMs(this.view.plan.slas[name]);
   }
 
-  async appendAudit(entries: AuditInput[]): Promise<void> {
-    await this.db.appendAudit({ caseId: this.caseId, entries });
+  /** Appends audit entries (with the view when a staged change touched it); `stage` as for saveCase. */
+  async appendAudit(entries: AuditInput[], opts: Staging = {}): Promise<void> {
+    if (opts.stage && this.staging) {
+      this.staged.push(...entries);
+      return;
+    }
+    const { audit, withCase } = this.unstage(entries);
+    const caseView = withCase ? this.nextCaseView() : undefined;
+    await this.write(() => this.db.appendAudit({ caseId: this.caseId, entries: audit, ...(caseView ? { caseView } : {}) }));
   }
 
   openTasks(): Task[] {

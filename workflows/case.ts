@@ -59,9 +59,10 @@ function rejectWith(v: RuleViolation): never {
 const isClosed = (status: CaseStatus) => !OPEN_CASE_STATUSES.includes(status);
 
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
-  // Decided before the first command, once per run: see PATCHES.leanProjections and PATCHES.serialLocalActivities.
+  // Decided before the first command, once per run: see PATCHES.leanProjections, serialLocalActivities, stagedStepWrites.
   const lean = patched(PATCHES.leanProjections);
-  const state = new CaseState(input, lean, lean && patched(PATCHES.serialLocalActivities));
+  const serial = lean && patched(PATCHES.serialLocalActivities);
+  const state = new CaseState(input, lean, serial, serial && patched(PATCHES.stagedStepWrites));
   const view = state.view;
   const main = new CancellationScope();
 

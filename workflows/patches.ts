@@ -15,4 +15,11 @@ export const PATCHES = {
    * withdrawal accepted together). Read once, right after leanProjections, in runs that have it.
    */
   serialLocalActivities: 'serial-local-activities',
+  /**
+   * A step's bookkeeping that the same flow follows with another write before any wait (a step finished, the status
+   * changed, the next step started, the automatic checks audited, then a task opened) is staged and carried by that
+   * write: one local activity instead of up to four, so an answered completion no longer waits for them all. Writes
+   * of these runs are not cancellable half-way. Read once, after serialLocalActivities, in runs that have it.
+   */
+  stagedStepWrites: 'staged-step-writes',
 } as const;

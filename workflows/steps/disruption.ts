@@ -23,7 +23,8 @@ export async function runDisruption(state: CaseState): Promise<void> {
         await state.finishStep(step, 'skipped', { reason });
         return;
       }
-      await state.startStep(step);
+      // Staged: this branch opens its first task next, and that write (or an earlier one) carries it.
+      await state.startStep(step, { stage: true });
       const results = await Promise.all(mine.map((r) => runPartnerRequest(state, r)));
       await state.finishStep(step, stepStatus(results), { results });
     }),

@@ -4,8 +4,9 @@ import { CaseAborted, type CaseState } from '../case-state';
 import { runInternalTask } from '../human-task';
 
 export async function runSignoff(state: CaseState): Promise<void> {
-  await state.setStatus('awaiting_signoff');
-  await state.startStep('signoff');
+  // Staged: the sign-off task's write carries the status and the step's start.
+  await state.setStatus('awaiting_signoff', [], { stage: true });
+  await state.startStep('signoff', { stage: true });
   const task = await runInternalTask(state, {
     type: 'le_signoff',
     assignee: { org: state.view.org, role: 'le_officer' },
@@ -20,7 +21,8 @@ export async function runSignoff(state: CaseState): Promise<void> {
   state.view.signedOffBy = task.completedBy?.id ?? null;
   const actionDate = typeof task.data?.actionDate === 'string' ? task.data.actionDate : null;
   state.view.actionDate = actionDate;
-  await state.finishStep('signoff', 'done', { signedOffBy: state.view.signedOffBy, actionDate });
+  // Staged: carried by the action-day audit, or else by the disruption's status write, before any notice.
+  await state.finishStep('signoff', 'done', { signedOffBy: state.view.signedOffBy, actionDate }, { stage: true });
   const waitMs = actionDate ? Date.parse(actionDate) - Date.now() : 0;
   if (waitMs > 0) {
     await state.appendAudit([state.audit('action_day.waiting', { actionDate })]);

@@ -39,10 +39,11 @@ export async function runDeconfliction(state: CaseState): Promise<void> {
 }
 
 export async function runVerification(state: CaseState): Promise<void> {
-  await state.startStep('verification');
+  // Staged (in runs that stage): the task opened below carries the step's start and the checks.
+  await state.startStep('verification', { stage: true });
   await runDeconfliction(state);
   const checks = autoChecks(state);
-  await state.appendAudit([state.audit('verification.checked', checks)]);
+  await state.appendAudit([state.audit('verification.checked', checks)], { stage: true });
   const task = await runInternalTask(state, {
     type: 'verify_evidence',
     assignee: { org: state.view.org, role: 'analyst' },
@@ -55,5 +56,6 @@ export async function runVerification(state: CaseState): Promise<void> {
     throw new CaseAborted('closed_unverified', task.comment ?? 'evidence rejected');
   }
   state.view.verifiedBy = task.completedBy?.id ?? null;
-  await state.finishStep('verification', 'done', { verifiedBy: state.view.verifiedBy });
+  // Staged: sign-off opens its task next, and that write carries this.
+  await state.finishStep('verification', 'done', { verifiedBy: state.view.verifiedBy }, { stage: true });
 }
