@@ -25,6 +25,9 @@ import { ROOT, Servers, spawnWorker, type WorkerProcess } from './processes';
 const LARGE = process.env.FAULT_PROFILE === 'large';
 const CASES = LARGE ? 40 : 16;
 const MIN_KILLS = LARGE ? 60 : 20;
+/** The large profile starts its cases in waves, so that cases stay in flight long enough for all its kills to land. */
+const WAVES = LARGE ? 4 : 1;
+const WAVE_GAP_MS = 15_000;
 
 type Scenario = 'clean' | 'rejected' | 'unverified' | 'declined' | 'withdrawn';
 const EXPECTED: Record<Scenario, CaseStatus> = {
@@ -309,6 +312,7 @@ describe('fault injection', () => {
     const runs: CaseRun[] = [];
     const creating = Array.from({ length: CASES }, async (_, n) => {
       const scenario = MIX[n % MIX.length];
+      await new Promise((r) => setTimeout(r, Math.floor((n * WAVES) / CASES) * WAVE_GAP_MS));
       const key = `fault-case-${n}-${randomUUID()}`;
       const body = caseBody({ scenario, n });
       const c = await persist('create case', () => person('lead').createCase(body as never, key));
