@@ -219,7 +219,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const svg = writeSvg(
       'audit-append-latency.svg',
       cdfSvg({
-        title: 'appendAudit latency (one entry per call, own transaction)',
+        title: 'appendAudit latency (one entry per call, one statement)',
         xLabel: 'latency (ms)',
         logX: true,
         series: [...runs, hot].map((r) => ({ label: `${r.writers} writer(s), ${int(r.cases)} case${r.cases > 1 ? 's' : ''}`, values: r.samples })),
@@ -230,8 +230,9 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const section = `## 4. Audit chain
 
 \`npm run bench -- audit\` · ${ctx.profile} profile, in the benchmark process against the bench PostgreSQL (pool of ${maxWriters}).
-Each writer loops for ${p.seconds} s calling \`appendAudit\` (\`db/queries/audit.ts\`: its own transaction, the case's advisory lock,
-a lookup of existing keys, the chain head, one INSERT) with one \`notice.sent\`-like entry on a case picked round-robin.
+Each writer loops for ${p.seconds} s calling \`appendAudit\` (\`db/queries/audit.ts\`: one statement, \`audit_append()\` inside
+PostgreSQL, which takes the case's advisory lock, skips keys already stored, reads the chain head, hashes and inserts) with one
+\`notice.sent\`-like entry on a case picked round-robin.
 
 ${table(['writers', 'cases', 'appends', 'appends/s', 'p50', 'p99', 'max', 'errors'], rowsTable)}
 
