@@ -61,6 +61,9 @@ export const cases = pgTable(
   (t) => [
     index('cases_created_idx').on(t.createdAt, t.id),
     index('cases_status_created_idx').on(t.status, t.createdAt, t.id),
+    // An org's case list, newest first, and its counts per status (index-only), without reading other orgs' cases.
+    index('cases_org_created_idx').on(t.org, t.createdAt, t.id),
+    index('cases_org_status_idx').on(t.org, t.status),
     index('cases_reference_idx').on(t.reference),
     index('cases_merchant_ids_idx').using('gin', t.merchantIds),
     index('cases_wallet_ids_idx').using('gin', t.walletIds),
