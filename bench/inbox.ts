@@ -162,6 +162,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       { name: 'GET /v1/tasks?status=open (inbox of visa)', req: () => ({ method: 'GET', path: '/v1/tasks?status=open', token: visa.token }) },
       { name: 'GET /v1/cases/:id (case lead, full view)', req: () => ({ method: 'GET', path: `/v1/cases/${pick(seededCeop)}`, token: lead.token }) },
       { name: 'GET /v1/cases/:id (partner holding a task)', req: () => ({ method: 'GET', path: `/v1/cases/${pick(visaHeld)}`, token: visa.token }) },
+      { name: "GET /v1/cases (case lead's board: newest 50, counts per status)", req: () => ({ method: 'GET', path: '/v1/cases', token: lead.token }) },
     ];
     const before = await indexStats(db);
     const meter = new CpuMeter({ sut: sut.started.pid, temporal: ctx.env.temporal.process.pid, postgres: ctx.env.postgresPid });
@@ -292,7 +293,8 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
       int(r.rps),
       `${ms(paced.summary.p50)} / ${ms(paced.summary.p99)} at ${int(paced.rps)} req/s`,
       `${ms(serial.summary.p50)} / ${ms(serial.summary.p99)}`,
-      `${verdict(r.summary.p99)}${paced.summary.p99 < 50 ? ' (paced ✅)' : ''}`,
+      // The issue sets the target for the inbox and the case read; the board's list is measured beside them.
+      r.name.startsWith('GET /v1/cases (') ? '(no target)' : `${verdict(r.summary.p99)}${paced.summary.p99 < 50 ? ' (paced ✅)' : ''}`,
       statuses(r),
     ]),
     ...[c.completeVerify, c.completeSignoff].map((r) => [`POST /v1/tasks/:id/complete (${r.name.replace('complete ', '')})`, r.summary.n, ms(r.summary.p50), ms(r.summary.p99), int(r.rps), '', '', '', statuses(r)]),
