@@ -15,7 +15,7 @@ import { jsonBody } from './middleware/body';
 import { notFoundHandler, problemHandler } from './middleware/problem';
 import { auditRouter } from './routes/audit';
 import { casesRouter } from './routes/cases';
-import { healthRouter } from './routes/health';
+import { healthRouter, type OpsDeps } from './routes/health';
 import { partnersRouter } from './routes/partners';
 import { principalsRouter } from './routes/principals';
 import { tasksRouter } from './routes/tasks';
@@ -77,6 +77,21 @@ export function createApp(deps: ApiDeps): Express {
 
   if (deps.uiDir && existsSync(deps.uiDir)) app.use(express.static(deps.uiDir, { index: ['index.html'], dotfiles: 'ignore' }));
 
+  app.use(notFoundHandler);
+  app.use(problemHandler(deps.logger));
+  return app;
+}
+
+/**
+ * The operations endpoints alone (/healthz, /metrics, /openapi.json), for a process that serves no API: a standalone
+ * worker exposes its own counters and histograms (notice attempts, time to termination...) this way.
+ */
+export function createOpsApp(deps: OpsDeps & { logger: Logger }): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(helmet());
+  app.use(healthRouter(deps));
   app.use(notFoundHandler);
   app.use(problemHandler(deps.logger));
   return app;

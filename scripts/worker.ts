@@ -1,8 +1,9 @@
 // Entry point: a Temporal worker only (scale-out), against DATABASE_URL and TEMPORAL_ADDRESS.
 import { Client, Connection } from '@temporalio/client';
+import { createOpsApp } from '../api/app';
 import { loadConfig } from './config';
-import { createLogger, onShutdown, startServices } from './lib/runtime';
-import { startWorkerPart } from './lib/system';
+import { createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
+import { serveHttp, startWorkerPart } from './lib/system';
 
 const config = loadConfig();
 const log = createLogger(config, 'takedown-worker');
@@ -13,7 +14,18 @@ try {
   const client = new Client({ connection, namespace: config.temporalNamespace });
   const worker = await startWorkerPart(config, services, client);
   log.info({ taskQueue: config.taskQueue, temporal: services.temporalAddress }, 'worker running');
+  // This process's own counters and histograms (notice attempts, time to termination...) live only here.
+  const ops =
+    config.workerPort === undefined
+      ? undefined
+      : await serveHttp(
+          createOpsApp({ pool: services.db.pool, temporal: client, namespace: config.temporalNamespace, adminToken: resolveAdminToken(config).token, logger: log }),
+          config.host,
+          config.workerPort,
+        );
+  if (ops) log.info({ ops: ops.url }, 'worker operations endpoints: /healthz, /metrics');
   onShutdown(log, async () => {
+    await ops?.stop();
     await worker.stop();
     await connection.close();
     await services.stop();

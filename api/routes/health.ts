@@ -25,7 +25,10 @@ async function check(fn: () => Promise<unknown>): Promise<string> {
   }
 }
 
-export function healthRouter(deps: ApiDeps): Router {
+/** What the operations endpoints need; a standalone worker has these too (see createOpsApp). */
+export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken'>;
+
+export function healthRouter(deps: OpsDeps): Router {
   const r = Router();
   let openapi: unknown;
 

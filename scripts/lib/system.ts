@@ -60,18 +60,23 @@ export async function startApiPart(config: Config, services: Services, client: C
     temporalUiUrl: services.temporalUiUrl,
     uiDir: path.join(root, 'ui'),
   });
+  return serveHttp(app, config.host, port);
+}
+
+/** Serves an Express app on host:port (0: any free port) until stop(). */
+export async function serveHttp(app: http.RequestListener, host: string, port: number): Promise<{ url: string; stop(): Promise<void> }> {
   const server = http.createServer(app);
   // Slow or stalled clients must not hold sockets forever.
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, config.host, resolve);
+    server.listen(port, host, resolve);
   });
   const address = server.address();
   const bound = typeof address === 'object' && address ? address.port : port;
   return {
-    url: `http://${config.host}:${bound}`,
+    url: `http://${host}:${bound}`,
     async stop() {
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -12,6 +12,7 @@ import { ROOT } from '../support/paths';
 
 const children: ChildProcess[] = [];
 let urls: string[] = [];
+let workerOpsUrl = '';
 const adminToken = `scale-admin-${randomBytes(16).toString('hex')}`;
 
 function start(entry: 'api' | 'worker', env: Record<string, string>): ChildProcess {
@@ -50,9 +51,12 @@ beforeAll(async () => {
   const ports = [await freePort(0), await freePort(0)];
   urls = ports.map((p) => `http://127.0.0.1:${p}`);
   for (const port of ports) start('api', { ...env, PORT: String(port) });
+  // One worker serves its operations endpoints (TAKEDOWN_WORKER_PORT), the other none.
+  const opsPort = await freePort(0);
+  workerOpsUrl = `http://127.0.0.1:${opsPort}`;
+  start('worker', { ...env, TAKEDOWN_WORKER_PORT: String(opsPort) });
   start('worker', env);
-  start('worker', env);
-  await Promise.all(urls.map(healthy));
+  await Promise.all([...urls, workerOpsUrl].map(healthy));
 }, 120_000);
 
 afterAll(async () => {
@@ -92,3 +96,16 @@ it('serves one case across two API instances and two workers', async () => {
   expect(status).toBe('closed_unverified');
   expect((await a.withToken(lead.token).verifyAudit(created.id).catch((e) => e.status)) as number).toBe(403);
 }, 60_000);
+
+it("a standalone worker serves its own /healthz and, to an admin or auditor, its /metrics", async () => {
+  const health = await fetch(`${workerOpsUrl}/healthz`);
+  expect(health.status).toBe(200);
+  expect(await health.json()).toEqual({ status: 'ok', db: 'ok', temporal: 'ok' });
+  expect((await fetch(`${workerOpsUrl}/metrics`)).status).toBe(401);
+  const metrics = await fetch(`${workerOpsUrl}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
+  expect(metrics.status).toBe(200);
+  const text = await metrics.text();
+  expect(text).toContain('# TYPE takedown_notice_attempts_total counter');
+  expect(text).toMatch(/takedown_cases\{status="closed_unverified"\} [1-9]/);
+  expect((await fetch(`${workerOpsUrl}/v1/cases`, { headers: { authorization: `Bearer ${adminToken}` } })).status).toBe(404);
+});

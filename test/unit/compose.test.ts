@@ -114,8 +114,11 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('gives api and worker the same wiring', () => {
-    expect(envOf('worker', hostEnv)).toEqual(envOf('api', hostEnv));
+  it('gives api and worker the same wiring, and each worker an operations port that its health check probes', () => {
+    const { TAKEDOWN_WORKER_PORT: port, ...worker } = envOf('worker', hostEnv);
+    expect(worker).toEqual(envOf('api', hostEnv));
+    expect(port).toMatch(/^\d+$/);
+    expect(asText(services.worker.healthcheck?.test)).toContain(`127.0.0.1:${port}/healthz`);
   });
 
   it('sets every variable scripts/config.ts reads, or leaves it to a default on purpose', () => {
@@ -129,7 +132,7 @@ describe('docker-compose.yml', () => {
       TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'production refuses private webhook addresses unless this is set',
       TAKEDOWN_WORKFLOW_BUNDLE: 'the worker bundles the workflows at start; a pre-built bundle is for tests and benchmarks',
     };
-    const env = envOf('api', hostEnv);
+    const env = { ...envOf('api', hostEnv), ...envOf('worker', hostEnv) };
     for (const { key, def } of keys) {
       const covered = key in env || /\.default\(/.test(def) || key in unsetOnPurpose;
       expect(covered, `${key} is neither set in docker-compose.yml nor defaulted`).toBe(true);
