@@ -12,6 +12,7 @@ import type { Db } from '../db/client';
 import { bindMetricsPool } from '../telemetry/metrics';
 import { authenticate } from './middleware/auth';
 import { jsonBody } from './middleware/body';
+import { limitPerPrincipal } from './middleware/rate-limit';
 import { notFoundHandler, problemHandler } from './middleware/problem';
 import { auditRouter } from './routes/audit';
 import { casesRouter } from './routes/cases';
@@ -32,6 +33,8 @@ export interface ApiDeps {
   temporalUiUrl?: string;
   /** Static web console folder served at '/', if present. */
   uiDir?: string;
+  /** Requests per principal and minute on /v1 (api/middleware/rate-limit.ts); unset or 0: no limit. */
+  rateLimitPerMinute?: number;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -67,6 +70,7 @@ export function createApp(deps: ApiDeps): Express {
 
   const v1 = Router();
   v1.use(authenticate({ pool: deps.pool, adminToken: deps.adminToken }));
+  if (deps.rateLimitPerMinute) v1.use(limitPerPrincipal(deps.rateLimitPerMinute));
   v1.use(jsonBody());
   v1.use(principalsRouter(deps));
   v1.use(partnersRouter(deps));

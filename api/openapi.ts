@@ -340,7 +340,7 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': { schema: z.string() } } }, 401: common[401], 403: common[403] },
   });
 
-  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+  const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
       title: 'Takedown orchestrator API',
@@ -351,4 +351,20 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     servers: opts.serverUrl ? [{ url: opts.serverUrl }] : undefined,
     security,
   });
+  // Every /v1 operation may answer 429 when the caller's principal is over its limit (api/middleware/rate-limit.ts).
+  // Added after generation, so it borrows the generated problem+json content of a 401 (zod schemas are converted by then).
+  const generated401 = (Object.values(doc.paths?.['/v1/me'] ?? {})[0] as { responses?: Record<string, { content?: unknown }> } | undefined)?.responses?.['401'];
+  const rateLimited = {
+    description: 'Over the requests per minute of this principal; see Retry-After',
+    content: generated401?.content,
+    headers: { 'Retry-After': { description: 'Seconds until the window resets', schema: { type: 'integer' } } },
+  };
+  for (const [route, item] of Object.entries(doc.paths ?? {})) {
+    if (!route.startsWith('/v1/')) continue;
+    for (const op of Object.values(item ?? {})) {
+      const responses = (op as { responses?: Record<string, unknown> }).responses;
+      if (responses && !responses['429']) responses['429'] = rateLimited;
+    }
+  }
+  return doc;
 }

@@ -24,6 +24,8 @@ const EnvSchema = z.object({
   TAKEDOWN_WORKFLOW_BUNDLE: z.string().optional(),
   /** Allow partner webhooks on loopback/private addresses (tests, the simulator). Production refuses them. */
   TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: z.enum(['0', '1', 'true', 'false']).optional(),
+  /** Requests per principal and minute on /v1, per API process (0: no limit). */
+  TAKEDOWN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
   /** `npm run worker` only: serve /healthz and /metrics (admin or auditor token) on this port; unset, no HTTP at all. */
   TAKEDOWN_WORKER_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });
@@ -57,6 +59,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     noticeTimeoutMs: parseDuration(e.TAKEDOWN_NOTICE_TIMEOUT) ?? 10_000,
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,
     workerPort: e.TAKEDOWN_WORKER_PORT,
+    rateLimitPerMinute: e.TAKEDOWN_RATE_LIMIT_PER_MINUTE,
     allowPrivateWebhooks: e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS ? ['1', 'true'].includes(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS) : !production,
   };
 }

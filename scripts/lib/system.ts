@@ -59,6 +59,7 @@ export async function startApiPart(config: Config, services: Services, client: C
     logger: log,
     temporalUiUrl: services.temporalUiUrl,
     uiDir: path.join(root, 'ui'),
+    rateLimitPerMinute: config.rateLimitPerMinute,
   });
   return serveHttp(app, config.host, port);
 }

@@ -354,6 +354,8 @@ describe('web console', () => {
     await page.getByRole('link', { name: 'Audit trail of this case' }).click();
     await page.getByRole('heading', { level: 1, name: `Audit trail of ${reference}` }).waitFor();
     await page.locator('.chain-badge.intact', { hasText: 'Intact' }).waitFor();
+    // The entries load beside the verification, so they may arrive after the badge.
+    await page.locator('table.audit tbody tr').first().waitFor();
     expect(await page.locator('table.audit tbody tr').count()).toBeGreaterThan(10);
     expect(await page.getByRole('link', { name: /Workflow in the Temporal UI/ }).getAttribute('href')).toBe(
       `http://127.0.0.1:8233/namespaces/default/workflows/takedown-${caseId}`,

@@ -82,7 +82,10 @@ export function rawRequest(port: number, method: string, path: string, opts: Req
  * Starts the API. With `taskQueue` (from test/support/stack.ts) the app starts workflows there; without it, a queue no worker
  * polls, which suffices for everything that does not need a workflow.
  */
-export async function startApi(label: string, opts: { db?: DbHandle & { url: string; name: string }; client?: Client; taskQueue?: string } = {}): Promise<ApiHarness> {
+export async function startApi(
+  label: string,
+  opts: { db?: DbHandle & { url: string; name: string }; client?: Client; taskQueue?: string; rateLimitPerMinute?: number } = {},
+): Promise<ApiHarness> {
   const db = opts.db ?? (await freshDatabase(label));
   const ownConnection = opts.client ? undefined : await Connection.connect({ address: inject('temporalAddress') });
   const client = opts.client ?? new Client({ connection: ownConnection!, namespace: 'default' });
@@ -97,6 +100,7 @@ export async function startApi(label: string, opts: { db?: DbHandle & { url: str
     adminToken,
     logger: pino({ level: process.env.API_TEST_LOGS ? 'debug' : 'silent' }),
     temporalUiUrl: 'http://temporal-ui.test',
+    ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
   });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
