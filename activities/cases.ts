@@ -59,6 +59,7 @@ function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], 
  * BEGIN/COMMIT, one round trip, and the case's audit lock is held only while PostgreSQL runs it.
  */
 async function writeProjection(pool: pg.Pool, caseId: string, w: { caseView?: { view: CaseView; version: number }; caseOrg: string; tasks: { task: Task; version: number }[]; audit: AuditInput[] }): Promise<void> {
+  if (!w.caseView && w.tasks.length === 0 && w.audit.length === 0) return;
   const ctes: string[] = [];
   const params: unknown[] = [];
   const add = (name: string, st: Statement) => {
@@ -73,7 +74,6 @@ async function writeProjection(pool: pg.Pool, caseId: string, w: { caseView?: { 
     main = audit.sql;
     params.push(...audit.params);
   }
-  if (ctes.length === 0 && w.audit.length === 0) return;
   await pool.query(prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params));
 }
 

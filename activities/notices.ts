@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import type { AuditInput, CaseView, NoticeType } from '../domain/types';
 import { inTransaction, prepared } from '../db/client';
-import { appendAuditInTx, auditAppendStatement } from '../db/queries/audit';
+import { appendAudit, appendAuditInTx, auditAppendStatement } from '../db/queries/audit';
 import { buildDocument, type DocumentContext, documentHash } from './documents';
 import { guardedRequest, OutboundError } from './url-checks';
 
@@ -91,15 +91,15 @@ function renderedEntry(args: { noticeId: string; type: NoticeType; org: string }
  * Builds the document; when complete, stores it with a `pending` notice and audits `document.rendered` in one
  * statement. A second call with the same notice id returns what was stored (and audits it, idempotently, in case the
  * first call's audit never happened). An incomplete document is refused (non-retryable IncompleteDocument) and leaves
- * no trace. Without a case view in the context, the one stored in PostgreSQL is used: workflows flush their projection
- * before preparing a notice.
+ * no trace. Without a case view in the context, the one stored in PostgreSQL is used: workflows store their projection,
+ * and wait for it, before preparing a notice.
  */
 export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): Promise<PreparedNoticeResult> {
   const documentId = documentIdOf(args.noticeId);
   const first = await lookup(deps.pool, args, args.context.caseView === undefined);
   const done = (kept: { hash: string; version: string }) => ({ noticeId: args.noticeId, documentId, documentHash: kept.hash, hasWebhook: first.hasWebhook, missing: [] });
   if (first.stored) {
-    await appendAuditInTx(deps.pool, args.caseId, [renderedEntry(args, documentId, first.stored)]);
+    await appendAudit(deps.pool, args.caseId, [renderedEntry(args, documentId, first.stored)]);
     return done(first.stored);
   }
   const caseView = args.context.caseView ?? first.view;
@@ -131,7 +131,7 @@ export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): 
   // A concurrent prepare won the insert: report (and audit) the stored document, not this rebuild.
   const again = await lookup(deps.pool, args, false);
   if (!again.stored) throw ApplicationFailure.retryable(`notice ${args.noticeId}: document not visible yet`, 'DocumentRace');
-  await appendAuditInTx(deps.pool, args.caseId, [renderedEntry(args, documentId, again.stored)]);
+  await appendAudit(deps.pool, args.caseId, [renderedEntry(args, documentId, again.stored)]);
   return done(again.stored);
 }
 

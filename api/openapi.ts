@@ -352,11 +352,10 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     security,
   });
   // Every /v1 operation may answer 429 when the caller's principal is over its limit (api/middleware/rate-limit.ts).
-  // Added after generation, so it borrows the generated problem+json content of a 401 (zod schemas are converted by then).
-  const generated401 = (Object.values(doc.paths?.['/v1/me'] ?? {})[0] as { responses?: Record<string, { content?: unknown }> } | undefined)?.responses?.['401'];
+  // Added after generation, so the body points at the generated Problem component rather than at a zod schema.
   const rateLimited = {
     description: 'Over the requests per minute of this principal; see Retry-After',
-    content: generated401?.content,
+    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
     headers: { 'Retry-After': { description: 'Seconds until the window resets', schema: { type: 'integer' } } },
   };
   for (const [route, item] of Object.entries(doc.paths ?? {})) {
