@@ -190,7 +190,10 @@ async function persist<T>(what: string, fn: () => Promise<T>, deadlineMs = 240_0
     try {
       return await fn();
     } catch (err) {
-      const retryable = !(err instanceof ApiError) || err.status >= 500;
+      // A 409 on an Idempotency-Key still in flight says "retry shortly": an attempt cut off while PostgreSQL was down
+      // could not release its claim, which holds until it lapses. Any other 409 (a task no longer open) is final.
+      const inFlight = err instanceof ApiError && err.status === 409 && /Idempotency-Key is (still )?being processed/.test(err.problem?.detail ?? '');
+      const retryable = !(err instanceof ApiError) || err.status >= 500 || inFlight;
       if (err instanceof ApiError && err.status === 503) counts.http503 += 1;
       if (!retryable) throw err;
       if (Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`);
