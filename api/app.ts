@@ -12,6 +12,7 @@ import type { Db } from '../db/client';
 import { bindMetricsPool } from '../telemetry/metrics';
 import { authenticate } from './middleware/auth';
 import { jsonBody } from './middleware/body';
+import type { PrincipalCache } from './principal-cache';
 import { limitPerPrincipal } from './middleware/rate-limit';
 import { notFoundHandler, problemHandler } from './middleware/problem';
 import { auditRouter } from './routes/audit';
@@ -33,6 +34,8 @@ export interface ApiDeps {
   temporalUiUrl?: string;
   /** Static web console folder served at '/', if present. */
   uiDir?: string;
+  /** Principals remembered between requests while PostgreSQL notifies changes; without it, each request reads them. */
+  principals?: PrincipalCache;
   /** Requests per principal and minute on /v1 (api/middleware/rate-limit.ts); unset or 0: no limit. */
   rateLimitPerMinute?: number;
 }
@@ -69,7 +72,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use(healthRouter(deps));
 
   const v1 = Router();
-  v1.use(authenticate({ pool: deps.pool, adminToken: deps.adminToken }));
+  v1.use(authenticate({ pool: deps.pool, adminToken: deps.adminToken, principals: deps.principals }));
   if (deps.rateLimitPerMinute) v1.use(limitPerPrincipal(deps.rateLimitPerMinute));
   v1.use(jsonBody());
   v1.use(principalsRouter(deps));

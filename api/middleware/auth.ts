@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { prepared } from '../../db/client';
 import { ProblemError } from '../../domain/errors';
 import type { Actor, Role } from '../../domain/types';
+import type { PrincipalCache } from '../principal-cache';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -42,9 +43,10 @@ function bearer(header: string | undefined): string | null {
 }
 
 /**
- * Every request gets its principal looked up afresh (one indexed query), so a revoked token stops working at once.
+ * The caller's principal by token hash: from `principals` (api/principal-cache.ts) while it listens for changes, else one
+ * indexed query. Either way a revoked token stops working at once.
  */
-export function authenticate(opts: { pool: pg.Pool; adminToken: string }): RequestHandler {
+export function authenticate(opts: { pool: pg.Pool; adminToken: string; principals?: PrincipalCache }): RequestHandler {
   return async (req, _res, next) => {
     const token = bearer(req.headers.authorization);
     if (!token) throw new ProblemError('unauthorized', 'send Authorization: Bearer <token>');
@@ -53,11 +55,19 @@ export function authenticate(opts: { pool: pg.Pool; adminToken: string }): Reque
       return next();
     }
     if (!TOKEN_RE.test(token) || token.length > 200) throw new ProblemError('unauthorized', 'unknown or revoked token');
+    const hash = hashToken(token);
+    const known = opts.principals?.get(hash);
+    if (known) {
+      req.actor = { ...known, roles: [...known.roles] };
+      return next();
+    }
+    const stamp = opts.principals?.stamp ?? 0;
     const { rows } = await opts.pool.query<{ id: string; org: string; roles: Role[] }>(
-      prepared('SELECT id, org, roles FROM principals WHERE token_hash = $1 AND revoked_at IS NULL', [hashToken(token)]),
+      prepared('SELECT id, org, roles FROM principals WHERE token_hash = $1 AND revoked_at IS NULL', [hash]),
     );
     if (rows.length === 0) throw new ProblemError('unauthorized', 'unknown or revoked token');
     req.actor = { id: rows[0].id, org: rows[0].org, roles: rows[0].roles };
+    opts.principals?.remember(hash, Object.freeze({ ...req.actor, roles: Object.freeze([...req.actor.roles]) }) as Actor, stamp);
     next();
   };
 }

@@ -68,6 +68,8 @@ export function principalsRouter(deps: ApiDeps): Router {
       // Revoking twice is harmless; the first revocation time is kept.
       const { rowCount } = await deps.pool.query('UPDATE principals SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1', [req.params.id]);
       if (!rowCount) throw new ProblemError('not_found', 'no such principal');
+      // Other API processes hear of it from PostgreSQL (NOTIFY); this one forgets before answering.
+      deps.principals?.clear();
       res.status(204).end();
     })
     .all(methodNotAllowed(['GET', 'DELETE']));

@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
 import { pino } from 'pino';
 import { createApp } from '../../api/app';
+import { PrincipalCache } from '../../api/principal-cache';
 import { connectDb, type DbHandle } from '../../db/client';
 import { createTakedownWorker } from '../../scripts/lib/worker';
 import { createFloorActivities } from './floor-activities';
@@ -26,6 +27,7 @@ interface Running {
   takedown?: Worker;
   maxCachedWorkflows: number | null;
   server?: http.Server;
+  principals?: PrincipalCache;
 }
 
 let running: Running | undefined;
@@ -114,7 +116,10 @@ async function start(config: SutConfig): Promise<SutStarted> {
   let apiUrl: string | null = null;
   if (config.api) {
     const logger = pino({ level: 'warn' }, pino.destination({ dest: config.logFile, sync: false }));
+    // As in `npm start` (scripts/lib/system.ts): principals remembered while PostgreSQL notifies changes.
+    r.principals = await PrincipalCache.forPool(db.pool, { logger });
     const app = createApp({
+      principals: r.principals,
       pool: db.pool,
       db: db.db,
       temporal: client,
@@ -178,6 +183,7 @@ async function stop(): Promise<void> {
     r.server.closeAllConnections();
     await new Promise<void>((resolve) => r.server!.close(() => resolve()));
   }
+  await r.principals?.close();
   for (const w of r.workers) if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
   for (const w of r.workers) {
     await w.run.catch(() => {});

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createApp } from '../../api/app';
+import { PrincipalCache } from '../../api/principal-cache';
 import type { Config } from '../config';
 import { freePort } from './ports';
 import { resolveAdminToken, startServices, type Services } from './runtime';
@@ -49,6 +50,7 @@ export async function startWorkerPart(config: Config, services: Services, client
 
 /** The HTTP API and console of this process, listening on `port`. */
 export async function startApiPart(config: Config, services: Services, client: Client, log: Logger, adminToken: string, port: number) {
+  const principals = await PrincipalCache.forPool(services.db.pool, { logger: log });
   const app = createApp({
     pool: services.db.pool,
     db: services.db.db,
@@ -60,8 +62,21 @@ export async function startApiPart(config: Config, services: Services, client: C
     temporalUiUrl: services.temporalUiUrl,
     uiDir: path.join(root, 'ui'),
     rateLimitPerMinute: config.rateLimitPerMinute,
+    principals,
   });
-  return serveHttp(app, config.host, port);
+  try {
+    const http = await serveHttp(app, config.host, port);
+    return {
+      url: http.url,
+      async stop() {
+        await http.stop();
+        await principals.close();
+      },
+    };
+  } catch (err) {
+    await principals.close();
+    throw err;
+  }
 }
 
 /** Serves an Express app on host:port (0: any free port) until stop(). */

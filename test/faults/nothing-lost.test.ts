@@ -12,6 +12,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app';
+import { PrincipalCache } from '../../api/principal-cache';
 import { connectDb, type DbHandle } from '../../db/client';
 import { runMigrations } from '../../db/migrate';
 import { verifyChain } from '../../db/queries/audit';
@@ -55,6 +56,7 @@ interface Completion {
 const counts = { kills: 0, workersLostForGood: 0, temporalRestarts: 0, postgresRestarts: 0, racesRun: 0, http503: 0, tampered: 0 };
 let servers: Servers;
 let db: DbHandle;
+let principals: PrincipalCache | undefined;
 let temporal: Client;
 let temporalConnection: Connection;
 let apiServer: http.Server;
@@ -97,6 +99,8 @@ beforeAll(async () => {
   temporal = new Client({ connection: temporalConnection });
   const adminToken = `fault-admin-${randomBytes(12).toString('hex')}`;
   const taskQueue = `faults-${randomBytes(4).toString('hex')}`;
+  // Principals remembered as in production: the PostgreSQL restart below also drops the cache's listening connection.
+  principals = await PrincipalCache.forPool(db.pool);
   const app = createApp({
     pool: db.pool,
     db: db.db,
@@ -105,6 +109,7 @@ beforeAll(async () => {
     namespace: 'default',
     adminToken,
     logger: pino({ level: 'silent' }),
+    principals,
   });
   apiServer = http.createServer(app);
   await new Promise<void>((r) => apiServer.listen(0, '127.0.0.1', r));
@@ -156,6 +161,7 @@ afterAll(async () => {
   apiServer?.closeAllConnections();
   await new Promise<void>((r) => (apiServer ? apiServer.close(() => r()) : r()));
   await temporalConnection?.close();
+  await principals?.close();
   await db?.close();
   await servers?.stop();
   if (!process.env.KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });

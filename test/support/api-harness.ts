@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app';
+import { PrincipalCache } from '../../api/principal-cache';
 import type { DbHandle } from '../../db/client';
 import type { Role } from '../../domain/types';
 import { freshDatabase } from './db';
@@ -36,6 +37,8 @@ export interface ApiHarness {
   client: Client;
   taskQueue: string;
   server: http.Server;
+  /** The API's principal cache (api/principal-cache.ts). */
+  principals: PrincipalCache;
   request(method: string, path: string, opts?: RequestOptions): Promise<ApiResponse>;
   principal(org: string, roles: Role[], name?: string): Promise<{ id: string; token: string; org: string; roles: Role[] }>;
   stop(): Promise<void>;
@@ -91,6 +94,8 @@ export async function startApi(
   const client = opts.client ?? new Client({ connection: ownConnection!, namespace: 'default' });
   const taskQueue = opts.taskQueue ?? `tq-api-${label}-${randomBytes(4).toString('hex')}`;
   const adminToken = `test-admin-${randomBytes(16).toString('hex')}`;
+  // As in production (scripts/lib/system.ts): principals remembered while PostgreSQL notifies changes.
+  const principals = await PrincipalCache.forPool(db.pool);
   const app = createApp({
     pool: db.pool,
     db: db.db,
@@ -101,6 +106,7 @@ export async function startApi(
     logger: pino({ level: process.env.API_TEST_LOGS ? 'debug' : 'silent' }),
     temporalUiUrl: 'http://temporal-ui.test',
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+    principals,
   });
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -114,6 +120,7 @@ export async function startApi(
     client,
     taskQueue,
     server,
+    principals,
     request,
     async principal(org, roles, name = `${org} ${roles.join('+')}`) {
       const res = await request('POST', '/v1/principals', { token: adminToken, body: { name, org, roles } });
@@ -123,6 +130,7 @@ export async function startApi(
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await principals.close();
       if (ownConnection) await ownConnection.close();
       if (!opts.db) await db.close();
     },

@@ -1,0 +1,74 @@
+// The inbox's SQL-built Task JSON (db/queries/tasks.ts) is the same document as taskFromRow (api/views.ts), on rows of every kind, and pages like it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inboxPage, TASK_JSON } from '../../db/queries/tasks';
+import { tasks } from '../../db/schema';
+import { taskFromRow } from '../../api/views';
+import { freshDatabase } from '../support/db';
+
+let db: Awaited<ReturnType<typeof freshDatabase>>;
+
+const base = {
+  caseId: 'case_json',
+  caseOrg: 'ceop',
+  assigneeOrg: 'visa',
+  assigneeRole: 'partner',
+  roles: ['partner'],
+  context: {},
+};
+
+beforeAll(async () => {
+  db = await freshDatabase('task-json');
+  await db.db.insert(tasks).values([
+    { ...base, id: 'tsk_open', type: 'confirm_termination', status: 'open', createdAt: new Date('2026-01-02T03:04:05.678Z'), context: { merchant: 'Shop "ü" \u2028', n: 1.5e-7 } },
+    {
+      ...base,
+      id: 'tsk_done',
+      type: 'confirm_termination',
+      status: 'completed',
+      createdAt: new Date('2026-01-02T03:04:05.006Z'),
+      dueAt: new Date('2026-01-09T00:00:00.000Z'),
+      escalated: true,
+      completedAt: new Date('2026-01-03T10:00:00.100Z'),
+      completedById: 'prn_1',
+      completedByOrg: 'visa',
+      outcome: 'terminated',
+      data: { matchReference: 'M-1', nested: { list: [1, null, 'x'] } },
+      comment: 'line\nbreak',
+    },
+    { ...base, id: 'tsk_noorg', type: 'confirm_freeze', status: 'completed', createdAt: new Date('1999-12-31T23:59:59.999Z'), completedById: 'prn_2', completedByOrg: null },
+    { ...base, id: 'tsk_emptyby', type: 'confirm_freeze', status: 'cancelled', createdAt: new Date('2026-05-05T05:05:05.000Z'), completedById: '', roles: ['partner', 'analyst'] },
+    { ...base, id: 'tsk_other', type: 'verify_evidence', status: 'open', createdAt: new Date('2026-01-01T00:00:00.000Z'), assigneeOrg: 'ceop', assigneeRole: 'analyst', roles: ['analyst'] },
+  ]);
+});
+afterAll(async () => {
+  await db?.close();
+});
+
+describe('Task JSON built by PostgreSQL', () => {
+  it('equals taskFromRow for every row', async () => {
+    const rows = await db.db.select().from(tasks);
+    const { rows: json } = await db.pool.query<{ id: string; json: string }>(`SELECT id, ${TASK_JSON} AS json FROM tasks`);
+    expect(json).toHaveLength(rows.length);
+    for (const row of rows) {
+      const text = json.find((j) => j.id === row.id)!.json;
+      expect(JSON.parse(text), row.id).toStrictEqual(JSON.parse(JSON.stringify(taskFromRow(row))));
+    }
+  });
+
+  it('pages an inbox oldest first with filters, and stops at the last page', async () => {
+    const ids = async (f: Partial<Parameters<typeof inboxPage>[1]>) => {
+      const page = await inboxPage(db.pool, { org: 'visa', roles: ['partner'], limit: 50, ...f });
+      return { ids: page.items.map((t) => (JSON.parse(t) as { id: string }).id), last: page.last };
+    };
+    expect(await ids({})).toEqual({ ids: ['tsk_noorg', 'tsk_done', 'tsk_open', 'tsk_emptyby'], last: null });
+    expect((await ids({ status: 'open' })).ids).toEqual(['tsk_open']);
+    expect((await ids({ type: 'confirm_freeze' })).ids).toEqual(['tsk_noorg', 'tsk_emptyby']);
+    expect((await ids({ caseId: 'case_other' })).ids).toEqual([]);
+    expect((await ids({ roles: ['analyst'] })).ids).toEqual(['tsk_emptyby']);
+    const first = await ids({ limit: 2 });
+    expect(first.ids).toEqual(['tsk_noorg', 'tsk_done']);
+    expect(first.last).toEqual({ createdAt: '2026-01-02T03:04:05.006Z', id: 'tsk_done' });
+    const second = await ids({ limit: 2, after: first.last! });
+    expect(second).toEqual({ ids: ['tsk_open', 'tsk_emptyby'], last: null });
+  });
+});
