@@ -13,6 +13,11 @@ export function readsCaseInFull(actor: Actor, caseOrg: string): boolean {
   return actor.roles.includes('auditor') || (actor.org === caseOrg && hasAnyRole(actor, ORG_READ_ROLES));
 }
 
+/** Task rows as a JSON array of contract Tasks: each row's stored document (tasks.doc, equal to taskFromRow's) joined. */
+export function tasksJson(rows: readonly Pick<TaskRow, 'doc'>[]): string {
+  return `[${rows.map((r) => r.doc).join(',')}]`;
+}
+
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export function taskFromRow(row: TaskRow): Task {
@@ -35,8 +40,11 @@ export function taskFromRow(row: TaskRow): Task {
   };
 }
 
+/** What a partner's case view lists of its own open tasks on the case. */
+export type HeldTask = Pick<TaskRow, 'id' | 'type' | 'status' | 'dueAt'>;
+
 /** The slice of a case a partner org needs for its open tasks: its own channels or hosting entries, never evidence text or other partners. */
-export function partnerCaseView(view: CaseView, org: string, partnerTasks: TaskRow[]) {
+export function partnerCaseView(view: CaseView, org: string, partnerTasks: HeldTask[]) {
   const m = view.merchant;
   const paymentChannels = m.paymentChannels.filter((ch) => (ch.kind === 'card' ? ch.scheme === org || ch.acquirer === org : ch.provider === org));
   const hosting = m.hosting.filter((h) => h.provider === org);

@@ -55,7 +55,7 @@ async function load(ctx: BenchContext, http: HttpJson, name: string, n: number, 
   let done = 0;
   const one = async (i: number, scheduled: number) => {
     const r = next(i);
-    const res = await http.request(r.method, r.path, { token: r.token, body: r.body }).catch((err: Error) => ({ status: 0, ms: NaN, body: err.message }));
+    const res = await http.request(r.method, r.path, { token: r.token, body: r.body, bytesOnly: true }).catch((err: Error) => ({ status: 0, ms: NaN, body: err.message }));
     statuses[res.status] = (statuses[res.status] ?? 0) + 1;
     if (res.status === expect) latencies.push(opts.intervalMs ? performance.now() - scheduled : res.ms);
     done += 1;
@@ -158,11 +158,29 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       return xs[rnd % xs.length];
     };
 
-    const reads: { name: string; req: (i: number) => Req }[] = [
-      { name: 'GET /v1/tasks?status=open (inbox of visa)', req: () => ({ method: 'GET', path: '/v1/tasks?status=open', token: visa.token }) },
-      { name: 'GET /v1/cases/:id (case lead, full view)', req: () => ({ method: 'GET', path: `/v1/cases/${pick(seededCeop)}`, token: lead.token }) },
-      { name: 'GET /v1/cases/:id (partner holding a task)', req: () => ({ method: 'GET', path: `/v1/cases/${pick(visaHeld)}`, token: visa.token }) },
-      { name: "GET /v1/cases (case lead's board: newest 50, counts per status)", req: () => ({ method: 'GET', path: '/v1/cases', token: lead.token }) },
+    type Answer = Record<string, unknown>;
+    const fullPage = (a: Answer) => Array.isArray(a.items) && a.items.length === 50 && typeof a.nextCursor === 'string';
+    const reads: { name: string; req: (i: number) => Req; check: (a: Answer) => boolean }[] = [
+      {
+        name: 'GET /v1/tasks?status=open (inbox of visa)',
+        req: () => ({ method: 'GET', path: '/v1/tasks?status=open', token: visa.token }),
+        check: (a) => fullPage(a) && (a.items as Answer[]).every((t) => t.status === 'open' && (t.assignee as Answer).org === 'visa'),
+      },
+      {
+        name: 'GET /v1/cases/:id (case lead, full view)',
+        req: () => ({ method: 'GET', path: `/v1/cases/${pick(seededCeop)}`, token: lead.token }),
+        check: (a) => typeof a.id === 'string' && Array.isArray(a.steps) && typeof a.merchant === 'object',
+      },
+      {
+        name: 'GET /v1/cases/:id (partner holding a task)',
+        req: () => ({ method: 'GET', path: `/v1/cases/${pick(visaHeld)}`, token: visa.token }),
+        check: (a) => typeof a.id === 'string' && Array.isArray(a.tasks) && (a.tasks as unknown[]).length > 0,
+      },
+      {
+        name: "GET /v1/cases (case lead's board: newest 50, counts per status)",
+        req: () => ({ method: 'GET', path: '/v1/cases', token: lead.token }),
+        check: (a) => fullPage(a) && typeof a.counts === 'object',
+      },
     ];
     const before = await indexStats(db);
     const meter = new CpuMeter({ sut: sut.started.pid, temporal: ctx.env.temporal.process.pid, postgres: ctx.env.postgresPid });
@@ -177,6 +195,10 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     let inboxRequests = 0;
     for (const r of reads) {
       progress.phase(`inbox: ${r.name}`);
+      // The load loops read answers as bytes only (the clients' parsing is not the API's cost); one answer is checked in full.
+      const sample = r.req(0);
+      const answer = (await h.ok<Record<string, unknown>>(sample.method, sample.path, { token: sample.token })).body;
+      if (!r.check(answer)) throw new Error(`${r.name}: unexpected answer ${JSON.stringify(answer).slice(0, 300)}`);
       await load(ctx, h, `${r.name} warm-up`, p.warmup, p.clients, r.req);
       const serial = { ...(await measured(`${r.name} one client`, p.serial, 1, r.req)), name: r.name };
       const loaded = { ...(await measured(`${r.name} ${p.clients} clients`, p.requests, p.clients, r.req)), name: r.name };

@@ -93,6 +93,11 @@ export const tasks = pgTable(
     comment: text('comment'),
     context: jsonb('context').$type<Record<string, unknown>>().notNull(),
     version: integer('version').notNull().default(0),
+    /**
+     * The row as the contract's Task JSON (what taskFromRow in api/views.ts makes), written by a trigger on every insert
+     * and update (migration 0007), so inbox pages are sent without building objects. The default never survives a write.
+     */
+    doc: text('doc').notNull().default('{}'),
   },
   (t) => [
     index('tasks_inbox_idx').on(t.assigneeOrg, t.status, t.createdAt, t.id),

@@ -20,7 +20,7 @@ import { actorOf, hasAnyRole, requireRoles } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422 } from '../middleware/validate';
 import { withTemporalDeadline } from '../temporal';
-import { CASE_READ_ROLES, partnerCaseView, readsCaseInFull, taskFromRow } from '../views';
+import { CASE_READ_ROLES, partnerCaseView, readsCaseInFull, tasksJson, type HeldTask } from '../views';
 
 export type CaseRow = typeof cases.$inferSelect;
 
@@ -61,7 +61,7 @@ interface StoredCase {
  * The case as the caller may read it: in full (readers of the case's org, auditors), or, for a partner holding an open
  * task on it, restricted (`held` lists those tasks). Anyone else: 404 (403 without any reading role), so existence never leaks.
  */
-async function readableCase(deps: ApiDeps, actor: Actor, caseId: string): Promise<{ row: StoredCase; held?: (typeof tasks.$inferSelect)[] }> {
+async function readableCase(deps: ApiDeps, actor: Actor, caseId: string): Promise<{ row: StoredCase; held?: HeldTask[] }> {
   const isPartner = actor.roles.includes('partner');
   if (!hasAnyRole(actor, CASE_READ_ROLES) && !isPartner) throw new ProblemError('forbidden', 'no role of yours reads cases');
   const row = CASE_ID_RE.test(caseId)
@@ -71,11 +71,13 @@ async function readableCase(deps: ApiDeps, actor: Actor, caseId: string): Promis
   if (readsCaseInFull(actor, row.org)) return { row };
   if (isPartner) {
     // Partners read a case only while they hold an open task on it.
-    const held = await deps.db
-      .select()
-      .from(tasks)
-      .where(and(eq(tasks.caseId, row.id), eq(tasks.assigneeOrg, actor.org), eq(tasks.status, 'open'), sql`${tasks.roles} && ${textArray(actor.roles)}`))
-      .orderBy(asc(tasks.createdAt), asc(tasks.id));
+    const { rows: held } = await deps.pool.query<HeldTask>(
+      prepared(
+        `SELECT id, type, status, due_at AS "dueAt" FROM tasks
+          WHERE case_id = $1 AND assignee_org = $2 AND status = 'open' AND roles && $3::text[] ORDER BY created_at, id`,
+        [row.id, actor.org, actor.roles],
+      ),
+    );
     if (held.length > 0) return { row, held };
   }
   throw new ProblemError('not_found', 'no such case');
@@ -186,7 +188,7 @@ export function casesRouter(deps: ApiDeps): Router {
       const { row, held } = await readableCase(deps, actor, req.params.id);
       const all = await deps.db.select().from(tasks).where(eq(tasks.caseId, row.id)).orderBy(asc(tasks.createdAt), asc(tasks.id));
       const mine = held ? all.filter((t) => t.assigneeOrg === actor.org && t.roles.some((r) => actor.roles.includes(r as Role))) : all;
-      res.json({ items: mine.map(taskFromRow) });
+      res.type('json').send(`{"items":${tasksJson(mine)}}`);
     })
     .all(methodNotAllowed(['GET']));
 

@@ -18,7 +18,7 @@ import { actorOf } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422 } from '../middleware/validate';
 import { isWorkflowGone, withTemporalDeadline } from '../temporal';
-import { readsCaseInFull, taskFromRow, type TaskRow } from '../views';
+import { readsCaseInFull, taskFromRow, tasksJson, type TaskRow } from '../views';
 
 const VIOLATION_KIND: Record<RuleViolation['kind'], ProblemKind> = { not_found: 'not_found', forbidden: 'forbidden', not_open: 'conflict', invalid: 'validation' };
 
@@ -56,7 +56,7 @@ export function tasksRouter(deps: ApiDeps): Router {
       // writes each task's JSON, so the page is joined here, never parsed and serialised again.
       const page = await inboxPage(deps.pool, { org: actor.org, roles: actor.roles, status: q.status, caseId: q.caseId, type: q.type, after: cursor, limit: q.limit });
       const nextCursor = page.last ? encodeCursor(page.last.createdAt, page.last.id) : null;
-      res.type('json').send(`{"items":[${page.items.join(',')}],"nextCursor":${JSON.stringify(nextCursor)}}`);
+      res.type('json').send(`{"items":${tasksJson(page.items)},"nextCursor":${JSON.stringify(nextCursor)}}`);
     })
     .all(methodNotAllowed(['GET']));
 
@@ -65,7 +65,7 @@ export function tasksRouter(deps: ApiDeps): Router {
       const actor = actorOf(req);
       const row = await loadTask(deps, req.params.id);
       if (!row || !visibleTo(actor, row)) throw new ProblemError('not_found', 'no such task');
-      res.json(taskFromRow(row));
+      res.type('json').send(row.doc);
     })
     .all(methodNotAllowed(['GET']));
 

@@ -31,8 +31,15 @@ export class HttpJson {
     this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
   }
 
-  /** Resolves with any status (the caller decides); rejects on network errors only. */
-  request<T = unknown>(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpResult<T>> {
+  /**
+   * Resolves with any status (the caller decides); rejects on network errors only. `bytesOnly`: the body is read but
+   * neither decoded nor parsed, and `body` is its length (load loops: a real client's parsing happens on its own machine).
+   */
+  request<T = unknown>(
+    method: string,
+    path: string,
+    opts: { token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number; bytesOnly?: boolean } = {},
+  ): Promise<HttpResult<T>> {
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string> = { accept: 'application/json', ...(opts.headers ?? {}) };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -44,8 +51,16 @@ export class HttpJson {
     return new Promise((resolve, reject) => {
       const req = http.request({ host: this.host, port: this.port, method, path, headers, agent: this.agent }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let bytes = 0;
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if (!opts.bytesOnly) chunks.push(c);
+        });
         res.on('end', () => {
+          if (opts.bytesOnly) {
+            resolve({ status: res.statusCode ?? 0, body: bytes as T, ms: performance.now() - t0 });
+            return;
+          }
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown = text;
           if (/json/.test(String(res.headers['content-type'] ?? ''))) {

@@ -1,6 +1,7 @@
-// The inbox's SQL-built Task JSON (db/queries/tasks.ts) is the same document as taskFromRow (api/views.ts), on rows of every kind, and pages like it.
+// tasks.doc, the Task JSON PostgreSQL writes beside each row (migration 0007), is the same document as taskFromRow (api/views.ts) on rows of every kind; the inbox pages on it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inboxPage, TASK_JSON } from '../../db/queries/tasks';
+import { eq } from 'drizzle-orm';
+import { inboxPage } from '../../db/queries/tasks';
 import { tasks } from '../../db/schema';
 import { taskFromRow } from '../../api/views';
 import { freshDatabase } from '../support/db';
@@ -45,20 +46,22 @@ afterAll(async () => {
 });
 
 describe('Task JSON built by PostgreSQL', () => {
-  it('equals taskFromRow for every row', async () => {
-    const rows = await db.db.select().from(tasks);
-    const { rows: json } = await db.pool.query<{ id: string; json: string }>(`SELECT id, ${TASK_JSON} AS json FROM tasks`);
-    expect(json).toHaveLength(rows.length);
-    for (const row of rows) {
-      const text = json.find((j) => j.id === row.id)!.json;
-      expect(JSON.parse(text), row.id).toStrictEqual(JSON.parse(JSON.stringify(taskFromRow(row))));
-    }
+  it('equals taskFromRow for every row, after inserts and after updates', async () => {
+    const same = async () => {
+      const rows = await db.db.select().from(tasks);
+      expect(rows).toHaveLength(5);
+      for (const row of rows) expect(JSON.parse(row.doc), row.id).toStrictEqual(JSON.parse(JSON.stringify(taskFromRow(row))));
+    };
+    await same();
+    await db.db.update(tasks).set({ status: 'completed', completedAt: new Date('2026-02-02T02:02:02.020Z'), completedById: 'prn_9', completedByOrg: 'visa', outcome: 'terminated', data: { a: [1] } }).where(eq(tasks.id, 'tsk_open'));
+    await db.pool.query(`UPDATE tasks SET status = 'open', completed_at = NULL, completed_by_id = NULL, completed_by_org = NULL, outcome = NULL, data = NULL, doc = 'tampered' WHERE id = 'tsk_open'`);
+    await same();
   });
 
   it('pages an inbox oldest first with filters, and stops at the last page', async () => {
     const ids = async (f: Partial<Parameters<typeof inboxPage>[1]>) => {
       const page = await inboxPage(db.pool, { org: 'visa', roles: ['partner'], limit: 50, ...f });
-      return { ids: page.items.map((t) => (JSON.parse(t) as { id: string }).id), last: page.last };
+      return { ids: page.items.map((t) => (JSON.parse(t.doc) as { id: string }).id), last: page.last };
     };
     expect(await ids({})).toEqual({ ids: ['tsk_noorg', 'tsk_done', 'tsk_open', 'tsk_emptyby'], last: null });
     expect((await ids({ status: 'open' })).ids).toEqual(['tsk_open']);
