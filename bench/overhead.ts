@@ -453,7 +453,10 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const floorSamples: FloorSample[][] = [];
     const pollsBefore = rig.pollers.verify.polls + rig.pollers.signoff.polls;
     let takedownWall = 0;
-    const meter = new CpuMeter({ sut: rig.sut.started.pid, ...(rig.apiSut ? { api: rig.apiSut.started.pid } : {}), temporal: ctx.env.temporal.process.pid, postgres: ctx.env.postgresPid });
+    const meter = new CpuMeter(
+      { sut: rig.sut.started.pid, ...(rig.apiSut ? { api: rig.apiSut.started.pid } : {}), temporal: ctx.env.temporal.process.pid, postgres: ctx.env.postgresPid },
+      { workflowThreads: rig.sut.started.workflowThreads },
+    );
     const cpu: Record<'takedown' | 'floor', ReturnType<typeof CpuMeter.diff>[]> = { takedown: [], floor: [] };
     const acts: Record<'takedown' | 'floor', ActivityStats> = { takedown: {}, floor: {} };
     const addStats = (into: ActivityStats, from: ActivityStats) => {
@@ -715,11 +718,12 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
   };
   const THREAD_LABEL: Record<string, string> = {
     main: SPLIT ? '… its main thread (activities, payload conversion)' : '… its main thread (API, activities, payload conversion)',
-    workflow: '… its workflow thread (workflow code in the V8 sandbox)',
-    core: '… the SDK core (Rust, gRPC to Temporal)',
+    workflow: '… its workflow threads (Node worker threads running workflow code in the V8 sandbox)',
+    core: '… the SDK core (Rust: gRPC, workflow and local activity state machines)',
     other: '… other threads (V8 GC helpers, libuv pool)',
   };
-  const row = (label: string, a: number, b: number) => [label, ms(a), ms(b), num(a / Math.max(1e-9, b), 1)];
+  // A ratio over next to nothing (the floor's PostgreSQL) says nothing: shown as a dash.
+  const row = (label: string, a: number, b: number) => [label, ms(a), ms(b), b >= 0.05 ? num(a / b, 1) : '—'];
   const cpuRows = [
     row(CPU_LABEL.sut, tdCpu.byName.sut ?? 0, flCpu.byName.sut ?? 0),
     ...['main', 'workflow', 'core', 'other'].map((k) => row(THREAD_LABEL[k], tdCpu.threads[k] ?? 0, flCpu.threads[k] ?? 0)),

@@ -72,12 +72,16 @@ export interface CpuSample {
   wallMs: number;
   machineBusyMs: number;
   byName: Record<string, number>;
-  /** The SUT's threads: main (API + activities), the workflow thread, the SDK core (Rust/tokio), the rest (V8 GC, libuv). */
+  /** The SUT's threads: main (API + activities), the workflow threads, the SDK core (Rust), the rest (V8 GC, libuv). */
   sutThreads: Record<string, number>;
 }
 
-/** Thread CPU of one process grouped by role, from /proc/<pid>/task/<tid>/{stat,comm}. */
-function threadCpu(pid: number | undefined): Record<string, number> {
+/**
+ * Thread CPU of one process grouped by role, from /proc/<pid>/task/<tid>/{stat,comm}: the main thread, the workflow
+ * threads (Node worker threads, whose ids the SUT reports: their name is just "node"), the SDK core's Rust threads
+ * (tokio runtime, workflow processing, timers), and the rest.
+ */
+function threadCpu(pid: number | undefined, workflowThreads: ReadonlySet<number>): Record<string, number> {
   const out: Record<string, number> = {};
   if (!pid) return out;
   let tids: string[] = [];
@@ -92,7 +96,8 @@ function threadCpu(pid: number | undefined): Record<string, number> {
       const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
       const ms = (Number(rest[11]) + Number(rest[12])) * TICK_MS;
-      const group = Number(tid) === pid ? 'main' : comm.startsWith('workflow') ? 'workflow' : comm.startsWith('tokio') ? 'core' : 'other';
+      const group =
+        Number(tid) === pid ? 'main' : workflowThreads.has(Number(tid)) ? 'workflow' : /^(tokio|workflow-proc|temporal)/.test(comm) ? 'core' : 'other';
       out[group] = (out[group] ?? 0) + ms;
     } catch {
       // the thread ended
@@ -102,7 +107,14 @@ function threadCpu(pid: number | undefined): Record<string, number> {
 }
 
 export class CpuMeter {
-  constructor(private readonly roots: Record<string, number | undefined>) {}
+  private readonly workflowThreads: ReadonlySet<number>;
+
+  constructor(
+    private readonly roots: Record<string, number | undefined>,
+    opts: { workflowThreads?: readonly number[] } = {},
+  ) {
+    this.workflowThreads = new Set(opts.workflowThreads ?? []);
+  }
 
   sample(): CpuSample & { at: number } {
     const pids = allPids();
@@ -111,7 +123,7 @@ export class CpuMeter {
     for (const [name, pid] of Object.entries(this.roots)) byName[name] = pid ? treeCpu(pid, pids, stats) : 0;
     const self = process.cpuUsage();
     byName.driver = (self.user + self.system) / 1000;
-    return { at: performance.now(), wallMs: 0, machineBusyMs: machineBusyMs(), byName, sutThreads: threadCpu(this.roots.sut) };
+    return { at: performance.now(), wallMs: 0, machineBusyMs: machineBusyMs(), byName, sutThreads: threadCpu(this.roots.sut, this.workflowThreads) };
   }
 
   /** CPU used between two samples; "other" is the rest of the machine (other developers' work). */

@@ -54,6 +54,8 @@ export interface SutStarted {
   apiUrl: string | null;
   pid: number;
   poolMax: number;
+  /** Thread ids (/proc/<pid>/task) of the Node worker threads the Temporal workers run workflow code in. */
+  workflowThreads: number[];
 }
 
 /** Event-loop delay of the child's main thread (perf_hooks.monitorEventLoopDelay), in milliseconds. */

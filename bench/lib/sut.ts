@@ -1,5 +1,6 @@
 // The system under test as a child process: the takedown worker, the floor worker and the HTTP API, as `npm start` runs them.
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import fsp from 'node:fs/promises';
 import http from 'node:http';
 import { monitorEventLoopDelay, performance as perf, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
@@ -67,6 +68,18 @@ const timing: ActivityInterceptorsFactory = (ctx) => ({
   },
 });
 
+function threadIds(): number[] {
+  return readdirSync('/proc/self/task').map(Number);
+}
+
+function threadName(tid: number): string {
+  try {
+    return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 async function start(config: SutConfig): Promise<SutStarted> {
   logFile = config.logFile;
   Runtime.install({
@@ -79,6 +92,10 @@ async function start(config: SutConfig): Promise<SutStarted> {
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.namespace });
   const r: Running = { db, connection, workers: [], maxCachedWorkflows: null };
+  // The workflow threads are Node worker threads named like every other "node" thread: they are the ones that appear
+  // while the Temporal workers are created. libuv's pool threads start on first use, so they are started before.
+  await fsp.access('.');
+  const threadsBefore = new Set(threadIds());
   if (config.takedown) {
     // The timing interceptor measures each activity (the benchmark checks that timings arrive, so a change there shows
     // up as missing numbers, not wrong ones).
@@ -112,6 +129,7 @@ async function start(config: SutConfig): Promise<SutStarted> {
     });
     r.workers.push({ worker, run: worker.run(), close: () => nc.close() });
   }
+  const workflowThreads = threadIds().filter((tid) => !threadsBefore.has(tid) && threadName(tid) === 'node');
   for (const w of r.workers) w.run.catch((err) => writeLog(`worker stopped: ${String(err?.stack ?? err)}`));
   let apiUrl: string | null = null;
   if (config.api) {
@@ -136,7 +154,7 @@ async function start(config: SutConfig): Promise<SutStarted> {
     apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
   running = r;
-  return { apiUrl, pid: process.pid, poolMax: db.pool.options.max ?? 10 };
+  return { apiUrl, pid: process.pid, poolMax: db.pool.options.max ?? 10, workflowThreads };
 }
 
 function memory(): SutMemory {
