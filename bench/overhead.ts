@@ -322,45 +322,59 @@ const VARIANT_LABEL: Record<UpdateVariant, string> = {
   bare: 'bare update on the floor (handler does nothing)',
 };
 
-async function measureUpdates(rig: Rig, m: { rounds: number; perRound: number; concurrency: number; parkConcurrency: number }): Promise<Record<UpdateVariant, number[]>> {
+/**
+ * Updates of each variant on parked workflows. `interleave` (one at a time only): every variant is parked first, then
+ * they are fired in turn (api, direct, floor, bare, api, ...), so drift on the shared machine hits all of them alike.
+ */
+async function measureUpdates(
+  rig: Rig,
+  m: { rounds: number; perRound: number; concurrency: number; parkConcurrency: number; interleave?: boolean },
+): Promise<Record<UpdateVariant, number[]>> {
   const out: Record<UpdateVariant, number[]> = { api: [], direct: [], floor: [], bare: [] };
   const actor = { id: rig.analyst.id, org: rig.analyst.org, roles: rig.analyst.roles };
-  for (let round = 0; round < m.rounds; round++) {
-    for (const v of ['api', 'direct', 'floor', 'bare'] as UpdateVariant[]) {
-      const label = `updates (${m.concurrency} in flight) round ${round + 1}/${m.rounds}: ${v}`;
-      rig.ctx.progress.update(`${label}: parking ${m.perRound} workflows at their first wait`);
-      const fire: (() => Promise<void>)[] = [];
-      if (v === 'api' || v === 'direct') {
-        const parked = await parkTakedownCases(rig, m.perRound, m.parkConcurrency);
-        for (const t of parked) {
-          fire.push(
-            v === 'api'
-              ? async () => {
-                  const r = await rig.http.ok('POST', `/v1/tasks/${encodeURIComponent(t.taskId)}/complete`, { token: rig.analyst.token, body: { outcome: 'verified' } });
-                  out.api.push(r.ms);
-                }
-              : async () => {
-                  const s = performance.now();
-                  await rig.client.workflow
-                    .getHandle(caseWorkflowId(t.caseId))
-                    .executeUpdate(completeTaskUpdate, { args: [{ completion: { taskId: t.taskId, outcome: 'verified', data: {} }, actor }], updateId: randomUUID() });
-                  out.direct.push(performance.now() - s);
-                },
-          );
-        }
-      } else {
-        const parked = await parkFloorWorkflows(rig, m.perRound, m.parkConcurrency);
-        for (const id of parked) {
-          fire.push(async () => {
+  const VARIANTS: UpdateVariant[] = ['api', 'direct', 'floor', 'bare'];
+  const park = async (v: UpdateVariant, label: string): Promise<(() => Promise<void>)[]> => {
+    rig.ctx.progress.update(`${label}: parking ${m.perRound} workflows at their first wait`);
+    if (v === 'floor' || v === 'bare') {
+      const parked = await parkFloorWorkflows(rig, m.perRound, m.parkConcurrency);
+      return parked.map((id) => async () => {
+        const s = performance.now();
+        await rig.client.workflow.getHandle(id).executeUpdate(floorStep, { args: [{ index: 0, bare: v === 'bare' }] });
+        out[v].push(performance.now() - s);
+      });
+    }
+    const parked = await parkTakedownCases(rig, m.perRound, m.parkConcurrency);
+    return parked.map((t) =>
+      v === 'api'
+        ? async () => {
+            const r = await rig.http.ok('POST', `/v1/tasks/${encodeURIComponent(t.taskId)}/complete`, { token: rig.analyst.token, body: { outcome: 'verified' } });
+            out.api.push(r.ms);
+          }
+        : async () => {
             const s = performance.now();
-            await rig.client.workflow.getHandle(id).executeUpdate(floorStep, { args: [{ index: 0, bare: v === 'bare' }] });
-            out[v].push(performance.now() - s);
-          });
-        }
-      }
-      // Let the parking traffic drain so each variant starts from the same quiet state.
+            await rig.client.workflow
+              .getHandle(caseWorkflowId(t.caseId))
+              .executeUpdate(completeTaskUpdate, { args: [{ completion: { taskId: t.taskId, outcome: 'verified', data: {} }, actor }], updateId: randomUUID() });
+            out.direct.push(performance.now() - s);
+          },
+    );
+  };
+  for (let round = 0; round < m.rounds; round++) {
+    const label = (v: string) => `updates (${m.concurrency} in flight) round ${round + 1}/${m.rounds}: ${v}`;
+    if (m.interleave) {
+      const fire: Record<string, (() => Promise<void>)[]> = {};
+      for (const v of VARIANTS) fire[v] = await park(v, label(v));
+      // Let the parking traffic drain so the measured updates start from a quiet state.
       await sleep(1_000);
-      rig.ctx.progress.update(`${label}: ${fire.length} updates`);
+      rig.ctx.progress.update(`${label('all variants in turn')}: ${m.perRound * VARIANTS.length} updates`);
+      for (let i = 0; i < m.perRound; i++) for (const v of VARIANTS) await fire[v][i]();
+      await sleep(500);
+      continue;
+    }
+    for (const v of VARIANTS) {
+      const fire = await park(v, label(v));
+      await sleep(1_000);
+      rig.ctx.progress.update(`${label(v)}: ${fire.length} updates`);
       await mapLimit(fire, m.concurrency, (f) => f());
       await sleep(500);
     }
@@ -520,7 +534,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     progress.done(`${tdHist.length} + ${flHist.length} histories`);
 
     progress.phase('overhead: completion through the API vs a bare update');
-    const serialUpdates = await measureUpdates(rig, { rounds: 1, perRound: p.serialUpdates, concurrency: 1, parkConcurrency: p.concurrency });
+    const serialUpdates = await measureUpdates(rig, { rounds: 1, perRound: p.serialUpdates, concurrency: 1, parkConcurrency: p.concurrency, interleave: true });
     const updates = await measureUpdates(rig, { rounds: p.rounds, perRound: p.updatesPerRound, concurrency: p.concurrency, parkConcurrency: p.concurrency });
     progress.done();
 
@@ -861,7 +875,7 @@ ${table(['function', 'share of busy time'], prof.byFunction.slice(0, 12).map((f)
 ### A task completion through the API against a bare update
 
 Each on a workflow already waiting for it (cases parked at \`verify_evidence\`, floor runs parked at their first wait): ${p.serialUpdates}
-per variant one at a time, then ${p.rounds} rounds × ${p.updatesPerRound} per variant with ${p.concurrency} in flight, variants alternating.
+per variant one at a time, the variants taking turns update by update; then ${p.rounds} rounds × ${p.updatesPerRound} per variant with ${p.concurrency} in flight, variants alternating by round.
 
 ${table(['variant', 'one at a time: p50 / p99', `${p.concurrency} in flight: p50 / p90 / p99`], updateRows)}
 
