@@ -5,8 +5,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { appendAuditInTx } from '../db/queries/audit';
-import { inTransaction } from '../db/client';
+import { auditAppendStatement } from '../db/queries/audit';
+import { prepared } from '../db/client';
 import type { ArchiveArgs } from './types';
 
 export async function archiveHistory(pool: pg.Pool, client: Client, { caseId, workflowId }: ArchiveArgs): Promise<{ hash: string; runs: number }> {
@@ -27,14 +27,18 @@ export async function archiveHistory(pool: pg.Pool, client: Client, { caseId, wo
   const json = historyToJSON(history);
   const hash = createHash('sha256').update(json).digest('hex');
   const events = history.events?.length ?? 0;
-  await inTransaction(pool, async (tx) => {
-    await tx.query(
-      `INSERT INTO history_archives (case_id, run_id, workflow_id, hash, history) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (case_id, run_id) DO NOTHING`,
-      [caseId, desc.runId, workflowId, hash, json],
-    );
-    await appendAuditInTx(tx, caseId, [
-      { key: `history.archived:${desc.runId}`, action: 'history.archived', actor: null, data: { workflowId, runId: desc.runId, events, sha256: hash } },
-    ]);
-  });
+  // The archive and its audit entry in one statement (atomic, one round trip); a repeated archive of the same run
+  // inserts nothing and the audit key is already there.
+  const append = auditAppendStatement(caseId, [
+    { key: `history.archived:${desc.runId}`, action: 'history.archived', actor: null, data: { workflowId, runId: desc.runId, events, sha256: hash } },
+  ], 6);
+  await pool.query(
+    prepared(
+      `WITH archived AS (
+         INSERT INTO history_archives (case_id, run_id, workflow_id, hash, history) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (case_id, run_id) DO NOTHING)
+       ${append.sql}`,
+      [caseId, desc.runId, workflowId, hash, json, ...append.params],
+    ),
+  );
   return { hash, runs: 1 };
 }

@@ -276,6 +276,9 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
  * ended), so no row claims a delivery is still under way. A delivery that lands afterwards still marks itself delivered.
  */
 export async function settleNotices(pool: pg.Pool, args: { caseId: string; reason: string }): Promise<{ abandoned: string[] }> {
+  // Usually every notice is settled already: one read answers that, without a transaction.
+  const open = await pool.query(prepared(`SELECT 1 FROM notices WHERE case_id = $1 AND state IN ('pending', 'retrying') LIMIT 1`, [args.caseId]));
+  if (open.rowCount === 0) return { abandoned: [] };
   return inTransaction(pool, async (client) => {
     const res = await client.query<{ id: string }>(
       `UPDATE notices SET state = 'abandoned', last_error = COALESCE(last_error, $2)
