@@ -50,7 +50,7 @@ export class PrincipalCache {
 
   constructor(private readonly opts: PrincipalCacheOptions) {
     this.maxEntries = opts.maxEntries ?? 10_000;
-    this.maxAgeMs = opts.maxAgeMs ?? 5 * 60_000;
+    this.maxAgeMs = opts.maxAgeMs ?? 60_000;
     this.retryMs = opts.retryMs ?? 1_000;
   }
 

@@ -26,6 +26,12 @@ const EnvSchema = z.object({
   TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: z.enum(['0', '1', 'true', 'false']).optional(),
   /** Requests per principal and minute on /v1, per API process (0: no limit). */
   TAKEDOWN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /**
+   * How long an API process may use a principal it remembers (api/principal-cache.ts) before reading it again, even
+   * without a change notification; 0 reads PostgreSQL on every request (use 0 behind a transaction pooler, which does
+   * not deliver LISTEN/NOTIFY).
+   */
+  TAKEDOWN_PRINCIPAL_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   /** `npm run worker` only: serve /healthz and /metrics (admin or auditor token) on this port; unset, no HTTP at all. */
   TAKEDOWN_WORKER_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });
@@ -60,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,
     workerPort: e.TAKEDOWN_WORKER_PORT,
     rateLimitPerMinute: e.TAKEDOWN_RATE_LIMIT_PER_MINUTE,
+    principalCacheSeconds: e.TAKEDOWN_PRINCIPAL_CACHE_SECONDS,
     allowPrivateWebhooks: e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS ? ['1', 'true'].includes(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS) : !production,
   };
 }

@@ -50,7 +50,7 @@ export async function startWorkerPart(config: Config, services: Services, client
 
 /** The HTTP API and console of this process, listening on `port`. */
 export async function startApiPart(config: Config, services: Services, client: Client, log: Logger, adminToken: string, port: number) {
-  const principals = await PrincipalCache.forPool(services.db.pool, { logger: log });
+  const principals = config.principalCacheSeconds > 0 ? await PrincipalCache.forPool(services.db.pool, { logger: log, maxAgeMs: config.principalCacheSeconds * 1000 }) : undefined;
   const app = createApp({
     pool: services.db.pool,
     db: services.db.db,
@@ -70,11 +70,11 @@ export async function startApiPart(config: Config, services: Services, client: C
       url: http.url,
       async stop() {
         await http.stop();
-        await principals.close();
+        await principals?.close();
       },
     };
   } catch (err) {
-    await principals.close();
+    await principals?.close();
     throw err;
   }
 }

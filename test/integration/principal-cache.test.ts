@@ -103,6 +103,18 @@ describe('principal cache', () => {
     expect(cache.active).toBe(false);
   });
 
+  it('reads a principal again once it has been remembered for maxAgeMs, notification or not', async () => {
+    const cache = await PrincipalCache.forPool(a.db.pool, { maxAgeMs: 50 });
+    try {
+      cache.remember('h2', { id: 'prn_z', org: 'ceop', roles: ['analyst'] }, cache.stamp);
+      expect(cache.get('h2')).toBeDefined();
+      await new Promise((r) => setTimeout(r, 80));
+      expect(cache.get('h2')).toBeUndefined();
+    } finally {
+      await cache.close();
+    }
+  });
+
   it('stays off and keeps answering from PostgreSQL when it cannot listen at all', async () => {
     const cache = new PrincipalCache({ connection: { host: '127.0.0.1', port: 1, connectionTimeoutMillis: 1_000 }, retryMs: 60_000 });
     const t0 = performance.now();
