@@ -1,9 +1,9 @@
 // What callers see: task rows as contract Tasks, the partner-restricted case view, and who may read which case.
-import type { tasks } from '../db/schema';
+import type { TaskRow } from '../db/queries/tasks';
 import type { Actor, CaseView, Role, Task, TaskStatus, TaskType } from '../domain/types';
 import { hasAnyRole } from './middleware/auth';
 
-export type TaskRow = typeof tasks.$inferSelect;
+export type { TaskRow };
 
 /** Roles that read cases of their own org in full; auditors read every org's. */
 export const CASE_READ_ROLES: Role[] = ['case_lead', 'le_officer', 'le_supervisor', 'analyst', 'auditor'];

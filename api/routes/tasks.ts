@@ -1,9 +1,7 @@
 // Tasks: inboxes from the projection, reads, and completion as a workflow update (the workflow's validator is the authority).
 import { Router } from 'express';
 import { randomUUID } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
-import { inboxPage } from '../../db/queries/tasks';
-import { cases, tasks } from '../../db/schema';
+import { inboxPage, taskById, taskWithFacts } from '../../db/queries/tasks';
 import { ProblemError, type ProblemKind } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
 import { checkCompletion, mayActOn, type RuleViolation } from '../../domain/rules/tasks';
@@ -23,21 +21,11 @@ import { readsCaseInFull, taskFromRow, tasksJson, type TaskRow } from '../views'
 const VIOLATION_KIND: Record<RuleViolation['kind'], ProblemKind> = { not_found: 'not_found', forbidden: 'forbidden', not_open: 'conflict', invalid: 'validation' };
 
 async function loadTask(deps: ApiDeps, taskId: string): Promise<TaskRow | undefined> {
-  if (!TASK_ID_RE.test(taskId)) return undefined;
-  return (await deps.db.select().from(tasks).where(eq(tasks.id, taskId)))[0];
+  return TASK_ID_RE.test(taskId) ? taskById(deps.pool, taskId) : undefined;
 }
 
-/** The task and the two facts of its case that the completion rules need (four eyes), in one query. */
-async function loadTaskWithFacts(deps: ApiDeps, taskId: string): Promise<{ row: TaskRow; facts: { createdBy: string; verifiedBy: string | null } } | undefined> {
-  if (!TASK_ID_RE.test(taskId)) return undefined;
-  const found = (
-    await deps.db
-      .select({ row: tasks, createdBy: sql<string | null>`${cases.view}->>'createdBy'`, verifiedBy: sql<string | null>`${cases.view}->>'verifiedBy'` })
-      .from(tasks)
-      .leftJoin(cases, eq(cases.id, tasks.caseId))
-      .where(eq(tasks.id, taskId))
-  )[0];
-  return found && { row: found.row, facts: { createdBy: found.createdBy ?? '', verifiedBy: found.verifiedBy ?? null } };
+async function loadTaskWithFacts(deps: ApiDeps, taskId: string): ReturnType<typeof taskWithFacts> {
+  return TASK_ID_RE.test(taskId) ? taskWithFacts(deps.pool, taskId) : undefined;
 }
 
 function visibleTo(actor: Actor, row: TaskRow): boolean {

@@ -1,7 +1,35 @@
 // The inbox page: each task's JSON as stored beside its row (tasks.doc, migration 0007), sent on without objects in between.
+import { getTableColumns } from 'drizzle-orm';
 import type pg from 'pg';
 import type { TaskStatus, TaskType } from '../../domain/types';
 import { prepared } from '../client';
+import { tasks } from '../schema';
+
+export type TaskRow = typeof tasks.$inferSelect;
+
+/** Every column of `tasks` under its schema (camelCase) name: raw statements return rows shaped as drizzle's. */
+const TASK_ROW = Object.entries(getTableColumns(tasks))
+  .map(([key, col]) => `t.${col.name} AS "${key}"`)
+  .join(', ');
+
+/** One task by id. */
+export async function taskById(pool: pg.Pool, taskId: string): Promise<TaskRow | undefined> {
+  return (await pool.query<TaskRow>(prepared(`SELECT ${TASK_ROW} FROM tasks t WHERE t.id = $1`, [taskId]))).rows[0];
+}
+
+/** One task with the two facts of its case that the completion rules need (four eyes), in one named statement. */
+export async function taskWithFacts(pool: pg.Pool, taskId: string): Promise<{ row: TaskRow; facts: { createdBy: string; verifiedBy: string | null } } | undefined> {
+  const { rows } = await pool.query<TaskRow & { caseCreatedBy: string | null; caseVerifiedBy: string | null }>(
+    prepared(
+      `SELECT ${TASK_ROW}, c.view->>'createdBy' AS "caseCreatedBy", c.view->>'verifiedBy' AS "caseVerifiedBy"
+         FROM tasks t LEFT JOIN cases c ON c.id = t.case_id WHERE t.id = $1`,
+      [taskId],
+    ),
+  );
+  if (rows.length === 0) return undefined;
+  const { caseCreatedBy, caseVerifiedBy, ...row } = rows[0];
+  return { row, facts: { createdBy: caseCreatedBy ?? '', verifiedBy: caseVerifiedBy ?? null } };
+}
 
 export interface InboxFilter {
   org: string;

@@ -1,7 +1,7 @@
 // tasks.doc, the Task JSON PostgreSQL writes beside each row (migration 0007), is the same document as taskFromRow (api/views.ts) on rows of every kind; the inbox pages on it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { inboxPage } from '../../db/queries/tasks';
+import { inboxPage, taskById, taskWithFacts } from '../../db/queries/tasks';
 import { tasks } from '../../db/schema';
 import { taskFromRow } from '../../api/views';
 import { freshDatabase } from '../support/db';
@@ -56,6 +56,17 @@ describe('Task JSON built by PostgreSQL', () => {
     await db.db.update(tasks).set({ status: 'completed', completedAt: new Date('2026-02-02T02:02:02.020Z'), completedById: 'prn_9', completedByOrg: 'visa', outcome: 'terminated', data: { a: [1] } }).where(eq(tasks.id, 'tsk_open'));
     await db.pool.query(`UPDATE tasks SET status = 'open', completed_at = NULL, completed_by_id = NULL, completed_by_org = NULL, outcome = NULL, data = NULL, doc = 'tampered' WHERE id = 'tsk_open'`);
     await same();
+  });
+
+  it('reads rows by raw statement exactly as drizzle maps them, with the case facts for completions', async () => {
+    const rows = await db.db.select().from(tasks);
+    for (const row of rows) expect(await taskById(db.pool, row.id), row.id).toStrictEqual(row);
+    expect(await taskById(db.pool, 'tsk_missing')).toBeUndefined();
+    await db.pool.query(
+      `INSERT INTO cases (id, reference, org, status, created_at, created_by, updated_at, merchant_ids, wallet_ids, hosts, view)
+       VALUES ('case_json', 'R-1', 'ceop', 'verifying', now(), 'prn_lead', now(), '{}', '{}', '{}', '{"createdBy": "prn_lead", "verifiedBy": "prn_an"}')`,
+    );
+    expect(await taskWithFacts(db.pool, 'tsk_open')).toStrictEqual({ row: rows.find((r) => r.id === 'tsk_open'), facts: { createdBy: 'prn_lead', verifiedBy: 'prn_an' } });
   });
 
   it('pages an inbox oldest first with filters, and stops at the last page', async () => {
