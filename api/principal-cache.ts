@@ -21,6 +21,10 @@ export interface PrincipalCacheOptions {
   maxAgeMs?: number;
   /** First delay before listening again after the connection is lost; doubles up to 30 s. */
   retryMs?: number;
+  /** How often the listening connection is checked with a query (a silently dead peer sends no error). */
+  pingMs?: number;
+  /** How long that query may take before the connection counts as lost. */
+  pingTimeoutMs?: number;
 }
 
 /**
@@ -36,6 +40,7 @@ export class PrincipalCache {
   private closed = false;
   private client: pg.Client | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
   private retryMs: number;
   private readonly maxEntries: number;
   private readonly maxAgeMs: number;
@@ -97,6 +102,7 @@ export class PrincipalCache {
     this.closed = true;
     this.off();
     clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
     const c = this.client;
     this.client = undefined;
     await c?.end().catch(() => {});
@@ -109,11 +115,18 @@ export class PrincipalCache {
 
   private async listen(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ ...this.opts.connection, application_name: 'takedown-principals-listener' });
+    const client = new pg.Client({
+      ...this.opts.connection,
+      application_name: 'takedown-principals-listener',
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      query_timeout: this.opts.pingTimeoutMs ?? 5_000,
+    });
     this.client = client;
     const lost = (err?: Error) => {
       if (this.client !== client) return;
       this.client = undefined;
+      clearInterval(this.pingTimer);
       this.off();
       client.end().catch(() => {});
       if (this.closed) return;
@@ -132,6 +145,9 @@ export class PrincipalCache {
       this.clear();
       this.listening = true;
       this.retryMs = this.opts.retryMs ?? 1_000;
+      // A connection that stopped answering counts as lost, as a closed one does.
+      this.pingTimer = setInterval(() => client.query('SELECT 1').catch((err: Error) => lost(err)), this.opts.pingMs ?? 10_000);
+      this.pingTimer.unref();
     } catch (err) {
       lost(err as Error);
     }

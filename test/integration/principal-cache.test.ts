@@ -115,6 +115,25 @@ describe('principal cache', () => {
     }
   });
 
+  it('counts a listening connection that stops answering as lost', async () => {
+    const cache = await PrincipalCache.forPool(a.db.pool, { pingMs: 100, pingTimeoutMs: 300, retryMs: 60_000 });
+    const before = new Set(await listenerPids());
+    expect(cache.active).toBe(true);
+    const { rows } = await a.db.pool.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'takedown-principals-listener' AND datname = current_database() ORDER BY backend_start DESC LIMIT 1`,
+    );
+    const pid = rows[0].pid;
+    expect(before.has(pid)).toBe(true);
+    // The backend process stops (as a peer behind a dead network would): no error arrives, only silence.
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await until(() => !cache.active, 3_000, 'the ping noticing the silent connection');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      await cache.close();
+    }
+  });
+
   it('stays off and keeps answering from PostgreSQL when it cannot listen at all', async () => {
     const cache = new PrincipalCache({ connection: { host: '127.0.0.1', port: 1, connectionTimeoutMillis: 1_000 }, retryMs: 60_000 });
     const t0 = performance.now();
