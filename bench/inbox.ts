@@ -1,8 +1,6 @@
 // Benchmark 2: the inbox and the API at scale: 100,000 tasks and 10,000 open cases seeded in PostgreSQL, 50 concurrent clients.
-import { and, asc, eq, sql } from 'drizzle-orm';
-import { tasks } from '../db/schema';
+import { inboxStatement } from '../db/queries/tasks';
 import type { CaseView } from '../domain/types';
-import { textArray } from '../api/routes/cases';
 import { caseBody, createPrincipal, rid, type Bench, type BenchContext, type BenchPrincipal, type BenchResult } from './lib/context';
 import type { BenchDb, Sut } from './lib/env';
 import { HttpJson } from './lib/http';
@@ -240,15 +238,9 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     progress.done(`verify p50 ${ms(completeVerify.summary.p50)} p99 ${ms(completeVerify.summary.p99)}; sign-off p50 ${ms(completeSignoff.summary.p50)} p99 ${ms(completeSignoff.summary.p99)}`);
 
     progress.phase('inbox: EXPLAIN (ANALYZE) of the inbox query, index statistics');
-    // The inbox query exactly as api/routes/tasks.ts builds it for a partner asking for open tasks (limit 50 + 1).
-    const q = db.db
-      .select()
-      .from(tasks)
-      .where(and(eq(tasks.assigneeOrg, visa.org), sql`${tasks.roles} && ${textArray(visa.roles)}`, eq(tasks.status, 'open')))
-      .orderBy(asc(tasks.createdAt), asc(tasks.id))
-      .limit(51)
-      .toSQL();
-    const explain = (await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`, q.params)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    // The inbox statement exactly as the API sends it (db/queries/tasks.ts) for a partner asking for open tasks (limit 50 + 1).
+    const [inboxSql, inboxValues] = inboxStatement({ org: visa.org, roles: visa.roles, status: 'open', limit: 50 });
+    const explain = (await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${inboxSql}`, inboxValues)).rows.map((r) => r['QUERY PLAN']).join('\n');
     const explainCase = (
       await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM cases WHERE id = $1`, [seededCeop[0]])
     ).rows
@@ -267,7 +259,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       completeSignoff,
       explain,
       explainCase,
-      sql: q.sql,
+      sql: inboxSql,
       inboxRequests,
       scans: { inbox: after.inboxScans - before.inboxScans, seq: after.tasksSeqScans - before.tasksSeqScans },
       poolMax: sut.started.poolMax,
@@ -379,7 +371,7 @@ ${table(['request', 'worker + API process', 'PostgreSQL', 'Temporal', 'driver', 
 
 ![API latency CDF](${svg})
 
-The inbox query (for \`visa\`, ${int(visaRow?.open ?? 0)} open of ${int(visaRow?.total ?? 0)} tasks), as \`api/routes/tasks.ts\` builds it:
+The inbox statement (for \`visa\`, ${int(visaRow?.open ?? 0)} open of ${int(visaRow?.total ?? 0)} tasks), as \`db/queries/tasks.ts\` builds it:
 
 \`\`\`sql
 ${c.sql}

@@ -1,4 +1,4 @@
-// The inbox page: each task's JSON as stored beside its row (tasks.doc, migration 0007), sent on without objects in between.
+// Task reads on named raw statements: rows shaped as drizzle's for the completion rules, and the inbox page, whose tasks' JSON is stored beside each row (tasks.doc, migration 0007) and sent on as it is.
 import { getTableColumns } from 'drizzle-orm';
 import type pg from 'pg';
 import type { TaskStatus, TaskType } from '../../domain/types';
@@ -50,6 +50,16 @@ export interface InboxPage {
 
 /** The caller org's tasks that one of its roles may act on, oldest first, on tasks_inbox_idx; one named statement per filter combination. */
 export async function inboxPage(pool: pg.Pool, f: InboxFilter): Promise<InboxPage> {
+  const { rows } = await pool.query<{ doc: string }>(prepared(...inboxStatement(f)));
+  const items = rows.slice(0, f.limit);
+  if (rows.length <= f.limit) return { items, last: null };
+  // The cursor needs the last item's createdAt and id: only that one document is parsed.
+  const last = JSON.parse(items[items.length - 1].doc) as { createdAt: string; id: string };
+  return { items, last: { createdAt: last.createdAt, id: last.id } };
+}
+
+/** The inbox statement for a filter (one more row than the page, to tell whether another page follows): text and values. */
+export function inboxStatement(f: InboxFilter): [text: string, values: unknown[]] {
   const values: unknown[] = [f.org, f.roles];
   const where = ['assignee_org = $1', 'roles && $2::text[]'];
   const add = (cond: (n: number) => string, ...v: unknown[]) => {
@@ -61,11 +71,5 @@ export async function inboxPage(pool: pg.Pool, f: InboxFilter): Promise<InboxPag
   if (f.type) add((n) => `type = $${n}`, f.type);
   if (f.after) add((n) => `(created_at, id) > ($${n}::timestamptz, $${n + 1})`, f.after.createdAt, f.after.id);
   values.push(f.limit + 1);
-  const text = `SELECT doc FROM tasks WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT $${values.length}`;
-  const { rows } = await pool.query<{ doc: string }>(prepared(text, values));
-  const items = rows.slice(0, f.limit);
-  if (rows.length <= f.limit) return { items, last: null };
-  // The cursor needs the last item's createdAt and id: only that one document is parsed.
-  const last = JSON.parse(items[items.length - 1].doc) as { createdAt: string; id: string };
-  return { items, last: { createdAt: last.createdAt, id: last.id } };
+  return [`SELECT doc FROM tasks WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT $${values.length}`, values];
 }
