@@ -553,6 +553,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       takedownWall,
       sim: rig.sim.stats(),
       poolMax: rig.sut.started.poolMax,
+      workflowThreads: rig.sut.started.workflowThreads.length,
       rss: mem.rss,
       cpu,
       acts,
@@ -589,6 +590,8 @@ interface Collected {
   statements: StatementStat[];
   statementTotals: { calls: number; totalMs: number };
   cpuProfile: CpuSummary;
+  /** How many workflow threads the SUT identified (0: their CPU is in "other threads"). */
+  workflowThreads: number;
 }
 
 /** CPU milliseconds per case by process, summed over a side's blocks. */
@@ -732,7 +735,10 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
   };
   const THREAD_LABEL: Record<string, string> = {
     main: SPLIT ? '… its main thread (activities, payload conversion)' : '… its main thread (API, activities, payload conversion)',
-    workflow: '… its workflow threads (Node worker threads running workflow code in the V8 sandbox)',
+    workflow:
+      c.workflowThreads > 0
+        ? `… its ${c.workflowThreads} workflow threads (Node worker threads running workflow code in the V8 sandbox)`
+        : '… its workflow threads (not identified in this run: their CPU is in the other threads)',
     core: '… the SDK core (Rust: gRPC, workflow and local activity state machines)',
     other: '… other threads (V8 GC helpers, libuv pool)',
   };
