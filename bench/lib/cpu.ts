@@ -76,6 +76,23 @@ export interface CpuSample {
   sutThreads: Record<string, number>;
 }
 
+/** The threads of a process (`self`: this one) with their names, from /proc/<pid>/task; a thread that ended is left out. */
+export function threadsOf(pid: number | 'self'): { tid: number; comm: string }[] {
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tids.flatMap((tid) => {
+    try {
+      return [{ tid: Number(tid), comm: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() }];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /**
  * Thread CPU of one process grouped by role, from /proc/<pid>/task/<tid>/{stat,comm}: the main thread, the workflow
  * threads (Node worker threads, whose ids the SUT reports: their name is just "node"), the SDK core's Rust threads
@@ -84,20 +101,12 @@ export interface CpuSample {
 function threadCpu(pid: number | undefined, workflowThreads: ReadonlySet<number>): Record<string, number> {
   const out: Record<string, number> = {};
   if (!pid) return out;
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
+  for (const { tid, comm } of threadsOf(pid)) {
     try {
-      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
       const ms = (Number(rest[11]) + Number(rest[12])) * TICK_MS;
-      const group =
-        Number(tid) === pid ? 'main' : workflowThreads.has(Number(tid)) ? 'workflow' : /^(tokio|workflow-proc|temporal)/.test(comm) ? 'core' : 'other';
+      const group = tid === pid ? 'main' : workflowThreads.has(tid) ? 'workflow' : /^(tokio|workflow-proc|temporal)/.test(comm) ? 'core' : 'other';
       out[group] = (out[group] ?? 0) + ms;
     } catch {
       // the thread ended

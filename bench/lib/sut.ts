@@ -1,5 +1,5 @@
 // The system under test as a child process: the takedown worker, the floor worker and the HTTP API, as `npm start` runs them.
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import { monitorEventLoopDelay, performance as perf, type EventLoopUtilization } from 'node:perf_hooks';
@@ -13,6 +13,7 @@ import { createApp } from '../../api/app';
 import { PrincipalCache } from '../../api/principal-cache';
 import { connectDb, type DbHandle } from '../../db/client';
 import { createTakedownWorker } from '../../scripts/lib/worker';
+import { threadsOf } from './cpu';
 import { createFloorActivities } from './floor-activities';
 import type { ActivityStats, LoopDelay, SutConfig, SutEvent, SutMemory, SutRequest, SutResponse, SutStarted } from './sut-protocol';
 
@@ -68,18 +69,6 @@ const timing: ActivityInterceptorsFactory = (ctx) => ({
   },
 });
 
-function threadIds(): number[] {
-  return readdirSync('/proc/self/task').map(Number);
-}
-
-function threadName(tid: number): string {
-  try {
-    return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
 async function start(config: SutConfig): Promise<SutStarted> {
   logFile = config.logFile;
   Runtime.install({
@@ -95,7 +84,7 @@ async function start(config: SutConfig): Promise<SutStarted> {
   // The workflow threads are Node worker threads named like every other "node" thread: they are the ones that appear
   // while the Temporal workers are created. libuv's pool threads start on first use, so they are started before.
   await fsp.access('.');
-  const threadsBefore = new Set(threadIds());
+  const threadsBefore = new Set(threadsOf('self').map((t) => t.tid));
   if (config.takedown) {
     // The timing interceptor measures each activity (the benchmark checks that timings arrive, so a change there shows
     // up as missing numbers, not wrong ones).
@@ -129,7 +118,9 @@ async function start(config: SutConfig): Promise<SutStarted> {
     });
     r.workers.push({ worker, run: worker.run(), close: () => nc.close() });
   }
-  const workflowThreads = threadIds().filter((tid) => !threadsBefore.has(tid) && threadName(tid) === 'node');
+  const workflowThreads = threadsOf('self')
+    .filter((t) => !threadsBefore.has(t.tid) && t.comm === 'node')
+    .map((t) => t.tid);
   for (const w of r.workers) w.run.catch((err) => writeLog(`worker stopped: ${String(err?.stack ?? err)}`));
   let apiUrl: string | null = null;
   if (config.api) {
