@@ -15,6 +15,8 @@ import { findPostmaster } from './cpu';
 import type { ActivityStats, LoopDelay, SutConfig, SutEvent, SutMemory, SutRequest, SutResponse, SutStarted } from './sut-protocol';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** Raw samples and CPU profiles of the last run (not committed). */
+export const OUT_DIR = path.join(ROOT, 'bench', 'out');
 
 export interface BenchDb extends DbHandle {
   url: string;
@@ -211,7 +213,7 @@ export async function startBenchEnv(opts: { log: (m: string) => void }): Promise
       onReady: (listener) => readyListeners.push(listener),
       profile: async (name: string) => {
         await call({ kind: 'profileStart' });
-        return () => call<string>({ kind: 'profileStop', file: path.join(dataDir, `${label}-${name}.cpuprofile`) });
+        return () => call<string>({ kind: 'profileStop', file: path.join(OUT_DIR, `${label}-${name}.cpuprofile`) });
       },
       stop: async () => {
         suts.delete(sut);

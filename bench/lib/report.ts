@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from './env';
+import { OUT_DIR, ROOT } from './env';
 
 export interface RunInfo {
   date: string;
@@ -37,7 +37,6 @@ export function machineLine(r: RunInfo): string {
 
 export const REPORT_PATH = path.join(ROOT, 'BENCHMARKS.md');
 export const SVG_DIR = path.join(ROOT, 'docs', 'bench');
-export const OUT_DIR = path.join(ROOT, 'bench', 'out');
 
 export const BENCH_ORDER = ['overhead', 'inbox', 'open-cases', 'audit'] as const;
 

@@ -1,11 +1,12 @@
 // The system under test as a child process: the takedown worker, the floor worker and the HTTP API, as `npm start` runs them.
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import { monitorEventLoopDelay, performance as perf, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
 import { pino } from 'pino';
@@ -180,6 +181,7 @@ async function profileStop(file: string): Promise<string> {
   const { profile } = await profiler.post('Profiler.stop');
   profiler.disconnect();
   profiler = undefined;
+  mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(profile));
   return file;
 }
