@@ -14,7 +14,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { PATCHES } from './patches';
-import { CaseReferenceKey, CaseStatusKey, JurisdictionKey, MerchantIdsKey } from './search-attributes';
+import { caseSearchAttributes, holdsSearchAttributes } from './search-attributes';
 import { archiveWorkflowId } from '../domain/ids';
 import { conflictKeys, urlHost } from '../domain/rules/plan';
 import { checkCompletion, type RuleViolation } from '../domain/rules/tasks';
@@ -59,10 +59,12 @@ function rejectWith(v: RuleViolation): never {
 const isClosed = (status: CaseStatus) => !OPEN_CASE_STATUSES.includes(status);
 
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
-  // Decided before the first command, once per run: see PATCHES.leanProjections, serialLocalActivities, stagedStepWrites.
-  const lean = patched(PATCHES.leanProjections);
-  const serial = lean && patched(PATCHES.serialLocalActivities);
-  const state = new CaseState(input, lean, serial, serial && patched(PATCHES.stagedStepWrites));
+  // Decided before the first command, once per run: see PATCHES. A run with startAttributes has the three before it
+  // without reading their markers; runs recorded before it read them in the same order as they always did.
+  const current = patched(PATCHES.startAttributes);
+  const lean = current || patched(PATCHES.leanProjections);
+  const serial = current || (lean && patched(PATCHES.serialLocalActivities));
+  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)));
   const view = state.view;
   const main = new CancellationScope();
 
@@ -142,14 +144,11 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   setHandler(caseQuery, () => view);
   setHandler(tasksQuery, () => [...state.tasks.values()]);
 
-  // Intake: make the case findable in the Temporal UI, record it, then look for other open cases on the same merchant.
+  // Intake: make the case findable in the Temporal UI (unless its start already did), record it, then look for other
+  // open cases on the same merchant.
+  const attributes = caseSearchAttributes(view);
+  if (!current || !holdsSearchAttributes(workflowInfo().typedSearchAttributes, attributes)) upsertSearchAttributes(attributes);
   const keys = conflictKeys(view.merchant);
-  upsertSearchAttributes([
-    { key: CaseReferenceKey, value: view.reference },
-    { key: CaseStatusKey, value: view.status },
-    { key: MerchantIdsKey, value: [...keys.merchantIds, ...keys.walletIds] },
-    { key: JurisdictionKey, value: view.jurisdiction },
-  ]);
   await state.saveCase([state.audit('case.created', { reference: view.reference, jurisdiction: view.jurisdiction, priority: view.priority }, input.createdBy)]);
   view.deconflictedWith = await state.db.findConflicts({ caseId: view.id, ...keys });
   if (view.deconflictedWith.length > 0) await state.saveCase([state.audit('case.deconfliction_match', { cases: view.deconflictedWith })]);

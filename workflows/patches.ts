@@ -22,4 +22,11 @@ export const PATCHES = {
    * of these runs are not cancellable half-way. Read once, after serialLocalActivities, in runs that have it.
    */
   stagedStepWrites: 'staged-step-writes',
+  /**
+   * One marker for all of the above: a run with it has leanProjections, serialLocalActivities and stagedStepWrites
+   * without their markers (each marker comes with an upsert of TemporalChangeVersion, so three became one). Such a run
+   * also leaves its search attributes alone at intake when its start set them all equal (the API's start does: see
+   * caseSearchAttributes), one upsert fewer. Read first, before the others, which runs without it still read.
+   */
+  startAttributes: 'start-attributes',
 } as const;

@@ -7,11 +7,10 @@ import { prepared } from '../../db/client';
 import { cases, tasks } from '../../db/schema';
 import { ProblemError } from '../../domain/errors';
 import { CASE_ID_RE, caseWorkflowId } from '../../domain/ids';
-import { conflictKeys } from '../../domain/rules/plan';
 import { AddEvidenceSchema, CaseInputSchema, CaseListQuerySchema, WithdrawSchema } from '../../domain/schemas';
 import type { Actor, CaseInput, CaseView, Role } from '../../domain/types';
 import { addEvidenceUpdate, type CaseWorkflowInput, intakeUpdate, withdrawUpdate } from '../../workflows/messages';
-import { CaseReferenceKey, CaseStatusKey, JurisdictionKey, MerchantIdsKey } from '../../workflows/search-attributes';
+import { caseSearchAttributes } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../app';
 import { decodeCursor, encodeCursor } from '../cursor';
 import { bodyHash, claimKey, finishKey, idempotencyKeyOf, releaseKey } from '../idempotency';
@@ -101,7 +100,6 @@ function updateIdFor(req: Request, what: string, caseId: string): string {
 
 export async function startCase(deps: ApiDeps, actor: Actor, caseId: string, input: CaseInput): Promise<CaseView> {
   const workflowInput: CaseWorkflowInput = { caseId, org: actor.org, createdBy: actor, receivedAt: new Date().toISOString(), input };
-  const { merchantIds } = conflictKeys(input.merchant);
   const startWorkflowOperation = new WithStartWorkflowOperation('caseWorkflow', {
     workflowId: caseWorkflowId(caseId),
     taskQueue: deps.taskQueue,
@@ -109,12 +107,8 @@ export async function startCase(deps: ApiDeps, actor: Actor, caseId: string, inp
     // A retried creation with the same case id joins the workflow the first attempt started: never a second case.
     workflowIdConflictPolicy: 'USE_EXISTING',
     staticSummary: `${input.reference} · ${input.jurisdiction}`,
-    typedSearchAttributes: [
-      { key: CaseReferenceKey, value: input.reference },
-      { key: CaseStatusKey, value: 'verifying' },
-      { key: MerchantIdsKey, value: merchantIds },
-      { key: JurisdictionKey, value: input.jurisdiction },
-    ],
+    // The same the workflow would set at intake, so it does not upsert them again (PATCHES.startAttributes).
+    typedSearchAttributes: caseSearchAttributes({ ...input, status: 'verifying' }),
   });
   return withTemporalDeadline(deps.temporal, () =>
     deps.temporal.workflow.executeUpdateWithStart(intakeUpdate, { startWorkflowOperation, updateId: `intake-${caseId}` }),

@@ -11,6 +11,7 @@ import { inject } from 'vitest';
 import { caseWorkflowId } from '../../domain/ids';
 import type { Actor, CaseInput, CaseView, Task } from '../../domain/types';
 import { completeTaskUpdate, intakeUpdate, type CaseWorkflowInput } from '../../workflows/messages';
+import { caseSearchAttributes } from '../../workflows/search-attributes';
 import { createTakedownWorker } from '../../scripts/lib/worker';
 import type { DbHandle } from '../../db/client';
 import { freshDatabase } from './db';
@@ -115,8 +116,17 @@ export const actors = {
 };
 
 
-/** Starts a case the way the API does: update-with-start, answering once intake is recorded. */
-export async function startCase(stack: WorkflowStack, input: CaseInput, createdBy: Actor = actors.lead, caseId = newCaseId()): Promise<CaseView> {
+/**
+ * Starts a case the way the API does: update-with-start with the case's search attributes, answering once intake is
+ * recorded. `searchAttributes: false` starts it without them, as clients before the API set them all did.
+ */
+export async function startCase(
+  stack: WorkflowStack,
+  input: CaseInput,
+  createdBy: Actor = actors.lead,
+  caseId = newCaseId(),
+  opts: { searchAttributes?: boolean } = {},
+): Promise<CaseView> {
   const args: CaseWorkflowInput = { caseId, org: createdBy.org, createdBy, receivedAt: new Date().toISOString(), input };
   return stack.client.workflow.executeUpdateWithStart(intakeUpdate, {
     startWorkflowOperation: new WithStartWorkflowOperation('caseWorkflow', {
@@ -124,6 +134,7 @@ export async function startCase(stack: WorkflowStack, input: CaseInput, createdB
       taskQueue: stack.taskQueue,
       args: [args],
       workflowIdConflictPolicy: 'USE_EXISTING',
+      ...(opts.searchAttributes === false ? {} : { typedSearchAttributes: caseSearchAttributes({ ...input, status: 'verifying' }) }),
     }),
   });
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseWorkflowId } from '../../domain/ids';
 import { verifyChain } from '../../db/queries/audit';
 import { withdrawUpdate, addEvidenceUpdate } from '../../workflows/messages';
+import { CaseStatusKey } from '../../workflows/search-attributes';
 import { PARTNER_ORGS, startPartnerServer, type PartnerServer } from '../support/partner-server';
 import { actors, complete, startCase, startWorkflowStack, tasksOf, waitForCaseEnd, waitForTask, type WorkflowStack } from '../support/stack';
 import { sampleCase } from '../support/fixtures';
@@ -74,11 +75,16 @@ describe('case workflow', () => {
     expect(open).toEqual([]);
   });
 
-  it('makes cases findable by search attributes in Temporal (reference, status, merchant id, jurisdiction)', async () => {
+  it.each([
+    ['set at start, as the API does: the workflow does not upsert them again', true],
+    ['not set at start: the workflow upserts them at intake', false],
+  ])('makes cases findable by search attributes in Temporal (reference, status, merchant id, jurisdiction): %s', async (_, atStart) => {
     const input = sampleCase();
-    const c = await startCase(stack, input);
+    const c = await startCase(stack, input, actors.lead, undefined, { searchAttributes: atStart });
+    const handle = stack.client.workflow.getHandle(caseWorkflowId(c.id));
     const merchantId = (input.merchant.paymentChannels[0] as { merchantId: string }).merchantId;
-    const query = `CaseReference = '${input.reference}' AND CaseStatus = 'verifying' AND MerchantIds = '${merchantId}' AND Jurisdiction = 'GB'`;
+    const walletId = (input.merchant.paymentChannels.find((p) => p.kind !== 'card') as { accountId: string }).accountId;
+    const query = `CaseReference = '${input.reference}' AND CaseStatus = 'verifying' AND MerchantIds = '${merchantId}' AND MerchantIds = '${walletId}' AND Jurisdiction = 'GB'`;
     let found: string[] = [];
     for (let i = 0; i < 50 && found.length === 0; i++) {
       found = [];
@@ -86,8 +92,17 @@ describe('case workflow', () => {
       if (found.length === 0) await new Promise((r) => setTimeout(r, 200));
     }
     expect(found).toEqual([caseWorkflowId(c.id)]);
-    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    // One patch marker (and its TemporalChangeVersion upsert) for the run; the case's own attributes upserted at intake
+    // only when the start did not set them.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const patches = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch');
+    expect(patches).toHaveLength(1);
+    const upserted = events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.CaseReference);
+    expect(upserted).toHaveLength(atStart ? 0 : 1);
+    await handle.executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
     await waitForCaseEnd(stack, c.id);
+    const closed = await handle.describe();
+    expect(closed.typedSearchAttributes.get(CaseStatusKey)).toBe('withdrawn');
   });
 
   it('ends closed_unverified when the analyst rejects, and closed_rejected when the officer rejects', async () => {
