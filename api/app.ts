@@ -42,11 +42,24 @@ export interface ApiDeps {
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export function createApp(deps: ApiDeps): Express {
-  bindMetricsPool(deps.pool);
+/** An Express app as every Takedown server starts one: no framework banner, no ETags (answers are live state). */
+function bareApp(): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  return app;
+}
+
+/** The tail of every app: unknown paths as 404 and every error as problem+json. */
+function finish(app: Express, logger: Logger): Express {
+  app.use(notFoundHandler);
+  app.use(problemHandler(logger));
+  return app;
+}
+
+export function createApp(deps: ApiDeps): Express {
+  bindMetricsPool(deps.pool);
+  const app = bareApp();
 
   app.use(
     pinoHttp({
@@ -83,10 +96,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1', v1);
 
   if (deps.uiDir && existsSync(deps.uiDir)) app.use(express.static(deps.uiDir, { index: ['index.html'], dotfiles: 'ignore' }));
-
-  app.use(notFoundHandler);
-  app.use(problemHandler(deps.logger));
-  return app;
+  return finish(app, deps.logger);
 }
 
 /**
@@ -94,12 +104,8 @@ export function createApp(deps: ApiDeps): Express {
  * worker exposes its own counters and histograms (notice attempts, time to termination...) this way.
  */
 export function createOpsApp(deps: OpsDeps & { logger: Logger }): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
+  const app = bareApp();
   app.use(helmet());
   app.use(healthRouter(deps));
-  app.use(notFoundHandler);
-  app.use(problemHandler(deps.logger));
-  return app;
+  return finish(app, deps.logger);
 }
