@@ -1,4 +1,5 @@
-// Words and numbers the pages share: status labels, dates, durations, and the per-step overdue estimate.
+// Words and numbers the pages share: status labels, dates, durations, and the per-step overdue estimate. The console is
+// plain modules with no build, so the domain's lists are copied here; test/unit/ui-domain.test.ts keeps them equal.
 
 export const STEP_NAMES = ['verification', 'signoff', 'termination', 'freeze', 'hosting'];
 export const CASE_STATUSES = [
@@ -13,6 +14,8 @@ export const CASE_STATUSES = [
   'failed',
 ];
 export const OPEN_STATUSES = ['verifying', 'awaiting_signoff', 'disrupting'];
+/** The new-case form's defaults: the API's own (DEFAULT_SLAS) when a plan leaves them out. */
+export const SLA_DEFAULTS = { verification: '48h', signoff: '72h', termination: '10d', freeze: '96h', removal: '24h' };
 
 /** "awaiting_signoff" → "awaiting signoff", "duplicateUrls" → "duplicate urls". */
 export function label(value) {
@@ -70,7 +73,7 @@ function durationMs(text) {
 }
 
 // The plan's SLA that bounds each step's tasks (the hosting step's is called "removal").
-const STEP_SLA = { verification: 'verification', signoff: 'signoff', termination: 'termination', freeze: 'freeze', hosting: 'removal' };
+export const STEP_SLA = { verification: 'verification', signoff: 'signoff', termination: 'termination', freeze: 'freeze', hosting: 'removal' };
 
 /**
  * Steps of an open case running past their SLA, from the case alone (the board shows many cases and asks for no tasks):

@@ -2,8 +2,7 @@
 import { postJson } from '../api.js';
 import { add, h } from '../dom.js';
 import { clearProblem, control, showProblem } from '../forms.js';
-
-const SLA_DEFAULTS = { verification: '48h', signoff: '72h', termination: '10d', freeze: '96h', removal: '24h' };
+import { SLA_DEFAULTS } from '../format.js';
 
 const lines = (text) =>
   text
