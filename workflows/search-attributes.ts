@@ -31,5 +31,5 @@ export function caseSearchAttributes(c: Pick<CaseView, 'reference' | 'status' | 
 
 /** Whether a run's search attributes already hold every pair (as its start set them). */
 export function holdsSearchAttributes(current: TypedSearchAttributes, pairs: readonly SearchAttributePair[]): boolean {
-  return pairs.every(({ key, value }) => JSON.stringify(current.get(key as never) ?? null) === JSON.stringify(value));
+  return pairs.every(({ key, value }) => JSON.stringify(current.get(key) ?? null) === JSON.stringify(value));
 }
