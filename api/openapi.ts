@@ -221,7 +221,7 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     tags: ['cases'],
     security,
     request: { params: CaseIdParams },
-    responses: { 200: json(z.union([CaseView, PartnerCaseView]), 'The case'), 401: common[401], 403: common[403], 404: problem('Unknown case, or not visible to the caller') },
+    responses: { 200: json(z.union([CaseView, PartnerCaseView]), 'The case'), 401: common[401], 403: common[403], 404: problem('Unknown case') },
   });
   registry.registerPath({
     method: 'post',
@@ -258,7 +258,7 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     tags: ['cases'],
     security,
     request: { params: CaseIdParams },
-    responses: { 200: json(z.object({ items: z.array(Task) }), 'The tasks'), 401: common[401], 403: common[403], 404: problem('Unknown case, or not visible to the caller') },
+    responses: { 200: json(z.object({ items: z.array(Task) }), 'The tasks'), 401: common[401], 403: common[403], 404: problem('Unknown case') },
   });
   registry.registerPath({
     method: 'get',
@@ -275,7 +275,7 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     tags: ['tasks'],
     security,
     request: { params: IdParams },
-    responses: { 200: json(Task, 'The task'), 401: common[401], 404: problem('Unknown task') },
+    responses: { 200: json(Task, 'The task'), 401: common[401], 403: common[403], 404: problem('Unknown task') },
   });
   registry.registerPath({
     method: 'post',

@@ -35,17 +35,14 @@ export async function loadCase(deps: ApiDeps, caseId: string): Promise<CaseRow |
 }
 
 /**
- * The case a caller may act on with one of `roles` in the case's org. Role missing: 403 whatever the id.
- * Case unknown, or in another org the caller cannot even read: 404, so existence never leaks. Readable but another org: 403.
+ * The case a caller may act on with one of `roles` in the case's org. Role missing: 403 whatever the id. Case unknown:
+ * 404. Case of another org: 403 (the contract's error table: the org rule forbids it).
  */
 export async function caseForAction(deps: ApiDeps, actor: Actor, caseId: string, roles: Role[]): Promise<CaseRow> {
   if (!hasAnyRole(actor, roles)) throw new ProblemError('forbidden', `this needs one of the roles ${roles.join(', ')} in the case's org`);
   const row = await loadCase(deps, caseId);
   if (!row) throw new ProblemError('not_found', 'no such case');
-  if (row.org !== actor.org) {
-    if (readsCaseInFull(actor, row.org)) throw new ProblemError('forbidden', `only the case's org (${row.org}) may do this`);
-    throw new ProblemError('not_found', 'no such case');
-  }
+  if (row.org !== actor.org) throw new ProblemError('forbidden', "only the case's org may do this");
   return row;
 }
 
@@ -58,7 +55,8 @@ interface StoredCase {
 
 /**
  * The case as the caller may read it: in full (readers of the case's org, auditors), or, for a partner holding an open
- * task on it, restricted (`held` lists those tasks). Anyone else: 404 (403 without any reading role), so existence never leaks.
+ * task on it, restricted (`held` lists those tasks). Case unknown: 404. Anyone else: 403 (no reading role, another org,
+ * or a partner holding no open task on it).
  */
 async function readableCase(deps: ApiDeps, actor: Actor, caseId: string): Promise<{ row: StoredCase; held?: HeldTask[] }> {
   const isPartner = actor.roles.includes('partner');
@@ -78,8 +76,9 @@ async function readableCase(deps: ApiDeps, actor: Actor, caseId: string): Promis
       ),
     );
     if (held.length > 0) return { row, held };
+    throw new ProblemError('forbidden', 'a partner reads a case only while it holds an open task on it');
   }
-  throw new ProblemError('not_found', 'no such case');
+  throw new ProblemError('forbidden', "only the case's org and auditors read this case");
 }
 
 /** A JSON object's text with one more string member (the object text as PostgreSQL writes jsonb: `{...}`). */

@@ -52,7 +52,8 @@ export function tasksRouter(deps: ApiDeps): Router {
     .get(async (req, res) => {
       const actor = actorOf(req);
       const row = await loadTask(deps, req.params.id);
-      if (!row || !visibleTo(actor, row)) throw new ProblemError('not_found', 'no such task');
+      if (!row) throw new ProblemError('not_found', 'no such task');
+      if (!visibleTo(actor, row)) throw new ProblemError('forbidden', "only the task's assignee and the case's org read it");
       res.type('json').send(row.doc);
     })
     .all(methodNotAllowed(['GET']));

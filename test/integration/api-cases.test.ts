@@ -187,9 +187,9 @@ describe('case lists and reads', () => {
     expect((await api.request('GET', '/v1/cases', { token: visa.token })).status).toBe(403);
   });
 
-  it('hides cases of other orgs (404) and unknown ids (404)', async () => {
+  it('refuses cases of other orgs (403) and does not find unknown ids (404)', async () => {
     const c = await createCase();
-    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: otherLead.token })).status).toBe(404);
+    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: otherLead.token })).status).toBe(403);
     expect((await api.request('GET', '/v1/cases/case_doesnotexist0000000000000', { token: lead.token })).status).toBe(404);
     expect((await api.request('GET', '/v1/cases/not-an-id', { token: lead.token })).status).toBe(404);
     expect((await api.request('GET', `/v1/cases/${c.id}`, { token: auditor.token })).status).toBe(200);
@@ -201,7 +201,7 @@ describe('the task flow', () => {
   it('verifies, signs off and lets partners read and complete their part, with four-eyes and validation enforced', async () => {
     const c = await createCase(leadAnalyst.token);
     // A partner with no task yet cannot see the case.
-    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: visa.token })).status).toBe(404);
+    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: visa.token })).status).toBe(403);
 
     const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
     expect(verify).toMatchObject({ caseId: c.id, type: 'verify_evidence', status: 'open', assignee: { org: 'ceop', role: 'analyst' }, escalated: false, completedAt: null, outcome: null });
@@ -233,7 +233,7 @@ describe('the task flow', () => {
     const readTask = await api.request('GET', `/v1/tasks/${verify.id}`, { token: lead.token });
     expect(readTask.status).toBe(200);
     expect(readTask.body.status).toBe('completed');
-    expect((await api.request('GET', `/v1/tasks/${verify.id}`, { token: visa.token })).status).toBe(404);
+    expect((await api.request('GET', `/v1/tasks/${verify.id}`, { token: visa.token })).status).toBe(403);
 
     const signoff = await waitForInboxTask(api, officer.token, c.id, 'le_signoff');
     // Nobody of another org sees it in their inbox.
@@ -253,7 +253,7 @@ describe('the task flow', () => {
     expect(pv.text).not.toContain('paypal');
     expect(pv.text).not.toContain('host-example');
     expect(pv.body.evidence[0]).toEqual({ kind: 'test_transaction', sha256: c.evidence[0].sha256 });
-    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: mastercard.token })).status).toBe(404);
+    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: mastercard.token })).status).toBe(403);
 
     const removal = await waitForInboxTask(api, host.token, c.id, 'confirm_removal');
     const hv = await api.request('GET', `/v1/cases/${c.id}`, { token: host.token });
@@ -267,7 +267,7 @@ describe('the task flow', () => {
     expect(terminated.status, terminated.text).toBe(200);
     expect(terminated.body.data).toEqual({ terminatedAt: '2026-11-20T10:00:00Z' });
     // Its task closed, the partner no longer reads the case... unless it holds another open task.
-    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: visa.token })).status).toBe(404);
+    expect((await api.request('GET', `/v1/cases/${c.id}`, { token: visa.token })).status).toBe(403);
 
     const wallet = await waitForInboxTask(api, paypal.token, c.id, 'confirm_termination');
     expect((await api.request('POST', `/v1/tasks/${wallet.id}/complete`, { token: paypal.token, body: { outcome: 'declined', comment: 'account closed already' } })).status).toBe(200);
@@ -290,7 +290,7 @@ describe('the task flow', () => {
     for (const a of ['case.created', 'task.created', 'task.completed', 'step.started', 'step.finished', 'case.closed']) expect(actions).toContain(a);
     expect(audit.body.entries[0].prevHash).toBe('0'.repeat(64));
     expect((await api.request('GET', `/v1/cases/${c.id}/audit`, { token: auditor.token })).status).toBe(200);
-    expect((await api.request('GET', `/v1/cases/${c.id}/audit`, { token: otherLead.token })).status).toBe(404);
+    expect((await api.request('GET', `/v1/cases/${c.id}/audit`, { token: otherLead.token })).status).toBe(403);
     expect((await api.request('GET', `/v1/cases/${c.id}/audit`, { token: analyst.token })).status).toBe(403);
     const verified = await api.request('GET', `/v1/cases/${c.id}/audit/verify`, { token: auditor.token });
     expect(verified.body).toMatchObject({ intact: true, firstBadSeq: null });
@@ -337,11 +337,11 @@ describe('withdrawal and evidence', () => {
     expect(more.body.merchant.urls).toContain('https://mirror.example.test/x');
     expect((await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: {} })).status).toBe(422);
     expect((await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: analyst.token, body: { urls: ['https://a.example.test/'] } })).status).toBe(403);
-    expect((await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: otherLead.token, body: { urls: ['https://a.example.test/'] } })).status).toBe(404);
+    expect((await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: otherLead.token, body: { urls: ['https://a.example.test/'] } })).status).toBe(403);
 
     expect((await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: lead.token, body: {} })).status).toBe(422);
     expect((await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: officer.token, body: { reason: 'x' } })).status).toBe(403);
-    expect((await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: otherLead.token, body: { reason: 'x' } })).status).toBe(404);
+    expect((await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: otherLead.token, body: { reason: 'x' } })).status).toBe(403);
     expect((await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: auditor.token, body: { reason: 'x' } })).status).toBe(403);
     const w = await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: supervisor.token, body: { reason: 'operational conflict' } });
     expect(w.status, w.text).toBe(202);

@@ -30,7 +30,7 @@ it('answers /v1/me with the caller, /v1/cases/:id/tasks with every task, and cou
   const tasks = await api.request('GET', `/v1/cases/${created.body.id}/tasks`, { token: lead.token });
   expect(tasks.status).toBe(200);
   expect(tasks.body.items.map((t: { id: string; type: string }) => [t.id, t.type])).toEqual([[verify.id, 'verify_evidence']]);
-  expect((await api.request('GET', `/v1/cases/${created.body.id}/tasks`, { token: other.token })).status).toBe(404);
+  expect((await api.request('GET', `/v1/cases/${created.body.id}/tasks`, { token: other.token })).status).toBe(403);
 
   await api.request('POST', `/v1/cases/${second.body.id}/withdraw`, { token: lead.token, body: { reason: 'test' } });
   let list;
