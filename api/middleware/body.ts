@@ -1,18 +1,11 @@
-// JSON request bodies: 1 MiB cap (413), JSON only (415), malformed (400), and a nesting cap so deep input cannot blow the stack later.
+// JSON request bodies: 1 MiB cap (413), anything that is not JSON (400, whatever its Content-Type), and a nesting cap so
+// deep input cannot blow the stack later.
 import express, { type RequestHandler } from 'express';
 import { ProblemError } from '../../domain/errors';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 /** Deeper than any schema of ours; recursive code (zod, canonicalize, JSON.stringify, Temporal's converter) stays far from the stack limit. */
 export const MAX_JSON_DEPTH = 32;
-
-const JSON_TYPES = ['application/json', 'application/*+json'];
-
-function carriesBody(req: express.Request): boolean {
-  if (req.headers['transfer-encoding'] !== undefined) return true;
-  const len = req.headers['content-length'];
-  return len !== undefined && len !== '0';
-}
 
 // PostgreSQL refuses NUL in text and jsonb, and lone surrogates in jsonb: such strings would fail deep inside an activity
 // (retried forever) instead of at the edge, so they are refused here.
@@ -55,23 +48,19 @@ export function assertStorable(value: unknown, where: string): void {
 
 const parseJson = express.json({
   limit: BODY_LIMIT_BYTES,
-  type: JSON_TYPES,
+  // Every body is read as JSON, whatever its Content-Type (a client's default may be text/plain): one that is not
+  // JSON is a 400, as the contract's error table says, never a 415.
+  type: () => true,
   strict: false,
   // A "__proto__" key must never reach object spreads or zod records as a prototype.
   reviver: (key, value) => (key === '__proto__' ? undefined : value),
 });
 
 export function jsonBody(): RequestHandler[] {
-  const requireJson: RequestHandler = (req, _res, next) => {
-    if (carriesBody(req) && !req.is(JSON_TYPES)) {
-      throw new ProblemError('unsupported_media_type', 'send the body as application/json');
-    }
-    next();
-  };
   const checkInput: RequestHandler = (req, _res, next) => {
     assertStorable(req.query, 'query');
     if (req.body !== undefined) assertStorable(req.body, 'body');
     next();
   };
-  return [requireJson, parseJson, checkInput];
+  return [parseJson, checkInput];
 }
