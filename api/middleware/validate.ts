@@ -32,3 +32,12 @@ export function parseOr422<S extends z.ZodType>(schema: S, value: unknown, what 
   }
   return result.data as z.output<S>;
 }
+
+/**
+ * Parses a query string's parameters: an empty one (`?caseId=&type=`) counts as absent, as the contract writes its
+ * filters, so it falls back to the default instead of failing validation.
+ */
+export function parseQueryOr422<S extends z.ZodType>(schema: S, query: Record<string, unknown>, prefix = ''): z.output<S> {
+  const given = Object.fromEntries(Object.entries(query).filter(([, v]) => v !== ''));
+  return parseOr422(schema, given, 'the query', prefix);
+}

@@ -10,7 +10,7 @@ import { AuditExportQuerySchema } from '../../domain/schemas';
 import type { ApiDeps } from '../app';
 import { actorOf, requireRoles } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
-import { parseOr422 } from '../middleware/validate';
+import { parseQueryOr422 } from '../middleware/validate';
 import { isWorkflowGone, withTemporalDeadline } from '../temporal';
 import { caseForAction, loadCase } from './cases';
 
@@ -80,7 +80,7 @@ export function auditRouter(deps: ApiDeps): Router {
 
   r.route('/audit/export')
     .get(auditor, async (req, res) => {
-      const q = parseOr422(AuditExportQuerySchema, req.query, 'the query');
+      const q = parseQueryOr422(AuditExportQuerySchema, req.query);
       const entries = exportAudit(deps.pool, q);
       // The first batch is read before any byte is sent, so a database failure can still become a proper problem response.
       let next = await entries.next();

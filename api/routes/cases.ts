@@ -17,7 +17,7 @@ import { bodyHash, claimKey, finishKey, idempotencyKeyOf, releaseKey } from '../
 import { newCaseId } from '../ids';
 import { actorOf, hasAnyRole, requireRoles } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
-import { parseOr422 } from '../middleware/validate';
+import { parseOr422, parseQueryOr422 } from '../middleware/validate';
 import { withTemporalDeadline } from '../temporal';
 import { CASE_READ_ROLES, partnerCaseView, readsCaseInFull, tasksJson, type HeldTask } from '../views';
 
@@ -149,7 +149,7 @@ export function casesRouter(deps: ApiDeps): Router {
     })
     .get(requireRoles(...CASE_READ_ROLES), async (req, res) => {
       const actor = actorOf(req);
-      const q = parseOr422(CaseListQuerySchema, req.query, 'the query', '');
+      const q = parseQueryOr422(CaseListQuerySchema, req.query);
       const cursor = decodeCursor(q.cursor);
       const where: SQL[] = [];
       if (!actor.roles.includes('auditor')) where.push(eq(cases.org, actor.org));

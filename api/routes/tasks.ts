@@ -14,7 +14,7 @@ import { idempotencyKeyOf } from '../idempotency';
 import { TASK_ID_RE } from '../ids';
 import { actorOf } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
-import { parseOr422 } from '../middleware/validate';
+import { parseOr422, parseQueryOr422 } from '../middleware/validate';
 import { isWorkflowGone, withTemporalDeadline } from '../temporal';
 import { readsCaseInFull, taskFromRow, tasksJson, type TaskRow } from '../views';
 
@@ -38,7 +38,7 @@ export function tasksRouter(deps: ApiDeps): Router {
   r.route('/tasks')
     .get(async (req, res) => {
       const actor = actorOf(req);
-      const q = parseOr422(TaskListQuerySchema, req.query, 'the query');
+      const q = parseQueryOr422(TaskListQuerySchema, req.query);
       const cursor = decodeCursor(q.cursor);
       // The inbox: tasks of the caller's org that one of its roles may act on (tasks_inbox_idx), oldest first. PostgreSQL
       // writes each task's JSON, so the page is joined here, never parsed and serialised again.

@@ -187,6 +187,22 @@ describe('case lists and reads', () => {
     expect((await api.request('GET', '/v1/cases', { token: visa.token })).status).toBe(403);
   });
 
+  it('takes empty query parameters as absent, as the contract writes its filters (?caseId=&type=)', async () => {
+    const c = await createCase();
+    const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    const inbox = await api.request('GET', '/v1/tasks?status=open&caseId=&type=', { token: analyst.token });
+    expect(inbox.status, inbox.text).toBe(200);
+    expect(inbox.body.items.map((t: { id: string }) => t.id)).toContain(verify.id);
+    const cases = await api.request('GET', '/v1/cases?status=&reference=&merchantId=&limit=&cursor=', { token: lead.token });
+    expect(cases.status, cases.text).toBe(200);
+    expect(cases.body.items.map((x: { id: string }) => x.id)).toContain(c.id);
+    const exported = await api.request('GET', '/v1/audit/export?from=&to=', { token: auditor.token });
+    expect(exported.status, exported.text).toBe(200);
+    expect(exported.text).toContain(c.id);
+    // A value that is there must still be valid.
+    expect((await api.request('GET', '/v1/tasks?type=nope', { token: analyst.token })).status).toBe(422);
+  });
+
   it('refuses cases of other orgs (403) and does not find unknown ids (404)', async () => {
     const c = await createCase();
     expect((await api.request('GET', `/v1/cases/${c.id}`, { token: otherLead.token })).status).toBe(403);
