@@ -24,8 +24,11 @@ const EnvSchema = z.object({
   TAKEDOWN_WORKFLOW_BUNDLE: z.string().optional(),
   /** Allow partner webhooks on loopback/private addresses (tests, the simulator). Production refuses them. */
   TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: z.enum(['0', '1', 'true', 'false']).optional(),
-  /** Requests per principal and minute on /v1, per API process (0: no limit). */
-  TAKEDOWN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  /**
+   * Requests per principal and minute on /v1, per API process (0: no limit). Unset: 1200 in production, none in
+   * development (the contract's clients and test suites poll freely against a local system).
+   */
+  TAKEDOWN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).optional(),
   /**
    * How long an API process may use a principal it remembers (api/principal-cache.ts) before reading it again, even
    * without a change notification; 0 reads PostgreSQL on every request (use 0 behind a transaction pooler, which does
@@ -65,7 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     noticeTimeoutMs: parseDuration(e.TAKEDOWN_NOTICE_TIMEOUT) ?? 10_000,
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,
     workerPort: e.TAKEDOWN_WORKER_PORT,
-    rateLimitPerMinute: e.TAKEDOWN_RATE_LIMIT_PER_MINUTE,
+    rateLimitPerMinute: e.TAKEDOWN_RATE_LIMIT_PER_MINUTE ?? (production ? 1200 : 0),
     principalCacheSeconds: e.TAKEDOWN_PRINCIPAL_CACHE_SECONDS,
     allowPrivateWebhooks: e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS ? ['1', 'true'].includes(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS) : !production,
   };

@@ -1,0 +1,21 @@
+// Configuration defaults that differ between development and production.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../scripts/config';
+
+const TOKEN = { TAKEDOWN_ADMIN_TOKEN: 'a-production-admin-token-0123456789' };
+
+describe('configuration', () => {
+  it('limits requests per principal in production by default, not in development, and takes an explicit limit', () => {
+    expect(loadConfig({}).rateLimitPerMinute).toBe(0);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN }).rateLimitPerMinute).toBe(1200);
+    expect(loadConfig({ TAKEDOWN_RATE_LIMIT_PER_MINUTE: '300' }).rateLimitPerMinute).toBe(300);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_RATE_LIMIT_PER_MINUTE: '0' }).rateLimitPerMinute).toBe(0);
+    expect(() => loadConfig({ TAKEDOWN_RATE_LIMIT_PER_MINUTE: '-1' })).toThrow(/TAKEDOWN_RATE_LIMIT_PER_MINUTE/);
+  });
+
+  it('refuses private webhook addresses in production unless allowed, and allows them in development', () => {
+    expect(loadConfig({}).allowPrivateWebhooks).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN }).allowPrivateWebhooks).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'true' }).allowPrivateWebhooks).toBe(true);
+  });
+});
