@@ -245,7 +245,7 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
   registry.registerPath({
     method: 'get',
     path: '/v1/tasks',
-    summary: "The caller's inbox: tasks of its org that one of its roles may act on, oldest first",
+    summary: "The caller's inbox: tasks of its org that one of its roles may act on, oldest first (open ones unless `status` asks for others)",
     tags: ['tasks'],
     security,
     request: { query: TaskListQuerySchema },

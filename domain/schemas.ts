@@ -190,7 +190,14 @@ export const CaseListQuerySchema = z
   .strict();
 
 export const TaskListQuerySchema = z
-  .object({ status: TaskStatusSchema.optional(), caseId: z.string().max(64).optional(), type: TaskTypeSchema.optional(), limit, cursor })
+  .object({
+    // The inbox lists what the caller may act on: open tasks, unless another status is asked for.
+    status: TaskStatusSchema.default('open'),
+    caseId: z.string().max(64).optional(),
+    type: TaskTypeSchema.optional(),
+    limit,
+    cursor,
+  })
   .strict();
 
 export const AuditExportQuerySchema = z.object({ from: dateTime.optional(), to: dateTime.optional() }).strict();

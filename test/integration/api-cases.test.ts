@@ -246,6 +246,12 @@ describe('the task flow', () => {
     const again = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'verified' } });
     expect(again.status).toBe(409);
 
+    // The inbox lists open tasks unless asked for another status.
+    const stillOpen = await api.request('GET', `/v1/tasks?caseId=${c.id}`, { token: analyst.token });
+    expect(stillOpen.body.items.map((t: { id: string }) => t.id)).not.toContain(verify.id);
+    const completedOnes = await api.request('GET', `/v1/tasks?caseId=${c.id}&status=completed`, { token: analyst.token });
+    expect(completedOnes.body.items.map((t: { id: string }) => t.id)).toEqual([verify.id]);
+
     const readTask = await api.request('GET', `/v1/tasks/${verify.id}`, { token: lead.token });
     expect(readTask.status).toBe(200);
     expect(readTask.body.status).toBe('completed');
