@@ -71,6 +71,9 @@ const PartnerCaseView = z
     priority: z.enum(PRIORITIES),
     status: CaseStatusSchema,
     createdAt: time,
+    updatedAt: time,
+    closedAt: nullableTime,
+    steps: z.array(Step),
     merchant: z.object({
       name: z.string(),
       descriptor: z.string().optional(),

@@ -50,6 +50,7 @@ export function partnerCaseView(view: CaseView, org: string, partnerTasks: HeldT
   const hosting = m.hosting.filter((h) => h.provider === org);
   // Payment partners list the shop's URLs (MATCH/VMSS need them); a host sees only the URLs it was notified about.
   const urls = paymentChannels.length > 0 ? m.urls : [...new Set(hosting.flatMap((h) => h.urls))];
+  const own = new Set(partnerTasks.map((t) => t.id));
   return {
     id: view.id,
     reference: view.reference,
@@ -58,6 +59,10 @@ export function partnerCaseView(view: CaseView, org: string, partnerTasks: HeldT
     priority: view.priority,
     status: view.status,
     createdAt: view.createdAt,
+    updatedAt: view.updatedAt,
+    closedAt: view.closedAt,
+    // The case's progress as the contract shapes it; of the task ids, only the partner's own.
+    steps: view.steps.map((s) => ({ ...s, taskIds: s.taskIds.filter((id) => own.has(id)) })),
     merchant: {
       name: m.name,
       ...(m.descriptor !== undefined ? { descriptor: m.descriptor } : {}),

@@ -275,6 +275,12 @@ describe('the task flow', () => {
     expect(pv.text).not.toContain('paypal');
     expect(pv.text).not.toContain('host-example');
     expect(pv.body.evidence[0]).toEqual({ kind: 'test_transaction', sha256: c.evidence[0].sha256 });
+    // The case's status and steps as the contract shapes them; of the task ids, only the partner's own.
+    expect(pv.body.status).toBe('disrupting');
+    expect(pv.body.steps.map((st: { name: string }) => st.name)).toEqual(['verification', 'signoff', 'termination', 'freeze', 'hosting']);
+    expect(pv.body.steps.flatMap((st: { taskIds: string[] }) => st.taskIds)).toEqual([termination.id]);
+    expect(pv.body).not.toHaveProperty('plan');
+    expect(pv.body).not.toHaveProperty('createdBy');
     expect((await api.request('GET', `/v1/cases/${c.id}`, { token: mastercard.token })).status).toBe(403);
 
     const removal = await waitForInboxTask(api, host.token, c.id, 'confirm_removal');
