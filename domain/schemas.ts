@@ -92,7 +92,11 @@ export const MerchantSchema = z
 export const EvidenceSchema = z
   .object({
     kind: z.enum(EVIDENCE_KINDS),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters'),
+    // Hex in either case; kept lower-case, so the same hash given twice is one evidence item.
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters')
+      .transform((h) => h.toLowerCase()),
     description: shortText(2000).optional(),
     collectedAt: dateTime.optional(),
     collectedBy: shortText(200).optional(),

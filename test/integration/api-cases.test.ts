@@ -69,6 +69,20 @@ describe('case creation', () => {
     expect(res.body.errors).toMatchObject({ 'merchant.urls.0': expect.stringContaining('URL'), jurisdiction: expect.any(String), evidence: expect.any(String) });
   });
 
+  it('takes evidence hashes in either case and keeps them lower-case; anything but 64 hex characters is refused', async () => {
+    const body = caseBody() as Record<string, any>;
+    body.evidence[0].sha256 = 'AB'.repeat(32);
+    const res = await api.request('POST', '/v1/cases', { token: lead.token, body });
+    expect(res.status, res.text).toBe(201);
+    expect(res.body.evidence[0].sha256).toBe('ab'.repeat(32));
+    for (const bad of ['ab'.repeat(31), 'g'.repeat(64), `${'a'.repeat(63)} `]) {
+      body.evidence[0].sha256 = bad;
+      const refused = await api.request('POST', '/v1/cases', { token: lead.token, body });
+      expect(refused.status, bad).toBe(422);
+      expect(refused.body.errors).toHaveProperty('evidence.0.sha256');
+    }
+  });
+
   it('lets only case leads create cases', async () => {
     for (const p of [analyst, officer, supervisor, auditor, visa]) {
       expect((await api.request('POST', '/v1/cases', { token: p.token, body: caseBody() })).status).toBe(403);
