@@ -38,6 +38,8 @@ export interface ApiDeps {
   principals?: PrincipalCache;
   /** Requests per principal and minute on /v1 (api/middleware/rate-limit.ts); unset or 0: no limit. */
   rateLimitPerMinute?: number;
+  /** /metrics without a token (see OpsDeps). */
+  metricsPublic?: boolean;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -19,7 +19,7 @@ try {
     config.workerPort === undefined
       ? undefined
       : await serveHttp(
-          createOpsApp({ pool: services.db.pool, temporal: client, namespace: config.temporalNamespace, adminToken: resolveAdminToken(config).token, logger: log }),
+          createOpsApp({ pool: services.db.pool, temporal: client, namespace: config.temporalNamespace, adminToken: resolveAdminToken(config).token, metricsPublic: config.metricsPublic, logger: log }),
           config.host,
           config.workerPort,
         );

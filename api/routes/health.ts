@@ -25,8 +25,11 @@ async function check(fn: () => Promise<unknown>): Promise<string> {
   }
 }
 
-/** What the operations endpoints need; a standalone worker has these too (see createOpsApp). */
-export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken'>;
+/**
+ * What the operations endpoints need; a standalone worker has these too (see createOpsApp). `metricsPublic`: /metrics
+ * without a token (development's default); otherwise it takes an admin or auditor token.
+ */
+export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken'> & { metricsPublic?: boolean };
 
 export function healthRouter(deps: OpsDeps): Router {
   const r = Router();
@@ -52,8 +55,9 @@ export function healthRouter(deps: OpsDeps): Router {
     })
     .all(methodNotAllowed(['GET']));
 
+  const metricsGuard = deps.metricsPublic ? [] : [authenticate({ pool: deps.pool, adminToken: deps.adminToken }), requireRoles('admin', 'auditor')];
   r.route('/metrics')
-    .get(authenticate({ pool: deps.pool, adminToken: deps.adminToken }), requireRoles('admin', 'auditor'), async (_req, res) => {
+    .get(...metricsGuard, async (_req, res) => {
       const { contentType, body } = await renderMetrics(deps.pool);
       res.type(contentType).send(body);
     })

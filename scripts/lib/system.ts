@@ -62,6 +62,7 @@ export async function startApiPart(config: Config, services: Services, client: C
     temporalUiUrl: services.temporalUiUrl,
     uiDir: path.join(root, 'ui'),
     rateLimitPerMinute: config.rateLimitPerMinute,
+    metricsPublic: config.metricsPublic,
     principals,
   });
   try {

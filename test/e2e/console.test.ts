@@ -218,7 +218,7 @@ describe('web console', () => {
     await form.locator('[name=hosting]').fill(`host-example 203.0.113.7 ${shopUrl}/shop-${unique}`);
     await form.locator('[name=evidence]').fill('test_transaction not-a-hash');
     await form.getByRole('button', { name: 'Open case' }).click();
-    await form.getByText('Evidence line 1 sha256: must be 64 lower-case hex characters').waitFor();
+    await form.getByText('Evidence line 1 sha256: must be 64 hex characters').waitFor();
     expect(await form.locator('[name=evidence]').getAttribute('aria-invalid')).toBe('true');
     await shot(page, 'new-case');
     await form.locator('[name=evidence]').fill(`test_transaction ${randomBytes(32).toString('hex')}`);

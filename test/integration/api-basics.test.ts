@@ -234,4 +234,16 @@ describe('operations', () => {
     expect(res.text).toContain('takedown_open_tasks{type="confirm_freeze",org="acq-northbank"} 1');
     expect(res.text).toContain('takedown_overdue_tasks{type="confirm_freeze",org="acq-northbank"} 1');
   });
+
+  it('serves /metrics without a token where configured so (the development default), and /v1 still asks for one', async () => {
+    const open = await startApi('basics-metrics', { metricsPublic: true });
+    try {
+      const res = await open.request('GET', '/metrics');
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('takedown_notice_attempts_total');
+      expect((await open.request('GET', '/v1/cases')).status).toBe(401);
+    } finally {
+      await open.stop();
+    }
+  });
 });

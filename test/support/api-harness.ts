@@ -87,7 +87,7 @@ export function rawRequest(port: number, method: string, path: string, opts: Req
  */
 export async function startApi(
   label: string,
-  opts: { db?: DbHandle & { url: string; name: string }; client?: Client; taskQueue?: string; rateLimitPerMinute?: number } = {},
+  opts: { db?: DbHandle & { url: string; name: string }; client?: Client; taskQueue?: string; rateLimitPerMinute?: number; metricsPublic?: boolean } = {},
 ): Promise<ApiHarness> {
   const db = opts.db ?? (await freshDatabase(label));
   const ownConnection = opts.client ? undefined : await Connection.connect({ address: inject('temporalAddress') });
@@ -106,6 +106,7 @@ export async function startApi(
     logger: pino({ level: process.env.API_TEST_LOGS ? 'debug' : 'silent' }),
     temporalUiUrl: 'http://temporal-ui.test',
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+    ...(opts.metricsPublic ? { metricsPublic: true } : {}),
     principals,
   });
   const server = http.createServer(app);

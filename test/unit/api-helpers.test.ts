@@ -161,6 +161,10 @@ describe('partner view', () => {
       ],
     },
     evidence: [{ kind: 'report', sha256: 'f'.repeat(64), description: 'do not show' }],
+    steps: [
+      { name: 'termination', status: 'in_progress', startedAt: '2026-11-01T00:00:00.000Z', finishedAt: null, taskIds: ['t1', 't-mastercard'] },
+      { name: 'hosting', status: 'in_progress', startedAt: '2026-11-01T00:00:00.000Z', finishedAt: null, taskIds: ['t-host-a', 't-host-b'] },
+    ],
   } as unknown as CaseView;
   const task = { id: 't1', type: 'confirm_termination', status: 'open', dueAt: null } as unknown as TaskRow;
 
@@ -172,6 +176,11 @@ describe('partner view', () => {
     const text = JSON.stringify(v);
     for (const hidden of ['mastercard', 'paypal', 'host-a', 'do not show', 'Shop Legal Ltd', 'p1']) expect(text).not.toContain(hidden);
     expect(v.tasks).toEqual([{ id: 't1', type: 'confirm_termination', status: 'open', dueAt: null }]);
+    // Every step with its status; of the task ids, only the partner's own.
+    expect(v.steps.map((s) => [s.name, s.status, s.taskIds])).toEqual([
+      ['termination', 'in_progress', ['t1']],
+      ['hosting', 'in_progress', []],
+    ]);
   });
 
   it('shows a host only its hosting entries and their URLs', () => {

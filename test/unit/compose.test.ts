@@ -131,6 +131,8 @@ describe('docker-compose.yml', () => {
       TEMPORAL_CLI_PATH: 'TEMPORAL_ADDRESS points at the temporal service, so no CLI is looked for',
       TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'production refuses private webhook addresses unless this is set',
       TAKEDOWN_WORKFLOW_BUNDLE: 'the worker bundles the workflows at start; a pre-built bundle is for tests and benchmarks',
+      TAKEDOWN_RATE_LIMIT_PER_MINUTE: 'production limits each principal to 1,200 requests a minute unless this is set',
+      TAKEDOWN_METRICS_PUBLIC: 'production asks for an admin or auditor token on /metrics unless this is set',
     };
     const env = { ...envOf('api', hostEnv), ...envOf('worker', hostEnv) };
     for (const { key, def } of keys) {

@@ -154,7 +154,7 @@ function withdrawForm(c, done) {
 
 function evidenceForm(c, done) {
   const kind = control('Kind', h('select', { name: 'kind' }, EVIDENCE_KINDS.map((k) => h('option', { value: k }, label(k)))));
-  const sha = control('SHA-256 of the item', h('input', { name: 'sha256', autocomplete: 'off', spellcheck: 'false', class: 'mono' }), { hint: '(64 lower-case hex; leave empty to add URLs only)', name: 'SHA-256' });
+  const sha = control('SHA-256 of the item', h('input', { name: 'sha256', autocomplete: 'off', spellcheck: 'false', class: 'mono' }), { hint: '(64 hex characters; leave empty to add URLs only)', name: 'SHA-256' });
   const urls = control('URLs', h('textarea', { name: 'urls', rows: '3', class: 'mono' }), { hint: '(one per line; they reach hosting notices not yet sent)' });
   const alert = h('div', { class: 'form-alert', role: 'alert' });
   const submit = h('button', { type: 'submit' }, 'Add to the case');
@@ -245,6 +245,8 @@ export function renderCase(page, { params, identity }) {
       refresh.disabled = false;
       return;
     }
+    // A partner's view lists its own open tasks (`tasks`); readers in full get the timeline instead.
+    const full = !Array.isArray(c.tasks);
     heading.textContent = `Case ${c.reference}`;
     document.title = `${heading.textContent} · Takedown`;
     status.textContent = message ?? '';
@@ -252,7 +254,7 @@ export function renderCase(page, { params, identity }) {
       head,
       message ? h('p', { class: 'notice' }, message) : null,
       facts(c),
-      identity.caps.readAudit && c.steps ? h('p', {}, h('a', { href: `#/audit/${encodeURIComponent(c.id)}` }, 'Audit trail of this case')) : null,
+      identity.caps.readAudit && full ? h('p', {}, h('a', { href: `#/audit/${encodeURIComponent(c.id)}` }, 'Audit trail of this case')) : null,
     );
     const ownOrg = identity.org === c.org;
     const open = OPEN_STATUSES.includes(c.status);
@@ -262,10 +264,10 @@ export function renderCase(page, { params, identity }) {
       open && ownOrg && identity.caps.withdraw ? withdrawForm(c, after) : null,
       open && ownOrg && identity.caps.addEvidence ? evidenceForm(c, after) : null,
     );
-    fill(details, merchantSection(c.merchant), evidenceSection(c.evidence), c.steps ? null : partnerTasks(c));
-    timeline.hidden = !c.steps;
+    fill(details, merchantSection(c.merchant), evidenceSection(c.evidence), full ? null : partnerTasks(c));
+    timeline.hidden = !full;
     refresh.disabled = false;
-    if (c.steps) await loadTimeline(c);
+    if (full) await loadTimeline(c);
   }
 
   refresh.addEventListener('click', () => void load());
