@@ -19,7 +19,10 @@ const BENCHES: Record<(typeof BENCH_ORDER)[number], Bench> = {
 function usage(): string {
   return `usage: npm run bench [-- [--quick|--full] [--keep] [${BENCH_ORDER.join('|')} ...]]
   --quick      small N (also BENCH_PROFILE=quick); the whole quick profile takes a few minutes
-  --keep       keep .bench-data/<pid> (the servers' files and the SUT logs) after the run`;
+  --keep       keep .bench-data/<pid> (the servers' files and the SUT logs) after the run
+environment:
+  BENCH_SUT_NODE_FLAGS   extra Node flags for the system under test, e.g. "--trace-gc" (its output goes to the SUT log)
+  BENCH_SPLIT=1          overhead: the API in a process of its own`;
 }
 
 async function main(): Promise<number> {

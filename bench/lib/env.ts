@@ -170,7 +170,8 @@ export async function startBenchEnv(opts: { log: (m: string) => void }): Promise
     // The child's own stdout/stderr (crashes before its logger exists) land in its log file too.
     const fd = openSync(logFile, 'a');
     const child: ChildProcess = fork(path.join(ROOT, 'bench', 'lib', 'sut.ts'), [], {
-      execArgv: [...process.execArgv, '--expose-gc'],
+      // BENCH_SUT_NODE_FLAGS: extra Node flags for the system under test (e.g. --trace-gc, printed to its log file).
+      execArgv: [...process.execArgv, '--expose-gc', ...(process.env.BENCH_SUT_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)],
       stdio: ['ignore', fd, fd, 'ipc'],
       cwd: ROOT,
     });
