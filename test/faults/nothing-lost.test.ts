@@ -29,6 +29,11 @@ const MIN_KILLS = LARGE ? 60 : 20;
 /** The large profile starts its cases in waves, so that cases stay in flight long enough for all its kills to land. */
 const WAVES = LARGE ? 4 : 1;
 const WAVE_GAP_MS = 15_000;
+/**
+ * And its last wave's sign-offs wait for this many kills, so that however fast the machine runs the cases, some are
+ * still in flight (and then disrupting) when the last kills land.
+ */
+const LAST_WAVE_SIGNOFF_AFTER_KILLS = LARGE ? MIN_KILLS - 15 : 0;
 
 type Scenario = 'clean' | 'rejected' | 'unverified' | 'declined' | 'withdrawn';
 const EXPECTED: Record<Scenario, CaseStatus> = {
@@ -43,6 +48,7 @@ const MIX: Scenario[] = ['clean', 'declined', 'withdrawn', 'clean', 'rejected', 
 interface CaseRun {
   id: string;
   scenario: Scenario;
+  wave: number;
   withdrawSent: boolean;
 }
 interface Completion {
@@ -238,6 +244,7 @@ async function playHumans(runs: CaseRun[]): Promise<void> {
       const run = byId.get(t.caseId);
       if (!run) continue;
       if (t.type === 'verify_evidence') await completeTask(person(who), t, run.scenario === 'unverified' ? 'rejected' : 'verified', {}, 'hashes do not match');
+      else if (t.type === 'le_signoff' && run.wave === WAVES - 1 && counts.kills < LAST_WAVE_SIGNOFF_AFTER_KILLS) continue;
       else if (t.type === 'le_signoff') await completeTask(person(who), t, run.scenario === 'rejected' ? 'rejected' : 'approved', {}, 'not enough');
       else if (t.type === 'deconfliction_review') await completeTask(person(who), t, 'proceed');
       else if (t.type === 'resolve_exception') await completeTask(person(who), t, 'retry');
@@ -321,11 +328,12 @@ describe('fault injection', () => {
     const runs: CaseRun[] = [];
     const creating = Array.from({ length: CASES }, async (_, n) => {
       const scenario = MIX[n % MIX.length];
-      await new Promise((r) => setTimeout(r, Math.floor((n * WAVES) / CASES) * WAVE_GAP_MS));
+      const wave = Math.floor((n * WAVES) / CASES);
+      await new Promise((r) => setTimeout(r, wave * WAVE_GAP_MS));
       const key = `fault-case-${n}-${randomUUID()}`;
       const body = caseBody({ scenario, n });
       const c = await persist('create case', () => person('lead').createCase(body as never, key));
-      runs.push({ id: c.id, scenario, withdrawSent: false });
+      runs.push({ id: c.id, scenario, wave, withdrawSent: false });
     });
     let allEnded = false;
     const faults = injectFaults(() => allEnded);
