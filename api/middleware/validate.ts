@@ -37,7 +37,7 @@ export function parseOr422<S extends z.ZodType>(schema: S, value: unknown, what 
  * Parses a query string's parameters: an empty one (`?caseId=&type=`) counts as absent, as the contract writes its
  * filters, so it falls back to the default instead of failing validation.
  */
-export function parseQueryOr422<S extends z.ZodType>(schema: S, query: Record<string, unknown>, prefix = ''): z.output<S> {
+export function parseQueryOr422<S extends z.ZodType>(schema: S, query: Record<string, unknown>): z.output<S> {
   const given = Object.fromEntries(Object.entries(query).filter(([, v]) => v !== ''));
-  return parseOr422(schema, given, 'the query', prefix);
+  return parseOr422(schema, given, 'the query');
 }

@@ -24,7 +24,7 @@ import { CASE_READ_ROLES, partnerCaseView, readsCaseInFull, tasksJson, type Held
 export type CaseRow = typeof cases.$inferSelect;
 
 /** A text[] literal for drizzle (which would otherwise expand a JS array into a parameter list). */
-export function textArray(values: readonly string[]): SQL {
+function textArray(values: readonly string[]): SQL {
   return values.length === 0 ? sql`ARRAY[]::text[]` : sql`ARRAY[${sql.join(values.map((v) => sql`${v}`), sql`, `)}]::text[]`;
 }
 
