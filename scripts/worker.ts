@@ -3,7 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import { createOpsApp } from '../api/app';
 import { loadConfig } from './config';
 import { createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
-import { serveHttp, startWorkerPart } from './lib/system';
+import { serveHttp } from './lib/http-server';
+import { startWorkerPart } from './lib/system';
 
 const config = loadConfig();
 const log = createLogger(config, 'takedown-worker');

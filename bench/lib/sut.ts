@@ -1,11 +1,9 @@
 // The system under test as a child process: the takedown worker, the floor worker and the HTTP API, as `npm start` runs them.
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
-import http from 'node:http';
 import { monitorEventLoopDelay, performance as perf, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { Session } from 'node:inspector/promises';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
@@ -13,6 +11,7 @@ import { pino } from 'pino';
 import { createApp } from '../../api/app';
 import { PrincipalCache } from '../../api/principal-cache';
 import { connectDb, type DbHandle } from '../../db/client';
+import { serveHttp, type HttpServing } from '../../scripts/lib/http-server';
 import { createTakedownWorker } from '../../scripts/lib/worker';
 import { threadsOf } from './cpu';
 import { createFloorActivities } from './floor-activities';
@@ -29,7 +28,7 @@ interface Running {
   workers: { worker: Worker; run: Promise<void>; close: () => Promise<void> }[];
   takedown?: Worker;
   maxCachedWorkflows: number | null;
-  server?: http.Server;
+  server?: HttpServing;
   principals?: PrincipalCache;
 }
 
@@ -138,12 +137,9 @@ async function start(config: SutConfig): Promise<SutStarted> {
       adminToken: config.api.adminToken,
       logger,
     });
-    const server = http.createServer(app);
-    // Keep-alive connections from the load generator must outlive short pauses between phases.
-    server.keepAliveTimeout = 60_000;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    r.server = server;
-    apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // The product's own server (timeouts, keep-alive), as `npm start` serves the API.
+    r.server = await serveHttp(app, '127.0.0.1', 0);
+    apiUrl = r.server.url;
   }
   running = r;
   return { apiUrl, pid: process.pid, poolMax: db.pool.options.max ?? 10, workflowThreads };
@@ -190,10 +186,8 @@ async function stop(): Promise<void> {
   const r = running;
   running = undefined;
   if (!r) return;
-  if (r.server) {
-    r.server.closeAllConnections();
-    await new Promise<void>((resolve) => r.server!.close(() => resolve()));
-  }
+  // The load is over: nothing in flight is worth waiting for.
+  await r.server?.stop(0);
   await r.principals?.close();
   for (const w of r.workers) if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
   for (const w of r.workers) {

@@ -1,5 +1,4 @@
 // The whole system in one process: services (embedded unless configured), the worker, and the API on HTTP; `npm start` and the demo use it.
-import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -8,6 +7,7 @@ import { createApp } from '../../api/app';
 import { PrincipalCache } from '../../api/principal-cache';
 import type { Config } from '../config';
 import { freePort } from './ports';
+import { serveHttp } from './http-server';
 import { resolveAdminToken, startServices, type Services } from './runtime';
 import { createTakedownWorker } from './worker';
 
@@ -78,27 +78,6 @@ export async function startApiPart(config: Config, services: Services, client: C
     await principals?.close();
     throw err;
   }
-}
-
-/** Serves an Express app on host:port (0: any free port) until stop(). */
-export async function serveHttp(app: http.RequestListener, host: string, port: number): Promise<{ url: string; stop(): Promise<void> }> {
-  const server = http.createServer(app);
-  // Slow or stalled clients must not hold sockets forever.
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 20_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  const address = server.address();
-  const bound = typeof address === 'object' && address ? address.port : port;
-  return {
-    url: `http://${host}:${bound}`,
-    async stop() {
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 export async function startSystem(config: Config, log: Logger): Promise<RunningSystem> {

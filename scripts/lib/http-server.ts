@@ -1,0 +1,66 @@
+// The HTTP server of the API and of the worker's operations endpoints: timeouts, keep-alive, and a shutdown that drains.
+import http from 'node:http';
+
+export interface HttpServing {
+  url: string;
+  /**
+   * Stops accepting connections and drains the open ones: requests in flight are answered with `Connection: close`,
+   * idle keep-alive connections are closed as soon as they are idle, and whatever is still open after `graceMs` is cut.
+   * A client that keeps polling on a keep-alive connection therefore cannot hold the shutdown up.
+   */
+  stop(graceMs?: number): Promise<void>;
+  server: http.Server;
+}
+
+/** How long stop() lets requests in flight finish before it closes their connections. */
+export const DRAIN_GRACE_MS = 10_000;
+
+/** Serves a request listener (an Express app) on host:port (0: any free port) until stop(). */
+export async function serveHttp(app: http.RequestListener, host: string, port: number): Promise<HttpServing> {
+  let draining = false;
+  // Answers not yet started, so that a drain can still mark them.
+  const pending = new Set<http.ServerResponse>();
+  const server = http.createServer((req, res) => {
+    // Once draining, every answer closes its connection, so keep-alive clients reconnect elsewhere.
+    if (draining) res.setHeader('Connection', 'close');
+    else {
+      pending.add(res);
+      res.once('close', () => pending.delete(res));
+    }
+    app(req, res);
+  });
+  // Slow or stalled clients must not hold sockets forever.
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 20_000;
+  // Longer than the idle timeout of common load balancers (60 s), so the balancer closes idle connections, not Node: a
+  // request sent on a connection Node is closing at that moment would fail at the balancer (502).
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  const address = server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${bound}`,
+    server,
+    stop(graceMs = DRAIN_GRACE_MS) {
+      stopping ??= new Promise<void>((resolve) => {
+        draining = true;
+        for (const res of pending) if (!res.headersSent) res.setHeader('Connection', 'close');
+        pending.clear();
+        // A connection that was answering when the drain began goes idle afterwards: the sweep closes it then.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearInterval(sweep);
+          clearTimeout(cut);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,91 @@
+// The API's HTTP server stops by draining: keep-alive clients, even busy ones, never hold a shutdown up.
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { serveHttp, type HttpServing } from '../../scripts/lib/http-server';
+
+interface Answer {
+  status: number;
+  connection: string | undefined;
+}
+
+function get(url: string, agent: http.Agent): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+      })
+      .on('error', reject);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('HTTP server shutdown', () => {
+  let serving: HttpServing | undefined;
+  let agent: http.Agent | undefined;
+  afterEach(async () => {
+    agent?.destroy();
+    await serving?.stop(0);
+  });
+
+  it('answers the requests in flight with Connection: close, then stops without waiting for idle keep-alive connections', async () => {
+    serving = await serveHttp((_req, res) => void setTimeout(() => res.end('ok'), 300), '127.0.0.1', 0);
+    agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const warm = await Promise.all([1, 2, 3, 4].map(() => get(serving!.url, agent!)));
+    expect(warm.every((a) => a.status === 200 && a.connection === 'keep-alive')).toBe(true);
+
+    const inFlight = Promise.all([1, 2].map(() => get(serving!.url, agent!)));
+    await sleep(50);
+    const started = Date.now();
+    await serving.stop();
+    const elapsed = Date.now() - started;
+    const answers = await inFlight;
+    expect(answers).toEqual([
+      { status: 200, connection: 'close' },
+      { status: 200, connection: 'close' },
+    ]);
+    // Well under the 65 s keep-alive timeout: the idle connections were closed, not waited out.
+    expect(elapsed).toBeLessThan(5_000);
+    await expect(get(serving.url, new http.Agent())).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('is not held up by a client that polls back to back on a keep-alive connection', async () => {
+    serving = await serveHttp((_req, res) => void setTimeout(() => res.end('ok'), 5), '127.0.0.1', 0);
+    agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const seen: Answer[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        try {
+          seen.push(await get(serving!.url, agent!));
+        } catch {
+          // Refused once the server is gone: a real client would go to another instance.
+        }
+      }
+    })();
+    await sleep(200);
+    const started = Date.now();
+    await serving.stop();
+    const elapsed = Date.now() - started;
+    polling = false;
+    await poller;
+    expect(elapsed).toBeLessThan(5_000);
+    expect(seen.length).toBeGreaterThan(3);
+    // The answer given while draining told the client to close its connection.
+    expect(seen.some((a) => a.connection === 'close')).toBe(true);
+  });
+
+  it('cuts a request that outlives the grace period', async () => {
+    serving = await serveHttp(() => {
+      // Never answers.
+    }, '127.0.0.1', 0);
+    agent = new http.Agent({ keepAlive: true });
+    const hanging = get(serving.url, agent);
+    await sleep(50);
+    const started = Date.now();
+    await serving.stop(300);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    await expect(hanging).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+});
