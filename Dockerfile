@@ -1,4 +1,4 @@
-# The app image: one image, two entry points (`npm run api`, the default, and `npm run worker`), TypeScript run by tsx.
+# The app image: one image, two entry points (scripts/api.ts, the default, and scripts/worker.ts), TypeScript run by tsx.
 
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
@@ -23,4 +23,6 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["npm", "run", "api"]
+# node itself, not `npm run api`: npm runs its scripts through `sh -c`, and dash passes no SIGTERM on, so the app never
+# drained (docker stop ended in SIGKILL). The same for the worker's command in docker-compose.yml.
+CMD ["node", "--import", "tsx", "scripts/api.ts"]
