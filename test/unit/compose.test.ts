@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { DRAIN_GRACE_MS } from '../../scripts/lib/http-server';
 import { loadConfig } from '../../scripts/config';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
@@ -26,6 +27,7 @@ interface Service {
   restart?: string;
   container_name?: string;
   deploy?: { replicas?: number };
+  stop_grace_period?: string;
 }
 
 const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
@@ -99,6 +101,13 @@ describe('docker-compose.yml', () => {
       expect(services[name].command).toEqual(['node', '--import', 'tsx', entryOf(name)]);
       expect(services[name].restart).toMatch(/^(always|unless-stopped|on-failure)/);
     }
+  });
+
+  it('gives the api and the workers time to drain before Docker kills them', () => {
+    const seconds = (v: string | undefined) => (v === undefined ? 10 : Number(/^(\d+)s$/.exec(v)?.[1] ?? NaN));
+    // Docker's default is 10 s; the API's HTTP drain alone may take DRAIN_GRACE_MS, then its connections close.
+    expect(seconds(services.api.stop_grace_period) * 1000).toBeGreaterThan(DRAIN_GRACE_MS + 5_000);
+    expect(seconds(services.worker.stop_grace_period)).toBeGreaterThanOrEqual(30);
   });
 
   it('lets the worker scale: replicas, no fixed container name, no host port', () => {
