@@ -9,7 +9,6 @@ export interface HttpServing {
    * A client that keeps polling on a keep-alive connection therefore cannot hold the shutdown up.
    */
   stop(graceMs?: number): Promise<void>;
-  server: http.Server;
 }
 
 /** How long stop() lets requests in flight finish before it closes their connections. */
@@ -44,7 +43,6 @@ export async function serveHttp(app: http.RequestListener, host: string, port: n
   let stopping: Promise<void> | undefined;
   return {
     url: `http://${host}:${bound}`,
-    server,
     stop(graceMs = DRAIN_GRACE_MS) {
       stopping ??= new Promise<void>((resolve) => {
         draining = true;
