@@ -30,13 +30,18 @@ describe('HTTP server shutdown', () => {
   });
 
   it('answers the requests in flight with Connection: close, then stops without waiting for idle keep-alive connections', async () => {
-    serving = await serveHttp((_req, res) => void setTimeout(() => res.end('ok'), 300), '127.0.0.1', 0);
+    let arrived = 0;
+    serving = await serveHttp((_req, res) => {
+      arrived += 1;
+      setTimeout(() => res.end('ok'), 300);
+    }, '127.0.0.1', 0);
     agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     const warm = await Promise.all([1, 2, 3, 4].map(() => get(serving!.url, agent!)));
     expect(warm.every((a) => a.status === 200 && a.connection === 'keep-alive')).toBe(true);
 
     const inFlight = Promise.all([1, 2].map(() => get(serving!.url, agent!)));
-    await sleep(50);
+    // Both requests are being answered before the drain begins.
+    while (arrived < 6) await sleep(5);
     const started = Date.now();
     await serving.stop();
     const elapsed = Date.now() - started;
@@ -77,12 +82,14 @@ describe('HTTP server shutdown', () => {
   });
 
   it('cuts a request that outlives the grace period', async () => {
+    let arrived = false;
     serving = await serveHttp(() => {
       // Never answers.
+      arrived = true;
     }, '127.0.0.1', 0);
     agent = new http.Agent({ keepAlive: true });
     const hanging = get(serving.url, agent);
-    await sleep(50);
+    while (!arrived) await sleep(5);
     const started = Date.now();
     await serving.stop(300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
