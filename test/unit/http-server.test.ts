@@ -83,8 +83,8 @@ describe('HTTP server shutdown', () => {
 
   it('cuts a request that outlives the grace period', async () => {
     let arrived = false;
+    // Takes the request and never answers it.
     serving = await serveHttp(() => {
-      // Never answers.
       arrived = true;
     }, '127.0.0.1', 0);
     agent = new http.Agent({ keepAlive: true });
