@@ -14,7 +14,7 @@ import { HttpJson } from './lib/http';
 import { InboxPoller } from './lib/pollers';
 import { writeSvg } from './lib/report';
 import { countsOf, describeShape, shapeFrom, shapeTotals, type ShapeCounts } from './lib/shape';
-import { int, mapLimit, mean, median, ms, num, sleep, summarize, table, until, withTimeout, type Summary } from './lib/stats';
+import { int, mapLimit, mean, median, ms, num, sleep, summarize, table, targetGap, until, withTimeout, type Summary } from './lib/stats';
 import { cdfSvg } from './lib/svg';
 import { CpuMeter, type CpuSample } from './lib/cpu';
 import { summarizeCpuProfile, type CpuSummary } from './lib/cpu-profile';
@@ -835,6 +835,8 @@ every await in an activity (each SQL statement, each HTTP exchange) waits that l
 
 With every core busy on this work alone, the CPU above would allow ${num(ceiling(tdCpu), 1)} takedown cases/s and
 ${num(ceiling(flCpu), 1)} floor cases/s; the blocks reached ${num(tdTput, 2)} and ${num(flTput, 2)}.
+
+${targetGap(ours(tdCpu), ours(flCpu))}
 
 
 Mean per case over ${c.tdHist.length} takedown and ${c.flHist.length} floor histories (sampled evenly from the blocks). "In flight"

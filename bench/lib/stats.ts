@@ -116,3 +116,20 @@ export async function until<T>(what: string, msec: number, check: () => Promise<
     await sleep(everyMs);
   }
 }
+
+/**
+ * What the throughput targets ask of the takedown's CPU per case. The floor copies every Temporal primitive of a case,
+ * so only the takedown's own work (its CPU beyond the floor's) can close the gap: a saving shared by both sides leaves
+ * the ratio where it was, or lowers it.
+ */
+export function targetGap(takedownMs: number, floorMs: number): string {
+  const own = takedownMs - floorMs;
+  const at = (ratio: number) => {
+    const needed = takedownMs - floorMs / ratio;
+    const allowed = `${ratio}, the takedown may use ${ms(floorMs / ratio)} per case`;
+    return needed <= 0 ? `${allowed}: met` : `${allowed}: ${ms(needed)} less (${num((needed / own) * 100, 0)} % of its own work)`;
+  };
+  return `The takedown's own work, its CPU beyond the floor's, is ${ms(own)} per case. Since the floor copies every Temporal
+primitive of a case, only that work moves the ratio; a saving both sides share leaves it where it is or lowers it. For a
+CPU-bound throughput ratio of ${at(0.67)}; of ${at(0.8)}.`;
+}

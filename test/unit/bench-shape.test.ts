@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseHistory } from '../../bench/lib/history';
 import { countsOf, shapeFrom, shapeTotals } from '../../bench/lib/shape';
-import { percentile, summarize, table } from '../../bench/lib/stats';
+import { percentile, summarize, table, targetGap } from '../../bench/lib/stats';
 import { cdfSvg, histogramSvg } from '../../bench/lib/svg';
 
 const HISTORIES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../histories');
@@ -84,5 +84,17 @@ describe('bench statistics and charts', () => {
     const hist = histogramSvg({ title: 'latency', xLabel: 'ms', series, bins: 10 });
     expect(hist.match(/<polygon/g)).toHaveLength(2);
     expect(hist).not.toMatch(/NaN|Infinity/);
+  });
+});
+
+describe('the throughput target in CPU per case', () => {
+  it('says how much of the takedown\'s own work the targets need gone, or that they are met', () => {
+    const gap = targetGap(300, 180);
+    expect(gap).toContain("its CPU beyond the floor's, is 120 ms per case");
+    // 180 / 0.67 = 268.7 ms allowed: 31.3 ms less, 26 % of the 120 ms.
+    expect(gap).toContain('0.67, the takedown may use 269 ms per case: 31.3 ms less (26 % of its own work)');
+    // 180 / 0.8 = 225 ms allowed: 75 ms less, 63 %.
+    expect(gap).toContain('0.8, the takedown may use 225 ms per case: 75.0 ms less (63 % of its own work)');
+    expect(targetGap(200, 180)).toContain('0.67, the takedown may use 269 ms per case: met');
   });
 });
