@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { TakedownClient } from '../../scripts/lib/api-client';
 import { freePort } from '../../scripts/lib/ports';
 import { freshDatabase } from '../support/db';
+import { getOver } from '../support/keep-alive';
 import { sampleCase } from '../support/fixtures';
 import { ROOT } from '../support/paths';
 
@@ -113,17 +114,6 @@ it("a standalone worker serves its own /healthz and, to an admin or auditor, its
   expect((await fetch(`${workerOpsUrl}/v1/cases`, { headers: { authorization: `Bearer ${adminToken}` } })).status).toBe(404);
 });
 
-function healthOnce(url: string, agent: http.Agent): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(`${url}/healthz`, { agent }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      })
-      .on('error', reject);
-  });
-}
-
 it('an API instance stops on SIGTERM while a client polls it back to back on a keep-alive connection', async () => {
   const [url, child] = [urls[1], apis[1]];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -132,7 +122,7 @@ it('an API instance stops on SIGTERM while a client polls it back to back on a k
   const poller = (async () => {
     while (polling) {
       try {
-        if ((await healthOnce(url, agent)) === 200) answered += 1;
+        if ((await getOver(agent, `${url}/healthz`)).status === 200) answered += 1;
       } catch {
         // Refused once the instance is gone; a real client would go to the other one.
         await new Promise((r) => setTimeout(r, 20));

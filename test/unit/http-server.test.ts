@@ -2,22 +2,7 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serveHttp, type HttpServing } from '../../scripts/lib/http-server';
-
-interface Answer {
-  status: number;
-  connection: string | undefined;
-}
-
-function get(url: string, agent: http.Agent): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
-      })
-      .on('error', reject);
-  });
-}
+import { getOver, type Answer } from '../support/keep-alive';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -36,10 +21,10 @@ describe('HTTP server shutdown', () => {
       setTimeout(() => res.end('ok'), 300);
     }, '127.0.0.1', 0);
     agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    const warm = await Promise.all([1, 2, 3, 4].map(() => get(serving!.url, agent!)));
+    const warm = await Promise.all([1, 2, 3, 4].map(() => getOver(agent!, serving!.url)));
     expect(warm.every((a) => a.status === 200 && a.connection === 'keep-alive')).toBe(true);
 
-    const inFlight = Promise.all([1, 2].map(() => get(serving!.url, agent!)));
+    const inFlight = Promise.all([1, 2].map(() => getOver(agent!, serving!.url)));
     // Both requests are being answered before the drain begins.
     while (arrived < 6) await sleep(5);
     const started = Date.now();
@@ -52,24 +37,33 @@ describe('HTTP server shutdown', () => {
     ]);
     // Well under the 65 s keep-alive timeout: the idle connections were closed, not waited out.
     expect(elapsed).toBeLessThan(5_000);
-    await expect(get(serving.url, new http.Agent())).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(getOver(new http.Agent(), serving.url)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
   it('is not held up by a client that polls back to back on a keep-alive connection', async () => {
-    serving = await serveHttp((_req, res) => void setTimeout(() => res.end('ok'), 5), '127.0.0.1', 0);
+    let answering = false;
+    serving = await serveHttp((_req, res) => {
+      answering = true;
+      setTimeout(() => {
+        answering = false;
+        res.end('ok');
+      }, 5);
+    }, '127.0.0.1', 0);
     agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const seen: Answer[] = [];
     let polling = true;
     const poller = (async () => {
       while (polling) {
         try {
-          seen.push(await get(serving!.url, agent!));
+          seen.push(await getOver(agent!, serving!.url));
         } catch {
           // Refused once the server is gone: a real client would go to another instance.
         }
       }
     })();
     await sleep(200);
+    // The drain begins while a poll is being answered (between two polls the idle connection is simply closed).
+    while (!answering) await sleep(1);
     const started = Date.now();
     await serving.stop();
     const elapsed = Date.now() - started;
@@ -88,7 +82,7 @@ describe('HTTP server shutdown', () => {
       arrived = true;
     }, '127.0.0.1', 0);
     agent = new http.Agent({ keepAlive: true });
-    const hanging = get(serving.url, agent);
+    const hanging = getOver(agent, serving.url);
     while (!arrived) await sleep(5);
     const started = Date.now();
     await serving.stop(300);
