@@ -92,10 +92,11 @@ function observeConfirmation(task: Task, since: string | undefined): void {
   }
 }
 
-/** Upserts the task (and, when given, the case view) with its audit entries; observes partner outcome metrics. */
-export async function recordTask(pool: pg.Pool, { task, caseOrg, version, audit, caseView, observeSince }: RecordTaskArgs): Promise<void> {
-  await writeProjection(pool, task.caseId, { ...(caseView ? { caseView } : {}), caseOrg, tasks: [{ task, version }], audit });
-  observeConfirmation(task, observeSince);
+/** Upserts the task, and any `moreTasks` (and, when given, the case view), with its audit entries; observes partner outcome metrics. */
+export async function recordTask(pool: pg.Pool, { task, caseOrg, version, audit, caseView, observeSince, moreTasks = [] }: RecordTaskArgs): Promise<void> {
+  const tasks = [{ task, version }, ...moreTasks];
+  await writeProjection(pool, task.caseId, { ...(caseView ? { caseView } : {}), caseOrg, tasks, audit });
+  for (const t of tasks) observeConfirmation(t.task, observeSince);
 }
 
 /** Other open cases sharing a merchant id, wallet account or URL host (GIN-indexed array overlaps). */

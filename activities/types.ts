@@ -16,6 +16,8 @@ export interface RecordTaskArgs {
   caseView?: { view: CaseView; version: number };
   /** When set, a positive partner confirmation is observed in the outcome histograms (seconds since this time). */
   observeSince?: string;
+  /** Further tasks written in the same statement (a step's partner tasks, opened together: PATCHES.batchedOpenings). */
+  moreTasks?: { task: Task; version: number }[];
 }
 
 export interface FindConflictsArgs {

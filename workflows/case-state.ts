@@ -63,12 +63,14 @@ export class CaseState {
    *   replay of a history recorded before it takes the old path at every write).
    * @param serial whether it has the serial-local-activities patch (see PATCHES), decided the same way.
    * @param staging whether it has the staged-step-writes patch (only with serial), decided the same way.
+   * @param batched whether it has the batched-openings patch (only with staging), decided the same way.
    */
   constructor(
     readonly input: CaseWorkflowInput,
     readonly lean = false,
     readonly serial = false,
     readonly staging = false,
+    readonly batched = false,
   ) {
     const now = input.receivedAt;
     this.view = {
@@ -199,22 +201,62 @@ export class CaseState {
     await this.saveCase([this.audit('step.finished', { step: name, status, ...data })], opts);
   }
 
-  async saveTask(task: Task, audit: AuditInput[], withCase = false): Promise<void> {
-    const v = (this.taskVersions.get(task.id) ?? 0) + 1;
-    this.taskVersions.set(task.id, v);
+  /** Not async itself: its callers resolve in the same microtask as before saveTasks existed (replays depend on it). */
+  saveTask(task: Task, audit: AuditInput[], withCase = false): Promise<void> {
+    return this.saveTasks([task], audit, withCase);
+  }
+
+  /** Writes tasks (one or more, distinct) with the audit entries in one local activity. */
+  private async saveTasks(tasks: Task[], audit: AuditInput[], withCase: boolean): Promise<void> {
+    const [first, ...more] = tasks.map((task) => {
+      const version = (this.taskVersions.get(task.id) ?? 0) + 1;
+      this.taskVersions.set(task.id, version);
+      return { task: { ...task, roles: [...task.roles] }, version };
+    });
     const { audit: entries, withCase: caseChanged } = this.unstage(audit);
     const caseView = withCase || caseChanged ? this.nextCaseView() : undefined;
     await this.write(() => this.db.recordTask({
-      task: { ...task, roles: [...task.roles] },
+      ...first,
       caseOrg: this.view.org,
-      version: v,
       audit: entries,
       ...(caseView ? { caseView } : {}),
       ...(this.lean ? { observeSince: this.view.createdAt } : {}),
+      ...(more.length > 0 ? { moreTasks: more } : {}),
     }));
   }
 
   async openTask(spec: NewTask): Promise<Task> {
+    const task = this.newTask(spec);
+    const created = [this.created(task)];
+    if (this.lean) {
+      await this.saveTask(task, created, spec.step !== null);
+    } else {
+      await this.saveTask(task, created);
+      if (spec.step) await this.saveCase();
+    }
+    return task;
+  }
+
+  /**
+   * Opens several tasks with one write, which also carries what is staged (batched-openings runs: the disruption's
+   * partner tasks). With no tasks it still writes what is staged.
+   */
+  async openTaskBatch(specs: NewTask[]): Promise<Task[]> {
+    if (specs.length === 0) {
+      await this.saveCase();
+      return [];
+    }
+    const tasks = specs.map((spec) => this.newTask(spec));
+    await this.saveTasks(tasks, tasks.map((t) => this.created(t)), specs.some((s) => s.step !== null));
+    return tasks;
+  }
+
+  private created(task: Task): AuditInput {
+    return this.audit('task.created', { taskId: task.id, type: task.type, assignee: task.assignee, dueAt: task.dueAt });
+  }
+
+  /** A new open task, known to the run (and to its step) but not written yet. */
+  private newTask(spec: NewTask): Task {
     const now = Date.now();
     const roles: Role[] = [spec.assignee.role];
     const task: Task = {
@@ -236,13 +278,6 @@ export class CaseState {
     };
     this.tasks.set(task.id, task);
     if (spec.step) this.step(spec.step).taskIds.push(task.id);
-    const created = [this.audit('task.created', { taskId: task.id, type: task.type, assignee: task.assignee, dueAt: task.dueAt })];
-    if (this.lean) {
-      await this.saveTask(task, created, spec.step !== null);
-    } else {
-      await this.saveTask(task, created);
-      if (spec.step) await this.saveCase();
-    }
     return task;
   }
 

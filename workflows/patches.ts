@@ -29,4 +29,11 @@ export const PATCHES = {
    * caseSearchAttributes), one upsert fewer. Read first, before the others, which runs without it still read.
    */
   startAttributes: 'start-attributes',
+  /**
+   * The disruption opens its partner tasks in one write, which also carries the status and the steps' starts: one
+   * local activity instead of one per partner plus one for the status, so an answered sign-off no longer waits for
+   * them all (an update is answered when its workflow task completes, after every local activity it started). A run
+   * with it has startAttributes and everything before without their markers. Read first, before startAttributes.
+   */
+  batchedOpenings: 'batched-openings',
 } as const;

@@ -5,7 +5,7 @@ import { partnerRequests, type PartnerRequest } from '../../domain/rules/plan';
 import { isPositiveOutcome } from '../../domain/rules/tasks';
 import type { NoticeType, Slas, Task } from '../../domain/types';
 import { checks, notices, store } from '../activities';
-import type { CaseState } from '../case-state';
+import type { CaseState, NewTask } from '../case-state';
 import { escalateTask, raiseException } from '../human-task';
 
 export type RequestResult = 'done' | 'declined' | 'skipped';
@@ -59,15 +59,21 @@ export async function deliverNotice(
   }
 }
 
-export async function runPartnerRequest(state: CaseState, req: PartnerRequest): Promise<RequestResult> {
-  const slaMs = state.slaMs(SLA_OF_STEP[req.step]);
-  const task = await state.openTask({
+/** The confirm task a partner request opens. */
+export function partnerTaskSpec(state: CaseState, req: PartnerRequest): NewTask {
+  return {
     type: req.taskType,
     assignee: { org: req.org, role: 'partner' },
     step: req.step,
-    slaMs,
+    slaMs: state.slaMs(SLA_OF_STEP[req.step]),
     context: { noticeType: req.noticeType, scope: req.scope },
-  });
+  };
+}
+
+/** Runs one partner request on its task: `opened` when the caller opened it (batched openings), else opened here. */
+export async function runPartnerRequest(state: CaseState, req: PartnerRequest, opened?: Task): Promise<RequestResult> {
+  const slaMs = state.slaMs(SLA_OF_STEP[req.step]);
+  const task = opened ?? (await state.openTask(partnerTaskSpec(state, req)));
   let round = 0;
   let delivery: Delivery = { state: 'pending', detail: {} };
   const send = () => {
