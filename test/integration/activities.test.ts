@@ -7,6 +7,7 @@ import type { DbHandle } from '../../db/client';
 import { freshDatabase } from '../support/db';
 import { startPartnerServer, type PartnerServer } from '../support/partner-server';
 import { caseViewFixture } from '../unit/documents-fixture';
+import type { Task } from '../../domain/types';
 
 let db: DbHandle & { url: string; name: string };
 let partners: PartnerServer;
@@ -85,4 +86,51 @@ it('abandons notices still under way at case close; a late retry keeps them aban
   expect(await state()).toBe('delivered');
   const actions = (await db.pool.query(`SELECT action FROM audit_entries WHERE case_id = $1 ORDER BY seq`, [view.id])).rows.map((r) => r.action);
   expect(actions).toEqual(['document.rendered', 'notice.abandoned', 'notice.attempt', 'notice.sent']);
+});
+
+it('opens several tasks in one recordTask call with the case view and their audit entries; a repeated call changes nothing', async () => {
+  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const view = caseViewFixture({ id: 'case_activities000003', status: 'disrupting' });
+  const task = (n: number, org: string): Task => ({
+    id: `tsk_batch_${n}`,
+    caseId: view.id,
+    type: 'confirm_termination',
+    status: 'open',
+    assignee: { org, role: 'partner' },
+    roles: ['partner'],
+    createdAt: '2026-11-25T10:00:00.000Z',
+    dueAt: '2026-12-05T10:00:00.000Z',
+    escalated: false,
+    completedAt: null,
+    completedBy: null,
+    outcome: null,
+    data: null,
+    comment: null,
+    context: { noticeType: 'termination_request' },
+  });
+  const [first, ...rest] = [task(1, 'visa'), task(2, 'mastercard'), task(3, 'paypal')];
+  const args = {
+    task: first,
+    version: 1,
+    caseOrg: view.org,
+    caseView: { view, version: 1 },
+    audit: [first, ...rest].map((t, i) => ({ key: `wf:${i + 1}:task.created`, action: 'task.created', actor: null, data: { taskId: t.id }, at: '2026-11-25T10:00:00.000Z' })),
+    moreTasks: rest.map((t) => ({ task: t, version: 1 })),
+  };
+  await acts.recordTask(args);
+  await acts.recordTask(args);
+  const tasks = await db.pool.query<{ id: string; assignee_org: string; status: string }>('SELECT id, assignee_org, status FROM tasks WHERE case_id = $1 ORDER BY id', [view.id]);
+  expect(tasks.rows).toEqual([
+    { id: 'tsk_batch_1', assignee_org: 'visa', status: 'open' },
+    { id: 'tsk_batch_2', assignee_org: 'mastercard', status: 'open' },
+    { id: 'tsk_batch_3', assignee_org: 'paypal', status: 'open' },
+  ]);
+  const cases = await db.pool.query<{ status: string; version: number }>('SELECT status, version FROM cases WHERE id = $1', [view.id]);
+  expect(cases.rows).toEqual([{ status: 'disrupting', version: 1 }]);
+  const audit = await db.pool.query<{ seq: number; data: { taskId: string } }>('SELECT seq, data FROM audit_entries WHERE case_id = $1 ORDER BY seq', [view.id]);
+  expect(audit.rows.map((r) => [r.seq, r.data.taskId])).toEqual([
+    [1, 'tsk_batch_1'],
+    [2, 'tsk_batch_2'],
+    [3, 'tsk_batch_3'],
+  ]);
 });
