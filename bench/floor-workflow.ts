@@ -31,8 +31,11 @@ export interface FloorShape {
   parallel: { acts: Acts; timers: number }[];
   /** After the last completion: the branches' tails, step bookkeeping, closing. */
   tail: Acts;
-  /** What each completion update's handler runs (the case records the task there). */
-  handler: Acts;
+  /**
+   * What each wait's completion handler runs, by wait index (sequential waits first): the case records the task there,
+   * unless the flow waiting for it carries that write (then nothing).
+   */
+  handlers: Acts[];
   /** Child workflows started at close (abandoned), and what each runs. */
   children: number;
   child: Acts;
@@ -85,7 +88,7 @@ export async function floorWorkflow(shape: FloorShape): Promise<{ ok: true }> {
     async ({ index, bare }: StepArgs) => {
       // Like a task completion: the task must exist (the wait is open) before it can be completed.
       await condition(() => open.has(index));
-      if (!bare) await run(shape.handler);
+      if (!bare) await run(shape.handlers[index] ?? '');
       done.add(index);
       return { index };
     },

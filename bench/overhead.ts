@@ -318,7 +318,7 @@ type UpdateVariant = 'api' | 'direct' | 'floor' | 'bare';
 const VARIANT_LABEL: Record<UpdateVariant, string> = {
   api: 'task completion through the API (POST /v1/tasks/:id/complete)',
   direct: 'the same completion as a direct update on the case workflow (no HTTP)',
-  floor: 'floor update whose handler runs the same activity, a no-op',
+  floor: "floor update whose handler runs what the case's handler runs at that wait, as no-ops",
   bare: 'bare update on the floor (handler does nothing)',
 };
 
@@ -776,6 +776,9 @@ to commit (audit appends of one case are serialised on that lock), ${num((lockSt
       } Concurrent writers on one case: its parallel partner branches (each opening a task, preparing and sending a notice) and the completion handlers.`
     : '';
   const shapeText = describeShape(c.shape);
+  const firstHandler = c.shape.handlers[0]
+    ? `its handler runs ${c.shape.handlers[0].length} no-op activit${c.shape.handlers[0].length === 1 ? 'y' : 'ies'} where the case's records the task`
+    : "its handler runs none: the case's waiting flow writes the completion together with the next task, as the floor's next activity stands for";
 
   const section = `## 1. Overhead against the floor
 
@@ -890,9 +893,9 @@ ${table(['variant', 'one at a time: p50 / p99', `${p.concurrency} in flight: p50
 - API over bare update: ${num(apiVsBareSerial, 2)}× at p50 one at a time, ${num(apiVsBare, 2)}× with ${p.concurrency} in flight (target ≤ 2×).
 - API over the same update sent directly: +${ms(us.api.p50 - us.direct.p50)} at p50 one at a time, +${ms(u.api.p50 - u.direct.p50)} loaded
   (HTTP, the token lookup, reading the task and the case from the projection).
-- Direct case update over the floor update running one no-op activity of the same kind: +${ms(us.direct.p50 - us.floor.p50)} one at a time,
+- Direct case update over the floor update of the same shape (${firstHandler}): +${ms(us.direct.p50 - us.floor.p50)} one at a time,
   +${ms(u.direct.p50 - u.floor.p50)} loaded (the \`recordTask\` write with its audit entry, validation, larger payloads).
-- The handler's activity itself (floor with a no-op activity vs bare): +${ms(us.floor.p50 - us.bare.p50)} one at a time, +${ms(u.floor.p50 - u.bare.p50)} loaded.
+- The handler's activities (floor update vs bare): +${ms(us.floor.p50 - us.bare.p50)} one at a time, +${ms(u.floor.p50 - u.bare.p50)} loaded.
 
 ![update latency CDF](${updatesSvg})
 

@@ -57,6 +57,10 @@ export class CaseState {
   /** Changes recorded but not written yet (staged-step-writes runs only); the next write of any flow carries them. */
   private staged: AuditInput[] = [];
   private caseDirty = false;
+  /** Completed tasks whose write the next write carries (carried-completions runs only). */
+  private stagedTasks: Task[] = [];
+  /** Tasks whose waiting flow, once they are done, writes before it waits for anything else (see whileWriterWaits). */
+  private readonly writerWaits = new Set<string>();
 
   /**
    * @param lean whether this run has the lean-projections patch (decided once, at the start of the run, so that a
@@ -64,6 +68,7 @@ export class CaseState {
    * @param serial whether it has the serial-local-activities patch (see PATCHES), decided the same way.
    * @param staging whether it has the staged-step-writes patch (only with serial), decided the same way.
    * @param batched whether it has the batched-openings patch (only with staging), decided the same way.
+   * @param carrying whether it has the carried-completions patch (only with batched), decided the same way.
    */
   constructor(
     readonly input: CaseWorkflowInput,
@@ -71,6 +76,7 @@ export class CaseState {
     readonly serial = false,
     readonly staging = false,
     readonly batched = false,
+    readonly carrying = false,
   ) {
     const now = input.receivedAt;
     this.view = {
@@ -144,12 +150,43 @@ export class CaseState {
    * Takes what is staged, for a write about to be made: staged audit entries go first, and the view goes along when a
    * staged change touched it. Runs that do not stage get `audit` back unchanged.
    */
-  private unstage(audit: AuditInput[]): { audit: AuditInput[]; withCase: boolean } {
-    if (!this.staging) return { audit, withCase: false };
-    const out = { audit: [...this.staged, ...audit], withCase: this.caseDirty };
+  private unstage(audit: AuditInput[]): { audit: AuditInput[]; withCase: boolean; tasks: Task[] } {
+    if (!this.staging) return { audit, withCase: false, tasks: [] };
+    const out = { audit: [...this.staged, ...audit], withCase: this.caseDirty, tasks: this.stagedTasks };
     this.staged = [];
     this.caseDirty = false;
+    this.stagedTasks = [];
     return out;
+  }
+
+  /**
+   * Waits for a task whose flow writes next once it is done, before any other wait (carried-completions runs): while it
+   * waits, a completion of the task is staged instead of written, and that next write carries it. The update is
+   * answered when its workflow task completes, which is after that write, so the caller still reads its completion.
+   */
+  async whileWriterWaits<T>(task: Task, wait: () => Promise<T>): Promise<T> {
+    this.writerWaits.add(task.id);
+    try {
+      return await wait();
+    } finally {
+      this.writerWaits.delete(task.id);
+    }
+  }
+
+  /** Whether a completion of this task is carried by its waiting flow's next write (see whileWriterWaits). */
+  carriesCompletion(task: Task): boolean {
+    return this.carrying && this.writerWaits.has(task.id);
+  }
+
+  /** Stages a completed task with its audit entries for the next write. */
+  stageTask(task: Task, audit: AuditInput[]): void {
+    if (!this.stagedTasks.includes(task)) this.stagedTasks.push(task);
+    this.staged.push(...audit);
+  }
+
+  /** Writes staged completions now, if there are any (a flow that was to carry them was cancelled). */
+  async flushStagedTasks(): Promise<void> {
+    if (this.stagedTasks.length > 0) await this.saveTasks([], [], false);
   }
 
   private nextCaseView(): { view: CaseView; version: number } {
@@ -173,6 +210,8 @@ export class CaseState {
       this.caseDirty = true;
       return;
     }
+    // Staged completions ride on a task write.
+    if (this.stagedTasks.length > 0) return this.saveTasks([], audit, true);
     const { audit: entries } = this.unstage(audit);
     const { view, version } = this.nextCaseView();
     await this.write(() => this.db.recordCase({ view, version, audit: entries }));
@@ -208,12 +247,12 @@ export class CaseState {
 
   /** Writes tasks (one or more, distinct) with the audit entries in one local activity. */
   private async saveTasks(tasks: Task[], audit: AuditInput[], withCase: boolean): Promise<void> {
-    const [first, ...more] = tasks.map((task) => {
+    const { audit: entries, withCase: caseChanged, tasks: carried } = this.unstage(audit);
+    const [first, ...more] = [...carried.filter((t) => !tasks.includes(t)), ...tasks].map((task) => {
       const version = (this.taskVersions.get(task.id) ?? 0) + 1;
       this.taskVersions.set(task.id, version);
       return { task: { ...task, roles: [...task.roles] }, version };
     });
-    const { audit: entries, withCase: caseChanged } = this.unstage(audit);
     const caseView = withCase || caseChanged ? this.nextCaseView() : undefined;
     await this.write(() => this.db.recordTask({
       ...first,
@@ -298,6 +337,7 @@ export class CaseState {
       this.staged.push(...entries);
       return;
     }
+    if (this.stagedTasks.length > 0) return this.saveTasks([], entries, false);
     const { audit, withCase } = this.unstage(entries);
     const caseView = withCase ? this.nextCaseView() : undefined;
     await this.write(() => this.db.appendAudit({ caseId: this.caseId, entries: audit, ...(caseView ? { caseView } : {}) }));

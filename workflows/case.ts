@@ -61,11 +61,12 @@ const isClosed = (status: CaseStatus) => !OPEN_CASE_STATUSES.includes(status);
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
   // Decided before the first command, once per run: see PATCHES. A run with the newest patch has every one before it
   // without reading their markers; runs recorded before it read theirs in the same order as they always did.
-  const batched = patched(PATCHES.batchedOpenings);
+  const carrying = patched(PATCHES.carriedCompletions);
+  const batched = carrying || patched(PATCHES.batchedOpenings);
   const current = batched || patched(PATCHES.startAttributes);
   const lean = current || patched(PATCHES.leanProjections);
   const serial = current || (lean && patched(PATCHES.serialLocalActivities));
-  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched);
+  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying);
   const view = state.view;
   const main = new CancellationScope();
 
@@ -86,9 +87,10 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
       task.comment = completion.comment ?? null;
       task.completedAt = new Date().toISOString();
       task.completedBy = { id: actor.id, org: actor.org };
-      await state.saveTask(task, [
-        state.audit('task.completed', { taskId: task.id, type: task.type, outcome: task.outcome, data: task.data, comment: task.comment }, actor),
-      ]);
+      const completed = [state.audit('task.completed', { taskId: task.id, type: task.type, outcome: task.outcome, data: task.data, comment: task.comment }, actor)];
+      // The waiting flow's next write carries it when that flow writes before any other wait (verification, sign-off).
+      if (state.carriesCompletion(task)) state.stageTask(task, completed);
+      else await state.saveTask(task, completed);
       return { ...task };
     },
     { validator: validateCompletion, description: 'Complete a human task (outcome, data, comment); enforces assignee and four-eyes rules.' },
@@ -179,6 +181,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
 /** Closure, for every ending: open tasks cancelled, withdrawal notices to partners already asked, the case closed, history archived. */
 async function closeCase(state: CaseState, status: CaseStatus, reason: string): Promise<void> {
   const view = state.view;
+  if (state.carrying) await state.flushStagedTasks();
   for (const t of state.openTasks()) await state.cancelTask(t, status === 'withdrawn' ? 'case withdrawn' : `case ${status}`);
   for (const s of view.steps) {
     if (s.status === 'pending' || s.status === 'in_progress') {

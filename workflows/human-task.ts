@@ -16,22 +16,26 @@ export async function escalateTask(state: CaseState, task: Task, detail: Record<
 /**
  * Waits for a task of the case's own people (deconfliction, verification, sign-off, exceptions). At the deadline the
  * task escalates; after a second period it is recorded as overdue once. No loop: the history stays bounded.
+ * `writesNext`: the caller writes before it waits for anything else once the task is done, so in carried-completions
+ * runs that write carries the completion (CaseState.whileWriterWaits).
  */
-export async function awaitInternalTask(state: CaseState, task: Task, slaMs: number): Promise<Task> {
+export async function awaitInternalTask(state: CaseState, task: Task, slaMs: number, writesNext = false): Promise<Task> {
+  // Older runs call condition() exactly as they always did: an extra async layer would resume them a microtask later.
+  const until = <T>(wait: () => Promise<T>) => (writesNext && state.carrying ? state.whileWriterWaits(task, wait) : wait());
   const dueMs = Date.parse(task.dueAt ?? task.createdAt);
-  if (await condition(() => isDone(task), Math.max(1, dueMs - Date.now()), { summary: `SLA deadline: ${task.type} · ${task.assignee.org}` })) return task;
+  if (await until(() => condition(() => isDone(task), Math.max(1, dueMs - Date.now()), { summary: `SLA deadline: ${task.type} · ${task.assignee.org}` }))) return task;
   await escalateTask(state, task);
-  if (await condition(() => isDone(task), slaMs, { summary: `overdue after escalation: ${task.type}` })) return task;
+  if (await until(() => condition(() => isDone(task), slaMs, { summary: `overdue after escalation: ${task.type}` }))) return task;
   await state.appendAudit([state.audit('task.overdue', { taskId: task.id, type: task.type, dueAt: task.dueAt })]);
   log.warn('task overdue after escalation', { taskId: task.id, type: task.type });
-  await condition(() => isDone(task));
+  await until(() => condition(() => isDone(task)));
   return task;
 }
 
-/** Opens a task for the case's own people and waits for it (deadline, escalation) in one step. */
-export async function runInternalTask(state: CaseState, spec: NewTask): Promise<Task> {
+/** Opens a task for the case's own people and waits for it (deadline, escalation) in one step; `writesNext` as above. */
+export async function runInternalTask(state: CaseState, spec: NewTask, writesNext = false): Promise<Task> {
   const task = await state.openTask(spec);
-  return awaitInternalTask(state, task, spec.slaMs);
+  return awaitInternalTask(state, task, spec.slaMs, writesNext);
 }
 
 export type ExceptionChoice = 'retry' | 'skip';

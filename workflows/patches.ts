@@ -36,4 +36,11 @@ export const PATCHES = {
    * with it has startAttributes and everything before without their markers. Read first, before startAttributes.
    */
   batchedOpenings: 'batched-openings',
+  /**
+   * A completion of verify_evidence or le_signoff is written by the next write of the flow waiting for it (the next
+   * step's task, or the step's end), not by a local activity of its own: the answered update waits for one write
+   * instead of two. Other tasks' completions are written as before. A run with it has batchedOpenings and everything
+   * before without their markers. Read first, before batchedOpenings.
+   */
+  carriedCompletions: 'carried-completions',
 } as const;

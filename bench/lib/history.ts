@@ -24,6 +24,7 @@ export interface UpdateMark {
   acceptedAt: number;
   acceptedEventId: number;
   completedAt: number | null;
+  completedEventId: number | null;
   args: unknown;
 }
 
@@ -181,6 +182,7 @@ export function parseHistory(json: string, workflowId: string): ParsedHistory {
           acceptedAt: at,
           acceptedEventId: id,
           completedAt: null,
+          completedEventId: null,
           args: decode(req?.input?.args?.payloads)[0],
         };
         updates.set(mark.updateId, mark);
@@ -191,7 +193,10 @@ export function parseHistory(json: string, workflowId: string): ParsedHistory {
       case 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED': {
         const a = e.workflowExecutionUpdateCompletedEventAttributes!;
         const u = updates.get(a.meta?.updateId ?? '');
-        if (u) u.completedAt = at;
+        if (u) {
+          u.completedAt = at;
+          u.completedEventId = id;
+        }
         out.marks.push({ eventId: id, kind: 'update-completed', ref: u?.name });
         break;
       }

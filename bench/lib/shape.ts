@@ -36,8 +36,9 @@ const actsOf = (h: ParsedHistory): Acts =>
 
 /**
  * Segments the history at its landmarks (intake answered, then each completion accepted) and takes, in order, the
- * activities (local or regular) and timers of each segment. Each completion's handler runs one activity (the case
- * records the task there, in the workflow task that accepted it); those are taken out of the segments.
+ * activities (local or regular) and timers of each segment. A completion's handler runs one activity (the case
+ * records the task there, before the update completes) or none (the flow waiting for the task carries that write);
+ * the handlers' activities are taken out of the segments.
  * `sequential` is how many completions came one after the other (the analyst's and the officer's); the rest are the
  * partners', whose activities are dealt round-robin to parallel branches.
  */
@@ -46,23 +47,22 @@ export function shapeFrom(h: ParsedHistory, sequential: number, child?: ParsedHi
   const completions = h.marks.filter((m) => m.kind === 'update' && m.ref !== 'intake');
   if (!intakeDone || completions.length <= sequential) throw new Error(`history of ${h.workflowId} does not have the expected landmarks`);
   const acts = h.marks.filter((m) => m.kind === 'activity');
-  // A completion's handler schedules its activity in the workflow task that accepts the update, so it is among the
-  // events recorded with the acceptance (up to the next workflow task). Local activities show up there as markers, after
-  // any regular activity the main flow scheduled in the same task: so the handler's kind is decided across all
-  // completions, then one activity of that kind per completion is set aside.
-  const batch = (fromId: number) => {
-    const next = h.marks.find((m) => m.kind === 'wft-scheduled' && m.eventId > fromId)?.eventId ?? Infinity;
-    return acts.filter((a) => a.eventId > fromId && a.eventId < next);
-  };
-  const localVotes = completions.filter((c) => batch(c.eventId).some((a) => a.local)).length;
-  const handlerLocal = localVotes * 2 >= completions.length;
+  // A completion's handler runs an activity when the case records the task there; then that activity is scheduled
+  // before the update completes, between its acceptance and its completion events. When the flow waiting for the task
+  // carries the write instead, the handler runs none. Local activities show up as markers after any regular activity
+  // the main flow scheduled in the same workflow task, so the handlers' kind is decided across all completions first.
+  const completedAt = new Map(h.updates.map((u) => [u.acceptedEventId, u.completedEventId ?? Infinity]));
+  const handlerWindow = (c: (typeof completions)[number]) => acts.filter((a) => a.eventId > c.eventId && a.eventId < (completedAt.get(c.eventId) ?? Infinity));
+  const localVotes = completions.filter((c) => handlerWindow(c).some((a) => a.local)).length;
+  const regularVotes = completions.filter((c) => handlerWindow(c).some((a) => !a.local)).length;
+  const handlerLocal = localVotes >= regularVotes;
   const handlerIds = new Set<number>();
-  for (const c of completions) {
-    const ofKind = (a: (typeof acts)[number]) => Boolean(a.local) === handlerLocal && !handlerIds.has(a.eventId);
-    const mine = batch(c.eventId).find(ofKind) ?? acts.find((a) => a.eventId > c.eventId && ofKind(a));
-    if (mine) handlerIds.add(mine.eventId);
-  }
-  const handler: Acts = handlerLocal ? 'L' : 'R';
+  const handlers: Acts[] = completions.map((c) => {
+    const mine = handlerWindow(c).find((a) => Boolean(a.local) === handlerLocal && !handlerIds.has(a.eventId));
+    if (!mine) return '';
+    handlerIds.add(mine.eventId);
+    return handlerLocal ? 'L' : 'R';
+  });
   const within = (from: number, to: number) => ({
     acts: acts
       .filter((a) => a.eventId > from && a.eventId <= to && !handlerIds.has(a.eventId))
@@ -97,7 +97,7 @@ export function shapeFrom(h: ParsedHistory, sequential: number, child?: ParsedHi
     sequential: seq,
     parallel,
     tail: tail.acts,
-    handler,
+    handlers,
     children: h.children.length,
     child: child ? actsOf(child) : '',
   };
@@ -105,7 +105,7 @@ export function shapeFrom(h: ParsedHistory, sequential: number, child?: ParsedHi
 
 export function shapeTotals(s: FloorShape): { activities: number; localActivities: number; updates: number; timers: number; children: number } {
   const waits = s.sequential.length + s.parallel.length;
-  const all = s.intake + s.sequential.map((x) => x.acts).join('') + s.parallel.map((x) => x.acts).join('') + s.tail + s.handler.repeat(waits);
+  const all = s.intake + s.sequential.map((x) => x.acts).join('') + s.parallel.map((x) => x.acts).join('') + s.tail + s.handlers.join('');
   return {
     activities: [...all].filter((a) => a === 'R').length,
     localActivities: [...all].filter((a) => a === 'L').length,
@@ -113,6 +113,17 @@ export function shapeTotals(s: FloorShape): { activities: number; localActivitie
     timers: s.sequential.reduce((n, x) => n + x.timers, 0) + s.parallel.reduce((n, x) => n + x.timers, 0),
     children: s.children,
   };
+}
+
+/** Equal neighbours once, with their count: ['none', 'none', '1 local'] → ['none ×2', '1 local']. */
+function runs(xs: string[]): string[] {
+  const out: { x: string; n: number }[] = [];
+  for (const x of xs) {
+    const last = out[out.length - 1];
+    if (last?.x === x) last.n += 1;
+    else out.push({ x, n: 1 });
+  }
+  return out.map(({ x, n }) => (n > 1 ? `${x} ×${n}` : x));
 }
 
 /** A readable form of the shape for the report. */
@@ -127,7 +138,7 @@ export function describeShape(s: FloorShape): string {
     `people's steps: ${s.sequential.map((x) => `${a(x.acts)}, ${x.timers} timer(s)`).join('; then ')}`,
     `${s.parallel.length} partner branches in parallel: ${s.parallel.map((x) => `${a(x.acts)}, ${x.timers} timer(s)`).join('; ')}`,
     `after the last completion: ${a(s.tail)}`,
-    `each completion's handler: ${a(s.handler)}`,
+    `completion handlers, wait by wait: ${runs(s.handlers.map(a)).join(', ')}`,
     `${s.children} child workflow(s) running ${a(s.child)}`,
   ].join(' · ');
 }

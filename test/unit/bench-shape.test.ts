@@ -37,6 +37,9 @@ describe('floor shape from a real case history', () => {
     // Two people's steps, then one parallel branch per partner completion, each with an activity to announce it.
     expect(shape.sequential).toHaveLength(2);
     expect(shape.parallel).toHaveLength(counts.updates - 3);
+    // One handler per completion: an activity where the case records the task, none where the waiting flow carries it.
+    expect(shape.handlers).toHaveLength(counts.updates - 1);
+    expect(shape.handlers.every((x) => x === '' || x === 'L')).toBe(true);
     for (const w of [...shape.sequential, ...shape.parallel]) expect(w.acts.length).toBeGreaterThan(0);
   });
 

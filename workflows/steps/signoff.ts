@@ -13,7 +13,7 @@ export async function runSignoff(state: CaseState): Promise<void> {
     step: 'signoff',
     slaMs: state.slaMs('signoff'),
     context: { verifiedBy: state.view.verifiedBy },
-  });
+  }, true);
   if (task.outcome !== 'approved') {
     await state.finishStep('signoff', 'declined', { outcome: task.outcome });
     throw new CaseAborted('closed_rejected', task.comment ?? 'sign-off rejected');

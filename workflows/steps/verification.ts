@@ -50,7 +50,7 @@ export async function runVerification(state: CaseState): Promise<void> {
     step: 'verification',
     slaMs: state.slaMs('verification'),
     context: { autoChecks: checks },
-  });
+  }, true);
   if (task.outcome !== 'verified') {
     await state.finishStep('verification', 'declined', { outcome: task.outcome });
     throw new CaseAborted('closed_unverified', task.comment ?? 'evidence rejected');
