@@ -245,7 +245,7 @@ export class CaseState {
     return this.saveTasks([task], audit, withCase);
   }
 
-  /** Writes tasks (one or more, distinct) with the audit entries in one local activity. */
+  /** Writes tasks (distinct), with any staged completions and staged changes, and the audit entries in one local activity. */
   private async saveTasks(tasks: Task[], audit: AuditInput[], withCase: boolean): Promise<void> {
     const { audit: entries, withCase: caseChanged, tasks: carried } = this.unstage(audit);
     const [first, ...more] = [...carried.filter((t) => !tasks.includes(t)), ...tasks].map((task) => {

@@ -8,6 +8,7 @@ import { freshDatabase } from '../support/db';
 import { startPartnerServer, type PartnerServer } from '../support/partner-server';
 import { caseViewFixture } from '../unit/documents-fixture';
 import type { Task } from '../../domain/types';
+import { openTask } from '../../bench/lib/context';
 
 let db: DbHandle & { url: string; name: string };
 let partners: PartnerServer;
@@ -91,23 +92,8 @@ it('abandons notices still under way at case close; a late retry keeps them aban
 it('opens several tasks in one recordTask call with the case view and their audit entries; a repeated call changes nothing', async () => {
   const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
   const view = caseViewFixture({ id: 'case_activities000003', status: 'disrupting' });
-  const task = (n: number, org: string): Task => ({
-    id: `tsk_batch_${n}`,
-    caseId: view.id,
-    type: 'confirm_termination',
-    status: 'open',
-    assignee: { org, role: 'partner' },
-    roles: ['partner'],
-    createdAt: '2026-11-25T10:00:00.000Z',
-    dueAt: '2026-12-05T10:00:00.000Z',
-    escalated: false,
-    completedAt: null,
-    completedBy: null,
-    outcome: null,
-    data: null,
-    comment: null,
-    context: { noticeType: 'termination_request' },
-  });
+  // Partner tasks shaped like the benchmarks' open task (bench/lib/context.ts).
+  const task = (n: number, org: string): Task => ({ ...openTask(view.id, `tsk_batch_${n}`), type: 'confirm_termination', assignee: { org, role: 'partner' }, roles: ['partner'] });
   const [first, ...rest] = [task(1, 'visa'), task(2, 'mastercard'), task(3, 'paypal')];
   const args = {
     task: first,
