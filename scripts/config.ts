@@ -43,6 +43,9 @@ const EnvSchema = z.object({
 
 export type Config = ReturnType<typeof loadConfig>;
 
+/** A 0/1/true/false switch; unset, the fallback. */
+const flag = (value: string | undefined, fallback: boolean): boolean => (value ? ['1', 'true'].includes(value) : fallback);
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
@@ -72,7 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     workerPort: e.TAKEDOWN_WORKER_PORT,
     rateLimitPerMinute: e.TAKEDOWN_RATE_LIMIT_PER_MINUTE ?? (production ? 1200 : 0),
     principalCacheSeconds: e.TAKEDOWN_PRINCIPAL_CACHE_SECONDS,
-    allowPrivateWebhooks: e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS ? ['1', 'true'].includes(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS) : !production,
-    metricsPublic: e.TAKEDOWN_METRICS_PUBLIC ? ['1', 'true'].includes(e.TAKEDOWN_METRICS_PUBLIC) : !production,
+    allowPrivateWebhooks: flag(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS, !production),
+    metricsPublic: flag(e.TAKEDOWN_METRICS_PUBLIC, !production),
   };
 }

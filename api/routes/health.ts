@@ -29,7 +29,7 @@ async function check(fn: () => Promise<unknown>): Promise<string> {
  * What the operations endpoints need; a standalone worker has these too (see createOpsApp). `metricsPublic`: /metrics
  * without a token (development's default); otherwise it takes an admin or auditor token.
  */
-export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken'> & { metricsPublic?: boolean };
+export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken' | 'metricsPublic'>;
 
 export function healthRouter(deps: OpsDeps): Router {
   const r = Router();

@@ -52,13 +52,13 @@ export function shapeFrom(h: ParsedHistory, sequential: number, child?: ParsedHi
   // carries the write instead, the handler runs none. Local activities show up as markers after any regular activity
   // the main flow scheduled in the same workflow task, so the handlers' kind is decided across all completions first.
   const completedAt = new Map(h.updates.map((u) => [u.acceptedEventId, u.completedEventId ?? Infinity]));
-  const handlerWindow = (c: (typeof completions)[number]) => acts.filter((a) => a.eventId > c.eventId && a.eventId < (completedAt.get(c.eventId) ?? Infinity));
-  const localVotes = completions.filter((c) => handlerWindow(c).some((a) => a.local)).length;
-  const regularVotes = completions.filter((c) => handlerWindow(c).some((a) => !a.local)).length;
+  const windows = completions.map((c) => acts.filter((a) => a.eventId > c.eventId && a.eventId < (completedAt.get(c.eventId) ?? Infinity)));
+  const localVotes = windows.filter((w) => w.some((a) => a.local)).length;
+  const regularVotes = windows.filter((w) => w.some((a) => !a.local)).length;
   const handlerLocal = localVotes >= regularVotes;
   const handlerIds = new Set<number>();
-  const handlers: Acts[] = completions.map((c) => {
-    const mine = handlerWindow(c).find((a) => Boolean(a.local) === handlerLocal && !handlerIds.has(a.eventId));
+  const handlers: Acts[] = windows.map((w) => {
+    const mine = w.find((a) => Boolean(a.local) === handlerLocal && !handlerIds.has(a.eventId));
     if (!mine) return '';
     handlerIds.add(mine.eventId);
     return handlerLocal ? 'L' : 'R';
