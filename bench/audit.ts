@@ -11,6 +11,7 @@ import { int, median, ms, num, summarize, table, type Summary } from './lib/stat
 import { cdfSvg } from './lib/svg';
 
 const PROFILES = {
+  smoke: { writers: [1, 4], cases: 100, seconds: 1, hotWriters: 2, chain: 5_000, batch: 500, verifyRuns: 1, isolatedWrites: 50 },
   quick: { writers: [1, 8, 32], cases: 1_000, seconds: 3, hotWriters: 8, chain: 100_000, batch: 1_000, verifyRuns: 2, isolatedWrites: 200 },
   full: { writers: [1, 8, 32, 64], cases: 1_000, seconds: 10, hotWriters: 16, chain: 100_000, batch: 1_000, verifyRuns: 3, isolatedWrites: 1_000 },
 };
@@ -256,6 +257,7 @@ Building the chain through \`appendAudit\` in calls of ${int(p.batch)} entries t
     return {
       section,
       raw: { settings: p, writes, runs: [...runs, hot].map(({ samples, ...r }) => ({ ...r, samples })), chain: { buildMs, verifyTimes, readMs, leanReadMs, hashMs } },
+      problems: [],
       headline: [`best ${int(best.perSecond)} appends/s (${best.writers} writers), one hot case ${int(hot.perSecond)}/s; verify ${int(p.chain)} entries in ${ms(verifyMs)} (reads ${ms(readMs)}, hashing ${ms(hashMs)})`],
     };
   } finally {

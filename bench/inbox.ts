@@ -13,6 +13,7 @@ import { CpuMeter } from './lib/cpu';
 import { resetStatements, shortSql, topStatements, type StatementStat } from './lib/statements';
 
 const PROFILES = {
+  smoke: { cases: 1_000, tasks: 10_000, realCases: 10, clients: 10, requests: 200, warmup: 50, serial: 20 },
   quick: { cases: 10_000, tasks: 100_000, realCases: 100, clients: 50, requests: 1_500, warmup: 300, serial: 150 },
   full: { cases: 10_000, tasks: 100_000, realCases: 400, clients: 50, requests: 6_000, warmup: 600, serial: 400 },
 };
@@ -424,6 +425,11 @@ ${c.explainCase}
   return {
     section,
     raw: { settings: p, seed: c.seed, sizes: c.sizes, results: c.results, complete: [c.completeVerify, c.completeSignoff], explain: c.explain, scans: c.scans },
+    // Every request of every run is answered 200 when all is well.
+    problems: [...c.results.flatMap((r) => [r.serial, r.loaded, r.paced, ...r.ladder]), c.completeVerify, c.completeSignoff].flatMap((r) => {
+      const other = Object.entries(r.statuses).filter(([status]) => status !== '200');
+      return other.length > 0 ? [`${r.name}${r.paced ? ' (paced)' : ''}: answered ${other.map(([st, n]) => `${st === '0' ? 'no answer' : st}×${n}`).join(', ')}`] : [];
+    }),
     headline: [
       `inbox p50 ${ms(inbox.summary.p50)} p99 ${ms(inbox.summary.p99)} at ${p.clients} clients (${int(inbox.rps)} req/s; paced at ${int(inboxPaced.rps)} req/s p99 ${ms(inboxPaced.summary.p99)}); case read p99 ${ms(loaded[1].summary.p99)}; complete p50 ${ms(c.completeVerify.summary.p50)} p99 ${ms(c.completeVerify.summary.p99)}; inbox plan ${usesIndex ? 'uses' : 'does NOT use'} tasks_inbox_idx`,
     ],

@@ -12,6 +12,7 @@ import type { SutMemory } from './lib/sut-protocol';
 import { bytes, int, mapLimit, num, sleep, table, until } from './lib/stats';
 
 const PROFILES = {
+  smoke: { checkpoints: [20, 50], concurrency: 8 },
   quick: { checkpoints: [200, 1_000], concurrency: 32 },
   full: { checkpoints: [1_000, 10_000], concurrency: 32 },
 };
@@ -183,6 +184,7 @@ ${table(['open cases', 'worker RSS', 'worker heap', 'Temporal RSS', 'SQLite', 'P
   return {
     section,
     raw: { settings: p, points, history: { events, bytes: historyBytes } },
+    problems: [],
     headline: [
       `at ${int(last.openCases)} open cases: worker RSS ${bytes(last.worker.rss)} (${int(last.worker.cachedWorkflows ?? 0)} cached), SQLite ${bytes(sqliteTotal(last))}, PostgreSQL ${bytes(last.pg.database)}; per case ${perRows[perRows.length - 1].slice(1, 6).join(', ')}`,
     ],

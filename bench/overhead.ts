@@ -28,6 +28,7 @@ import { resetStatements, shortSql, topStatements, totalStatements, type Stateme
 const SPLIT = process.env.BENCH_SPLIT === '1';
 
 const PROFILES = {
+  smoke: { concurrency: 4, blocks: 2, casesPerBlock: 4, warmup: 4, historySample: 4, updatesPerRound: 8, rounds: 2, serialUpdates: 6, profileCases: 4, pollMs: 25 },
   quick: { concurrency: 8, blocks: 4, casesPerBlock: 12, warmup: 8, historySample: 16, updatesPerRound: 16, rounds: 2, serialUpdates: 20, profileCases: 12, pollMs: 25 },
   full: { concurrency: 16, blocks: 4, casesPerBlock: 64, warmup: 16, historySample: 48, updatesPerRound: 100, rounds: 2, serialUpdates: 60, profileCases: 32, pollMs: 25 },
 };
@@ -920,6 +921,11 @@ ${c.sim.badSignatures} bad signatures. SUT: one process (worker + API), PostgreS
       polls: c.polls,
       simulator: c.sim,
     },
+    problems: [
+      ...c.blocks.filter((b) => b.failed > 0).map((b) => `${b.failed} ${b.kind} case(s) failed in block ${b.index + 1}`),
+      ...(c.sim.completionErrors > 0 ? [`the partner simulator's task completions failed ${c.sim.completionErrors} time(s)`] : []),
+      ...(c.sim.badSignatures > 0 ? [`the partner simulator refused ${c.sim.badSignatures} notice signature(s)`] : []),
+    ],
     headline: [
       `throughput ${num(tdTput, 2)} vs floor ${num(flTput, 2)} cases/s (ratio ${num(tputRatio, 2)}, blocks ${num(Math.min(...ratios), 2)}–${num(Math.max(...ratios), 2)}); p50 ${ms(tdLat.p50)} vs ${ms(flLat.p50)}; p99 ${ms(tdLat.p99)} vs ${ms(flLat.p99)} (${num(p99Ratio, 2)}×)`,
       `completion via API p50 ${ms(us.api.p50)} vs bare update ${ms(us.bare.p50)} one at a time (${num(apiVsBareSerial, 2)}×); ${p.concurrency} in flight ${ms(u.api.p50)} vs ${ms(u.bare.p50)} (${num(apiVsBare, 2)}×)`,

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [names...]`: starts the bench servers, runs the benchmarks, rewrites their sections of BENCHMARKS.md.
+// `npm run bench [-- --quick|--smoke] [names...]`: starts the bench servers, runs the benchmarks, rewrites their sections of BENCHMARKS.md.
 import os from 'node:os';
 import { auditBench } from './audit';
 import { inboxBench } from './inbox';
@@ -7,7 +7,7 @@ import { overheadBench } from './overhead';
 import type { Bench, Profile } from './lib/context';
 import { startBenchEnv, type BenchEnv } from './lib/env';
 import { Progress } from './lib/progress';
-import { BENCH_ORDER, REPORT_PATH, runInfo, writeRaw, writeSection } from './lib/report';
+import { BENCH_ORDER, reportPath, runInfo, useOutputFor, writeRaw, writeSection } from './lib/report';
 
 const BENCHES: Record<(typeof BENCH_ORDER)[number], Bench> = {
   overhead: overheadBench,
@@ -17,8 +17,10 @@ const BENCHES: Record<(typeof BENCH_ORDER)[number], Bench> = {
 };
 
 function usage(): string {
-  return `usage: npm run bench [-- [--quick|--full] [--keep] [${BENCH_ORDER.join('|')} ...]]
+  return `usage: npm run bench [-- [--quick|--smoke|--full] [--keep] [${BENCH_ORDER.join('|')} ...]]
   --quick      small N (also BENCH_PROFILE=quick); the whole quick profile takes a few minutes
+  --smoke      tiny N, to check that every benchmark runs end to end (CI); fails on any failed case or unexpected
+               answer, and writes under bench/out/smoke/ instead of BENCHMARKS.md and docs/bench/
   --keep       keep .bench-data/<pid> (the servers' files and the SUT logs) after the run
 environment:
   BENCH_SUT_NODE_FLAGS   extra Node flags for the system under test, e.g. "--trace-gc" (its output goes to the SUT log)
@@ -32,9 +34,10 @@ async function main(): Promise<number> {
     return 0;
   }
   // bench/ is outside scripts/config.ts's remit (it configures the product); the profile switch is the benchmarks' own.
-  let profile: Profile = process.env.BENCH_PROFILE === 'quick' ? 'quick' : 'full';
-  if (args.includes('--quick')) profile = 'quick';
-  if (args.includes('--full')) profile = 'full';
+  const PROFILES: Profile[] = ['smoke', 'quick', 'full'];
+  let profile: Profile = PROFILES.find((p) => p === process.env.BENCH_PROFILE) ?? 'full';
+  for (const p of PROFILES) if (args.includes(`--${p}`)) profile = p;
+  useOutputFor(profile);
   const keep = args.includes('--keep');
   const names = args.filter((a) => !a.startsWith('--'));
   const unknown = names.filter((n) => !(n in BENCHES));
@@ -53,6 +56,7 @@ async function main(): Promise<number> {
   let env: BenchEnv | undefined;
   const started = Date.now();
   const headlines: string[] = [];
+  const problems: string[] = [];
   let failed = false;
   const stop = async () => {
     await env?.stop();
@@ -80,6 +84,7 @@ async function main(): Promise<number> {
         writeSection(bench.name, result.section, stamp);
         writeRaw(bench.name, { profile, run: stamp, ...((result.raw as object) ?? {}) });
         headlines.push(...result.headline.map((h) => `${bench.name}: ${h}`));
+        problems.push(...result.problems.map((p) => `${bench.name}: ${p}`));
         progress.log(`  ${bench.name} done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       } catch (err) {
         failed = true;
@@ -90,8 +95,9 @@ async function main(): Promise<number> {
     await stop();
   }
   progress.log(`\n${headlines.join('\n')}`);
-  progress.log(`\nwrote ${REPORT_PATH} in ${((Date.now() - started) / 1000).toFixed(0)} s total`);
-  return failed ? 1 : 0;
+  if (problems.length > 0) progress.log(`\nproblems (${profile === 'smoke' ? 'the smoke run fails on them' : 'numbers are reported as measured'}):\n${problems.join('\n')}`);
+  progress.log(`\nwrote ${reportPath()} in ${((Date.now() - started) / 1000).toFixed(0)} s total`);
+  return failed || (profile === 'smoke' && problems.length > 0) ? 1 : 0;
 }
 
 main().then(

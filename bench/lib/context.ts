@@ -8,7 +8,8 @@ import type { Progress } from './progress';
 import type { RunInfo } from './report';
 import { sampleCase } from '../../test/support/fixtures';
 
-export type Profile = 'quick' | 'full';
+/** `full` measures, `quick` measures roughly with small N, `smoke` only checks that everything runs (CI). */
+export type Profile = 'smoke' | 'quick' | 'full';
 
 export interface BenchContext {
   env: BenchEnv;
@@ -24,6 +25,11 @@ export interface BenchResult {
   raw: unknown;
   /** One-line summaries printed at the end of the run. */
   headline: string[];
+  /**
+   * What went wrong without stopping the run (failed cases, unexpected statuses): printed in every profile, and a
+   * smoke run fails on any.
+   */
+  problems: string[];
 }
 
 export interface Bench {

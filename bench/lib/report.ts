@@ -2,11 +2,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Profile } from './context';
 import { OUT_DIR, ROOT } from './env';
 
 export interface RunInfo {
   date: string;
-  profile: 'quick' | 'full';
+  profile: Profile;
   node: string;
   temporalCli: string;
   cpus: string;
@@ -16,7 +17,7 @@ export interface RunInfo {
   os: string;
 }
 
-export function runInfo(profile: 'quick' | 'full', temporalCli: string): RunInfo {
+export function runInfo(profile: Profile, temporalCli: string): RunInfo {
   const cpus = os.cpus();
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
@@ -35,8 +36,19 @@ export function machineLine(r: RunInfo): string {
   return `${r.cores} × ${r.cpus}, ${r.memory} RAM, ${r.os}; Node ${r.node}; ${r.temporalCli}; profile \`${r.profile}\`; run ${r.date} (load average before: ${r.loadBefore})`;
 }
 
-export const REPORT_PATH = path.join(ROOT, 'BENCHMARKS.md');
-export const SVG_DIR = path.join(ROOT, 'docs', 'bench');
+/**
+ * Where a run writes: BENCHMARKS.md and docs/bench/ at the top of the checkout; a smoke run (CI's check that every
+ * benchmark still runs end to end) writes the same files under bench/out/smoke/ instead, leaving the measured ones be.
+ */
+const OUTPUT = { report: path.join(ROOT, 'BENCHMARKS.md'), svgDir: path.join(ROOT, 'docs', 'bench'), rawDir: OUT_DIR };
+
+export function useOutputFor(profile: Profile): void {
+  if (profile !== 'smoke') return;
+  const dir = path.join(OUT_DIR, 'smoke');
+  Object.assign(OUTPUT, { report: path.join(dir, 'BENCHMARKS.md'), svgDir: path.join(dir, 'docs', 'bench'), rawDir: dir });
+}
+
+export const reportPath = () => OUTPUT.report;
 
 export const BENCH_ORDER = ['overhead', 'inbox', 'open-cases', 'audit'] as const;
 
@@ -50,7 +62,8 @@ Numbers printed by \`npm run bench\` (all four) or \`npm run bench -- <name>\` (
 \`--quick\` (or \`BENCH_PROFILE=quick\`) for small N. Each run starts its own embedded PostgreSQL and Temporal dev server
 under \`.bench-data/\`, runs the worker and the API in a child process as \`npm start\` does, and rewrites its own section
 below (the others keep the date and machine they were measured on). Raw samples go to \`bench/out/\` (not committed);
-charts to \`docs/bench/\`.
+charts to \`docs/bench/\`. CI runs all four with \`--smoke\` (tiny N, written under \`bench/out/smoke/\`) to check that they
+still run end to end.
 
 Last run: ${machineLine(r)}.
 
@@ -61,7 +74,7 @@ for what one small machine does, and ratios between variants are more telling th
 
 /** Writes one section into BENCHMARKS.md, keeping the other sections as they are. */
 export function writeSection(name: string, body: string, r: RunInfo): void {
-  const existing = existsSync(REPORT_PATH) ? readFileSync(REPORT_PATH, 'utf8') : '';
+  const existing = existsSync(OUTPUT.report) ? readFileSync(OUTPUT.report, 'utf8') : '';
   const sections = new Map<string, string>();
   for (const b of BENCH_ORDER) {
     const i = existing.indexOf(begin(b));
@@ -76,18 +89,19 @@ export function writeSection(name: string, body: string, r: RunInfo): void {
     const s = sections.get(b);
     if (s) parts.push(`${begin(b)}\n${s}\n${end(b)}`);
   }
-  writeFileSync(REPORT_PATH, `${parts.join('\n\n')}\n`);
+  mkdirSync(path.dirname(OUTPUT.report), { recursive: true });
+  writeFileSync(OUTPUT.report, `${parts.join('\n\n')}\n`);
 }
 
 export function writeSvg(file: string, svg: string): string {
-  mkdirSync(SVG_DIR, { recursive: true });
-  writeFileSync(path.join(SVG_DIR, file), svg);
+  mkdirSync(OUTPUT.svgDir, { recursive: true });
+  writeFileSync(path.join(OUTPUT.svgDir, file), svg);
   return `docs/bench/${file}`;
 }
 
 export function writeRaw(name: string, data: unknown): string {
-  mkdirSync(OUT_DIR, { recursive: true });
-  const p = path.join(OUT_DIR, `${name}.json`);
+  mkdirSync(OUTPUT.rawDir, { recursive: true });
+  const p = path.join(OUTPUT.rawDir, `${name}.json`);
   writeFileSync(p, JSON.stringify(data, null, 1));
   return p;
 }
