@@ -235,7 +235,15 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   let status: number;
   let answer: string;
   try {
-    const r = await guardedRequest(n.webhook_url, { method: 'POST', headers, body, timeoutMs: deps.timeoutMs, allowPrivate: deps.allowPrivate, keepBodyBytes: 1024 });
+    const r = await guardedRequest(n.webhook_url, {
+      method: 'POST',
+      headers,
+      body,
+      timeoutMs: deps.timeoutMs,
+      allowPrivate: deps.allowPrivate,
+      keepBodyBytes: 1024,
+      reuseConnection: true,
+    });
     status = r.status;
     answer = r.body;
   } catch (err) {

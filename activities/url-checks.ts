@@ -100,6 +100,11 @@ export interface GuardedRequest {
   allowPrivate: boolean;
   /** Read and keep up to this many bytes of the answer (default 0: the body is discarded unread). */
   keepBodyBytes?: number;
+  /**
+   * Keep the connection open for the next request to the same origin (partners' webhooks: no new TCP and TLS handshake
+   * per notice). Off for URL checks, whose hosts are the merchants'.
+   */
+  reuseConnection?: boolean;
 }
 
 export interface GuardedResponse {
@@ -118,6 +123,31 @@ function classify(err: unknown, timedOut: boolean): OutboundError {
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NODATA') return new OutboundError('dns', message);
   return new OutboundError('network', `${code ?? 'error'}: ${message}`);
 }
+
+/** How long an idle pooled connection is kept: below the 5 s keep-alive of Node servers (and most others). */
+const IDLE_CONNECTION_MS = 4_000;
+
+/**
+ * Pooled connections, one pool per protocol and guard setting: a socket opened under one setting never serves a request
+ * under the other, and every socket of a guarded pool was connected through the guarded lookup.
+ */
+const pools = new Map<string, http.Agent>();
+function pooledAgent(protocol: string, allowPrivate: boolean): http.Agent {
+  const key = `${protocol}${allowPrivate ? 'private' : 'guarded'}`;
+  let agent = pools.get(key);
+  if (!agent) {
+    const options = { keepAlive: true, timeout: IDLE_CONNECTION_MS, scheduling: 'lifo' as const };
+    agent = protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+    pools.set(key, agent);
+  }
+  return agent;
+}
+
+/**
+ * How a kept-alive connection fails when the other side closed it while it sat idle. Such a request goes out once more
+ * on a new connection; only notices use pooled connections, and their webhook-id lets a partner drop a repeat.
+ */
+const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 /**
  * One HTTP(S) request, never following redirects, with a deadline over the whole exchange. Unless allowPrivate, it
@@ -142,49 +172,65 @@ export async function guardedRequest(url: string, req: GuardedRequest): Promise<
     timedOut = true;
     ac.abort();
   }, req.timeoutMs);
-  const mod = target.protocol === 'https:' ? https : http;
-  const keep = req.keepBodyBytes ?? 0;
   try {
-    return await new Promise<GuardedResponse>((resolve, reject) => {
-      const outgoing = mod.request(
-        target,
-        {
-          method: req.method,
-          headers: req.headers,
-          signal: ac.signal,
-          // No pooling: a socket connected for one guard setting must never serve another request.
-          agent: false,
-          ...(req.allowPrivate ? {} : { lookup: guardedLookup }),
-        },
-        (res) => {
-          const status = res.statusCode ?? 0;
-          const location = typeof res.headers.location === 'string' ? res.headers.location : null;
-          if (keep === 0) {
-            res.destroy();
-            resolve({ status, location, body: '' });
-            return;
-          }
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            if (size < keep) chunks.push(chunk.subarray(0, keep - size));
-            size += chunk.length;
-            if (size >= keep) {
-              res.destroy();
-              resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') });
-            }
-          });
-          res.on('end', () => resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', (err) => reject(classify(err, timedOut)));
-          res.on('close', () => resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') }));
-        },
-      );
-      outgoing.on('error', (err) => reject(classify(err, timedOut)));
-      outgoing.end(req.body);
+    return await exchange(target, req, ac.signal, () => timedOut, req.reuseConnection === true).catch((err: unknown) => {
+      // A reused connection that failed before any answer (Node's reusedSocket case): once more, on a new connection.
+      if (!(err instanceof StaleConnection)) throw err;
+      return exchange(target, req, ac.signal, () => timedOut, false);
     });
   } finally {
     clearTimeout(timer);
   }
+}
+
+class StaleConnection extends Error {}
+
+function exchange(target: URL, req: GuardedRequest, signal: AbortSignal, timedOut: () => boolean, pooled: boolean): Promise<GuardedResponse> {
+  const mod = target.protocol === 'https:' ? https : http;
+  const keep = req.keepBodyBytes ?? 0;
+  return new Promise<GuardedResponse>((resolve, reject) => {
+    let answered = false;
+    const outgoing = mod.request(
+      target,
+      {
+        method: req.method,
+        headers: req.headers,
+        signal,
+        // Without reuse, no pooling at all: the socket is closed after this one exchange.
+        agent: pooled ? pooledAgent(target.protocol, req.allowPrivate) : false,
+        ...(req.allowPrivate ? {} : { lookup: guardedLookup }),
+      },
+      (res) => {
+        answered = true;
+        const status = res.statusCode ?? 0;
+        const location = typeof res.headers.location === 'string' ? res.headers.location : null;
+        if (keep === 0) {
+          res.destroy();
+          resolve({ status, location, body: '' });
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < keep) chunks.push(chunk.subarray(0, keep - size));
+          size += chunk.length;
+          if (size >= keep) {
+            res.destroy();
+            resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') });
+          }
+        });
+        res.on('end', () => resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => reject(classify(err, timedOut())));
+        res.on('close', () => resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
+    outgoing.on('error', (err) => {
+      const code = (err as { code?: string }).code;
+      if (pooled && outgoing.reusedSocket && !answered && !timedOut() && code && STALE_CONNECTION_CODES.has(code)) reject(new StaleConnection(err.message));
+      else reject(classify(err, timedOut()));
+    });
+    outgoing.end(req.body);
+  });
 }
 
 export const MAX_REDIRECTS = 3;

@@ -17,14 +17,20 @@ interface Received {
   body: string;
   verified: unknown;
   verifyError: string | null;
+  /** The connection it came on, by the sender's port. */
+  port: number | undefined;
 }
 
-/** A partner: answers each request with the next scripted reply (a status, or 'hang' to never answer in time). */
+/**
+ * A partner: answers each request with the next scripted reply: a status, 'hang' to never answer in time, or 'reset'
+ * to close the connection unanswered, as a server does with a kept-alive connection it has just timed out.
+ */
+type Reply = number | 'hang' | 'reset';
 interface FakePartner {
   org: string;
   secret: string;
   received: Received[];
-  script: (number | 'hang')[];
+  script: Reply[];
 }
 
 let db: TestDb;
@@ -36,7 +42,7 @@ const uid = () => `${Date.now().toString(36)}${(n++).toString(36)}`;
 
 const deps = (): NoticeDeps => ({ pool: db.pool, timeoutMs: 500, allowPrivate: true });
 
-async function addPartner(opts: { webhook?: boolean; script?: (number | 'hang')[]; url?: string } = {}): Promise<FakePartner> {
+async function addPartner(opts: { webhook?: boolean; script?: Reply[]; url?: string } = {}): Promise<FakePartner> {
   const org = `org-${uid()}`;
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   const p: FakePartner = { org, secret, received: [], script: opts.script ?? [200] };
@@ -92,9 +98,10 @@ beforeAll(async () => {
       } catch (err) {
         verifyError = (err as Error).message;
       }
-      p.received.push({ headers: req.headers, body, verified, verifyError });
+      p.received.push({ headers: req.headers, body, verified, verifyError, port: req.socket.remotePort });
       const reply = p.script.length > 1 ? p.script.shift()! : p.script[0];
       if (reply === 'hang') return; // never answers: the sender's deadline must fire
+      if (reply === 'reset') return void req.socket.destroy();
       res.writeHead(verifyError ? 401 : reply, { 'content-type': 'text/plain' }).end(`reply ${reply}`);
     });
   });
@@ -246,6 +253,48 @@ describe('sendNotice', () => {
       last_status: 410,
       last_error: expect.stringContaining('reply 410'),
     });
+  });
+
+  it('keeps the connection to a partner open for its next notice', async () => {
+    const p = await addPartner({ script: [200] });
+    const first = await prepared(p.org);
+    const second = await prepared(p.org);
+    expect(await sendNotice(deps(), { noticeId: first.noticeId, attempt: 1 })).toEqual({ delivered: true, status: 200 });
+    expect(await sendNotice(deps(), { noticeId: second.noticeId, attempt: 1 })).toEqual({ delivered: true, status: 200 });
+    expect(p.received.map((r) => r.verifyError)).toEqual([null, null]);
+    expect(p.received[1].port).toBe(p.received[0].port);
+  });
+
+  it('sends once more on a new connection when the kept-alive one turns out closed, without a retry of its own', async () => {
+    const p = await addPartner({ script: [200, 'reset', 200] });
+    const first = await prepared(p.org);
+    const second = await prepared(p.org);
+    expect(await sendNotice(deps(), { noticeId: first.noticeId, attempt: 1 })).toEqual({ delivered: true, status: 200 });
+    expect(await sendNotice(deps(), { noticeId: second.noticeId, attempt: 1 })).toEqual({ delivered: true, status: 200 });
+    // The reset request came on the first notice's connection; its second sending on another, with the same webhook-id.
+    expect(p.received).toHaveLength(3);
+    expect(p.received[1].port).toBe(p.received[0].port);
+    expect(p.received[2].port).not.toBe(p.received[1].port);
+    expect(p.received.slice(1).map((r) => r.headers['webhook-id'])).toEqual([second.noticeId, second.noticeId]);
+    expect(await actions(second.caseId)).toEqual(['document.rendered', 'notice.sent']);
+  });
+
+  it('does not send again when a new connection is closed unanswered: the activity retries', async () => {
+    // A server of its own, so that no connection kept from another test is at hand.
+    const resets = http.createServer((req) => req.socket.destroy());
+    await new Promise<void>((resolve) => resets.listen(0, '127.0.0.1', resolve));
+    let requests = 0;
+    resets.on('request', () => (requests += 1));
+    try {
+      const p = await addPartner({ url: `http://127.0.0.1:${(resets.address() as AddressInfo).port}/hooks/resets` });
+      const { caseId, noticeId } = await prepared(p.org);
+      const err = await failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
+      expect(err).not.toBeInstanceOf(ApplicationFailure);
+      expect(requests).toBe(1);
+      expect((await listAudit(db.pool, caseId))[1]).toMatchObject({ action: 'notice.attempt', data: { outcome: 'retry', error: 'network', attempt: 1 } });
+    } finally {
+      await new Promise((resolve) => resets.close(resolve));
+    }
   });
 
   it('retries a partner that does not answer in time', async () => {
