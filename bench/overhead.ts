@@ -28,9 +28,9 @@ import { resetStatements, shortSql, topStatements, totalStatements, type Stateme
 const SPLIT = process.env.BENCH_SPLIT === '1';
 
 const PROFILES = {
-  smoke: { concurrency: 4, blocks: 2, casesPerBlock: 4, warmup: 4, historySample: 4, updatesPerRound: 8, rounds: 2, serialUpdates: 6, profileCases: 4, pollMs: 25 },
-  quick: { concurrency: 8, blocks: 4, casesPerBlock: 12, warmup: 8, historySample: 16, updatesPerRound: 16, rounds: 2, serialUpdates: 20, profileCases: 12, pollMs: 25 },
-  full: { concurrency: 16, blocks: 4, casesPerBlock: 64, warmup: 16, historySample: 48, updatesPerRound: 100, rounds: 2, serialUpdates: 60, profileCases: 32, pollMs: 25 },
+  smoke: { concurrency: 4, blocks: 2, casesPerBlock: 4, warmup: 4, historySample: 4, updatesPerRound: 8, rounds: 2, serialUpdates: 6, profileCases: 4, pollMs: 25, sweep: { levels: [2], rounds: 1, cases: 2 } },
+  quick: { concurrency: 8, blocks: 4, casesPerBlock: 12, warmup: 8, historySample: 16, updatesPerRound: 16, rounds: 2, serialUpdates: 20, profileCases: 12, pollMs: 25, sweep: { levels: [2, 4], rounds: 2, cases: 8 } },
+  full: { concurrency: 16, blocks: 4, casesPerBlock: 64, warmup: 16, historySample: 48, updatesPerRound: 100, rounds: 2, serialUpdates: 60, profileCases: 32, pollMs: 25, sweep: { levels: [2, 4, 8], rounds: 2, cases: 24 } },
 };
 
 /** A case (or floor run) that makes no progress for this long fails the benchmark rather than hanging it. */
@@ -55,6 +55,12 @@ interface FloorSample {
   intake: number;
   steps: number[];
   ok: boolean;
+}
+
+/** One load level of the sweep: both sides at the same number of cases in flight, in alternating blocks. */
+interface SweepLevel {
+  concurrency: number;
+  side: Record<'takedown' | 'floor', { cases: number; failed: number; wallMs: number; latencies: number[]; cpuMs: number; machineBusyMs: number }>;
 }
 
 interface BlockResult {
@@ -512,6 +518,34 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const statementTotals = await totalStatements(rig.db.pool);
     progress.done();
 
+    // The same comparison at lighter loads, where the machine is not yet CPU-bound.
+    progress.phase('overhead: the ratio at lighter loads');
+    const sweep: SweepLevel[] = [];
+    for (const concurrency of p.sweep.levels) {
+      const empty = () => ({ cases: 0, failed: 0, wallMs: 0, latencies: [] as number[], cpuMs: 0, machineBusyMs: 0 });
+      const level: SweepLevel = { concurrency, side: { takedown: empty(), floor: empty() } };
+      for (let round = 0; round < p.sweep.rounds; round++) {
+        for (const kind of ['takedown', 'floor'] as const) {
+          const m0 = meter.sample();
+          const label = `${concurrency} in flight, round ${round + 1}/${p.sweep.rounds} ${kind}`;
+          const r =
+            kind === 'takedown'
+              ? await runBlock(rig, label, p.sweep.cases, concurrency, () => runTakedownCase(rig))
+              : await runBlock(rig, label, p.sweep.cases, concurrency, () => runFloorCase(rig));
+          const d = CpuMeter.diff(m0, meter.sample());
+          const into = level.side[kind];
+          into.cases += r.samples.length;
+          into.failed += r.failed;
+          into.wallMs += r.wallMs;
+          into.latencies.push(...r.samples.map((x) => x.latency));
+          into.cpuMs += Object.values(d.byName).reduce((a, b) => a + b, 0);
+          into.machineBusyMs += d.machineBusyMs;
+        }
+      }
+      sweep.push(level);
+    }
+    progress.done();
+
     progress.phase('overhead: CPU profile of the worker + API process during a takedown block (not measured)');
     const stopProfile = await rig.sut.profile('takedown');
     await runBlock(rig, 'profiled takedown block', p.profileCases, p.concurrency, () => runTakedownCase(rig));
@@ -553,6 +587,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       polls,
       takedownWall,
       sim: rig.sim.stats(),
+      sweep,
       poolMax: rig.sut.started.poolMax,
       workflowThreads: rig.sut.started.workflowThreads.length,
       rss: mem.rss,
@@ -582,6 +617,7 @@ interface Collected {
   polls: number;
   takedownWall: number;
   sim: ReturnType<PartnerSimulator['stats']>;
+  sweep: SweepLevel[];
   poolMax: number;
   rss: number;
   cpu: Record<'takedown' | 'floor', (CpuSample & { other: number; cores: number })[]>;
@@ -659,6 +695,18 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
     ['workflow tasks', c.typical.counts.workflowTasks, c.floorCounts.workflowTasks],
     ['history events', c.typical.counts.events, c.floorCounts.events],
     ['history size (JSON)', `${num(c.typical.counts.bytes / 1024, 0)} KiB`, `${num(c.floorCounts.bytes / 1024, 0)} KiB`],
+  ];
+
+  // The load sweep's levels, then the main blocks' level, as throughput, latency ratios and how busy the machine was.
+  const busy = (d: { wallMs: number; machineBusyMs: number }[]) => d.reduce((a, x) => a + x.machineBusyMs, 0) / d.reduce((a, x) => a + x.wallMs, 0);
+  const loadRows: (string | number)[][] = [
+    ...c.sweep.map((l) => {
+      const [t, f] = [l.side.takedown, l.side.floor];
+      const [tl, fl] = [summarize(t.latencies), summarize(f.latencies)];
+      const [tt, ft] = [t.cases / (t.wallMs / 1000), f.cases / (f.wallMs / 1000)];
+      return [l.concurrency, num(tt, 2), num(ft, 2), num(tt / ft, 2), num(tl.p50 / fl.p50, 2), num(tl.p99 / fl.p99, 2), `${num(busy([t]), 2)} / ${num(busy([f]), 2)}`];
+    }),
+    [`${p.concurrency} (the blocks above)`, num(tdTput, 2), num(flTput, 2), num(tputRatio, 2), num(tdLat.p50 / flLat.p50, 2), num(p99Ratio, 2), `${num(busy(c.cpu.takedown), 2)} / ${num(busy(c.cpu.floor), 2)}`],
   ];
 
   const blockRows = tdBlocks.map((b, i) => {
@@ -826,6 +874,14 @@ ${table(['block', 'takedown cases', 'cases/s', 'p50', 'p99', 'floor cases/s', 'p
 
 ![case latency CDF](${latencySvg})
 
+### The ratio at lighter loads
+
+The same comparison with fewer cases in flight (${p.sweep.rounds} round(s) of ${p.sweep.cases} cases per side and level, takedown and floor
+taking turns), after the blocks above. Until the ${c.cpu.takedown[0]?.cores ?? 2} cores are busy, throughput is cases in flight ÷ case
+latency, so the ratio says how much longer a case takes, not how much more CPU it needs; once they are, CPU per case decides it.
+
+${table(['cases in flight', 'takedown cases/s', 'floor cases/s', 'throughput ratio', 'p50 latency ratio', 'p99 latency ratio', 'cores busy: takedown / floor'], loadRows)}
+
 ### Where the extra time goes
 
 CPU per completed case, by process (from \`/proc\`, over all blocks of each side; the machine has ${tdCpu.cores} cores):
@@ -920,14 +976,17 @@ ${c.sim.badSignatures} bad signatures. SUT: one process (worker + API), PostgreS
       breakdown: { takedown: c.tdHist, floor: c.flHist },
       polls: c.polls,
       simulator: c.sim,
+      sweep: c.sweep.map((l) => ({ concurrency: l.concurrency, takedown: l.side.takedown, floor: l.side.floor })),
     },
     problems: [
       ...c.blocks.filter((b) => b.failed > 0).map((b) => `${b.failed} ${b.kind} case(s) failed in block ${b.index + 1}`),
+      ...c.sweep.flatMap((l) => (['takedown', 'floor'] as const).filter((k) => l.side[k].failed > 0).map((k) => `${l.side[k].failed} ${k} case(s) failed at ${l.concurrency} in flight`)),
       ...(c.sim.completionErrors > 0 ? [`the partner simulator's task completions failed ${c.sim.completionErrors} time(s)`] : []),
       ...(c.sim.badSignatures > 0 ? [`the partner simulator refused ${c.sim.badSignatures} notice signature(s)`] : []),
     ],
     headline: [
       `throughput ${num(tdTput, 2)} vs floor ${num(flTput, 2)} cases/s (ratio ${num(tputRatio, 2)}, blocks ${num(Math.min(...ratios), 2)}–${num(Math.max(...ratios), 2)}); p50 ${ms(tdLat.p50)} vs ${ms(flLat.p50)}; p99 ${ms(tdLat.p99)} vs ${ms(flLat.p99)} (${num(p99Ratio, 2)}×)`,
+      `throughput ratio by cases in flight: ${loadRows.map((r) => `${String(r[0]).split(' ')[0]}: ${r[3]}`).join(', ')}`,
       `completion via API p50 ${ms(us.api.p50)} vs bare update ${ms(us.bare.p50)} one at a time (${num(apiVsBareSerial, 2)}×); ${p.concurrency} in flight ${ms(u.api.p50)} vs ${ms(u.bare.p50)} (${num(apiVsBare, 2)}×)`,
     ],
   };
