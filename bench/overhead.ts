@@ -697,18 +697,6 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
     ['history size (JSON)', `${num(c.typical.counts.bytes / 1024, 0)} KiB`, `${num(c.floorCounts.bytes / 1024, 0)} KiB`],
   ];
 
-  // The load sweep's levels, then the main blocks' level, as throughput, latency ratios and how busy the machine was.
-  const busy = (d: { wallMs: number; machineBusyMs: number }[]) => d.reduce((a, x) => a + x.machineBusyMs, 0) / d.reduce((a, x) => a + x.wallMs, 0);
-  const loadRows: (string | number)[][] = [
-    ...c.sweep.map((l) => {
-      const [t, f] = [l.side.takedown, l.side.floor];
-      const [tl, fl] = [summarize(t.latencies), summarize(f.latencies)];
-      const [tt, ft] = [t.cases / (t.wallMs / 1000), f.cases / (f.wallMs / 1000)];
-      return [l.concurrency, num(tt, 2), num(ft, 2), num(tt / ft, 2), num(tl.p50 / fl.p50, 2), num(tl.p99 / fl.p99, 2), `${num(busy([t]), 2)} / ${num(busy([f]), 2)}`];
-    }),
-    [`${p.concurrency} (the blocks above)`, num(tdTput, 2), num(flTput, 2), num(tputRatio, 2), num(tdLat.p50 / flLat.p50, 2), num(p99Ratio, 2), `${num(busy(c.cpu.takedown), 2)} / ${num(busy(c.cpu.floor), 2)}`],
-  ];
-
   const blockRows = tdBlocks.map((b, i) => {
     const f = flBlocks[i];
     return [
@@ -775,6 +763,28 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
   const tdCpu = cpuPerCase(c.cpu.takedown, td.length);
   const flCpu = cpuPerCase(c.cpu.floor, fl.length);
   const ours = (x: typeof tdCpu) => Object.values(x.byName).reduce((a, b) => a + b, 0);
+  // The load sweep's levels, then the main blocks' level, as throughput, latency ratios and how busy the machine was.
+  const busy = (d: { wallMs: number; machineBusyMs: number }[]) => d.reduce((a, x) => a + x.machineBusyMs, 0) / d.reduce((a, x) => a + x.wallMs, 0);
+  const loadRows: (string | number)[][] = [
+    ...c.sweep.map((l) => {
+      const [t, f] = [l.side.takedown, l.side.floor];
+      const [tl, fl] = [summarize(t.latencies), summarize(f.latencies)];
+      const [tt, ft] = [t.cases / (t.wallMs / 1000), f.cases / (f.wallMs / 1000)];
+      const [tc, fc] = [t.cpuMs / t.cases, f.cpuMs / f.cases];
+      return [l.concurrency, num(tt, 2), num(ft, 2), num(tt / ft, 2), num(tl.p50 / fl.p50, 2), num(tl.p99 / fl.p99, 2), `${num(busy([t]), 2)} / ${num(busy([f]), 2)}`, `${ms(tc)} / ${ms(fc)} (${num(fc / tc, 2)})`];
+    }),
+    [
+      `${p.concurrency} (the blocks above)`,
+      num(tdTput, 2),
+      num(flTput, 2),
+      num(tputRatio, 2),
+      num(tdLat.p50 / flLat.p50, 2),
+      num(p99Ratio, 2),
+      `${num(busy(c.cpu.takedown), 2)} / ${num(busy(c.cpu.floor), 2)}`,
+      `${ms(ours(tdCpu))} / ${ms(ours(flCpu))} (${num(ours(flCpu) / ours(tdCpu), 2)})`,
+    ],
+  ];
+
   const CPU_LABEL: Record<string, string> = {
     driver: 'driver (HTTP clients, inbox pollers, partner simulator / Temporal client)',
     sut: SPLIT ? 'worker process (takedown and floor workers)' : 'worker + API process',
@@ -879,8 +889,9 @@ ${table(['block', 'takedown cases', 'cases/s', 'p50', 'p99', 'floor cases/s', 'p
 The same comparison with fewer cases in flight (${p.sweep.rounds} round(s) of ${p.sweep.cases} cases per side and level, takedown and floor
 taking turns), after the blocks above. Until the ${c.cpu.takedown[0]?.cores ?? 2} cores are busy, throughput is cases in flight ÷ case
 latency, so the ratio says how much longer a case takes, not how much more CPU it needs; once they are, CPU per case decides it.
+CPU per case counts every benchmark process, as below; with fewer cases in flight, the processes' idle work is shared by fewer cases.
 
-${table(['cases in flight', 'takedown cases/s', 'floor cases/s', 'throughput ratio', 'p50 latency ratio', 'p99 latency ratio', 'cores busy: takedown / floor'], loadRows)}
+${table(['cases in flight', 'takedown cases/s', 'floor cases/s', 'throughput ratio', 'p50 latency ratio', 'p99 latency ratio', 'cores busy: takedown / floor', 'CPU per case: takedown / floor (ratio)'], loadRows)}
 
 ### Where the extra time goes
 
