@@ -45,8 +45,29 @@ export async function waitForTemporal(address: string, namespace: string, timeou
   throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${String((last as Error)?.message ?? last)}`);
 }
 
+/** Starts that end with the server exiting (a port taken between choosing and binding it, say) are tried this often. */
+const START_ATTEMPTS = 3;
+
+/**
+ * Starts the dev server and waits until it answers. A server that exits while starting is started again, on ports
+ * chosen again when they were not fixed; the last failure carries the tail of the server's output.
+ */
 export async function startTemporalDevServer(opts: DevServerOptions): Promise<DevServer> {
   mkdirSync(opts.dataDir, { recursive: true });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (!(err instanceof ServerExited) || attempt >= START_ATTEMPTS) throw err;
+      opts.log?.(`${err.message}; starting it again (attempt ${attempt + 1} of ${START_ATTEMPTS})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+class ServerExited extends Error {}
+
+async function startOnce(opts: DevServerOptions): Promise<DevServer> {
   const namespace = opts.namespace ?? 'default';
   const port = await freePort(opts.port ?? 7233);
   const uiPort = await freePort(opts.uiPort ?? 8233);
@@ -82,9 +103,15 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   ];
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = opts.log ?? (() => {});
-  child.stdout?.on('data', (c: Buffer) => log(c.toString().trim()));
-  child.stderr?.on('data', (c: Buffer) => log(c.toString().trim()));
+  const tail: string[] = [];
+  const onOutput = (c: Buffer) => {
+    const text = c.toString().trim();
+    opts.log?.(text);
+    tail.push(...text.split('\n'));
+    tail.splice(0, Math.max(0, tail.length - 20));
+  };
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
   const address = `127.0.0.1:${port}`;
   const stop = () =>
     new Promise<void>((resolve) => {
@@ -100,7 +127,9 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
     await waitForTemporal(address, namespace, opts.startTimeoutMs ?? 60_000, child);
   } catch (err) {
     await stop();
-    throw err;
+    if (child.exitCode === null || child.exitCode === 0) throw err;
+    const output = tail.length > 0 ? `; its last output:\n${tail.join('\n')}` : '';
+    throw new ServerExited(`temporal server on ${address} exited with code ${child.exitCode} while starting${output}`);
   }
   return { address, uiUrl: `http://127.0.0.1:${uiPort}`, process: child, stop };
 }

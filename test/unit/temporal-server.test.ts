@@ -1,0 +1,37 @@
+// Starting the dev server: a server that exits while starting is tried again, and the failure says what it printed.
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTemporalDevServer } from '../../scripts/lib/temporal-server';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** A stand-in for the CLI that records each start, prints a line and exits with `code`. */
+function fakeCli(code: number): { cliPath: string; dataDir: string; starts: () => number } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fake-temporal-'));
+  dirs.push(dir);
+  const cliPath = path.join(dir, 'temporal');
+  writeFileSync(cliPath, `#!/bin/sh\necho start >> "${dir}/starts"\necho "bind: address already in use" >&2\nexit ${code}\n`);
+  chmodSync(cliPath, 0o755);
+  return { cliPath, dataDir: path.join(dir, 'data'), starts: () => readFileSync(path.join(dir, 'starts'), 'utf8').trim().split('\n').length };
+}
+
+describe('startTemporalDevServer', () => {
+  it('starts a server that exits while starting again, then fails with its output', async () => {
+    const cli = fakeCli(1);
+    const logged: string[] = [];
+    const started = Date.now();
+    const err = await startTemporalDevServer({ cliPath: cli.cliPath, dataDir: cli.dataDir, port: 0, uiPort: 0, log: (m) => logged.push(m) }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/exited with code 1 while starting; its last output:\nbind: address already in use/);
+    expect(cli.starts()).toBe(3);
+    expect(logged.filter((m) => m.includes('starting it again'))).toHaveLength(2);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});
