@@ -6,7 +6,7 @@ import type { BenchDb, Sut } from './lib/env';
 import { HttpJson } from './lib/http';
 import { writeSvg } from './lib/report';
 import { SEED_PARTNERS, seedProjections, type SeedResult } from './lib/seed';
-import { int, mapLimit, ms, num, sleep, summarize, table, until, type Summary } from './lib/stats';
+import { int, mapLimit, median, ms, num, sleep, summarize, table, until, type Summary } from './lib/stats';
 import { cdfSvg } from './lib/svg';
 import { summarizeCpuProfile, type CpuSummary } from './lib/cpu-profile';
 import { CpuMeter } from './lib/cpu';
@@ -301,6 +301,13 @@ interface Collected {
   profiles: { name: string; cpu: CpuSummary; rps: number }[];
 }
 
+/** Means of consecutive, non-overlapping runs of `size` values (a shorter last run is left out unless it is the only one). */
+function windowMeans(values: readonly number[], size: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + size <= values.length; i += size) out.push(values.slice(i, i + size).reduce((a, b) => a + b, 0) / size);
+  return out.length > 0 ? out : [values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)];
+}
+
 function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): BenchResult {
   const loaded = c.results.map((r) => r.loaded);
   const verdict = (v: number) => (v < 50 ? '✅ < 50 ms' : '❌ ≥ 50 ms');
@@ -373,6 +380,18 @@ ${table(
     const runs = [paced, ...ladder];
     const best = runs.filter((x) => x.summary.p99 < 50).sort((a, b) => b.rps - a.rps)[0];
     return [r.name, ...runs.map((x) => `${int(x.rps)}, ${ms(x.summary.p99)}`), best ? `${int(best.rps)} req/s (${num((best.rps / r.rps) * 100, 0)} % of saturated)` : 'none of these'];
+  }),
+)}
+
+Saturated, latency is queueing, and its tail comes from stretches when every request in flight waits longer. In the
+order the answers came, the mean of each run of ${p.clients} consecutive answers (about one round of every client):
+
+${table(
+  ['request', 'median of those means', 'lowest', 'highest', 'highest ÷ median', 'p99 of all answers'],
+  loaded.map((r) => {
+    const means = windowMeans(r.latencies, p.clients);
+    const mid = median(means);
+    return [r.name, ms(mid), ms(Math.min(...means)), ms(Math.max(...means)), num(Math.max(...means) / mid, 2), ms(r.summary.p99)];
   }),
 )}
 
