@@ -126,10 +126,12 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
   try {
     await waitForTemporal(address, namespace, opts.startTimeoutMs ?? 60_000, child);
   } catch (err) {
+    // Only a server that ended by itself is started again; one that did not answer in time is stopped and reported.
+    const code = child.exitCode;
     await stop();
-    if (child.exitCode === null || child.exitCode === 0) throw err;
+    if (code === null || code === 0) throw err;
     const output = tail.length > 0 ? `; its last output:\n${tail.join('\n')}` : '';
-    throw new ServerExited(`temporal server on ${address} exited with code ${child.exitCode} while starting${output}`);
+    throw new ServerExited(`temporal server on ${address} exited with code ${code} while starting${output}`);
   }
   return { address, uiUrl: `http://127.0.0.1:${uiPort}`, process: child, stop };
 }

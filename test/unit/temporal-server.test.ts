@@ -10,12 +10,13 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** A stand-in for the CLI that records each start, prints a line and exits with `code`. */
-function fakeCli(code: number): { cliPath: string; dataDir: string; starts: () => number } {
+/** A stand-in for the CLI that records each start, prints a line and exits with `code`, or never answers ('hang'). */
+function fakeCli(code: number | 'hang'): { cliPath: string; dataDir: string; starts: () => number } {
   const dir = mkdtempSync(path.join(tmpdir(), 'fake-temporal-'));
   dirs.push(dir);
   const cliPath = path.join(dir, 'temporal');
-  writeFileSync(cliPath, `#!/bin/sh\necho start >> "${dir}/starts"\necho "bind: address already in use" >&2\nexit ${code}\n`);
+  const end = code === 'hang' ? 'exec sleep 60' : `exit ${code}`;
+  writeFileSync(cliPath, `#!/bin/sh\necho start >> "${dir}/starts"\necho "bind: address already in use" >&2\n${end}\n`);
   chmodSync(cliPath, 0o755);
   return { cliPath, dataDir: path.join(dir, 'data'), starts: () => readFileSync(path.join(dir, 'starts'), 'utf8').trim().split('\n').length };
 }
@@ -33,5 +34,15 @@ describe('startTemporalDevServer', () => {
     expect(cli.starts()).toBe(3);
     expect(logged.filter((m) => m.includes('starting it again'))).toHaveLength(2);
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('does not start again a server that only failed to answer in time: it is stopped and the timeout reported', async () => {
+    const cli = fakeCli('hang');
+    const err = await startTemporalDevServer({ cliPath: cli.cliPath, dataDir: cli.dataDir, port: 0, uiPort: 0, startTimeoutMs: 1_500 }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/did not answer within 1500 ms/);
+    expect(cli.starts()).toBe(1);
   });
 });
