@@ -267,8 +267,12 @@ async function playHumans(runs: CaseRun[]): Promise<void> {
   }
 }
 
+/**
+ * The cases' statuses from the projection. Read while faults are injected, so a PostgreSQL restart can cut the read
+ * (a pooled connection the restart terminated fails its next query): it is read again until it succeeds.
+ */
 async function statuses(ids: string[]): Promise<Map<string, string>> {
-  const { rows } = await db.pool.query<{ id: string; status: string }>('SELECT id, status FROM cases WHERE id = ANY($1)', [ids]);
+  const { rows } = await persist('read case statuses', () => db.pool.query<{ id: string; status: string }>('SELECT id, status FROM cases WHERE id = ANY($1)', [ids]));
   return new Map(rows.map((r) => [r.id, r.status]));
 }
 
