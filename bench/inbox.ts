@@ -6,7 +6,7 @@ import type { BenchDb, Sut } from './lib/env';
 import { HttpJson } from './lib/http';
 import { writeSvg } from './lib/report';
 import { SEED_PARTNERS, seedProjections, type SeedResult } from './lib/seed';
-import { int, mapLimit, median, ms, num, sleep, summarize, table, until, type Summary } from './lib/stats';
+import { int, mapLimit, mean, median, ms, num, sleep, summarize, table, until, type Summary } from './lib/stats';
 import { cdfSvg } from './lib/svg';
 import { summarizeCpuProfile, type CpuSummary } from './lib/cpu-profile';
 import { CpuMeter } from './lib/cpu';
@@ -304,8 +304,9 @@ interface Collected {
 /** Means of consecutive, non-overlapping runs of `size` values (a shorter last run is left out unless it is the only one). */
 function windowMeans(values: readonly number[], size: number): number[] {
   const out: number[] = [];
-  for (let i = 0; i + size <= values.length; i += size) out.push(values.slice(i, i + size).reduce((a, b) => a + b, 0) / size);
-  return out.length > 0 ? out : [values.reduce((a, b) => a + b, 0) / Math.max(1, values.length)];
+  for (let i = 0; i + size <= values.length; i += size) out.push(mean(values.slice(i, i + size)));
+  if (out.length > 0) return out;
+  return [values.length > 0 ? mean(values) : 0];
 }
 
 function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): BenchResult {

@@ -528,17 +528,15 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         for (const kind of ['takedown', 'floor'] as const) {
           const m0 = meter.sample();
           const label = `${concurrency} in flight, round ${round + 1}/${p.sweep.rounds} ${kind}`;
-          const r =
-            kind === 'takedown'
-              ? await runBlock(rig, label, p.sweep.cases, concurrency, () => runTakedownCase(rig))
-              : await runBlock(rig, label, p.sweep.cases, concurrency, () => runFloorCase(rig));
+          const one = kind === 'takedown' ? () => runTakedownCase(rig) : () => runFloorCase(rig);
+          const r = await runBlock<{ latency: number; ok: boolean }>(rig, label, p.sweep.cases, concurrency, one);
           const d = CpuMeter.diff(m0, meter.sample());
           const into = level.side[kind];
           into.cases += r.samples.length;
           into.failed += r.failed;
           into.wallMs += r.wallMs;
           into.latencies.push(...r.samples.map((x) => x.latency));
-          into.cpuMs += Object.values(d.byName).reduce((a, b) => a + b, 0);
+          into.cpuMs += cpuOfAll(d);
           into.machineBusyMs += d.machineBusyMs;
         }
       }
@@ -630,6 +628,9 @@ interface Collected {
   /** How many workflow threads the SUT identified (0: their CPU is in "other threads"). */
   workflowThreads: number;
 }
+
+/** CPU of every benchmark process together (the driver, the SUT, Temporal, PostgreSQL), in ms. */
+const cpuOfAll = (x: { byName: Record<string, number> }): number => Object.values(x.byName).reduce((a, b) => a + b, 0);
 
 /** CPU milliseconds per case by process, summed over a side's blocks. */
 function cpuPerCase(
@@ -762,7 +763,6 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
 
   const tdCpu = cpuPerCase(c.cpu.takedown, td.length);
   const flCpu = cpuPerCase(c.cpu.floor, fl.length);
-  const ours = (x: typeof tdCpu) => Object.values(x.byName).reduce((a, b) => a + b, 0);
   // The load sweep's levels, then the main blocks' level, as throughput, latency ratios and how busy the machine was.
   const busy = (d: { wallMs: number; machineBusyMs: number }[]) => d.reduce((a, x) => a + x.machineBusyMs, 0) / d.reduce((a, x) => a + x.wallMs, 0);
   const loadRows: (string | number)[][] = [
@@ -781,7 +781,7 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
       num(tdLat.p50 / flLat.p50, 2),
       num(p99Ratio, 2),
       `${num(busy(c.cpu.takedown), 2)} / ${num(busy(c.cpu.floor), 2)}`,
-      `${ms(ours(tdCpu))} / ${ms(ours(flCpu))} (${num(ours(flCpu) / ours(tdCpu), 2)})`,
+      `${ms(cpuOfAll(tdCpu))} / ${ms(cpuOfAll(flCpu))} (${num(cpuOfAll(flCpu) / cpuOfAll(tdCpu), 2)})`,
     ],
   ];
 
@@ -808,10 +808,10 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
     ...['main', 'workflow', 'core', 'other'].map((k) => row(THREAD_LABEL[k], tdCpu.threads[k] ?? 0, flCpu.threads[k] ?? 0)),
     ...(SPLIT ? ['api'] : []).map((k) => row(CPU_LABEL[k], tdCpu.byName[k] ?? 0, flCpu.byName[k] ?? 0)),
     ...['temporal', 'postgres', 'driver'].map((k) => row(CPU_LABEL[k], tdCpu.byName[k] ?? 0, flCpu.byName[k] ?? 0)),
-    ['all of the above', ms(ours(tdCpu)), ms(ours(flCpu)), num(ours(tdCpu) / ours(flCpu), 2)],
+    ['all of the above', ms(cpuOfAll(tdCpu)), ms(cpuOfAll(flCpu)), num(cpuOfAll(tdCpu) / cpuOfAll(flCpu), 2)],
     ['other processes on the machine (not the benchmark)', ms(tdCpu.other), ms(flCpu.other), ''],
   ];
-  const ceiling = (x: typeof tdCpu) => (x.cores * 1000) / ours(x);
+  const ceiling = (x: typeof tdCpu) => (x.cores * 1000) / cpuOfAll(x);
   const updateRows = (['api', 'direct', 'floor', 'bare'] as UpdateVariant[]).map((v) => [
     VARIANT_LABEL[v],
     `${ms(us[v].p50)} / ${ms(us[v].p99)}`,
@@ -865,10 +865,10 @@ ${table(
     ['throughput (median of blocks)', `${num(tdTput, 2)} cases/s`, `${num(flTput, 2)} cases/s`, `${num(tputRatio, 2)} (blocks: ${ratios.map((r) => num(r, 2)).join(', ')})`, `≥ 0.67 (goal 0.8): ${verdict(tputRatio >= 0.67)}${tputRatio >= 0.8 ? ', goal met' : ''}`],
     [
       'CPU per case, all benchmark processes',
-      ms(ours(tdCpu)),
-      ms(ours(flCpu)),
-      `${num(ours(flCpu) / ours(tdCpu), 2)} (floor ÷ takedown: the throughput ratio once CPU-bound)`,
-      `≥ 0.67: ${verdict(ours(flCpu) / ours(tdCpu) >= 0.67)}`,
+      ms(cpuOfAll(tdCpu)),
+      ms(cpuOfAll(flCpu)),
+      `${num(cpuOfAll(flCpu) / cpuOfAll(tdCpu), 2)} (floor ÷ takedown: the throughput ratio once CPU-bound)`,
+      `≥ 0.67: ${verdict(cpuOfAll(flCpu) / cpuOfAll(tdCpu) >= 0.67)}`,
     ],
     ['case latency p50', ms(tdLat.p50), ms(flLat.p50), num(tdLat.p50 / flLat.p50, 2), ''],
     ['case latency p99', ms(tdLat.p99), ms(flLat.p99), `${num(p99Ratio, 2)} (blocks: ${p99Ratios.map((r) => num(r, 2)).join(', ')})`, `≤ 1.5: ${verdict(p99Ratio <= 1.5)}`],
@@ -907,7 +907,7 @@ every await in an activity (each SQL statement, each HTTP exchange) waits that l
 With every core busy on this work alone, the CPU above would allow ${num(ceiling(tdCpu), 1)} takedown cases/s and
 ${num(ceiling(flCpu), 1)} floor cases/s; the blocks reached ${num(tdTput, 2)} and ${num(flTput, 2)}.
 
-${targetGap(ours(tdCpu), ours(flCpu))}
+${targetGap(cpuOfAll(tdCpu), cpuOfAll(flCpu))}
 
 
 Mean per case over ${c.tdHist.length} takedown and ${c.flHist.length} floor histories (sampled evenly from the blocks). "In flight"
