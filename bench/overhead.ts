@@ -18,6 +18,7 @@ import { int, mapLimit, mean, median, ms, num, sleep, summarize, table, targetGa
 import { cdfSvg } from './lib/svg';
 import { CpuMeter, type CpuSample } from './lib/cpu';
 import { summarizeCpuProfile, type CpuSummary } from './lib/cpu-profile';
+import { addDelta, perCaseRows, scrapeCounters, type Counters } from './lib/temporal-metrics';
 import { resetStatements, shortSql, topStatements, totalStatements, type StatementStat } from './lib/statements';
 
 /**
@@ -35,6 +36,9 @@ const PROFILES = {
 
 /** A case (or floor run) that makes no progress for this long fails the benchmark rather than hanging it. */
 const CASE_TIMEOUT_MS = 180_000;
+
+/** How long after a block's last case its CPU and Temporal counters are read (see `settle`). */
+const SETTLE_MS = 2_000;
 
 /** People's steps the driver plays, one after the other: the analyst verifies, the officer approves. */
 const PEOPLE_STEPS = 2;
@@ -489,27 +493,40 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       }
     };
     const loops: Record<'takedown' | 'floor', LoopDelay[]> = { takedown: [], floor: [] };
+    // What each side asked of Temporal: the dev server's own counters, read where each block's window closes.
+    const metricsUrl = ctx.env.temporal.metricsUrl;
+    const temporalOps = { takedown: new Map() as Counters, floor: new Map() as Counters };
+    const readCounters = async () => (metricsUrl ? scrapeCounters(metricsUrl) : new Map<string, number>());
+    // A block's window closes when its work has settled: the archives still running after their case closed (and the
+    // floor's children) count for their own side, and the server has published its counters (it does so every second).
+    const settle = () => sleep(SETTLE_MS);
     await resetStatements(rig.db.pool);
-    for (let b = 0; b < p.blocks; b++) {
+    let ops0 = await readCounters();
+    // The CPU window and counters of a side's block close after the settle; how busy the machine was counts the block alone.
+    const busyInBlocks: Record<'takedown' | 'floor', ReturnType<typeof CpuMeter.diff>[]> = { takedown: [], floor: [] };
+    const runSide = async <T extends { latency: number; ok: boolean }>(side: 'takedown' | 'floor', b: number, one: () => Promise<T>) => {
       await rig.sut.activityStats(true);
       await rig.sut.loopDelay(true);
-      let m0 = meter.sample();
-      const t = await runBlock(rig, `block ${b + 1}/${p.blocks} takedown`, p.casesPerBlock, p.concurrency, () => runTakedownCase(rig));
+      const m0 = meter.sample();
+      const r = await runBlock(rig, `block ${b + 1}/${p.blocks} ${side}`, p.casesPerBlock, p.concurrency, one);
+      const end = meter.sample();
+      loops[side].push(await rig.sut.loopDelay(true));
+      await settle();
+      const ops1 = await readCounters();
+      cpu[side].push(CpuMeter.diff(m0, meter.sample()));
+      busyInBlocks[side].push(CpuMeter.diff(m0, end));
+      addDelta(temporalOps[side], ops0, ops1);
+      ops0 = ops1;
+      addStats(acts[side], await rig.sut.activityStats(true));
+      blocks.push({ kind: side, index: b, cases: r.samples.length, failed: r.failed, wallMs: r.wallMs, throughput: r.samples.length / (r.wallMs / 1000), latency: summarize(r.samples.map((s) => s.latency)) });
+      return r;
+    };
+    for (let b = 0; b < p.blocks; b++) {
+      const t = await runSide('takedown', b, () => runTakedownCase(rig));
       takedownWall += t.wallMs;
       takedownSamples.push(t.samples);
-      blocks.push({ kind: 'takedown', index: b, cases: t.samples.length, failed: t.failed, wallMs: t.wallMs, throughput: t.samples.length / (t.wallMs / 1000), latency: summarize(t.samples.map((s) => s.latency)) });
-      let m1 = meter.sample();
-      cpu.takedown.push(CpuMeter.diff(m0, m1));
-      addStats(acts.takedown, await rig.sut.activityStats(true));
-      loops.takedown.push(await rig.sut.loopDelay(true));
-      m0 = m1;
-      const f = await runBlock(rig, `block ${b + 1}/${p.blocks} floor`, p.casesPerBlock, p.concurrency, () => runFloorCase(rig));
+      const f = await runSide('floor', b, () => runFloorCase(rig));
       floorSamples.push(f.samples);
-      blocks.push({ kind: 'floor', index: b, cases: f.samples.length, failed: f.failed, wallMs: f.wallMs, throughput: f.samples.length / (f.wallMs / 1000), latency: summarize(f.samples.map((s) => s.latency)) });
-      m1 = meter.sample();
-      cpu.floor.push(CpuMeter.diff(m0, m1));
-      addStats(acts.floor, await rig.sut.activityStats(true));
-      loops.floor.push(await rig.sut.loopDelay(true));
     }
     if (Object.keys(acts.takedown).length === 0) progress.log('    note: no activity timings came back from the worker (the timing interceptor did not run)');
     const polls = rig.pollers.verify.polls + rig.pollers.signoff.polls - pollsBefore;
@@ -596,6 +613,8 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       statements,
       statementTotals,
       cpuProfile,
+      temporalOps: metricsUrl ? temporalOps : null,
+      busyInBlocks,
     });
   } finally {
     await teardown(rig);
@@ -603,6 +622,10 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
 }
 
 interface Collected {
+  /** CPU over each block alone (without its settle), for how busy the machine was. */
+  busyInBlocks: Record<'takedown' | 'floor', { wallMs: number; machineBusyMs: number }[]>;
+  /** The dev server's counters over each side's blocks; null when it serves no metrics. */
+  temporalOps: Record<'takedown' | 'floor', Counters> | null;
   typical: { h: ParsedHistory; counts: ShapeCounts; spread: string };
   shape: FloorShape;
   floorCounts: ShapeCounts;
@@ -633,6 +656,32 @@ interface Collected {
 const cpuOfAll = (x: { byName: Record<string, number> }): number => Object.values(x.byName).reduce((a, b) => a + b, 0);
 
 /** CPU milliseconds per case by process, summed over a side's blocks. */
+/** What each side asked of the Temporal dev server, per case, beside the server's CPU per case. */
+function temporalOpsSection(ops: Record<'takedown' | 'floor', Counters>, tdCases: number, flCases: number, tdMs: number, flMs: number): string {
+  const rows = perCaseRows(ops.takedown, tdCases, ops.floor, flCases);
+  const total = (kind: string) => rows.find((r) => r.kind === kind && r.operation === 'all') ?? { takedown: 0, floor: 0 };
+  const [front, store] = [total('frontend request'), total('persistence')];
+  const writes = rows.find((r) => r.kind === 'persistence' && r.operation === 'UpdateWorkflowExecution') ?? { takedown: 0, floor: 0 };
+  const ratio = (a: number, b: number) => (b > 0 ? `${num(a / b, 2)}×` : '–');
+  // The largest differences of each kind, then its total.
+  const shown = ['frontend request', 'persistence', 'visibility store'].flatMap((kind) => {
+    const of = rows.filter((r) => r.kind === kind);
+    return [...of.filter((r) => r.operation !== 'all').slice(0, 8), ...of.filter((r) => r.operation === 'all')];
+  });
+  return `
+What each side asked of the Temporal dev server, per completed case: requests its frontend answered (from the worker,
+the API and the driver) and its operations on its SQLite store (persistence: histories and workflow state; visibility:
+the search store), from the server's own Prometheus counters, read where each block's window closes. The largest
+differences of each kind, then its total over every operation:
+
+${table(['kind', 'operation', 'takedown per case', 'floor per case'], shown.map((r) => [r.kind, r.operation === 'all' ? '**all**' : `\`${r.operation}\``, num(r.takedown, 1), num(r.floor, 1)]))}
+
+The server's CPU per case was ${ms(tdMs)} against ${ms(flMs)} (${ratio(tdMs, flMs)}), for ${num(front.takedown, 1)} against ${num(front.floor, 1)} frontend
+requests (${ratio(front.takedown, front.floor)}), ${num(store.takedown, 1)} against ${num(store.floor, 1)} store operations (${ratio(store.takedown, store.floor)}),
+of which ${num(writes.takedown, 1)} against ${num(writes.floor, 1)} writes of a workflow's state and new events (\`UpdateWorkflowExecution\`, ${ratio(writes.takedown, writes.floor)}).
+`;
+}
+
 function cpuPerCase(
   diffs: (CpuSample & { other: number; cores: number })[],
   cases: number,
@@ -780,7 +829,7 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
       num(tputRatio, 2),
       num(tdLat.p50 / flLat.p50, 2),
       num(p99Ratio, 2),
-      `${num(busy(c.cpu.takedown), 2)} / ${num(busy(c.cpu.floor), 2)}`,
+      `${num(busy(c.busyInBlocks.takedown), 2)} / ${num(busy(c.busyInBlocks.floor), 2)}`,
       `${ms(cpuOfAll(tdCpu))} / ${ms(cpuOfAll(flCpu))} (${num(cpuOfAll(flCpu) / cpuOfAll(tdCpu), 2)})`,
     ],
   ];
@@ -817,6 +866,7 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
     `${ms(us[v].p50)} / ${ms(us[v].p99)}`,
     `${ms(u[v].p50)} / ${ms(u[v].p90)} / ${ms(u[v].p99)}`,
   ]);
+  const temporalSection = c.temporalOps ? temporalOpsSection(c.temporalOps, td.length, fl.length, tdCpu.byName.temporal ?? 0, flCpu.byName.temporal ?? 0) : '';
   const stmtRows = c.statements.map((st) => [`\`${shortSql(st.query)}\``, num(st.calls / td.length, 1), ms(st.meanMs), ms(st.totalMs / td.length)]);
   const bytesRows = (h: ParsedHistory) =>
     Object.entries(h.bytesByKind)
@@ -895,7 +945,8 @@ ${table(['cases in flight', 'takedown cases/s', 'floor cases/s', 'throughput rat
 
 ### Where the extra time goes
 
-CPU per completed case, by process (from \`/proc\`, over all blocks of each side; the machine has ${tdCpu.cores} cores):
+CPU per completed case, by process (from \`/proc\`, over all blocks of each side; the machine has ${tdCpu.cores} cores). Each
+block's window closes ${num(SETTLE_MS / 1000, 0)} s after its last case, so what still runs then (the archive of a closed case, the floor's child) counts for its own side:
 
 ${table(['process', 'takedown ms/case', 'floor ms/case', 'ratio'], cpuRows)}
 
@@ -908,7 +959,7 @@ With every core busy on this work alone, the CPU above would allow ${num(ceiling
 ${num(ceiling(flCpu), 1)} floor cases/s; the blocks reached ${num(tdTput, 2)} and ${num(flTput, 2)}.
 
 ${targetGap(cpuOfAll(tdCpu), cpuOfAll(flCpu))}
-
+${temporalSection}
 
 Mean per case over ${c.tdHist.length} takedown and ${c.flHist.length} floor histories (sampled evenly from the blocks). "In flight"
 is the time during which at least one of those was scheduled or running, so rows overlap and do not add up.
@@ -988,6 +1039,7 @@ ${c.sim.badSignatures} bad signatures. SUT: one process (worker + API), PostgreS
       polls: c.polls,
       simulator: c.sim,
       sweep: c.sweep.map((l) => ({ concurrency: l.concurrency, takedown: l.side.takedown, floor: l.side.floor })),
+      temporalOps: c.temporalOps && { takedown: Object.fromEntries(c.temporalOps.takedown), floor: Object.fromEntries(c.temporalOps.floor) },
     },
     problems: [
       ...c.blocks.filter((b) => b.failed > 0).map((b) => `${b.failed} ${b.kind} case(s) failed in block ${b.index + 1}`),

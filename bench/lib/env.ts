@@ -134,7 +134,7 @@ export async function startBenchEnv(opts: { log: (m: string) => void }): Promise
   const temporalDataDir = path.join(dataDir, 'temporal');
   const [pgServer, temporal, takedownBundle, floorBundle, version] = await Promise.all([
     startPostgresWithStatements(dataDir),
-    startTemporalDevServer({ cliPath: cli.path, dataDir: temporalDataDir, port: 0, uiPort: 0 }),
+    startTemporalDevServer({ cliPath: cli.path, dataDir: temporalDataDir, port: 0, uiPort: 0, metricsPort: 0 }),
     bundle(path.join(ROOT, 'workflows', 'index.ts'), path.join(dataDir, 'takedown-bundle.js')),
     bundle(path.join(ROOT, 'bench', 'floor-workflow.ts'), path.join(dataDir, 'floor-bundle.js')),
     cliVersion(cli.path),

@@ -9,6 +9,8 @@ import { freePort } from './ports';
 export interface DevServer {
   address: string;
   uiUrl: string;
+  /** The server's Prometheus endpoint, when started with `metricsPort`. */
+  metricsUrl?: string;
   process: ChildProcess;
   stop(): Promise<void>;
 }
@@ -18,6 +20,8 @@ export interface DevServerOptions {
   dataDir: string;
   port?: number;
   uiPort?: number;
+  /** Serve the server's own Prometheus metrics on this port (0: a free one); off when absent. */
+  metricsPort?: number;
   namespace?: string;
   log?: (m: string) => void;
   startTimeoutMs?: number;
@@ -71,6 +75,7 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
   const namespace = opts.namespace ?? 'default';
   const port = await freePort(opts.port ?? 7233);
   const uiPort = await freePort(opts.uiPort ?? 8233);
+  const metricsPort = opts.metricsPort === undefined ? undefined : await freePort(opts.metricsPort);
   const args = [
     'server',
     'start-dev',
@@ -102,6 +107,7 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
     'history.maxInFlightUpdates=100',
   ];
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  if (metricsPort !== undefined) args.push('--metrics-port', String(metricsPort));
   const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   const onOutput = (c: Buffer) => {
@@ -133,5 +139,6 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
     const output = tail.length > 0 ? `; its last output:\n${tail.join('\n')}` : '';
     throw new ServerExited(`temporal server on ${address} exited with code ${code} while starting${output}`);
   }
-  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, process: child, stop };
+  const metricsUrl = metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}/metrics`;
+  return { address, uiUrl: `http://127.0.0.1:${uiPort}`, metricsUrl, process: child, stop };
 }
