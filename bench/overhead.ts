@@ -655,7 +655,6 @@ interface Collected {
 /** CPU of every benchmark process together (the driver, the SUT, Temporal, PostgreSQL), in ms. */
 const cpuOfAll = (x: { byName: Record<string, number> }): number => Object.values(x.byName).reduce((a, b) => a + b, 0);
 
-/** CPU milliseconds per case by process, summed over a side's blocks. */
 /** What each side asked of the Temporal dev server, per case, beside the server's CPU per case. */
 function temporalOpsSection(ops: Record<'takedown' | 'floor', Counters>, tdCases: number, flCases: number, tdMs: number, flMs: number): string {
   const rows = perCaseRows(ops.takedown, tdCases, ops.floor, flCases);
@@ -682,6 +681,7 @@ of which ${num(writes.takedown, 1)} against ${num(writes.floor, 1)} writes of a 
 `;
 }
 
+/** CPU milliseconds per case by process, summed over a side's blocks. */
 function cpuPerCase(
   diffs: (CpuSample & { other: number; cores: number })[],
   cases: number,
