@@ -18,7 +18,7 @@ import { int, mapLimit, mean, median, ms, num, sleep, summarize, table, targetGa
 import { cdfSvg } from './lib/svg';
 import { CpuMeter, type CpuSample } from './lib/cpu';
 import { summarizeCpuProfile, type CpuSummary } from './lib/cpu-profile';
-import { addDelta, perCaseRows, scrapeCounters, type Counters } from './lib/temporal-metrics';
+import { addDelta, KIND, perCaseRows, scrapeCounters, type Counters } from './lib/temporal-metrics';
 import { resetStatements, shortSql, topStatements, totalStatements, type StatementStat } from './lib/statements';
 
 /**
@@ -659,11 +659,11 @@ const cpuOfAll = (x: { byName: Record<string, number> }): number => Object.value
 function temporalOpsSection(ops: Record<'takedown' | 'floor', Counters>, tdCases: number, flCases: number, tdMs: number, flMs: number): string {
   const rows = perCaseRows(ops.takedown, tdCases, ops.floor, flCases);
   const total = (kind: string) => rows.find((r) => r.kind === kind && r.operation === 'all') ?? { takedown: 0, floor: 0 };
-  const [front, store] = [total('frontend request'), total('persistence')];
-  const writes = rows.find((r) => r.kind === 'persistence' && r.operation === 'UpdateWorkflowExecution') ?? { takedown: 0, floor: 0 };
+  const [front, store] = [total(KIND.frontend), total(KIND.persistence)];
+  const writes = rows.find((r) => r.kind === KIND.persistence && r.operation === 'UpdateWorkflowExecution') ?? { takedown: 0, floor: 0 };
   const ratio = (a: number, b: number) => (b > 0 ? `${num(a / b, 2)}×` : '–');
   // The largest differences of each kind, then its total.
-  const shown = ['frontend request', 'persistence', 'visibility store'].flatMap((kind) => {
+  const shown = Object.values(KIND).flatMap((kind) => {
     const of = rows.filter((r) => r.kind === kind);
     return [...of.filter((r) => r.operation !== 'all').slice(0, 8), ...of.filter((r) => r.operation === 'all')];
   });

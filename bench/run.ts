@@ -4,7 +4,7 @@ import { auditBench } from './audit';
 import { inboxBench } from './inbox';
 import { openCasesBench } from './open-cases';
 import { overheadBench } from './overhead';
-import type { Bench, Profile } from './lib/context';
+import { PROFILES, type Bench, type Profile } from './lib/context';
 import { startBenchEnv, type BenchEnv } from './lib/env';
 import { Progress } from './lib/progress';
 import { BENCH_ORDER, reportPath, runInfo, useOutputFor, writeRaw, writeSection } from './lib/report';
@@ -34,7 +34,6 @@ async function main(): Promise<number> {
     return 0;
   }
   // bench/ is outside scripts/config.ts's remit (it configures the product); the profile switch is the benchmarks' own.
-  const PROFILES: Profile[] = ['smoke', 'quick', 'full'];
   let profile: Profile = PROFILES.find((p) => p === process.env.BENCH_PROFILE) ?? 'full';
   for (const p of PROFILES) if (args.includes(`--${p}`)) profile = p;
   useOutputFor(profile);

@@ -9,7 +9,8 @@ import type { RunInfo } from './report';
 import { sampleCase } from '../../test/support/fixtures';
 
 /** `full` measures, `quick` measures roughly with small N, `smoke` only checks that everything runs (CI). */
-export type Profile = 'smoke' | 'quick' | 'full';
+export const PROFILES = ['smoke', 'quick', 'full'] as const;
+export type Profile = (typeof PROFILES)[number];
 
 export interface BenchContext {
   env: BenchEnv;

@@ -3,11 +3,14 @@
 /** The counters read, as "metric service operation" (service_name and operation labels; namespaces summed). */
 export type Counters = Map<string, number>;
 
+/** The kinds of counter kept, as the report names them. */
+export const KIND = { frontend: 'frontend request', persistence: 'persistence', visibility: 'visibility store' } as const;
+
 /** Which of the server's counters are kept: requests its frontend answered, and its persistence and visibility store operations. */
 const KEPT: Record<string, string> = {
-  service_requests: 'frontend request',
-  persistence_requests: 'persistence',
-  visibility_persistence_requests: 'visibility store',
+  service_requests: KIND.frontend,
+  persistence_requests: KIND.persistence,
+  visibility_persistence_requests: KIND.visibility,
 };
 
 const LINE = /^([a-z_]+)\{([^}]*)\} ([0-9.e+-]+)$/;
@@ -51,7 +54,7 @@ export interface CounterRow {
  */
 export function perCaseRows(takedown: Counters, takedownCases: number, floor: Counters, floorCases: number, min = 0.05): CounterRow[] {
   const rows: CounterRow[] = [];
-  for (const kind of Object.values(KEPT)) {
+  for (const kind of Object.values(KIND)) {
     const keys = new Set([...takedown.keys(), ...floor.keys()].filter((k) => k.startsWith(`${kind} `)));
     const all = [...keys].map((k) => ({ kind, operation: k.slice(kind.length + 1), takedown: (takedown.get(k) ?? 0) / takedownCases, floor: (floor.get(k) ?? 0) / floorCases }));
     if (all.length === 0) continue;
