@@ -24,7 +24,8 @@ function usage(): string {
   --keep       keep .bench-data/<pid> (the servers' files and the SUT logs) after the run
 environment:
   BENCH_SUT_NODE_FLAGS   extra Node flags for the system under test, e.g. "--trace-gc" (its output goes to the SUT log)
-  BENCH_SPLIT=1          overhead: the API in a process of its own`;
+  BENCH_SPLIT=1          overhead: the API in a process of its own
+  TEMPORAL_CLI_PATH      the Temporal CLI whose dev server the benchmarks start (as for npm start and the tests)`;
 }
 
 async function main(): Promise<number> {

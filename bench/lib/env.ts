@@ -130,7 +130,8 @@ export async function startBenchEnv(opts: { log: (m: string) => void }): Promise
   const dataDir = path.join(ROOT, '.bench-data', String(process.pid));
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
-  const cli = await locateTemporalCli({ envPath: undefined, toolsDir: path.join(ROOT, '.tools'), log: opts.log });
+  // The same order as `npm start` and the tests: TEMPORAL_CLI_PATH first, then PATH, the tools folder, the downloads.
+  const cli = await locateTemporalCli({ envPath: process.env.TEMPORAL_CLI_PATH, toolsDir: path.join(ROOT, '.tools'), log: opts.log });
   const temporalDataDir = path.join(dataDir, 'temporal');
   const [pgServer, temporal, takedownBundle, floorBundle, version] = await Promise.all([
     startPostgresWithStatements(dataDir),
