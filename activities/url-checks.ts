@@ -8,6 +8,8 @@ export interface UrlCheckDeps {
   timeoutMs: number;
   /** Allow loopback and private targets (tests, the local simulator); production refuses them. */
   allowPrivate: boolean;
+  /** Waits before asking a URL again after an answer that proves nothing (timeout, 5xx); default RETRY_DELAYS_MS. */
+  retryDelaysMs?: readonly number[];
 }
 
 export type OutboundErrorKind = 'timeout' | 'refused' | 'dns' | 'forbidden_address' | 'invalid_url' | 'network';
@@ -237,7 +239,29 @@ export const MAX_REDIRECTS = 3;
 const CONCURRENCY = 8;
 const USER_AGENT = 'takedown-url-check/0.1';
 
-async function answersOk(url: string, deps: UrlCheckDeps): Promise<boolean> {
+/**
+ * A URL's state from one check: `unsure` when the answer proves nothing either way (a timeout, a dropped connection, a
+ * 5xx, 408 or 429), which is asked again before the URL counts as down.
+ */
+type Verdict = 'up' | 'down' | 'unsure';
+
+/** Between the attempts at an unsure URL: three attempts in all, about 4 s apart at most. */
+export const RETRY_DELAYS_MS: readonly number[] = [1_000, 3_000];
+/** No retry starts later than this after the check began, so a long list stays well inside the activity's timeout. */
+const RETRY_BUDGET_MS = 45_000;
+
+const unsureStatus = (status: number) => status >= 500 || status === 408 || status === 429;
+
+async function verdictOf(url: string, deps: UrlCheckDeps): Promise<Verdict> {
+  try {
+    return await answersOk(url, deps);
+  } catch (err) {
+    // Refused connections, unknown hosts, forbidden addresses and invalid URLs say the content is not served there.
+    return err instanceof OutboundError && (err.kind === 'timeout' || err.kind === 'network') ? 'unsure' : 'down';
+  }
+}
+
+async function answersOk(url: string, deps: UrlCheckDeps): Promise<Verdict> {
   let current = url;
   for (let hop = 0; ; hop++) {
     const probe = (method: string) =>
@@ -245,13 +269,13 @@ async function answersOk(url: string, deps: UrlCheckDeps): Promise<boolean> {
     let res = await probe('HEAD');
     // Some servers refuse HEAD; a GET whose body is dropped unread answers the same question.
     if (res.status === 405 || res.status === 501) res = await probe('GET');
-    if (res.status >= 200 && res.status < 300) return true;
+    if (res.status >= 200 && res.status < 300) return 'up';
     if (res.status >= 300 && res.status < 400 && res.location && hop < MAX_REDIRECTS) {
       // Each hop goes through the same guard: a redirect must not smuggle the check to an internal address.
       current = new URL(res.location, current).href;
       continue;
     }
-    return false;
+    return unsureStatus(res.status) ? 'unsure' : 'down';
   }
 }
 
@@ -263,12 +287,23 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** Whether each URL still serves content: 2xx (directly or within 3 redirects) is up; anything else, or no answer, is down. */
+/**
+ * Whether each URL still serves content: 2xx (directly or within 3 redirects) is up. An answer that proves nothing (a
+ * timeout, a dropped connection, 5xx, 408, 429) is asked again, up to three attempts; any other answer, or no answer
+ * after them, is down.
+ */
 export async function checkUrls(deps: UrlCheckDeps, urls: string[]): Promise<{ up: string[]; down: string[] }> {
   const unique = [...new Set(urls)];
   const isUp = new Map<string, boolean>();
+  const retryUntil = Date.now() + RETRY_BUDGET_MS;
   await mapLimit(unique, CONCURRENCY, async (url) => {
-    isUp.set(url, await answersOk(url, deps).catch(() => false));
+    let verdict = await verdictOf(url, deps);
+    for (const delay of deps.retryDelaysMs ?? RETRY_DELAYS_MS) {
+      if (verdict !== 'unsure' || Date.now() + delay > retryUntil) break;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      verdict = await verdictOf(url, deps);
+    }
+    isUp.set(url, verdict === 'up');
   });
   return { up: unique.filter((u) => isUp.get(u)), down: unique.filter((u) => !isUp.get(u)) };
 }

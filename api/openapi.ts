@@ -157,8 +157,7 @@ const body = (schema: z.ZodType) => ({ body: { required: true, content: { 'appli
 const common = {
   401: problem('No token, or an unknown or revoked one'),
   403: problem('A role, org or four-eyes rule forbids it'),
-  415: problem("The body's charset or content encoding is not supported"),
-  400: problem('The body is not JSON'),
+  400: problem('The body is not JSON (in UTF-8, uncompressed or gzip/deflate/br)'),
   413: problem('The body is over 1 MiB'),
   422: problem('Fields fail validation (each in `errors`)'),
   503: problem('PostgreSQL or Temporal is unavailable'),

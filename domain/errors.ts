@@ -7,7 +7,6 @@ export const PROBLEMS = {
   not_found: { status: 404, title: 'Not found' },
   conflict: { status: 409, title: 'Conflict' },
   payload_too_large: { status: 413, title: 'Body over 1 MiB' },
-  unsupported_media_type: { status: 415, title: 'Unsupported body charset or content encoding' },
   validation: { status: 422, title: 'Validation failed' },
   rate_limited: { status: 429, title: 'Too many requests' },
   unavailable: { status: 503, title: 'A dependency is unavailable' },

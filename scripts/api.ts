@@ -9,7 +9,7 @@ const config = loadConfig();
 const log = createLogger(config, 'takedown-api');
 
 try {
-  const admin = resolveAdminToken(config);
+  const admin = resolveAdminToken(config, log);
   const services = await startServices(config, log, { embedded: false });
   const connection = await Connection.connect({ address: services.temporalAddress });
   const client = new Client({ connection, namespace: config.temporalNamespace });

@@ -13,7 +13,8 @@ const EnvSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('takedown'),
   TEMPORAL_CLI_PATH: z.string().optional(),
   TEMPORAL_UI_URL: z.string().optional(),
-  TAKEDOWN_ADMIN_TOKEN: z.string().min(16).optional(),
+  // Any non-empty token is taken (the contract sets no length; a short one is warned about at start); empty means unset.
+  TAKEDOWN_ADMIN_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
   TAKEDOWN_DATA_DIR: z.string().default('.data'),
   TAKEDOWN_TOOLS_DIR: z.string().default('.tools'),
   TAKEDOWN_PUBLIC_URL: z.string().optional(),

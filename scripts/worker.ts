@@ -20,7 +20,7 @@ try {
     config.workerPort === undefined
       ? undefined
       : await serveHttp(
-          createOpsApp({ pool: services.db.pool, temporal: client, namespace: config.temporalNamespace, adminToken: resolveAdminToken(config).token, metricsPublic: config.metricsPublic, logger: log }),
+          createOpsApp({ pool: services.db.pool, temporal: client, namespace: config.temporalNamespace, adminToken: resolveAdminToken(config, log).token, metricsPublic: config.metricsPublic, logger: log }),
           config.host,
           config.workerPort,
         );

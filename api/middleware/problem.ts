@@ -32,7 +32,6 @@ const STATUS_KIND: Record<number, ProblemKind> = {
   404: 'not_found',
   409: 'conflict',
   413: 'payload_too_large',
-  415: 'unsupported_media_type',
   422: 'validation',
   429: 'rate_limited',
 };
@@ -86,9 +85,11 @@ export function mapError(err: unknown): MappedProblem {
         return { kind: 'bad_request', detail: 'the body is not valid JSON' };
       case 'entity.too.large':
         return { kind: 'payload_too_large', detail: 'the body is larger than 1 MiB' };
+      // The contract's one answer for a body it cannot read as JSON is 400 (JSON is UTF-8, RFC 8259), never a 415.
       case 'charset.unsupported':
+        return { kind: 'bad_request', detail: 'the body must be JSON in UTF-8 (or UTF-16/32); its declared charset is not one of them' };
       case 'encoding.unsupported':
-        return { kind: 'unsupported_media_type', detail: 'unsupported body charset or content encoding' };
+        return { kind: 'bad_request', detail: 'the body is compressed in an unsupported Content-Encoding (send it as identity, gzip, deflate or br)' };
       case 'request.aborted':
         return { kind: 'bad_request', detail: 'the request was aborted' };
       default:

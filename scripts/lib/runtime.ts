@@ -74,13 +74,21 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
 }
 
 /** The admin token: from the environment; in development generated once and kept in <data dir>/admin-token. */
-export function resolveAdminToken(config: Config): { token: string; generated: boolean } {
-  if (config.adminToken) return { token: config.adminToken, generated: false };
+/** Below this many characters an admin token set by the operator is taken, with a warning: it is easy to guess. */
+export const WEAK_ADMIN_TOKEN_LENGTH = 16;
+
+export function resolveAdminToken(config: Config, log?: Logger): { token: string; generated: boolean } {
+  if (config.adminToken) {
+    if (config.adminToken.length < WEAK_ADMIN_TOKEN_LENGTH) {
+      log?.warn(`TAKEDOWN_ADMIN_TOKEN has fewer than ${WEAK_ADMIN_TOKEN_LENGTH} characters: anyone who guesses it administers this system`);
+    }
+    return { token: config.adminToken, generated: false };
+  }
   if (config.production) throw new Error('TAKEDOWN_ADMIN_TOKEN is required when NODE_ENV=production');
   const file = path.join(config.dataDir, 'admin-token');
   if (existsSync(file)) {
     const token = readFileSync(file, 'utf8').trim();
-    if (token.length >= 16) return { token, generated: true };
+    if (token.length >= WEAK_ADMIN_TOKEN_LENGTH) return { token, generated: true };
   }
   const token = `tdk_admin_${randomBytes(24).toString('base64url')}`;
   mkdirSync(config.dataDir, { recursive: true });

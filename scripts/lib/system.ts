@@ -81,7 +81,7 @@ export async function startApiPart(config: Config, services: Services, client: C
 }
 
 export async function startSystem(config: Config, log: Logger): Promise<RunningSystem> {
-  const admin = resolveAdminToken(config);
+  const admin = resolveAdminToken(config, log);
   const services = await startServices(config, log, { embedded: true });
   let connection: Connection | undefined;
   try {

@@ -123,6 +123,19 @@ describe('errors', () => {
     expect((await api.request('GET', '/v1/principals', { token: api.adminToken })).body.items.length).toBe(before + 1);
   });
 
+  it('answers 400, never 415, for a body declared in a charset JSON does not use or compressed in an unknown encoding, and creates nothing', async () => {
+    const before = (await api.request('GET', '/v1/principals', { token: api.adminToken })).body.items.length;
+    const raw = JSON.stringify({ name: 'latin', org: 'ceop', roles: ['analyst'] });
+    const variants: Record<string, string>[] = [{ 'Content-Type': 'application/json; charset=iso-8859-1' }, { 'Content-Type': 'application/json', 'Content-Encoding': 'compress' }];
+    for (const headers of variants) {
+      const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw, headers });
+      expect(res.status, JSON.stringify(headers)).toBe(400);
+      expect(res.headers['content-type']).toMatch(/problem\+json/);
+      expect(res.body.detail).toMatch(/UTF-8|Content-Encoding/);
+    }
+    expect((await api.request('GET', '/v1/principals', { token: api.adminToken })).body.items.length).toBe(before);
+  });
+
   it('answers 413 for a body over 1 MiB and stays up', async () => {
     const big = JSON.stringify({ name: 'x'.repeat(1024 * 1024 + 10), org: 'ceop', roles: ['analyst'] });
     const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: big, headers: { 'Content-Type': 'application/json' } });

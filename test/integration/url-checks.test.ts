@@ -1,4 +1,5 @@
-// URL liveness checks against a local server: HEAD with GET fallback, capped redirects, timeouts, refusals, the private-address guard.
+// URL liveness checks against a local server: HEAD with GET fallback, capped redirects, retries of answers that prove nothing,
+// timeouts, refusals, the private-address guard.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,10 @@ const hits: { method: string; path: string }[] = [];
 let inFlight = 0;
 let maxInFlight = 0;
 
-const deps = { timeoutMs: 400, allowPrivate: true };
+// Retries come quickly here; production waits RETRY_DELAYS_MS.
+const deps = { timeoutMs: 400, allowPrivate: true, retryDelaysMs: [20, 20] };
+const asked = (path: string) => hits.filter((h) => h.path === path).length;
+const flakyCalls = new Map<string, number>();
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -23,6 +27,14 @@ beforeAll(async () => {
     if (p === '/gone') return res.writeHead(404).end();
     if (p === '/removed') return res.writeHead(451).end();
     if (p === '/error') return res.writeHead(500).end();
+    if (p === '/throttled') return res.writeHead(429).end();
+    // /flaky?n=K answers 503 K times per value of n, then 200.
+    if (p === '/flaky') {
+      const key = url.search;
+      const calls = (flakyCalls.get(key) ?? 0) + 1;
+      flakyCalls.set(key, calls);
+      return res.writeHead(calls > Number(url.searchParams.get('n')) ? 200 : 503).end();
+    }
     if (p === '/head-refused') return res.writeHead(req.method === 'HEAD' ? 405 : 200).end();
     if (p === '/head-refused-gone') return res.writeHead(req.method === 'HEAD' ? 405 : 410).end();
     if (p === '/to-ok') return redirect('/ok');
@@ -57,12 +69,23 @@ afterAll(async () => {
 });
 
 describe('checkUrls', () => {
-  it('counts 2xx as up and anything else as down, with one HEAD request per URL', async () => {
+  it('counts 2xx as up and anything else as down, with one HEAD request per URL whose answer is clear', async () => {
     hits.length = 0;
     const urls = ['/ok', '/no-content', '/gone', '/removed', '/error'].map((p) => base + p);
     expect(await checkUrls(deps, urls)).toEqual({ up: [`${base}/ok`, `${base}/no-content`], down: [`${base}/gone`, `${base}/removed`, `${base}/error`] });
     expect(hits.filter((h) => h.path === '/ok')).toEqual([{ method: 'HEAD', path: '/ok' }]);
-    expect(hits).toHaveLength(5);
+    for (const p of ['/no-content', '/gone', '/removed']) expect(asked(p), p).toBe(1);
+    // A 500 proves nothing: asked three times in all before the URL counts as down.
+    expect(asked('/error')).toBe(3);
+  });
+
+  it('asks again after answers that prove nothing (5xx, 429, timeouts), three attempts in all', async () => {
+    hits.length = 0;
+    const urls = [`${base}/flaky?n=2`, `${base}/flaky?n=3`, `${base}/throttled`];
+    expect(await checkUrls(deps, urls)).toEqual({ up: [`${base}/flaky?n=2`], down: [`${base}/flaky?n=3`, `${base}/throttled`] });
+    expect(asked('/flaky?n=2')).toBe(3);
+    expect(asked('/flaky?n=3')).toBe(3);
+    expect(asked('/throttled')).toBe(3);
   });
 
   it('falls back to GET when HEAD is refused', async () => {
@@ -86,8 +109,11 @@ describe('checkUrls', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
     const urls = [`${base}/slow`, `http://127.0.0.1:${port}/x`, 'http://no-such-host.invalid/', 'ftp://example.test/x', 'not a url'];
+    hits.length = 0;
     const started = Date.now();
     expect(await checkUrls(deps, urls)).toEqual({ up: [], down: urls });
+    // Three attempts of 400 ms at /slow (a timeout proves nothing); a refusal or an unknown host is clear at once.
+    expect(asked('/slow')).toBe(3);
     expect(Date.now() - started).toBeLessThan(1900);
   });
 

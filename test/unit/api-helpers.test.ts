@@ -104,7 +104,9 @@ describe('error mapping', () => {
   it('maps body-parser errors by type and never exposes internals', () => {
     expect(mapError(Object.assign(new Error('x'), { status: 400, type: 'entity.parse.failed' })).kind).toBe('bad_request');
     expect(mapError(Object.assign(new Error('x'), { status: 413, type: 'entity.too.large' })).kind).toBe('payload_too_large');
-    expect(mapError(Object.assign(new Error('x'), { status: 415, type: 'charset.unsupported' })).kind).toBe('unsupported_media_type');
+    // No 415: a body in another charset or an unknown Content-Encoding is a body that is not JSON, as the contract says.
+    expect(mapError(Object.assign(new Error('x'), { status: 415, type: 'charset.unsupported' })).kind).toBe('bad_request');
+    expect(mapError(Object.assign(new Error('x'), { status: 415, type: 'encoding.unsupported' })).kind).toBe('bad_request');
     const internal = mapError(new TypeError('secret internals at foo.ts:12'));
     expect(internal).toEqual({ kind: 'internal', detail: 'internal error' });
   });
