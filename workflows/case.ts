@@ -17,7 +17,7 @@ import { PATCHES } from './patches';
 import { caseSearchAttributes, holdsSearchAttributes } from './search-attributes';
 import { archiveWorkflowId } from '../domain/ids';
 import { conflictKeys, urlHost } from '../domain/rules/plan';
-import { checkCompletion, type RuleViolation } from '../domain/rules/tasks';
+import { checkActor, checkCompletion, type RuleViolation } from '../domain/rules/tasks';
 import type { CaseStatus, CaseView, Task } from '../domain/types';
 import { OPEN_CASE_STATUSES } from '../domain/types';
 import { store } from './activities';
@@ -77,9 +77,10 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   setHandler(
     completeTaskUpdate,
     async ({ completion, actor }: CompleteTaskArgs): Promise<Task> => {
-      // Re-checked here: two completions accepted in one activation must still yield exactly one success.
+      // Re-checked here: two completions accepted in one activation must still yield exactly one success. Only what the
+      // task's state decides: the data passed the validator, and a replay must not judge it by newer data rules.
       const task = state.tasks.get(completion.taskId);
-      const v = checkCompletion(task, actor, completion, { createdBy: view.createdBy, verifiedBy: view.verifiedBy });
+      const v = checkActor(task, actor, completion, { createdBy: view.createdBy, verifiedBy: view.verifiedBy });
       if (v || !task) rejectWith(v ?? { kind: 'not_found', detail: completion.taskId });
       task.status = 'completed';
       task.outcome = completion.outcome;

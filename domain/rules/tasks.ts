@@ -111,6 +111,20 @@ export function fourEyesViolation(actor: Actor, taskType: TaskType, facts: FourE
   return null;
 }
 
+/**
+ * The checks that depend on the task's state and the actor, not on the completion's data (404, 403, 409, four-eyes): what
+ * may change between an update's validation and its handler, so the handler checks these again, and only these (data
+ * rules may grow stricter without changing what a replayed handler does with a completion accepted before).
+ */
+export function checkActor(task: Task | undefined, actor: Actor, c: Pick<TaskCompletion, 'taskId'>, facts: FourEyesFacts): RuleViolation | null {
+  if (!task) return { kind: 'not_found', detail: `task ${c.taskId} is not on this case` };
+  if (!mayActOn(actor, task)) return { kind: 'forbidden', detail: `task ${task.id} is assigned to ${task.assignee.org}/${task.roles.join('|')}` };
+  if (task.status !== 'open') return { kind: 'not_open', detail: `task ${task.id} is ${task.status}` };
+  const fourEyes = fourEyesViolation(actor, task.type, facts);
+  if (fourEyes) return { kind: 'forbidden', detail: fourEyes };
+  return null;
+}
+
 /** Every check a completion must pass, in the order the contract ranks them (404, 409, 403, 422). */
 export function checkCompletion(
   task: Task | undefined,
@@ -118,11 +132,8 @@ export function checkCompletion(
   c: TaskCompletion,
   facts: FourEyesFacts,
 ): RuleViolation | null {
-  if (!task) return { kind: 'not_found', detail: `task ${c.taskId} is not on this case` };
-  if (!mayActOn(actor, task)) return { kind: 'forbidden', detail: `task ${task.id} is assigned to ${task.assignee.org}/${task.roles.join('|')}` };
-  if (task.status !== 'open') return { kind: 'not_open', detail: `task ${task.id} is ${task.status}` };
-  const fourEyes = fourEyesViolation(actor, task.type, facts);
-  if (fourEyes) return { kind: 'forbidden', detail: fourEyes };
+  const violation = checkActor(task, actor, c, facts);
+  if (violation || !task) return violation;
   const errors = validateOutcome(task.type, c);
   if (Object.keys(errors).length > 0) return { kind: 'invalid', detail: 'the completion does not fit the task', errors };
   return null;
