@@ -1,5 +1,5 @@
 // Idempotency-Key for case creation (IETF draft): one row per (principal, key) claimed atomically, so concurrent retries start one case.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type pg from 'pg';
 import { ProblemError } from '../domain/errors';
@@ -18,6 +18,19 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
     throw new ProblemError('validation', 'Idempotency-Key must be 1 to 255 printable ASCII characters', { 'Idempotency-Key': 'must be 1 to 255 printable ASCII characters' });
   }
   return key;
+}
+
+/** The 422 for a key that an earlier request with another body (or, for updates, another result) already used. */
+export function keyReusedWithAnotherBody(): ProblemError {
+  return new ProblemError('validation', 'this Idempotency-Key was used with a different body', { 'Idempotency-Key': 'was used with a different body' });
+}
+
+/**
+ * The id of the workflow update a request sends: the caller's Idempotency-Key, scoped to the caller and the resource, so
+ * Temporal answers a retry with the first result and another principal's key never reaches it; a fresh id without a key.
+ */
+export function updateIdFor(what: string, resourceId: string, actor: { id: string }, key: string | undefined): string {
+  return key === undefined ? `${what}-${resourceId}-${randomUUID()}` : `${what}-${resourceId}-${actor.id}-${key}`;
 }
 
 export function bodyHash(body: unknown): string {
@@ -58,7 +71,7 @@ export async function claimKey(pool: pg.Pool, principalId: string, key: string, 
   );
   const row = rows[0];
   if (!row) throw new ProblemError('conflict', 'a request with this Idempotency-Key is being processed; retry shortly');
-  if (row.body_hash !== hash) throw new ProblemError('validation', 'this Idempotency-Key was used with a different body', { 'Idempotency-Key': 'was used with a different body' });
+  if (row.body_hash !== hash) throw keyReusedWithAnotherBody();
   if (row.state === 'done') return { kind: 'done', caseId: row.case_id };
   throw new ProblemError('conflict', 'a request with this Idempotency-Key is still being processed; retry shortly');
 }

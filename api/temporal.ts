@@ -32,7 +32,7 @@ export async function withTemporalDeadline<R>(client: Client, fn: () => Promise<
 }
 
 // gRPC status codes (stable by spec); spelled out to avoid depending on @grpc/grpc-js directly.
-const GRPC = { CANCELLED: 1, UNKNOWN: 2, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, ABORTED: 10, UNAVAILABLE: 14 } as const;
+const GRPC = { CANCELLED: 1, UNKNOWN: 2, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, UNAVAILABLE: 14 } as const;
 const UNAVAILABLE_CODES = new Set<number>([GRPC.UNAVAILABLE, GRPC.DEADLINE_EXCEEDED, GRPC.CANCELLED, GRPC.RESOURCE_EXHAUSTED, GRPC.ABORTED, GRPC.UNKNOWN]);
 
 function grpcCode(err: unknown): number | undefined {
@@ -75,6 +75,8 @@ export function temporalProblem(err: unknown): { kind: ProblemKind; detail: stri
   const code = grpcCode(err);
   if (code !== undefined || err instanceof ServiceError) {
     if (code === GRPC.NOT_FOUND) return { kind: 'conflict', detail: 'the case is no longer running' };
+    // "Workflow Task in failed state": the case cannot take requests until its worker gets past the failure.
+    if (code === GRPC.FAILED_PRECONDITION) return { kind: 'unavailable', detail: 'the case cannot take requests right now; retry later' };
     if (code === undefined || UNAVAILABLE_CODES.has(code)) return { kind: 'unavailable', detail: 'Temporal is unavailable; retry later' };
     return { kind: 'internal', detail: 'internal error' };
   }

@@ -1,8 +1,8 @@
 // Entry point: the HTTP API only (scale-out), against DATABASE_URL and TEMPORAL_ADDRESS.
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { loadConfig } from './config';
-import { createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
+import { connectTemporal, createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
 import { startApiPart } from './lib/system';
 
 const config = loadConfig();
@@ -11,7 +11,7 @@ const log = createLogger(config, 'takedown-api');
 try {
   const admin = resolveAdminToken(config, log);
   const services = await startServices(config, log, { embedded: false });
-  const connection = await Connection.connect({ address: services.temporalAddress });
+  const connection = await connectTemporal(services.temporalAddress);
   const client = new Client({ connection, namespace: config.temporalNamespace });
   const api = await startApiPart(config, services, client, log, admin.token, config.port);
   log.info({ api: api.url, temporal: services.temporalAddress }, 'api listening');

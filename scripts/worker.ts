@@ -1,8 +1,8 @@
 // Entry point: a Temporal worker only (scale-out), against DATABASE_URL and TEMPORAL_ADDRESS.
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { createOpsApp } from '../api/app';
 import { loadConfig } from './config';
-import { createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
+import { connectTemporal, createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
 import { serveHttp } from './lib/http-server';
 import { startWorkerPart } from './lib/system';
 
@@ -11,7 +11,7 @@ const log = createLogger(config, 'takedown-worker');
 
 try {
   const services = await startServices(config, log, { embedded: false });
-  const connection = await Connection.connect({ address: services.temporalAddress });
+  const connection = await connectTemporal(services.temporalAddress);
   const client = new Client({ connection, namespace: config.temporalNamespace });
   const worker = await startWorkerPart(config, services, client);
   log.info({ taskQueue: config.taskQueue, temporal: services.temporalAddress }, 'worker running');

@@ -31,6 +31,8 @@ import {
   tasksQuery,
   withdrawUpdate,
   type AddEvidenceArgs,
+  MAX_AMENDMENTS,
+  MAX_CASE_JSON_CHARS,
   type CaseWorkflowInput,
   type CompleteTaskArgs,
   type WithdrawArgs,
@@ -115,9 +117,11 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
     { validator: validateWithdraw, description: 'Withdraw the case: cancel open tasks, send withdrawal notices.' },
   );
 
+  let amendments = 0;
   setHandler(
     addEvidenceUpdate,
     async ({ evidence, urls, actor }: AddEvidenceArgs): Promise<CaseView> => {
+      amendments += 1;
       const known = new Set(view.evidence.map((e) => e.sha256));
       const added = evidence.filter((e) => !known.has(e.sha256));
       view.evidence.push(...added);
@@ -133,9 +137,16 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
       return view;
     },
     {
-      validator: ({ actor }: AddEvidenceArgs) => {
+      validator: ({ evidence, urls, actor }: AddEvidenceArgs) => {
         if (isClosed(view.status) || view.withdrawal) throw ApplicationFailure.create({ type: 'CaseClosed', message: `case is ${view.status}`, nonRetryable: true });
         if (actor.org !== view.org || !actor.roles.includes('case_lead')) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead of the case org may add evidence', nonRetryable: true });
+        // Refused here, before anything is written: a case past Temporal's payload limits would fail its workflow task.
+        if (amendments >= MAX_AMENDMENTS) {
+          throw ApplicationFailure.create({ type: 'InvalidCompletion', message: `a case takes at most ${MAX_AMENDMENTS} amendments; open a new case`, nonRetryable: true, details: [{ evidence: `at most ${MAX_AMENDMENTS} amendments per case` }] });
+        }
+        if (JSON.stringify(view).length + JSON.stringify({ evidence, urls }).length > MAX_CASE_JSON_CHARS) {
+          throw ApplicationFailure.create({ type: 'InvalidCompletion', message: 'the case would grow past 1 MiB of JSON; open a new case', nonRetryable: true, details: [{ evidence: 'the case would grow past 1 MiB of JSON' }] });
+        }
       },
       description: 'Amend the case with evidence or URLs.',
     },

@@ -1,6 +1,5 @@
 // Cases: creation through update-with-start (with Idempotency-Key), lists and reads from the projection, withdraw and evidence as workflow updates.
-import { Router, type Request } from 'express';
-import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { prepared } from '../../db/client';
@@ -13,7 +12,7 @@ import { addEvidenceUpdate, type CaseWorkflowInput, intakeUpdate, withdrawUpdate
 import { caseSearchAttributes } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../app';
 import { decodeCursor, encodeCursor } from '../cursor';
-import { bodyHash, claimKey, finishKey, idempotencyKeyOf, releaseKey } from '../idempotency';
+import { bodyHash, claimKey, finishKey, idempotencyKeyOf, keyReusedWithAnotherBody, releaseKey, updateIdFor } from '../idempotency';
 import { newCaseId } from '../ids';
 import { actorOf, hasAnyRole, requireRoles } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
@@ -92,9 +91,11 @@ function temporalLink(deps: ApiDeps, caseId: string): string {
   return `${base}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${encodeURIComponent(caseWorkflowId(caseId))}`;
 }
 
-function updateIdFor(req: Request, what: string, caseId: string): string {
-  const key = idempotencyKeyOf(req.headers['idempotency-key']);
-  return `${what}-${caseId}-${key ?? randomUUID()}`;
+
+/** Whether a case holds every evidence item (by hash) and URL an amendment adds. */
+function holdsAmendment(view: CaseView, body: { evidence: { sha256: string }[]; urls: string[] }): boolean {
+  const hashes = new Set(view.evidence.map((e) => e.sha256));
+  return body.evidence.every((e) => hashes.has(e.sha256)) && body.urls.every((u) => view.merchant.urls.includes(u));
 }
 
 export async function startCase(deps: ApiDeps, actor: Actor, caseId: string, input: CaseInput): Promise<CaseView> {
@@ -199,10 +200,14 @@ export function casesRouter(deps: ApiDeps): Router {
       const actor = actorOf(req);
       const row = await caseForAction(deps, actor, req.params.id, ['case_lead', 'le_supervisor']);
       const body = parseOr422(WithdrawSchema, req.body ?? {});
-      const updateId = updateIdFor(req, 'withdraw', row.id);
+      const key = idempotencyKeyOf(req.headers['idempotency-key']);
       const view = await withTemporalDeadline(deps.temporal, () =>
-        deps.temporal.workflow.getHandle(caseWorkflowId(row.id)).executeUpdate(withdrawUpdate, { args: [{ reason: body.reason, actor }], updateId }),
+        deps.temporal.workflow
+          .getHandle(caseWorkflowId(row.id))
+          .executeUpdate(withdrawUpdate, { args: [{ reason: body.reason, actor }], updateId: updateIdFor('withdraw', row.id, actor, key) }),
       );
+      // A repeated key gets the first request's answer: it must be this request's withdrawal.
+      if (key !== undefined && (view.withdrawal?.by !== actor.id || view.withdrawal.reason !== body.reason)) throw keyReusedWithAnotherBody();
       res.status(202).json(view);
     })
     .all(methodNotAllowed(['POST']));
@@ -212,12 +217,14 @@ export function casesRouter(deps: ApiDeps): Router {
       const actor = actorOf(req);
       const row = await caseForAction(deps, actor, req.params.id, ['case_lead']);
       const body = parseOr422(AddEvidenceSchema, req.body ?? {});
-      const updateId = updateIdFor(req, 'evidence', row.id);
+      const key = idempotencyKeyOf(req.headers['idempotency-key']);
       const view = await withTemporalDeadline(deps.temporal, () =>
         deps.temporal.workflow
           .getHandle(caseWorkflowId(row.id))
-          .executeUpdate(addEvidenceUpdate, { args: [{ evidence: body.evidence, urls: body.urls, actor }], updateId }),
+          .executeUpdate(addEvidenceUpdate, { args: [{ evidence: body.evidence, urls: body.urls, actor }], updateId: updateIdFor('evidence', row.id, actor, key) }),
       );
+      // A repeated key gets the first request's answer: the case must hold what this request adds, or it was another body.
+      if (key !== undefined && !holdsAmendment(view, body)) throw keyReusedWithAnotherBody();
       res.status(200).json(view);
     })
     .all(methodNotAllowed(['POST']));

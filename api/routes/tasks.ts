@@ -1,6 +1,6 @@
 // Tasks: inboxes from the projection, reads, and completion as a workflow update (the workflow's validator is the authority).
 import { Router } from 'express';
-import { randomUUID } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import { inboxPage, taskById, taskWithFacts } from '../../db/queries/tasks';
 import { ProblemError, type ProblemKind } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
@@ -10,7 +10,7 @@ import type { Actor, Task } from '../../domain/types';
 import { completeTaskUpdate } from '../../workflows/messages';
 import type { ApiDeps } from '../app';
 import { decodeCursor, encodeCursor } from '../cursor';
-import { idempotencyKeyOf } from '../idempotency';
+import { idempotencyKeyOf, keyReusedWithAnotherBody, updateIdFor } from '../idempotency';
 import { TASK_ID_RE } from '../ids';
 import { actorOf } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
@@ -26,6 +26,11 @@ async function loadTask(deps: ApiDeps, taskId: string): Promise<TaskRow | undefi
 
 async function loadTaskWithFacts(deps: ApiDeps, taskId: string): ReturnType<typeof taskWithFacts> {
   return TASK_ID_RE.test(taskId) ? taskWithFacts(deps.pool, taskId) : undefined;
+}
+
+/** Whether a completed task records exactly this principal's completion (outcome, data, comment). */
+function sameCompletion(done: Task, actor: Actor, c: { outcome: string; data?: Record<string, unknown>; comment?: string }): boolean {
+  return done.completedBy?.id === actor.id && done.outcome === c.outcome && canonicalize(done.data ?? {}) === canonicalize(c.data ?? {}) && (done.comment ?? null) === (c.comment ?? null);
 }
 
 function visibleTo(actor: Actor, row: TaskRow): boolean {
@@ -82,8 +87,10 @@ export function tasksRouter(deps: ApiDeps): Router {
         const done = await withTemporalDeadline(deps.temporal, () =>
           deps.temporal.workflow
             .getHandle(caseWorkflowId(row.caseId))
-            .executeUpdate(completeTaskUpdate, { args: [{ completion, actor }], updateId: `complete-${task.id}-${key ?? randomUUID()}` }),
+            .executeUpdate(completeTaskUpdate, { args: [{ completion, actor }], updateId: updateIdFor('complete', task.id, actor, key) }),
         );
+        // A repeated key gets the first request's answer: it must be this request's completion, not another body's.
+        if (key !== undefined && !sameCompletion(done, actor, completion)) throw keyReusedWithAnotherBody();
         res.status(200).json(done);
       } catch (err) {
         // A closed workflow cannot take completions: for the caller the task is simply no longer open.

@@ -5,13 +5,14 @@ import { monitorEventLoopDelay, performance as perf, type EventLoopUtilization }
 import v8 from 'node:v8';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
 import { pino } from 'pino';
 import { createApp } from '../../api/app';
 import { PrincipalCache } from '../../api/principal-cache';
 import { connectDb, type DbHandle } from '../../db/client';
 import { serveHttp, type HttpServing } from '../../scripts/lib/http-server';
+import { connectTemporal } from '../../scripts/lib/runtime';
 import { createTakedownWorker } from '../../scripts/lib/worker';
 import { threadsOf } from './cpu';
 import { createFloorActivities } from './floor-activities';
@@ -78,7 +79,7 @@ async function start(config: SutConfig): Promise<SutStarted> {
   });
   // The same pool settings as the entry points (connectDb's defaults): API and worker share it, as in `npm start`.
   const db = connectDb(config.databaseUrl, { applicationName: 'bench-sut' });
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await connectTemporal(config.temporalAddress);
   const client = new Client({ connection, namespace: config.namespace });
   const r: Running = { db, connection, workers: [], maxCachedWorkflows: null };
   // The workflow threads are Node worker threads named like every other "node" thread: they are the ones that appear

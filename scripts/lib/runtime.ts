@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { pino, type Logger } from 'pino';
 import { connectDb, type DbHandle } from '../../db/client';
@@ -74,6 +75,17 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
 }
 
 /** The admin token: from the environment; in development generated once and kept in <data dir>/admin-token. */
+/**
+ * The largest answer the client takes from Temporal. gRPC's default of 4 MiB is less than a long case's history, which
+ * the archive reads in one page; Temporal ends a run at 50 MB of history, so this covers every history it keeps.
+ */
+export const TEMPORAL_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
+/** The Temporal client connection of the API and the worker's activities. */
+export function connectTemporal(address: string): Promise<Connection> {
+  return Connection.connect({ address, channelArgs: { 'grpc.max_receive_message_length': TEMPORAL_MAX_RECEIVE_BYTES } });
+}
+
 /** Below this many characters an admin token set by the operator is taken, with a warning: it is easy to guess. */
 export const WEAK_ADMIN_TOKEN_LENGTH = 16;
 

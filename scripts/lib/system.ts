@@ -1,14 +1,14 @@
 // The whole system in one process: services (embedded unless configured), the worker, and the API on HTTP; `npm start` and the demo use it.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createApp } from '../../api/app';
 import { PrincipalCache } from '../../api/principal-cache';
 import type { Config } from '../config';
 import { freePort } from './ports';
 import { serveHttp } from './http-server';
-import { resolveAdminToken, startServices, type Services } from './runtime';
+import { connectTemporal, resolveAdminToken, startServices, type Services } from './runtime';
 import { createTakedownWorker } from './worker';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -85,7 +85,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
   const services = await startServices(config, log, { embedded: true });
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address: services.temporalAddress });
+    connection = await connectTemporal(services.temporalAddress);
     const client = new Client({ connection, namespace: config.temporalNamespace });
     const worker = await startWorkerPart(config, services, client);
     const api = await startApiPart(config, services, client, log, admin.token, await freePort(config.port, config.host));

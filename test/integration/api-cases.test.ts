@@ -402,3 +402,73 @@ describe('withdrawal and evidence', () => {
     expect(late.status).toBe(409);
   });
 });
+
+describe('Idempotency-Key on task completions, evidence and withdrawal', () => {
+  const refused = (res: { status: number; body: { errors?: Record<string, string> } }) => {
+    expect(res.status).toBe(422);
+    expect(res.body.errors).toHaveProperty('Idempotency-Key');
+  };
+
+  it("answers a repeated key with the first result, 422 when the body differs, and never another principal's result", async () => {
+    const c = await createCase();
+    const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    const path = `/v1/tasks/${verify.id}/complete`;
+    const headers = { 'Idempotency-Key': 'complete-once' };
+    const first = await api.request('POST', path, { token: analyst.token, body: { outcome: 'verified', data: { note: 1 } }, headers });
+    expect(first.status, first.text).toBe(200);
+    const again = await api.request('POST', path, { token: analyst.token, body: { outcome: 'verified', data: { note: 1 } }, headers });
+    expect(again.status, again.text).toBe(200);
+    expect(again.body).toEqual(first.body);
+    refused(await api.request('POST', path, { token: analyst.token, body: { outcome: 'rejected', comment: 'changed my mind' }, headers }));
+    refused(await api.request('POST', path, { token: analyst.token, body: { outcome: 'verified', data: { note: 2 } }, headers }));
+    // Another principal's request with the same key is its own request: the task is no longer open.
+    expect((await api.request('POST', path, { token: leadAnalyst.token, body: { outcome: 'verified', data: { note: 1 } }, headers })).status).toBe(409);
+    const stored = await api.request('GET', `/v1/tasks/${verify.id}`, { token: analyst.token });
+    expect(stored.body).toMatchObject({ outcome: 'verified', data: { note: 1 }, completedBy: { id: analyst.id } });
+
+    const evidence = `/v1/cases/${c.id}/evidence`;
+    const key = { 'Idempotency-Key': 'amend-once' };
+    const added = await api.request('POST', evidence, { token: lead.token, body: { evidence: [{ kind: 'screenshot_hash', sha256: 'c'.repeat(64) }] }, headers: key });
+    expect(added.status, added.text).toBe(200);
+    expect((await api.request('POST', evidence, { token: lead.token, body: { evidence: [{ kind: 'screenshot_hash', sha256: 'c'.repeat(64) }] }, headers: key })).status).toBe(200);
+    refused(await api.request('POST', evidence, { token: lead.token, body: { evidence: [{ kind: 'screenshot_hash', sha256: 'd'.repeat(64) }] }, headers: key }));
+    const read = await api.request('GET', `/v1/cases/${c.id}`, { token: lead.token });
+    expect(read.body.evidence.map((e: { sha256: string }) => e.sha256)).not.toContain('d'.repeat(64));
+
+    const withdraw = `/v1/cases/${c.id}/withdraw`;
+    const wkey = { 'Idempotency-Key': 'withdraw-once' };
+    expect((await api.request('POST', withdraw, { token: lead.token, body: { reason: 'duplicate of another case' }, headers: wkey })).status).toBe(202);
+    expect((await api.request('POST', withdraw, { token: lead.token, body: { reason: 'duplicate of another case' }, headers: wkey })).status).toBe(202);
+    refused(await api.request('POST', withdraw, { token: lead.token, body: { reason: 'another reason' }, headers: wkey }));
+    expect((await waitForCaseStatus(api, lead.token, c.id, ['withdrawn'])).withdrawal).toMatchObject({ reason: 'duplicate of another case', by: lead.id });
+  });
+});
+
+describe('amendment limits', () => {
+  it('refuses (422) an amendment that would grow the case past 1 MiB of JSON, and changes nothing', async () => {
+    const c = await createCase();
+    const big = (prefix: string) =>
+      Array.from({ length: 450 }, (_, i) => ({ kind: 'screenshot_hash', sha256: `${prefix}${i.toString(16).padStart(8, '0')}`.padEnd(64, '0'), description: 'x'.repeat(2000) }));
+    const first = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { evidence: big('a') } });
+    expect(first.status, first.text.slice(0, 300)).toBe(200);
+    const second = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { evidence: big('b') } });
+    expect(second.status, second.text.slice(0, 300)).toBe(422);
+    expect(second.body.errors).toHaveProperty('evidence');
+    const read = await api.request('GET', `/v1/cases/${c.id}`, { token: lead.token });
+    expect(read.body.evidence).toHaveLength(first.body.evidence.length);
+    // The case still takes requests afterwards.
+    const small = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { urls: ['https://after.example.test/'] } });
+    expect(small.status, small.text.slice(0, 300)).toBe(200);
+  });
+
+  it('refuses the amendment after the twentieth', async () => {
+    const c = await createCase();
+    for (let i = 0; i < 20; i++) {
+      const res = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { urls: [`https://m${i}.example.test/`] } });
+      expect(res.status, res.text).toBe(200);
+    }
+    const over = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { urls: ['https://m20.example.test/'] } });
+    expect(over.status, over.text).toBe(422);
+    expect(over.body.errors).toHaveProperty('evidence');
+  });
+});
