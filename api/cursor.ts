@@ -1,5 +1,6 @@
 // Opaque keyset cursors over (created_at, id): stable under inserts, cheap on the (created_at, id) indexes.
 import { ProblemError } from '../domain/errors';
+import { isStorableRfc3339 } from '../domain/rules/tasks';
 
 export interface Cursor {
   createdAt: string;
@@ -23,6 +24,8 @@ export function decodeCursor(raw: string | undefined): Cursor | undefined {
   }
   if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') throw bad();
   const [at, id] = parsed as [string, string];
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(at) || Number.isNaN(Date.parse(at)) || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) throw bad();
+  // The time goes to PostgreSQL as timestamptz: a day that does not exist (2026-02-31) or year 0000 must be refused here,
+  // with `cursor` named, rather than as a data exception from the query.
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(at) || !isStorableRfc3339(at) || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) throw bad();
   return { createdAt: at, id };
 }

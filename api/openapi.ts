@@ -154,10 +154,15 @@ const json = (schema: z.ZodType, description: string) => ({ description, content
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
 const body = (schema: z.ZodType) => ({ body: { required: true, content: { 'application/json': { schema } } } });
 
+const unauthorized = {
+  ...problem('No token, or an unknown or revoked one'),
+  headers: { 'WWW-Authenticate': { description: 'Always `Bearer` (RFC 6750)', schema: { type: 'string' as const, example: 'Bearer' } } },
+};
+
 const common = {
-  401: problem('No token, or an unknown or revoked one'),
+  401: unauthorized,
   403: problem('A role, org or four-eyes rule forbids it'),
-  400: problem('The body is not JSON (in UTF-8, uncompressed or gzip/deflate/br)'),
+  400: problem('The body is not JSON in valid UTF-8 (or UTF-16/32), uncompressed or gzip/deflate/br; or a path segment is not valid percent-encoding'),
   413: problem('The body is over 1 MiB'),
   422: problem('Fields fail validation (each in `errors`)'),
   503: problem('PostgreSQL or Temporal is unavailable'),

@@ -1,7 +1,7 @@
 // The one table of problem kinds: API errors map to problem+json through it; workflow failures carry its type names.
 
 export const PROBLEMS = {
-  bad_request: { status: 400, title: 'Body is not valid JSON' },
+  bad_request: { status: 400, title: 'Bad request' },
   unauthorized: { status: 401, title: 'Missing, unknown or revoked token' },
   forbidden: { status: 403, title: 'Not allowed' },
   not_found: { status: 404, title: 'Not found' },

@@ -3,7 +3,7 @@ import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { parseDuration } from './rules/duration';
 import { DEFAULT_SLAS, urlHost } from './rules/plan';
-import { isRfc3339 } from './rules/tasks';
+import { isFullDate, isRfc3339, isStorableRfc3339 } from './rules/tasks';
 import {
   CASE_STATUSES,
   EVIDENCE_KINDS,
@@ -33,7 +33,13 @@ const httpUrl = z
       return false;
     }
   }, 'must be an absolute http(s) URL');
-const dateTime = z.string().refine(isRfc3339, 'must be an RFC 3339 date-time');
+const dateTime = z.string().refine(isRfc3339, 'must be an RFC 3339 date-time with a day that exists').openapi({ format: 'date-time' });
+/** A date-time compared with timestamptz columns in PostgreSQL: it must also lie in years 0001-9999 (UTC). */
+const storableDateTime = z
+  .string()
+  .refine(isStorableRfc3339, 'must be an RFC 3339 date-time with a day that exists, in years 0001-9999')
+  .openapi({ format: 'date-time' });
+const fullDate = z.string().refine(isFullDate, 'must be a date such as 2024-03-01, with a day that exists').openapi({ format: 'date' });
 const duration = z
   .string()
   .refine((d) => parseDuration(d) !== null, 'must be a duration such as 72h, 10d, 3s or 500ms')
@@ -77,7 +83,7 @@ export const MerchantSchema = z
     country: z.string().regex(/^[A-Z]{2}$/).optional(),
     phone: shortText(40).optional(),
     taxIds: z.array(shortText(64)).max(10).optional(),
-    dateOpened: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+    dateOpened: fullDate.optional(),
     principals: z.array(PrincipalOwnerSchema).max(5).optional(),
     urls: z.array(httpUrl).max(200).default([]),
     paymentChannels: z.array(PaymentChannelSchema).max(50).default([]),
@@ -186,7 +192,16 @@ export const PartnerPutSchema = z
   })
   .openapi('PartnerPut');
 
-const limit = z.coerce.number().int().min(1).max(200).default(50);
+/** Page sizes: plain decimal digits only (no sign, blanks, hex, exponent or fraction), 1 to 200. */
+const LIMIT_MESSAGE = 'must be a whole number from 1 to 200, in decimal digits';
+const limit = z
+  .string({ error: LIMIT_MESSAGE })
+  .regex(/^\d{1,9}$/, LIMIT_MESSAGE)
+  .transform(Number)
+  .pipe(z.number().int().min(1, LIMIT_MESSAGE).max(200, LIMIT_MESSAGE))
+  .optional()
+  .transform((n) => n ?? 50)
+  .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50 });
 const cursor = z.string().max(200).optional();
 
 export const CaseListQuerySchema = z
@@ -204,7 +219,7 @@ export const TaskListQuerySchema = z
   })
   .strict();
 
-export const AuditExportQuerySchema = z.object({ from: dateTime.optional(), to: dateTime.optional() }).strict();
+export const AuditExportQuerySchema = z.object({ from: storableDateTime.optional(), to: storableDateTime.optional() }).strict();
 
 export type CaseInputBody = z.infer<typeof CaseInputSchema>;
 export type CompleteTaskBody = z.infer<typeof CompleteTaskSchema>;

@@ -3,6 +3,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { PROBLEM_TYPE_BASE, PROBLEMS, ProblemError, type ProblemKind } from '../../domain/errors';
 import { temporalProblem } from '../temporal';
+import { INVALID_UTF8_TYPE } from './body';
 
 export interface ProblemBody {
   type: string;
@@ -21,6 +22,8 @@ export function problemBody(kind: ProblemKind, detail: string, errors?: Record<s
 
 export function sendProblem(res: Response, kind: ProblemKind, detail: string, errors?: Record<string, string>): void {
   const body = problemBody(kind, detail, errors);
+  // RFC 6750 section 3 (and RFC 9110 section 11.6.1): every 401 names the scheme the client must use.
+  if (body.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
   res.status(body.status).type('application/problem+json').send(JSON.stringify(body));
 }
 
@@ -80,9 +83,15 @@ export function mapError(err: unknown): MappedProblem {
   const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
   if (status !== undefined && status >= 400 && status < 500) {
     const kind = STATUS_KIND[status] ?? 'bad_request';
+    // Express's router answers 400 with a URIError when a path parameter is not valid percent-encoding (/v1/cases/%ff).
+    if (err instanceof URIError) return { kind: 'bad_request', detail: 'the path is not valid percent-encoding' };
     switch (e?.type) {
       case 'entity.parse.failed':
+        // body-parser keeps the parser's own error: a RangeError is the stack running out on JSON nested too deeply.
+        if (err instanceof RangeError) return { kind: 'bad_request', detail: 'the body nests too deeply to parse as JSON' };
         return { kind: 'bad_request', detail: 'the body is not valid JSON' };
+      case INVALID_UTF8_TYPE:
+        return { kind: 'bad_request', detail: 'the body is not valid UTF-8' };
       case 'entity.too.large':
         return { kind: 'payload_too_large', detail: 'the body is larger than 1 MiB' };
       // The contract's one answer for a body it cannot read as JSON is 400 (JSON is UTF-8, RFC 8259), never a 415.

@@ -49,15 +49,90 @@ export type RuleViolation =
   | { kind: 'not_open'; detail: string }
   | { kind: 'invalid'; detail: string; errors: FieldErrors };
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+const FULL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const CURRENCY = /^[A-Z]{3}$/;
+/** A decimal amount written as a string: digits, optionally a point and more digits ("1250.00"); no sign, blanks or exponent. */
+const DECIMAL_AMOUNT = /^\d+(?:\.\d+)?$/;
+const DAY_MS = 86_400_000;
+/** How far ahead a sign-off's actionDate may lie: beyond it, a case would wait for years on a typo. */
+export const MAX_ACTION_DATE_AHEAD_DAYS = 366;
 
-export function isRfc3339(value: unknown): value is string {
-  return typeof value === 'string' && RFC3339.test(value) && !Number.isNaN(Date.parse(value));
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-/** Checks an outcome's `data` fields; returns per-field errors (empty when fine). */
-export function validateOutcome(type: TaskType, c: Pick<TaskCompletion, 'outcome' | 'data' | 'comment'>): FieldErrors {
+/** Does this year, month (1-12) and day exist on the (proleptic Gregorian) calendar? */
+export function isCalendarDate(year: number, month: number, day: number): boolean {
+  return Number.isInteger(year) && year >= 0 && year <= 9999 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
+}
+
+/** Milliseconds since the epoch of a UTC calendar date and time; years 0-99 too (Date.UTC would read them as 1900-1999). */
+function utcMillis(year: number, month: number, day: number, hour = 0, minute = 0, second = 0, ms = 0): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, month - 1, day);
+  d.setUTCHours(hour, minute, second, ms);
+  return d.getTime();
+}
+
+/**
+ * The instant an RFC 3339 date-time names, in ms since the epoch, or null when it is not one: the form
+ * `YYYY-MM-DDTHH:MM:SS[.frac](Z|±hh:mm)` with a day that exists (no 2026-02-31), hour <= 23, minute and second <= 59 (no
+ * leap seconds) and an offset below 24h. Date.parse alone rolls impossible dates over into the next month.
+ */
+export function rfc3339Millis(value: unknown): number | null {
+  if (typeof value !== 'string') return null;
+  const m = RFC3339.exec(value);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  if (!isCalendarDate(year, month, day) || hour > 23 || minute > 59 || second > 59) return null;
+  let offsetMinutes = 0;
+  if (m[8] !== undefined) {
+    const oh = Number(m[9]);
+    const om = Number(m[10]);
+    if (oh > 23 || om > 59) return null;
+    offsetMinutes = (m[8] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const ms = m[7] === undefined ? 0 : Math.floor(Number(`0.${m[7]}`) * 1000);
+  return utcMillis(year, month, day, hour, minute, second, ms) - offsetMinutes * 60_000;
+}
+
+export function isRfc3339(value: unknown): value is string {
+  return rfc3339Millis(value) !== null;
+}
+
+/** An RFC 3339 full-date (`YYYY-MM-DD`) that exists on the calendar. */
+export function isFullDate(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  const m = FULL_DATE.exec(value);
+  return m !== null && isCalendarDate(Number(m[1]), Number(m[2]), Number(m[3]));
+}
+
+/** The earliest and latest instants PostgreSQL's timestamptz takes as ISO text (years 0001-9999, UTC). */
+export const MIN_STORABLE_MS = utcMillis(1, 1, 1);
+export const MAX_STORABLE_MS = utcMillis(9999, 12, 31, 23, 59, 59, 999);
+
+/** An RFC 3339 date-time whose instant lies in years 0001-9999 UTC, so PostgreSQL can compare it with timestamptz columns. */
+export function isStorableRfc3339(value: unknown): value is string {
+  const ms = rfc3339Millis(value);
+  return ms !== null && ms >= MIN_STORABLE_MS && ms <= MAX_STORABLE_MS;
+}
+
+/** An amount is a finite non-negative JSON number, or a string holding a plain decimal number such as "1250.00". */
+function amountError(amount: unknown): string | null {
+  if (typeof amount === 'number') return Number.isFinite(amount) && amount >= 0 ? null : 'must be a non-negative number';
+  if (typeof amount === 'string') {
+    return DECIMAL_AMOUNT.test(amount) && Number.isFinite(Number(amount)) ? null : 'must be a non-negative number, or a decimal string such as "1250.00"';
+  }
+  return 'must be a non-negative number';
+}
+
+/**
+ * Checks an outcome's `data` fields; returns per-field errors (empty when fine). Pure: `now` (ms since the epoch) bounds how
+ * far ahead an actionDate may lie; inside a workflow Date.now() is the workflow's deterministic time.
+ */
+export function validateOutcome(type: TaskType, c: Pick<TaskCompletion, 'outcome' | 'data' | 'comment'>, now: number = Date.now()): FieldErrors {
   const errors: FieldErrors = {};
   const rules = OUTCOMES[type];
   const rule = Object.prototype.hasOwnProperty.call(rules, c.outcome) ? rules[c.outcome] : undefined;
@@ -72,9 +147,15 @@ export function validateOutcome(type: TaskType, c: Pick<TaskCompletion, 'outcome
   for (const field of ['terminatedAt', 'removedAt', 'actionDate']) {
     if (data[field] !== undefined && !isRfc3339(data[field])) errors[`data.${field}`] = 'must be an RFC 3339 date-time';
   }
-  if (data.amount !== undefined) {
-    const amount = typeof data.amount === 'string' ? Number(data.amount) : data.amount;
-    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) errors['data.amount'] = 'must be a non-negative number';
+  if (data.actionDate !== undefined && !errors['data.actionDate']) {
+    const at = rfc3339Millis(data.actionDate);
+    if (at !== null && at > now + MAX_ACTION_DATE_AHEAD_DAYS * DAY_MS) {
+      errors['data.actionDate'] = `must be at most ${MAX_ACTION_DATE_AHEAD_DAYS} days from now`;
+    }
+  }
+  if (data.amount !== undefined && !errors['data.amount']) {
+    const problem = amountError(data.amount);
+    if (problem) errors['data.amount'] = problem;
   }
   if (data.currency !== undefined && (typeof data.currency !== 'string' || !CURRENCY.test(data.currency))) {
     errors['data.currency'] = 'must be an ISO 4217 code such as EUR';
@@ -131,10 +212,11 @@ export function checkCompletion(
   actor: Actor,
   c: TaskCompletion,
   facts: FourEyesFacts,
+  now: number = Date.now(),
 ): RuleViolation | null {
   const violation = checkActor(task, actor, c, facts);
   if (violation || !task) return violation;
-  const errors = validateOutcome(task.type, c);
+  const errors = validateOutcome(task.type, c, now);
   if (Object.keys(errors).length > 0) return { kind: 'invalid', detail: 'the completion does not fit the task', errors };
   return null;
 }

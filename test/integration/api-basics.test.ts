@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiHarness } from '../support/api-harness';
+import { caseBody } from '../support/api-fixtures';
 
 let api: ApiHarness;
 
@@ -21,9 +22,14 @@ describe('authentication', () => {
       expect(res.status).toBe(401);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(res.body).toMatchObject({ status: 401, type: expect.stringContaining('unauthorized'), title: expect.any(String), detail: expect.any(String) });
+      expect(res.headers['www-authenticate'], String(token)).toBe('Bearer');
     }
     const basic = await api.request('GET', '/v1/principals', { headers: { Authorization: `Basic ${Buffer.from('a:b').toString('base64')}` } });
     expect(basic.status).toBe(401);
+    expect(basic.headers['www-authenticate']).toBe('Bearer');
+    // /metrics asks for a token the same way; answers other than 401 carry no challenge.
+    expect((await api.request('GET', '/metrics')).headers['www-authenticate']).toBe('Bearer');
+    expect((await api.request('GET', '/v1/principals', { token: api.adminToken })).headers['www-authenticate']).toBeUndefined();
   });
 
   it('issues tdk_ tokens stored only as hashes, and revocation takes effect at once', async () => {
@@ -184,6 +190,135 @@ describe('errors', () => {
   });
 });
 
+describe('input validation', () => {
+  const principalCount = async () => (await api.request('GET', '/v1/principals', { token: api.adminToken })).body.items.length as number;
+
+  it('answers 400 for a body that is not valid UTF-8, stores nothing, and still reads UTF-16 and UTF-32 bodies', async () => {
+    const before = await principalCount();
+    const bad = Buffer.concat([Buffer.from('{"name":"bad'), Buffer.from([0xff, 0xfe]), Buffer.from('","org":"ceop","roles":["analyst"]}')]);
+    for (const type of ['application/json', 'application/json; charset=utf-8', 'text/plain']) {
+      const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: bad, headers: { 'Content-Type': type } });
+      expect(res.status, type).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ title: 'Bad request', detail: 'the body is not valid UTF-8' });
+    }
+    const truncated = Buffer.concat([Buffer.from('{"name":"x'), Buffer.from([0xe2, 0x82]), Buffer.from('","org":"ceop","roles":["analyst"]}')]);
+    expect((await api.request('POST', '/v1/principals', { token: api.adminToken, raw: truncated, headers: { 'Content-Type': 'application/json' } })).status).toBe(400);
+    expect(await principalCount()).toBe(before);
+
+    const json = JSON.stringify({ name: 'wide é😀', org: 'ceop', roles: ['analyst'] });
+    const cps = [...json].map((c) => c.codePointAt(0)!);
+    const utf32be = Buffer.alloc(cps.length * 4);
+    cps.forEach((c, i) => utf32be.writeUInt32BE(c, i * 4));
+    for (const [charset, raw] of [
+      ['utf-16le', Buffer.from(json, 'utf16le')],
+      ['utf-16', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(json, 'utf16le')])],
+      ['utf-32be', utf32be],
+    ] as const) {
+      const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw, headers: { 'Content-Type': `application/json; charset=${charset}` } });
+      expect(res.status, `${charset}: ${res.text}`).toBe(201);
+      expect(res.body.name).toBe('wide é😀');
+    }
+  });
+
+  it('answers 422 naming the field for a number too large to represent (1e400), and stores nothing', async () => {
+    const before = await principalCount();
+    const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: '{"name":"big","org":"ceop","roles":["analyst"],"weight":1e400}', headers: { 'Content-Type': 'application/json' } });
+    expect(res.status).toBe(422);
+    expect(res.body.errors).toHaveProperty('weight');
+    const nested = await api.request('PUT', '/v1/partners/visa', { token: api.adminToken, raw: '{"kind":"card_scheme","name":"v","x":[1,-1e999]}', headers: { 'Content-Type': 'application/json' } });
+    expect(nested.status).toBe(422);
+    expect(nested.body.errors).toHaveProperty(['x.1']);
+    expect(await principalCount()).toBe(before);
+  });
+
+  it('refuses dates that do not exist in case bodies, naming the field', async () => {
+    const lead = await api.principal('ceop', ['case_lead']);
+    const body = caseBody();
+    const opened = await api.request('POST', '/v1/cases', { token: lead.token, body: { ...body, merchant: { ...body.merchant, dateOpened: '2026-02-31' } } });
+    expect(opened.status, opened.text).toBe(422);
+    expect(Object.keys(opened.body.errors)).toEqual(['merchant.dateOpened']);
+    const collected = await api.request('POST', '/v1/cases', { token: lead.token, body: { ...body, evidence: [{ ...body.evidence[0], collectedAt: '2026-02-30T10:00:00+01:00' }] } });
+    expect(collected.status, collected.text).toBe(422);
+    expect(Object.keys(collected.body.errors)).toEqual(['evidence.0.collectedAt']);
+    const { rows } = await api.db.pool.query('SELECT count(*)::int AS n FROM cases WHERE reference = $1', [body.reference]);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('refuses audit export bounds and cursors whose dates do not exist, naming the parameter', async () => {
+    const auditor = await api.principal('oversight', ['auditor']);
+    for (const q of ['from=2026-02-31T00:00:00Z', 'to=2026-04-31T00:00:00%2B02:00', 'from=0000-01-01T00:00:00Z', 'to=2026-01-01T24:00:00Z']) {
+      const res = await api.request('GET', `/v1/audit/export?${q}`, { token: auditor.token });
+      expect(res.status, q).toBe(422);
+      expect(res.body.errors, q).toHaveProperty(q.slice(0, q.indexOf('=')));
+    }
+    expect((await api.request('GET', '/v1/audit/export?from=2026-02-28T00:00:00Z', { token: auditor.token })).status).toBe(200);
+
+    const cursor = (at: string) => Buffer.from(JSON.stringify([at, 'case_x'])).toString('base64url');
+    for (const at of ['2026-02-31T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '2026-01-01T23:60:00.000Z']) {
+      for (const path of ['/v1/cases', '/v1/tasks']) {
+        const res = await api.request('GET', `${path}?cursor=${cursor(at)}`, { token: auditor.token });
+        expect(res.status, `${path} ${at}`).toBe(422);
+        expect(res.body.errors, `${path} ${at}`).toHaveProperty('cursor');
+      }
+    }
+  });
+
+  it('takes page limits in decimal digits only', async () => {
+    const auditor = await api.principal('oversight', ['auditor']);
+    for (const limit of ['0x10', '%20%205', '2e0', '1.0', '%2B5', '5%20']) {
+      for (const path of ['/v1/cases', '/v1/tasks']) {
+        const res = await api.request('GET', `${path}?limit=${limit}`, { token: auditor.token });
+        expect(res.status, `${path} ${limit}`).toBe(422);
+        expect(res.body.errors, `${path} ${limit}`).toHaveProperty('limit');
+      }
+    }
+    expect((await api.request('GET', '/v1/cases?limit=16', { token: auditor.token })).status).toBe(200);
+    expect((await api.request('GET', '/v1/tasks?limit=016', { token: auditor.token })).status).toBe(200);
+  });
+
+  it('refuses a blank freeze amount and an actionDate years ahead, and the task stays open', async () => {
+    await api.db.pool.query(
+      `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, due_at, context) VALUES
+         ('tsk_iv_freeze', 'case_iv', 'ceop', 'confirm_freeze', 'open', 'acq-iv', 'partner', '{partner}', now(), now() + interval '1 day', '{}'),
+         ('tsk_iv_signoff', 'case_iv', 'ceop', 'le_signoff', 'open', 'ceop', 'le_officer', '{le_officer}', now(), now() + interval '1 day', '{}')`,
+    );
+    const partner = await api.principal('acq-iv', ['partner']);
+    for (const amount of [' ', '', 'abc', '1e3', '-5']) {
+      const res = await api.request('POST', '/v1/tasks/tsk_iv_freeze/complete', { token: partner.token, body: { outcome: 'frozen', data: { amount, currency: 'EUR' } } });
+      expect(res.status, JSON.stringify(amount)).toBe(422);
+      expect(Object.keys(res.body.errors), JSON.stringify(amount)).toEqual(['data.amount']);
+    }
+    const officer = await api.principal('ceop', ['le_officer']);
+    const far = await api.request('POST', '/v1/tasks/tsk_iv_signoff/complete', { token: officer.token, body: { outcome: 'approved', data: { actionDate: '9999-12-31T23:59:59Z' } } });
+    expect(far.status).toBe(422);
+    expect(Object.keys(far.body.errors)).toEqual(['data.actionDate']);
+    const impossible = await api.request('POST', '/v1/tasks/tsk_iv_signoff/complete', { token: officer.token, body: { outcome: 'approved', data: { actionDate: '2026-02-31T09:00:00Z' } } });
+    expect(impossible.status).toBe(422);
+    expect(Object.keys(impossible.body.errors)).toEqual(['data.actionDate']);
+    const { rows } = await api.db.pool.query("SELECT id, status FROM tasks WHERE id LIKE 'tsk_iv_%' ORDER BY id");
+    expect(rows).toEqual([
+      { id: 'tsk_iv_freeze', status: 'open' },
+      { id: 'tsk_iv_signoff', status: 'open' },
+    ]);
+  });
+
+  it('says which part of a bad request is wrong: the path encoding, or JSON nested too deeply', async () => {
+    for (const path of ['/v1/cases/%ff', '/v1/tasks/%E0%A4%A', '/v1/principals/%c3%28']) {
+      const res = await api.request('GET', path, { token: api.adminToken });
+      expect(res.status, path).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body, path).toMatchObject({ title: 'Bad request', detail: 'the path is not valid percent-encoding' });
+    }
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: deep, headers: { 'Content-Type': 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ title: 'Bad request', detail: 'the body nests too deeply to parse as JSON' });
+    const broken = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: '{"name": ', headers: { 'Content-Type': 'application/json' } });
+    expect(broken.body).toMatchObject({ title: 'Bad request', detail: 'the body is not valid JSON' });
+  });
+});
+
 describe('operations', () => {
   it('reports health of PostgreSQL and Temporal', async () => {
     const res = await api.request('GET', '/healthz');
@@ -223,6 +358,7 @@ describe('operations', () => {
     ];
     for (const [path, method] of expected) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
     expect(doc.components.schemas.CaseInput.properties.merchant).toBeDefined();
+    expect(doc.paths['/v1/principals'].get.responses['401'].headers['WWW-Authenticate']).toBeDefined();
     expect(doc.paths['/v1/cases'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/CaseInput' });
   });
 

@@ -119,6 +119,9 @@ function rawBodies(): Array<Buffer | string> {
     '{"__proto__":{"isAdmin":true},"outcome":"verified"}',
     '{"constructor":{"prototype":{"x":1}}}',
     `{"reference":"${'x'.repeat(900_000)}"}`,
+    '{"outcome":"frozen","data":{"amount":1e400,"currency":"EUR"}}',
+    '[-1e999]',
+    Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xe2, 0x82]), Buffer.from('","org":"ceop","roles":["analyst"]}')]),
   ];
 }
 
@@ -171,6 +174,12 @@ const query = () =>
     '?from=9999-99-99',
     '?__proto__[x]=1',
     '?a=%E0%A4%A',
+    '?limit=0x10',
+    '?limit=%20%205',
+    '?limit=2e0',
+    `?cursor=${Buffer.from('["2026-02-31T00:00:00.000Z","case_x"]').toString('base64url')}`,
+    '?from=2026-02-31T00:00:00Z',
+    '?to=0000-01-01T00:00:00Z',
   ]);
 
 const targets: Target[] = [
@@ -284,6 +293,8 @@ describe('fuzz', () => {
             failures.push(`${method} ${path} -> ${status} without problem+json (${res.headers['content-type']})`);
           }
           if (/\bat .+\.(ts|js):\d+/.test(res.text)) failures.push(`${method} ${path} leaked a stack`);
+          if (status === 401 && res.headers['www-authenticate'] !== 'Bearer') failures.push(`${method} ${path} -> 401 without WWW-Authenticate: Bearer`);
+          if (status === 400 && method !== 'HEAD' && res.body?.title !== 'Bad request') failures.push(`${method} ${path} -> 400 titled ${JSON.stringify(res.body?.title)}`);
         } catch (err) {
           // Node's client refuses some requests before sending (e.g. invalid header characters); the server never saw them.
           if (/Invalid character|unescaped characters|Invalid value/.test(String((err as Error).message))) continue;

@@ -133,6 +133,8 @@ describe('error mapping', () => {
     expect(isWorkflowGone(fail('TaskNotOpen'))).toBe(false);
     expect(temporalProblem(new WorkflowUpdateRPCTimeoutOrCancelledError('timeout'))?.kind).toBe('unavailable');
     expect(temporalProblem(Object.assign(new Error('14 UNAVAILABLE'), { code: 14, details: '', metadata: { get: () => [] } }))?.kind).toBe('unavailable');
+    // "Workflow Task in failed state": the case cannot take requests until its worker gets past the failure.
+    expect(temporalProblem(Object.assign(new Error('9 FAILED_PRECONDITION'), { code: 9, details: '', metadata: { get: () => [] } }))?.kind).toBe('unavailable');
     expect(temporalProblem(new Error('plain'))).toBeUndefined();
   });
 });

@@ -1,0 +1,259 @@
+// Input validation at the edges: calendar-exact dates, amounts, action dates, page limits, cursors, non-finite numbers,
+// invalid UTF-8, and the problem answers for bad requests (titles, details, WWW-Authenticate).
+import type { Response } from 'express';
+import { describe, expect, it } from 'vitest';
+import { decodeCursor, encodeCursor } from '../../api/cursor';
+import { assertStorable, inputFault, INVALID_UTF8_TYPE, MAX_JSON_DEPTH, verifyUtf8 } from '../../api/middleware/body';
+import { mapError, sendProblem } from '../../api/middleware/problem';
+import { PROBLEMS, ProblemError } from '../../domain/errors';
+import { checkCompletion, isFullDate, isRfc3339, isStorableRfc3339, MAX_ACTION_DATE_AHEAD_DAYS, rfc3339Millis, validateOutcome } from '../../domain/rules/tasks';
+import { AuditExportQuerySchema, CaseInputSchema, CaseListQuerySchema, TaskListQuerySchema } from '../../domain/schemas';
+import type { Actor, Task } from '../../domain/types';
+import { sampleCase } from '../support/fixtures';
+
+const problemOf = (fn: () => unknown): ProblemError => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ProblemError) return err;
+    throw err;
+  }
+  throw new Error('no problem raised');
+};
+
+const DAY = 86_400_000;
+
+describe('RFC 3339 date-times', () => {
+  it('accepts real instants with Z or an offset, and reads them as Date.parse does', () => {
+    for (const ok of [
+      '2026-02-28T23:59:59Z',
+      '2024-02-29T00:00:00Z',
+      '2000-02-29T12:00:00+01:00',
+      '2026-12-31T23:59:59.999999-05:30',
+      '2026-04-30T00:00:00.5+14:00',
+      '0000-01-01T00:00:00Z',
+      '9999-12-31T23:59:59Z',
+    ]) {
+      expect(isRfc3339(ok), ok).toBe(true);
+      expect(rfc3339Millis(ok), ok).toBe(Date.parse(ok));
+    }
+    expect(rfc3339Millis('0050-06-01T00:00:00Z')).toBe(Date.parse('0050-06-01T00:00:00Z'));
+  });
+
+  it('refuses days, hours, minutes, seconds and offsets that do not exist, which Date.parse rolls over', () => {
+    for (const bad of [
+      '2026-02-31T00:00:00Z',
+      '2026-02-29T00:00:00Z',
+      '1900-02-29T00:00:00Z',
+      '2026-04-31T00:00:00+02:00',
+      '2026-13-01T00:00:00Z',
+      '2026-00-10T00:00:00Z',
+      '2026-01-00T00:00:00Z',
+      '2026-01-01T24:00:00Z',
+      '2026-01-01T23:60:00Z',
+      '2026-01-01T23:59:60Z',
+      '2026-01-01T00:00:00+24:00',
+      '2026-01-01T00:00:00-01:60',
+      '2026-01-01T00:00:00',
+      '2026-01-01 00:00:00Z',
+      '2026-01-01',
+      ' 2026-01-01T00:00:00Z',
+      '2026-13-45T99:99:99Z',
+      1767225600000,
+      null,
+    ]) {
+      expect(isRfc3339(bad), String(bad)).toBe(false);
+    }
+  });
+
+  it('checks full dates (YYYY-MM-DD) against the calendar', () => {
+    for (const ok of ['2024-02-29', '2026-12-31', '2000-02-29']) expect(isFullDate(ok), ok).toBe(true);
+    for (const bad of ['2026-02-29', '2026-02-31', '1900-02-29', '2026-13-01', '2026-06-31', '2026-6-1', '2026-01-01T00:00:00Z', 20260101]) {
+      expect(isFullDate(bad), String(bad)).toBe(false);
+    }
+  });
+
+  it('keeps date-times PostgreSQL compares with timestamptz within years 0001-9999 UTC', () => {
+    expect(isStorableRfc3339('0001-01-01T00:00:00Z')).toBe(true);
+    expect(isStorableRfc3339('9999-12-31T23:59:59.999Z')).toBe(true);
+    expect(isStorableRfc3339('0000-12-31T23:59:59Z')).toBe(false);
+    expect(isStorableRfc3339('0001-01-01T00:30:00+01:00')).toBe(false);
+    expect(isStorableRfc3339('9999-12-31T23:30:00-01:00')).toBe(false);
+    expect(isStorableRfc3339('2026-02-31T00:00:00Z')).toBe(false);
+  });
+});
+
+describe('dates in schemas and cursors', () => {
+  it('refuses an impossible dateOpened or evidence collectedAt, naming the field', () => {
+    const base = sampleCase({}, 'dates');
+    const opened = CaseInputSchema.safeParse({ ...base, merchant: { ...base.merchant, dateOpened: '2026-02-30' } });
+    expect(opened.success).toBe(false);
+    expect(opened.error?.issues.map((i) => i.path.join('.'))).toEqual(['merchant.dateOpened']);
+    expect(CaseInputSchema.safeParse({ ...base, merchant: { ...base.merchant, dateOpened: '2024-02-29' } }).success).toBe(true);
+    const collected = CaseInputSchema.safeParse({ ...base, evidence: [{ ...base.evidence[0], collectedAt: '2026-02-31T10:00:00Z' }] });
+    expect(collected.success).toBe(false);
+    expect(collected.error?.issues.map((i) => i.path.join('.'))).toEqual(['evidence.0.collectedAt']);
+  });
+
+  it('refuses audit export bounds that do not exist or that PostgreSQL cannot take', () => {
+    expect(AuditExportQuerySchema.safeParse({ from: '2026-01-01T00:00:00Z', to: '2026-03-01T00:00:00+01:00' }).success).toBe(true);
+    for (const [key, value] of [
+      ['from', '2026-02-31T00:00:00Z'],
+      ['to', '2026-04-31T00:00:00+02:00'],
+      ['from', '0000-01-01T00:00:00Z'],
+      ['to', '9999-12-31T23:59:59-01:00'],
+    ]) {
+      const r = AuditExportQuerySchema.safeParse({ [key]: value });
+      expect(r.success, value).toBe(false);
+      expect(r.error?.issues[0].path, value).toEqual([key]);
+    }
+  });
+
+  it('refuses a cursor whose date does not exist with a 422 naming cursor', () => {
+    const good = encodeCursor('2026-02-28T10:00:00.000Z', 'case_a');
+    expect(decodeCursor(good)).toEqual({ createdAt: '2026-02-28T10:00:00.000Z', id: 'case_a' });
+    for (const at of ['2026-02-31T10:00:00.000Z', '2026-01-01T24:00:00Z', '0000-01-01T00:00:00Z']) {
+      const p = problemOf(() => decodeCursor(encodeCursor(at, 'case_a')));
+      expect(p.kind, at).toBe('validation');
+      expect(p.errors, at).toHaveProperty('cursor');
+    }
+  });
+});
+
+describe('page limits', () => {
+  it('take plain decimal digits only, 1 to 200, and default to 50', () => {
+    expect(CaseListQuerySchema.parse({}).limit).toBe(50);
+    expect(TaskListQuerySchema.parse({ limit: '7' }).limit).toBe(7);
+    expect(CaseListQuerySchema.parse({ limit: '200' }).limit).toBe(200);
+    expect(CaseListQuerySchema.parse({ limit: '010' }).limit).toBe(10);
+    for (const bad of ['0x10', '  5', '5 ', '2e0', '1.0', '+5', '-1', '0', '201', '', 'abc', '１', '99999999999', ['1', '2']]) {
+      for (const schema of [CaseListQuerySchema, TaskListQuerySchema]) {
+        const r = schema.safeParse({ limit: bad });
+        expect(r.success, JSON.stringify(bad)).toBe(false);
+        expect(r.error?.issues[0].path, JSON.stringify(bad)).toEqual(['limit']);
+      }
+    }
+  });
+});
+
+describe('completion data', () => {
+  const now = Date.parse('2026-06-01T00:00:00Z');
+
+  it('takes an amount as a finite non-negative number or a plain decimal string', () => {
+    for (const amount of [0, 1250, 1250.5, '1250.00', '0', '7']) {
+      expect(validateOutcome('confirm_freeze', { outcome: 'frozen', data: { amount, currency: 'EUR' } }), JSON.stringify(amount)).toEqual({});
+    }
+    for (const amount of [' ', '  ', 'abc', '1e3', '0x10', '-1', '+1', '1,250.00', '.5', '5.', ' 12', 'Infinity', 'NaN', '9'.repeat(400), -1, Number.POSITIVE_INFINITY, Number.NaN, true, {}, [], null]) {
+      const errors = validateOutcome('confirm_freeze', { outcome: 'frozen', data: { amount, currency: 'EUR' } });
+      expect(Object.keys(errors), JSON.stringify(amount)).toEqual(['data.amount']);
+    }
+    expect(validateOutcome('confirm_freeze', { outcome: 'frozen', data: { amount: '', currency: 'EUR' } })).toEqual({ 'data.amount': 'is required' });
+  });
+
+  it('refuses an actionDate more than a year ahead, and keeps near and past ones', () => {
+    const approve = (actionDate: unknown) => validateOutcome('le_signoff', { outcome: 'approved', data: { actionDate } }, now);
+    expect(approve('2026-06-15T09:00:00Z')).toEqual({});
+    expect(approve('2020-01-01T00:00:00Z')).toEqual({});
+    expect(approve(new Date(now + MAX_ACTION_DATE_AHEAD_DAYS * DAY).toISOString())).toEqual({});
+    expect(approve(new Date(now + MAX_ACTION_DATE_AHEAD_DAYS * DAY + 1000).toISOString())).toHaveProperty('data.actionDate');
+    expect(approve('9999-12-31T23:59:59Z')).toEqual({ 'data.actionDate': `must be at most ${MAX_ACTION_DATE_AHEAD_DAYS} days from now` });
+    expect(approve('2026-02-31T00:00:00Z')).toEqual({ 'data.actionDate': 'must be an RFC 3339 date-time' });
+    // Without `now`, the clock (in a workflow: workflow time) decides.
+    expect(validateOutcome('le_signoff', { outcome: 'approved', data: { actionDate: '9999-12-31T23:59:59Z' } })).toHaveProperty('data.actionDate');
+  });
+
+  it('reports these through checkCompletion, with its four-argument form unchanged', () => {
+    const actor: Actor = { id: 'p_officer', org: 'ceop', roles: ['le_officer'] };
+    const task = { id: 't1', type: 'le_signoff', status: 'open', assignee: { org: 'ceop', role: 'le_officer' }, roles: ['le_officer'] } as Task;
+    const facts = { createdBy: 'p_lead', verifiedBy: null };
+    const far = checkCompletion(task, actor, { taskId: 't1', outcome: 'approved', data: { actionDate: '9999-12-31T23:59:59Z' } }, facts);
+    expect(far).toMatchObject({ kind: 'invalid', errors: { 'data.actionDate': expect.any(String) } });
+    expect(checkCompletion(task, actor, { taskId: 't1', outcome: 'approved', data: { actionDate: '2026-06-15T09:00:00Z' } }, facts, now)).toBeNull();
+    const freeze = { ...task, type: 'confirm_freeze', assignee: { org: 'acq', role: 'partner' }, roles: ['partner'] } as Task;
+    const partner: Actor = { id: 'p_acq', org: 'acq', roles: ['partner'] };
+    expect(checkCompletion(freeze, partner, { taskId: 't1', outcome: 'frozen', data: { amount: ' ', currency: 'EUR' } }, facts)).toMatchObject({
+      kind: 'invalid',
+      errors: { 'data.amount': expect.any(String) },
+    });
+  });
+});
+
+describe('non-finite numbers', () => {
+  it('are found wherever they sit and named by path', () => {
+    expect(inputFault({ data: { amount: Number.POSITIVE_INFINITY } }, MAX_JSON_DEPTH)).toEqual({ kind: 'number', path: 'data.amount' });
+    expect(inputFault([1, [Number.NEGATIVE_INFINITY]], MAX_JSON_DEPTH)).toEqual({ kind: 'number', path: '1.0' });
+    expect(inputFault(Number.NaN, MAX_JSON_DEPTH)).toEqual({ kind: 'number', path: 'body' });
+    expect(inputFault({ big: 1e308, small: -1e-320, zero: -0 }, MAX_JSON_DEPTH)).toBeNull();
+    const p = problemOf(() => assertStorable(JSON.parse('{"data":{"amount":1e400}}'), 'body'));
+    expect(p.kind).toBe('validation');
+    expect(Object.keys(p.errors ?? {})).toEqual(['data.amount']);
+  });
+});
+
+describe('UTF-8 bodies', () => {
+  const bad = Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+
+  it('refuses invalid UTF-8 with an error body-parser keeps as a 400', () => {
+    expect(() => verifyUtf8(null, null, Buffer.from('{"name":"é😀"}'), 'utf-8')).not.toThrow();
+    expect(() => verifyUtf8(null, null, Buffer.from('\ufeff{}'), 'utf-8')).not.toThrow();
+    for (const enc of ['utf-8', 'UTF-8', null]) {
+      let thrown: unknown;
+      try {
+        verifyUtf8(null, null, bad, enc);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, String(enc)).toMatchObject({ status: 400, type: INVALID_UTF8_TYPE });
+    }
+    // Truncated sequences and overlong encodings are not UTF-8 either.
+    expect(() => verifyUtf8(null, null, Buffer.from([0x7b, 0xc3]), 'utf-8')).toThrow();
+    expect(() => verifyUtf8(null, null, Buffer.from([0xc0, 0xaf]), 'utf-8')).toThrow();
+    // UTF-16/32 bodies are their decoders' business.
+    expect(() => verifyUtf8(null, null, Buffer.from('{"a":"é"}', 'utf16le'), 'utf-16le')).not.toThrow();
+  });
+
+  it('maps it to a 400 problem that says so', () => {
+    expect(mapError(Object.assign(new Error('x'), { status: 400, type: INVALID_UTF8_TYPE }))).toEqual({ kind: 'bad_request', detail: 'the body is not valid UTF-8' });
+  });
+});
+
+describe('bad request answers', () => {
+  it('have a generic title and a detail that names what is wrong', () => {
+    expect(PROBLEMS.bad_request.title).toBe('Bad request');
+    const uri = Object.assign(new URIError("Failed to decode param '%ff'"), { status: 400, statusCode: 400 });
+    expect(mapError(uri)).toEqual({ kind: 'bad_request', detail: 'the path is not valid percent-encoding' });
+    const deep = Object.assign(new RangeError('Maximum call stack size exceeded'), { status: 400, type: 'entity.parse.failed' });
+    expect(mapError(deep)).toEqual({ kind: 'bad_request', detail: 'the body nests too deeply to parse as JSON' });
+    const syntax = Object.assign(new SyntaxError('Unexpected end of JSON input'), { status: 400, type: 'entity.parse.failed' });
+    expect(mapError(syntax)).toEqual({ kind: 'bad_request', detail: 'the body is not valid JSON' });
+  });
+
+  it('send WWW-Authenticate: Bearer with every 401, and only with 401', () => {
+    const fakeRes = () => {
+      const headers: Record<string, string> = {};
+      const res = {
+        headers,
+        setHeader(name: string, value: string) {
+          headers[name.toLowerCase()] = value;
+          return res;
+        },
+        status() {
+          return res;
+        },
+        type() {
+          return res;
+        },
+        send() {
+          return res;
+        },
+      };
+      return res;
+    };
+    const unauthorized = fakeRes();
+    sendProblem(unauthorized as unknown as Response, 'unauthorized', 'send Authorization: Bearer <token>');
+    expect(unauthorized.headers['www-authenticate']).toBe('Bearer');
+    const forbidden = fakeRes();
+    sendProblem(forbidden as unknown as Response, 'forbidden', 'no');
+    expect(forbidden.headers['www-authenticate']).toBeUndefined();
+  });
+});
