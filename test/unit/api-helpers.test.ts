@@ -12,19 +12,10 @@ import { parseOr422 } from '../../api/middleware/validate';
 import { isWorkflowGone, temporalProblem } from '../../api/temporal';
 import { partnerCaseView, type TaskRow } from '../../api/views';
 import { CASE_ID_RE } from '../../domain/ids';
-import { ProblemError } from '../../domain/errors';
 import { CaseInputSchema } from '../../domain/schemas';
 import type { CaseView } from '../../domain/types';
+import { problemOf } from '../support/problems';
 
-const problemOf = (fn: () => unknown): ProblemError => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ProblemError) return err;
-    throw err;
-  }
-  throw new Error('no problem raised');
-};
 
 describe('ids and tokens', () => {
   it('mints case ids matching CASE_ID_RE with 26 base32 characters', () => {

@@ -5,21 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor } from '../../api/cursor';
 import { assertStorable, inputFault, INVALID_UTF8_TYPE, MAX_JSON_DEPTH, verifyUtf8 } from '../../api/middleware/body';
 import { mapError, sendProblem } from '../../api/middleware/problem';
-import { PROBLEMS, ProblemError } from '../../domain/errors';
+import { PROBLEMS } from '../../domain/errors';
 import { checkCompletion, isFullDate, isRfc3339, isStorableRfc3339, MAX_ACTION_DATE_AHEAD_DAYS, rfc3339Millis, validateOutcome } from '../../domain/rules/tasks';
 import { AuditExportQuerySchema, CaseInputSchema, CaseListQuerySchema, TaskListQuerySchema } from '../../domain/schemas';
 import type { Actor, Task } from '../../domain/types';
 import { sampleCase } from '../support/fixtures';
+import { problemOf } from '../support/problems';
 
-const problemOf = (fn: () => unknown): ProblemError => {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ProblemError) return err;
-    throw err;
-  }
-  throw new Error('no problem raised');
-};
 
 const DAY = 86_400_000;
 
