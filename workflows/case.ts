@@ -20,7 +20,6 @@ import { conflictKeys, urlHost } from '../domain/rules/plan';
 import { checkActor, checkCompletion, type RuleViolation } from '../domain/rules/tasks';
 import type { CaseStatus, CaseView, Task } from '../domain/types';
 import { OPEN_CASE_STATUSES } from '../domain/types';
-import { store } from './activities';
 import { archiveHistoryWorkflow } from './archive';
 import { CaseAborted, CaseState } from './case-state';
 import {

@@ -6,7 +6,7 @@ import v8 from 'node:v8';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { Client, type Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { pino } from 'pino';
 import { createApp } from '../../api/app';
 import { PrincipalCache } from '../../api/principal-cache';
