@@ -69,6 +69,7 @@ export class CaseState {
    * @param staging whether it has the staged-step-writes patch (only with serial), decided the same way.
    * @param batched whether it has the batched-openings patch (only with staging), decided the same way.
    * @param carrying whether it has the carried-completions patch (only with batched), decided the same way.
+   * @param refusals whether it has the refused-reminders patch (only with carrying), decided the same way.
    */
   constructor(
     readonly input: CaseWorkflowInput,
@@ -77,6 +78,7 @@ export class CaseState {
     readonly staging = false,
     readonly batched = false,
     readonly carrying = false,
+    readonly refusals = false,
   ) {
     const now = input.receivedAt;
     this.view = {

@@ -62,12 +62,13 @@ const isClosed = (status: CaseStatus) => !OPEN_CASE_STATUSES.includes(status);
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
   // Decided before the first command, once per run: see PATCHES. A run with the newest patch has every one before it
   // without reading their markers; runs recorded before it read theirs in the same order as they always did.
-  const carrying = patched(PATCHES.carriedCompletions);
+  const refusals = patched(PATCHES.refusedReminders);
+  const carrying = refusals || patched(PATCHES.carriedCompletions);
   const batched = carrying || patched(PATCHES.batchedOpenings);
   const current = batched || patched(PATCHES.startAttributes);
   const lean = current || patched(PATCHES.leanProjections);
   const serial = current || (lean && patched(PATCHES.serialLocalActivities));
-  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying);
+  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying, refusals);
   const view = state.view;
   const main = new CancellationScope();
 

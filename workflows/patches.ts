@@ -43,4 +43,11 @@ export const PATCHES = {
    * before without their markers. Read first, before batchedOpenings.
    */
   carriedCompletions: 'carried-completions',
+  /**
+   * A reminder, or the re-notice after a removal whose URLs are still up, that the partner refuses with a final 4xx raises
+   * a resolve_exception for the case lead, as a refused request does (the contract: any other 4xx is final, the case lead
+   * gets a resolve_exception task); runs before it only audited the refusal. A run with it has carriedCompletions and
+   * everything before without their markers. Read first, before carriedCompletions.
+   */
+  refusedReminders: 'refused-reminders',
 } as const;

@@ -1,5 +1,6 @@
 // Every path of the case workflow on the real dev server and PostgreSQL: happy, unverified, rejected, deconfliction,
 // declined, notice failures, exceptions, withdrawal, amendment, SLA reminders and escalation, action day.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseWorkflowId } from '../../domain/ids';
 import { verifyChain } from '../../db/queries/audit';
@@ -11,6 +12,9 @@ import { sampleCase } from '../support/fixtures';
 
 let stack: WorkflowStack;
 let partners: PartnerServer;
+const c8 = () => randomBytes(4).toString('hex');
+/** A task's context as its projection stores it (the contract's JSON of the task). */
+const contextOf = async (taskId: string) => JSON.parse((await stack.db.pool.query<{ doc: string }>('SELECT doc FROM tasks WHERE id = $1', [taskId])).rows[0].doc).context;
 
 beforeAll(async () => {
   stack = await startWorkflowStack('paths');
@@ -267,6 +271,40 @@ describe('deadlines of seconds', () => {
     expect(ex).toBeTruthy();
     await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
     await waitForCaseEnd(stack, c.id, 'partner-reminder-escalation-exception');
+  });
+
+  it('raises resolve_exception when a partner refuses a reminder with a final 4xx; retry sends the request again', async () => {
+    const slas = { verification: '1h', signoff: '1h', termination: '4s', freeze: '1h', removal: '1h' };
+    partners.script('visa', [200, 410]);
+    const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas } }));
+    await throughSignoff(c.id);
+    const first = await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'termination_request', 20_000);
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'reminder' && n.status === 410, 20_000);
+    const ex = await waitForTask(stack, c.id, 'resolve_exception', 'ceop', 20_000);
+    expect(await contextOf(ex.id)).toMatchObject({ reason: 'notice_rejected', org: 'visa' });
+    await complete(stack, c.id, ex.id, actors.lead, 'retry');
+    const again = await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'termination_request' && n.id !== first.id, 20_000);
+    expect(again.verified).toBe(true);
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id, 'refused-reminder');
+  });
+
+  it('raises resolve_exception at once when the host refuses the re-notice for URLs still up after removal', async () => {
+    // The merchant's page answers 200 (a path of the local partner server), so the removal check finds it still up.
+    const site = partners.url(`site-${c8()}`);
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '1h' } } });
+    const input = { ...base, merchant: { ...base.merchant, urls: [site], hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [site] }] } };
+    partners.script('host-example', [200, 410]);
+    const c = await startCase(stack, input);
+    await throughSignoff(c.id);
+    const removal = await waitForTask(stack, c.id, 'confirm_removal', 'host-example');
+    await complete(stack, c.id, removal.id, actors.partner('host-example'), 'removed', { removedAt: new Date().toISOString() });
+    // The first hosting notice got 200; the one refused is the re-notice.
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.status === 410, 20_000);
+    const ex = await waitForTask(stack, c.id, 'resolve_exception', 'ceop', 20_000);
+    expect(await contextOf(ex.id)).toMatchObject({ reason: 'notice_rejected', org: 'host-example', urls: [site] });
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id, 'refused-renotice');
   });
 
   it('escalates an overdue sign-off to le_supervisor, who may then complete it', async () => {

@@ -84,7 +84,8 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
       if (round === myRound) delivery = d;
     });
   };
-  const remind = (n: number, escalated: boolean) =>
+  const remind = (n: number, escalated: boolean) => {
+    const myRound = round;
     void deliverNotice(state, {
       type: 'reminder',
       org: req.org,
@@ -92,7 +93,11 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
       round: n,
       scope: {},
       extra: { escalated, taskType: task.type, noticeId: noticeId(task.id, req.noticeType, round) },
+    }).then((d) => {
+      // A refused reminder is a refused notice: the loop below raises it to the case lead (refused-reminders runs).
+      if (state.refusals && d.state === 'rejected' && round === myRound && task.status === 'open') delivery = d;
     });
+  };
 
   send();
   let cycleStart = Date.parse(task.createdAt);
@@ -155,25 +160,41 @@ async function skip(state: CaseState, task: Task): Promise<RequestResult> {
   return 'skipped';
 }
 
-/** After `removed`: check the URLs; one still up gets one re-notice, then a resolve_exception task. */
+/**
+ * After `removed`: check the URLs; one still up gets one re-notice, then a resolve_exception task (at once when the host
+ * refuses the re-notice, in refused-reminders runs).
+ */
 async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, slaMs: number, nextRound: number): Promise<RequestResult> {
   const urls = ((currentScope(state, req).urls as string[] | undefined) ?? []).slice();
   let renoticed = false;
+  // A retried re-notice is a new notice (a new id): the refused one stays refused.
+  let round = nextRound;
   for (;;) {
     const { up, down } = await checks.checkUrls({ caseId: state.caseId, urls });
     await state.appendAudit([state.audit('urls.checked', { taskId: task.id, org: req.org, up, down })]);
     if (up.length === 0) return 'done';
     if (!renoticed) {
       renoticed = true;
-      await deliverNotice(state, {
+      const renotice = await deliverNotice(state, {
         type: 'hosting_notice',
         org: req.org,
         task,
-        round: nextRound,
+        round,
         scope: { urls: up },
         extra: { renotice: true, stillReachable: up },
         request: true,
       });
+      if (state.refusals && renotice.state === 'rejected') {
+        // Refused with a final 4xx: the case lead decides now, rather than after a removal SLA spent waiting for nothing.
+        const choice = await raiseException(state, { reason: 'notice_rejected', taskId: task.id, org: req.org, detail: { notice: renotice.detail, urls: up } });
+        if (choice === 'skip') {
+          state.exceptions = true;
+          return 'skipped';
+        }
+        renoticed = false;
+        round += 1;
+        continue;
+      }
       await sleep(slaMs, { summary: `re-check after re-notice: ${req.org}` });
       continue;
     }
