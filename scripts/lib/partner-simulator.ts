@@ -10,6 +10,7 @@
 //      withdrawn or closed): nothing more to do.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import type { Notice, NoticeType, PartnerKind } from '../../domain/types';
@@ -151,6 +152,8 @@ export async function startPartnerSimulator(opts: SimulatorOptions): Promise<Par
   const seed = opts.seed ?? randomBytes(4).readUInt32LE(0);
   const host = opts.host ?? '127.0.0.1';
   const stopping = new AbortController();
+  // Every request in flight listens to it (through AbortSignal.any) until it ends: many at once is normal, not a leak.
+  setMaxListeners(0, stopping.signal);
   const admin = new TakedownClient({ baseUrl: opts.apiUrl, token: opts.adminToken, signal: stopping.signal });
 
   const orgs = new Map<string, OrgState>();
