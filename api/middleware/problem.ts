@@ -130,9 +130,15 @@ export const notFoundHandler: RequestHandler = (req, res) => {
 
 /** Answers 405 with an Allow header for a known path asked with a method it does not serve. */
 export function methodNotAllowed(allowed: string[]): RequestHandler {
-  const allow = allowed.join(', ');
+  // Express answers HEAD wherever GET is served, and OPTIONS is answered here: the Allow header names both.
+  const methods = allowed.flatMap((m) => (m === 'GET' && !allowed.includes('HEAD') ? ['GET', 'HEAD'] : [m]));
+  const allow = [...methods, 'OPTIONS'].join(', ');
   return (req, res) => {
     res.setHeader('Allow', allow);
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
     res
       .status(405)
       .type('application/problem+json')

@@ -173,7 +173,11 @@ describe('errors', () => {
     expect((await api.request('GET', '/no-such-page')).status).toBe(404);
     const wrong = await api.request('PATCH', '/v1/principals', { token: api.adminToken });
     expect(wrong.status).toBe(405);
-    expect(wrong.headers.allow).toBe('GET, POST');
+    expect(wrong.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
+    const options = await api.request('OPTIONS', '/v1/principals', { token: api.adminToken });
+    expect(options.status).toBe(204);
+    expect(options.headers.allow).toBe('GET, HEAD, POST, OPTIONS');
+    expect((await api.request('HEAD', '/v1/principals', { token: api.adminToken })).status).toBe(200);
   });
 
   it('echoes a sane X-Request-Id and mints one otherwise', async () => {
