@@ -3,7 +3,7 @@ import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { parseDuration } from './rules/duration';
 import { DEFAULT_SLAS, urlHost } from './rules/plan';
-import { isFullDate, isRfc3339, isStorableRfc3339 } from './rules/tasks';
+import { isFullDate, isRfc3339, isStorableRfc3339, toUtc } from './rules/tasks';
 import {
   CASE_STATUSES,
   EVIDENCE_KINDS,
@@ -33,7 +33,8 @@ const httpUrl = z
       return false;
     }
   }, 'must be an absolute http(s) URL');
-const dateTime = z.string().refine(isRfc3339, 'must be an RFC 3339 date-time with a day that exists').openapi({ format: 'date-time' });
+// Kept in UTC, as the contract's times are: one given with an offset is stored as the same instant in UTC.
+const dateTime = z.string().refine(isRfc3339, 'must be an RFC 3339 date-time with a day that exists').transform(toUtc).openapi({ format: 'date-time' });
 /** A date-time compared with timestamptz columns in PostgreSQL: it must also lie in years 0001-9999 (UTC). */
 const storableDateTime = z
   .string()

@@ -4,7 +4,7 @@ import canonicalize from 'canonicalize';
 import { inboxPage, taskById, taskWithFacts } from '../../db/queries/tasks';
 import { ProblemError, type ProblemKind } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
-import { checkCompletion, mayActOn, type RuleViolation } from '../../domain/rules/tasks';
+import { checkCompletion, completionDataInUtc, mayActOn, type RuleViolation } from '../../domain/rules/tasks';
 import { CompleteTaskSchema, TaskListQuerySchema } from '../../domain/schemas';
 import type { Actor, Task } from '../../domain/types';
 import { completeTaskUpdate } from '../../workflows/messages';
@@ -72,7 +72,7 @@ export function tasksRouter(deps: ApiDeps): Router {
       const { row, facts } = found;
       const body = parseOr422(CompleteTaskSchema, req.body ?? {});
       const task = taskFromRow(row);
-      const completion = { taskId: task.id, outcome: body.outcome, data: body.data, ...(body.comment !== undefined ? { comment: body.comment } : {}) };
+      const completion = { taskId: task.id, outcome: body.outcome, data: completionDataInUtc(body.data), ...(body.comment !== undefined ? { comment: body.comment } : {}) };
       // Early answers from the projection; a retry carrying the same Idempotency-Key goes to the workflow even when the
       // projection already shows the task done, because Temporal answers a repeated update id with the first result.
       const retryOfDone = key !== undefined && task.status !== 'open' && mayActOn(actor, task);

@@ -102,6 +102,26 @@ export function isRfc3339(value: unknown): value is string {
   return rfc3339Millis(value) !== null;
 }
 
+/**
+ * The contract's times are UTC: a valid date-time given with an offset becomes the same instant in UTC (milliseconds,
+ * `Z`); one already in UTC, or anything that is not a date-time (left to validation), is returned as it is.
+ */
+export function toUtc<T>(value: T): T | string {
+  if (typeof value !== 'string' || value.endsWith('Z')) return value;
+  const ms = rfc3339Millis(value);
+  return ms === null ? value : new Date(ms).toISOString();
+}
+
+/** The completion `data` fields that hold date-times. */
+export const COMPLETION_TIME_FIELDS = ['terminatedAt', 'removedAt', 'actionDate'] as const;
+
+/** A completion's data with its date-times in UTC (see toUtc); other fields untouched. */
+export function completionDataInUtc(data: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...data };
+  for (const field of COMPLETION_TIME_FIELDS) if (field in out) out[field] = toUtc(out[field]);
+  return out;
+}
+
 /** An RFC 3339 full-date (`YYYY-MM-DD`) that exists on the calendar. */
 export function isFullDate(value: unknown): value is string {
   if (typeof value !== 'string') return false;
@@ -144,7 +164,7 @@ export function validateOutcome(type: TaskType, c: Pick<TaskCompletion, 'outcome
   for (const field of rule.required) {
     if (data[field] === undefined || data[field] === null || data[field] === '') errors[`data.${field}`] = 'is required';
   }
-  for (const field of ['terminatedAt', 'removedAt', 'actionDate']) {
+  for (const field of COMPLETION_TIME_FIELDS) {
     if (data[field] !== undefined && !isRfc3339(data[field])) errors[`data.${field}`] = 'must be an RFC 3339 date-time';
   }
   if (data.actionDate !== undefined && !errors['data.actionDate']) {

@@ -305,9 +305,10 @@ describe('the task flow', () => {
     const missing = await api.request('POST', `/v1/tasks/${termination.id}/complete`, { token: visa.token, body: { outcome: 'terminated', data: {} } });
     expect(missing.status).toBe(422);
     expect(missing.body.errors).toHaveProperty('data.terminatedAt');
-    const terminated = await api.request('POST', `/v1/tasks/${termination.id}/complete`, { token: visa.token, body: { outcome: 'terminated', data: { terminatedAt: '2026-11-20T10:00:00Z' } } });
+    // Times given with an offset are kept as the same instant in UTC, as the contract's times are.
+    const terminated = await api.request('POST', `/v1/tasks/${termination.id}/complete`, { token: visa.token, body: { outcome: 'terminated', data: { terminatedAt: '2026-11-20T11:00:00+01:00' } } });
     expect(terminated.status, terminated.text).toBe(200);
-    expect(terminated.body.data).toEqual({ terminatedAt: '2026-11-20T10:00:00Z' });
+    expect(terminated.body.data).toEqual({ terminatedAt: '2026-11-20T10:00:00.000Z' });
     // Its task closed, the partner no longer reads the case... unless it holds another open task.
     expect((await api.request('GET', `/v1/cases/${c.id}`, { token: visa.token })).status).toBe(403);
 

@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor } from '../../api/cursor';
 import { assertStorable, inputFault, INVALID_UTF8_TYPE, MAX_JSON_DEPTH, verifyUtf8 } from '../../api/middleware/body';
 import { mapError, sendProblem } from '../../api/middleware/problem';
 import { PROBLEMS } from '../../domain/errors';
-import { checkCompletion, isFullDate, isRfc3339, isStorableRfc3339, MAX_ACTION_DATE_AHEAD_DAYS, rfc3339Millis, validateOutcome } from '../../domain/rules/tasks';
+import { checkCompletion, completionDataInUtc, isFullDate, isRfc3339, isStorableRfc3339, MAX_ACTION_DATE_AHEAD_DAYS, rfc3339Millis, toUtc, validateOutcome } from '../../domain/rules/tasks';
 import { AuditExportQuerySchema, CaseInputSchema, CaseListQuerySchema, TaskListQuerySchema } from '../../domain/schemas';
 import type { Actor, Task } from '../../domain/types';
 import { sampleCase } from '../support/fixtures';
@@ -72,6 +72,26 @@ describe('RFC 3339 date-times', () => {
     expect(isStorableRfc3339('0001-01-01T00:30:00+01:00')).toBe(false);
     expect(isStorableRfc3339('9999-12-31T23:30:00-01:00')).toBe(false);
     expect(isStorableRfc3339('2026-02-31T00:00:00Z')).toBe(false);
+  });
+});
+
+describe('times in UTC', () => {
+  it('turns a date-time with an offset into the same instant in UTC, and leaves UTC and non-dates alone', () => {
+    expect(toUtc('2026-11-26T10:00:00+02:00')).toBe('2026-11-26T08:00:00.000Z');
+    expect(toUtc('2026-11-26T00:30:00-01:00')).toBe('2026-11-26T01:30:00.000Z');
+    expect(toUtc('2026-11-26T10:00:00Z')).toBe('2026-11-26T10:00:00Z');
+    expect(toUtc('2026-02-31T10:00:00+02:00')).toBe('2026-02-31T10:00:00+02:00');
+    expect(toUtc(42)).toBe(42);
+    expect(completionDataInUtc({ terminatedAt: '2026-11-26T10:00:00+01:00', note: '2026-11-26T10:00:00+01:00' })).toEqual({
+      terminatedAt: '2026-11-26T09:00:00.000Z',
+      note: '2026-11-26T10:00:00+01:00',
+    });
+  });
+
+  it("stores evidence's collectedAt in UTC", () => {
+    const base = sampleCase();
+    const parsed = CaseInputSchema.parse({ ...base, evidence: [{ ...base.evidence[0], collectedAt: '2026-11-01T12:00:00+02:00' }] });
+    expect(parsed.evidence[0].collectedAt).toBe('2026-11-01T10:00:00.000Z');
   });
 });
 
