@@ -62,7 +62,8 @@ const isClosed = (status: CaseStatus) => !OPEN_CASE_STATUSES.includes(status);
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
   // Decided before the first command, once per run: see PATCHES. A run with the newest patch has every one before it
   // without reading their markers; runs recorded before it read theirs in the same order as they always did.
-  const refusals = patched(PATCHES.refusedReminders);
+  const withdrawalWins = patched(PATCHES.withdrawalWins);
+  const refusals = withdrawalWins || patched(PATCHES.refusedReminders);
   const carrying = refusals || patched(PATCHES.carriedCompletions);
   const batched = carrying || patched(PATCHES.batchedOpenings);
   const current = batched || patched(PATCHES.startAttributes);
@@ -71,6 +72,9 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying, refusals);
   const view = state.view;
   const main = new CancellationScope();
+  /** Set when the case's flow has ended and its ending is decided (withdrawal-wins runs): a withdrawal comes too late. */
+  let closing = false;
+  const closingFailure = () => ApplicationFailure.create({ type: 'CaseClosed', message: 'the case is closing', nonRetryable: true });
 
   const validateCompletion = ({ completion, actor }: CompleteTaskArgs) => {
     const v = checkCompletion(state.tasks.get(completion.taskId), actor, completion, { createdBy: view.createdBy, verifiedBy: view.verifiedBy });
@@ -101,6 +105,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
 
   const validateWithdraw = ({ actor, reason }: WithdrawArgs) => {
     if (isClosed(view.status) || view.withdrawal) throw ApplicationFailure.create({ type: 'CaseClosed', message: `case is ${view.status}`, nonRetryable: true });
+    if (closing) throw closingFailure();
     const allowed = actor.org === view.org && (actor.roles.includes('case_lead') || actor.roles.includes('le_supervisor'));
     if (!allowed) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead or supervisor of the case org may withdraw', nonRetryable: true });
     if (!reason || !reason.trim()) throw ApplicationFailure.create({ type: 'InvalidCompletion', message: 'reason is required', nonRetryable: true, details: [{ reason: 'is required' }] });
@@ -109,6 +114,8 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
     withdrawUpdate,
     async ({ reason, actor }: WithdrawArgs): Promise<CaseView> => {
       if (view.withdrawal) return view;
+      // Validated before the flow ended, handled after: refused, since the ending is decided (withdrawal-wins runs).
+      if (closing) throw closingFailure();
       view.withdrawal = { reason, by: actor.id, at: new Date().toISOString() };
       await state.appendAudit([state.audit('case.withdrawal_requested', { reason }, actor)]);
       main.cancel();
@@ -184,6 +191,11 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
       log.error('case workflow failed', { error: String(err) });
       final = { status: 'failed', reason: String((err as Error)?.message ?? err) };
     }
+  }
+  if (withdrawalWins) {
+    // A withdrawal accepted while the flow ran wins over the flow's own ending (all but a failure, which compensates too).
+    if (view.withdrawal && final.status !== 'failed') final = { status: 'withdrawn', reason: view.withdrawal.reason };
+    closing = true;
   }
   await CancellationScope.nonCancellable(() => closeCase(state, final.status, final.reason));
   await condition(allHandlersFinished);

@@ -50,4 +50,11 @@ export const PATCHES = {
    * everything before without their markers. Read first, before carriedCompletions.
    */
   refusedReminders: 'refused-reminders',
+  /**
+   * A withdrawal accepted before the case's flow ends makes the case end withdrawn, whatever the flow's own ending (a
+   * withdrawal that came in as the last partner task was completed used to be recorded and then ignored, the case ending
+   * completed); once the flow has ended, the case is closing and a withdrawal is refused. A run with it has
+   * refusedReminders and everything before without their markers. Read first, before refusedReminders.
+   */
+  withdrawalWins: 'withdrawal-wins',
 } as const;

@@ -242,6 +242,38 @@ describe('case workflow', () => {
     await expect(handle(atDisruption.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'again', actor: actors.lead }] })).rejects.toBeTruthy();
   });
 
+  it('never accepts a withdrawal and then ends the case otherwise: raced with the last completion, one of them wins whole', async () => {
+    const runs = await Promise.all(
+      [0, 1, 2, 3].map(async (i) => {
+        const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '1h' } } }));
+        await throughSignoff(c.id);
+        const now = new Date().toISOString();
+        // The removal first (its URL check runs and ends), then one termination; the other is the last task.
+        await complete(stack, c.id, (await waitForTask(stack, c.id, 'confirm_removal', 'host-example')).id, actors.partner('host-example'), 'removed', { removedAt: now });
+        await complete(stack, c.id, (await waitForTask(stack, c.id, 'confirm_termination', 'visa')).id, actors.partner('visa'), 'terminated', { terminatedAt: now });
+        const last = await waitForTask(stack, c.id, 'confirm_termination', 'paypal');
+        // Let the removal's check finish, so the last completion ends the flow at once.
+        await new Promise((r) => setTimeout(r, 1_500));
+        // The last completion and a withdrawal at the same moment.
+        const [, withdraw] = await Promise.allSettled([
+          complete(stack, c.id, last.id, actors.partner('paypal'), 'terminated', { terminatedAt: now }),
+          stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'raced', actor: actors.lead }] }),
+        ]);
+        const end = await waitForCaseEnd(stack, c.id, `withdrawal-race-${i}`);
+        return { accepted: withdraw.status === 'fulfilled', end };
+      }),
+    );
+    for (const { accepted, end } of runs) {
+      if (accepted) {
+        expect(end.status).toBe('withdrawn');
+        expect(end.withdrawal).toMatchObject({ reason: 'raced' });
+      } else {
+        expect(end.status).toBe('completed');
+        expect(end.withdrawal).toBeNull();
+      }
+    }
+  });
+
   it('amends a case: new evidence and URLs reach the hosting notice not yet sent', async () => {
     const c = await startCase(stack, sampleCase({}, 'amend1'));
     const newUrl = 'https://shop-amend1.example.test/b';
