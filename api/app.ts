@@ -40,6 +40,8 @@ export interface ApiDeps {
   rateLimitPerMinute?: number;
   /** /metrics without a token (see OpsDeps). */
   metricsPublic?: boolean;
+  /** Refuse (422) partner webhooks that name a loopback or private host (production: the notices could never go there). */
+  refusePrivateWebhooks?: boolean;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -176,7 +176,8 @@ export function webhookSecretBytes(secret: string): number | null {
 export const PartnerPutSchema = z
   .object({
     kind: z.enum(PARTNER_KINDS),
-    webhookUrl: httpUrl.optional(),
+    // No user name or password in it: listings show the URL, and the secret is what authenticates a notice.
+    webhookUrl: httpUrl.refine((u) => !/^https?:\/\/[^/?#]*@/i.test(u), 'must not carry a user name or password').optional(),
     secret: z
       .string()
       .refine((s) => {

@@ -35,6 +35,8 @@ const STATUS_KIND: Record<number, ProblemKind> = {
   404: 'not_found',
   409: 'conflict',
   413: 'payload_too_large',
+  // The console's static files answer Range requests; one past the end of the file is a 416 (with Content-Range).
+  416: 'range_not_satisfiable',
   422: 'validation',
   429: 'rate_limited',
 };

@@ -6,7 +6,8 @@ export function issuesToFieldErrors(issues: readonly z.core.$ZodIssue[], prefix 
   const errors: Record<string, string> = {};
   const put = (path: PropertyKey[], message: string) => {
     const key = [prefix, ...path.map(String)].filter((p) => p !== '').join('.') || 'body';
-    if (!(key in errors)) errors[key] = message;
+    // Own keys only: `constructor` or `toString` as a field name must be listed too, not taken for one already there.
+    if (!Object.hasOwn(errors, key)) errors[key] = message;
   };
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {

@@ -1,6 +1,5 @@
 // Audit: a case's hash chain and its verification, the NDJSON export, and the Temporal history (archived or live).
-import { once } from 'node:events';
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { exportAudit, listAudit, verifyChain } from '../../db/queries/audit';
@@ -21,6 +20,19 @@ async function auditedCase(deps: ApiDeps, caseId: string) {
   const row = await loadCase(deps, caseId);
   if (!row) throw new ProblemError('not_found', 'no such case');
   return row;
+}
+
+/** Waits for the client to take more (drain) or go away (close); the listener that did not fire is removed with it. */
+function drainedOrClosed(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }
 
 export function auditRouter(deps: ApiDeps): Router {
@@ -93,7 +105,7 @@ export function auditRouter(deps: ApiDeps): Router {
         while (!next.done && !closed) {
           if (!res.write(`${JSON.stringify(next.value)}\n`)) {
             // Backpressure: wait for the client to drain (or go away) before reading more rows.
-            await Promise.race([once(res, 'drain'), once(res, 'close')]);
+            await drainedOrClosed(res);
           }
           next = await entries.next();
         }

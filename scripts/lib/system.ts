@@ -63,6 +63,7 @@ export async function startApiPart(config: Config, services: Services, client: C
     uiDir: path.join(root, 'ui'),
     rateLimitPerMinute: config.rateLimitPerMinute,
     metricsPublic: config.metricsPublic,
+    refusePrivateWebhooks: !config.allowPrivateWebhooks,
     principals,
   });
   try {

@@ -109,6 +109,30 @@ describe('partners', () => {
   });
 });
 
+describe('partner webhooks where private addresses are refused (production)', () => {
+  it('refuses a webhook URL naming a loopback or private host, and one with a user name or password anywhere', async () => {
+    const prod = await startApi('api-basics-prod', { refusePrivateWebhooks: true });
+    try {
+      const secret = `whsec_${randomBytes(32).toString('base64')}`;
+      const put = (api2: typeof prod, webhookUrl: string) => api2.request('PUT', '/v1/partners/visa', { token: api2.adminToken, body: { kind: 'card_scheme', webhookUrl, secret } });
+      for (const url of ['https://127.0.0.1/hook', 'http://10.0.0.5/', 'https://[::1]/x', 'https://[::ffff:127.0.0.1]/x', 'https://169.254.169.254/latest', 'https://localhost/x', 'https://0x7f000001/x', 'https://0/x']) {
+        const res = await put(prod, url);
+        expect(res.status, url).toBe(422);
+        expect(res.body.errors, url).toHaveProperty('webhookUrl');
+      }
+      expect((await put(prod, 'https://hooks.example.test/visa')).status).toBe(200);
+      // A user name or password in the URL is refused in every mode (listings show the URL).
+      for (const a of [prod, api]) {
+        const res = await put(a, 'https://user:pa55word@hooks.example.test/visa');
+        expect(res.status).toBe(422);
+        expect(res.body.errors).toHaveProperty('webhookUrl');
+      }
+    } finally {
+      await prod.stop();
+    }
+  });
+});
+
 describe('errors', () => {
   it('answers 400 for a body that is not JSON', async () => {
     const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: '{"name": ', headers: { 'Content-Type': 'application/json' } });
@@ -164,6 +188,16 @@ describe('errors', () => {
     }
     const q = await api.request('GET', '/v1/cases?reference=%00', { token: api.adminToken });
     expect(q.status).toBe(422);
+  });
+
+  it('lists a field named like an Object property (constructor, toString) in errors like any other', async () => {
+    const lead = await api.principal('ceop', ['case_lead']);
+    const query = await api.request('GET', '/v1/cases?constructor=1', { token: lead.token });
+    expect(query.status).toBe(422);
+    expect(Object.keys(query.body.errors ?? {})).toEqual(['constructor']);
+    const body = await api.request('POST', '/v1/principals', { token: api.adminToken, body: { name: 'x', org: 'ceop', roles: ['analyst'], toString: 1 } });
+    expect(body.status).toBe(422);
+    expect(Object.keys(body.body.errors ?? {})).toEqual(['toString']);
   });
 
   it('answers 404 problem+json for unknown routes and 405 with Allow for known paths', async () => {

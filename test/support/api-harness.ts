@@ -87,7 +87,7 @@ export function rawRequest(port: number, method: string, path: string, opts: Req
  */
 export async function startApi(
   label: string,
-  opts: { db?: DbHandle & { url: string; name: string }; client?: Client; taskQueue?: string; rateLimitPerMinute?: number; metricsPublic?: boolean } = {},
+  opts: { db?: DbHandle & { url: string; name: string }; client?: Client; taskQueue?: string; rateLimitPerMinute?: number; metricsPublic?: boolean; refusePrivateWebhooks?: boolean } = {},
 ): Promise<ApiHarness> {
   const db = opts.db ?? (await freshDatabase(label));
   const ownConnection = opts.client ? undefined : await Connection.connect({ address: inject('temporalAddress') });
@@ -107,6 +107,7 @@ export async function startApi(
     temporalUiUrl: 'http://temporal-ui.test',
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
     ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+    ...(opts.refusePrivateWebhooks ? { refusePrivateWebhooks: true } : {}),
     principals,
   });
   const server = http.createServer(app);

@@ -229,6 +229,12 @@ describe('UTF-8 bodies', () => {
   });
 });
 
+describe('other client errors', () => {
+  it('maps a Range past the end of a static file to 416, not 400', () => {
+    expect(mapError(Object.assign(new Error('Range Not Satisfiable'), { status: 416, statusCode: 416 })).kind).toBe('range_not_satisfiable');
+  });
+});
+
 describe('bad request answers', () => {
   it('have a generic title and a detail that names what is wrong', () => {
     expect(PROBLEMS.bad_request.title).toBe('Bad request');
