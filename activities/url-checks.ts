@@ -81,6 +81,17 @@ export function isForbiddenAddress(ip: string): boolean {
   return true;
 }
 
+/**
+ * Whether a webhook URL names a loopback or private host outright (an IP literal in a forbidden range, or localhost):
+ * where private webhooks are not allowed, every notice to it would be refused at delivery, so the API refuses it at
+ * PUT. A name that resolves to such an address is still caught at delivery, which checks every address it connects to.
+ */
+export function namesPrivateHost(url: string): boolean {
+  const host = new URL(url).hostname.toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  return net.isIP(host.replace(/^\[|\]$/g, '')) !== 0 && isForbiddenAddress(host);
+}
+
 /** A resolver that refuses to hand the socket a forbidden address, so the check covers the address actually connected to. */
 const guardedLookup: net.LookupFunction = (hostname, options, callback) => {
   dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {

@@ -40,8 +40,11 @@ export interface ApiDeps {
   rateLimitPerMinute?: number;
   /** /metrics without a token (see OpsDeps). */
   metricsPublic?: boolean;
-  /** Refuse (422) partner webhooks that name a loopback or private host (production: the notices could never go there). */
-  refusePrivateWebhooks?: boolean;
+  /**
+   * Refuses (422) a partner webhook URL at PUT: production passes activities/url-checks' namesPrivateHost, since notices
+   * to a loopback or private host could never be delivered there. Unset: every well-formed URL is taken.
+   */
+  refusesWebhook?: (url: string) => boolean;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -1,9 +1,7 @@
 // Partner orgs (admin only): register or change a webhook and its signing secret; listings never show secrets.
-import { isIP } from 'node:net';
 import { Router } from 'express';
 import { asc, sql } from 'drizzle-orm';
 import { partners } from '../../db/schema';
-import { isForbiddenAddress } from '../../activities/url-checks';
 import { ProblemError } from '../../domain/errors';
 import { PartnerPutSchema, z } from '../../domain/schemas';
 import type { ApiDeps } from '../app';
@@ -17,17 +15,6 @@ const OrgParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a short
 
 export function partnerJson(p: PartnerRow) {
   return { org: p.org, kind: p.kind, name: p.name, webhookUrl: p.webhookUrl, hasSecret: p.secret !== null, updatedAt: p.updatedAt.toISOString() };
-}
-
-/**
- * Whether a webhook URL names a loopback or private host outright (an IP literal in a forbidden range, or localhost):
- * where private webhooks are not allowed, every notice to it would be refused at delivery, so it is refused here. A name
- * that resolves to such an address is still caught at delivery, which checks every address it connects to.
- */
-function namesPrivateHost(url: string): boolean {
-  const host = new URL(url).hostname.toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  return isIP(host.replace(/^\[|\]$/g, '')) !== 0 && isForbiddenAddress(host);
 }
 
 export function partnersRouter(deps: ApiDeps): Router {
@@ -45,7 +32,7 @@ export function partnersRouter(deps: ApiDeps): Router {
     .put(admin, async (req, res) => {
       const org = parseOr422(OrgParam, req.params.org, 'the org in the path', 'org');
       const body = parseOr422(PartnerPutSchema, req.body ?? {});
-      if (body.webhookUrl && deps.refusePrivateWebhooks && namesPrivateHost(body.webhookUrl)) {
+      if (body.webhookUrl && deps.refusesWebhook?.(body.webhookUrl)) {
         throw new ProblemError('validation', 'the webhook URL names a loopback or private address', { webhookUrl: 'must not point at a loopback or private address' });
       }
       const values = { org, kind: body.kind, name: body.name ?? null, webhookUrl: body.webhookUrl ?? null, secret: body.secret ?? null, updatedAt: new Date() };

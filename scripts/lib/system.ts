@@ -5,6 +5,7 @@ import { Client, type Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { createApp } from '../../api/app';
 import { PrincipalCache } from '../../api/principal-cache';
+import { namesPrivateHost } from '../../activities/url-checks';
 import type { Config } from '../config';
 import { freePort } from './ports';
 import { serveHttp } from './http-server';
@@ -63,7 +64,7 @@ export async function startApiPart(config: Config, services: Services, client: C
     uiDir: path.join(root, 'ui'),
     rateLimitPerMinute: config.rateLimitPerMinute,
     metricsPublic: config.metricsPublic,
-    refusePrivateWebhooks: !config.allowPrivateWebhooks,
+    ...(config.allowPrivateWebhooks ? {} : { refusesWebhook: namesPrivateHost }),
     principals,
   });
   try {

@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app';
+import { namesPrivateHost } from '../../activities/url-checks';
 import { PrincipalCache } from '../../api/principal-cache';
 import type { DbHandle } from '../../db/client';
 import type { Role } from '../../domain/types';
@@ -107,7 +108,7 @@ export async function startApi(
     temporalUiUrl: 'http://temporal-ui.test',
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
     ...(opts.metricsPublic ? { metricsPublic: true } : {}),
-    ...(opts.refusePrivateWebhooks ? { refusePrivateWebhooks: true } : {}),
+    ...(opts.refusePrivateWebhooks ? { refusesWebhook: namesPrivateHost } : {}),
     principals,
   });
   const server = http.createServer(app);
