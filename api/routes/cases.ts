@@ -91,7 +91,6 @@ function temporalLink(deps: ApiDeps, caseId: string): string {
   return `${base}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${encodeURIComponent(caseWorkflowId(caseId))}`;
 }
 
-
 /** Whether a case holds every evidence item (by hash) and URL an amendment adds. */
 function holdsAmendment(view: CaseView, body: { evidence: { sha256: string }[]; urls: string[] }): boolean {
   const hashes = new Set(view.evidence.map((e) => e.sha256));

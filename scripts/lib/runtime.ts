@@ -74,7 +74,6 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
   }
 }
 
-/** The admin token: from the environment; in development generated once and kept in <data dir>/admin-token. */
 /**
  * The largest answer the client takes from Temporal. gRPC's default of 4 MiB is less than a long case's history, which
  * the archive reads in one page; Temporal ends a run at 50 MB of history, so this covers every history it keeps.
@@ -89,6 +88,7 @@ export function connectTemporal(address: string): Promise<Connection> {
 /** Below this many characters an admin token set by the operator is taken, with a warning: it is easy to guess. */
 export const WEAK_ADMIN_TOKEN_LENGTH = 16;
 
+/** The admin token: from the environment; in development generated once and kept in <data dir>/admin-token. */
 export function resolveAdminToken(config: Config, log?: Logger): { token: string; generated: boolean } {
   if (config.adminToken) {
     if (config.adminToken.length < WEAK_ADMIN_TOKEN_LENGTH) {
