@@ -72,6 +72,13 @@ export interface OutcomeTiming {
   seconds: number;
 }
 
+/** What a URL check found: `redirected` names, for each URL answered after redirects, the URL that answered last. */
+export interface UrlCheckResult {
+  up: string[];
+  down: string[];
+  redirected?: { url: string; to: string }[];
+}
+
 export interface TakedownActivities {
   recordCase(args: RecordCaseArgs): Promise<void>;
   findConflicts(args: FindConflictsArgs): Promise<string[]>;
@@ -81,7 +88,7 @@ export interface TakedownActivities {
   prepareNotice(args: NoticeArgs): Promise<PreparedNotice>;
   sendNotice(args: { noticeId: string }): Promise<SendResult>;
   settleNotices(args: { caseId: string; reason: string }): Promise<{ abandoned: string[] }>;
-  checkUrls(args: CheckUrlsArgs): Promise<{ up: string[]; down: string[] }>;
+  checkUrls(args: CheckUrlsArgs): Promise<UrlCheckResult>;
   observeOutcome(args: OutcomeTiming): Promise<void>;
   archiveHistory(args: ArchiveArgs): Promise<{ hash: string; runs: number }>;
 }

@@ -3,6 +3,7 @@ import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import type { UrlCheckResult } from './types';
 
 export interface UrlCheckDeps {
   timeoutMs: number;
@@ -256,6 +257,12 @@ const USER_AGENT = 'takedown-url-check/0.1';
  */
 type Verdict = 'up' | 'down' | 'unsure';
 
+/** A verdict, and where the answer came from when redirects were followed to it. */
+interface Checked {
+  verdict: Verdict;
+  finalUrl?: string;
+}
+
 /** Between the attempts at an unsure URL: three attempts in all, about 4 s apart at most. */
 export const RETRY_DELAYS_MS: readonly number[] = [1_000, 3_000];
 /** No retry starts later than this after the check began, so a long list stays well inside the activity's timeout. */
@@ -263,30 +270,27 @@ const RETRY_BUDGET_MS = 45_000;
 
 const unsureStatus = (status: number) => status >= 500 || status === 408 || status === 429;
 
-async function verdictOf(url: string, deps: UrlCheckDeps): Promise<Verdict> {
+async function verdictOf(url: string, deps: UrlCheckDeps): Promise<Checked> {
+  let current = url;
   try {
-    return await answersOk(url, deps);
+    for (let hop = 0; ; hop++) {
+      const probe = (method: string) =>
+        guardedRequest(current, { method, timeoutMs: deps.timeoutMs, allowPrivate: deps.allowPrivate, headers: { 'user-agent': USER_AGENT, accept: '*/*' } });
+      let res = await probe('HEAD');
+      // Some servers refuse HEAD; a GET whose body is dropped unread answers the same question.
+      if (res.status === 405 || res.status === 501) res = await probe('GET');
+      if (res.status >= 300 && res.status < 400 && res.location && hop < MAX_REDIRECTS) {
+        // Each hop goes through the same guard: a redirect must not smuggle the check to an internal address.
+        current = new URL(res.location, current).href;
+        continue;
+      }
+      const verdict = res.status >= 200 && res.status < 300 ? 'up' : unsureStatus(res.status) ? 'unsure' : 'down';
+      return { verdict, ...(current !== url ? { finalUrl: current } : {}) };
+    }
   } catch (err) {
     // Refused connections, unknown hosts, forbidden addresses and invalid URLs say the content is not served there.
-    return err instanceof OutboundError && (err.kind === 'timeout' || err.kind === 'network') ? 'unsure' : 'down';
-  }
-}
-
-async function answersOk(url: string, deps: UrlCheckDeps): Promise<Verdict> {
-  let current = url;
-  for (let hop = 0; ; hop++) {
-    const probe = (method: string) =>
-      guardedRequest(current, { method, timeoutMs: deps.timeoutMs, allowPrivate: deps.allowPrivate, headers: { 'user-agent': USER_AGENT, accept: '*/*' } });
-    let res = await probe('HEAD');
-    // Some servers refuse HEAD; a GET whose body is dropped unread answers the same question.
-    if (res.status === 405 || res.status === 501) res = await probe('GET');
-    if (res.status >= 200 && res.status < 300) return 'up';
-    if (res.status >= 300 && res.status < 400 && res.location && hop < MAX_REDIRECTS) {
-      // Each hop goes through the same guard: a redirect must not smuggle the check to an internal address.
-      current = new URL(res.location, current).href;
-      continue;
-    }
-    return unsureStatus(res.status) ? 'unsure' : 'down';
+    const verdict = err instanceof OutboundError && (err.kind === 'timeout' || err.kind === 'network') ? 'unsure' : 'down';
+    return { verdict, ...(current !== url ? { finalUrl: current } : {}) };
   }
 }
 
@@ -301,20 +305,30 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
 /**
  * Whether each URL still serves content: 2xx (directly or within 3 redirects) is up. An answer that proves nothing (a
  * timeout, a dropped connection, 5xx, 408, 429) is asked again, up to three attempts; any other answer, or no answer
- * after them, is down.
+ * after them, is down. A URL answered after redirects is listed in `redirected` with the URL that answered last: a
+ * host's "suspended" page reached by a redirect counts as up (erring towards a re-notice that a person reviews, never
+ * towards calling content gone), and the case lead sees where the redirect led.
  */
-export async function checkUrls(deps: UrlCheckDeps, urls: string[]): Promise<{ up: string[]; down: string[] }> {
+export async function checkUrls(deps: UrlCheckDeps, urls: string[]): Promise<UrlCheckResult> {
   const unique = [...new Set(urls)];
-  const isUp = new Map<string, boolean>();
+  const checked = new Map<string, Checked>();
   const retryUntil = Date.now() + RETRY_BUDGET_MS;
   await mapLimit(unique, CONCURRENCY, async (url) => {
-    let verdict = await verdictOf(url, deps);
+    let result = await verdictOf(url, deps);
     for (const delay of deps.retryDelaysMs ?? RETRY_DELAYS_MS) {
-      if (verdict !== 'unsure' || Date.now() + delay > retryUntil) break;
+      if (result.verdict !== 'unsure' || Date.now() + delay > retryUntil) break;
       await new Promise((resolve) => setTimeout(resolve, delay));
-      verdict = await verdictOf(url, deps);
+      result = await verdictOf(url, deps);
     }
-    isUp.set(url, verdict === 'up');
+    checked.set(url, result);
   });
-  return { up: unique.filter((u) => isUp.get(u)), down: unique.filter((u) => !isUp.get(u)) };
+  const redirected = unique.flatMap((url) => {
+    const to = checked.get(url)?.finalUrl;
+    return to ? [{ url, to }] : [];
+  });
+  return {
+    up: unique.filter((u) => checked.get(u)?.verdict === 'up'),
+    down: unique.filter((u) => checked.get(u)?.verdict !== 'up'),
+    ...(redirected.length > 0 ? { redirected } : {}),
+  };
 }

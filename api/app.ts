@@ -110,7 +110,7 @@ export function createApp(deps: ApiDeps): Express {
  * The operations endpoints alone (/healthz, /metrics, /openapi.json), for a process that serves no API: a standalone
  * worker exposes its own counters and histograms (notice attempts, time to termination...) this way.
  */
-export function createOpsApp(deps: OpsDeps & { logger: Logger }): Express {
+export function createOpsApp(deps: OpsDeps): Express {
   const app = bareApp();
   app.use(helmet());
   app.use(healthRouter(deps));

@@ -1,5 +1,5 @@
 // The hosting notice, shaped after an order to act against illegal content (Regulation (EU) 2022/2065, Article 9).
-import { type BuiltDocument, type DocumentContext, DOCUMENT_VERSIONS, evidenceReferences, header, issuingAuthority, responseInstructions, str, strList, validIso } from './common';
+import { type BuiltDocument, type DocumentContext, DOCUMENT_VERSIONS, evidenceReferences, header, isRecord, issuingAuthority, responseInstructions, str, strList, validIso } from './common';
 
 export const HOSTING_LEGAL_BASIS = [
   'Regulation (EU) 2022/2065 (Digital Services Act), Article 9',
@@ -20,6 +20,7 @@ export function buildHostingNotice(ctx: DocumentContext): BuiltDocument {
   if (!validIso(ctx.dueAt)) missing.push('dueAt');
   const ips = [...new Set(v.merchant.hosting.filter((h) => h.provider === ctx.org && h.ip).map((h) => h.ip as string))];
   const provisions = strList(extra.provisions);
+  const renotice = extra.renotice === true;
 
   const document = {
     ...header(ctx),
@@ -47,13 +48,36 @@ export function buildHostingNotice(ctx: DocumentContext): BuiltDocument {
       org: v.org,
       when: 'without undue delay',
       requestedBy: ctx.dueAt,
-      how: ctx.taskId ? `POST /v1/tasks/${ctx.taskId}/complete` : null,
+      how: ctx.taskId && !renotice ? `POST /v1/tasks/${ctx.taskId}/complete` : null,
     },
     evidence: evidenceReferences(v.evidence),
-    response: responseInstructions(ctx.taskId, {
-      removed: 'data.removedAt: when access was disabled (RFC 3339)',
-      declined: 'comment: why',
-    }),
+    ...(renotice
+      ? {
+          // A re-notice: the task is already completed as removed, so there is nothing more to complete.
+          followUp: followUp(extra, urls),
+          response: { how: 'no completion: the task was already completed as removed; disable access to the URLs listed', outcomes: {} },
+        }
+      : {
+          response: responseInstructions(ctx.taskId, {
+            removed: 'data.removedAt: when access was disabled (RFC 3339)',
+            declined: 'comment: why',
+          }),
+        }),
   };
   return { document, version: DOCUMENT_VERSIONS.hosting_notice, missing };
+}
+
+/** Why a re-notice came: which URLs still answered after the removal was confirmed, and where redirects led. */
+function followUp(extra: Record<string, unknown>, urls: string[]): Record<string, unknown> {
+  const redirected = Array.isArray(extra.redirected)
+    ? extra.redirected.filter((r): r is { url: string; to: string } => isRecord(r) && typeof r.url === 'string' && typeof r.to === 'string' && urls.includes(r.url))
+    : [];
+  return {
+    reason: 'After the removal was confirmed, the URLs listed still answered 2xx when Takedown checked them.',
+    stillReachable: urls,
+    // A URL that answers only through a redirect: the address that answered last (a page of your own, perhaps).
+    redirected: redirected.map((r) => ({ url: r.url, to: r.to })),
+    nextCheckNotBefore: validIso(str(extra.recheckAfter)) ? extra.recheckAfter : null,
+    ifUnresolved: 'the case lead decides how to proceed',
+  };
 }

@@ -16,12 +16,14 @@ function within<T>(ms: number, p: Promise<T>): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function check(fn: () => Promise<unknown>): Promise<string> {
+/** 'ok' or 'unavailable': /healthz needs no token, so why (an address, a port) goes to the log, never to the caller. */
+async function check(deps: OpsDeps, dependency: 'db' | 'temporal', fn: () => Promise<unknown>): Promise<'ok' | 'unavailable'> {
   try {
     await within(HEALTH_TIMEOUT_MS, fn());
     return 'ok';
   } catch (err) {
-    return `unavailable: ${(err as Error).message ?? String(err)}`.slice(0, 200);
+    deps.logger.warn({ dependency, err: (err as Error).message ?? String(err) }, 'health check failed');
+    return 'unavailable';
   }
 }
 
@@ -29,7 +31,7 @@ async function check(fn: () => Promise<unknown>): Promise<string> {
  * What the operations endpoints need; a standalone worker has these too (see createOpsApp). `metricsPublic`: /metrics
  * without a token (development's default); otherwise it takes an admin or auditor token.
  */
-export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken' | 'metricsPublic'>;
+export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken' | 'metricsPublic' | 'logger'>;
 
 export function healthRouter(deps: OpsDeps): Router {
   const r = Router();
@@ -38,8 +40,8 @@ export function healthRouter(deps: OpsDeps): Router {
   r.route('/healthz')
     .get(async (_req, res) => {
       const [db, temporal] = await Promise.all([
-        check(() => deps.pool.query({ text: 'SELECT 1', query_timeout: HEALTH_TIMEOUT_MS } as never)),
-        check(() =>
+        check(deps, 'db', () => deps.pool.query({ text: 'SELECT 1', query_timeout: HEALTH_TIMEOUT_MS } as never)),
+        check(deps, 'temporal', () =>
           deps.temporal.withDeadline(Date.now() + HEALTH_TIMEOUT_MS, () => deps.temporal.workflowService.describeNamespace({ namespace: deps.namespace })),
         ),
       ]);

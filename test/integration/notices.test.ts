@@ -131,7 +131,7 @@ describe('prepareNotice', () => {
     expect(result.documentHash).toMatch(/^[0-9a-f]{64}$/);
 
     const doc = await db.pool.query('SELECT body, hash, type, version, case_id, task_id FROM documents WHERE id = $1', [result.documentId]);
-    expect(doc.rows[0]).toMatchObject({ hash: result.documentHash, type: 'hosting_notice', version: '1.0', case_id: caseId, task_id: ctx.taskId });
+    expect(doc.rows[0]).toMatchObject({ hash: result.documentHash, type: 'hosting_notice', version: '1.1', case_id: caseId, task_id: ctx.taskId });
     expect(documentHash(doc.rows[0].body)).toBe(result.documentHash);
     const notice = await db.pool.query('SELECT state, org, type FROM notices WHERE id = $1', [noticeId]);
     expect(notice.rows[0]).toEqual({ state: 'pending', org: p.org, type: 'hosting_notice' });
@@ -142,7 +142,7 @@ describe('prepareNotice', () => {
     expect((await db.pool.query('SELECT count(*)::int AS c FROM documents WHERE case_id = $1', [caseId])).rows[0].c).toBe(1);
     const audit = await listAudit(db.pool, caseId);
     expect(audit.map((e) => e.action)).toEqual(['document.rendered']);
-    expect(audit[0].data).toMatchObject({ noticeId, type: 'hosting_notice', org: p.org, documentHash: result.documentHash, version: '1.0' });
+    expect(audit[0].data).toMatchObject({ noticeId, type: 'hosting_notice', org: p.org, documentHash: result.documentHash, version: '1.1' });
   });
 
   it('runs concurrently for one notice without a second document or audit entry', async () => {

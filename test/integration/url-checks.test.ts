@@ -94,10 +94,18 @@ describe('checkUrls', () => {
     expect(hits.filter((h) => h.path === '/head-refused').map((h) => h.method)).toEqual(['HEAD', 'GET']);
   });
 
-  it('follows at most three redirects and judges the final target', async () => {
+  it('follows at most three redirects, judges the final target and names it', async () => {
     const r = await checkUrls(deps, ['/to-ok', '/to-ok-absolute', '/to-gone', '/loop', '/no-location', '/hops/3', '/hops/4'].map((p) => base + p));
     expect(r.up).toEqual([`${base}/to-ok`, `${base}/to-ok-absolute`, `${base}/hops/3`]);
     expect(r.down).toEqual([`${base}/to-gone`, `${base}/loop`, `${base}/no-location`, `${base}/hops/4`]);
+    // Where each redirected URL's last answer came from, up or down (a loop back to itself names no other address).
+    expect(r.redirected).toEqual([
+      { url: `${base}/to-ok`, to: `${base}/ok` },
+      { url: `${base}/to-ok-absolute`, to: `${base}/ok` },
+      { url: `${base}/to-gone`, to: `${base}/gone` },
+      { url: `${base}/hops/3`, to: `${base}/hops/0` },
+      { url: `${base}/hops/4`, to: `${base}/hops/1` },
+    ]);
     hits.length = 0;
     await checkUrls(deps, [`${base}/loop`]);
     expect(hits).toHaveLength(4);

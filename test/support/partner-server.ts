@@ -34,6 +34,9 @@ export async function startPartnerServer(): Promise<PartnerServer> {
   const received: ReceivedNotice[] = [];
   const scripts = new Map<string, number[]>();
   const server = http.createServer((req, res) => {
+    // /moved/<name> stands for a merchant's page that now redirects to /hooks/<name> (a host's "suspended" page, say).
+    const moved = /^\/moved\/([^/?]+)$/.exec(req.url ?? '');
+    if (moved) return void res.writeHead(302, { location: `/hooks/${moved[1]}` }).end();
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

@@ -146,6 +146,32 @@ describe('hosting_notice', () => {
     expect(get(document, 'statementOfReasons.provisions')).toEqual(['s.1(2)']);
   });
 
+  it('says in a re-notice which URLs still answered, where redirects led, and that nothing is left to complete', () => {
+    const first = buildDocument('hosting_notice', contextFor('hosting_notice', 'host-example')).document;
+    expect(first.followUp).toBeUndefined();
+    expect(first.documentVersion).toBe('1.1');
+    const extra = {
+      renotice: true,
+      stillReachable: ['https://shop.example.test/b'],
+      recheckAfter: '2026-03-14T09:00:00.000Z',
+      redirected: [{ url: 'https://shop.example.test/b', to: 'https://host.example.test/suspended' }, { url: 'https://elsewhere.test/', to: 'https://x.test/' }, 'junk'],
+    };
+    const { document, missing } = buildDocument('hosting_notice', contextFor('hosting_notice', 'host-example', { scope: { urls: ['https://shop.example.test/b'] }, extra }));
+    expect(missing).toEqual([]);
+    expect(document).toMatchObject({
+      content: { urls: ['https://shop.example.test/b'] },
+      followUp: {
+        stillReachable: ['https://shop.example.test/b'],
+        // Only the URLs of this notice, and only well-formed entries.
+        redirected: [{ url: 'https://shop.example.test/b', to: 'https://host.example.test/suspended' }],
+        nextCheckNotBefore: '2026-03-14T09:00:00.000Z',
+      },
+      reportTo: { how: null },
+      response: { outcomes: {} },
+    });
+    expect(get(document, 'response.how')).toMatch(/^no completion/);
+  });
+
   it('is incomplete without URLs or a deadline', () => {
     expect(buildDocument('hosting_notice', contextFor('hosting_notice', 'host-example', { scope: { urls: [] }, dueAt: null })).missing).toEqual(['scope.urls', 'dueAt']);
   });

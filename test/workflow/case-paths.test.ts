@@ -339,6 +339,38 @@ describe('deadlines of seconds', () => {
     await waitForCaseEnd(stack, c.id, 'refused-renotice');
   });
 
+  it('re-notices a URL still up after removal through a redirect, naming where it led, then asks the case lead', async () => {
+    // The merchant's page now redirects to a page that answers 200: still up, and the host is told where it leads.
+    const landing = partners.url(`suspended-${c8()}`);
+    const site = landing.replace('/hooks/', '/moved/');
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '2s' } } });
+    const input = { ...base, merchant: { ...base.merchant, urls: [site], hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [site] }] } };
+    const c = await startCase(stack, input);
+    await throughSignoff(c.id);
+    const removal = await waitForTask(stack, c.id, 'confirm_removal', 'host-example');
+    await complete(stack, c.id, removal.id, actors.partner('host-example'), 'removed', { removedAt: new Date().toISOString() });
+    const renotice = await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.document.followUp !== undefined, 20_000);
+    expect(renotice.verified).toBe(true);
+    expect(renotice.document).toMatchObject({
+      content: { urls: [site] },
+      followUp: { stillReachable: [site], redirected: [{ url: site, to: landing }], nextCheckNotBefore: expect.any(String) },
+      reportTo: { how: null },
+    });
+    const ex = await waitForTask(stack, c.id, 'resolve_exception', 'ceop', 20_000);
+    expect(await contextOf(ex.id)).toMatchObject({ reason: 'urls_still_up', org: 'host-example', urls: [site], redirected: [{ url: site, to: landing }] });
+    const checked = await stack.db.pool.query(`SELECT data FROM audit_entries WHERE case_id = $1 AND action = 'urls.checked' ORDER BY seq`, [c.id]);
+    expect(checked.rows.map((r) => r.data)).toEqual([
+      expect.objectContaining({ up: [site], down: [], redirected: [{ url: site, to: landing }] }),
+      expect.objectContaining({ up: [site], down: [], redirected: [{ url: site, to: landing }] }),
+    ]);
+    await complete(stack, c.id, ex.id, actors.lead, 'skip');
+    for (const org of ['visa', 'paypal']) {
+      const t = await waitForTask(stack, c.id, 'confirm_termination', org);
+      await complete(stack, c.id, t.id, actors.partner(org), 'terminated', { terminatedAt: new Date().toISOString() });
+    }
+    expect((await waitForCaseEnd(stack, c.id, 'redirected-still-up')).status).toBe('completed_with_exceptions');
+  });
+
   it('escalates an overdue sign-off to le_supervisor, who may then complete it', async () => {
     const slas = { verification: '1h', signoff: '2s', termination: '1h', freeze: '1h', removal: '1h' };
     const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas } }));

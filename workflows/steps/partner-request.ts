@@ -170,8 +170,12 @@ async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, 
   // A retried re-notice is a new notice (a new id): the refused one stays refused.
   let round = nextRound;
   for (;;) {
-    const { up, down } = await checks.checkUrls({ caseId: state.caseId, urls });
-    await state.appendAudit([state.audit('urls.checked', { taskId: task.id, org: req.org, up, down })]);
+    // `redirected` is absent from results recorded before it existed; only data (audit, task detail) depends on it.
+    const { up, down, redirected = [] } = await checks.checkUrls({ caseId: state.caseId, urls });
+    await state.appendAudit([state.audit('urls.checked', { taskId: task.id, org: req.org, up, down, ...(redirected.length > 0 ? { redirected } : {}) })]);
+    // Where a URL still up now answers from, when a redirect led there (a host's own "suspended" page, say).
+    const upVia = redirected.filter((r) => up.includes(r.url));
+    const via = upVia.length > 0 ? { redirected: upVia } : {};
     if (up.length === 0) return 'done';
     if (!renoticed) {
       renoticed = true;
@@ -181,7 +185,7 @@ async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, 
         task,
         round,
         scope: { urls: up },
-        extra: { renotice: true, stillReachable: up },
+        extra: { renotice: true, stillReachable: up, recheckAfter: new Date(Date.now() + slaMs).toISOString(), ...via },
         request: true,
       });
       if (state.refusals && renotice.state === 'rejected') {
@@ -198,7 +202,12 @@ async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, 
       await sleep(slaMs, { summary: `re-check after re-notice: ${req.org}` });
       continue;
     }
-    const choice = await raiseException(state, { reason: 'urls_still_up', taskId: task.id, org: req.org, detail: { urls: up } });
+    const choice = await raiseException(state, {
+      reason: 'urls_still_up',
+      taskId: task.id,
+      org: req.org,
+      detail: { urls: up, ...via },
+    });
     if (choice === 'skip') {
       state.exceptions = true;
       return 'skipped';
