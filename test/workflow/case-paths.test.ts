@@ -313,7 +313,12 @@ describe('deadlines of seconds', () => {
     const first = await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'termination_request', 20_000);
     await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'reminder' && n.status === 410, 20_000);
     const ex = await waitForTask(stack, c.id, 'resolve_exception', 'ceop', 20_000);
-    expect(await contextOf(ex.id)).toMatchObject({ reason: 'notice_rejected', org: 'visa' });
+    // The partner's answer, not the SDK's wrapper ("Activity task failed"), so the case lead sees what was refused.
+    expect(await contextOf(ex.id)).toMatchObject({
+      reason: 'notice_rejected',
+      org: 'visa',
+      notice: { failure: 'PartnerRejected', status: 410, message: expect.stringMatching(/^visa rejected notice .*410/) },
+    });
     await complete(stack, c.id, ex.id, actors.lead, 'retry');
     const again = await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'termination_request' && n.id !== first.id, 20_000);
     expect(again.verified).toBe(true);

@@ -55,7 +55,11 @@ export async function deliverNotice(
   } catch (err) {
     if (isCancellation(err)) return { state: 'cancelled', detail: { noticeId: id } };
     const type = failureType(err);
-    return { state: 'rejected', detail: { noticeId: id, failure: type ?? 'DeliveryFailed', message: (err as Error).message } };
+    // The activity's own message (the partner's answer), not the wrapper's "Activity task failed".
+    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+    const given = cause instanceof ApplicationFailure ? (cause.details?.[0] as { status?: unknown } | undefined) : undefined;
+    const status = typeof given?.status === 'number' ? { status: given.status } : {};
+    return { state: 'rejected', detail: { noticeId: id, failure: type ?? 'DeliveryFailed', message: (cause as Error).message, ...status } };
   }
 }
 
