@@ -1,4 +1,5 @@
-// Opaque keyset cursors over (created_at, id): stable under inserts, cheap on the (created_at, id) indexes.
+// Opaque keyset cursors over (created_at, id), or over (due time, id) for an inbox sorted by deadline: stable under
+// inserts, cheap on the matching indexes.
 import { ProblemError } from '../domain/errors';
 import { isStorableRfc3339 } from '../domain/rules/tasks';
 
@@ -28,4 +29,31 @@ export function decodeCursor(raw: string | undefined): Cursor | undefined {
   // with `cursor` named, rather than as a data exception from the query.
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(at) || !isStorableRfc3339(at) || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) throw bad();
   return { createdAt: at, id };
+}
+
+/** A position in an inbox sorted by deadline: the due time ('infinity' for a task without one) and the id. */
+export interface DueCursor {
+  dueAt: string;
+  id: string;
+}
+
+/** Marked with 'due', so a cursor of one order is refused by the other instead of starting at the wrong place. */
+export function encodeDueCursor(dueAt: string | null, id: string): string {
+  return Buffer.from(JSON.stringify(['due', dueAt ?? 'infinity', id]), 'utf8').toString('base64url');
+}
+
+export function decodeDueCursor(raw: string | undefined): DueCursor | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const bad = () => new ProblemError('validation', 'the cursor is not one this API issued for sort=due', { cursor: 'is not a valid cursor for this sort order' });
+  let parsed: unknown;
+  try {
+    parsed = /^[A-Za-z0-9_-]+$/.test(raw) ? JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) : undefined;
+  } catch {
+    throw bad();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 3 || parsed[0] !== 'due' || typeof parsed[1] !== 'string' || typeof parsed[2] !== 'string') throw bad();
+  const [, at, id] = parsed as [string, string, string];
+  const time = at === 'infinity' || (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(at) && isStorableRfc3339(at));
+  if (!time || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) throw bad();
+  return { dueAt: at, id };
 }

@@ -101,6 +101,8 @@ export const tasks = pgTable(
   },
   (t) => [
     index('tasks_inbox_idx').on(t.assigneeOrg, t.status, t.createdAt, t.id),
+    // The inbox sorted by deadline (?sort=due): a task without one sorts after every other.
+    index('tasks_inbox_due_idx').on(t.assigneeOrg, t.status, sql`coalesce(${t.dueAt}, 'infinity'::timestamptz)`, t.id),
     index('tasks_case_idx').on(t.caseId, t.createdAt),
     index('tasks_open_due_idx').on(t.dueAt).where(sql`status = 'open'`),
   ],

@@ -216,6 +216,8 @@ export const TaskListQuerySchema = z
     status: TaskStatusSchema.default('open'),
     caseId: z.string().max(64).optional(),
     type: TaskTypeSchema.optional(),
+    // Extension: `due` lists the soonest deadline first (tasks without one last); the contract's order is oldest first.
+    sort: z.enum(['created', 'due']).default('created'),
     limit,
     cursor,
   })

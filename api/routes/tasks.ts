@@ -9,7 +9,7 @@ import { CompleteTaskSchema, TaskListQuerySchema } from '../../domain/schemas';
 import type { Actor, Task } from '../../domain/types';
 import { completeTaskUpdate } from '../../workflows/messages';
 import type { ApiDeps } from '../app';
-import { decodeCursor, encodeCursor } from '../cursor';
+import { decodeCursor, decodeDueCursor, encodeCursor, encodeDueCursor } from '../cursor';
 import { idempotencyKeyOf, keyReusedWithAnotherBody, updateIdFor } from '../idempotency';
 import { TASK_ID_RE } from '../ids';
 import { actorOf } from '../middleware/auth';
@@ -44,11 +44,14 @@ export function tasksRouter(deps: ApiDeps): Router {
     .get(async (req, res) => {
       const actor = actorOf(req);
       const q = parseQueryOr422(TaskListQuerySchema, req.query);
-      const cursor = decodeCursor(q.cursor);
-      // The inbox: tasks of the caller's org that one of its roles may act on (tasks_inbox_idx), oldest first. PostgreSQL
-      // writes each task's JSON, so the page is joined here, never parsed and serialised again.
-      const page = await inboxPage(deps.pool, { org: actor.org, roles: actor.roles, status: q.status, caseId: q.caseId, type: q.type, after: cursor, limit: q.limit });
-      const nextCursor = page.last ? encodeCursor(page.last.createdAt, page.last.id) : null;
+      const due = q.sort === 'due';
+      const cursor = due ? decodeDueCursor(q.cursor) : decodeCursor(q.cursor);
+      const after = cursor && { at: 'dueAt' in cursor ? cursor.dueAt : cursor.createdAt, id: cursor.id };
+      // The inbox: tasks of the caller's org that one of its roles may act on, oldest first (or soonest deadline first).
+      // PostgreSQL writes each task's JSON, so the page is joined here, never parsed and serialised again.
+      const filter = { org: actor.org, roles: actor.roles, status: q.status, caseId: q.caseId, type: q.type, sort: q.sort, after, limit: q.limit };
+      const page = await inboxPage(deps.pool, filter);
+      const nextCursor = !page.last ? null : due ? encodeDueCursor(page.last.dueAt, page.last.id) : encodeCursor(page.last.createdAt, page.last.id);
       res.type('json').send(`{"items":${tasksJson(page.items)},"nextCursor":${JSON.stringify(nextCursor)}}`);
     })
     .all(methodNotAllowed(['GET']));

@@ -37,25 +37,34 @@ export interface InboxFilter {
   status?: TaskStatus;
   caseId?: string;
   type?: TaskType;
-  after?: { createdAt: string; id: string };
+  /** Oldest first (the contract's order, the default), or soonest deadline first (tasks without one last). */
+  sort?: 'created' | 'due';
+  /** Where the page starts: after this task, by its key in the page's order (createdAt, or dueAt with 'infinity' for none). */
+  after?: { at: string; id: string };
   limit: number;
 }
 
 export interface InboxPage {
   /** Each item's `doc` is one Task's JSON text. */
   items: { doc: string }[];
-  /** Where the next page starts, when there is one. */
-  last: { createdAt: string; id: string } | null;
+  /** The last item's id, createdAt and dueAt, when another page follows. */
+  last: { createdAt: string; dueAt: string | null; id: string } | null;
 }
 
-/** The caller org's tasks that one of its roles may act on, oldest first, on tasks_inbox_idx; one named statement per filter combination. */
+/** A task's due time as the deadline order sorts it: one without a deadline comes after every other. */
+const DUE_KEY = "coalesce(due_at, 'infinity'::timestamptz)";
+
+/**
+ * The caller org's tasks that one of its roles may act on, oldest first on tasks_inbox_idx, or soonest deadline first on
+ * tasks_inbox_due_idx; one named statement per filter combination.
+ */
 export async function inboxPage(pool: pg.Pool, f: InboxFilter): Promise<InboxPage> {
   const { rows } = await pool.query<{ doc: string }>(prepared(...inboxStatement(f)));
   const items = rows.slice(0, f.limit);
   if (rows.length <= f.limit) return { items, last: null };
-  // The cursor needs the last item's createdAt and id: only that one document is parsed.
-  const last = JSON.parse(items[items.length - 1].doc) as { createdAt: string; id: string };
-  return { items, last: { createdAt: last.createdAt, id: last.id } };
+  // The cursor needs the last item's keys: only that one document is parsed.
+  const last = JSON.parse(items[items.length - 1].doc) as { createdAt: string; dueAt: string | null; id: string };
+  return { items, last: { createdAt: last.createdAt, dueAt: last.dueAt ?? null, id: last.id } };
 }
 
 /** The inbox statement for a filter (one more row than the page, to tell whether another page follows): text and values. */
@@ -69,7 +78,8 @@ export function inboxStatement(f: InboxFilter): [text: string, values: unknown[]
   if (f.status) add((n) => `status = $${n}`, f.status);
   if (f.caseId) add((n) => `case_id = $${n}`, f.caseId);
   if (f.type) add((n) => `type = $${n}`, f.type);
-  if (f.after) add((n) => `(created_at, id) > ($${n}::timestamptz, $${n + 1})`, f.after.createdAt, f.after.id);
+  const key = f.sort === 'due' ? DUE_KEY : 'created_at';
+  if (f.after) add((n) => `(${key}, id) > ($${n}::timestamptz, $${n + 1})`, f.after.at, f.after.id);
   values.push(f.limit + 1);
-  return [`SELECT doc FROM tasks WHERE ${where.join(' AND ')} ORDER BY created_at, id LIMIT $${values.length}`, values];
+  return [`SELECT doc FROM tasks WHERE ${where.join(' AND ')} ORDER BY ${key}, id LIMIT $${values.length}`, values];
 }

@@ -201,6 +201,41 @@ describe('case lists and reads', () => {
     expect((await api.request('GET', '/v1/cases', { token: visa.token })).status).toBe(403);
   });
 
+  it('lists an inbox soonest deadline first with ?sort=due (an extension), each order refusing the other order\'s cursor', async () => {
+    const org = `sortorg${Date.now()}`;
+    const partner = await api.principal(org, ['partner']);
+    const dues = [['tsk_s_late', '2030-03-01T00:00:00Z'], ['tsk_s_none', null], ['tsk_s_soon', '2030-01-01T00:00:00Z'], ['tsk_s_mid', '2030-02-01T00:00:00Z']];
+    for (const [i, [id, due]] of dues.entries()) {
+      await api.db.pool.query(
+        `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, due_at, context)
+         VALUES ($1, 'case_sorted', 'ceop', 'confirm_freeze', 'open', $2, 'partner', '{partner}', $3, $4, '{}')`,
+        [`${id}_${org}`, org, new Date(Date.UTC(2030, 0, 1, 0, i)), due],
+      );
+    }
+    const walk = async (query: string) => {
+      const ids: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const res: Awaited<ReturnType<ApiHarness['request']>> = await api.request('GET', `/v1/tasks?${query}&limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: partner.token });
+        expect(res.status, res.text).toBe(200);
+        ids.push(...res.body.items.map((t: { id: string }) => t.id.replace(`_${org}`, '')));
+        cursor = res.body.nextCursor;
+      } while (cursor);
+      return ids;
+    };
+    expect(await walk('sort=due')).toEqual(['tsk_s_soon', 'tsk_s_mid', 'tsk_s_late', 'tsk_s_none']);
+    expect(await walk('sort=created')).toEqual(['tsk_s_late', 'tsk_s_none', 'tsk_s_soon', 'tsk_s_mid']);
+    expect(await walk('status=open')).toEqual(['tsk_s_late', 'tsk_s_none', 'tsk_s_soon', 'tsk_s_mid']);
+    const byDue = (await api.request('GET', '/v1/tasks?sort=due&limit=1', { token: partner.token })).body.nextCursor;
+    const byCreated = (await api.request('GET', '/v1/tasks?limit=1', { token: partner.token })).body.nextCursor;
+    for (const [query, cursor] of [['sort=due', byCreated], ['sort=created', byDue]]) {
+      const res = await api.request('GET', `/v1/tasks?${query}&cursor=${cursor}`, { token: partner.token });
+      expect(res.status, query).toBe(422);
+      expect(res.body.errors).toHaveProperty('cursor');
+    }
+    expect((await api.request('GET', '/v1/tasks?sort=deadline', { token: partner.token })).status).toBe(422);
+  });
+
   it('takes empty query parameters as absent, as the contract writes its filters (?caseId=&type=)', async () => {
     const c = await createCase();
     const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');

@@ -81,8 +81,37 @@ describe('Task JSON built by PostgreSQL', () => {
     expect((await ids({ roles: ['analyst'] })).ids).toEqual(['tsk_emptyby']);
     const first = await ids({ limit: 2 });
     expect(first.ids).toEqual(['tsk_noorg', 'tsk_done']);
-    expect(first.last).toEqual({ createdAt: '2026-01-02T03:04:05.006Z', id: 'tsk_done' });
-    const second = await ids({ limit: 2, after: first.last! });
+    expect(first.last).toEqual({ createdAt: '2026-01-02T03:04:05.006Z', dueAt: '2026-01-09T00:00:00.000Z', id: 'tsk_done' });
+    const second = await ids({ limit: 2, after: { at: first.last!.createdAt, id: first.last!.id } });
     expect(second).toEqual({ ids: ['tsk_open', 'tsk_emptyby'], last: null });
+  });
+
+  it('pages an inbox soonest deadline first, tasks without one last, through ties and the tasks without a deadline', async () => {
+    const at = (d: string) => new Date(d);
+    const mc = { ...base, assigneeOrg: 'mc', type: 'confirm_freeze' as const, status: 'open' as const };
+    await db.db.insert(tasks).values([
+      { ...mc, id: 'tsk_d_late', createdAt: at('2026-01-01T00:00:00.000Z'), dueAt: at('2026-03-01T00:00:00.000Z') },
+      { ...mc, id: 'tsk_d_none2', createdAt: at('2026-01-02T00:00:00.000Z') },
+      { ...mc, id: 'tsk_d_soon_b', createdAt: at('2026-01-03T00:00:00.000Z'), dueAt: at('2026-02-01T00:00:00.000Z') },
+      { ...mc, id: 'tsk_d_soon_a', createdAt: at('2026-01-04T00:00:00.000Z'), dueAt: at('2026-02-01T00:00:00.000Z') },
+      { ...mc, id: 'tsk_d_none1', createdAt: at('2026-01-05T00:00:00.000Z') },
+      { ...mc, id: 'tsk_d_first', createdAt: at('2026-01-06T00:00:00.000Z'), dueAt: at('2026-01-15T00:00:00.000Z') },
+    ]);
+    const walk = async (limit: number) => {
+      const seen: string[] = [];
+      let after: { at: string; id: string } | undefined;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await inboxPage(db.pool, { org: 'mc', roles: ['partner'], sort: 'due', limit, after });
+        seen.push(...page.items.map((t) => (JSON.parse(t.doc) as { id: string }).id));
+        if (!page.last) return seen;
+        after = { at: page.last.dueAt ?? 'infinity', id: page.last.id };
+      }
+      throw new Error('no last page');
+    };
+    const order = ['tsk_d_first', 'tsk_d_soon_a', 'tsk_d_soon_b', 'tsk_d_late', 'tsk_d_none1', 'tsk_d_none2'];
+    for (const limit of [1, 2, 4, 50]) expect(await walk(limit), `limit ${limit}`).toEqual(order);
+    // The created order is unchanged by the new one.
+    const oldest = await inboxPage(db.pool, { org: 'mc', roles: ['partner'], limit: 50 });
+    expect(oldest.items.map((t) => (JSON.parse(t.doc) as { id: string }).id)).toEqual(['tsk_d_late', 'tsk_d_none2', 'tsk_d_soon_b', 'tsk_d_soon_a', 'tsk_d_none1', 'tsk_d_first']);
   });
 });

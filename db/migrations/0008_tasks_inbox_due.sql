@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_inbox_due_idx" ON "tasks" USING btree ("assignee_org","status",coalesce("due_at", 'infinity'::timestamptz),"id");
