@@ -223,7 +223,11 @@ export const TaskListQuerySchema = z
   })
   .strict();
 
-export const AuditExportQuerySchema = z.object({ from: storableDateTime.optional(), to: storableDateTime.optional() }).strict();
+export const AuditExportQuerySchema = z
+  .object({ from: storableDateTime.optional(), to: storableDateTime.optional() })
+  .strict()
+  // An empty range is a mistake worth naming, not an empty export that looks like a quiet period.
+  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) < Date.parse(q.to), { message: 'must be later than from', path: ['to'] });
 
 export type CaseInputBody = z.infer<typeof CaseInputSchema>;
 export type CompleteTaskBody = z.infer<typeof CompleteTaskSchema>;
