@@ -11,7 +11,7 @@ const log = createLogger(config, 'takedown-api');
 try {
   const admin = resolveAdminToken(config, log);
   const services = await startServices(config, log, { embedded: false });
-  const connection = await connectTemporal(services.temporalAddress);
+  const connection = await connectTemporal(services.temporalAddress, services.temporalAuth);
   const client = new Client({ connection, namespace: config.temporalNamespace });
   const api = await startApiPart(config, services, client, log, admin.token, config.port);
   log.info({ api: api.url, temporal: services.temporalAddress }, 'api listening');

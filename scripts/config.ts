@@ -13,11 +13,21 @@ const EnvSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('takedown'),
   TEMPORAL_CLI_PATH: z.string().optional(),
   TEMPORAL_UI_URL: z.string().optional(),
+  /** Temporal Cloud's API key authentication (implies TLS). */
+  TEMPORAL_API_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
+  /** TLS to the Temporal frontend with the system's roots (implied by an API key or a client certificate). */
+  TEMPORAL_TLS: z.enum(['0', '1', 'true', 'false']).optional(),
+  /** mTLS: the client certificate and key (PEM files), as Temporal Cloud's certificate-authenticated namespaces ask. */
+  TEMPORAL_TLS_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().optional(),
+  /** The CA (PEM file) that signed the server's certificate, when the system does not trust it already. */
+  TEMPORAL_TLS_CA_PATH: z.string().optional(),
+  /** The name the server's certificate is checked against, when it is not the host of TEMPORAL_ADDRESS. */
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   // Any non-empty token is taken (the contract sets no length; a short one is warned about at start); empty means unset.
   TAKEDOWN_ADMIN_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
   TAKEDOWN_DATA_DIR: z.string().default('.data'),
   TAKEDOWN_TOOLS_DIR: z.string().default('.tools'),
-  TAKEDOWN_PUBLIC_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long one notice delivery attempt (and one URL check) may take before it counts as a timeout and is retried. */
   TAKEDOWN_NOTICE_TIMEOUT: z.string().regex(/^\d+(ms|s|m)$/).default('10s'),
@@ -44,6 +54,30 @@ const EnvSchema = z.object({
 
 export type Config = ReturnType<typeof loadConfig>;
 
+/** How the Temporal clients authenticate: files are named here and read at connection time (scripts/lib/runtime.ts). */
+export interface TemporalTlsSettings {
+  tls: boolean;
+  apiKey?: string;
+  certPath?: string;
+  keyPath?: string;
+  caPath?: string;
+  serverName?: string;
+}
+
+function temporalTlsOf(e: z.infer<typeof EnvSchema>): TemporalTlsSettings {
+  if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
+    throw new Error('invalid configuration:\n  TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together: set both or neither');
+  }
+  const asked = e.TEMPORAL_TLS === '1' || e.TEMPORAL_TLS === 'true';
+  return {
+    tls: asked || Boolean(e.TEMPORAL_API_KEY) || Boolean(e.TEMPORAL_TLS_CERT_PATH) || Boolean(e.TEMPORAL_TLS_CA_PATH),
+    ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
+    ...(e.TEMPORAL_TLS_CERT_PATH ? { certPath: e.TEMPORAL_TLS_CERT_PATH, keyPath: e.TEMPORAL_TLS_KEY_PATH } : {}),
+    ...(e.TEMPORAL_TLS_CA_PATH ? { caPath: e.TEMPORAL_TLS_CA_PATH } : {}),
+    ...(e.TEMPORAL_TLS_SERVER_NAME ? { serverName: e.TEMPORAL_TLS_SERVER_NAME } : {}),
+  };
+}
+
 /** A 0/1/true/false switch; unset, the fallback. */
 const flag = (value: string | undefined, fallback: boolean): boolean => (value ? ['1', 'true'].includes(value) : fallback);
 
@@ -59,6 +93,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   return {
     production,
     port: e.PORT,
+    /** PORT was given: the API takes that port or fails, never another. */
+    portSet: env.PORT !== undefined && env.PORT !== '',
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     temporalAddress: e.TEMPORAL_ADDRESS,
@@ -69,7 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     adminToken: e.TAKEDOWN_ADMIN_TOKEN,
     dataDir,
     toolsDir: path.resolve(e.TAKEDOWN_TOOLS_DIR),
-    publicUrl: e.TAKEDOWN_PUBLIC_URL,
+    temporalTls: temporalTlsOf(e),
     logLevel: e.LOG_LEVEL,
     noticeTimeoutMs: parseDuration(e.TAKEDOWN_NOTICE_TIMEOUT) ?? 10_000,
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,

@@ -2,27 +2,42 @@
 import path from 'node:path';
 import { loadConfig } from './config';
 import { createLogger, onShutdown } from './lib/runtime';
-import { startSystem } from './lib/system';
+import { startSystem, type RunningSystem } from './lib/system';
 
 const config = loadConfig();
 const log = createLogger(config, 'takedown');
 
+// Signals are handled from the first moment: one that comes while the system starts stops what has started once the
+// start settles (a second, later one forces the exit, whose handlers still stop the embedded servers).
+let startup: Promise<RunningSystem> | undefined;
+let stopping = false;
+onShutdown(log, async () => {
+  stopping = true;
+  const system = await startup?.catch(() => undefined);
+  await system?.stop();
+});
+
 try {
-  const system = await startSystem(config, log);
-  const lines = [
-    '',
-    `  Takedown is running`,
-    `  API and console  ${system.apiUrl}`,
-    `  Temporal UI      ${system.temporalUiUrl ?? '(external Temporal)'}`,
-    `  Data dir         ${config.dataDir}`,
-    system.admin.generated
-      ? `  Admin token      ${system.admin.token}   (also in ${path.join(config.dataDir, 'admin-token')})`
-      : '  Admin token      from TAKEDOWN_ADMIN_TOKEN',
-    '',
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-  log.info({ api: system.apiUrl, temporalUi: system.temporalUiUrl }, 'started');
-  onShutdown(log, () => system.stop());
+  startup = startSystem(config, log);
+  const system = await startup;
+  // A signal that came while starting is stopping it already: no banner for a system on its way down.
+  if (!stopping) {
+    const lines = [
+      '',
+      `  Takedown is running`,
+      `  API and console  ${system.apiUrl}`,
+      `  Temporal UI      ${system.temporalUiUrl ?? '(external Temporal)'}`,
+      ...(system.embedded.databaseUrl ? [`  PostgreSQL       ${system.embedded.databaseUrl}   (DATABASE_URL for npm run api / worker / audit:verify)`] : []),
+      ...(system.embedded.temporalAddress ? [`  Temporal         ${system.embedded.temporalAddress}   (TEMPORAL_ADDRESS)`] : []),
+      `  Data dir         ${config.dataDir}`,
+      system.admin.generated
+        ? `  Admin token      ${system.admin.token}   (also in ${path.join(config.dataDir, 'admin-token')})`
+        : '  Admin token      from TAKEDOWN_ADMIN_TOKEN',
+      '',
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    log.info({ api: system.apiUrl, temporalUi: system.temporalUiUrl }, 'started');
+  }
   await system.run;
 } catch (err) {
   log.fatal({ err }, 'start failed');

@@ -11,7 +11,7 @@ const log = createLogger(config, 'takedown-worker');
 
 try {
   const services = await startServices(config, log, { embedded: false });
-  const connection = await connectTemporal(services.temporalAddress);
+  const connection = await connectTemporal(services.temporalAddress, services.temporalAuth);
   const client = new Client({ connection, namespace: config.temporalNamespace });
   const worker = await startWorkerPart(config, services, client);
   log.info({ taskQueue: config.taskQueue, temporal: services.temporalAddress }, 'worker running');

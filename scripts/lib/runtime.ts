@@ -1,13 +1,13 @@
 // Shared start-up for the entry points: logger, PostgreSQL and Temporal (embedded or external), migrations, admin token.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Connection, type TLSConfig } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { pino, type Logger } from 'pino';
 import { connectDb, type DbHandle } from '../../db/client';
 import { runMigrations } from '../../db/migrate';
-import type { Config } from '../config';
+import type { Config, TemporalTlsSettings } from '../config';
 import { startEmbeddedPostgres } from './postgres';
 import { locateTemporalCli } from './temporal-cli';
 import { startTemporalDevServer, waitForTemporal } from './temporal-server';
@@ -30,10 +30,59 @@ export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Lo
 export interface Services {
   databaseUrl: string;
   temporalAddress: string;
+  /** TLS and API key for TEMPORAL_ADDRESS (none for the embedded dev server). */
+  temporalAuth: TemporalAuth;
   temporalUiUrl?: string;
   db: DbHandle;
   /** Stops what this process started, in reverse order. */
   stop(): Promise<void>;
+}
+
+/** Whether a process with this pid exists (one we may not signal exists too). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes <data dir>/takedown.lock for this process, or fails naming the process that holds it: two processes starting
+ * embedded servers on one data dir would run two Temporal servers on one SQLite file. A lock left by a process that no
+ * longer exists is taken over. Returns its release (also run when the process exits).
+ */
+export function lockDataDir(dataDir: string): () => void {
+  const file = path.join(dataDir, 'takedown.lock');
+  mkdirSync(dataDir, { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+      const holder = Number.parseInt(readFileSync(file, 'utf8'), 10);
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && processExists(holder)) {
+        throw new Error(
+          `the data dir ${dataDir} is in use by process ${holder} (another Takedown?): stop it, or set TAKEDOWN_DATA_DIR to another folder (if ${holder} is not Takedown, delete ${file})`,
+        );
+      }
+      unlinkSync(file);
+    }
+  }
+  const release = () => {
+    process.off('exit', release);
+    try {
+      if (Number.parseInt(readFileSync(file, 'utf8'), 10) === process.pid) unlinkSync(file);
+    } catch {
+      // Already gone.
+    }
+  };
+  process.on('exit', release);
+  return release;
 }
 
 export async function startServices(config: Config, log: Logger, opts: { embedded: boolean }): Promise<Services> {
@@ -43,6 +92,10 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
   };
   try {
     mkdirSync(config.dataDir, { recursive: true });
+    if (opts.embedded && (!config.databaseUrl || !config.temporalAddress)) {
+      const release = lockDataDir(config.dataDir);
+      stops.push(async () => release());
+    }
     const pgP = (async () => {
       if (config.databaseUrl) return config.databaseUrl;
       if (!opts.embedded) throw new Error('DATABASE_URL is required for this entry point');
@@ -53,21 +106,22 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
     })();
     const temporalP = (async () => {
       if (config.temporalAddress) {
-        await waitForTemporal(config.temporalAddress, config.temporalNamespace, 30_000);
-        return { address: config.temporalAddress, uiUrl: config.temporalUiUrl };
+        const auth = temporalAuthOf(config.temporalTls);
+        await waitForTemporal(config.temporalAddress, config.temporalNamespace, 30_000, undefined, auth);
+        return { address: config.temporalAddress, uiUrl: config.temporalUiUrl, auth };
       }
       if (!opts.embedded) throw new Error('TEMPORAL_ADDRESS is required for this entry point');
       const cli = await locateTemporalCli({ envPath: config.temporalCliPath, toolsDir: config.toolsDir, log: (m) => log.info(m) });
       log.info({ cli: cli.path }, 'starting the Temporal dev server');
       const dev = await startTemporalDevServer({ cliPath: cli.path, dataDir: path.join(config.dataDir, 'temporal'), namespace: config.temporalNamespace });
       stops.push(() => dev.stop());
-      return { address: dev.address, uiUrl: config.temporalUiUrl ?? dev.uiUrl };
+      return { address: dev.address, uiUrl: config.temporalUiUrl ?? dev.uiUrl, auth: {} };
     })();
     const [databaseUrl, temporal] = await Promise.all([pgP, temporalP]);
     const db = connectDb(databaseUrl, { applicationName: 'takedown' });
     stops.push(() => db.close());
     await runMigrations(db.db);
-    return { databaseUrl, temporalAddress: temporal.address, temporalUiUrl: temporal.uiUrl, db, stop };
+    return { databaseUrl, temporalAddress: temporal.address, temporalAuth: temporal.auth, temporalUiUrl: temporal.uiUrl, db, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -80,9 +134,35 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
  */
 export const TEMPORAL_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
 
+/** TLS and API key for a Temporal frontend, as both the client and the worker's native connection take them. */
+export interface TemporalAuth {
+  tls?: TLSConfig | true;
+  apiKey?: string;
+}
+
+/** Reads the configured certificate files; nothing for a plain connection (the embedded dev server). */
+export function temporalAuthOf(settings: TemporalTlsSettings): TemporalAuth {
+  if (!settings.tls) return {};
+  const read = (what: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`${what} ${file} cannot be read: ${(err as Error).message}`);
+    }
+  };
+  const tls: TLSConfig = {
+    ...(settings.certPath && settings.keyPath
+      ? { clientCertPair: { crt: read('TEMPORAL_TLS_CERT_PATH', settings.certPath), key: read('TEMPORAL_TLS_KEY_PATH', settings.keyPath) } }
+      : {}),
+    ...(settings.caPath ? { serverRootCACertificate: read('TEMPORAL_TLS_CA_PATH', settings.caPath) } : {}),
+    ...(settings.serverName ? { serverNameOverride: settings.serverName } : {}),
+  };
+  return { tls: Object.keys(tls).length > 0 ? tls : true, ...(settings.apiKey ? { apiKey: settings.apiKey } : {}) };
+}
+
 /** The Temporal client connection of the API and the worker's activities. */
-export function connectTemporal(address: string): Promise<Connection> {
-  return Connection.connect({ address, channelArgs: { 'grpc.max_receive_message_length': TEMPORAL_MAX_RECEIVE_BYTES } });
+export function connectTemporal(address: string, auth: TemporalAuth = {}): Promise<Connection> {
+  return Connection.connect({ address, ...auth, channelArgs: { 'grpc.max_receive_message_length': TEMPORAL_MAX_RECEIVE_BYTES } });
 }
 
 /** Below this many characters an admin token set by the operator is taken, with a warning: it is easy to guess. */

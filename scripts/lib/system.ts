@@ -17,6 +17,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export interface RunningSystem {
   apiUrl: string;
   temporalUiUrl: string | undefined;
+  /** Addresses of the servers this process started itself (none that were configured). */
+  embedded: { databaseUrl?: string; temporalAddress?: string };
   admin: { token: string; generated: boolean };
   /** Settles when the worker stops (after `stop()`, or if it fails). */
   run: Promise<void>;
@@ -28,6 +30,7 @@ export interface RunningSystem {
 export async function startWorkerPart(config: Config, services: Services, client: Client) {
   const { worker, connection } = await createTakedownWorker({
     address: services.temporalAddress,
+    auth: services.temporalAuth,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
     deps: {
@@ -87,14 +90,21 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
   const services = await startServices(config, log, { embedded: true });
   let connection: Connection | undefined;
   try {
-    connection = await connectTemporal(services.temporalAddress);
+    connection = await connectTemporal(services.temporalAddress, services.temporalAuth);
     const client = new Client({ connection, namespace: config.temporalNamespace });
     const worker = await startWorkerPart(config, services, client);
-    const api = await startApiPart(config, services, client, log, admin.token, await freePort(config.port, config.host));
+    // A busy port is replaced only in development and only when PORT is not set: a port asked for is that port or a failure.
+    const port = config.production || config.portSet ? config.port : await freePort(config.port, config.host);
+    const api = await startApiPart(config, services, client, log, admin.token, port);
     const conn = connection;
     return {
       apiUrl: api.url,
       temporalUiUrl: services.temporalUiUrl,
+      // The embedded servers' addresses, for `npm run api`, `npm run worker` and `npm run audit:verify` beside this one.
+      embedded: {
+        ...(config.databaseUrl ? {} : { databaseUrl: services.databaseUrl }),
+        ...(config.temporalAddress ? {} : { temporalAddress: services.temporalAddress }),
+      },
       admin,
       run: worker.run,
       async stop() {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { freePort } from './ports';
+import type { TemporalAuth } from './runtime';
 
 export interface DevServer {
   address: string;
@@ -28,13 +29,13 @@ export interface DevServerOptions {
 }
 
 /** Waits until a client call succeeds (not merely an open port); throws after the deadline. */
-export async function waitForTemporal(address: string, namespace: string, timeoutMs: number, child?: ChildProcess): Promise<void> {
+export async function waitForTemporal(address: string, namespace: string, timeoutMs: number, child?: ChildProcess, auth: TemporalAuth = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
     if (child && child.exitCode !== null) throw new Error(`temporal server exited with code ${child.exitCode}`);
     try {
-      const conn = await Connection.connect({ address, connectTimeout: 1_000 });
+      const conn = await Connection.connect({ address, ...auth, connectTimeout: 1_000 });
       try {
         await conn.workflowService.describeNamespace({ namespace }, );
         return;
@@ -119,6 +120,12 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
   child.stdout?.on('data', onOutput);
   child.stderr?.on('data', onOutput);
   const address = `127.0.0.1:${port}`;
+  // A process that exits without stopping the server (a fatal error, a forced exit) does not leave it running alone.
+  const onExit = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  process.on('exit', onExit);
+  child.once('exit', () => process.off('exit', onExit));
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();

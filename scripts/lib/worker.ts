@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities/index';
+import type { TemporalAuth } from './runtime';
 
 export const WORKFLOWS_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workflows/index.ts');
 
@@ -15,12 +16,14 @@ export interface WorkerSetup {
   workflowBundlePath?: string;
   identity?: string;
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows'>>;
+  /** TLS and API key for the Temporal frontend (none for the embedded dev server). */
+  auth?: TemporalAuth;
   /** Worker interceptors (the benchmarks time activities with one). */
   interceptors?: WorkerOptions['interceptors'];
 }
 
 export async function createTakedownWorker(setup: WorkerSetup): Promise<{ worker: Worker; connection: NativeConnection }> {
-  const connection = await NativeConnection.connect({ address: setup.address });
+  const connection = await NativeConnection.connect({ address: setup.address, ...setup.auth });
   const worker = await Worker.create({
     connection,
     namespace: setup.namespace,

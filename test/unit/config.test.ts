@@ -1,8 +1,12 @@
-// Configuration defaults that differ between development and production.
+// Configuration defaults that differ between development and production, and the data dir lock of the embedded servers.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig } from '../../scripts/config';
-import { resolveAdminToken } from '../../scripts/lib/runtime';
+import { lockDataDir, resolveAdminToken } from '../../scripts/lib/runtime';
 
 const TOKEN = { TAKEDOWN_ADMIN_TOKEN: 'a-production-admin-token-0123456789' };
 
@@ -43,5 +47,36 @@ describe('configuration', () => {
     const empty = loadConfig({ NODE_ENV: 'production', TAKEDOWN_ADMIN_TOKEN: '' });
     expect(empty.adminToken).toBeUndefined();
     expect(() => resolveAdminToken(empty, log)).toThrow(/TAKEDOWN_ADMIN_TOKEN is required/);
+  });
+});
+
+describe('the data dir lock', () => {
+  it('refuses a data dir held by a live process, naming it, and takes over one left by a process that is gone', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'takedown-lock-'));
+    const file = path.join(dir, 'takedown.lock');
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(file, `${other.pid}\n`);
+      expect(() => lockDataDir(dir)).toThrow(new RegExp(`in use by process ${other.pid}`));
+      expect(readFileSync(file, 'utf8')).toBe(`${other.pid}\n`);
+    } finally {
+      other.kill('SIGKILL');
+      await new Promise((r) => other.once('exit', r));
+    }
+    const release = lockDataDir(dir);
+    expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
+    release();
+    expect(existsSync(file)).toBe(false);
+    // Free again, and a release after someone else took it over leaves their lock alone.
+    const again = lockDataDir(dir);
+    writeFileSync(file, '999999999\n');
+    again();
+    expect(readFileSync(file, 'utf8')).toBe('999999999\n');
+  });
+
+  it('takes a given PORT as the one port to use', () => {
+    expect(loadConfig({}).portSet).toBe(false);
+    expect(loadConfig({ PORT: '' }).portSet).toBe(false);
+    expect(loadConfig({ PORT: '4000' })).toMatchObject({ port: 4000, portSet: true });
   });
 });
