@@ -123,6 +123,12 @@ async function apiCalls(page: Page, action: () => Promise<void>): Promise<string
   return seen;
 }
 
+/** The class of the element holding focus ("" for <body>). */
+const focusedClass = (page: Page) => page.evaluate(() => (document.activeElement === document.body ? '' : (document.activeElement?.className ?? '')));
+
+/** Page width beyond the viewport: 0 when nothing forces a horizontal scroll. */
+const overflowX = (page: Page) => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+
 const whoText = async (page: Page) => (await page.locator('#who .who-text').textContent())?.replace(/\s+/g, ' ').trim();
 
 // Screenshots for docs/ are rewritten only on request (UPDATE_SCREENSHOTS=1), so a test run leaves the tree clean; the page
@@ -183,6 +189,8 @@ describe('web console', () => {
     const dual = await principal('ceop', ['case_lead', 'analyst'], 'Dana Dual');
     const host = await principal('host-example', ['partner'], 'Host Example abuse desk');
     const auditor = await principal('audit-office', ['auditor'], 'Audrey Auditor');
+    const supervisor = await principal('ceop', ['le_supervisor'], 'Sue Pervisor');
+    const southbank = await principal('acq-southbank', ['partner'], 'Southbank freeze desk');
 
     // Not signed in: the sign-in page; an unknown token is refused in plain words.
     await page.goto(base);
@@ -212,7 +220,9 @@ describe('web console', () => {
     await form.locator('[name=priority]').selectOption('high');
     await form.locator('[name=name]').fill(`Example Shop ${unique}`);
     await form.locator('[name=descriptor]').fill('EXSHOP*ONLINE');
-    await form.locator('[name=urls]').fill(`${shopUrl}/shop-${unique}`);
+    // One very long URL must wrap on the case page, not widen it.
+    const longUrl = `${shopUrl}/shop-${unique}/${'verylongpathsegment'.repeat(40)}`;
+    await form.locator('[name=urls]').fill(`${shopUrl}/shop-${unique}\n${longUrl}`);
     await form.locator('[name=cards]').fill(`visa acq-northbank M${unique}`);
     await form.locator('[name=wallets]').fill(`paypal PP-${unique}`);
     await form.locator('[name=hosting]').fill(`host-example 203.0.113.7 ${shopUrl}/shop-${unique}`);
@@ -221,13 +231,30 @@ describe('web console', () => {
     await form.getByText('Evidence line 1 sha256: must be 64 hex characters').waitFor();
     expect(await form.locator('[name=evidence]').getAttribute('aria-invalid')).toBe('true');
     await shot(page, 'new-case');
-    await form.locator('[name=evidence]').fill(`test_transaction ${randomBytes(32).toString('hex')}`);
+    // Words after the hash are refused in the form (never silently dropped); description, time and collector go after "|".
+    const evidenceHash = randomBytes(32).toString('hex');
+    const noPost = await apiCalls(page, async () => {
+      await form.locator('[name=evidence]').fill(`test_transaction ${evidenceHash} test purchase`);
+      await form.getByRole('button', { name: 'Open case' }).click();
+      await form.getByText('Evidence line 1: “test purchase” after the hash').waitFor();
+    });
+    expect(noPost).toEqual([]);
+    expect(await focusedClass(page)).toContain('mono');
+    await form.locator('[name=evidence]').fill(`test_transaction ${evidenceHash} | Test purchase at checkout | 2026-03-01T10:00:00Z | J. Smith`);
     await form.getByRole('button', { name: 'Open case' }).click();
     await page.waitForURL(/#\/cases\/case_/);
     const caseId = decodeURIComponent(new URL(page.url()).hash.replace('#/cases/', ''));
     await page.getByRole('heading', { level: 1, name: `Case ${reference}` }).waitFor();
     await page.locator('.case-head .badge', { hasText: 'verifying' }).waitFor();
     await page.locator('svg.timeline').waitFor();
+    const firstEvidence = page.locator('table.evidence tbody tr', { hasText: evidenceHash });
+    expect(await firstEvidence.textContent()).toContain('Test purchase at checkout');
+    expect(await firstEvidence.textContent()).toContain('by J. Smith');
+    await page.locator('.case-details code', { hasText: 'verylongpathsegment' }).waitFor();
+    expect(await overflowX(page)).toBeLessThanOrEqual(0);
+    // ...and the merchant and evidence columns keep equal widths.
+    const columns = await page.locator('.case-details > section').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
+    expect(Math.abs(columns[0] - columns[1])).toBeLessThan(2);
 
     // Another case, withdrawn from its page with a reason.
     const other = await api('POST', '/v1/cases', lead.token, caseBody(`EFC-UI-OTHER-${unique}`, unique));
@@ -238,18 +265,41 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Withdraw case' }).click();
     await refreshUntil(page, page.locator('.case-head .badge', { hasText: 'withdrawn' }));
     expect(await page.getByText('Withdraw this case').count()).toBe(0);
+    // Steps that never started read "cancelled" (no "since —"); a closed case draws no "deadline later" arrows.
+    await refreshUntil(page, page.locator('table.steps tr[data-step=verification]', { hasText: 'cancelled' }));
+    expect(await page.locator('svg.timeline').textContent()).not.toContain('since —');
+    expect(await page.locator('svg.timeline .tl-due-later').count()).toBe(0);
 
     // Four eyes: a lead who is also an analyst may not verify the case they opened; the 403 is said plainly on the form.
     // Its verification deadline is one second: the task runs overdue and escalates, for the inbox order and the board's flag.
     const own = await api('POST', '/v1/cases', dual.token, caseBody(`EFC-UI-DUAL-${unique}`, `d${unique}`, { verification: '1s' }));
     expect(own.status).toBe(201);
     await openTask(dual.token, own.body.id, 'verify_evidence');
+    // A second case on the same merchant goes to a deconfliction review, whose card links the overlapping case.
+    const dup = await api('POST', '/v1/cases', lead.token, caseBody(`EFC-UI-DUP-${unique}`, `d${unique}`));
+    expect(dup.status).toBe(201);
+    await openTask(supervisor.token, dup.body.id, 'deconfliction_review');
+    await signIn(page, supervisor.token);
+    await go(page, '#/tasks', 'My tasks');
+    const review = page.locator('article[data-task-type=deconfliction_review]', { hasText: dup.body.id });
+    expect(await review.locator('.context').getByRole('link', { name: own.body.id }).getAttribute('href')).toBe(`#/cases/${own.body.id}`);
+    // A case whose freeze goes to an acquirer with no webhook (it works in the console): verified and signed off through the API.
+    const freezeBody = caseBody(`EFC-UI-FREEZE-${unique}`, `f${unique}`);
+    freezeBody.merchant.paymentChannels[0].acquirer = 'acq-southbank';
+    const frozen = await api('POST', '/v1/cases', lead.token, freezeBody);
+    expect(frozen.status).toBe(201);
+    const freezeVerify = await openTask(analyst.token, frozen.body.id, 'verify_evidence');
+    expect((await api('POST', `/v1/tasks/${freezeVerify.id}/complete`, analyst.token, { outcome: 'verified' })).status).toBe(200);
+    const freezeSignoff = await openTask(officer.token, frozen.body.id, 'le_signoff');
+    expect((await api('POST', `/v1/tasks/${freezeSignoff.id}/complete`, officer.token, { outcome: 'approved' })).status).toBe(200);
     await signIn(page, dual.token);
     await go(page, '#/tasks', 'My tasks');
     const ownCard = page.locator('article[data-task-type=verify_evidence]', { hasText: own.body.id });
     await ownCard.getByRole('radio', { name: 'verified' }).check();
     await ownCard.getByRole('button', { name: 'Complete task' }).click();
     await ownCard.getByRole('alert').getByText(/^403 Not allowed: .*may not complete its verification/).waitFor();
+    // The button was disabled during the request: focus goes to the alert, not to <body>.
+    expect(await focusedClass(page)).toBe('form-alert');
 
     // The analyst: the overdue task comes first; an invalid completion shows the field error next to the comment, then the evidence is verified.
     await openTask(analyst.token, caseId, 'verify_evidence');
@@ -262,6 +312,12 @@ describe('web console', () => {
     expect(await cards.first().textContent()).toContain(own.body.id);
     await cards.first().getByText('escalated', { exact: true }).waitFor();
     const verify = page.locator('article[data-task-type=verify_evidence]', { hasText: caseId });
+    // No outcome chosen: said on the field, nothing sent.
+    const noOutcome = await apiCalls(page, async () => {
+      await verify.getByRole('button', { name: 'Complete task' }).click();
+      await verify.getByText('Choose an outcome').waitFor();
+    });
+    expect(noOutcome).toEqual([]);
     await verify.getByRole('radio', { name: 'rejected' }).check();
     await verify.getByRole('button', { name: 'Complete task' }).click();
     await verify.getByText('Comment is required for outcome rejected').waitFor();
@@ -270,6 +326,7 @@ describe('web console', () => {
     await verify.getByRole('radio', { name: 'verified' }).check();
     await verify.getByRole('button', { name: 'Complete task' }).click();
     await verify.getByText('Completed: verified.').waitFor();
+    expect(await focusedClass(page)).toBe('done-note');
 
     // The timeline moves: verification done, sign-off running.
     await go(page, `#/cases/${caseId}`, `Case ${reference}`);
@@ -287,6 +344,25 @@ describe('web console', () => {
     await signoff.getByRole('radio', { name: 'approved' }).check();
     await signoff.getByRole('button', { name: 'Complete task' }).click();
     await signoff.getByText('Completed: approved.').waitFor();
+
+    // The acquirer freezes in the console: an amount that is not a plain decimal is refused in the form; a good one is sent
+    // as the exact string typed (no float rounding).
+    await openTask(southbank.token, frozen.body.id, 'confirm_freeze');
+    await signIn(page, southbank.token);
+    await go(page, '#/tasks', 'My tasks');
+    const freeze = page.locator('article[data-task-type=confirm_freeze]', { hasText: frozen.body.id });
+    await freeze.getByRole('radio', { name: 'frozen' }).check();
+    await freeze.getByLabel(/^Currency/).fill('EUR');
+    await freeze.getByLabel(/^Amount frozen/).fill('0x10');
+    await freeze.getByRole('button', { name: 'Complete task' }).click();
+    await freeze.getByText('Amount frozen must be a plain decimal number').waitFor();
+    await freeze.getByLabel(/^Amount frozen/).fill(' 1250.000000000000000001 ');
+    const [completion] = await Promise.all([
+      page.waitForRequest((req) => req.method() === 'POST' && req.url().endsWith('/complete')),
+      freeze.getByRole('button', { name: 'Complete task' }).click(),
+    ]);
+    expect(completion.postDataJSON().data).toEqual({ amount: '1250.000000000000000001', currency: 'EUR' });
+    await freeze.getByText('Completed: frozen.').waitFor();
 
     // The simulated scheme, wallet and acquirer answer their notices; the host's removal is still open: the case page mid-flight.
     await caseWhere(
@@ -306,6 +382,21 @@ describe('web console', () => {
     expect(await page.locator('table.steps tr[data-step=termination]').textContent()).toMatch(/terminated by visa\/prn_/);
     expect(await page.locator('svg.timeline [data-step=hosting] .tl-due-later').count()).toBeGreaterThan(0);
     await shot(page, 'case');
+    // Typed text survives a Refresh (only facts and timeline are redrawn); the added item's description shows; focus lands on the note.
+    await page.getByText('Add evidence or URLs').click();
+    const addedHash = randomBytes(32).toString('hex');
+    await page.getByLabel(/^SHA-256 of the item/).fill(addedHash);
+    await page.getByLabel(/^Description/).fill('Second capture of the checkout');
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('table.steps').waitFor();
+    await page.waitForTimeout(300);
+    expect(await page.getByLabel(/^Description/).inputValue()).toBe('Second capture of the checkout');
+    await page.getByLabel(/^Collected by/).fill('ceop/casey');
+    await page.getByRole('button', { name: 'Add to the case' }).click();
+    await page.locator('p.notice', { hasText: 'Added to the case.' }).waitFor();
+    expect(await focusedClass(page)).toBe('notice');
+    await refreshUntil(page, page.locator('table.evidence tr', { hasText: 'Second capture of the checkout' }));
+    expect(await page.locator('table.evidence tr', { hasText: addedHash }).textContent()).toContain('by ceop/casey');
 
     // The host confirms removal in its inbox (partners land there: they read no case list).
     await openTask(host.token, caseId, 'confirm_removal');
@@ -336,7 +427,7 @@ describe('web console', () => {
     const countLinks = page.locator('.counts a.count');
     await countLinks.first().waitFor();
     const boardCounts = async () => (await countLinks.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label'))));
-    expect(await boardCounts()).toEqual(['1 verifying', '1 completed', '1 withdrawn']);
+    expect(await boardCounts()).toEqual(['2 verifying', '1 disrupting', '1 completed', '1 withdrawn']);
     await page.locator(`tr.overdue[data-case-id="${own.body.id}"]`).getByText('Overdue: verification').waitFor();
     await shot(page, 'board');
     await page.getByLabel('Status', { exact: true }).selectOption('withdrawn');
@@ -345,7 +436,7 @@ describe('web console', () => {
     expect(await page.locator('tr[data-case-id]').count()).toBe(1);
     // Filtering narrows the table, not the counts (they are not tallied from the rows on screen).
     await page.locator('.counts').getByText('All the cases you may read, not only those matching the filters.').waitFor();
-    expect(await boardCounts()).toEqual(['1 verifying', '1 completed', '1 withdrawn']);
+    expect(await boardCounts()).toEqual(['2 verifying', '1 disrupting', '1 completed', '1 withdrawn']);
 
     await go(page, `#/cases/${caseId}`, `Case ${reference}`);
     for (const step of ['verification', 'signoff', 'termination', 'freeze', 'hosting']) {
@@ -360,7 +451,22 @@ describe('web console', () => {
     expect(await page.getByRole('link', { name: /Workflow in the Temporal UI/ }).getAttribute('href')).toBe(
       `http://127.0.0.1:8233/namespaces/default/workflows/takedown-${caseId}`,
     );
+    // The workflow's event history, on demand, and its JSON to save.
+    await page.getByRole('button', { name: 'Load history' }).click();
+    const summary = page.locator('.history-summary');
+    await summary.waitFor();
+    expect(await summary.textContent()).toMatch(/^Source: (archive|temporal) .* · \d+ runs?$/);
+    expect(Number(await page.locator('table.history td.events').first().textContent())).toBeGreaterThan(10);
+    const [historyFile] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download history JSON' }).click()]);
+    expect(JSON.parse(await readFile(await historyFile.path(), 'utf8')).caseId).toBe(caseId);
     await shot(page, 'audit');
+    // A range that ends before it starts is refused in the form.
+    await page.getByLabel(/^From/).fill('2030-01-02T00:00:00');
+    await page.getByLabel(/^To/).fill('2030-01-01T00:00:00');
+    await page.getByRole('button', { name: 'Download NDJSON' }).click();
+    await page.getByText('To must not be earlier than From').waitFor();
+    await page.getByLabel(/^From/).fill('');
+    await page.getByLabel(/^To/).fill('');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download NDJSON' }).click()]);
     const lines = (await readFile(await download.path(), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.some((e) => e.caseId === caseId && e.action === 'case.closed')).toBe(true);
@@ -369,6 +475,26 @@ describe('web console', () => {
     // The admin token: GET /v1/me names it too.
     await signIn(page, adminToken);
     expect(await whoText(page)).toBe('Signed in as admin · admin · admin');
+    // The admin lands on their page: principals (create, token shown once, revoke) and partner orgs.
+    await page.getByRole('heading', { level: 1, name: 'Administration' }).waitFor();
+    await page.locator('table.partners tr[data-org=visa]').waitFor();
+    const newPrincipal = page.locator('form', { has: page.getByRole('button', { name: 'Create principal' }) });
+    await newPrincipal.getByLabel('Name').fill('Pat Partner');
+    await newPrincipal.getByLabel(/^Org/).fill('host-example');
+    await newPrincipal.getByLabel('partner', { exact: true }).check();
+    await newPrincipal.getByRole('button', { name: 'Create principal' }).click();
+    const newToken = (await page.locator('.notice code.new-token').textContent()) ?? '';
+    expect(await focusedClass(page)).toBe('notice');
+    expect((await api('GET', '/v1/me', newToken)).body.name).toBe('Pat Partner');
+    await page.getByRole('button', { name: 'Revoke Pat Partner' }).click();
+    await page.locator('table.principals tr', { hasText: 'Pat Partner' }).getByText(/^revoked/).waitFor();
+    expect((await api('GET', '/v1/me', newToken)).status).toBe(401);
+    const partnerPut = page.locator('form', { has: page.getByRole('button', { name: 'Save partner' }) });
+    await partnerPut.getByLabel('Org').fill('acq-southbank');
+    await partnerPut.getByLabel('Kind').selectOption('acquirer');
+    await partnerPut.getByRole('button', { name: 'Save partner' }).click();
+    await page.locator('table.partners tr[data-org=acq-southbank]', { hasText: 'acquirer' }).waitFor();
+    await shot(page, 'admin');
 
     // A case lead reads the chain but is no auditor: no badge, no export.
     await signIn(page, lead.token);

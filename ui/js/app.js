@@ -3,6 +3,7 @@ import { describeError } from './api.js';
 import { fill, h } from './dom.js';
 import { loadIdentity } from './session.js';
 import { clearSession, getToken } from './token.js';
+import { renderAdmin } from './views/admin.js';
 import { renderAudit } from './views/audit.js';
 import { renderBoard } from './views/board.js';
 import { renderCase } from './views/case.js';
@@ -17,11 +18,13 @@ const ROUTES = [
   { re: /^\/cases\/([^/]+)$/, view: renderCase },
   { re: /^\/tasks$/, view: renderInbox },
   { re: /^\/audit\/([^/]+)$/, view: renderAudit },
+  { re: /^\/admin$/, view: renderAdmin },
 ];
 
-/** Where a person lands: the board if they read cases, else their inbox. */
+/** Where a person lands: the board if they read cases, the admin page for an admin alone, else their inbox. */
 export function homeOf(identity) {
-  return identity?.caps.readCases ? '#/cases' : '#/tasks';
+  if (identity?.caps.readCases) return '#/cases';
+  return identity?.caps.admin && identity.roles.length === 1 ? '#/admin' : '#/tasks';
 }
 
 function parseHash() {
@@ -46,6 +49,7 @@ function renderHeader(identity, path) {
     identity.caps.readCases ? link('#/cases', 'Cases') : null,
     identity.caps.admin && identity.roles.length === 1 ? null : link('#/tasks', 'My tasks'),
     identity.caps.createCase ? link('#/cases/new', 'New case') : null,
+    identity.caps.admin ? link('#/admin', 'Admin') : null,
   );
   const roles = identity.roles.length ? identity.roles.join(', ') : 'no roles';
   fill(

@@ -28,7 +28,8 @@ export function control(labelText, input, { hint, name } = {}) {
 /**
  * Shows a failed request in `alert`; for a 422 each entry of the problem's `errors` goes beside the control `find(key)`
  * returns (keys such as "comment", "data.amount", "evidence.0.sha256"), the rest is listed in the alert. `find` may return
- * [control, prefix] to say where in the control the problem is ("line 2:"). Focuses the first bad field.
+ * [control, prefix] to say where in the control the problem is ("line 2:"). Focuses the first bad field, else the alert
+ * (the submit button was disabled while the request ran, so focus would otherwise be left on the page's body).
  */
 export function showProblem(err, alert, find, controls) {
   for (const c of controls) c.setError('');
@@ -45,7 +46,21 @@ export function showProblem(err, alert, find, controls) {
   }
   for (const [c, messages] of byControl) c.setError(messages.join('; '));
   add(alert, errorBox(err), leftover.length ? h('ul', { class: 'leftover' }, leftover.map((t) => h('li', {}, t))) : null);
-  [...byControl.keys()][0]?.input.focus();
+  const first = [...byControl.keys()][0];
+  if (first) first.input.focus();
+  else focusNote(alert);
+}
+
+/** Moves focus to a message (an alert, a confirmation) that is not itself a control, so keyboard and screen-reader users land on it. */
+export function focusNote(el) {
+  el.setAttribute('tabindex', '-1');
+  el.focus();
+}
+
+/** A field error found before any request: shown beside the control, which gets focus. */
+export function fieldProblem(c, message) {
+  c.setError(message);
+  c.input.focus();
 }
 
 export function clearProblem(alert, controls) {

@@ -1,6 +1,6 @@
 // The contract's task table: each task type's outcomes, the data each needs, and which need a comment.
 
-/** kind: how the field is entered; the API gets RFC 3339 for datetimes, a number for decimals. */
+/** kind: how the field is entered; the API gets RFC 3339 for datetimes, the exact decimal string typed for decimals. */
 export const DATA_FIELDS = {
   terminatedAt: { label: 'Terminated at', kind: 'datetime', prefillNow: true },
   removedAt: { label: 'Removed at', kind: 'datetime', prefillNow: true },

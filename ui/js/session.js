@@ -15,6 +15,7 @@ function capabilitiesOf(roles) {
     readAudit: has('auditor', 'case_lead'),
     verifyAudit: has('auditor'),
     exportAudit: has('auditor'),
+    readHistory: has('auditor'),
     admin: has('admin'),
   };
 }
@@ -22,7 +23,8 @@ function capabilitiesOf(roles) {
 /** The token holder, cached for the session (sessionStorage) so page changes cost no request. */
 export async function loadIdentity() {
   const cached = getStoredIdentity();
-  if (cached) return cached;
+  // Capabilities are worked out again from the roles, so a console update that adds one needs no new sign-in.
+  if (cached) return { ...cached, caps: capabilitiesOf(cached.roles ?? []) };
   const me = await getJson('/v1/me');
   const roles = me.roles ?? [];
   const identity = { id: me.id, name: me.name, org: me.org, roles, caps: capabilitiesOf(roles) };

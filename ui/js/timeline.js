@@ -40,7 +40,8 @@ export function taskOutcomeText(task) {
 }
 
 function stepText(s) {
-  if (s.status === 'pending') return 'pending';
+  // A step that never started (pending, or cancelled before it began) has no time to tell.
+  if (!s.startedAt) return label(s.status);
   if (s.finishedAt) return `${label(s.status)} · ${formatTime(s.finishedAt)}`;
   return `${label(s.status)} since ${formatTime(s.startedAt)}`;
 }
@@ -147,8 +148,8 @@ export function timelineSvg(c, tasks, now = Date.now()) {
         if (due <= t1) {
           const dx = x(due);
           add(band, svg('path', { d: `M${dx} ${cy - 5} L${dx + 5} ${cy} L${dx} ${cy + 5} L${dx - 5} ${cy} Z`, class: `tl-due${missed ? ' missed' : ''}` }, dueTitle));
-        } else {
-          // Beyond the axis: an arrow at the plot's right edge says "the deadline is later".
+        } else if (task.status === 'open' && !c.closedAt) {
+          // Beyond the axis: an arrow at the plot's right edge says "the deadline is later" (only while it still matters).
           add(band, svg('path', { d: `M${PLOT_R - 2} ${cy - 5} L${PLOT_R + 5} ${cy} L${PLOT_R - 2} ${cy + 5} Z`, class: 'tl-due-later' }, dueTitle));
         }
       }

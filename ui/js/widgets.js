@@ -36,3 +36,11 @@ export function errorBox(err, prefix) {
 export function section(id, title, ...children) {
   return h('section', { class: 'panel', 'aria-labelledby': id }, h('h2', { id }, title), ...children);
 }
+
+/** Calls `fn` every `ms` while `page` is on screen and the tab is visible; stops once the router has put another page in its place. */
+export function repeatWhileShown(page, ms, fn) {
+  const timer = setInterval(() => {
+    if (!page.isConnected) clearInterval(timer);
+    else if (document.visibilityState === 'visible') fn();
+  }, ms);
+}

@@ -1,7 +1,8 @@
-// The audit page: a case's hash chain, its "intact" or "broken at entry N" badge, the NDJSON export, and the link to the workflow in the Temporal UI.
+// The audit page: a case's hash chain, its "intact" or "broken at entry N" badge, the workflow's event history, the NDJSON export,
+// and the link to the workflow in the Temporal UI.
 import { getJson, request } from '../api.js';
 import { add, fill, h } from '../dom.js';
-import { clearProblem, control, showProblem } from '../forms.js';
+import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { formatTime, localInputToIso, shortHash } from '../format.js';
 import { errorBox, loading, section, statusBadge } from '../widgets.js';
 
@@ -47,6 +48,80 @@ function entriesTable(entries) {
   );
 }
 
+/** Saves `blob` as a file through a temporary link (a plain link cannot carry the bearer header, so the page fetched it). */
+function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: filename, hidden: true });
+  add(document.body, a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** The Temporal event history of the case's workflow run(s), loaded on demand (it can be large), with the JSON to save. */
+function historySection(id) {
+  const body = h('div', { class: 'history-body' });
+  const load = h('button', { type: 'button', class: 'secondary' }, 'Load history');
+  let json = null;
+  const download = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Download history JSON');
+  download.addEventListener('click', () => saveBlob(new Blob([json], { type: 'application/json' }), `takedown-history-${id}.json`));
+  let busy = false;
+  load.addEventListener('click', async () => {
+    if (busy) return;
+    busy = true;
+    fill(body, loading('Loading the history'));
+    try {
+      json = await (await request(`/v1/cases/${encodeURIComponent(id)}/history`)).text();
+      const history = JSON.parse(json);
+      const archived = history.source === 'archive';
+      fill(
+        body,
+        h(
+          'p',
+          { class: 'history-summary', role: 'status' },
+          'Source: ',
+          h('strong', {}, archived ? 'archive' : 'temporal'),
+          archived ? ' (kept in PostgreSQL since the case closed)' : ' (read live from Temporal)',
+          ` · ${history.runs.length} run${history.runs.length === 1 ? '' : 's'}`,
+        ),
+        h(
+          'table',
+          { class: 'audit history' },
+          h('caption', { class: 'visually-hidden' }, 'Workflow runs, oldest first'),
+          h('thead', {}, h('tr', {}, ['Run', 'Events', 'Archived', 'SHA-256 of the archive'].map((t) => h('th', { scope: 'col' }, t)))),
+          h(
+            'tbody',
+            {},
+            history.runs.map((r) =>
+              h(
+                'tr',
+                {},
+                h('th', { scope: 'row' }, h('code', {}, r.runId)),
+                h('td', { class: 'events' }, String(r.history?.events?.length ?? 0)),
+                h('td', {}, r.archivedAt ? h('time', { datetime: r.archivedAt }, formatTime(r.archivedAt)) : '—'),
+                h('td', {}, r.sha256 ? h('code', { class: 'hash' }, r.sha256) : '—'),
+              ),
+            ),
+          ),
+        ),
+      );
+      download.hidden = false;
+    } catch (err) {
+      fill(body, errorBox(err, 'Loading the history'));
+      download.hidden = true;
+    } finally {
+      busy = false;
+    }
+  });
+  return section(
+    'history-h',
+    'Workflow history',
+    h('p', { class: 'help' }, 'The Temporal event history of this case’s workflow; when the case closes it is archived in PostgreSQL and its hash recorded in the chain.'),
+    h('p', { class: 'case-line' }, load, ' ', download),
+    body,
+  );
+}
+
 function exportForm() {
   const from = control('From', h('input', { type: 'datetime-local', name: 'from', step: '1' }), { hint: '(optional)' });
   const to = control('To', h('input', { type: 'datetime-local', name: 'to', step: '1' }), { hint: '(optional)' });
@@ -57,23 +132,22 @@ function exportForm() {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearProblem(alert, [from, to]);
+    const range = { from: localInputToIso(from.input.value), to: localInputToIso(to.input.value) };
+    if (range.from && range.to && Date.parse(range.from) > Date.parse(range.to)) {
+      status.textContent = '';
+      fieldProblem(to, 'must not be earlier than From');
+      return;
+    }
     status.textContent = 'Exporting…';
     submit.disabled = true;
     try {
       // A plain link cannot carry the bearer header: fetch, then hand the browser a Blob to save.
-      const res = await request('/v1/audit/export', {
-        query: { from: localInputToIso(from.input.value), to: localInputToIso(to.input.value) },
-        accept: 'application/x-ndjson',
-      });
+      const res = await request('/v1/audit/export', { query: range, accept: 'application/x-ndjson' });
       const blob = await res.blob();
-      const url = URL.createObjectURL(blob);
-      const a = h('a', { href: url, download: `takedown-audit-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`, hidden: true });
-      add(document.body, a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      saveBlob(blob, `takedown-audit-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`);
       const lines = (await blob.text()).split('\n').filter(Boolean).length;
       status.textContent = `Exported ${lines} entr${lines === 1 ? 'y' : 'ies'} (${blob.size} bytes).`;
+      focusNote(status);
     } catch (err) {
       status.textContent = '';
       showProblem(err, alert, (key) => (key === 'from' ? from : key === 'to' ? to : null), [from, to]);
@@ -99,6 +173,7 @@ export function renderAudit(page, { params, identity }) {
     head,
     identity.caps.verifyAudit ? section('verify-h', 'Chain verification', chain) : null,
     section('entries-h', 'Entries', entries),
+    identity.caps.readHistory ? historySection(id) : null,
     identity.caps.exportAudit ? section('export-h', 'Export (all cases)', h('p', { class: 'help' }, 'Every audit entry in the range, one JSON object per line.'), exportForm()) : null,
   );
 

@@ -2,9 +2,13 @@
 import { getJson } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { CASE_STATUSES, formatTime, label, overdueSteps } from '../format.js';
-import { errorBox, progressBar, statusBadge } from '../widgets.js';
+import { errorBox, progressBar, repeatWhileShown, statusBadge } from '../widgets.js';
 
 const PAGE_SIZE = 50;
+/** How often the board reads its rows and counts again by itself (while the tab is visible). */
+const POLL_MS = 20_000;
+/** The API's largest page: a board showing more rows than this is not polled. */
+const MAX_LIMIT = 200;
 
 function filterForm(status, reference) {
   const statusSelect = h(
@@ -92,6 +96,10 @@ export function renderBoard(page, { query, identity }) {
 
   let shown = 0;
   let cursor = null;
+  let countsShown = null;
+  // Only the latest request draws: a poll that answers after "Load more" started is dropped.
+  let seq = 0;
+  let busy = false;
 
   // The API counts over everything the caller may read, whatever the filters: the summary stays put while the table narrows.
   function renderCounts(tally) {
@@ -111,24 +119,54 @@ export function renderBoard(page, { query, identity }) {
     );
   }
 
+  /** Draws a page of cases: added under the rows shown, or (a poll) in their place. Unchanged counts and status stay as they are. */
+  function draw(res, replace) {
+    const now = Date.now();
+    const rows = res.items.map((c) => caseRow(c, identity, now));
+    if (replace) tbody.replaceChildren(...rows);
+    else add(tbody, ...rows);
+    shown = (replace ? 0 : shown) + res.items.length;
+    cursor = res.nextCursor ?? null;
+    more.hidden = !cursor;
+    const tally = JSON.stringify(res.counts);
+    if (tally !== countsShown) renderCounts(res.counts);
+    countsShown = tally;
+    const text = shown ? `Showing ${shown} case${shown === 1 ? '' : 's'}${cursor ? '; more available' : ''}.` : 'No cases match.';
+    if (slot.textContent !== text) fill(slot, text);
+  }
+
   async function loadPage() {
+    const mine = ++seq;
+    busy = true;
     more.disabled = true;
     fill(slot, 'Loading cases…');
     try {
-      const res = await getJson('/v1/cases', { status, reference, limit: PAGE_SIZE, cursor });
-      const now = Date.now();
-      shown += res.items.length;
-      add(tbody, ...res.items.map((c) => caseRow(c, identity, now)));
-      cursor = res.nextCursor ?? null;
-      more.hidden = !cursor;
-      renderCounts(res.counts);
-      fill(slot, shown ? `Showing ${shown} case${shown === 1 ? '' : 's'}${cursor ? '; more available' : ''}.` : 'No cases match.');
+      draw(await getJson('/v1/cases', { status, reference, limit: PAGE_SIZE, cursor }), false);
     } catch (err) {
       fill(slot, errorBox(err, 'Loading cases'));
     } finally {
       more.disabled = false;
+      if (mine === seq) busy = false;
     }
   }
+
+  // The same rows again, from the top; skipped while focus is in the table or on "Load more" (redrawing would drop it).
+  async function poll() {
+    const mine = ++seq;
+    busy = true;
+    try {
+      const res = await getJson('/v1/cases', { status, reference, limit: Math.max(PAGE_SIZE, shown) });
+      if (mine === seq) draw(res, true);
+    } catch {
+      // A failed poll leaves the board as it was; the next one, or a reload, tries again.
+    } finally {
+      if (mine === seq) busy = false;
+    }
+  }
+
   more.addEventListener('click', () => void loadPage());
+  repeatWhileShown(page, POLL_MS, () => {
+    if (!busy && shown <= MAX_LIMIT && ![table, more].some((el) => el.contains(document.activeElement))) void poll();
+  });
   void loadPage();
 }

@@ -1,11 +1,14 @@
 // The case page: its status and facts, the timeline of steps and tasks, merchant and evidence references (hashes only), and the case lead's actions.
 import { getJson, postJson } from '../api.js';
 import { add, fill, h } from '../dom.js';
-import { clearProblem, control, showProblem } from '../forms.js';
-import { dueText, formatTime, label, OPEN_STATUSES, STEP_NAMES } from '../format.js';
+import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
+import { dueText, formatTime, label, localInputToIso, OPEN_STATUSES, STEP_NAMES } from '../format.js';
 import { taskTitle } from '../outcomes.js';
 import { taskOutcomeText, timelineSvg } from '../timeline.js';
-import { errorBox, loading, progressBar, section, statusBadge } from '../widgets.js';
+import { errorBox, loading, progressBar, repeatWhileShown, section, statusBadge } from '../widgets.js';
+
+/** How often an open case page reloads by itself (while the tab is visible). */
+const POLL_MS = 20_000;
 
 const EVIDENCE_KINDS = ['test_transaction', 'screenshot_hash', 'page_capture_hash', 'hash_match', 'payment_trace', 'report', 'other'];
 
@@ -64,6 +67,12 @@ function merchantSection(m) {
   );
 }
 
+/** When and by whom an evidence item was collected, as far as the case lead said. */
+function collected(e) {
+  if (!e.collectedAt && !e.collectedBy) return '—';
+  return [e.collectedAt ? h('time', { datetime: e.collectedAt }, formatTime(e.collectedAt)) : '', e.collectedAt && e.collectedBy ? ' ' : '', e.collectedBy ? `by ${e.collectedBy}` : ''];
+}
+
 function evidenceSection(evidence) {
   return section(
     'evidence-h',
@@ -72,8 +81,14 @@ function evidenceSection(evidence) {
     h(
       'table',
       { class: 'evidence' },
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Kind'), h('th', { scope: 'col' }, 'SHA-256'))),
-      h('tbody', {}, evidence.map((e) => h('tr', {}, h('td', {}, label(e.kind)), h('td', {}, h('code', { class: 'hash' }, e.sha256))))),
+      h('thead', {}, h('tr', {}, ['Kind', 'SHA-256', 'Description', 'Collected'].map((t) => h('th', { scope: 'col' }, t)))),
+      h(
+        'tbody',
+        {},
+        evidence.map((e) =>
+          h('tr', {}, h('td', {}, label(e.kind)), h('td', {}, h('code', { class: 'hash' }, e.sha256)), h('td', { class: 'description' }, e.description ?? '—'), h('td', {}, collected(e))),
+        ),
+      ),
     ),
   );
 }
@@ -121,18 +136,18 @@ const LEGEND = [
   ['step-skipped', 'skipped or cancelled'],
 ];
 
-function legend() {
+function legend(closed) {
   return h(
     'ul',
     { class: 'legend', 'aria-label': 'Legend' },
     LEGEND.map(([cls, text]) => h('li', {}, h('span', { class: `swatch ${cls}`, 'aria-hidden': 'true' }), text)),
     h('li', {}, h('span', { class: 'diamond', 'aria-hidden': 'true' }), 'deadline'),
     h('li', {}, h('span', { class: 'diamond missed', 'aria-hidden': 'true' }), 'deadline missed'),
-    h('li', {}, h('span', { class: 'arrow', 'aria-hidden': 'true' }), 'deadline later than now'),
+    closed ? null : h('li', {}, h('span', { class: 'arrow', 'aria-hidden': 'true' }), 'deadline later than now'),
   );
 }
 
-function withdrawForm(c, done) {
+function withdrawForm(id, done) {
   const reason = control('Reason', h('textarea', { name: 'reason', rows: '3', maxlength: '2000' }), { hint: '(sent to partners already notified)' });
   const alert = h('div', { class: 'form-alert', role: 'alert' });
   const submit = h('button', { type: 'submit', class: 'danger' }, 'Withdraw case');
@@ -142,7 +157,9 @@ function withdrawForm(c, done) {
     clearProblem(alert, [reason]);
     submit.disabled = true;
     try {
-      await postJson(`/v1/cases/${encodeURIComponent(c.id)}/withdraw`, { reason: reason.input.value });
+      await postJson(`/v1/cases/${encodeURIComponent(id)}/withdraw`, { reason: reason.input.value });
+      form.reset();
+      submit.disabled = false;
       done('The case is withdrawn; open tasks are cancelled and notified partners get a withdrawal notice.');
     } catch (err) {
       showProblem(err, alert, (key) => (key === 'reason' || key === 'body' ? reason : null), [reason]);
@@ -152,18 +169,23 @@ function withdrawForm(c, done) {
   return h('details', { class: 'action' }, h('summary', {}, 'Withdraw this case'), form);
 }
 
-function evidenceForm(c, done) {
+function evidenceForm(id, done) {
   const kind = control('Kind', h('select', { name: 'kind' }, EVIDENCE_KINDS.map((k) => h('option', { value: k }, label(k)))));
   const sha = control('SHA-256 of the item', h('input', { name: 'sha256', autocomplete: 'off', spellcheck: 'false', class: 'mono' }), { hint: '(64 hex characters; leave empty to add URLs only)', name: 'SHA-256' });
+  const description = control('Description', h('textarea', { name: 'description', rows: '2', maxlength: '2000' }), { hint: '(optional)' });
+  const collectedAt = control('Collected at', h('input', { type: 'datetime-local', name: 'collectedAt', step: '1' }), { hint: '(optional)' });
+  const collectedBy = control('Collected by', h('input', { name: 'collectedBy', autocomplete: 'off', maxlength: '200' }), { hint: '(optional)' });
   const urls = control('URLs', h('textarea', { name: 'urls', rows: '3', class: 'mono' }), { hint: '(one per line; they reach hosting notices not yet sent)' });
   const alert = h('div', { class: 'form-alert', role: 'alert' });
   const submit = h('button', { type: 'submit' }, 'Add to the case');
-  const controls = [kind, sha, urls];
-  const form = h('form', { novalidate: true }, kind.wrap, sha.wrap, urls.wrap, submit, alert);
-  // Error keys: "evidence" (nothing given), "evidence.0.sha256", "evidence.0.kind", "urls.3".
+  const item = { kind, sha256: sha, description, collectedAt, collectedBy };
+  const controls = [...Object.values(item), urls];
+  const form = h('form', { novalidate: true }, controls.map((c) => c.wrap), submit, alert);
+  // Error keys: "evidence" (nothing given), "evidence.0.sha256", "evidence.0.description", "urls.3".
   const find = (key) => {
-    if (key === 'evidence' || key === 'body' || /^evidence\.\d+\.sha256$/.test(key)) return sha;
-    if (/^evidence\.\d+\.kind$/.test(key)) return kind;
+    if (key === 'evidence' || key === 'body') return sha;
+    const field = /^evidence\.\d+\.(\w+)$/.exec(key)?.[1];
+    if (field) return item[field] ?? null;
     if (key === 'urls' || key.startsWith('urls.')) return urls;
     return null;
   };
@@ -171,13 +193,25 @@ function evidenceForm(c, done) {
     event.preventDefault();
     clearProblem(alert, controls);
     const hash = sha.input.value.trim();
+    const extra = {
+      description: description.input.value.trim(),
+      collectedAt: localInputToIso(collectedAt.input.value),
+      collectedBy: collectedBy.input.value.trim(),
+    };
+    const given = Object.fromEntries(Object.entries(extra).filter(([, v]) => v));
+    if (!hash && Object.keys(given).length) {
+      fieldProblem(sha, 'is needed for the description and collection details to belong to an item');
+      return;
+    }
     const body = {
-      evidence: hash ? [{ kind: kind.input.value, sha256: hash }] : [],
+      evidence: hash ? [{ kind: kind.input.value, sha256: hash, ...given }] : [],
       urls: urls.input.value.split('\n').map((u) => u.trim()).filter(Boolean),
     };
     submit.disabled = true;
     try {
-      await postJson(`/v1/cases/${encodeURIComponent(c.id)}/evidence`, body);
+      await postJson(`/v1/cases/${encodeURIComponent(id)}/evidence`, body);
+      form.reset();
+      submit.disabled = false;
       done('Added to the case.');
     } catch (err) {
       showProblem(err, alert, find, controls);
@@ -199,7 +233,9 @@ function partnerTasks(c) {
 export function renderCase(page, { params, identity }) {
   const [id] = params;
   const heading = h('h1', {}, 'Case');
-  const status = h('p', { class: 'visually-hidden', role: 'status' });
+  // The message after an action sits outside the facts, so a reload that redraws them leaves it (and focus on it) alone;
+  // it gets focus, which also has screen readers read it.
+  const note = h('p', { class: 'notice', hidden: true });
   const head = h('div', { class: 'case-head' });
   const actions = h('div', { class: 'case-actions' });
   const timelineBody = h('div', { class: 'timeline-body' });
@@ -209,67 +245,97 @@ export function renderCase(page, { params, identity }) {
   add(page, 
     h('p', { class: 'crumbs' }, identity.caps.readCases ? h('a', { href: '#/cases' }, '← All cases') : h('a', { href: '#/tasks' }, '← My tasks'), ' ', refresh),
     heading,
-    status,
+    note,
     head,
     actions,
     timeline,
     details,
   );
 
-  async function loadTimeline(c) {
-    timelineBody.replaceChildren(loading('Loading tasks'));
+  // Only the latest load draws: an older answer (a slow Refresh, a poll) never overwrites a newer one.
+  let seq = 0;
+  let busy = false;
+
+  async function loadTimeline(c, mine) {
+    if (!timelineBody.hasChildNodes()) timelineBody.replaceChildren(loading('Loading tasks'));
     try {
       const tasks = await caseTasks(c);
+      if (mine !== seq) return;
       fill(
         timelineBody,
         h('div', { class: 'timeline-wrap' }, timelineSvg(c, tasks)),
-        legend(),
+        legend(Boolean(c.closedAt)),
         stepTable(c, tasks),
       );
     } catch (err) {
-      fill(timelineBody, errorBox(err, 'Loading the tasks'));
+      if (mine === seq) fill(timelineBody, errorBox(err, 'Loading the tasks'));
     }
   }
 
-  async function load(message) {
-    refresh.disabled = true;
-    fill(head, loading('Loading the case'));
+  // The case lead's forms are built once and kept: a reload (Refresh, an action, the poll) leaves what is typed in them,
+  // and whether they are open, as it was. A form goes only when the case closes.
+  const forms = {};
+  function keepForm(name, allowed, build) {
+    if (allowed && !forms[name]) add(actions, (forms[name] = build()));
+    if (!allowed && forms[name]) {
+      forms[name].remove();
+      delete forms[name];
+    }
+  }
+
+  /** `message` (after an action) is shown, announced and focused; a poll keeps the message on screen and reports no error. */
+  async function load({ message, poll = false } = {}) {
+    const mine = ++seq;
+    busy = true;
+    try {
+      await draw(mine, message, poll);
+    } finally {
+      if (mine === seq) busy = false;
+    }
+  }
+
+  async function draw(mine, message, poll) {
+    if (!poll) {
+      note.textContent = message ?? '';
+      note.hidden = !message;
+      if (message) focusNote(note);
+    }
+    if (!head.hasChildNodes()) fill(head, loading('Loading the case'));
     let c;
     try {
       c = await getJson(`/v1/cases/${encodeURIComponent(id)}`);
     } catch (err) {
+      if (mine !== seq || poll) return;
       fill(head, errorBox(err, 'Loading the case'));
-      fill(actions);
       fill(details);
       timeline.hidden = true;
-      refresh.disabled = false;
       return;
     }
+    if (mine !== seq) return;
     // A partner's view lists its own open tasks (`tasks`); readers in full get the timeline instead.
     const full = !Array.isArray(c.tasks);
     heading.textContent = `Case ${c.reference}`;
     document.title = `${heading.textContent} · Takedown`;
-    status.textContent = message ?? '';
     fill(
       head,
-      message ? h('p', { class: 'notice' }, message) : null,
       facts(c),
       identity.caps.readAudit && full ? h('p', {}, h('a', { href: `#/audit/${encodeURIComponent(c.id)}` }, 'Audit trail of this case')) : null,
     );
     const ownOrg = identity.org === c.org;
     const open = OPEN_STATUSES.includes(c.status);
-    const after = (text) => void load(text);
-    fill(
-      actions,
-      open && ownOrg && identity.caps.withdraw ? withdrawForm(c, after) : null,
-      open && ownOrg && identity.caps.addEvidence ? evidenceForm(c, after) : null,
-    );
+    const after = (text) => void load({ message: text });
+    keepForm('withdraw', open && ownOrg && identity.caps.withdraw, () => withdrawForm(c.id, after));
+    keepForm('evidence', open && ownOrg && identity.caps.addEvidence, () => evidenceForm(c.id, after));
     fill(details, merchantSection(c.merchant), evidenceSection(c.evidence), full ? null : partnerTasks(c));
     timeline.hidden = !full;
-    refresh.disabled = false;
-    if (full) await loadTimeline(c);
+    if (full) await loadTimeline(c, mine);
   }
 
   refresh.addEventListener('click', () => void load());
+  // The poll skips a beat while a load runs or while focus is on something it would redraw (a link in the facts).
+  repeatWhileShown(page, POLL_MS, () => {
+    const focus = document.activeElement;
+    if (!busy && ![head, details, timelineBody].some((el) => el.contains(focus))) void load({ poll: true });
+  });
   void load();
 }

@@ -1,26 +1,23 @@
 // The task inbox: the caller's open tasks, most overdue first, each with a form for its outcome and the API's field errors beside the fields.
 import { ApiError, getJson, postJson } from '../api.js';
 import { add, fill, h, uid } from '../dom.js';
-import { clearProblem, control, showProblem } from '../forms.js';
+import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput } from '../format.js';
 import { DATA_FIELDS, TASK_TYPES, taskTitle } from '../outcomes.js';
 import { errorBox } from '../widgets.js';
 
 const PAGE_SIZE = 100;
 
-/** Earliest deadline first (the most overdue on top), no deadline last, then oldest. */
-function byUrgency(a, b) {
-  const da = a.dueAt ? Date.parse(a.dueAt) : Infinity;
-  const db = b.dueAt ? Date.parse(b.dueAt) : Infinity;
-  return da - db || Date.parse(a.createdAt) - Date.parse(b.createdAt);
-}
+/** The API's decimal amount: digits, optionally a point and more digits ("1250.00"); no sign, blanks, hex or exponent. */
+const DECIMAL = /^\d+(?:\.\d+)?$/;
 
+/** A data field's value for the API, or { error } for one the API would refuse. Decimals go as the exact string typed. */
 function fieldValue(name, input) {
   const spec = DATA_FIELDS[name];
   const raw = input.value.trim();
   if (raw === '') return undefined;
   if (spec.kind === 'datetime') return localInputToIso(raw);
-  if (spec.kind === 'decimal') return Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  if (spec.kind === 'decimal') return DECIMAL.test(raw) ? raw : { error: 'must be a plain decimal number such as 1250.00, with no sign, spaces or exponent' };
   return raw;
 }
 
@@ -91,9 +88,18 @@ function taskForm(task, onDone) {
     event.preventDefault();
     clearProblem(alert, controls);
     const outcome = selected();
+    if (!outcome) {
+      outcomeError.textContent = 'Choose an outcome';
+      radios[0].focus();
+      return;
+    }
     const data = {};
-    for (const name of spec.outcomes[outcome]?.data ?? []) {
+    for (const name of spec.outcomes[outcome].data ?? []) {
       const v = fieldValue(name, dataControls[name].input);
+      if (v?.error) {
+        fieldProblem(dataControls[name], v.error);
+        return;
+      }
       if (v !== undefined) data[name] = v;
     }
     const body = { outcome, data };
@@ -111,8 +117,9 @@ function taskForm(task, onDone) {
   return form;
 }
 
-/** A value of a task's context, nested objects as nested lists, empty lists as "none". */
-function contextValue(v) {
+/** A value of a task's context, nested objects as nested lists, empty lists as "none"; overlapping cases link to their pages. */
+function contextValue(v, key) {
+  if (key === 'overlappingCases' && Array.isArray(v) && v.length) return v.map((id, i) => [i ? ', ' : '', h('a', { href: `#/cases/${encodeURIComponent(id)}` }, String(id))]);
   if (Array.isArray(v)) return v.length ? v.map((x) => (typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x))).join(', ') : 'none';
   if (typeof v === 'object' && v !== null) return contextList(v);
   return String(v);
@@ -121,7 +128,7 @@ function contextValue(v) {
 function contextList(context) {
   const entries = Object.entries(context ?? {}).filter(([, v]) => v !== null && v !== undefined);
   if (entries.length === 0) return null;
-  return h('dl', { class: 'context' }, entries.flatMap(([k, v]) => [h('dt', {}, label(k)), h('dd', {}, contextValue(v))]));
+  return h('dl', { class: 'context' }, entries.flatMap(([k, v]) => [h('dt', {}, label(k)), h('dd', {}, contextValue(v, k))]));
 }
 
 function taskCard(task, identity, announce, now) {
@@ -146,7 +153,9 @@ function taskCard(task, identity, announce, now) {
     contextList(task.context),
   );
   const form = taskForm(task, (done) => {
-    form.replaceWith(h('p', { class: 'done-note' }, `Completed: ${label(done.outcome)}.`));
+    const note = h('p', { class: 'done-note' }, `Completed: ${label(done.outcome)}.`);
+    form.replaceWith(note);
+    focusNote(note);
     card.classList.remove('overdue');
     card.classList.add('completed');
     announce(`${taskTitle(task.type)} on ${task.caseId} completed: ${label(done.outcome)}.`);
@@ -175,10 +184,11 @@ export function renderInbox(page, { identity }) {
     more.disabled = true;
     fill(slot, 'Loading tasks…');
     try {
-      const res = await getJson('/v1/tasks', { status: 'open', limit: PAGE_SIZE, cursor });
+      // The server orders by deadline (the most overdue first, no deadline last) across pages, so "Load more" only appends.
+      const res = await getJson('/v1/tasks', { status: 'open', sort: 'due', limit: PAGE_SIZE, cursor });
       const now = Date.now();
       count += res.items.length;
-      add(list, ...[...res.items].sort(byUrgency).map((t) => taskCard(t, identity, (text) => (announcer.textContent = text), now)));
+      add(list, ...res.items.map((t) => taskCard(t, identity, (text) => (announcer.textContent = text), now)));
       cursor = res.nextCursor ?? null;
       more.hidden = !cursor;
       fill(slot, count ? `${count} open task${count === 1 ? '' : 's'}${cursor ? ' loaded; more available' : ''}.` : 'No open tasks. Nothing is waiting on you.');

@@ -1,7 +1,7 @@
 // The new-case form for case leads: the contract's case body from plain fields, one line per channel, hosting entry or evidence item.
 import { postJson } from '../api.js';
 import { add, h } from '../dom.js';
-import { clearProblem, control, showProblem } from '../forms.js';
+import { clearProblem, control, fieldProblem, showProblem } from '../forms.js';
 import { SLA_DEFAULTS } from '../format.js';
 
 const lines = (text) =>
@@ -27,10 +27,17 @@ const hostingOf = (line) => {
   const ip = rest[0] && !/^https?:/i.test(rest[0]) ? rest.shift() : undefined;
   return { provider, ...(ip ? { ip } : {}), urls: rest };
 };
-/** "test_transaction <sha256>". */
+/**
+ * "test_transaction <sha256> | description | collected at | collected by": kind and hash, then the optional fields after "|"
+ * (an empty part is left out). Anything else on the line is refused with { error }, never dropped.
+ */
 const evidenceOf = (line) => {
-  const [kind, sha256] = words(line);
-  return { kind, sha256 };
+  const [first, ...parts] = line.split('|').map((p) => p.trim());
+  const [kind, sha256, ...more] = words(first);
+  if (more.length) return { error: `“${more.join(' ')}” after the hash: put a description after “|”` };
+  if (parts.length > 3) return { error: 'has more than three “|” parts (description | collected at | collected by)' };
+  const [description, collectedAt, collectedBy] = parts;
+  return { kind, sha256, ...(description ? { description } : {}), ...(collectedAt ? { collectedAt } : {}), ...(collectedBy ? { collectedBy } : {}) };
 };
 
 export function renderNewCase(page, { identity }) {
@@ -51,7 +58,9 @@ export function renderNewCase(page, { identity }) {
     cards: control('Card channels', area('cards'), { hint: '(one per line: scheme acquirer merchant-id)' }),
     wallets: control('Wallet channels', area('wallets'), { hint: '(one per line: provider account-id)' }),
     hosting: control('Hosting', area('hosting'), { hint: '(one per line: provider [ip] url …)' }),
-    evidence: control('Evidence', area('evidence', 3), { hint: '(one per line: kind sha256, e.g. test_transaction 9f86…)' }),
+    evidence: control('Evidence', area('evidence', 3), {
+      hint: '(one per line: kind sha256, then optionally | description | collected at | collected by, e.g. test_transaction 9f86… | test purchase | 2026-03-01T10:00:00Z | J. Smith)',
+    }),
   };
   const freeze = h('input', { type: 'checkbox', id: 'nc-freeze', name: 'freezeAssets', checked: true });
   const slas = Object.fromEntries(Object.entries(SLA_DEFAULTS).map(([k, v]) => [k, control(`${k}`, text(`sla-${k}`, { value: v, size: '6' }), { name: `SLA ${k}` })]));
@@ -98,6 +107,12 @@ export function renderNewCase(page, { identity }) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearProblem(alert, all);
+    const evidence = lines(c.evidence.input.value).map(evidenceOf);
+    const bad = evidence.findIndex((e) => e.error);
+    if (bad >= 0) {
+      fieldProblem(c.evidence, `line ${bad + 1}: ${evidence[bad].error}`);
+      return;
+    }
     const cards = lines(c.cards.input.value).map(cardOf);
     const wallets = lines(c.wallets.input.value).map(walletOf);
     built = { cards: cards.length };
@@ -113,7 +128,7 @@ export function renderNewCase(page, { identity }) {
         paymentChannels: [...cards, ...wallets],
         hosting: lines(c.hosting.input.value).map(hostingOf),
       },
-      evidence: lines(c.evidence.input.value).map(evidenceOf),
+      evidence,
       plan: { freezeAssets: freeze.checked, slas: Object.fromEntries(Object.entries(slas).map(([k, s]) => [k, s.input.value.trim()])) },
     };
     submit.disabled = true;

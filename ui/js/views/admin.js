@@ -1,0 +1,192 @@
+// The admin page: principals (create one, its token shown once; revoke) and partner orgs (list; register or change one).
+import { getJson, postJson, request } from '../api.js';
+import { add, fill, h, uid } from '../dom.js';
+import { clearProblem, control, focusNote, showProblem } from '../forms.js';
+import { formatTime, label } from '../format.js';
+import { errorBox, loading, section } from '../widgets.js';
+
+// Copies of the contract's lists (domain/types.ts).
+const ROLES = ['case_lead', 'analyst', 'le_officer', 'le_supervisor', 'partner', 'auditor', 'admin'];
+const PARTNER_KINDS = ['card_scheme', 'acquirer', 'payment_provider', 'hosting_provider', 'fiu'];
+
+function principalForm(created) {
+  const name = control('Name', h('input', { name: 'name', autocomplete: 'off', maxlength: '200' }));
+  const org = control('Org', h('input', { name: 'org', autocomplete: 'off', class: 'mono', placeholder: 'visa' }), { hint: '(short lower-case id)' });
+  const group = uid('roles');
+  const boxes = ROLES.map((r) => h('input', { type: 'checkbox', name: 'roles', id: `${group}-${r}`, value: r }));
+  const rolesError = h('p', { class: 'field-error', id: `${group}-err` });
+  const roles = {
+    wrap: h('fieldset', { 'aria-describedby': `${group}-err` }, h('legend', {}, 'Roles'), h('div', { class: 'radios' }, boxes.map((b) => h('span', { class: 'radio' }, b, h('label', { for: b.id }, label(b.value))))), rolesError),
+    input: boxes[0],
+    setError(message) {
+      rolesError.textContent = message ? `Roles ${message}` : '';
+    },
+  };
+  const alert = h('div', { class: 'form-alert', role: 'alert' });
+  const submit = h('button', { type: 'submit' }, 'Create principal');
+  const controls = [name, org, roles];
+  const form = h('form', { class: 'inline-form', novalidate: true }, name.wrap, org.wrap, roles.wrap, submit, alert);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearProblem(alert, controls);
+    const body = { name: name.input.value.trim(), org: org.input.value.trim(), roles: boxes.filter((b) => b.checked).map((b) => b.value) };
+    submit.disabled = true;
+    try {
+      const p = await postJson('/v1/principals', body);
+      form.reset();
+      created(p);
+    } catch (err) {
+      showProblem(err, alert, (key) => (key === 'name' ? name : key === 'org' ? org : key.startsWith('roles') ? roles : null), controls);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+function partnerForm(saved) {
+  const org = control('Org', h('input', { name: 'org', autocomplete: 'off', class: 'mono', placeholder: 'acq-northbank' }));
+  const kind = control('Kind', h('select', { name: 'kind' }, PARTNER_KINDS.map((k) => h('option', { value: k }, label(k)))));
+  const name = control('Name', h('input', { name: 'name', autocomplete: 'off', maxlength: '200' }), { hint: '(optional)' });
+  const webhookUrl = control('Webhook URL', h('input', { name: 'webhookUrl', type: 'url', autocomplete: 'off', class: 'mono' }), { hint: '(optional; with a secret)' });
+  const secret = control('Signing secret', h('input', { name: 'secret', type: 'password', autocomplete: 'off', class: 'mono' }), { hint: '(whsec_ and the base64 of 24 to 64 random bytes)' });
+  const alert = h('div', { class: 'form-alert', role: 'alert' });
+  const submit = h('button', { type: 'submit' }, 'Save partner');
+  const controls = [org, kind, name, webhookUrl, secret];
+  const byKey = { org, kind, name, webhookUrl, secret };
+  const form = h('form', { class: 'inline-form', novalidate: true }, controls.map((c) => c.wrap), submit, alert);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearProblem(alert, controls);
+    const body = { kind: kind.input.value };
+    for (const [key, c] of Object.entries({ name, webhookUrl, secret })) if (c.input.value.trim()) body[key] = c.input.value.trim();
+    submit.disabled = true;
+    try {
+      const res = await request(`/v1/partners/${encodeURIComponent(org.input.value.trim())}`, { method: 'PUT', body });
+      const p = await res.json();
+      form.reset();
+      saved(p);
+    } catch (err) {
+      showProblem(err, alert, (key) => byKey[key] ?? null, controls);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+export function renderAdmin(page, { identity }) {
+  add(page, h('h1', {}, 'Administration'));
+  if (!identity.caps.admin) {
+    add(page, h('p', { class: 'error-box' }, 'Only administrators manage principals and partners; your roles do not include admin.'));
+    return;
+  }
+  const note = h('div', { class: 'notice', hidden: true });
+  const principals = h('div', { class: 'table-wrap' });
+  const partners = h('div', { class: 'table-wrap' });
+
+  /** A message after an action, focused so it is read out; `extra` is what follows it (a token shown once). */
+  function tell(text, extra) {
+    fill(note, h('p', {}, text), extra);
+    note.hidden = false;
+    focusNote(note);
+  }
+
+  async function revoke(p) {
+    try {
+      await request(`/v1/principals/${encodeURIComponent(p.id)}`, { method: 'DELETE' });
+      tell(`Revoked ${p.name} (${p.id}); the token no longer works.`);
+    } catch (err) {
+      fill(note, errorBox(err, `Revoking ${p.name}`));
+      note.hidden = false;
+      focusNote(note);
+    }
+    await loadPrincipals();
+  }
+
+  async function loadPrincipals() {
+    if (!principals.hasChildNodes()) fill(principals, loading('Loading principals'));
+    try {
+      const { items } = await getJson('/v1/principals');
+      fill(
+        principals,
+        h(
+          'table',
+          { class: 'principals' },
+          h('thead', {}, h('tr', {}, ['Name', 'Id', 'Org', 'Roles', 'Created', 'Status', ''].map((t) => h('th', { scope: 'col' }, t)))),
+          h(
+            'tbody',
+            {},
+            items.map((p) =>
+              h(
+                'tr',
+                { 'data-principal-id': p.id },
+                h('th', { scope: 'row' }, p.name),
+                h('td', {}, h('code', {}, p.id)),
+                h('td', {}, p.org),
+                h('td', {}, p.roles.map(label).join(', ')),
+                h('td', {}, formatTime(p.createdAt)),
+                h('td', {}, p.revokedAt ? `revoked ${formatTime(p.revokedAt)}` : 'active'),
+                h('td', {}, p.revokedAt ? '' : h('button', { type: 'button', class: 'secondary', 'aria-label': `Revoke ${p.name}`, onClick: () => void revoke(p) }, 'Revoke')),
+              ),
+            ),
+          ),
+        ),
+      );
+    } catch (err) {
+      fill(principals, errorBox(err, 'Loading principals'));
+    }
+  }
+
+  async function loadPartners() {
+    if (!partners.hasChildNodes()) fill(partners, loading('Loading partners'));
+    try {
+      const { items } = await getJson('/v1/partners');
+      fill(
+        partners,
+        items.length === 0
+          ? h('p', {}, 'No partner orgs registered.')
+          : h(
+              'table',
+              { class: 'partners' },
+              h('thead', {}, h('tr', {}, ['Org', 'Kind', 'Name', 'Webhook', 'Secret', 'Updated'].map((t) => h('th', { scope: 'col' }, t)))),
+              h(
+                'tbody',
+                {},
+                items.map((p) =>
+                  h(
+                    'tr',
+                    { 'data-org': p.org },
+                    h('th', { scope: 'row' }, p.org),
+                    h('td', {}, label(p.kind)),
+                    h('td', {}, p.name ?? '—'),
+                    h('td', {}, p.webhookUrl ? h('code', {}, p.webhookUrl) : 'none (tasks in the inbox)'),
+                    h('td', {}, p.hasSecret ? 'set' : '—'),
+                    h('td', {}, formatTime(p.updatedAt)),
+                  ),
+                ),
+              ),
+            ),
+      );
+    } catch (err) {
+      fill(partners, errorBox(err, 'Loading partners'));
+    }
+  }
+
+  const created = (p) => {
+    tell(`Created ${p.name} (${p.id}). Their token is shown this once; copy it now and hand it over safely:`, h('p', {}, h('code', { class: 'hash new-token' }, p.token)));
+    void loadPrincipals();
+  };
+  const saved = (p) => {
+    tell(`Saved partner ${p.org}.`);
+    void loadPartners();
+  };
+  add(
+    page,
+    note,
+    section('principals-h', 'Principals', principals, h('h3', {}, 'New principal'), principalForm(created)),
+    section('partners-h', 'Partner orgs', partners, h('h3', {}, 'Register or change a partner'), partnerForm(saved)),
+  );
+  void loadPrincipals();
+  void loadPartners();
+}
