@@ -34,6 +34,14 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
     const dir = path.dirname(databaseDir);
     chmodSync(dir, statSync(dir).mode | 0o011);
   }
+  // The last lines PostgreSQL printed, for the error when it does not start (a data dir held by another server, say).
+  const tail: string[] = [];
+  const output = (m: string) => {
+    const text = m.trim();
+    opts.log?.(text);
+    tail.push(...text.split('\n').filter(Boolean));
+    tail.splice(0, Math.max(0, tail.length - 12));
+  };
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -43,14 +51,15 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
     persistent: true,
     createPostgresUser: isRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
-    onLog: (m) => opts.log?.(m.trim()),
-    onError: (e) => opts.log?.(String(e)),
+    onLog: (m) => output(m),
+    onError: (e) => output(String(e)),
   });
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
   try {
     await server.start();
   } catch (err) {
-    throw new Error(`embedded PostgreSQL did not start on port ${port} (data in ${databaseDir}): ${String((err as Error)?.message ?? err ?? 'process exited')}`);
+    const said = tail.length > 0 ? `; its last output:\n${tail.join('\n')}` : '';
+    throw new Error(`embedded PostgreSQL did not start on port ${port} (data in ${databaseDir}): ${String((err as Error)?.message ?? err ?? 'process exited')}${said}`);
   }
   // If this process dies without stop(), PostgreSQL must not outlive it holding the data dir: SIGINT is a fast shutdown.
   let stopped = false;

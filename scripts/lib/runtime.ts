@@ -100,7 +100,7 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
       if (config.databaseUrl) return config.databaseUrl;
       if (!opts.embedded) throw new Error('DATABASE_URL is required for this entry point');
       log.info({ dataDir: config.dataDir }, 'starting embedded PostgreSQL');
-      const pg = await startEmbeddedPostgres({ dataDir: config.dataDir });
+      const pg = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (line) => log.debug({ postgres: line }) });
       stops.push(() => pg.stop());
       return pg.url;
     })();
@@ -113,7 +113,12 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
       if (!opts.embedded) throw new Error('TEMPORAL_ADDRESS is required for this entry point');
       const cli = await locateTemporalCli({ envPath: config.temporalCliPath, toolsDir: config.toolsDir, log: (m) => log.info(m) });
       log.info({ cli: cli.path }, 'starting the Temporal dev server');
-      const dev = await startTemporalDevServer({ cliPath: cli.path, dataDir: path.join(config.dataDir, 'temporal'), namespace: config.temporalNamespace });
+      const dev = await startTemporalDevServer({
+        cliPath: cli.path,
+        dataDir: path.join(config.dataDir, 'temporal'),
+        namespace: config.temporalNamespace,
+        log: (line) => log.debug({ temporal: line }),
+      });
       stops.push(() => dev.stop());
       return { address: dev.address, uiUrl: config.temporalUiUrl ?? dev.uiUrl, auth: {} };
     })();
