@@ -70,6 +70,7 @@ export class CaseState {
    * @param batched whether it has the batched-openings patch (only with staging), decided the same way.
    * @param carrying whether it has the carried-completions patch (only with batched), decided the same way.
    * @param refusals whether it has the refused-reminders patch (only with carrying), decided the same way.
+   * @param closure whether it has the partner-closure patch (only with refusals), decided the same way.
    */
   constructor(
     readonly input: CaseWorkflowInput,
@@ -79,6 +80,7 @@ export class CaseState {
     readonly batched = false,
     readonly carrying = false,
     readonly refusals = false,
+    readonly closure = false,
   ) {
     const now = input.receivedAt;
     this.view = {

@@ -62,14 +62,15 @@ const isClosed = (status: CaseStatus) => !OPEN_CASE_STATUSES.includes(status);
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
   // Decided before the first command, once per run: see PATCHES. A run with the newest patch has every one before it
   // without reading their markers; runs recorded before it read theirs in the same order as they always did.
-  const withdrawalWins = patched(PATCHES.withdrawalWins);
+  const closure = patched(PATCHES.partnerClosure);
+  const withdrawalWins = closure || patched(PATCHES.withdrawalWins);
   const refusals = withdrawalWins || patched(PATCHES.refusedReminders);
   const carrying = refusals || patched(PATCHES.carriedCompletions);
   const batched = carrying || patched(PATCHES.batchedOpenings);
   const current = batched || patched(PATCHES.startAttributes);
   const lean = current || patched(PATCHES.leanProjections);
   const serial = current || (lean && patched(PATCHES.serialLocalActivities));
-  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying, refusals);
+  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying, refusals, closure);
   const view = state.view;
   const main = new CancellationScope();
   /** Set when the case's flow has ended and its ending is decided (withdrawal-wins runs): a withdrawal comes too late. */
@@ -206,7 +207,11 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
 async function closeCase(state: CaseState, status: CaseStatus, reason: string): Promise<void> {
   const view = state.view;
   if (state.carrying) await state.flushStagedTasks();
-  for (const t of state.openTasks()) await state.cancelTask(t, status === 'withdrawn' ? 'case withdrawn' : `case ${status}`);
+  const cancelledNow = new Set<string>();
+  for (const t of state.openTasks()) {
+    await state.cancelTask(t, status === 'withdrawn' ? 'case withdrawn' : `case ${status}`);
+    cancelledNow.add(t.id);
+  }
   for (const s of view.steps) {
     if (s.status === 'pending' || s.status === 'in_progress') {
       s.status = status === 'failed' ? 'failed' : 'cancelled';
@@ -214,28 +219,37 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
     }
   }
   if (status === 'withdrawn' || status === 'failed') {
-    // Compensation: every partner already sent a request gets one withdrawal notice naming what is withdrawn.
-    const byOrg = new Map<string, { notices: string[]; tasks: string[] }>();
+    // Compensation: every partner already sent a request gets one withdrawal notice naming what is withdrawn (the requests
+    // whose tasks this closing cancels) and what stands (tasks it completed before). Which orgs are told depends on the
+    // patch only; what each notice says is activity input, which replay does not compare.
+    const byOrg = new Map<string, { notices: string[]; tasks: string[]; standing: string[] }>();
     for (const r of state.sentRequests) {
-      const entry = byOrg.get(r.org) ?? { notices: [], tasks: [] };
-      entry.notices.push(r.noticeId);
-      if (r.taskId && !entry.tasks.includes(r.taskId)) entry.tasks.push(r.taskId);
+      const entry = byOrg.get(r.org) ?? { notices: [], tasks: [], standing: [] };
+      const task = r.taskId ? state.tasks.get(r.taskId) : undefined;
+      if (task && !cancelledNow.has(task.id) && task.status === 'completed') {
+        if (!entry.standing.includes(task.id)) entry.standing.push(task.id);
+      } else if (!(state.closure && task && !cancelledNow.has(task.id))) {
+        // (partner-closure runs told a skipped request's partner when it was skipped)
+        entry.notices.push(r.noticeId);
+        if (r.taskId && !entry.tasks.includes(r.taskId)) entry.tasks.push(r.taskId);
+      }
       byOrg.set(r.org, entry);
     }
+    const told = [...byOrg].filter(([, w]) => !state.closure || w.notices.length + w.standing.length > 0);
     await Promise.all(
-      [...byOrg].map(([org, w]) =>
+      told.map(([org, w]) =>
         deliverNotice(state, {
           type: 'withdrawal_notice',
           org,
           task: null,
           round: 0,
           scope: {},
-          extra: { withdrawnNoticeIds: w.notices, withdrawnTaskIds: w.tasks, reason: reason || 'withdrawn' },
+          extra: { withdrawnNoticeIds: w.notices, withdrawnTaskIds: w.tasks, standingTaskIds: w.standing, reason: reason || 'withdrawn' },
         }),
       ),
     );
     if (status === 'withdrawn' && view.withdrawal) {
-      await state.appendAudit([state.audit('case.withdrawn', { reason, notified: [...byOrg.keys()] }, { id: view.withdrawal.by, org: view.org })]);
+      await state.appendAudit([state.audit('case.withdrawn', { reason, notified: told.map(([org]) => org) }, { id: view.withdrawal.by, org: view.org })]);
     }
   }
   // Lean runs always settle (decided at the start: a patched() call after local activities in the same workflow task

@@ -19,16 +19,18 @@ export async function escalateTask(state: CaseState, task: Task, detail: Record<
  * `writesNext`: the caller writes before it waits for anything else once the task is done, so in carried-completions
  * runs that write carries the completion (CaseState.whileWriterWaits).
  */
-export async function awaitInternalTask(state: CaseState, task: Task, slaMs: number, writesNext = false): Promise<Task> {
+export async function awaitInternalTask(state: CaseState, task: Task, slaMs: number, writesNext = false, settled?: () => boolean): Promise<Task> {
   // Older runs call condition() exactly as they always did: an extra async layer would resume them a microtask later.
   const until = <T>(wait: () => Promise<T>) => (writesNext && state.carrying ? state.whileWriterWaits(task, wait) : wait());
+  // `settled`: what the task was about has settled otherwise (partner-closure runs only pass it), so the wait ends.
+  const done = settled ? () => isDone(task) || settled() : () => isDone(task);
   const dueMs = Date.parse(task.dueAt ?? task.createdAt);
-  if (await until(() => condition(() => isDone(task), Math.max(1, dueMs - Date.now()), { summary: `SLA deadline: ${task.type} · ${task.assignee.org}` }))) return task;
+  if (await until(() => condition(done, Math.max(1, dueMs - Date.now()), { summary: `SLA deadline: ${task.type} · ${task.assignee.org}` }))) return task;
   await escalateTask(state, task);
-  if (await until(() => condition(() => isDone(task), slaMs, { summary: `overdue after escalation: ${task.type}` }))) return task;
+  if (await until(() => condition(done, slaMs, { summary: `overdue after escalation: ${task.type}` }))) return task;
   await state.appendAudit([state.audit('task.overdue', { taskId: task.id, type: task.type, dueAt: task.dueAt })]);
   log.warn('task overdue after escalation', { taskId: task.id, type: task.type });
-  await until(() => condition(() => isDone(task)));
+  await until(() => condition(done));
   return task;
 }
 
@@ -38,23 +40,31 @@ export async function runInternalTask(state: CaseState, spec: NewTask, writesNex
   return awaitInternalTask(state, task, spec.slaMs, writesNext);
 }
 
-export type ExceptionChoice = 'retry' | 'skip';
+/** `settled`: what the exception was about settled by itself (the partner completed its task) before the case lead chose. */
+export type ExceptionChoice = 'retry' | 'skip' | 'settled';
 
 /**
  * Opens a resolve_exception task for the case lead and waits for the choice. `abort` ends the case (failed); `skip`
- * is refused by the caller's own rules where skipping makes no sense.
+ * is refused by the caller's own rules where skipping makes no sense. With `settled` (partner-closure runs), the wait
+ * also ends when it turns true: the exception task is then cancelled and the answer is 'settled'.
  */
 export async function raiseException(
   state: CaseState,
   about: { reason: string; taskId?: string | null; org?: string; detail?: Record<string, unknown> },
+  settled?: () => boolean,
 ): Promise<ExceptionChoice> {
-  const task = await runInternalTask(state, {
+  const spec: NewTask = {
     type: 'resolve_exception',
     assignee: { org: state.view.org, role: 'case_lead' },
     step: null,
     slaMs: state.slaMs('verification'),
     context: { reason: about.reason, aboutTaskId: about.taskId ?? null, org: about.org ?? null, ...(about.detail ?? {}) },
-  });
+  };
+  const task = settled ? await awaitInternalTask(state, await state.openTask(spec), spec.slaMs, false, settled) : await runInternalTask(state, spec);
+  if (task.status === 'open') {
+    await state.cancelTask(task, 'settled: the partner completed its task');
+    return 'settled';
+  }
   if (task.status === 'cancelled') throw new CaseAborted('withdrawn', 'exception task cancelled');
   if (task.outcome === 'abort') throw new CaseAborted('failed', `aborted by the case lead: ${task.comment ?? ''}`.trim());
   return task.outcome === 'skip' ? 'skip' : 'retry';

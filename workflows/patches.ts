@@ -57,4 +57,12 @@ export const PATCHES = {
    * refusedReminders and everything before without their markers. Read first, before refusedReminders.
    */
   withdrawalWins: 'withdrawal-wins',
+  /**
+   * A partner's task settles what the case lead was asked about it: completed while its resolve_exception (no answer,
+   * refused notice) is open, the exception is cancelled and the request counts as answered, instead of waiting for the
+   * case lead. A partner whose request the case lead skips gets a withdrawal notice for it at once; at close it is not
+   * told again, and an org with nothing left to withdraw or confirm gets no closing notice. A run with it has
+   * withdrawalWins and everything before without their markers. Read first, before withdrawalWins.
+   */
+  partnerClosure: 'partner-closure',
 } as const;

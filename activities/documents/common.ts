@@ -28,7 +28,7 @@ export const DOCUMENT_VERSIONS: Record<NoticeType, string> = {
   termination_request: '1.0',
   freeze_request: '1.0',
   hosting_notice: '1.1',
-  withdrawal_notice: '1.0',
+  withdrawal_notice: '1.1',
   reminder: '1.0',
 };
 

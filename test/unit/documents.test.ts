@@ -185,6 +185,17 @@ describe('withdrawal_notice and reminder', () => {
     expect(document).toMatchObject({ documentType: 'withdrawal_notice', withdraws: { noticeIds: ['ntc_a', 'ntc_b'] }, reason: 'Operational conflict' });
   });
 
+  it('lists apart the tasks completed before the end, which stand, and may carry only those', () => {
+    const view = caseViewFixture({ status: 'withdrawn', withdrawal: { reason: 'Operational conflict', by: 'p_lead', at: '2026-03-03T00:00:00.000Z' } });
+    const extra = { withdrawnNoticeIds: ['ntc_a'], withdrawnTaskIds: ['task_a'], standingTaskIds: ['task_b'] };
+    const { document, version } = buildDocument('withdrawal_notice', contextFor('withdrawal_notice', 'visa', { taskId: null, dueAt: null, extra }, view));
+    expect(version).toBe('1.1');
+    expect(document).toMatchObject({ withdraws: { noticeIds: ['ntc_a'], taskIds: ['task_a'] }, stands: { taskIds: ['task_b'] } });
+    const onlyStanding = buildDocument('withdrawal_notice', contextFor('withdrawal_notice', 'visa', { taskId: null, dueAt: null, extra: { standingTaskIds: ['task_b'] } }, view));
+    expect(onlyStanding.missing).toEqual([]);
+    expect(onlyStanding.document).toMatchObject({ withdraws: { noticeIds: [], taskIds: [] }, stands: { taskIds: ['task_b'] } });
+  });
+
   it('refuses a withdrawal that withdraws nothing or gives no reason', () => {
     expect(buildDocument('withdrawal_notice', contextFor('withdrawal_notice', 'visa', { extra: {} })).missing).toEqual(['withdrawnNoticeIds', 'reason']);
   });

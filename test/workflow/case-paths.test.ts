@@ -226,6 +226,9 @@ describe('case workflow', () => {
     await throughSignoff(atDisruption.id);
     await partners.waitFor((n) => n.caseId === atDisruption.id && n.org === 'visa' && n.type === 'termination_request');
     await partners.waitFor((n) => n.caseId === atDisruption.id && n.org === 'host-example');
+    // Visa has done its part before the withdrawal: its notice says that task stands, and withdraws nothing of it.
+    const visaTask = await waitForTask(stack, atDisruption.id, 'confirm_termination', 'visa');
+    await complete(stack, atDisruption.id, visaTask.id, actors.partner('visa'), 'terminated', { terminatedAt: new Date().toISOString() });
     await expect(
       handle(atDisruption.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'x', actor: actors.partner('visa') }] }),
     ).rejects.toMatchObject({ cause: { type: 'Forbidden' } });
@@ -236,10 +239,55 @@ describe('case workflow', () => {
       ['visa', 'paypal', 'acq-northbank', 'host-example'].map((org) => partners.waitFor((n) => n.caseId === atDisruption.id && n.org === org && n.type === 'withdrawal_notice')),
     );
     expect(withdrawals).toHaveLength(4);
+    const visaWithdrawal = withdrawals[0].document as { withdraws: { taskIds: string[]; noticeIds: string[] }; stands: { taskIds: string[] } };
+    expect(visaWithdrawal.withdraws).toEqual({ taskIds: [], noticeIds: [] });
+    expect(visaWithdrawal.stands.taskIds).toEqual([visaTask.id]);
+    const hostWithdrawal = withdrawals[3].document as { withdraws: { taskIds: string[] }; stands: { taskIds: string[] } };
+    expect(hostWithdrawal.withdraws.taskIds).toHaveLength(1);
+    expect(hostWithdrawal.stands.taskIds).toEqual([]);
     const tasks = await tasksOf(stack, atDisruption.id);
     expect(tasks.filter((t) => t.status === 'open')).toEqual([]);
-    expect(tasks.filter((t) => t.status === 'cancelled').length).toBeGreaterThanOrEqual(5);
+    // Every task but the verification, the sign-off and visa's completed termination.
+    expect(tasks.filter((t) => t.status === 'cancelled').length).toBeGreaterThanOrEqual(4);
     await expect(handle(atDisruption.id).executeUpdate(withdrawUpdate, { args: [{ reason: 'again', actor: actors.lead }] })).rejects.toBeTruthy();
+  });
+
+  it("settles the case lead's exception when the partner completes meanwhile, and tells a skipped partner at once, not again at close", async () => {
+    const slas = { verification: '1h', signoff: '1h', termination: '2s', freeze: '1h', removal: '1h' };
+    const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas } }));
+    await throughSignoff(c.id);
+    const exceptionFor = async (org: string) => {
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+        const { rows } = await stack.db.pool.query(`SELECT id, status FROM tasks WHERE case_id = $1 AND type = 'resolve_exception' AND context->>'org' = $2`, [c.id, org]);
+        if (rows.length > 0) return rows[0] as { id: string; status: string };
+      }
+      throw new Error(`no exception about ${org}`);
+    };
+    // Both schemes stay silent past twice their deadline: the case lead is asked about each.
+    const visaException = await exceptionFor('visa');
+    const paypalException = await exceptionFor('paypal');
+    const visaTask = await waitForTask(stack, c.id, 'confirm_termination', 'visa');
+    await complete(stack, c.id, visaTask.id, actors.partner('visa'), 'terminated', { terminatedAt: new Date().toISOString() });
+    // Visa's late answer settles its exception: cancelled, and the case lead can no longer act on it.
+    for (const deadline = Date.now() + 10_000; (await exceptionFor('visa')).status === 'open' && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    expect((await exceptionFor('visa')).status).toBe('cancelled');
+    await expect(complete(stack, c.id, visaException.id, actors.lead, 'retry')).rejects.toBeTruthy();
+    // PayPal is skipped: it is told at once, naming its task and the request sent for it.
+    const paypalTask = await waitForTask(stack, c.id, 'confirm_termination', 'paypal');
+    await complete(stack, c.id, paypalException.id, actors.lead, 'skip');
+    const skipped = await partners.waitFor((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'withdrawal_notice', 20_000);
+    expect(skipped.verified).toBe(true);
+    expect(skipped.taskId).toBe(paypalTask.id);
+    expect(skipped.document).toMatchObject({ withdraws: { taskIds: [paypalTask.id], noticeIds: [expect.stringContaining(paypalTask.id)] } });
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'court order', actor: actors.lead }] });
+    expect((await waitForCaseEnd(stack, c.id, 'partner-closure')).status).toBe('withdrawn');
+    const closing = await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'withdrawal_notice', 20_000);
+    expect(closing.document).toMatchObject({ withdraws: { taskIds: [] }, stands: { taskIds: [visaTask.id] } });
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'withdrawal_notice', 20_000);
+    expect(partners.received.filter((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'withdrawal_notice')).toHaveLength(1);
+    const tasks = await tasksOf(stack, c.id);
+    expect(tasks.find((t) => t.id === visaTask.id)).toMatchObject({ status: 'completed', outcome: 'terminated' });
+    expect(tasks.find((t) => t.id === paypalTask.id)).toMatchObject({ status: 'cancelled' });
   });
 
   it('never accepts a withdrawal and then ends the case otherwise: raced with the last completion, one of them wins whole', async () => {

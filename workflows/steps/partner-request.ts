@@ -103,6 +103,8 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
     });
   };
 
+  // A completion that comes while the case lead is asked about this request answers it (partner-closure runs).
+  const answered = state.closure ? () => task.status !== 'open' : undefined;
   send();
   let cycleStart = Date.parse(task.createdAt);
   let stage = 0;
@@ -116,9 +118,9 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
     if (task.status !== 'open') break;
     if (delivery.state === 'rejected') {
       const detail = delivery.detail;
-      const choice = await raiseException(state, { reason: 'notice_rejected', taskId: task.id, org: req.org, detail: { notice: detail } });
+      const choice = await raiseException(state, { reason: 'notice_rejected', taskId: task.id, org: req.org, detail: { notice: detail } }, answered);
       if (task.status !== 'open') break;
-      if (choice === 'skip') return skip(state, task);
+      if (choice === 'skip') return skip(state, task, req);
       round += 1;
       send();
       continue;
@@ -132,9 +134,9 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
       if (delivery.state === 'delivered') remind((reminders += 1), true);
       stage = 2;
     } else {
-      const choice = await raiseException(state, { reason: 'no_response', taskId: task.id, org: req.org, detail: { dueAt: task.dueAt } });
+      const choice = await raiseException(state, { reason: 'no_response', taskId: task.id, org: req.org, detail: { dueAt: task.dueAt } }, answered);
       if (task.status !== 'open') break;
-      if (choice === 'skip') return skip(state, task);
+      if (choice === 'skip') return skip(state, task, req);
       // Retry: a new notice and a new deadline cycle on the same task.
       cycleStart = Date.now();
       stage = 0;
@@ -158,9 +160,22 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
   return 'done';
 }
 
-async function skip(state: CaseState, task: Task): Promise<RequestResult> {
+async function skip(state: CaseState, task: Task, req: PartnerRequest): Promise<RequestResult> {
   await state.cancelTask(task, 'skipped by the case lead');
   state.exceptions = true;
+  const sent = state.sentRequests.filter((r) => r.taskId === task.id).map((r) => r.noticeId);
+  if (state.closure && sent.length > 0) {
+    // The partner was asked: it is told at once that the request no longer stands (not at the case's close). Not awaited,
+    // as a request's own notice is not: the case goes on while it is delivered.
+    void deliverNotice(state, {
+      type: 'withdrawal_notice',
+      org: req.org,
+      task,
+      round: 0,
+      scope: {},
+      extra: { withdrawnNoticeIds: sent, withdrawnTaskIds: [task.id], reason: 'the case lead goes on without this request' },
+    });
+  }
   return 'skipped';
 }
 
