@@ -486,6 +486,11 @@ describe('web console', () => {
     const newToken = (await page.locator('.notice code.new-token').textContent()) ?? '';
     expect(await focusedClass(page)).toBe('notice');
     expect((await api('GET', '/v1/me', newToken)).body.name).toBe('Pat Partner');
+    // Revoking asks first: dismissed, nothing happens; accepted, the token stops working.
+    page.once('dialog', (d) => void d.dismiss());
+    await page.getByRole('button', { name: 'Revoke Pat Partner' }).click();
+    expect((await api('GET', '/v1/me', newToken)).status).toBe(200);
+    page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Revoke Pat Partner' }).click();
     await page.locator('table.principals tr', { hasText: 'Pat Partner' }).getByText(/^revoked/).waitFor();
     expect((await api('GET', '/v1/me', newToken)).status).toBe(401);

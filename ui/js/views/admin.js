@@ -93,6 +93,8 @@ export function renderAdmin(page, { identity }) {
   }
 
   async function revoke(p) {
+    // Revoking cannot be undone (the principal's token stops working at once): asked once more.
+    if (!window.confirm(`Revoke ${p.name} (${p.org})? Its token stops working at once; this cannot be undone.`)) return;
     try {
       await request(`/v1/principals/${encodeURIComponent(p.id)}`, { method: 'DELETE' });
       tell(`Revoked ${p.name} (${p.id}); the token no longer works.`);
