@@ -1,4 +1,4 @@
-// `npm run audit:verify`: recomputes every case's audit chain in DATABASE_URL and exits 1 when any is broken.
+// `npm run audit:verify`: recomputes every case's audit chain in DATABASE_URL (with its closing entries and archived histories) and exits 1 when any is broken.
 import { connectDb } from '../db/client';
 import { verifyAllChains } from '../db/queries/audit';
 import { loadConfig } from './config';
@@ -19,7 +19,7 @@ async function main(): Promise<number> {
       entries += r.entries;
       if (!r.intact) {
         broken += 1;
-        console.log(`BROKEN case=${r.caseId} firstBadSeq=${r.firstBadSeq} entries=${r.entries} head=${r.head ?? '-'}`);
+        console.log(`BROKEN case=${r.caseId} firstBadSeq=${r.firstBadSeq} entries=${r.entries} head=${r.head ?? '-'}: ${r.problems.join('; ')}`);
       }
     }
     const summary = `${chains} chain(s), ${entries} entries: ${broken === 0 ? 'all intact' : `${broken} broken`}`;

@@ -2,7 +2,7 @@
 import { Router, type Response } from 'express';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { exportAudit, listAudit, verifyChain } from '../../db/queries/audit';
+import { exportAudit, historyHash, listAudit, verifyCase } from '../../db/queries/audit';
 import { ProblemError } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
 import { AuditExportQuerySchema } from '../../domain/schemas';
@@ -51,7 +51,7 @@ export function auditRouter(deps: ApiDeps): Router {
   r.route('/cases/:id/audit/verify')
     .get(auditor, async (req, res) => {
       const row = await auditedCase(deps, req.params.id);
-      res.json(await verifyChain(deps.pool, row.id));
+      res.json(await verifyCase(deps.pool, row.id));
     })
     .all(methodNotAllowed(['GET']));
 
@@ -68,7 +68,19 @@ export function auditRouter(deps: ApiDeps): Router {
           caseId: row.id,
           workflowId,
           source: 'archive',
-          runs: archived.rows.map((a) => ({ runId: a.run_id, archivedAt: a.archived_at.toISOString(), sha256: a.hash, history: JSON.parse(a.history) })),
+          // sha256 is recomputed from what is served (SHA-256 of JSON.stringify(history, null, 2)), and intact says
+          // whether it is still what the audit chain's history.archived entry recorded.
+          runs: await Promise.all(
+            archived.rows.map(async (a) => {
+              const sha256 = historyHash(a.history);
+              const { rows } = await deps.pool.query<{ sha256: string | null }>(
+                `SELECT data->>'sha256' AS sha256 FROM audit_entries WHERE case_id = $1 AND action = 'history.archived' AND data->>'runId' = $2 ORDER BY seq LIMIT 1`,
+                [row.id, a.run_id],
+              );
+              const recorded = rows[0]?.sha256 ?? null;
+              return { runId: a.run_id, archivedAt: a.archived_at.toISOString(), sha256, recordedSha256: recorded, intact: recorded === sha256 && a.hash === sha256, history: JSON.parse(a.history) };
+            }),
+          ),
         });
         return;
       }

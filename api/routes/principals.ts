@@ -1,4 +1,4 @@
-// Principals (admin only): create with a token shown once, list without tokens, revoke.
+// Principals (admin; auditors may read them, to name the actors of audit entries): create with a token shown once, list without tokens, revoke.
 import { Router } from 'express';
 import { asc, eq } from 'drizzle-orm';
 import { principals } from '../../db/schema';
@@ -27,6 +27,8 @@ export function principalJson(p: PrincipalRow) {
 export function principalsRouter(deps: ApiDeps): Router {
   const r = Router();
   const admin = requireRoles('admin');
+  // An auditor reads who an audit entry's actor is (names, orgs, roles, revocations; never a token).
+  const adminOrAuditor = requireRoles('admin', 'auditor');
 
   r.route('/principals')
     .post(admin, async (req, res) => {
@@ -38,7 +40,7 @@ export function principalsRouter(deps: ApiDeps): Router {
         .returning();
       res.status(201).json({ ...principalJson(row), token });
     })
-    .get(admin, async (_req, res) => {
+    .get(adminOrAuditor, async (_req, res) => {
       const rows = await deps.db.select().from(principals).orderBy(asc(principals.createdAt), asc(principals.id));
       res.json({ items: rows.map(principalJson) });
     })
@@ -58,7 +60,7 @@ export function principalsRouter(deps: ApiDeps): Router {
     .all(methodNotAllowed(['GET']));
 
   r.route('/principals/:id')
-    .get(admin, async (req, res) => {
+    .get(adminOrAuditor, async (req, res) => {
       const row = PRINCIPAL_ID_RE.test(req.params.id) ? (await deps.db.select().from(principals).where(eq(principals.id, req.params.id)))[0] : undefined;
       if (!row) throw new ProblemError('not_found', 'no such principal');
       res.json(principalJson(row));

@@ -166,6 +166,54 @@ export async function verifyChain(pool: pg.Pool, caseId: string): Promise<ChainV
   return { intact: firstBadSeq === null, entries: count, head, firstBadSeq };
 }
 
+export interface CaseVerification extends ChainVerification {
+  /** What else was found wrong, in words (an extension of the contract's answer): an empty list when intact. */
+  problems: string[];
+}
+
+/** The hash the archive of a run is known by: SHA-256 of its stored JSON text (Temporal's historyToJSON, 2-space indented). */
+export function historyHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * verifyChain, then what the chain alone cannot show. A valid chain may have lost its newest entries: a closed case's
+ * chain must hold its `case.closed` entry, and every archived history its `history.archived` entry. An archive must
+ * still hash to what that entry recorded. A departure makes the case not intact; `firstBadSeq` is then the first missing
+ * position (entries + 1) or the `history.archived` entry that no longer matches its archive.
+ */
+export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVerification> {
+  const chain = await verifyChain(pool, caseId);
+  const problems: string[] = [];
+  let firstBad = chain.firstBadSeq;
+  const mark = (seq: number, problem: string) => {
+    problems.push(problem);
+    if (firstBad === null || seq < firstBad) firstBad = seq;
+  };
+  if (!chain.intact) problems.push(`the chain departs from a valid one at seq ${chain.firstBadSeq}`);
+  const [{ rows: kase }, { rows: marks }, { rows: archives }] = await Promise.all([
+    pool.query<{ closed: boolean }>(`SELECT closed_at IS NOT NULL AS closed FROM cases WHERE id = $1`, [caseId]),
+    pool.query<{ seq: number; action: string; data: { runId?: string; sha256?: string } }>(
+      `SELECT seq, action, data FROM audit_entries WHERE case_id = $1 AND action IN ('case.closed', 'history.archived') ORDER BY seq`,
+      [caseId],
+    ),
+    pool.query<{ run_id: string; hash: string; history: string }>(`SELECT run_id, hash, history FROM history_archives WHERE case_id = $1 ORDER BY archived_at, run_id`, [caseId]),
+  ]);
+  const missingFrom = chain.entries + 1;
+  if (kase[0]?.closed && !marks.some((m) => m.action === 'case.closed')) {
+    mark(missingFrom, `the case is closed but its chain holds no case.closed entry: entries after seq ${chain.entries} are missing`);
+  }
+  for (const a of archives) {
+    const recorded = marks.find((m) => m.action === 'history.archived' && m.data?.runId === a.run_id);
+    const actual = historyHash(a.history);
+    if (!recorded) mark(missingFrom, `the history of run ${a.run_id} is archived but the chain holds no history.archived entry for it`);
+    else if (recorded.data.sha256 !== actual || a.hash !== actual) {
+      mark(recorded.seq, `the archived history of run ${a.run_id} hashes to ${actual}, not to the ${recorded.data.sha256} recorded at seq ${recorded.seq}`);
+    }
+  }
+  return { ...chain, intact: problems.length === 0, firstBadSeq: problems.length === 0 ? null : firstBad, problems };
+}
+
 function isoOrThrow(label: string, value: string): string {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw new RangeError(`${label} is not a date-time: ${value}`);
@@ -197,15 +245,15 @@ export async function* exportAudit(pool: pg.Pool, range: { from?: string; to?: s
   }
 }
 
-/** Verifies every case's chain, one case at a time, paging over case ids. */
-export async function* verifyAllChains(pool: pg.Pool): AsyncGenerator<{ caseId: string } & ChainVerification> {
+/** Verifies every case (its chain, its closing entries, its archives: verifyCase), one case at a time, paging over case ids. */
+export async function* verifyAllChains(pool: pg.Pool): AsyncGenerator<{ caseId: string } & CaseVerification> {
   let after: string | null = null;
   for (;;) {
     const res: pg.QueryResult<{ case_id: string }> = await pool.query<{ case_id: string }>(
       `SELECT DISTINCT case_id FROM audit_entries WHERE ($1::text IS NULL OR case_id > $1::text) ORDER BY case_id LIMIT ${BATCH}`,
       [after],
     );
-    for (const { case_id } of res.rows) yield { caseId: case_id, ...(await verifyChain(pool, case_id)) };
+    for (const { case_id } of res.rows) yield { caseId: case_id, ...(await verifyCase(pool, case_id)) };
     if (res.rows.length < BATCH) return;
     after = res.rows[res.rows.length - 1].case_id;
   }

@@ -1,4 +1,5 @@
 // Cases and tasks through the HTTP API with the real workflow: creation, idempotency, lists, partner views, completion, withdrawal, audit.
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASE_ID_RE } from '../../domain/ids';
 import { bodyHash } from '../../api/idempotency';
@@ -398,7 +399,45 @@ describe('the task flow', () => {
     const chain = await api.request('GET', `/v1/cases/${c.id}/audit`, { token: auditor.token });
     const archivedEntry = chain.body.entries.find((e: { action: string }) => e.action === 'history.archived');
     expect(archivedEntry.data.sha256).toBe(history.body.runs[0].sha256);
+    expect(history.body.runs[0]).toMatchObject({ recordedSha256: archivedEntry.data.sha256, intact: true });
+    // The served history hashes as documented, so an auditor can check it without the server.
+    expect(createHash('sha256').update(JSON.stringify(history.body.runs[0].history, null, 2)).digest('hex')).toBe(archivedEntry.data.sha256);
     expect((await api.request('GET', `/v1/cases/${c.id}/history`, { token: lead.token })).status).toBe(403);
+    expect((await api.request('GET', `/v1/cases/${c.id}/audit/verify`, { token: auditor.token })).body).toMatchObject({ intact: true, firstBadSeq: null, problems: [] });
+    // An auditor names the actors of the entries (never a token); other roles may not list principals.
+    const people = await api.request('GET', '/v1/principals', { token: auditor.token });
+    expect(people.status).toBe(200);
+    expect(people.body.items.find((p: { id: string }) => p.id === archivedEntry.actor?.id || p.id === lead.id)).toBeTruthy();
+    expect(JSON.stringify(people.body)).not.toMatch(/tdk_|token/i);
+    expect((await api.request('GET', `/v1/principals/${lead.id}`, { token: auditor.token })).body).toMatchObject({ id: lead.id, org: 'ceop' });
+    expect((await api.request('GET', '/v1/principals', { token: lead.token })).status).toBe(403);
+
+    // The archive is append-only in the database; a superuser who gets past that is caught by /history and by verify.
+    await expect(api.db.pool.query(`UPDATE history_archives SET history = history WHERE case_id = $1`, [c.id])).rejects.toThrow(/history_archives is append-only/);
+    const bypass = async (sql: string) => {
+      const client = await api.db.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SET LOCAL session_replication_role = replica`);
+        await client.query(sql, [c.id]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+    };
+    await bypass(`UPDATE history_archives SET history = replace(history, '"eventId"', '"eventId" ') WHERE case_id = $1`);
+    const altered = await api.request('GET', `/v1/cases/${c.id}/history`, { token: auditor.token });
+    expect(altered.body.runs[0]).toMatchObject({ recordedSha256: archivedEntry.data.sha256, intact: false });
+    const afterEdit = (await api.request('GET', `/v1/cases/${c.id}/audit/verify`, { token: auditor.token })).body;
+    expect(afterEdit).toMatchObject({ intact: false, firstBadSeq: archivedEntry.seq });
+    expect(afterEdit.problems.join(' ')).toMatch(/archived history of run .* hashes to/);
+    // Cutting the chain's newest entries leaves a valid shorter chain; the closed case and its archive give it away.
+    await bypass(`DELETE FROM audit_entries WHERE case_id = $1 AND action IN ('case.closed', 'history.archived')`);
+    const cut = (await api.request('GET', `/v1/cases/${c.id}/audit/verify`, { token: auditor.token })).body;
+    expect(cut).toMatchObject({ intact: false });
+    expect(cut.firstBadSeq).toBeLessThanOrEqual(cut.entries + 1);
+    expect(cut.problems.join(' ')).toMatch(/no case.closed entry/);
+    expect(cut.problems.join(' ')).toMatch(/no history.archived entry/);
   });
 });
 
