@@ -60,18 +60,20 @@ describe('authentication', () => {
     expect((await api.request('GET', '/v1/principals/prn_unknown', { token: api.adminToken })).status).toBe(404);
   });
 
-  it('keeps principal and partner administration to the admin', async () => {
+  it('keeps principal and partner administration to the admin (an auditor only reads principals, to name actors)', async () => {
     const lead = await api.principal('ceop', ['case_lead', 'auditor']);
-    for (const [method, path, body] of [
-      ['GET', '/v1/principals', undefined],
-      ['POST', '/v1/principals', { name: 'x', org: 'ceop', roles: ['admin'] }],
-      ['DELETE', `/v1/principals/${lead.id}`, undefined],
-      ['GET', '/v1/partners', undefined],
-      ['PUT', '/v1/partners/visa', { kind: 'card_scheme' }],
+    for (const [method, path, body, status] of [
+      ['GET', '/v1/principals', undefined, 200],
+      ['POST', '/v1/principals', { name: 'x', org: 'ceop', roles: ['admin'] }, 403],
+      ['DELETE', `/v1/principals/${lead.id}`, undefined, 403],
+      ['GET', '/v1/partners', undefined, 403],
+      ['PUT', '/v1/partners/visa', { kind: 'card_scheme' }, 403],
     ] as const) {
       const res = await api.request(method, path, { token: lead.token, body });
-      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(res.status, `${method} ${path}`).toBe(status);
     }
+    const lead2 = await api.principal('ceop', ['case_lead']);
+    expect((await api.request('GET', '/v1/principals', { token: lead2.token })).status).toBe(403);
   });
 
   it('validates principal bodies field by field', async () => {

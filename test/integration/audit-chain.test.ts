@@ -73,12 +73,30 @@ describe('appendAudit', () => {
     expect(await verifyChain(db.pool, caseId)).toEqual({ intact: true, entries: 5, head: appended[4].hash, firstBadSeq: null });
   });
 
+  it('never lets times run backwards along a chain: a time before the previous entry is raised to it, hashed as stored', async () => {
+    const caseId = newCase();
+    await appendAudit(db.pool, caseId, [{ key: 't1', action: 'note', actor: null, data: {}, at: '2026-03-01T10:00:00.500Z' }]);
+    // A writer that took its time earlier but got the case's lock later; its data even holds the same text.
+    const late = await appendAudit(db.pool, caseId, [
+      { key: 't2', action: 'note', actor: null, data: { at: '2026-03-01T10:00:00.400Z', note: '"at":"2026-03-01T10:00:00.400Z"' }, at: '2026-03-01T10:00:00.400Z' },
+      { key: 't3', action: 'note', actor: null, data: {}, at: '2026-03-01T10:00:00.700Z' },
+    ]);
+    expect(late.map((e) => e.at)).toEqual(['2026-03-01T10:00:00.500Z', '2026-03-01T10:00:00.700Z']);
+    expect(late[0].data).toEqual({ at: '2026-03-01T10:00:00.400Z', note: '"at":"2026-03-01T10:00:00.400Z"' });
+    for (const e of await listAudit(db.pool, caseId)) {
+      const { hash, ...rest } = e;
+      expect(hashEntry(rest), `seq ${e.seq}`).toBe(hash);
+    }
+    expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: true, entries: 3 });
+  });
+
   it('hashes in PostgreSQL exactly as hashEntry does, for data that canonical JSON treats specially', async () => {
     const caseId = newCase();
     const tricky: AuditInput[] = [
+      // First, so that no earlier entry's time raises it.
+      { key: 'u3', action: 'note', actor: null, data: {}, at: '2026-01-02T03:04:05.678Z' },
       { key: 'u1', action: 'note', actor: { id: 'p_ø', org: 'çeop' }, data: { text: 'zoë — “quotes” \\ \n\t 日本語 🙂', zeroWidth: '\u200b' } },
       { key: 'u2', action: 'note', actor: null, data: { numbers: [0, -1, 1.5, 1e21, 1e-7, 123456789012], b: false, n: null, order: { z: 1, a: 2, é: 3, A: 4 } } },
-      { key: 'u3', action: 'note', actor: null, data: {}, at: '2026-01-02T03:04:05.678Z' },
       { key: 'u4', action: 'note', actor: null, data: { dropped: undefined, kept: 'x', deep: [[{ k: 'v' }]] } },
     ];
     const appended = await appendAudit(db.pool, caseId, tricky);
@@ -86,7 +104,7 @@ describe('appendAudit', () => {
       const { hash, ...rest } = e;
       expect(hashEntry(rest)).toBe(hash);
     }
-    expect(appended[2].at).toBe('2026-01-02T03:04:05.678Z');
+    expect(appended[0].at).toBe('2026-01-02T03:04:05.678Z');
     expect(appended[3].data).toEqual({ kept: 'x', deep: [[{ k: 'v' }]] });
     expect((await verifyChain(db.pool, caseId)).intact).toBe(true);
   });
@@ -99,13 +117,14 @@ describe('appendAudit', () => {
         key: 'b-1',
         action: 'notice.sent',
         // Microseconds, an offset, undefined members, extra actor fields and key order that jsonb will change.
-        at: '2026-03-01T12:00:00.123456+02:00',
+        // (years ahead: a time before the previous entry's would be raised to it)
+        at: '2030-03-01T12:00:00.123456+02:00',
         actor: { id: 'p_x', org: 'visa', roles: ['partner'] } as unknown as AuditInput['actor'],
         data: { zz: 1, aa: { y: undefined, x: [1.5, 'é', '<tag>'] }, big: 12345678901234, neg: -0 },
       },
     ]);
     expect(more[0].seq).toBe(3);
-    expect(more[0].at).toBe('2026-03-01T10:00:00.123Z');
+    expect(more[0].at).toBe('2030-03-01T10:00:00.123Z');
     expect(more[0].actor).toEqual({ id: 'p_x', org: 'visa' });
     const listed = await listAudit(db.pool, caseId);
     expect(listed[2]).toEqual(more[0]);
