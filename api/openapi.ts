@@ -130,7 +130,14 @@ const AuditEntry = z
   .openapi('AuditEntry');
 
 const AuditVerification = z
-  .object({ intact: z.boolean(), entries: z.number().int(), head: z.string().nullable(), firstBadSeq: z.number().int().nullable() })
+  .object({
+    intact: z.boolean(),
+    entries: z.number().int(),
+    head: z.string().nullable(),
+    firstBadSeq: z.number().int().nullable(),
+    // Extension: what else was found (a chain cut short on a closed case, an archive that no longer matches its entry).
+    problems: z.array(z.string()),
+  })
   .openapi('AuditVerification');
 
 const History = z
@@ -138,11 +145,30 @@ const History = z
     caseId: z.string(),
     workflowId: z.string(),
     source: z.enum(['archive', 'temporal']),
-    runs: z.array(z.object({ runId: z.string(), archivedAt: time.optional(), sha256: z.string().optional(), history: z.record(z.string(), z.unknown()) })),
+    runs: z.array(
+      z.object({
+        runId: z.string(),
+        archivedAt: time.optional(),
+        // Archived runs: SHA-256 of JSON.stringify(history, null, 2) as served, the hash the chain recorded, and whether they agree.
+        sha256: z.string().optional(),
+        recordedSha256: z.string().nullable().optional(),
+        intact: z.boolean().optional(),
+        history: z.record(z.string(), z.unknown()),
+      }),
+    ),
   })
   .openapi('History');
 
-const Health = z.object({ status: z.enum(['ok', 'degraded']), db: z.string(), temporal: z.string() }).openapi('Health');
+const Health = z.object({ status: z.enum(['ok', 'degraded']), db: z.enum(['ok', 'unavailable']), temporal: z.enum(['ok', 'unavailable']) }).openapi('Health');
+
+const DocumentSummary = z.object({ id: z.string(), taskId: z.string().nullable(), type: z.string(), version: z.string(), sha256: z.string(), createdAt: time }).openapi('DocumentSummary');
+const NoticeDocument = DocumentSummary.extend({
+  caseId: z.string(),
+  // SHA-256 of the RFC 8785 canonical JSON of `document`, recomputed; the hash the audit chain's document.rendered recorded.
+  recordedSha256: z.string().nullable(),
+  intact: z.boolean(),
+  document: z.record(z.string(), z.unknown()),
+}).openapi('NoticeDocument');
 
 const CaseIdParams = z.object({ id: z.string().openapi({ example: 'case_0k3m5q7s9u1w3y5a7c9e1g3i5k' }) });
 const IdParams = z.object({ id: z.string() });
@@ -182,8 +208,8 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     request: body(PrincipalCreateSchema),
     responses: { 201: json(PrincipalCreated, 'Created; the token is shown only now'), ...common },
   });
-  registry.registerPath({ method: 'get', path: '/v1/principals', summary: 'List principals without tokens (admin)', tags: ['principals'], security, responses: { 200: json(z.object({ items: z.array(Principal) }), 'Principals'), 401: common[401], 403: common[403] } });
-  registry.registerPath({ method: 'get', path: '/v1/principals/{id}', summary: 'Read a principal (admin)', tags: ['principals'], security, request: { params: IdParams }, responses: { 200: json(Principal, 'The principal'), 401: common[401], 403: common[403], 404: problem('Unknown principal') } });
+  registry.registerPath({ method: 'get', path: '/v1/principals', summary: 'List principals without tokens (admin; auditors read them to name actors)', tags: ['principals'], security, responses: { 200: json(z.object({ items: z.array(Principal) }), 'Principals'), 401: common[401], 403: common[403] } });
+  registry.registerPath({ method: 'get', path: '/v1/principals/{id}', summary: 'Read a principal (admin, auditor)', tags: ['principals'], security, request: { params: IdParams }, responses: { 200: json(Principal, 'The principal'), 401: common[401], 403: common[403], 404: problem('Unknown principal') } });
   registry.registerPath({ method: 'delete', path: '/v1/principals/{id}', summary: 'Revoke a principal (admin); effective at once', tags: ['principals'], security, request: { params: IdParams }, responses: { 204: { description: 'Revoked' }, 401: common[401], 403: common[403], 404: problem('Unknown principal') } });
 
   registry.registerPath({
@@ -311,6 +337,24 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     security,
     request: { params: CaseIdParams },
     responses: { 200: json(AuditVerification, 'Verification result'), 401: common[401], 403: common[403], 404: problem('Unknown case') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/cases/{id}/documents',
+    summary: "The documents sent to partners on the case, with their hashes (auditor; case_lead of the case's org)",
+    tags: ['audit'],
+    security,
+    request: { params: CaseIdParams },
+    responses: { 200: json(z.object({ caseId: z.string(), items: z.array(DocumentSummary) }), 'Oldest first'), 401: common[401], 403: common[403], 404: problem('Unknown case') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/cases/{id}/documents/{documentId}',
+    summary: 'One document as partners received it, its hash recomputed and checked against the audit chain (auditor; case_lead of the case\'s org)',
+    tags: ['audit'],
+    security,
+    request: { params: CaseIdParams.extend({ documentId: z.string() }) },
+    responses: { 200: json(NoticeDocument, 'The document'), 401: common[401], 403: common[403], 404: problem('Unknown case or document') },
   });
   registry.registerPath({
     method: 'get',

@@ -1,6 +1,4 @@
 // The documents partners receive: built from the case as pure data, checked for completeness, hashed, rendered.
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
 import type { NoticeType } from '../../domain/types';
 import { type BuiltDocument, type DocumentContext, jsonClean } from './common';
 import { buildFreezeRequest } from './freeze';
@@ -31,8 +29,4 @@ export function buildDocument(type: NoticeType, ctx: DocumentContext): BuiltDocu
 }
 
 /** sha256 (hex) of the RFC 8785 canonical JSON: the value the audit chain records for a document. */
-export function documentHash(document: Record<string, unknown>): string {
-  const canonical = canonicalize(document);
-  if (canonical === undefined) throw new TypeError('document cannot be canonicalised');
-  return createHash('sha256').update(canonical).digest('hex');
-}
+export { documentHash } from '../../db/queries/documents';

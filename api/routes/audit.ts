@@ -1,8 +1,9 @@
 // Audit: a case's hash chain and its verification, the NDJSON export, and the Temporal history (archived or live).
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { exportAudit, historyHash, listAudit, verifyCase } from '../../db/queries/audit';
+import { listDocuments, readDocument } from '../../db/queries/documents';
 import { ProblemError } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
 import { AuditExportQuerySchema } from '../../domain/schemas';
@@ -20,6 +21,13 @@ async function auditedCase(deps: ApiDeps, caseId: string) {
   const row = await loadCase(deps, caseId);
   if (!row) throw new ProblemError('not_found', 'no such case');
   return row;
+}
+
+/** The case whose audit trail the caller reads: auditors read every org's, a case lead only its own org's. */
+async function readableAudit(deps: ApiDeps, req: Request) {
+  const actor = actorOf(req);
+  const id = String(req.params.id);
+  return actor.roles.includes('auditor') ? auditedCase(deps, id) : caseForAction(deps, actor, id, ['case_lead']);
 }
 
 /** Waits for the client to take more (drain) or go away (close); the listener that did not fire is removed with it. */
@@ -41,10 +49,25 @@ export function auditRouter(deps: ApiDeps): Router {
 
   r.route('/cases/:id/audit')
     .get(async (req, res) => {
-      const actor = actorOf(req);
-      // Auditors read every org's chain; a case lead only its own org's.
-      const row = actor.roles.includes('auditor') ? await auditedCase(deps, req.params.id) : await caseForAction(deps, actor, req.params.id, ['case_lead']);
+      const row = await readableAudit(deps, req);
       res.json({ caseId: row.id, entries: await listAudit(deps.pool, row.id) });
+    })
+    .all(methodNotAllowed(['GET']));
+
+  // The documents partners were sent: an auditor (or the case's own case lead) can prove what each notice said.
+  r.route('/cases/:id/documents')
+    .get(async (req, res) => {
+      const row = await readableAudit(deps, req);
+      res.json({ caseId: row.id, items: await listDocuments(deps.pool, row.id) });
+    })
+    .all(methodNotAllowed(['GET']));
+
+  r.route('/cases/:id/documents/:documentId')
+    .get(async (req, res) => {
+      const row = await readableAudit(deps, req);
+      const doc = await readDocument(deps.pool, row.id, req.params.documentId);
+      if (!doc) throw new ProblemError('not_found', 'no such document on this case');
+      res.json(doc);
     })
     .all(methodNotAllowed(['GET']));
 

@@ -1,5 +1,6 @@
 // Cases and tasks through the HTTP API with the real workflow: creation, idempotency, lists, partner views, completion, withdrawal, audit.
 import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASE_ID_RE } from '../../domain/ids';
 import { bodyHash } from '../../api/idempotency';
@@ -404,6 +405,19 @@ describe('the task flow', () => {
     expect(createHash('sha256').update(JSON.stringify(history.body.runs[0].history, null, 2)).digest('hex')).toBe(archivedEntry.data.sha256);
     expect((await api.request('GET', `/v1/cases/${c.id}/history`, { token: lead.token })).status).toBe(403);
     expect((await api.request('GET', `/v1/cases/${c.id}/audit/verify`, { token: auditor.token })).body).toMatchObject({ intact: true, firstBadSeq: null, problems: [] });
+    // The documents partners were sent, as they received them: the hash recomputes and matches the chain.
+    const docs = await api.request('GET', `/v1/cases/${c.id}/documents`, { token: auditor.token });
+    expect(docs.status).toBe(200);
+    expect(docs.body.items.length).toBeGreaterThan(0);
+    const rendered = chain.body.entries.filter((e: { action: string }) => e.action === 'document.rendered');
+    expect(docs.body.items.map((d: { sha256: string }) => d.sha256).sort()).toEqual(rendered.map((e: { data: { documentHash: string } }) => e.data.documentHash).sort());
+    const one = await api.request('GET', `/v1/cases/${c.id}/documents/${docs.body.items[0].id}`, { token: lead.token });
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({ id: docs.body.items[0].id, caseId: c.id, intact: true, recordedSha256: docs.body.items[0].sha256, sha256: docs.body.items[0].sha256 });
+    expect(createHash('sha256').update(canonicalize(one.body.document) ?? '').digest('hex')).toBe(one.body.sha256);
+    expect((await api.request('GET', `/v1/cases/${c.id}/documents/doc_nope`, { token: auditor.token })).status).toBe(404);
+    expect((await api.request('GET', `/v1/cases/${c.id}/documents`, { token: otherLead.token })).status).toBe(403);
+    expect((await api.request('GET', `/v1/cases/${c.id}/documents`, { token: analyst.token })).status).toBe(403);
     // An auditor names the actors of the entries (never a token); other roles may not list principals.
     const people = await api.request('GET', '/v1/principals', { token: auditor.token });
     expect(people.status).toBe(200);
