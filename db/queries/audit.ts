@@ -214,9 +214,16 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
   return { ...chain, intact: problems.length === 0, firstBadSeq: problems.length === 0 ? null : firstBad, problems };
 }
 
+/**
+ * A bound as a millisecond time (entries' times have milliseconds). A bound between two milliseconds is raised to the
+ * next one, which keeps both bounds exact: `from` (inclusive) then starts after the entries before it, and `to`
+ * (exclusive) still takes the entries of its own millisecond, which lie before it.
+ */
 function isoOrThrow(label: string, value: string): string {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw new RangeError(`${label} is not a date-time: ${value}`);
+  const subMillisecond = /T\d\d:\d\d:\d\d\.\d{3}(\d+)/.exec(value)?.[1] ?? '';
+  if (/[1-9]/.test(subMillisecond)) d.setTime(d.getTime() + 1);
   return d.toISOString();
 }
 

@@ -324,6 +324,16 @@ describe('exportAudit', () => {
     const from = [];
     for await (const e of exportAudit(db.pool, { from: '2031-05-05T05:05:05.006Z' })) from.push(e.caseId + ':' + e.seq);
     expect(from).toEqual([`${c2}:2`, `${c2}:3`]);
+    // Bounds between two milliseconds are exact: from .0055 leaves out .005 and takes .006; to .0045 still takes .004.
+    const between = [];
+    for await (const e of exportAudit(db.pool, { from: '2031-05-05T05:05:05.0055Z' })) between.push(e.caseId + ':' + e.seq);
+    expect(between).toEqual([`${c2}:2`, `${c2}:3`]);
+    const before = [];
+    for await (const e of exportAudit(db.pool, { from: '2031-05-05T05:05:05Z', to: '2031-05-05T05:05:05.0045Z' })) before.push(e.caseId + ':' + e.seq);
+    expect(before).toEqual([`${c2}:1`]);
+    const upTo = [];
+    for await (const e of exportAudit(db.pool, { from: '2031-05-05T05:05:05Z', to: '2031-05-05T05:05:05.004000Z' })) upTo.push(e.caseId + ':' + e.seq);
+    expect(upTo).toEqual([]);
   });
 
   it('rejects a range that is not a date-time', async () => {
