@@ -13,9 +13,8 @@ export function encodeCursor(createdAt: Date | string, id: string): string {
   return Buffer.from(JSON.stringify([at, id]), 'utf8').toString('base64url');
 }
 
-export function decodeCursor(raw: string | undefined): Cursor | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const bad = () => new ProblemError('validation', 'the cursor is not one this API issued', { cursor: 'is not a valid cursor' });
+/** A cursor's JSON array, or `bad` thrown: base64url of JSON, as the encoders write it. */
+function unpack(raw: string, bad: () => ProblemError): unknown[] {
   if (!/^[A-Za-z0-9_-]+$/.test(raw)) throw bad();
   let parsed: unknown;
   try {
@@ -23,11 +22,22 @@ export function decodeCursor(raw: string | undefined): Cursor | undefined {
   } catch {
     throw bad();
   }
-  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') throw bad();
-  const [at, id] = parsed as [string, string];
-  // The time goes to PostgreSQL as timestamptz: a day that does not exist (2026-02-31) or year 0000 must be refused here,
-  // with `cursor` named, rather than as a data exception from the query.
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(at) || !isStorableRfc3339(at) || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) throw bad();
+  if (!Array.isArray(parsed) || !parsed.every((p) => typeof p === 'string')) throw bad();
+  return parsed;
+}
+
+// The time goes to PostgreSQL as timestamptz: a day that does not exist (2026-02-31) or year 0000 must be refused here,
+// with `cursor` named, rather than as a data exception from the query.
+const isCursorTime = (at: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(at) && isStorableRfc3339(at);
+const isCursorId = (id: string) => /^[A-Za-z0-9_.:-]{1,128}$/.test(id);
+
+export function decodeCursor(raw: string | undefined): Cursor | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const bad = () => new ProblemError('validation', 'the cursor is not one this API issued', { cursor: 'is not a valid cursor' });
+  const parts = unpack(raw, bad) as string[];
+  if (parts.length !== 2) throw bad();
+  const [at, id] = parts;
+  if (!isCursorTime(at) || !isCursorId(id)) throw bad();
   return { createdAt: at, id };
 }
 
@@ -45,15 +55,9 @@ export function encodeDueCursor(dueAt: string | null, id: string): string {
 export function decodeDueCursor(raw: string | undefined): DueCursor | undefined {
   if (raw === undefined || raw === '') return undefined;
   const bad = () => new ProblemError('validation', 'the cursor is not one this API issued for sort=due', { cursor: 'is not a valid cursor for this sort order' });
-  let parsed: unknown;
-  try {
-    parsed = /^[A-Za-z0-9_-]+$/.test(raw) ? JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) : undefined;
-  } catch {
-    throw bad();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 3 || parsed[0] !== 'due' || typeof parsed[1] !== 'string' || typeof parsed[2] !== 'string') throw bad();
-  const [, at, id] = parsed as [string, string, string];
-  const time = at === 'infinity' || (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(at) && isStorableRfc3339(at));
-  if (!time || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) throw bad();
+  const parts = unpack(raw, bad) as string[];
+  if (parts.length !== 3 || parts[0] !== 'due') throw bad();
+  const [, at, id] = parts;
+  if (!(at === 'infinity' || isCursorTime(at)) || !isCursorId(id)) throw bad();
   return { dueAt: at, id };
 }
