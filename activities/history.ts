@@ -1,11 +1,10 @@
 // Archives a closed case workflow's event history in PostgreSQL and records the archive's hash in the audit chain.
-import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { auditAppendStatement } from '../db/queries/audit';
+import { auditAppendStatement, historyHash } from '../db/queries/audit';
 import { prepared } from '../db/client';
 import type { ArchiveArgs } from './types';
 
@@ -25,7 +24,7 @@ export async function archiveHistory(pool: pg.Pool, client: Client, { caseId, wo
   }
   const history = await handle.fetchHistory();
   const json = historyToJSON(history);
-  const hash = createHash('sha256').update(json).digest('hex');
+  const hash = historyHash(json);
   const events = history.events?.length ?? 0;
   // The archive and its audit entry in one statement (atomic, one round trip); a repeated archive of the same run
   // inserts nothing and the audit key is already there.

@@ -2,7 +2,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { exportAudit, historyHash, listAudit, verifyCase } from '../../db/queries/audit';
+import { checkedArchives, exportAudit, listAudit, verifyCase } from '../../db/queries/audit';
 import { listDocuments, readDocument } from '../../db/queries/documents';
 import { ProblemError } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
@@ -82,28 +82,22 @@ export function auditRouter(deps: ApiDeps): Router {
     .get(auditor, async (req, res) => {
       const row = await auditedCase(deps, req.params.id);
       const workflowId = caseWorkflowId(row.id);
-      const archived = await deps.pool.query<{ run_id: string; workflow_id: string; archived_at: Date; hash: string; history: string }>(
-        'SELECT run_id, workflow_id, archived_at, hash, history FROM history_archives WHERE case_id = $1 ORDER BY archived_at, run_id',
-        [row.id],
-      );
-      if (archived.rows.length > 0) {
+      const archived = await checkedArchives(deps.pool, row.id);
+      if (archived.length > 0) {
         res.json({
           caseId: row.id,
           workflowId,
           source: 'archive',
           // sha256 is recomputed from what is served (SHA-256 of JSON.stringify(history, null, 2)), and intact says
           // whether it is still what the audit chain's history.archived entry recorded.
-          runs: await Promise.all(
-            archived.rows.map(async (a) => {
-              const sha256 = historyHash(a.history);
-              const { rows } = await deps.pool.query<{ sha256: string | null }>(
-                `SELECT data->>'sha256' AS sha256 FROM audit_entries WHERE case_id = $1 AND action = 'history.archived' AND data->>'runId' = $2 ORDER BY seq LIMIT 1`,
-                [row.id, a.run_id],
-              );
-              const recorded = rows[0]?.sha256 ?? null;
-              return { runId: a.run_id, archivedAt: a.archived_at.toISOString(), sha256, recordedSha256: recorded, intact: recorded === sha256 && a.hash === sha256, history: JSON.parse(a.history) };
-            }),
-          ),
+          runs: archived.map((a) => ({
+            runId: a.runId,
+            archivedAt: a.archivedAt.toISOString(),
+            sha256: a.sha256,
+            recordedSha256: a.recorded?.sha256 ?? null,
+            intact: a.intact,
+            history: JSON.parse(a.history),
+          })),
         });
         return;
       }

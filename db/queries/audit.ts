@@ -176,6 +176,34 @@ export function historyHash(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** An archived run checked against the audit chain: its stored text, the hash recomputed from it, and what the chain recorded. */
+export interface CheckedArchive {
+  runId: string;
+  archivedAt: Date;
+  history: string;
+  sha256: string;
+  /** The `history.archived` entry for the run, if the chain holds one: its seq and the hash it recorded. */
+  recorded: { seq: number; sha256: string | null } | null;
+  intact: boolean;
+}
+
+/** A case's archived runs, oldest first, each checked against its `history.archived` entry (one query for all). */
+export async function checkedArchives(pool: pg.Pool, caseId: string): Promise<CheckedArchive[]> {
+  const { rows } = await pool.query<{ run_id: string; archived_at: Date; hash: string; history: string; seq: number | null; recorded: string | null }>(
+    `SELECT h.run_id, h.archived_at, h.hash, h.history, a.seq, a.data->>'sha256' AS recorded
+       FROM history_archives h
+       LEFT JOIN LATERAL (SELECT seq, data FROM audit_entries
+                           WHERE case_id = h.case_id AND action = 'history.archived' AND data->>'runId' = h.run_id ORDER BY seq LIMIT 1) a ON true
+      WHERE h.case_id = $1 ORDER BY h.archived_at, h.run_id`,
+    [caseId],
+  );
+  return rows.map((r) => {
+    const sha256 = historyHash(r.history);
+    const recorded = r.seq === null ? null : { seq: r.seq, sha256: r.recorded };
+    return { runId: r.run_id, archivedAt: r.archived_at, history: r.history, sha256, recorded, intact: recorded?.sha256 === sha256 && r.hash === sha256 };
+  });
+}
+
 /**
  * verifyChain, then what the chain alone cannot show. A valid chain may have lost its newest entries: a closed case's
  * chain must hold its `case.closed` entry, and every archived history its `history.archived` entry. An archive must
@@ -191,24 +219,22 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
     if (firstBad === null || seq < firstBad) firstBad = seq;
   };
   if (!chain.intact) problems.push(`the chain departs from a valid one at seq ${chain.firstBadSeq}`);
-  const [{ rows: kase }, { rows: marks }, { rows: archives }] = await Promise.all([
-    pool.query<{ closed: boolean }>(`SELECT closed_at IS NOT NULL AS closed FROM cases WHERE id = $1`, [caseId]),
-    pool.query<{ seq: number; action: string; data: { runId?: string; sha256?: string } }>(
-      `SELECT seq, action, data FROM audit_entries WHERE case_id = $1 AND action IN ('case.closed', 'history.archived') ORDER BY seq`,
+  const [{ rows: closing }, archives] = await Promise.all([
+    pool.query<{ closed: boolean; recorded: boolean }>(
+      `SELECT c.closed_at IS NOT NULL AS closed, EXISTS (SELECT 1 FROM audit_entries a WHERE a.case_id = c.id AND a.action = 'case.closed') AS recorded
+         FROM cases c WHERE c.id = $1`,
       [caseId],
     ),
-    pool.query<{ run_id: string; hash: string; history: string }>(`SELECT run_id, hash, history FROM history_archives WHERE case_id = $1 ORDER BY archived_at, run_id`, [caseId]),
+    checkedArchives(pool, caseId),
   ]);
   const missingFrom = chain.entries + 1;
-  if (kase[0]?.closed && !marks.some((m) => m.action === 'case.closed')) {
+  if (closing[0]?.closed && !closing[0].recorded) {
     mark(missingFrom, `the case is closed but its chain holds no case.closed entry: entries after seq ${chain.entries} are missing`);
   }
   for (const a of archives) {
-    const recorded = marks.find((m) => m.action === 'history.archived' && m.data?.runId === a.run_id);
-    const actual = historyHash(a.history);
-    if (!recorded) mark(missingFrom, `the history of run ${a.run_id} is archived but the chain holds no history.archived entry for it`);
-    else if (recorded.data.sha256 !== actual || a.hash !== actual) {
-      mark(recorded.seq, `the archived history of run ${a.run_id} hashes to ${actual}, not to the ${recorded.data.sha256} recorded at seq ${recorded.seq}`);
+    if (!a.recorded) mark(missingFrom, `the history of run ${a.runId} is archived but the chain holds no history.archived entry for it`);
+    else if (!a.intact) {
+      mark(a.recorded.seq, `the archived history of run ${a.runId} hashes to ${a.sha256}, not to the ${a.recorded.sha256} recorded at seq ${a.recorded.seq}`);
     }
   }
   return { ...chain, intact: problems.length === 0, firstBadSeq: problems.length === 0 ? null : firstBad, problems };
