@@ -106,74 +106,69 @@ export function renderAdmin(page, { identity }) {
     await loadPrincipals();
   }
 
-  async function loadPrincipals() {
-    if (!principals.hasChildNodes()) fill(principals, loading('Loading principals'));
+  /** Lists `path`'s items into `target` with `render`; the loading note only on the first load, errors in place. */
+  async function loadInto(target, what, path, render) {
+    if (!target.hasChildNodes()) fill(target, loading(`Loading ${what}`));
     try {
-      const { items } = await getJson('/v1/principals');
-      fill(
-        principals,
-        h(
-          'table',
-          { class: 'principals' },
-          h('thead', {}, h('tr', {}, ['Name', 'Id', 'Org', 'Roles', 'Created', 'Status', ''].map((t) => h('th', { scope: 'col' }, t)))),
-          h(
-            'tbody',
-            {},
-            items.map((p) =>
-              h(
-                'tr',
-                { 'data-principal-id': p.id },
-                h('th', { scope: 'row' }, p.name),
-                h('td', {}, h('code', {}, p.id)),
-                h('td', {}, p.org),
-                h('td', {}, p.roles.map(label).join(', ')),
-                h('td', {}, formatTime(p.createdAt)),
-                h('td', {}, p.revokedAt ? `revoked ${formatTime(p.revokedAt)}` : 'active'),
-                h('td', {}, p.revokedAt ? '' : h('button', { type: 'button', class: 'secondary', 'aria-label': `Revoke ${p.name}`, onClick: () => void revoke(p) }, 'Revoke')),
-              ),
-            ),
-          ),
-        ),
-      );
+      const { items } = await getJson(path);
+      fill(target, render(items));
     } catch (err) {
-      fill(principals, errorBox(err, 'Loading principals'));
+      fill(target, errorBox(err, `Loading ${what}`));
     }
   }
 
-  async function loadPartners() {
-    if (!partners.hasChildNodes()) fill(partners, loading('Loading partners'));
-    try {
-      const { items } = await getJson('/v1/partners');
-      fill(
-        partners,
-        items.length === 0
-          ? h('p', {}, 'No partner orgs registered.')
-          : h(
-              'table',
-              { class: 'partners' },
-              h('thead', {}, h('tr', {}, ['Org', 'Kind', 'Name', 'Webhook', 'Secret', 'Updated'].map((t) => h('th', { scope: 'col' }, t)))),
-              h(
-                'tbody',
-                {},
-                items.map((p) =>
-                  h(
-                    'tr',
-                    { 'data-org': p.org },
-                    h('th', { scope: 'row' }, p.org),
-                    h('td', {}, label(p.kind)),
-                    h('td', {}, p.name ?? '—'),
-                    h('td', {}, p.webhookUrl ? h('code', {}, p.webhookUrl) : 'none (tasks in the inbox)'),
-                    h('td', {}, p.hasSecret ? 'set' : '—'),
-                    h('td', {}, formatTime(p.updatedAt)),
-                  ),
+  const loadPrincipals = () =>
+    loadInto(principals, 'principals', '/v1/principals', (items) =>
+      h(
+        'table',
+        { class: 'principals' },
+        h('thead', {}, h('tr', {}, ['Name', 'Id', 'Org', 'Roles', 'Created', 'Status', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h(
+          'tbody',
+          {},
+          items.map((p) =>
+            h(
+              'tr',
+              { 'data-principal-id': p.id },
+              h('th', { scope: 'row' }, p.name),
+              h('td', {}, h('code', {}, p.id)),
+              h('td', {}, p.org),
+              h('td', {}, p.roles.map(label).join(', ')),
+              h('td', {}, formatTime(p.createdAt)),
+              h('td', {}, p.revokedAt ? `revoked ${formatTime(p.revokedAt)}` : 'active'),
+              h('td', {}, p.revokedAt ? '' : h('button', { type: 'button', class: 'secondary', 'aria-label': `Revoke ${p.name}`, onClick: () => void revoke(p) }, 'Revoke')),
+            ),
+          ),
+        ),
+      ),
+    );
+
+  const loadPartners = () =>
+    loadInto(partners, 'partners', '/v1/partners', (items) =>
+      items.length === 0
+        ? h('p', {}, 'No partner orgs registered.')
+        : h(
+            'table',
+            { class: 'partners' },
+            h('thead', {}, h('tr', {}, ['Org', 'Kind', 'Name', 'Webhook', 'Secret', 'Updated'].map((t) => h('th', { scope: 'col' }, t)))),
+            h(
+              'tbody',
+              {},
+              items.map((p) =>
+                h(
+                  'tr',
+                  { 'data-org': p.org },
+                  h('th', { scope: 'row' }, p.org),
+                  h('td', {}, label(p.kind)),
+                  h('td', {}, p.name ?? '—'),
+                  h('td', {}, p.webhookUrl ? h('code', {}, p.webhookUrl) : 'none (tasks in the inbox)'),
+                  h('td', {}, p.hasSecret ? 'set' : '—'),
+                  h('td', {}, formatTime(p.updatedAt)),
                 ),
               ),
             ),
-      );
-    } catch (err) {
-      fill(partners, errorBox(err, 'Loading partners'));
-    }
-  }
+          ),
+    );
 
   const created = (p) => {
     tell(`Created ${p.name} (${p.id}). Their token is shown this once; copy it now and hand it over safely:`, h('p', {}, h('code', { class: 'hash new-token' }, p.token)));
