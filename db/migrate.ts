@@ -2,19 +2,46 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import type { Db } from './client';
+import pg from 'pg';
+import { connectDb, type Db } from './client';
+import { grantAppRole } from './roles';
 
 export const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
-export async function runMigrations(db: Db): Promise<void> {
-  // drizzle's migrator is not safe against concurrent runners; an advisory lock serialises API and worker starting together.
+/**
+ * Migrates the database `db` connects to, as its role (the tables' owner). With `appRole` (another role), grants that
+ * role the application's privileges afterwards (db/roles.ts).
+ */
+export async function runMigrations(db: Db, opts: { appRole?: string } = {}): Promise<void> {
+  // drizzle's migrator is not safe against concurrent runners; an advisory lock serialises API and worker starting
+  // together, and the grants after it (concurrent GRANTs on one table can fail with "tuple concurrently updated").
   const client = await db.$client.connect();
   try {
     await client.query('SELECT pg_advisory_lock(7461830)');
     const { drizzle } = await import('drizzle-orm/node-postgres');
-    await migrate(drizzle(client), { migrationsFolder: MIGRATIONS_DIR });
+    const { rows } = await client.query<{ me: string }>('SELECT current_user AS me');
+    await migrate(drizzle(client), { migrationsFolder: MIGRATIONS_DIR }).catch((err: Error & { code?: string; cause?: { code?: string; message?: string } }) => {
+      // A role without CREATE on the database cannot run drizzle's migrator, even on an up-to-date schema.
+      if ((err.code ?? err.cause?.code) !== '42501') throw err;
+      throw new Error(`role ${rows[0].me} may not migrate this database (${err.cause?.message ?? err.message}): MIGRATION_DATABASE_URL must name the tables' owner`, { cause: err });
+    });
+    if (opts.appRole && rows[0].me !== opts.appRole) await grantAppRole(client, opts.appRole);
   } finally {
     await client.query('SELECT pg_advisory_unlock(7461830)').catch(() => {});
     client.release();
+  }
+}
+
+/**
+ * Migrates as the owner (ownerUrl) and grants the application's role (the one appPool logs in as). When both are the
+ * same role there is nothing to grant; the caller warns, since that role can switch the append-only triggers off.
+ */
+export async function migrateFor(ownerUrl: string, appPool: pg.Pool): Promise<void> {
+  const { rows } = await appPool.query<{ me: string }>('SELECT current_user AS me');
+  const owner = connectDb(ownerUrl, { max: 1, applicationName: 'takedown-migrate' });
+  try {
+    await runMigrations(owner.db, { appRole: rows[0].me });
+  } finally {
+    await owner.close();
   }
 }

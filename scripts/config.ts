@@ -8,6 +8,8 @@ const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('127.0.0.1'),
   DATABASE_URL: z.string().url().optional(),
+  /** The tables' owner, used only to migrate and grant DATABASE_URL's role its privileges (db/roles.ts). */
+  MIGRATION_DATABASE_URL: z.string().url().optional(),
   TEMPORAL_ADDRESS: z.string().min(3).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('takedown'),
@@ -64,6 +66,14 @@ export interface TemporalTlsSettings {
   serverName?: string;
 }
 
+function migrationUrlOf(e: z.infer<typeof EnvSchema>): string | undefined {
+  // Migrating one database while serving another (the embedded one) would leave the served one unmigrated.
+  if (e.MIGRATION_DATABASE_URL && !e.DATABASE_URL) {
+    throw new Error('invalid configuration:\n  MIGRATION_DATABASE_URL needs DATABASE_URL (the role the app serves with) beside it');
+  }
+  return e.MIGRATION_DATABASE_URL;
+}
+
 function temporalTlsOf(e: z.infer<typeof EnvSchema>): TemporalTlsSettings {
   if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
     throw new Error('invalid configuration:\n  TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together: set both or neither');
@@ -96,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     portSet: env.PORT !== undefined && env.PORT !== '',
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
+    migrationDatabaseUrl: migrationUrlOf(e),
     temporalAddress: e.TEMPORAL_ADDRESS,
     temporalNamespace: e.TEMPORAL_NAMESPACE,
     taskQueue: e.TEMPORAL_TASK_QUEUE,

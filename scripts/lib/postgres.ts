@@ -14,16 +14,24 @@ import { outputTail } from './output-tail';
 for (const event of AsyncExitHook.hookedEvents()) AsyncExitHook.unhookEvent(event);
 
 export interface EmbeddedPg {
+  /** The application's URL: the `takedown_app` role, with only the privileges db/roles.ts grants. */
   url: string;
+  /** The same database as the superuser that owns the tables: for migrations (MIGRATION_DATABASE_URL) and admin work. */
+  ownerUrl: string;
   port: number;
-  /** A URL for another database on the same server (tests use one per suite). */
+  /** A superuser URL for another database on the same server (tests use one per suite). */
   urlFor(database: string): string;
+  /** The application role's URL for another database. */
+  appUrlFor(database: string): string;
   createDatabase(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
 const USER = 'takedown';
 const PASSWORD = 'takedown-embedded';
+/** The role the application logs in as (db/roles.ts); like the superuser, a fixed password on a loopback-only server. */
+const APP_ROLE = 'takedown_app';
+const APP_PASSWORD = 'takedown-app-embedded';
 
 export async function startEmbeddedPostgres(opts: { dataDir: string; port?: number; database?: string; log?: (m: string) => void }): Promise<EmbeddedPg> {
   const databaseDir = path.resolve(opts.dataDir, 'postgres');
@@ -73,17 +81,32 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
     await server.stop();
   };
   const urlFor = (db: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${db}`;
-  const createDatabase = async (name: string) => {
+  const appUrlFor = (db: string) => `postgres://${APP_ROLE}:${APP_PASSWORD}@127.0.0.1:${port}/${db}`;
+  const asSuperuser = async (fn: (client: pg.Client) => Promise<void>) => {
     const client = new pg.Client({ connectionString: urlFor('postgres') });
     await client.connect();
     try {
-      const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-      if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '')}"`);
+      await fn(client);
     } finally {
       await client.end();
     }
   };
+  const createDatabase = (name: string) =>
+    asSuperuser(async (client) => {
+      const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+    });
   const database = opts.database ?? 'takedown';
-  await createDatabase(database);
-  return { url: urlFor(database), port, urlFor, createDatabase, stop };
+  try {
+    await asSuperuser(async (client) => {
+      // Data dirs from before the role split lack the application role; it is created on the next start.
+      const role = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [APP_ROLE]);
+      if (role.rowCount === 0) await client.query(`CREATE ROLE ${APP_ROLE} LOGIN PASSWORD '${APP_PASSWORD}'`);
+    });
+    await createDatabase(database);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url: appUrlFor(database), ownerUrl: urlFor(database), port, urlFor, appUrlFor, createDatabase, stop };
 }

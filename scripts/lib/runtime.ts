@@ -6,7 +6,8 @@ import { Connection, type TLSConfig } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { pino, type Logger } from 'pino';
 import { connectDb, type DbHandle } from '../../db/client';
-import { runMigrations } from '../../db/migrate';
+import { migrateFor } from '../../db/migrate';
+import { evidenceBypass } from '../../db/roles';
 import type { Config, TemporalTlsSettings } from '../config';
 import { startEmbeddedPostgres } from './postgres';
 import { locateTemporalCli } from './temporal-cli';
@@ -29,6 +30,8 @@ export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Lo
 
 export interface Services {
   databaseUrl: string;
+  /** The owner's URL the migrations ran with, when it is another role than DATABASE_URL's. */
+  migrationDatabaseUrl?: string;
   temporalAddress: string;
   /** TLS and API key for TEMPORAL_ADDRESS (none for the embedded dev server). */
   temporalAuth: TemporalAuth;
@@ -97,12 +100,12 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
       stops.push(async () => release());
     }
     const pgP = (async () => {
-      if (config.databaseUrl) return config.databaseUrl;
+      if (config.databaseUrl) return { app: config.databaseUrl, owner: config.migrationDatabaseUrl ?? config.databaseUrl };
       if (!opts.embedded) throw new Error('DATABASE_URL is required for this entry point');
       log.info({ dataDir: config.dataDir }, 'starting embedded PostgreSQL');
       const pg = await startEmbeddedPostgres({ dataDir: config.dataDir, log: (line) => log.debug({ postgres: line }) });
       stops.push(() => pg.stop());
-      return pg.url;
+      return { app: pg.url, owner: pg.ownerUrl };
     })();
     const temporalP = (async () => {
       if (config.temporalAddress) {
@@ -122,11 +125,21 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
       stops.push(() => dev.stop());
       return { address: dev.address, uiUrl: config.temporalUiUrl ?? dev.uiUrl, auth: {} };
     })();
-    const [databaseUrl, temporal] = await Promise.all([pgP, temporalP]);
-    const db = connectDb(databaseUrl, { applicationName: 'takedown' });
+    const [urls, temporal] = await Promise.all([pgP, temporalP]);
+    const db = connectDb(urls.app, { applicationName: 'takedown' });
     stops.push(() => db.close());
-    await runMigrations(db.db);
-    return { databaseUrl, temporalAddress: temporal.address, temporalAuth: temporal.auth, temporalUiUrl: temporal.uiUrl, db, stop };
+    await migrateFor(urls.owner, db.pool);
+    const bypass = await evidenceBypass(db.pool);
+    if (bypass) {
+      log.warn(
+        { why: bypass },
+        'DATABASE_URL can switch off the append-only guard on the audit chain and archived histories: run the app as a role ' +
+          'without ownership (MIGRATION_DATABASE_URL for the owner that migrates; README, "Database roles")',
+      );
+    }
+    const databaseUrl = urls.app;
+    const migrationDatabaseUrl = urls.owner === urls.app ? undefined : urls.owner;
+    return { databaseUrl, migrationDatabaseUrl, temporalAddress: temporal.address, temporalAuth: temporal.auth, temporalUiUrl: temporal.uiUrl, db, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -18,7 +18,7 @@ export interface RunningSystem {
   apiUrl: string;
   temporalUiUrl: string | undefined;
   /** Addresses of the servers this process started itself (none that were configured). */
-  embedded: { databaseUrl?: string; temporalAddress?: string };
+  embedded: { databaseUrl?: string; migrationDatabaseUrl?: string; temporalAddress?: string };
   admin: { token: string; generated: boolean };
   /** Settles when the worker stops (after `stop()`, or if it fails). */
   run: Promise<void>;
@@ -102,7 +102,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       temporalUiUrl: services.temporalUiUrl,
       // The embedded servers' addresses, for `npm run api`, `npm run worker` and `npm run audit:verify` beside this one.
       embedded: {
-        ...(config.databaseUrl ? {} : { databaseUrl: services.databaseUrl }),
+        ...(config.databaseUrl ? {} : { databaseUrl: services.databaseUrl, migrationDatabaseUrl: services.migrationDatabaseUrl }),
         ...(config.temporalAddress ? {} : { temporalAddress: services.temporalAddress }),
       },
       admin,

@@ -45,7 +45,9 @@ beforeAll(async () => {
   const db = await freshDatabase('scale');
   await db.close();
   const env = {
+    // The production split: the app's role for queries, the tables' owner only to migrate and grant.
     DATABASE_URL: db.url,
+    MIGRATION_DATABASE_URL: db.ownerUrl,
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_TASK_QUEUE: `scale-${randomBytes(4).toString('hex')}`,
     TAKEDOWN_ADMIN_TOKEN: adminToken,

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app';
 import { PrincipalCache } from '../../api/principal-cache';
 import { connectDb, type DbHandle } from '../../db/client';
-import { runMigrations } from '../../db/migrate';
+import { migrateFor } from '../../db/migrate';
 import { verifyChain } from '../../db/queries/audit';
 import { caseWorkflowId } from '../../domain/ids';
 import type { CaseStatus, Role, Task } from '../../domain/types';
@@ -100,7 +100,7 @@ beforeAll(async () => {
   servers = new Servers(dataDir, inject('temporalCliPath'));
   await servers.start();
   db = connectDb(servers.pg.url, { max: 20 });
-  await runMigrations(db.db);
+  await migrateFor(servers.pg.ownerUrl, db.pool);
   temporalConnection = await Connection.connect({ address: servers.temporal.address });
   temporal = new Client({ connection: temporalConnection });
   const adminToken = `fault-admin-${randomBytes(12).toString('hex')}`;
@@ -149,6 +149,7 @@ beforeAll(async () => {
   });
   workerEnv = {
     DATABASE_URL: servers.pg.url,
+    MIGRATION_DATABASE_URL: servers.pg.ownerUrl,
     TEMPORAL_ADDRESS: servers.temporal.address,
     TEMPORAL_TASK_QUEUE: taskQueue,
     TAKEDOWN_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
@@ -432,7 +433,7 @@ describe('fault injection', () => {
 
     // Every audit chain verifies; then each kind of tampering is found at the exact entry.
     for (const r of runs) expect((await verifyChain(db.pool, r.id)).intact, `chain of ${r.id}`).toBe(true);
-    const su = new pg.Client({ connectionString: servers.pg.url });
+    const su = new pg.Client({ connectionString: servers.pg.ownerUrl });
     await su.connect();
     try {
       await su.query(`SET session_replication_role = replica`);

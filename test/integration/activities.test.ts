@@ -3,14 +3,13 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index';
 import { registry } from '../../telemetry/metrics';
-import type { DbHandle } from '../../db/client';
-import { freshDatabase } from '../support/db';
+import { freshDatabase, type TestDb } from '../support/db';
 import { startPartnerServer, type PartnerServer } from '../support/partner-server';
 import { caseViewFixture } from '../unit/documents-fixture';
 import type { Task } from '../../domain/types';
 import { openTask } from '../../bench/lib/context';
 
-let db: DbHandle & { url: string; name: string };
+let db: TestDb;
 let partners: PartnerServer;
 
 beforeAll(async () => {

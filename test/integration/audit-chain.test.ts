@@ -16,7 +16,7 @@ import {
   verifyAllChains,
   verifyChain,
 } from '../../db/queries/audit';
-import { createTestDb, type TestDb } from './audit-test-db';
+import { freshDatabase, type TestDb } from '../support/db';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const run = promisify(execFile);
@@ -47,7 +47,7 @@ async function tamper(sql: string[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  db = await createTestDb('audit');
+  db = await freshDatabase('audit', { max: 30 });
 });
 afterAll(async () => {
   await db?.drop();
@@ -178,12 +178,17 @@ describe('appendAudit', () => {
 });
 
 describe('the append-only table', () => {
-  it('refuses UPDATE, DELETE and TRUNCATE', async () => {
+  it('refuses UPDATE, DELETE and TRUNCATE even to its owner', async () => {
     const caseId = newCase();
     await appendAudit(db.pool, caseId, inputs(2));
-    await expect(db.pool.query(`UPDATE audit_entries SET action = 'x' WHERE case_id = $1`, [caseId])).rejects.toThrow(/append-only/);
-    await expect(db.pool.query(`DELETE FROM audit_entries WHERE case_id = $1`, [caseId])).rejects.toThrow(/append-only/);
-    await expect(db.pool.query('TRUNCATE audit_entries')).rejects.toThrow(/append-only/);
+    const owner = await db.admin();
+    try {
+      await expect(owner.query(`UPDATE audit_entries SET action = 'x' WHERE case_id = $1`, [caseId])).rejects.toThrow(/append-only/);
+      await expect(owner.query(`DELETE FROM audit_entries WHERE case_id = $1`, [caseId])).rejects.toThrow(/append-only/);
+      await expect(owner.query('TRUNCATE audit_entries')).rejects.toThrow(/append-only/);
+    } finally {
+      await owner.end();
+    }
     expect((await verifyChain(db.pool, caseId)).intact).toBe(true);
   });
 });

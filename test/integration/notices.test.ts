@@ -10,7 +10,7 @@ import { classifyStatus, type NoticeDeps, prepareNotice, sendNotice } from '../.
 import { listAudit, verifyChain } from '../../db/queries/audit';
 import type { NoticeType } from '../../domain/types';
 import { caseViewFixture, contextFor } from '../unit/documents-fixture';
-import { createTestDb, type TestDb } from './audit-test-db';
+import { freshDatabase, type TestDb } from '../support/db';
 
 interface Received {
   headers: http.IncomingHttpHeaders;
@@ -79,7 +79,7 @@ async function failureOf(p: Promise<unknown>): Promise<Error> {
 const actions = async (caseId: string) => (await listAudit(db.pool, caseId)).map((e) => e.action);
 
 beforeAll(async () => {
-  db = await createTestDb('notices');
+  db = await freshDatabase('notices', { max: 30 });
   server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

@@ -15,6 +15,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
     pgUrlTemplate: string;
+    pgAppUrlTemplate: string;
     temporalAddress: string;
     temporalCliPath: string;
     temporalDataDir: string;
@@ -48,6 +49,7 @@ export default async function setup(project: TestProject) {
   temporal = devServer;
   project.provide('pgAdminUrl', pg.urlFor('postgres'));
   project.provide('pgUrlTemplate', pg.urlFor('__DB__'));
+  project.provide('pgAppUrlTemplate', pg.appUrlFor('__DB__'));
   project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS ?? devServer!.address);
   project.provide('temporalCliPath', cli.path);
   project.provide('temporalDataDir', dataDir);

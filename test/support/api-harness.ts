@@ -8,9 +8,8 @@ import { inject } from 'vitest';
 import { createApp } from '../../api/app';
 import { namesPrivateHost } from '../../activities/url-checks';
 import { PrincipalCache } from '../../api/principal-cache';
-import type { DbHandle } from '../../db/client';
 import type { Role } from '../../domain/types';
-import { freshDatabase } from './db';
+import { freshDatabase, type TestDb } from './db';
 
 export interface ApiResponse {
   status: number;
@@ -34,7 +33,7 @@ export interface ApiHarness {
   url: string;
   port: number;
   adminToken: string;
-  db: DbHandle & { url: string; name: string };
+  db: TestDb;
   client: Client;
   taskQueue: string;
   server: http.Server;
@@ -88,7 +87,7 @@ export function rawRequest(port: number, method: string, path: string, opts: Req
  */
 export async function startApi(
   label: string,
-  opts: { db?: DbHandle & { url: string; name: string }; client?: Client; taskQueue?: string; rateLimitPerMinute?: number; metricsPublic?: boolean; refusePrivateWebhooks?: boolean } = {},
+  opts: { db?: TestDb; client?: Client; taskQueue?: string; rateLimitPerMinute?: number; metricsPublic?: boolean; refusePrivateWebhooks?: boolean } = {},
 ): Promise<ApiHarness> {
   const db = opts.db ?? (await freshDatabase(label));
   const ownConnection = opts.client ? undefined : await Connection.connect({ address: inject('temporalAddress') });

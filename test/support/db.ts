@@ -1,21 +1,52 @@
-// A fresh database per test file on the shared PostgreSQL, migrated.
+// A fresh database per test file on the shared PostgreSQL: migrated by the superuser that owns the tables, used through
+// the application's role (takedown_app) with only the privileges db/roles.ts grants, as in production.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { connectDb, type DbHandle } from '../../db/client';
-import { runMigrations } from '../../db/migrate';
+import { migrateFor } from '../../db/migrate';
 
-export async function freshDatabase(label: string): Promise<DbHandle & { url: string; name: string }> {
-  const name = `t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: inject('pgAdminUrl') });
-  await admin.connect();
+export interface TestDb extends DbHandle {
+  name: string;
+  /** The application role's URL (DATABASE_URL). */
+  url: string;
+  /** The owner's URL (MIGRATION_DATABASE_URL): a superuser. */
+  ownerUrl: string;
+  /** A superuser connection to the same database, outside the application's pool. */
+  admin(): Promise<pg.Client>;
+  drop(): Promise<void>;
+}
+
+async function onServer(sql: string): Promise<void> {
+  const server = new pg.Client({ connectionString: inject('pgAdminUrl') });
+  await server.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    await server.query(sql);
   } finally {
-    await admin.end();
+    await server.end();
   }
-  const url = inject('pgUrlTemplate').replace('__DB__', name);
-  const handle = connectDb(url, { max: 10, applicationName: `test-${label}` });
-  await runMigrations(handle.db);
-  return { ...handle, url, name };
+}
+
+export async function freshDatabase(label: string, opts: { max?: number } = {}): Promise<TestDb> {
+  const name = `t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${randomBytes(4).toString('hex')}`;
+  await onServer(`CREATE DATABASE ${name}`);
+  const url = inject('pgAppUrlTemplate').replace('__DB__', name);
+  const ownerUrl = inject('pgUrlTemplate').replace('__DB__', name);
+  const handle = connectDb(url, { max: opts.max ?? 10, applicationName: `test-${label}` });
+  await migrateFor(ownerUrl, handle.pool);
+  return {
+    ...handle,
+    name,
+    url,
+    ownerUrl,
+    async admin() {
+      const c = new pg.Client({ connectionString: ownerUrl });
+      await c.connect();
+      return c;
+    },
+    async drop() {
+      await handle.close();
+      await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
 }

@@ -13,11 +13,10 @@ import type { Actor, CaseInput, CaseView, Task } from '../../domain/types';
 import { completeTaskUpdate, intakeUpdate, type CaseWorkflowInput } from '../../workflows/messages';
 import { caseSearchAttributes } from '../../workflows/search-attributes';
 import { createTakedownWorker } from '../../scripts/lib/worker';
-import type { DbHandle } from '../../db/client';
-import { freshDatabase } from './db';
+import { freshDatabase, type TestDb } from './db';
 
 export interface WorkflowStack {
-  db: DbHandle & { url: string; name: string };
+  db: TestDb;
   client: Client;
   connection: Connection;
   taskQueue: string;

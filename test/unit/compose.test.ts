@@ -171,23 +171,32 @@ describe('docker-compose.yml', () => {
     expect(cfg.temporalAddress).toBeTruthy();
   });
 
-  it('points DATABASE_URL at the postgres service, a role and database its init script creates', () => {
-    const custom = { ...hostEnv, TAKEDOWN_DB_PASSWORD: 'app-secret', TEMPORAL_DB_PASSWORD: 'tmp-secret' };
+  it('points DATABASE_URL and MIGRATION_DATABASE_URL at the postgres service, as roles its init script creates', () => {
+    const custom = { ...hostEnv, TAKEDOWN_DB_PASSWORD: 'owner-secret', TAKEDOWN_APP_DB_PASSWORD: 'app-secret', TEMPORAL_DB_PASSWORD: 'tmp-secret' };
     for (const env of [hostEnv, custom]) {
-      const url = new URL(envOf('api', env).DATABASE_URL);
       const pgEnv = envOf('postgres', env);
-      expect(url.protocol).toMatch(/^postgres(ql)?:$/);
-      expect(url.hostname).toBe('postgres');
-      expect(Number(url.port || 5432)).toBe(5432);
-      expect(pgEnv.PGPORT ?? '5432').toBe('5432');
-      expect(url.username).toBe('takedown');
-      expect(decodeURIComponent(url.password)).toBe(pgEnv.TAKEDOWN_DB_PASSWORD);
-      expect(url.pathname).toBe('/takedown');
+      const roles = [
+        ['DATABASE_URL', 'takedown_app', pgEnv.TAKEDOWN_APP_DB_PASSWORD],
+        ['MIGRATION_DATABASE_URL', 'takedown', pgEnv.TAKEDOWN_DB_PASSWORD],
+      ] as const;
+      for (const [key, role, password] of roles) {
+        const url = new URL(envOf('api', env)[key]!);
+        expect(url.protocol).toMatch(/^postgres(ql)?:$/);
+        expect(url.hostname).toBe('postgres');
+        expect(Number(url.port || 5432)).toBe(5432);
+        expect(pgEnv.PGPORT ?? '5432').toBe('5432');
+        expect(url.username).toBe(role);
+        expect(decodeURIComponent(url.password)).toBe(password);
+        expect(url.pathname).toBe('/takedown');
+      }
     }
     const init = services.postgres.volumes!.find((v) => v.includes('/docker-entrypoint-initdb.d/'));
     expect(init).toBeDefined();
     const script = readFileSync(path.join(root, init!.split(':')[0]), 'utf8');
     expect(script).toMatch(/CREATE ROLE takedown LOGIN/);
+    expect(script).toMatch(/CREATE ROLE takedown_app LOGIN PASSWORD :'takedown_app_password'/);
+    expect(script).toMatch(/-v takedown_app_password="\$TAKEDOWN_APP_DB_PASSWORD"/);
+    expect(script).toMatch(/GRANT CONNECT ON DATABASE takedown TO takedown_app/);
     expect(script).toMatch(/CREATE DATABASE takedown OWNER takedown/);
     expect(script).toMatch(/CREATE ROLE temporal LOGIN/);
     expect(script).toMatch(/CREATE DATABASE temporal OWNER temporal/);

@@ -74,6 +74,14 @@ describe('the data dir lock', () => {
     expect(readFileSync(file, 'utf8')).toBe('999999999\n');
   });
 
+  it('migrates with MIGRATION_DATABASE_URL only beside a DATABASE_URL', () => {
+    const app = 'postgres://takedown_app:a@db:5432/takedown';
+    const owner = 'postgres://takedown:o@db:5432/takedown';
+    expect(loadConfig({ DATABASE_URL: app, MIGRATION_DATABASE_URL: owner })).toMatchObject({ databaseUrl: app, migrationDatabaseUrl: owner });
+    expect(loadConfig({ DATABASE_URL: app }).migrationDatabaseUrl).toBeUndefined();
+    expect(() => loadConfig({ MIGRATION_DATABASE_URL: owner })).toThrow(/MIGRATION_DATABASE_URL needs DATABASE_URL/);
+  });
+
   it('takes a given PORT as the one port to use', () => {
     expect(loadConfig({}).portSet).toBe(false);
     expect(loadConfig({ PORT: '' }).portSet).toBe(false);

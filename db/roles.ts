@@ -1,0 +1,64 @@
+// The application's database role: exactly the privileges the API and the worker use, nothing that could rewrite evidence.
+//
+// The role that runs the migrations owns the tables, and a table's owner can switch its triggers off (ALTER TABLE ...
+// DISABLE TRIGGER) or drop them, which would undo the append-only guard on the audit chain and the archived histories.
+// So production runs two roles: MIGRATION_DATABASE_URL (the owner, used only to migrate) and DATABASE_URL (this role,
+// granted below after every migration). It may append to the evidence tables but never UPDATE, DELETE or TRUNCATE them.
+import pg from 'pg';
+
+type Privilege = 'SELECT' | 'INSERT' | 'UPDATE';
+
+/** Every table in the public schema and what the application may do to it; a table missing here is refused to it. */
+export const APP_PRIVILEGES: Readonly<Record<string, readonly Privilege[]>> = {
+  principals: ['SELECT', 'INSERT', 'UPDATE'], // revocation sets revoked_at; rows are never deleted
+  partners: ['SELECT', 'INSERT', 'UPDATE'],
+  cases: ['SELECT', 'INSERT', 'UPDATE'],
+  tasks: ['SELECT', 'INSERT', 'UPDATE'],
+  idempotency_keys: ['SELECT', 'INSERT', 'UPDATE'],
+  notices: ['SELECT', 'INSERT', 'UPDATE'],
+  documents: ['SELECT', 'INSERT'], // a sent notice's document is evidence too
+  audit_entries: ['SELECT', 'INSERT'],
+  history_archives: ['SELECT', 'INSERT'],
+};
+
+/**
+ * Grants `role` the privileges above on the current database, replacing whatever it had on the schema's tables. Runs as
+ * the tables' owner, in one transaction, after the migrations (so a table a migration adds is covered at once).
+ */
+export async function grantAppRole(client: pg.ClientBase, role: string): Promise<void> {
+  const r = pg.escapeIdentifier(role);
+  const { rows } = await client.query<{ name: string }>(`SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'`);
+  const missing = rows.map((t) => t.name).filter((t) => !(t in APP_PRIVILEGES));
+  if (missing.length) throw new Error(`db/roles.ts has no privileges for table(s) ${missing.join(', ')}: say what the application may do to them`);
+  await client.query('BEGIN');
+  try {
+    await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${r}`);
+    await client.query(`GRANT USAGE ON SCHEMA public TO ${r}`);
+    for (const t of rows) await client.query(`GRANT ${APP_PRIVILEGES[t.name].join(', ')} ON TABLE ${pg.escapeIdentifier(t.name)} TO ${r}`);
+    // audit_entries.id is an identity column: inserting draws from its sequence.
+    await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${r}`);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Why the connected role could get past the append-only triggers (it is a superuser, or owns or belongs to the owner
+ * of an evidence table), or undefined when it cannot. Startup warns with this: the guard is only as strong as the role.
+ */
+export async function evidenceBypass(pool: pg.Pool): Promise<string | undefined> {
+  const { rows } = await pool.query<{ role: string; superuser: boolean; owns: boolean }>(
+    `SELECT current_user AS role, r.rolsuper AS superuser,
+            bool_or(pg_has_role(current_user, c.relowner, 'MEMBER')) AS owns
+       FROM pg_roles r, pg_class c
+      WHERE r.rolname = current_user AND c.oid IN ('audit_entries'::regclass, 'history_archives'::regclass)
+      GROUP BY r.rolname, r.rolsuper`,
+  );
+  const me = rows[0];
+  if (!me) return undefined;
+  if (me.superuser) return `role ${me.role} is a superuser`;
+  if (me.owns) return `role ${me.role} owns the audit tables`;
+  return undefined;
+}

@@ -1,0 +1,128 @@
+// The application's database role (db/roles.ts) against a real PostgreSQL: exactly the listed privileges, and no way to
+// rewrite the evidence tables or switch their append-only triggers off.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDb } from '../../db/client';
+import { migrateFor } from '../../db/migrate';
+import { APP_PRIVILEGES, evidenceBypass } from '../../db/roles';
+import { freshDatabase, type TestDb } from '../support/db';
+
+let db: TestDb;
+let owner: pg.Client;
+
+beforeAll(async () => {
+  db = await freshDatabase('roles');
+  owner = await db.admin();
+});
+afterAll(async () => {
+  await owner?.end();
+  await db?.drop();
+});
+
+const grants = async () => {
+  const { rows } = await owner.query<{ table_name: string; privilege_type: string }>(
+    `SELECT table_name, privilege_type FROM information_schema.role_table_grants
+      WHERE grantee = current_setting('takedown.app_role') AND table_schema = 'public' ORDER BY 1, 2`,
+  );
+  const out: Record<string, string[]> = {};
+  for (const r of rows) (out[r.table_name] ??= []).push(r.privilege_type);
+  return out;
+};
+
+describe('the application role', () => {
+  it('has exactly the privileges db/roles.ts lists, on every table, after every migration run', async () => {
+    const role = new URL(db.url).username;
+    await owner.query(`SELECT set_config('takedown.app_role', $1, false)`, [role]);
+    const expected = Object.fromEntries(Object.entries(APP_PRIVILEGES).map(([t, p]) => [t, [...p].sort()]));
+    const { rows } = await owner.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`);
+    expect(rows.map((r) => r.tablename)).toEqual(Object.keys(APP_PRIVILEGES).sort());
+    expect(await grants()).toEqual(expected);
+    // A privilege granted by hand is taken back when the migrations run again (as at every start).
+    await owner.query(`GRANT DELETE, TRUNCATE ON audit_entries TO ${pg.escapeIdentifier(role)}`);
+    await migrateFor(db.ownerUrl, db.pool);
+    expect(await grants()).toEqual(expected);
+  });
+
+  it('cannot change, delete or truncate evidence, nor switch the append-only guard off', async () => {
+    const refused: [string, RegExp][] = [
+      [`UPDATE audit_entries SET action = 'x'`, /permission denied for table audit_entries/],
+      [`DELETE FROM audit_entries`, /permission denied for table audit_entries/],
+      [`TRUNCATE audit_entries`, /permission denied for table audit_entries/],
+      [`UPDATE history_archives SET history = ''`, /permission denied for table history_archives/],
+      [`DELETE FROM history_archives`, /permission denied for table history_archives/],
+      [`UPDATE documents SET body = '{}'`, /permission denied for table documents/],
+      [`DELETE FROM cases`, /permission denied for table cases/],
+      [`DELETE FROM tasks`, /permission denied for table tasks/],
+      [`DELETE FROM principals`, /permission denied for table principals/],
+      [`ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_update_delete`, /must be owner/],
+      [`DROP TRIGGER audit_entries_no_truncate ON audit_entries`, /must be owner/],
+      [`CREATE OR REPLACE FUNCTION audit_entries_refuse_change() RETURNS trigger AS $$ BEGIN RETURN NULL; END $$ LANGUAGE plpgsql`, /permission denied for schema public/],
+      [`SET session_replication_role = replica`, /permission denied to set parameter/],
+      [`CREATE TABLE public.shadow (x int)`, /permission denied for schema public/],
+      [`SELECT * FROM drizzle.__drizzle_migrations`, /permission denied for schema drizzle/],
+    ];
+    for (const [sql, error] of refused) await expect(db.pool.query(sql), sql).rejects.toThrow(error);
+    // Appending still works: the audit function runs with the caller's INSERT.
+    const { rows } = await db.pool.query(`SELECT * FROM audit_append('cas_roles', $1::jsonb)`, [
+      JSON.stringify([{ key: 'k1', at: '2026-11-26T09:00:00.000Z', actorId: null, actorOrg: null, action: 'case.created', data: {}, body: '{"action":"case.created","actor":null,"at":"2026-11-26T09:00:00.000Z","data":{}' }]),
+    ]);
+    expect(rows).toHaveLength(1);
+    expect(await evidenceBypass(db.pool)).toBeUndefined();
+  });
+
+  it('is told apart from a role that could bypass the guard', async () => {
+    const asOwner = connectDb(db.ownerUrl, { max: 1 });
+    try {
+      expect(await evidenceBypass(asOwner.pool)).toMatch(/is a superuser/);
+    } finally {
+      await asOwner.close();
+    }
+  });
+
+  it('cannot migrate, and says which setting is missing', async () => {
+    await expect(migrateFor(db.url, db.pool)).rejects.toThrow(/role takedown_app may not migrate this database .*MIGRATION_DATABASE_URL must name the tables' owner/);
+  });
+
+  it('refuses to migrate a schema with a table it has no privileges for', async () => {
+    await owner.query('CREATE TABLE public.unlisted (x int)');
+    try {
+      await expect(migrateFor(db.ownerUrl, db.pool)).rejects.toThrow(/no privileges for table\(s\) unlisted/);
+    } finally {
+      await owner.query('DROP TABLE public.unlisted');
+    }
+  });
+});
+
+describe('with an owner that is not a superuser, as docker-compose sets it up', () => {
+  it('migrates, grants the app role, and is itself reported as able to bypass the guard', async () => {
+    const suffix = randomBytes(4).toString('hex');
+    const ownerRole = `owner_${suffix}`;
+    const database = `t_owned_${suffix}`;
+    await owner.query(`CREATE ROLE ${ownerRole} LOGIN PASSWORD 'owner-pw'`);
+    await owner.query(`CREATE DATABASE ${database} OWNER ${ownerRole}`);
+    const asRole = (user: string, password: string) => {
+      const u = new URL(db.url);
+      Object.assign(u, { username: user, password, pathname: `/${database}` });
+      return u.toString();
+    };
+    const app = connectDb(asRole(new URL(db.url).username, decodeURIComponent(new URL(db.url).password)), { max: 2 });
+    const own = connectDb(asRole(ownerRole, 'owner-pw'), { max: 1 });
+    try {
+      await migrateFor(asRole(ownerRole, 'owner-pw'), app.pool);
+      expect(await evidenceBypass(own.pool)).toMatch(new RegExp(`role ${ownerRole} owns the audit tables`));
+      expect(await evidenceBypass(app.pool)).toBeUndefined();
+      await app.pool.query(`INSERT INTO partners (org, kind, webhook_url, secret) VALUES ('visa', 'card_scheme', 'https://visa.example/hook', 's')`);
+      await expect(app.pool.query(`TRUNCATE audit_entries`)).rejects.toThrow(/permission denied/);
+      // The owner is refused by the trigger, but could drop it: why the app must not run as the owner.
+      await expect(own.pool.query(`TRUNCATE audit_entries`)).rejects.toThrow(/append-only/);
+      await own.pool.query(`ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_truncate`);
+    } finally {
+      await app.close();
+      await own.close();
+      await owner.query(`DROP DATABASE ${database} WITH (FORCE)`);
+      await owner.query(`DROP ROLE ${ownerRole}`);
+    }
+  });
+});
+
