@@ -6,6 +6,9 @@ import {
   CaseInputSchema,
   CaseListQuerySchema,
   CaseStatusSchema,
+  ChainHeadSchema,
+  ChainHeadsCheckSchema,
+  ChainHeadsQuerySchema,
   CompleteTaskSchema,
   EvidenceSchema,
   MerchantSchema,
@@ -159,6 +162,14 @@ const History = z
   })
   .openapi('History');
 
+const ChainHeads = z.object({ at: time, heads: z.array(ChainHeadSchema), next: z.string().nullable() }).openapi('ChainHeads');
+const HeadsCheck = z
+  .object({
+    intact: z.boolean(),
+    checked: z.number().int(),
+    problems: z.array(ChainHeadSchema.extend({ storedHash: z.string().nullable(), detail: z.string() })),
+  })
+  .openapi('HeadsCheck');
 const Health = z.object({ status: z.enum(['ok', 'degraded']), db: z.enum(['ok', 'unavailable']), temporal: z.enum(['ok', 'unavailable']) }).openapi('Health');
 
 const DocumentSummary = z.object({ id: z.string(), taskId: z.string().nullable(), type: z.string(), version: z.string(), sha256: z.string(), createdAt: time }).openapi('DocumentSummary');
@@ -378,6 +389,25 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
       403: common[403],
       422: common[422],
     },
+  });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/audit/heads',
+    summary: "Every audit chain's newest entry, by case id, to keep outside Takedown as an anchor (auditor)",
+    tags: ['audit'],
+    security,
+    request: { query: ChainHeadsQuerySchema },
+    responses: { 200: json(ChainHeads, 'One page of heads; `next` is the `after` of the next page, null on the last'), 401: common[401], 403: common[403], 422: common[422] },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/v1/audit/heads/check',
+    summary: 'Check heads kept earlier: every chain must still hold each head and verify through it (auditor)',
+    tags: ['audit'],
+    security,
+    request: body(ChainHeadsCheckSchema),
+    responses: { 200: json(HeadsCheck, 'The outcome; intact is false when any problem is listed'), ...common },
   });
 
   registry.registerPath({ method: 'get', path: '/healthz', summary: 'Liveness of the API and its dependencies', tags: ['operations'], security: [], responses: { 200: json(Health, 'All parts answer'), 503: json(Health, 'A part does not answer') } });

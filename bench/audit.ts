@@ -1,6 +1,9 @@
-// Benchmark 4: the audit chain: appends per second under concurrent writers (appendAudit), and verifying a 100,000-entry chain.
+// Benchmark 4: the audit chain: appends per second under concurrent writers (appendAudit), verifying a 100,000-entry chain,
+// and listing and checking every chain's head (what an auditor keeps outside Takedown).
 import { createHash } from 'node:crypto';
-import { appendAudit, hashEntry, verifyChain } from '../db/queries/audit';
+import { appendAudit, chainHeads, checkHeads, hashEntry, verifyChain } from '../db/queries/audit';
+import { MAX_CHAIN_HEADS } from '../domain/schemas';
+import type { ChainHead } from '../domain/types';
 import type { AuditInput } from '../domain/types';
 import type pg from 'pg';
 import { recordCase, recordTask } from '../activities/cases';
@@ -11,9 +14,9 @@ import { int, median, ms, num, summarize, table, type Summary } from './lib/stat
 import { cdfSvg } from './lib/svg';
 
 const PROFILES = {
-  smoke: { writers: [1, 4], cases: 100, seconds: 1, hotWriters: 2, chain: 5_000, batch: 500, verifyRuns: 1, isolatedWrites: 50 },
-  quick: { writers: [1, 8, 32], cases: 1_000, seconds: 3, hotWriters: 8, chain: 100_000, batch: 1_000, verifyRuns: 2, isolatedWrites: 200 },
-  full: { writers: [1, 8, 32, 64], cases: 1_000, seconds: 10, hotWriters: 16, chain: 100_000, batch: 1_000, verifyRuns: 3, isolatedWrites: 1_000 },
+  smoke: { writers: [1, 4], cases: 100, seconds: 1, hotWriters: 2, chain: 5_000, batch: 500, verifyRuns: 1, isolatedWrites: 50, headChains: 1_000 },
+  quick: { writers: [1, 8, 32], cases: 1_000, seconds: 3, hotWriters: 8, chain: 100_000, batch: 1_000, verifyRuns: 2, isolatedWrites: 200, headChains: 10_000 },
+  full: { writers: [1, 8, 32, 64], cases: 1_000, seconds: 10, hotWriters: 16, chain: 100_000, batch: 1_000, verifyRuns: 3, isolatedWrites: 1_000, headChains: 10_000 },
 };
 
 interface AppendRun {
@@ -213,6 +216,38 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const verifyMs = median(verifyTimes);
     progress.done(`${ms(verifyMs)} (${int(p.chain / (verifyMs / 1000))} entries/s): reads ${ms(readMs)}, hashing ${ms(hashMs)}; intact=${verification?.intact}`);
     if (!verification?.intact || verification.entries !== p.chain || bad > 0) throw new Error(`chain did not verify: ${JSON.stringify(verification)}, ${bad} bad hashes`);
+    progress.phase(`audit: chain heads over ${int(p.headChains)} chains`);
+    const existing = (await db.pool.query<{ n: string }>('SELECT count(DISTINCT case_id) AS n FROM audit_entries')).rows[0];
+    const seedIds = Array.from({ length: Math.max(0, p.headChains - Number(existing.n)) }, (_, i) => `case_auditheads${String(i).padStart(6, '0')}`);
+    for (let i = 0; i < seedIds.length; i += maxWriters) {
+      await Promise.all(seedIds.slice(i, i + maxWriters).map((id) => appendAudit(db.pool, id, Array.from({ length: 8 }, (_, k) => entry(`${id}:${k}`)))));
+      if ((i / maxWriters) % 50 === 0) progress.update(`${int(i)} small chains seeded`);
+    }
+    const heads: ChainHead[] = [];
+    const pageTimes: number[] = [];
+    const listStart = performance.now();
+    for (let after: string | undefined; ; ) {
+      const s = performance.now();
+      const page = await chainHeads(db.pool, { after, limit: MAX_CHAIN_HEADS });
+      pageTimes.push(performance.now() - s);
+      heads.push(...page);
+      if (page.length < MAX_CHAIN_HEADS) break;
+      after = page[page.length - 1].caseId;
+    }
+    const listMs = performance.now() - listStart;
+    const checkTimes: number[] = [];
+    let notHeld = 0;
+    for (let i = 0; i < heads.length; i += MAX_CHAIN_HEADS) {
+      const s = performance.now();
+      notHeld += (await checkHeads(db.pool, heads.slice(i, i + MAX_CHAIN_HEADS))).problems.length;
+      checkTimes.push(performance.now() - s);
+      progress.update(`checked ${int(Math.min(i + MAX_CHAIN_HEADS, heads.length))}`);
+    }
+    const checkMs = checkTimes.reduce((a, b) => a + b, 0);
+    const headEntries = Number((await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM audit_entries')).rows[0].n);
+    progress.done(`listed ${int(heads.length)} heads in ${ms(listMs)}, checked them in ${ms(checkMs)}`);
+    if (notHeld > 0 || heads.length < p.headChains) throw new Error(`chain heads: ${notHeld} not held, ${heads.length} listed of ${p.headChains}`);
+
     const sizes = (
       await db.pool.query<{ total: string; rows: string }>(`SELECT pg_total_relation_size('audit_entries') AS total, (SELECT count(*) FROM audit_entries) AS rows`)
     ).rows[0];
@@ -253,12 +288,18 @@ Split: the same paged reads alone take ${ms(readMs)}, recomputing the hashes alo
 Reading only the eight columns a verification uses, 5,000 rows a page, takes ${ms(leanReadMs)}.
 Building the chain through \`appendAudit\` in calls of ${int(p.batch)} entries took ${ms(buildMs)} (${int(p.chain / (buildMs / 1000))} entries/s).
 \`audit_entries\`: ${int(Number(sizes.rows))} rows, ${num(Number(sizes.total) / 1024 ** 2, 1)} MiB with indexes (${int(Number(sizes.total) / Number(sizes.rows))} B a row).
+
+**Chain heads** (\`GET /v1/audit/heads\` and \`POST /v1/audit/heads/check\`, measured at their queries \`chainHeads\` and
+\`checkHeads\`), over ${int(heads.length)} chains holding ${int(headEntries)} entries (the chains above and small ones of 8 entries):
+listing every head in pages of ${int(MAX_CHAIN_HEADS)} took ${ms(listMs)} (a page ${ms(median(pageTimes))} median, ${ms(Math.max(...pageTimes))} at most);
+checking them all, ${int(MAX_CHAIN_HEADS)} a call as the API takes them (each head looked up, each chain verified from its first entry),
+took ${ms(checkMs)} (a call ${ms(median(checkTimes))} median, ${ms(Math.max(...checkTimes))} at most).
 `;
     return {
       section,
-      raw: { settings: p, writes, runs: [...runs, hot].map(({ samples, ...r }) => ({ ...r, samples })), chain: { buildMs, verifyTimes, readMs, leanReadMs, hashMs } },
+      raw: { settings: p, writes, runs: [...runs, hot].map(({ samples, ...r }) => ({ ...r, samples })), chain: { buildMs, verifyTimes, readMs, leanReadMs, hashMs }, heads: { chains: heads.length, entries: headEntries, listMs, pageTimes, checkMs, checkTimes } },
       problems: [],
-      headline: [`best ${int(best.perSecond)} appends/s (${best.writers} writers), one hot case ${int(hot.perSecond)}/s; verify ${int(p.chain)} entries in ${ms(verifyMs)} (reads ${ms(readMs)}, hashing ${ms(hashMs)})`],
+      headline: [`best ${int(best.perSecond)} appends/s (${best.writers} writers), one hot case ${int(hot.perSecond)}/s; verify ${int(p.chain)} entries in ${ms(verifyMs)} (reads ${ms(readMs)}, hashing ${ms(hashMs)}); ${int(heads.length)} chain heads listed in ${ms(listMs)}, checked in ${ms(checkMs)}`],
     };
   } finally {
     await db.close().catch(() => {});

@@ -194,16 +194,19 @@ export const PartnerPutSchema = z
   })
   .openapi('PartnerPut');
 
-/** Page sizes: plain decimal digits only (no sign, blanks, hex, exponent or fraction), 1 to 200. */
-const LIMIT_MESSAGE = 'must be a whole number from 1 to 200, in decimal digits';
-const limit = z
-  .string({ error: LIMIT_MESSAGE })
-  .regex(/^\d{1,9}$/, LIMIT_MESSAGE)
-  .transform(Number)
-  .pipe(z.number().int().min(1, LIMIT_MESSAGE).max(200, LIMIT_MESSAGE))
-  .optional()
-  .transform((n) => n ?? 50)
-  .openapi({ type: 'integer', minimum: 1, maximum: 200, default: 50 });
+/** Page sizes: plain decimal digits only (no sign, blanks, hex, exponent or fraction), 1 to max. */
+const pageSize = (max: number, byDefault: number) => {
+  const message = `must be a whole number from 1 to ${max}, in decimal digits`;
+  return z
+    .string({ error: message })
+    .regex(/^\d{1,9}$/, message)
+    .transform(Number)
+    .pipe(z.number().int().min(1, message).max(max, message))
+    .optional()
+    .transform((n) => n ?? byDefault)
+    .openapi({ type: 'integer', minimum: 1, maximum: max, default: byDefault });
+};
+const limit = pageSize(200, 50);
 const cursor = z.string().max(200).optional();
 
 export const CaseListQuerySchema = z
@@ -228,6 +231,24 @@ export const AuditExportQuerySchema = z
   .strict()
   // An empty range is a mistake worth naming, not an empty export that looks like a quiet period.
   .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) < Date.parse(q.to), { message: 'must be later than from', path: ['to'] });
+
+/** Chain heads: an auditor keeps them outside Takedown and later checks that every chain still runs through them. */
+export const MAX_CHAIN_HEADS = 1000;
+export const ChainHeadsQuerySchema = z.object({ after: z.string().min(1).max(64).optional(), limit: pageSize(MAX_CHAIN_HEADS, MAX_CHAIN_HEADS) }).strict();
+
+export const ChainHeadSchema = z
+  .object({
+    caseId: z.string().min(1).max(64),
+    seq: z.number().int().min(1).max(2_147_483_647),
+    hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 hash in 64 lowercase hex digits'),
+  })
+  .strict()
+  .openapi('ChainHead');
+
+export const ChainHeadsCheckSchema = z
+  .object({ heads: z.array(ChainHeadSchema).min(1).max(MAX_CHAIN_HEADS, `at most ${MAX_CHAIN_HEADS} heads per request: send a long list in parts`) })
+  .strict()
+  .openapi('ChainHeadsCheck');
 
 export type CaseInputBody = z.infer<typeof CaseInputSchema>;
 export type CompleteTaskBody = z.infer<typeof CompleteTaskSchema>;

@@ -209,6 +209,13 @@ export interface AuditEntry {
   hash: string;
 }
 
+/** The newest entry of a case's audit chain, as an auditor records it to anchor the chain outside Takedown. */
+export interface ChainHead {
+  caseId: string;
+  seq: number;
+  hash: string;
+}
+
 export interface Notice {
   id: string;
   type: NoticeType;

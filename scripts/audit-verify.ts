@@ -1,15 +1,41 @@
-// `npm run audit:verify`: recomputes every case's audit chain in DATABASE_URL (with its closing entries and archived histories) and exits 1 when any is broken.
+// `npm run audit:verify [-- --heads FILE]`: recomputes every case's audit chain in DATABASE_URL (with its closing entries
+// and archived histories) and, given a file of chain heads saved earlier (the console's "Save chain heads", or the pages
+// of GET /v1/audit/heads), checks that every chain still runs through them. Exits 1 when anything is broken, 2 on misuse.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { connectDb } from '../db/client';
-import { verifyAllChains } from '../db/queries/audit';
+import { checkHeads, verifyAllChains } from '../db/queries/audit';
+import { ChainHeadSchema, MAX_CHAIN_HEADS, z } from '../domain/schemas';
+import type { ChainHead } from '../domain/types';
 import { loadConfig } from './config';
 
+/** The saved file: `{ takenAt?, heads: [...] }`, as the console writes it. */
+const HeadsFileSchema = z.object({ takenAt: z.string().optional(), heads: z.array(ChainHeadSchema).min(1) });
+
+function readHeads(file: string): ChainHead[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read ${file} as JSON: ${(err as Error).message}`);
+  }
+  const parsed = HeadsFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new Error(`${file} is not a saved heads file: ${first.path.join('.') || 'the file'} ${first.message}`);
+  }
+  return parsed.data.heads;
+}
+
 async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { heads: { type: 'string' } } });
   const config = loadConfig();
   if (!config.databaseUrl) {
     console.error('audit:verify needs DATABASE_URL (postgres://user:password@host:port/database) of the database to check.');
     return 2;
   }
-  const db = connectDb(config.databaseUrl, { max: 2, applicationName: 'takedown-audit-verify' });
+  const heads = values.heads === undefined ? [] : readHeads(values.heads);
+  const db = connectDb(config.databaseUrl, { max: 5, applicationName: 'takedown-audit-verify' });
   try {
     let chains = 0;
     let entries = 0;
@@ -22,9 +48,20 @@ async function main(): Promise<number> {
         console.log(`BROKEN case=${r.caseId} firstBadSeq=${r.firstBadSeq} entries=${r.entries} head=${r.head ?? '-'}: ${r.problems.join('; ')}`);
       }
     }
-    const summary = `${chains} chain(s), ${entries} entries: ${broken === 0 ? 'all intact' : `${broken} broken`}`;
-    (broken === 0 ? console.log : console.error)(summary);
-    return broken === 0 ? 0 : 1;
+    let moved = 0;
+    for (let i = 0; i < heads.length; i += MAX_CHAIN_HEADS) {
+      for (const p of (await checkHeads(db.pool, heads.slice(i, i + MAX_CHAIN_HEADS))).problems) {
+        moved += 1;
+        console.log(`HEAD NOT HELD case=${p.caseId} seq=${p.seq}: ${p.detail}`);
+      }
+    }
+    const summary = [
+      `${chains} chain(s), ${entries} entries: ${broken === 0 ? 'all intact' : `${broken} broken`}`,
+      ...(values.heads === undefined ? [] : [`${heads.length} saved head(s): ${moved === 0 ? 'all held' : `${moved} not held`}`]),
+    ].join('; ');
+    const ok = broken === 0 && moved === 0;
+    (ok ? console.log : console.error)(summary);
+    return ok ? 0 : 1;
   } finally {
     await db.close();
   }

@@ -1,16 +1,17 @@
-// Audit: a case's hash chain and its verification, the NDJSON export, and the Temporal history (archived or live).
+// Audit: a case's hash chain and its verification, the NDJSON export, the chains' heads for anchoring, and the Temporal
+// history (archived or live).
 import { Router, type Request, type Response } from 'express';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { checkedArchives, exportAudit, listAudit, verifyCase } from '../../db/queries/audit';
+import { chainHeads, checkHeads, checkedArchives, exportAudit, listAudit, verifyCase } from '../../db/queries/audit';
 import { listDocuments, readDocument } from '../../db/queries/documents';
 import { ProblemError } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
-import { AuditExportQuerySchema } from '../../domain/schemas';
+import { AuditExportQuerySchema, ChainHeadsCheckSchema, ChainHeadsQuerySchema } from '../../domain/schemas';
 import type { ApiDeps } from '../app';
 import { actorOf, requireRoles } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
-import { parseQueryOr422 } from '../middleware/validate';
+import { parseOr422, parseQueryOr422 } from '../middleware/validate';
 import { isWorkflowGone, withTemporalDeadline } from '../temporal';
 import { caseForAction, loadCase } from './cases';
 
@@ -118,6 +119,26 @@ export function auditRouter(deps: ApiDeps): Router {
       res.json({ caseId: row.id, workflowId, source: 'temporal', runs });
     })
     .all(methodNotAllowed(['GET']));
+
+  // Every chain's newest entry, paged by case id. Kept outside Takedown (a file, a notary, a court's record), they let
+  // /audit/heads/check prove later that no chain was rewritten or cut since, which verify alone cannot: a chain rewritten
+  // whole, every hash recomputed, verifies.
+  r.route('/audit/heads')
+    .get(auditor, async (req, res) => {
+      const q = parseQueryOr422(ChainHeadsQuerySchema, req.query);
+      // Taken before the read: every entry stored before `at` is at or behind one of these heads.
+      const at = new Date().toISOString();
+      const heads = await chainHeads(deps.pool, q);
+      res.json({ at, heads, next: heads.length === q.limit ? heads[heads.length - 1].caseId : null });
+    })
+    .all(methodNotAllowed(['GET']));
+
+  r.route('/audit/heads/check')
+    .post(auditor, async (req, res) => {
+      const { heads } = parseOr422(ChainHeadsCheckSchema, req.body ?? {});
+      res.json(await checkHeads(deps.pool, heads));
+    })
+    .all(methodNotAllowed(['POST']));
 
   r.route('/audit/export')
     .get(auditor, async (req, res) => {

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type pg from 'pg';
-import type { AuditEntry, AuditInput } from '../../domain/types';
+import type { AuditEntry, AuditInput, ChainHead } from '../../domain/types';
 import { prepared } from '../client';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -138,32 +138,50 @@ export async function listAudit(pool: pg.Pool, caseId: string): Promise<AuditEnt
  * Deleting the newest entries leaves a valid shorter chain: compare `head` with one recorded elsewhere to catch that.
  */
 export async function verifyChain(pool: pg.Pool, caseId: string): Promise<ChainVerification> {
-  let expectedSeq = 1;
+  return (await verifyChains(pool, [caseId])).get(caseId)!;
+}
+
+/**
+ * verifyChain for many chains in one pass over the primary key (case_id, seq), 1,000 rows a round trip: checking a
+ * thousand short chains costs a few round trips, not a thousand. A page that ends inside a chain finishes that chain on
+ * its own (by seq) before the next page of whole chains: a row comparison beside `= ANY` would not position the scan.
+ */
+export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Map<string, ChainVerification>> {
+  const ids = [...new Set(caseIds)];
+  const out = new Map<string, ChainVerification>(ids.map((id) => [id, { intact: true, entries: 0, head: null, firstBadSeq: null }]));
   let prevHash = GENESIS_HASH;
-  let head: string | null = null;
-  let firstBadSeq: number | null = null;
-  let count = 0;
-  let after = -2147483648;
-  for (;;) {
-    const res = await pool.query<AuditRow>(
-      `SELECT ${COLUMNS} FROM audit_entries WHERE case_id = $1 AND seq > $2 ORDER BY seq LIMIT ${BATCH}`,
-      [caseId, after],
-    );
-    for (const row of res.rows) {
+  const take = (rows: AuditRow[]) => {
+    for (const row of rows) {
+      const v = out.get(row.case_id)!;
+      if (v.entries === 0) prevHash = GENESIS_HASH;
       const e = rowToEntry(row);
-      count += 1;
-      if (firstBadSeq === null) {
+      v.entries += 1;
+      if (v.firstBadSeq === null) {
         const { hash, ...rest } = e;
-        if (e.seq !== expectedSeq || e.prevHash !== prevHash || hashEntry(rest) !== hash) firstBadSeq = expectedSeq;
+        if (e.seq !== v.entries || e.prevHash !== prevHash || hashEntry(rest) !== hash) v.firstBadSeq = v.entries;
       }
-      expectedSeq += 1;
       prevHash = e.hash;
-      head = e.hash;
-      after = row.seq;
+      v.head = e.hash;
     }
-    if (res.rows.length < BATCH) break;
+    return rows.length === BATCH ? rows[rows.length - 1] : undefined;
+  };
+  // Every chain with a case id up to `done` has been read whole.
+  let done = '';
+  for (;;) {
+    const { rows } = await pool.query<AuditRow>(
+      `SELECT ${COLUMNS} FROM audit_entries WHERE case_id = ANY($1::text[]) AND case_id > $2 ORDER BY case_id, seq LIMIT ${BATCH}`,
+      [ids, done],
+    );
+    let last = take(rows);
+    if (!last) break;
+    done = last.case_id;
+    while (last) {
+      const more = await pool.query<AuditRow>(`SELECT ${COLUMNS} FROM audit_entries WHERE case_id = $1 AND seq > $2 ORDER BY seq LIMIT ${BATCH}`, [last.case_id, last.seq]);
+      last = take(more.rows);
+    }
   }
-  return { intact: firstBadSeq === null, entries: count, head, firstBadSeq };
+  for (const v of out.values()) v.intact = v.firstBadSeq === null;
+  return out;
 }
 
 export interface CaseVerification extends ChainVerification {
@@ -291,3 +309,60 @@ export async function* verifyAllChains(pool: pg.Pool): AsyncGenerator<{ caseId: 
     after = res.rows[res.rows.length - 1].case_id;
   }
 }
+
+/**
+ * The newest entry of every chain with a case id after `after`, by case id: an auditor keeps these outside Takedown, and
+ * checkHeads later proves every chain still runs through them. A skip scan over the primary key (case_id, seq): one
+ * index probe per chain for the next case id and one for its newest entry, so a page costs the same on any table size.
+ */
+export async function chainHeads(pool: pg.Pool, page: { after?: string; limit: number }): Promise<ChainHead[]> {
+  const { rows } = await pool.query<{ case_id: string; seq: number; hash: string }>(
+    `WITH RECURSIVE ids(case_id) AS (
+       (SELECT case_id FROM audit_entries WHERE case_id > $1::text ORDER BY case_id LIMIT 1)
+       UNION ALL
+       SELECT (SELECT a.case_id FROM audit_entries a WHERE a.case_id > ids.case_id ORDER BY a.case_id LIMIT 1)
+         FROM ids WHERE ids.case_id IS NOT NULL)
+     SELECT ids.case_id, h.seq, h.hash
+       FROM ids CROSS JOIN LATERAL (SELECT seq, hash FROM audit_entries a WHERE a.case_id = ids.case_id ORDER BY seq DESC LIMIT 1) h
+      WHERE ids.case_id IS NOT NULL
+      LIMIT $2`,
+    [page.after ?? '', page.limit],
+  );
+  return rows.map((r) => ({ caseId: r.case_id, seq: r.seq, hash: r.hash }));
+}
+
+export interface HeadProblem extends ChainHead {
+  /** The hash stored at that seq now; null when the chain no longer has the entry. */
+  storedHash: string | null;
+  detail: string;
+}
+
+/**
+ * Checks heads recorded earlier: each chain must still hold the entry with that seq and hash, and verify (verifyChain)
+ * from its first entry through its newest. A chain rewritten whole, with every hash recomputed, verifies on its own;
+ * it cannot keep a head recorded before the rewrite, which is what an anchor outside the database is for.
+ */
+export async function checkHeads(pool: pg.Pool, heads: ChainHead[]): Promise<{ intact: boolean; checked: number; problems: HeadProblem[] }> {
+  const { rows } = await pool.query<{ i: number; hash: string | null }>(
+    `SELECT h.i::int AS i, a.hash FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS h(case_id, seq, i)
+       LEFT JOIN audit_entries a ON a.case_id = h.case_id AND a.seq = h.seq ORDER BY h.i`,
+    [heads.map((h) => h.caseId), heads.map((h) => h.seq)],
+  );
+  const problems: HeadProblem[] = [];
+  const held: ChainHead[] = [];
+  rows.forEach((r, i) => {
+    const head = heads[i];
+    if (r.hash === null) problems.push({ ...head, storedHash: null, detail: `the chain of ${head.caseId} holds no entry ${head.seq}: entries were removed` });
+    else if (r.hash !== head.hash) problems.push({ ...head, storedHash: r.hash, detail: `entry ${head.seq} of ${head.caseId} now hashes to ${r.hash}: the chain was rewritten` });
+    else held.push(head);
+  });
+  const chains = await verifyChains(pool, held.map((h) => h.caseId));
+  for (const head of held) {
+    const chain = chains.get(head.caseId)!;
+    if (chain.intact) continue;
+    const where = chain.firstBadSeq! <= head.seq ? 'at or before' : 'after';
+    problems.push({ ...head, storedHash: head.hash, detail: `the chain of ${head.caseId} departs from a valid one at seq ${chain.firstBadSeq}, ${where} this head` });
+  }
+  return { intact: problems.length === 0, checked: heads.length, problems };
+}
+

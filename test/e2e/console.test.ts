@@ -471,6 +471,31 @@ describe('web console', () => {
     const lines = (await readFile(await download.path(), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.some((e) => e.caseId === caseId && e.action === 'case.closed')).toBe(true);
     await page.getByText(/^Exported \d+ entries/).waitFor();
+    // Chain heads: saved to a file, checked back as they are, then with one head altered as a rewrite would leave it.
+    const [headsFile] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Save chain heads' }).click()]);
+    const saved = JSON.parse(await readFile(await headsFile.path(), 'utf8')) as { takenAt: string; heads: { caseId: string; seq: number; hash: string }[] };
+    const mine = saved.heads.find((x) => x.caseId === caseId)!;
+    expect(mine.hash).toBe((await api('GET', `/v1/cases/${caseId}/audit/verify`, auditor.token)).body.head);
+    await page.getByText(new RegExp(`^Saved ${saved.heads.length} chain heads?, taken at`)).waitFor();
+    const headsForm = page.locator('form', { has: page.getByRole('button', { name: 'Check heads' }) });
+    await headsForm.getByRole('button', { name: 'Check heads' }).click();
+    await page.getByText('Saved heads file is required').waitFor();
+    const upload = (name: string, body: unknown) => headsForm.getByLabel('Saved heads file').setInputFiles({ name, mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(body)) });
+    await upload('heads.json', saved);
+    await headsForm.getByRole('button', { name: 'Check heads' }).click();
+    await page.getByText(`✓ All ${saved.heads.length} heads hold`).waitFor();
+    const rewritten = { ...saved, heads: saved.heads.map((x) => (x.caseId === caseId ? { ...x, hash: 'f'.repeat(64) } : x)) };
+    await upload('rewritten.json', rewritten);
+    await headsForm.getByRole('button', { name: 'Check heads' }).click();
+    await page.getByText(`✗ 1 of ${saved.heads.length} heads no longer hold`).waitFor();
+    expect(await page.locator('ul.head-problems li').textContent()).toBe(`${caseId}: entry ${mine.seq} of ${caseId} now hashes to ${mine.hash}: the chain was rewritten`);
+    await upload('other.json', { not: 'heads' });
+    await headsForm.getByRole('button', { name: 'Check heads' }).click();
+    await page.getByText('Saved heads file holds no heads').waitFor();
+    await upload('rewritten.json', rewritten);
+    await headsForm.getByRole('button', { name: 'Check heads' }).click();
+    await page.locator('ul.head-problems').waitFor();
+    await shot(page, 'audit-heads');
 
     // The admin token: GET /v1/me names it too.
     await signIn(page, adminToken);
@@ -507,6 +532,7 @@ describe('web console', () => {
     await page.locator('table.audit').waitFor();
     expect(await page.getByRole('heading', { name: 'Chain verification' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Download NDJSON' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Save chain heads' }).count()).toBe(0);
 
     // A token revoked mid-session: the next request ends the session and says why.
     expect((await api('DELETE', `/v1/principals/${lead.id}`, adminToken)).status).toBe(204);

@@ -397,6 +397,8 @@ describe('operations', () => {
       ['/v1/cases/{id}/audit/verify', 'get'],
       ['/v1/cases/{id}/history', 'get'],
       ['/v1/audit/export', 'get'],
+      ['/v1/audit/heads', 'get'],
+      ['/v1/audit/heads/check', 'post'],
       ['/healthz', 'get'],
       ['/openapi.json', 'get'],
       ['/metrics', 'get'],

@@ -201,6 +201,8 @@ const targets: Target[] = [
   { method: 'GET', path: () => `/v1/cases/${ids()}/audit/verify` },
   { method: 'GET', path: () => `/v1/cases/${ids()}/history` },
   { method: 'GET', path: () => `/v1/audit/export${query()}` },
+  { method: 'GET', path: () => `/v1/audit/heads${query()}` },
+  { method: 'POST', path: () => '/v1/audit/heads/check', valid: () => ({ heads: [{ caseId: ids(), seq: 1, hash: 'a'.repeat(64) }] }) },
   { method: 'GET', path: () => `/metrics${query()}` },
   { method: 'GET', path: () => `/healthz${query()}` },
   { method: 'GET', path: () => `/openapi.json${query()}` },

@@ -15,6 +15,7 @@ function capabilitiesOf(roles) {
     readAudit: has('auditor', 'case_lead'),
     verifyAudit: has('auditor'),
     exportAudit: has('auditor'),
+    anchorAudit: has('auditor'),
     readHistory: has('auditor'),
     admin: has('admin'),
   };

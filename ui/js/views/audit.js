@@ -1,6 +1,6 @@
 // The audit page: a case's hash chain, its "intact" or "broken at entry N" badge, the workflow's event history, the NDJSON export,
-// and the link to the workflow in the Temporal UI.
-import { getJson, request } from '../api.js';
+// the chain heads to save and check later, and the link to the workflow in the Temporal UI.
+import { getJson, postJson, request } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { formatTime, localInputToIso, shortHash } from '../format.js';
@@ -144,7 +144,7 @@ function exportForm() {
       // A plain link cannot carry the bearer header: fetch, then hand the browser a Blob to save.
       const res = await request('/v1/audit/export', { query: range, accept: 'application/x-ndjson' });
       const blob = await res.blob();
-      saveBlob(blob, `takedown-audit-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson`);
+      saveBlob(blob, `takedown-audit-${stamp()}.ndjson`);
       const lines = (await blob.text()).split('\n').filter(Boolean).length;
       status.textContent = `Exported ${lines} entr${lines === 1 ? 'y' : 'ies'} (${blob.size} bytes).`;
       focusNote(status);
@@ -156,6 +156,94 @@ function exportForm() {
     }
   });
   return form;
+}
+
+/** Heads per check request: the API's limit. */
+const HEADS_PER_CHECK = 1000;
+const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
+
+/**
+ * Every chain's newest entry saved to a file kept outside Takedown, and that file checked later: a chain rewritten whole
+ * (every hash recomputed, so it verifies on its own) or cut since is named.
+ */
+function headsSection() {
+  const save = h('button', { type: 'button' }, 'Save chain heads');
+  const saved = h('p', { role: 'status', class: 'help' });
+  save.addEventListener('click', async () => {
+    save.disabled = true;
+    saved.textContent = 'Reading the heads…';
+    try {
+      const heads = [];
+      let takenAt = null;
+      let after;
+      do {
+        const page = await getJson('/v1/audit/heads', { after });
+        takenAt ??= page.at;
+        heads.push(...page.heads);
+        after = page.next;
+        saved.textContent = `Reading the heads… ${heads.length}`;
+      } while (after);
+      const file = JSON.stringify({ takenAt, heads }, null, 1);
+      saveBlob(new Blob([file], { type: 'application/json' }), `takedown-heads-${stamp()}.json`);
+      saved.textContent = `Saved ${heads.length} chain head${heads.length === 1 ? '' : 's'}, taken at ${formatTime(takenAt)}. Keep the file outside Takedown.`;
+      focusNote(saved);
+    } catch (err) {
+      saved.replaceChildren(errorBox(err, 'Reading the heads'));
+    } finally {
+      save.disabled = false;
+    }
+  });
+
+  const file = control('Saved heads file', h('input', { type: 'file', name: 'heads', accept: 'application/json,.json' }));
+  const alert = h('div', { class: 'form-alert', role: 'alert' });
+  const result = h('div', { 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit' }, 'Check heads');
+  const form = h('form', { class: 'inline-form', novalidate: true }, file.wrap, submit);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearProblem(alert, [file]);
+    result.replaceChildren();
+    const chosen = file.input.files?.[0];
+    if (!chosen) return fieldProblem(file, 'is required: choose a file saved with "Save chain heads"');
+    let heads;
+    try {
+      heads = JSON.parse(await chosen.text()).heads;
+    } catch {
+      heads = undefined;
+    }
+    if (!Array.isArray(heads) || heads.length === 0) return fieldProblem(file, 'holds no heads: choose a file saved with "Save chain heads"');
+    submit.disabled = true;
+    try {
+      const problems = [];
+      for (let i = 0; i < heads.length; i += HEADS_PER_CHECK) {
+        result.replaceChildren(loading(`Checking heads ${i + 1}–${Math.min(i + HEADS_PER_CHECK, heads.length)} of ${heads.length}`));
+        problems.push(...(await postJson('/v1/audit/heads/check', { heads: heads.slice(i, i + HEADS_PER_CHECK) }, { idempotent: false })).problems);
+      }
+      fill(
+        result,
+        problems.length === 0
+          ? h('p', { class: 'chain-badge intact', 'data-intact': 'true' }, h('strong', {}, `✓ All ${heads.length} heads hold`))
+          : h('p', { class: 'chain-badge broken', 'data-intact': 'false' }, h('strong', {}, `✗ ${problems.length} of ${heads.length} heads no longer hold`)),
+        problems.length ? h('ul', { class: 'head-problems' }, problems.map((p) => h('li', {}, h('a', { href: `#/audit/${encodeURIComponent(p.caseId)}` }, p.caseId), `: ${p.detail}`))) : null,
+      );
+    } catch (err) {
+      result.replaceChildren();
+      // A 422 names fields of the request ("heads.3.hash"): they are lines of the file, so all go in the alert.
+      showProblem(err, alert, () => null, [file]);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return section(
+    'heads-h',
+    'Chain heads (all cases)',
+    h('p', { class: 'help' }, 'Save the newest entry of every chain to a file and keep it outside Takedown. Checking that file later names any chain rewritten or cut since, even one that verifies on its own.'),
+    h('p', { class: 'case-line' }, save),
+    saved,
+    form,
+    alert,
+    result,
+  );
 }
 
 export function renderAudit(page, { params, identity }) {
@@ -175,6 +263,7 @@ export function renderAudit(page, { params, identity }) {
     section('entries-h', 'Entries', entries),
     identity.caps.readHistory ? historySection(id) : null,
     identity.caps.exportAudit ? section('export-h', 'Export (all cases)', h('p', { class: 'help' }, 'Every audit entry in the range, one JSON object per line.'), exportForm()) : null,
+    identity.caps.anchorAudit ? headsSection() : null,
   );
 
   void (async () => {

@@ -1,0 +1,189 @@
+// Chain heads as an anchor outside the database: GET /v1/audit/heads pages every chain's newest entry, and
+// POST /v1/audit/heads/check (or npm run audit:verify -- --heads FILE) later proves each chain still runs through them,
+// catching a rewrite that verify cannot.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { appendAudit, chainHeads, GENESIS_HASH, hashEntry, listAudit, verifyChain } from '../../db/queries/audit';
+import type { AuditInput } from '../../domain/types';
+import { startApi, type ApiHarness } from '../support/api-harness';
+import { freshDatabase, type TestDb } from '../support/db';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const run = promisify(execFile);
+
+let api: ApiHarness;
+let auditor: { token: string };
+
+const entries = (n: number, prefix: string): AuditInput[] =>
+  Array.from({ length: n }, (_, i) => ({ key: `${prefix}-${i}`, action: i === 0 ? 'case.created' : 'task.created', actor: null, data: { i } }));
+
+/** Runs statements as the tables' owner with user triggers off: a superuser rewriting history behind the app's back. */
+async function asSuperuser(db: TestDb, fn: (q: (sql: string, params?: unknown[]) => Promise<unknown>) => Promise<void>): Promise<void> {
+  const c = await db.admin();
+  try {
+    await c.query('BEGIN');
+    await c.query('SET LOCAL session_replication_role = replica');
+    await fn((sql, params) => c.query(sql, params));
+    await c.query('COMMIT');
+  } finally {
+    await c.end();
+  }
+}
+
+/** Alters entry 2's data and recomputes every hash from there: a valid chain, only not the one it was. */
+async function rewriteWhole(db: TestDb, caseId: string): Promise<void> {
+  const chain = await listAudit(db.pool, caseId);
+  await asSuperuser(db, async (q) => {
+    let prevHash = chain[0].hash;
+    for (const e of chain.slice(1)) {
+      const { hash: _old, ...rest } = { ...e, data: { ...e.data, forged: true }, prevHash };
+      const hash = hashEntry(rest);
+      await q('UPDATE audit_entries SET data = $3::jsonb, prev_hash = $4, hash = $5 WHERE case_id = $1 AND seq = $2', [caseId, e.seq, JSON.stringify(rest.data), prevHash, hash]);
+      prevHash = hash;
+    }
+  });
+  expect((await verifyChain(db.pool, caseId)).intact).toBe(true);
+}
+
+beforeAll(async () => {
+  api = await startApi('heads');
+  auditor = await api.principal('oversight', ['auditor']);
+  // Case ids sort in this order; each chain has a different length.
+  for (const [i, id] of ['case_heads_a', 'case_heads_b', 'case_heads_c', 'case_heads_d', 'case_heads_e'].entries()) {
+    await appendAudit(api.db.pool, id, entries(i + 2, id));
+  }
+});
+afterAll(async () => {
+  await api?.stop();
+});
+
+const heads = async (query = '') => {
+  const res = await api.request('GET', `/v1/audit/heads${query}`, { token: auditor.token });
+  expect(res.status, res.text).toBe(200);
+  return res.body as { at: string; heads: { caseId: string; seq: number; hash: string }[]; next: string | null };
+};
+const check = (body: unknown) => api.request('POST', '/v1/audit/heads/check', { token: auditor.token, body });
+
+describe('GET /v1/audit/heads', () => {
+  it("lists every chain's newest entry by case id, in pages", async () => {
+    const all = await heads();
+    expect(all.next).toBeNull();
+    expect(Date.parse(all.at)).not.toBeNaN();
+    expect(all.heads.map((h) => h.caseId)).toEqual(['case_heads_a', 'case_heads_b', 'case_heads_c', 'case_heads_d', 'case_heads_e']);
+    for (const h of all.heads) {
+      const chain = await listAudit(api.db.pool, h.caseId);
+      expect(h).toEqual({ caseId: h.caseId, seq: chain.length, hash: chain[chain.length - 1].hash });
+    }
+    const first = await heads('?limit=2');
+    expect(first.heads.map((h) => h.caseId)).toEqual(['case_heads_a', 'case_heads_b']);
+    expect(first.next).toBe('case_heads_b');
+    const second = await heads(`?limit=2&after=${first.next}`);
+    expect(second.heads.map((h) => h.caseId)).toEqual(['case_heads_c', 'case_heads_d']);
+    const last = await heads(`?limit=2&after=${second.next}`);
+    expect(last).toMatchObject({ heads: [{ caseId: 'case_heads_e' }], next: null });
+    expect((await heads('?after=case_heads_e')).heads).toEqual([]);
+  });
+
+  it('refuses a bad page size or an unknown parameter with 422', async () => {
+    for (const q of ['?limit=0', '?limit=1001', '?limit=1e3', '?cursor=x']) {
+      const res = await api.request('GET', `/v1/audit/heads${q}`, { token: auditor.token });
+      expect(res.status, q).toBe(422);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    }
+  });
+});
+
+describe('POST /v1/audit/heads/check', () => {
+  it('passes heads the chains still run through, also after the chains have grown', async () => {
+    const kept = (await heads()).heads;
+    await appendAudit(api.db.pool, 'case_heads_a', entries(3, 'case_heads_a-more'));
+    const res = await check({ heads: kept });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ intact: true, checked: kept.length, problems: [] });
+  });
+
+  it('catches a chain rewritten whole with every hash recomputed, which verify alone passes', async () => {
+    const [kept] = (await heads('?after=case_heads_a&limit=1')).heads;
+    expect(kept.caseId).toBe('case_heads_b');
+    await rewriteWhole(api.db, kept.caseId);
+    const res = await check({ heads: [kept] });
+    expect(res.body.intact).toBe(false);
+    expect(res.body.problems).toEqual([{ ...kept, storedHash: expect.not.stringMatching(kept.hash), detail: expect.stringMatching(/now hashes to .*: the chain was rewritten/) }]);
+  });
+
+  it('catches a cut chain and an entry edited before the head without recomputing', async () => {
+    const kept = (await heads('?after=case_heads_b&limit=2')).heads;
+    expect(kept.map((h) => h.caseId)).toEqual(['case_heads_c', 'case_heads_d']);
+    await asSuperuser(api.db, async (q) => {
+      await q('DELETE FROM audit_entries WHERE case_id = $1 AND seq = $2', ['case_heads_c', kept[0].seq]);
+      await q(`UPDATE audit_entries SET data = '{"i":99}' WHERE case_id = $1 AND seq = 2`, ['case_heads_d']);
+    });
+    const res = await check({ heads: kept });
+    expect(res.body).toMatchObject({ intact: false, checked: 2 });
+    expect(res.body.problems).toEqual([
+      { ...kept[0], storedHash: null, detail: expect.stringMatching(/holds no entry \d+: entries were removed/) },
+      { ...kept[1], storedHash: kept[1].hash, detail: 'the chain of case_heads_d departs from a valid one at seq 2, at or before this head' },
+    ]);
+  });
+
+  it('reports a head of a chain that does not exist, and refuses malformed heads with 422, changing nothing', async () => {
+    const res = await check({ heads: [{ caseId: 'case_never', seq: 1, hash: GENESIS_HASH }] });
+    expect(res.body).toMatchObject({ intact: false, problems: [{ caseId: 'case_never', storedHash: null }] });
+    const before = (await heads()).heads;
+    const bad: [unknown, string][] = [
+      [{}, 'heads'],
+      [{ heads: [] }, 'heads'],
+      [{ heads: [{ caseId: 'case_heads_e', seq: 0, hash: GENESIS_HASH }] }, 'heads.0.seq'],
+      [{ heads: [{ caseId: 'case_heads_e', seq: 1, hash: 'ABC' }] }, 'heads.0.hash'],
+      [{ heads: [{ caseId: 'case_heads_e', seq: 1, hash: GENESIS_HASH, extra: 1 }] }, 'heads.0.extra'],
+      [{ heads: Array.from({ length: 1001 }, () => ({ caseId: 'case_heads_e', seq: 1, hash: GENESIS_HASH })) }, 'heads'],
+    ];
+    for (const [body, field] of bad) {
+      const r = await check(body);
+      expect(r.status, field).toBe(422);
+      expect(Object.keys(r.body.errors), field).toContain(field);
+    }
+    expect((await heads()).heads).toEqual(before);
+  });
+});
+
+describe('npm run audit:verify -- --heads FILE', () => {
+  it('exits 0 while the saved heads hold, 1 naming a chain rewritten since, 2 on a file that is not one', async () => {
+    const db = await freshDatabase('heads_cli');
+    try {
+      for (const id of ['case_cli_a', 'case_cli_b']) await appendAudit(db.pool, id, entries(4, id));
+      const dir = mkdtempSync(path.join(tmpdir(), 'takedown-heads-'));
+      const file = path.join(dir, 'heads.json');
+      writeFileSync(file, JSON.stringify({ takenAt: new Date().toISOString(), heads: await chainHeads(db.pool, { limit: 1000 }) }));
+      const cli = (args: string[]) =>
+        run(process.execPath, ['--import', 'tsx', 'scripts/audit-verify.ts', ...args], { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url } }).then(
+          (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+          (e: { code: number; stdout: string; stderr: string }) => e,
+        );
+      const held = await cli(['--heads', file]);
+      expect(held.code, held.stderr).toBe(0);
+      expect(held.stdout).toContain('2 chain(s), 8 entries: all intact; 2 saved head(s): all held');
+
+      await rewriteWhole(db, 'case_cli_b');
+      const rewritten = await cli(['--heads', file]);
+      expect(rewritten.code).toBe(1);
+      expect(rewritten.stdout).toMatch(/HEAD NOT HELD case=case_cli_b seq=4: entry 4 of case_cli_b now hashes to [0-9a-f]{64}: the chain was rewritten/);
+      expect(rewritten.stdout).not.toContain('BROKEN');
+      expect(rewritten.stderr).toContain('2 chain(s), 8 entries: all intact; 2 saved head(s): 1 not held');
+
+      const wrong = path.join(dir, 'wrong.json');
+      writeFileSync(wrong, JSON.stringify({ heads: [{ caseId: 'case_cli_a', seq: 'x', hash: GENESIS_HASH }] }));
+      const refused = await cli(['--heads', wrong]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/wrong\.json is not a saved heads file: heads\.0\.seq/);
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
