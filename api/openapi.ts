@@ -379,12 +379,21 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
   registry.registerPath({
     method: 'get',
     path: '/v1/audit/export',
-    summary: 'Every audit entry with from <= at < to, as NDJSON (auditor)',
+    summary: 'Every audit entry with from <= at < to, as NDJSON (auditor); or, with since (an extension), every entry written from since up to the Audit-Recorded-Before header',
     tags: ['audit'],
     security,
     request: { query: AuditExportQuerySchema },
     responses: {
-      200: { description: 'One AuditEntry (with caseId) per line', content: { 'application/x-ndjson': { schema: AuditEntry.extend({ caseId: z.string() }) } } },
+      200: {
+        description: 'One AuditEntry (with caseId; with since, also recordedAt) per line',
+        headers: {
+          'Audit-Recorded-Before': {
+            description: 'With since only: where this export stopped, the next call’s since. Every entry written before it is in this export or an earlier one.',
+            schema: { type: 'string', format: 'date-time' },
+          },
+        },
+        content: { 'application/x-ndjson': { schema: AuditEntry.extend({ caseId: z.string(), recordedAt: z.string().nullable().optional() }) } },
+      },
       401: common[401],
       403: common[403],
       422: common[422],
@@ -398,12 +407,12 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     tags: ['audit'],
     security,
     request: { query: ChainHeadsQuerySchema },
-    responses: { 200: json(ChainHeads, 'One page of heads; `next` is the `after` of the next page, null on the last'), 401: common[401], 403: common[403], 422: common[422] },
+    responses: { 200: json(ChainHeads, 'One page of heads. `next` is the `after` of the next page; it is null when this page was not full (a full last page is followed by an empty one). `at` is when the listing began: every entry committed before it is at or behind one of the heads'), 401: common[401], 403: common[403], 422: common[422] },
   });
   registry.registerPath({
     method: 'post',
     path: '/v1/audit/heads/check',
-    summary: 'Check heads kept earlier: every chain must still hold each head and verify through it (auditor)',
+    summary: 'Check heads kept earlier: every chain must still hold each head, and verify from its first entry to its newest (auditor)',
     tags: ['audit'],
     security,
     request: body(ChainHeadsCheckSchema),

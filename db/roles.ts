@@ -17,9 +17,12 @@ export const APP_PRIVILEGES: Readonly<Record<string, readonly Privilege[]>> = {
   idempotency_keys: ['SELECT', 'INSERT', 'UPDATE'],
   notices: ['SELECT', 'INSERT', 'UPDATE'],
   documents: ['SELECT', 'INSERT'], // a sent notice's document is evidence too
-  audit_entries: ['SELECT', 'INSERT'],
+  audit_entries: ['SELECT'], // appended only through audit_append() (below), never by a raw INSERT
   history_archives: ['SELECT', 'INSERT'],
 };
+
+/** Functions the application calls that PUBLIC may not: audit_append runs as the owner (db/migrations/0012). */
+export const APP_FUNCTIONS: readonly string[] = ['audit_append(text, jsonb)'];
 
 /**
  * Grants `role` the privileges above on the current database, replacing whatever it had on the schema's tables. Runs as
@@ -32,16 +35,29 @@ export async function grantAppRole(client: pg.ClientBase, role: string): Promise
   if (missing.length) throw new Error(`db/roles.ts has no privileges for table(s) ${missing.join(', ')}: say what the application may do to them`);
   await client.query('BEGIN');
   try {
-    await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${r}`);
+    // Whatever the role was granted before, by an earlier version or by hand, goes: tables, sequences and functions.
+    for (const kind of ['TABLES', 'SEQUENCES', 'FUNCTIONS']) await client.query(`REVOKE ALL ON ALL ${kind} IN SCHEMA public FROM ${r}`);
     await client.query(`GRANT USAGE ON SCHEMA public TO ${r}`);
     for (const t of rows) await client.query(`GRANT ${APP_PRIVILEGES[t.name].join(', ')} ON TABLE ${pg.escapeIdentifier(t.name)} TO ${r}`);
-    // audit_entries.id is an identity column: inserting draws from its sequence.
-    await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${r}`);
+    for (const f of APP_FUNCTIONS) await client.query(`GRANT EXECUTE ON FUNCTION ${f} TO ${r}`);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Settings stored for the connected role (ALTER ROLE ... SET), which its own sessions, and so the application's,
+ * start with: a role can set its own, e.g. synchronous_commit = off, under which an acknowledged audit entry can be lost
+ * in a crash. Startup warns when there are any.
+ */
+export async function roleSettings(pool: pg.Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ setting: string }>(
+    `SELECT unnest(s.setconfig) AS setting FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+      WHERE r.rolname = current_user AND s.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))`,
+  );
+  return rows.map((r) => r.setting);
 }
 
 /**

@@ -124,11 +124,17 @@ export const auditEntries = pgTable(
     eventKey: text('event_key').notNull(),
     /** Global insertion order, for the export's stable paging. */
     id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity(),
+    /**
+     * When the row was written (PostgreSQL's clock, microseconds; not hashed, unlike `at`, the event's time): the export's
+     * `since` mode pages by it. Rows from before migration 0011 hold -infinity.
+     */
+    recordedAt: timestamp('recorded_at', { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
   },
   (t) => [
     primaryKey({ columns: [t.caseId, t.seq] }),
     uniqueIndex('audit_event_key_idx').on(t.caseId, t.eventKey),
     index('audit_at_idx').on(t.at, t.id),
+    index('audit_recorded_idx').on(t.recordedAt, t.id),
   ],
 );
 

@@ -227,19 +227,34 @@ export const TaskListQuerySchema = z
   .strict();
 
 export const AuditExportQuerySchema = z
-  .object({ from: storableDateTime.optional(), to: storableDateTime.optional() })
+  .object({
+    from: storableDateTime.optional(),
+    to: storableDateTime.optional(),
+    // Extension: entries by when they were written, for incremental exports that never miss a late one (see exportRecorded).
+    since: z
+      .union([z.literal('beginning'), storableDateTime])
+      .optional()
+      .openapi({ description: "`beginning`, or the previous answer's Audit-Recorded-Before header" }),
+  })
   .strict()
   // An empty range is a mistake worth naming, not an empty export that looks like a quiet period.
-  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) < Date.parse(q.to), { message: 'must be later than from', path: ['to'] });
+  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) < Date.parse(q.to), { message: 'must be later than from', path: ['to'] })
+  .refine((q) => q.since === undefined || (q.from === undefined && q.to === undefined), {
+    message: 'goes alone: since pages by when entries were written, from and to by their own times',
+    path: ['since'],
+  });
 
 /** Chain heads: an auditor keeps them outside Takedown and later checks that every chain still runs through them. */
 export const MAX_CHAIN_HEADS = 1000;
-export const ChainHeadsQuerySchema = z.object({ after: z.string().min(1).max(64).optional(), limit: pageSize(MAX_CHAIN_HEADS, MAX_CHAIN_HEADS) }).strict();
+/** Chains are keyed by any text the database holds (a forged row's too), not only by the API's case ids. */
+const chainCaseId = z.string().max(1024);
+export const ChainHeadsQuerySchema = z.object({ after: chainCaseId.optional(), limit: pageSize(MAX_CHAIN_HEADS, MAX_CHAIN_HEADS) }).strict();
 
+const SEQ_MESSAGE = 'must be a whole number from 1 to 2147483647';
 export const ChainHeadSchema = z
   .object({
-    caseId: z.string().min(1).max(64),
-    seq: z.number().int().min(1).max(2_147_483_647),
+    caseId: chainCaseId,
+    seq: z.number(SEQ_MESSAGE).min(1, SEQ_MESSAGE).max(2_147_483_647, SEQ_MESSAGE).int(SEQ_MESSAGE),
     hash: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 hash in 64 lowercase hex digits'),
   })
   .strict()

@@ -1,6 +1,7 @@
-// `npm run audit:verify [-- --heads FILE]`: recomputes every case's audit chain in DATABASE_URL (with its closing entries
-// and archived histories) and, given a file of chain heads saved earlier (the console's "Save chain heads", or the pages
-// of GET /v1/audit/heads), checks that every chain still runs through them. Exits 1 when anything is broken, 2 on misuse.
+// `npm run audit:verify [-- --heads FILE ...]`: recomputes every case's audit chain in DATABASE_URL (with its closing
+// entries and archived histories) and, given files of chain heads saved earlier (the console's "Save chain heads", a
+// page of GET /v1/audit/heads, or a JSON array of such pages), checks that every chain still holds them. Exits 1 when
+// anything is broken, 2 on misuse.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connectDb } from '../db/client';
@@ -9,8 +10,9 @@ import { ChainHeadSchema, MAX_CHAIN_HEADS, z } from '../domain/schemas';
 import type { ChainHead } from '../domain/types';
 import { loadConfig } from './config';
 
-/** The saved file: `{ takenAt?, heads: [...] }`, as the console writes it. */
-const HeadsFileSchema = z.object({ takenAt: z.string().optional(), heads: z.array(ChainHeadSchema).min(1) });
+/** A saved file: `{ takenAt?, heads: [...] }` as the console writes it, `{ at, heads, next }` as the API pages, or an array of pages. */
+const HeadsPageSchema = z.object({ heads: z.array(ChainHeadSchema) });
+const HeadsFileSchema = z.union([HeadsPageSchema, z.array(HeadsPageSchema).min(1)]);
 
 function readHeads(file: string): ChainHead[] {
   let json: unknown;
@@ -21,20 +23,24 @@ function readHeads(file: string): ChainHead[] {
   }
   const parsed = HeadsFileSchema.safeParse(json);
   if (!parsed.success) {
+    // A union's issue carries the issues of each way it tried; the object form's says most about a file meant as one.
     const first = parsed.error.issues[0];
-    throw new Error(`${file} is not a saved heads file: ${first.path.join('.') || 'the file'} ${first.message}`);
+    const inner = first.code === 'invalid_union' ? (first.errors[0]?.[0] ?? first) : first;
+    throw new Error(`${file} is not a saved heads file: ${inner.path.join('.') || 'the file'} ${inner.message}`);
   }
-  return parsed.data.heads;
+  const heads = (Array.isArray(parsed.data) ? parsed.data : [parsed.data]).flatMap((p) => p.heads);
+  if (heads.length === 0) throw new Error(`${file} holds no heads`);
+  return heads;
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { heads: { type: 'string' } } });
+  const { values } = parseArgs({ options: { heads: { type: 'string', multiple: true } } });
   const config = loadConfig();
   if (!config.databaseUrl) {
     console.error('audit:verify needs DATABASE_URL (postgres://user:password@host:port/database) of the database to check.');
     return 2;
   }
-  const heads = values.heads === undefined ? [] : readHeads(values.heads);
+  const heads = (values.heads ?? []).flatMap(readHeads);
   const db = connectDb(config.databaseUrl, { max: 5, applicationName: 'takedown-audit-verify' });
   try {
     let chains = 0;

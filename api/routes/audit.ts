@@ -3,7 +3,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { chainHeads, checkHeads, checkedArchives, exportAudit, listAudit, verifyCase } from '../../db/queries/audit';
+import { chainHeads, checkHeads, checkedArchives, exportAudit, exportRecorded, listAudit, recordedHorizon, verifyCase } from '../../db/queries/audit';
 import { listDocuments, readDocument } from '../../db/queries/documents';
 import { ProblemError } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
@@ -143,7 +143,17 @@ export function auditRouter(deps: ApiDeps): Router {
   r.route('/audit/export')
     .get(auditor, async (req, res) => {
       const q = parseQueryOr422(AuditExportQuerySchema, req.query);
-      const entries = exportAudit(deps.pool, q);
+      let entries: AsyncGenerator<object>;
+      if (q.since === undefined) {
+        entries = exportAudit(deps.pool, q);
+      } else {
+        // Incremental: everything written from `since` up to a horizon no later write can fall behind; the horizon is
+        // the next call's `since`, told before the body so a client has it however the stream ends.
+        const since = q.since === 'beginning' ? '-infinity' : q.since;
+        const before = await recordedHorizon(deps.pool, since);
+        res.setHeader('Audit-Recorded-Before', before);
+        entries = exportRecorded(deps.pool, since, before);
+      }
       // The first batch is read before any byte is sent, so a database failure can still become a proper problem response.
       let next = await entries.next();
       res.status(200).type('application/x-ndjson');

@@ -165,11 +165,11 @@ export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Ma
     }
     return rows.length === BATCH ? rows[rows.length - 1] : undefined;
   };
-  // Every chain with a case id up to `done` has been read whole.
-  let done = '';
+  // Every chain with a case id up to `done` has been read whole (none at first: '' is a case id like any other).
+  let done: string | null = null;
   for (;;) {
     const { rows } = await pool.query<AuditRow>(
-      `SELECT ${COLUMNS} FROM audit_entries WHERE case_id = ANY($1::text[]) AND case_id > $2 ORDER BY case_id, seq LIMIT ${BATCH}`,
+      `SELECT ${COLUMNS} FROM audit_entries WHERE case_id = ANY($1::text[]) AND ($2::text IS NULL OR case_id > $2) ORDER BY case_id, seq LIMIT ${BATCH}`,
       [ids, done],
     );
     let last = take(rows);
@@ -296,6 +296,57 @@ export async function* exportAudit(pool: pg.Pool, range: { from?: string; to?: s
   }
 }
 
+/**
+ * How far the `since` export reaches: the start of the oldest transaction still writing (it may hold rows not yet
+ * committed, recorded no earlier than its start) or now, less a margin for the instant between an insert reading the
+ * clock and its transaction taking an id. Every row recorded before it is committed (or gone), so a later export from
+ * here never finds an older one. Sessions of other roles are not visible to the application's role and not counted:
+ * only the application writes audit entries.
+ */
+export async function recordedHorizon(pool: pg.Pool, since: string): Promise<string> {
+  // Never before `since`: a horizon that went back would hand out again what the last call gave.
+  const { rows } = await pool.query<{ before: string }>(
+    `SELECT to_char(greatest($1::timestamptz,
+                             least(clock_timestamp(), (SELECT min(xact_start) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()))
+                             - interval '2 seconds') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS before`,
+    [since],
+  );
+  return rows[0].before;
+}
+
+const RECORDED = `CASE WHEN isfinite(recorded_at) THEN to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') ELSE '-infinity' END`;
+
+/**
+ * Every entry written at or after `since` and before `before` (recordedHorizon), in the order written, read in
+ * keyset-paged batches; each with `recordedAt` (null for entries written before migration 0011). Passing `before` as
+ * the next `since` continues without a gap or a repeat, however late an entry with an older `at` was written.
+ */
+export async function* exportRecorded(
+  pool: pg.Pool,
+  since: string,
+  before: string,
+): AsyncGenerator<ExportedAuditEntry & { recordedAt: string | null }> {
+  let cursor: { recorded: string; id: string } | null = null;
+  for (;;) {
+    const params: unknown[] = [since, before];
+    let keyset = '';
+    if (cursor) {
+      params.push(cursor.recorded, cursor.id);
+      keyset = 'AND (recorded_at, id) > ($3::timestamptz, $4::bigint)';
+    }
+    const res: pg.QueryResult<AuditRow & { recorded: string }> = await pool.query<AuditRow & { recorded: string }>(
+      `SELECT ${COLUMNS}, ${RECORDED} AS recorded FROM audit_entries
+        WHERE recorded_at >= $1::timestamptz AND recorded_at < $2::timestamptz ${keyset}
+        ORDER BY recorded_at, id LIMIT ${BATCH}`,
+      params,
+    );
+    for (const row of res.rows) yield { caseId: row.case_id, ...rowToEntry(row), recordedAt: row.recorded === '-infinity' ? null : row.recorded };
+    if (res.rows.length < BATCH) return;
+    const last = res.rows[res.rows.length - 1];
+    cursor = { recorded: last.recorded, id: String(last.id) };
+  }
+}
+
 /** Verifies every case (its chain, its closing entries, its archives: verifyCase), one case at a time, paging over case ids. */
 export async function* verifyAllChains(pool: pg.Pool): AsyncGenerator<{ caseId: string } & CaseVerification> {
   let after: string | null = null;
@@ -318,7 +369,7 @@ export async function* verifyAllChains(pool: pg.Pool): AsyncGenerator<{ caseId: 
 export async function chainHeads(pool: pg.Pool, page: { after?: string; limit: number }): Promise<ChainHead[]> {
   const { rows } = await pool.query<{ case_id: string; seq: number; hash: string }>(
     `WITH RECURSIVE ids(case_id) AS (
-       (SELECT case_id FROM audit_entries WHERE case_id > $1::text ORDER BY case_id LIMIT 1)
+       (SELECT case_id FROM audit_entries WHERE $1::text IS NULL OR case_id > $1::text ORDER BY case_id LIMIT 1)
        UNION ALL
        SELECT (SELECT a.case_id FROM audit_entries a WHERE a.case_id > ids.case_id ORDER BY a.case_id LIMIT 1)
          FROM ids WHERE ids.case_id IS NOT NULL)
@@ -326,7 +377,7 @@ export async function chainHeads(pool: pg.Pool, page: { after?: string; limit: n
        FROM ids CROSS JOIN LATERAL (SELECT seq, hash FROM audit_entries a WHERE a.case_id = ids.case_id ORDER BY seq DESC LIMIT 1) h
       WHERE ids.case_id IS NOT NULL
       LIMIT $2`,
-    [page.after ?? '', page.limit],
+    [page.after ?? null, page.limit],
   );
   return rows.map((r) => ({ caseId: r.case_id, seq: r.seq, hash: r.hash }));
 }
@@ -339,30 +390,38 @@ export interface HeadProblem extends ChainHead {
 
 /**
  * Checks heads recorded earlier: each chain must still hold the entry with that seq and hash, and verify (verifyChain)
- * from its first entry through its newest. A chain rewritten whole, with every hash recomputed, verifies on its own;
- * it cannot keep a head recorded before the rewrite, which is what an anchor outside the database is for.
+ * from its first entry to its newest. A chain rewritten whole, with every hash recomputed, verifies on its own; it
+ * cannot keep a head recorded before the rewrite, which is what an anchor outside the database is for. Each head that
+ * fails is named with what was found: no chain, a chain that now ends earlier, another hash at that entry, or a chain
+ * that no longer verifies (before or after the head). Closing entries and archives are verifyCase's (audit/verify).
  */
 export async function checkHeads(pool: pg.Pool, heads: ChainHead[]): Promise<{ intact: boolean; checked: number; problems: HeadProblem[] }> {
-  const { rows } = await pool.query<{ i: number; hash: string | null }>(
-    `SELECT h.i::int AS i, a.hash FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS h(case_id, seq, i)
-       LEFT JOIN audit_entries a ON a.case_id = h.case_id AND a.seq = h.seq ORDER BY h.i`,
-    [heads.map((h) => h.caseId), heads.map((h) => h.seq)],
-  );
+  const [{ rows }, chains] = await Promise.all([
+    pool.query<{ hash: string | null }>(
+      `SELECT a.hash FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS h(case_id, seq, i)
+         LEFT JOIN audit_entries a ON a.case_id = h.case_id AND a.seq = h.seq ORDER BY h.i`,
+      [heads.map((h) => h.caseId), heads.map((h) => h.seq)],
+    ),
+    verifyChains(
+      pool,
+      heads.map((h) => h.caseId),
+    ),
+  ]);
   const problems: HeadProblem[] = [];
-  const held: ChainHead[] = [];
-  rows.forEach((r, i) => {
-    const head = heads[i];
-    if (r.hash === null) problems.push({ ...head, storedHash: null, detail: `the chain of ${head.caseId} holds no entry ${head.seq}: entries were removed` });
-    else if (r.hash !== head.hash) problems.push({ ...head, storedHash: r.hash, detail: `entry ${head.seq} of ${head.caseId} now hashes to ${r.hash}: the chain was rewritten` });
-    else held.push(head);
-  });
-  const chains = await verifyChains(pool, held.map((h) => h.caseId));
-  for (const head of held) {
+  heads.forEach((head, i) => {
+    const stored = rows[i].hash;
     const chain = chains.get(head.caseId)!;
-    if (chain.intact) continue;
-    const where = chain.firstBadSeq! <= head.seq ? 'at or before' : 'after';
-    problems.push({ ...head, storedHash: head.hash, detail: `the chain of ${head.caseId} departs from a valid one at seq ${chain.firstBadSeq}, ${where} this head` });
-  }
+    const departs = chain.intact ? '' : `the chain departs from a valid one at seq ${chain.firstBadSeq}`;
+    let detail: string | null = null;
+    if (chain.entries === 0) detail = `there is no chain for ${head.caseId}: every entry of it is gone, or it never existed`;
+    else if (stored === null) detail = `the chain of ${head.caseId} now ends at entry ${chain.entries}, before the saved head's entry ${head.seq}: entries were removed`;
+    else if (stored !== head.hash) {
+      detail = `entry ${head.seq} of ${head.caseId} holds hash ${stored}, not the saved ${head.hash}: the chain was rewritten since the heads were saved (or the file was altered)${departs ? `, and ${departs}` : ''}`;
+    }
+    else if (!chain.intact && chain.firstBadSeq! <= head.seq) detail = `the saved head is stored, but ${departs}, at or before it`;
+    else if (!chain.intact) detail = `the saved head holds, but the entries after it do not: ${departs}`;
+    if (detail !== null) problems.push({ ...head, storedHash: stored, detail });
+  });
   return { intact: problems.length === 0, checked: heads.length, problems };
 }
 

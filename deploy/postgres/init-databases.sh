@@ -22,4 +22,7 @@ GRANT CONNECT ON DATABASE takedown TO takedown_app;
 CREATE ROLE temporal LOGIN PASSWORD :'temporal_password';
 CREATE DATABASE temporal OWNER temporal;
 CREATE DATABASE temporal_visibility OWNER temporal;
+-- Nor may the app's roles connect to Temporal's (their owner keeps its rights).
+REVOKE ALL ON DATABASE temporal FROM PUBLIC;
+REVOKE ALL ON DATABASE temporal_visibility FROM PUBLIC;
 SQL

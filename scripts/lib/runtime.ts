@@ -7,7 +7,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { pino, type Logger } from 'pino';
 import { connectDb, type DbHandle } from '../../db/client';
 import { migrateFor } from '../../db/migrate';
-import { evidenceBypass } from '../../db/roles';
+import { evidenceBypass, roleSettings } from '../../db/roles';
 import type { Config, TemporalTlsSettings } from '../config';
 import { startEmbeddedPostgres } from './postgres';
 import { locateTemporalCli } from './temporal-cli';
@@ -129,6 +129,8 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
     const db = connectDb(urls.app, { applicationName: 'takedown' });
     stops.push(() => db.close());
     await migrateFor(urls.owner, db.pool);
+    const settings = await roleSettings(db.pool);
+    if (settings.length) log.warn({ settings }, "DATABASE_URL's role has settings of its own (ALTER ROLE ... SET) that every connection of the app starts with");
     const bypass = await evidenceBypass(db.pool);
     if (bypass) {
       log.warn(

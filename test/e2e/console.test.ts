@@ -1,5 +1,5 @@
 // The web console end to end in headless Chromium: one case from the new-case form to an intact audit chain, every person in their own pages.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -477,6 +477,8 @@ describe('web console', () => {
     const mine = saved.heads.find((x) => x.caseId === caseId)!;
     expect(mine.hash).toBe((await api('GET', `/v1/cases/${caseId}/audit/verify`, auditor.token)).body.head);
     await page.getByText(new RegExp(`^Saved ${saved.heads.length} chain heads?, taken at`)).waitFor();
+    const fileBytes = await readFile(await headsFile.path());
+    expect(await page.locator('.file-digest code').textContent()).toBe(createHash('sha256').update(fileBytes).digest('hex'));
     const headsForm = page.locator('form', { has: page.getByRole('button', { name: 'Check heads' }) });
     await headsForm.getByRole('button', { name: 'Check heads' }).click();
     await page.getByText('Saved heads file is required').waitFor();
@@ -488,10 +490,18 @@ describe('web console', () => {
     await upload('rewritten.json', rewritten);
     await headsForm.getByRole('button', { name: 'Check heads' }).click();
     await page.getByText(`✗ 1 of ${saved.heads.length} heads no longer hold`).waitFor();
-    expect(await page.locator('ul.head-problems li').textContent()).toBe(`${caseId}: entry ${mine.seq} of ${caseId} now hashes to ${mine.hash}: the chain was rewritten`);
+    expect(await page.locator('ul.head-problems li').textContent()).toBe(
+      `${caseId}: entry ${mine.seq} of ${caseId} holds hash ${mine.hash}, not the saved ${'f'.repeat(64)}: the chain was rewritten since the heads were saved (or the file was altered)`,
+    );
     await upload('other.json', { not: 'heads' });
     await headsForm.getByRole('button', { name: 'Check heads' }).click();
     await page.getByText('Saved heads file holds no heads').waitFor();
+    // A file longer than one request: a bad head in the second part is named by its place in the file, and what the
+    // first part found stays shown.
+    await upload('long.json', { heads: [...Array.from({ length: 1000 }, () => mine), { ...mine, hash: 'XYZ' }] });
+    await headsForm.getByRole('button', { name: 'Check heads' }).click();
+    await page.getByText('heads.1000.hash must be a SHA-256 hash in 64 lowercase hex digits').waitFor();
+    await page.getByText('✓ All 1000 heads hold').waitFor();
     await upload('rewritten.json', rewritten);
     await headsForm.getByRole('button', { name: 'Check heads' }).click();
     await page.locator('ul.head-problems').waitFor();

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiHarness } from '../support/api-harness';
 import { caseBody } from '../support/api-fixtures';
+import { appendAudit } from '../../db/queries/audit';
 
 let api: ApiHarness;
 
@@ -283,6 +284,33 @@ describe('input validation', () => {
     expect(Object.keys(collected.body.errors)).toEqual(['evidence.0.collectedAt']);
     const { rows } = await api.db.pool.query('SELECT count(*)::int AS n FROM cases WHERE reference = $1', [body.reference]);
     expect(rows[0].n).toBe(0);
+  });
+
+  it('exports by when entries were written with ?since=, handing the next since in Audit-Recorded-Before', async () => {
+    const auditor = await api.principal('oversight', ['auditor']);
+    const lead = await api.principal('ceop', ['case_lead']);
+    const caseId = `case_since${randomBytes(4).toString('hex')}`;
+    await appendAudit(api.db.pool, caseId, [{ key: 'k1', action: 'case.created', actor: null, data: {}, at: '2021-06-01T00:00:00.000Z' }]);
+    // The horizon keeps 2 s behind the present (the margin for a write in flight).
+    await new Promise((r) => setTimeout(r, 2_200));
+    const first = await api.request('GET', '/v1/audit/export?since=beginning', { token: auditor.token });
+    expect(first.status, first.text).toBe(200);
+    expect(first.headers['content-type']).toMatch(/application\/x-ndjson/);
+    const before = String(first.headers['audit-recorded-before']);
+    expect(before).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    const lines = first.text.split('\n').filter(Boolean).map((l: string) => JSON.parse(l));
+    expect(lines.find((e: { caseId: string }) => e.caseId === caseId)).toMatchObject({ seq: 1, action: 'case.created', at: '2021-06-01T00:00:00.000Z', recordedAt: expect.any(String) });
+    for (const e of lines) expect(e.recordedAt < before, e.recordedAt).toBe(true);
+    // The header is the next call's since; it never goes back, and neither goes with from or to.
+    const next = await api.request('GET', `/v1/audit/export?since=${encodeURIComponent(before)}`, { token: auditor.token });
+    expect(next.status).toBe(200);
+    expect(String(next.headers['audit-recorded-before']) >= before).toBe(true);
+    for (const q of ['since=beginning&from=2026-01-01T00:00:00Z', `since=${encodeURIComponent(before)}&to=2030-01-01T00:00:00Z`, 'since=yesterday', 'since=2026-02-30T00:00:00Z']) {
+      const res = await api.request('GET', `/v1/audit/export?${q}`, { token: auditor.token });
+      expect(res.status, q).toBe(422);
+      expect(res.body.errors, q).toHaveProperty('since');
+    }
+    expect((await api.request('GET', '/v1/audit/export?since=beginning', { token: lead.token })).status).toBe(403);
   });
 
   it('refuses audit export bounds and cursors whose dates do not exist, naming the parameter', async () => {

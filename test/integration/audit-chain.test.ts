@@ -10,9 +10,11 @@ import {
   appendAudit,
   appendAuditInTx,
   exportAudit,
+  exportRecorded,
   GENESIS_HASH,
   hashEntry,
   listAudit,
+  recordedHorizon,
   verifyAllChains,
   verifyChain,
 } from '../../db/queries/audit';
@@ -288,10 +290,11 @@ describe('verifyChain names the first bad entry', () => {
     expect((await verifyChain(db.pool, a.caseId)).firstBadSeq).toBe(2);
 
     const b = await seeded();
-    await db.pool.query(
-      `INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key) VALUES ($1, 7, now(), 'case.closed', '{}', $2, $3, 'forged-end')`,
-      [b.caseId, b.entries[5].hash, '3'.repeat(64)],
-    );
+    // As the owner: the application's role may not INSERT into audit_entries, only call audit_append().
+    await tamper([
+      `INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key)
+         VALUES ('${b.caseId}', 7, now(), 'case.closed', '{}', '${b.entries[5].hash}', '${'3'.repeat(64)}', 'forged-end')`,
+    ]);
     expect(await verifyChain(db.pool, b.caseId)).toMatchObject({ intact: false, entries: 7, firstBadSeq: 7 });
   });
 
@@ -343,6 +346,72 @@ describe('exportAudit', () => {
 
   it('rejects a range that is not a date-time', async () => {
     await expect(exportAudit(db.pool, { from: 'yesterday' }).next()).rejects.toThrow(/from/);
+  });
+});
+
+describe('exportRecorded (the export by when entries were written)', () => {
+  const settle = () => new Promise((r) => setTimeout(r, 2_200));
+  const collect = async (since: string, before: string) => {
+    const got: { caseId: string; seq: number; at: string; recordedAt: string | null }[] = [];
+    for await (const e of exportRecorded(db.pool, since, before)) got.push(e);
+    return got;
+  };
+
+  it('stops before a transaction still writing, then hands over its late entry with an old time, without gap or repeat', async () => {
+    const early = newCase();
+    const late = newCase();
+    await appendAudit(db.pool, early, inputs(2, 'early'));
+    await settle();
+    // A writer whose entry carries a time long past (a workflow's time, written after an outage) and has not committed.
+    const writer = await db.pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await appendAuditInTx(writer, late, [{ key: 'late-1', action: 'task.created', actor: null, data: {}, at: '2020-01-01T00:00:00.000Z' }]);
+      const { rows } = await writer.query<{ started: Date }>('SELECT now() AS started');
+      await settle();
+      const first = await recordedHorizon(db.pool, '-infinity');
+      expect(first).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+      // Held behind the open transaction, by the margin: nothing it may still commit lies before the horizon.
+      expect(Date.parse(first)).toBeLessThanOrEqual(rows[0].started.getTime() - 2_000 + 1);
+      const got = await collect('-infinity', first);
+      expect(got.filter((e) => e.caseId === early).map((e) => e.seq)).toEqual([1, 2]);
+      expect(got.some((e) => e.caseId === late)).toBe(false);
+      expect(got.every((e) => e.recordedAt === null || e.recordedAt < first)).toBe(true);
+      // A time-range export taken now, over the late entry's time, has nothing yet: it would never look there again.
+      const window: string[] = [];
+      for await (const e of exportAudit(db.pool, { from: '2020-01-01T00:00:00Z', to: '2020-01-02T00:00:00Z' })) window.push(e.caseId);
+      expect(window).not.toContain(late);
+
+      await writer.query('COMMIT');
+      await settle();
+      const second = await recordedHorizon(db.pool, first);
+      const next = await collect(first, second);
+      expect(next.filter((e) => e.caseId === late)).toEqual([expect.objectContaining({ seq: 1, at: '2020-01-01T00:00:00.000Z' })]);
+      expect(next.some((e) => e.caseId === early)).toBe(false);
+    } finally {
+      await writer.query('ROLLBACK').catch(() => {});
+      writer.release();
+    }
+  });
+
+  it('starts with the entries written before migration 0011 (recorded at -infinity), and never goes back before since', async () => {
+    const old = newCase();
+    const owner = await db.admin();
+    try {
+      await owner.query(
+        `INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key, recorded_at)
+         VALUES ($1, 1, '2025-01-01T00:00:00Z', 'case.created', '{}', $2, $3, 'legacy-1', '-infinity')`,
+        [old, '0'.repeat(64), 'a'.repeat(64)],
+      );
+    } finally {
+      await owner.end();
+    }
+    const before = await recordedHorizon(db.pool, '-infinity');
+    const got = await collect('-infinity', before);
+    expect(got[0]).toMatchObject({ caseId: old, seq: 1, recordedAt: null });
+    const future = '2999-01-01T00:00:00.000000Z';
+    expect(await recordedHorizon(db.pool, future)).toBe(future);
+    expect(await collect(future, future)).toEqual([]);
   });
 });
 

@@ -23,7 +23,7 @@ const entries = (n: number, prefix: string): AuditInput[] =>
   Array.from({ length: n }, (_, i) => ({ key: `${prefix}-${i}`, action: i === 0 ? 'case.created' : 'task.created', actor: null, data: { i } }));
 
 /** Runs statements as the tables' owner with user triggers off: a superuser rewriting history behind the app's back. */
-async function asSuperuser(db: TestDb, fn: (q: (sql: string, params?: unknown[]) => Promise<unknown>) => Promise<void>): Promise<void> {
+async function asSuperuser(db: TestDb, fn: (q: (sql: string, params?: unknown[]) => Promise<unknown>) => Promise<unknown>): Promise<void> {
   const c = await db.admin();
   try {
     await c.query('BEGIN');
@@ -113,7 +113,10 @@ describe('POST /v1/audit/heads/check', () => {
     await rewriteWhole(api.db, kept.caseId);
     const res = await check({ heads: [kept] });
     expect(res.body.intact).toBe(false);
-    expect(res.body.problems).toEqual([{ ...kept, storedHash: expect.not.stringMatching(kept.hash), detail: expect.stringMatching(/now hashes to .*: the chain was rewritten/) }]);
+    const stored = (await listAudit(api.db.pool, kept.caseId))[kept.seq - 1].hash;
+    expect(res.body.problems).toEqual([
+      { ...kept, storedHash: stored, detail: `entry ${kept.seq} of ${kept.caseId} holds hash ${stored}, not the saved ${kept.hash}: the chain was rewritten since the heads were saved (or the file was altered)` },
+    ]);
   });
 
   it('catches a cut chain and an entry edited before the head without recomputing', async () => {
@@ -126,9 +129,48 @@ describe('POST /v1/audit/heads/check', () => {
     const res = await check({ heads: kept });
     expect(res.body).toMatchObject({ intact: false, checked: 2 });
     expect(res.body.problems).toEqual([
-      { ...kept[0], storedHash: null, detail: expect.stringMatching(/holds no entry \d+: entries were removed/) },
-      { ...kept[1], storedHash: kept[1].hash, detail: 'the chain of case_heads_d departs from a valid one at seq 2, at or before this head' },
+      { ...kept[0], storedHash: null, detail: `the chain of case_heads_c now ends at entry ${kept[0].seq - 1}, before the saved head's entry ${kept[0].seq}: entries were removed` },
+      { ...kept[1], storedHash: kept[1].hash, detail: 'the saved head is stored, but the chain departs from a valid one at seq 2, at or before it' },
     ]);
+  });
+
+  it('names a chain broken only after the head, and a chain gone whole', async () => {
+    const [kept] = (await heads('?after=case_heads_d&limit=1')).heads;
+    expect(kept.caseId).toBe('case_heads_e');
+    await appendAudit(api.db.pool, kept.caseId, entries(2, 'case_heads_e-more'));
+    await asSuperuser(api.db, (q) => q(`UPDATE audit_entries SET data = '{"i":99}' WHERE case_id = $1 AND seq = $2`, [kept.caseId, kept.seq + 2]));
+    const after = await check({ heads: [kept] });
+    expect(after.body.problems).toEqual([{ ...kept, storedHash: kept.hash, detail: `the saved head holds, but the entries after it do not: the chain departs from a valid one at seq ${kept.seq + 2}` }]);
+    await asSuperuser(api.db, (q) => q('DELETE FROM audit_entries WHERE case_id = $1', [kept.caseId]));
+    const gone = await check({ heads: [kept] });
+    expect(gone.body.problems).toEqual([{ ...kept, storedHash: null, detail: 'there is no chain for case_heads_e: every entry of it is gone, or it never existed' }]);
+  });
+
+  it('lists and checks chains under any key the table holds: an empty one, a long one', async () => {
+    const long = `case_${'x'.repeat(300)}`;
+    for (const id of ['', long]) {
+      await asSuperuser(api.db, (q) =>
+        q(`INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key) VALUES ($1, 1, now(), 'case.created', '{}', $2, $3, 'k')`, [id, GENESIS_HASH, 'c'.repeat(64)]),
+      );
+    }
+    const all: { caseId: string }[] = [];
+    for (let after: string | null = null, page = 0; page < 20; page++) {
+      const p = await heads(`?limit=2${after === null ? '' : `&after=${encodeURIComponent(after)}`}`);
+      all.push(...p.heads);
+      if (p.next === null) break;
+      after = p.next;
+    }
+    expect(all.map((h) => h.caseId)).toEqual([...new Set(all.map((h) => h.caseId))]);
+    expect(all.map((h) => h.caseId)).toEqual(expect.arrayContaining(['', long]));
+    expect((await heads()).heads[0].caseId).toBe('');
+    const res = await check({ heads: [{ caseId: long, seq: 1, hash: 'c'.repeat(64) }, { caseId: '', seq: 1, hash: 'c'.repeat(64) }] });
+    expect(res.status, res.text).toBe(200);
+    // Both stored as given, neither hashing as a chain's first entry must.
+    expect(res.body.problems.map((p: { caseId: string; detail: string }) => [p.caseId, p.detail])).toEqual([
+      [long, 'the saved head is stored, but the chain departs from a valid one at seq 1, at or before it'],
+      ['', 'the saved head is stored, but the chain departs from a valid one at seq 1, at or before it'],
+    ]);
+    await asSuperuser(api.db, (q) => q(`DELETE FROM audit_entries WHERE case_id IN ('', $1)`, [long]));
   });
 
   it('reports a head of a chain that does not exist, and refuses malformed heads with 422, changing nothing', async () => {
@@ -168,11 +210,17 @@ describe('npm run audit:verify -- --heads FILE', () => {
       const held = await cli(['--heads', file]);
       expect(held.code, held.stderr).toBe(0);
       expect(held.stdout).toContain('2 chain(s), 8 entries: all intact; 2 saved head(s): all held');
+      // Pages as the API gives them, in an array, and several files at once.
+      const pages = path.join(dir, 'pages.json');
+      const [a, b] = await chainHeads(db.pool, { limit: 1000 });
+      writeFileSync(pages, JSON.stringify([{ at: 'x', heads: [a], next: a.caseId }, { at: 'y', heads: [b], next: null }]));
+      const both = await cli(['--heads', file, '--heads', pages]);
+      expect(both.stdout).toContain('4 saved head(s): all held');
 
       await rewriteWhole(db, 'case_cli_b');
       const rewritten = await cli(['--heads', file]);
       expect(rewritten.code).toBe(1);
-      expect(rewritten.stdout).toMatch(/HEAD NOT HELD case=case_cli_b seq=4: entry 4 of case_cli_b now hashes to [0-9a-f]{64}: the chain was rewritten/);
+      expect(rewritten.stdout).toMatch(/HEAD NOT HELD case=case_cli_b seq=4: entry 4 of case_cli_b holds hash [0-9a-f]{64}, not the saved [0-9a-f]{64}: the chain was rewritten/);
       expect(rewritten.stdout).not.toContain('BROKEN');
       expect(rewritten.stderr).toContain('2 chain(s), 8 entries: all intact; 2 saved head(s): 1 not held');
 

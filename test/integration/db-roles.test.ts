@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDb } from '../../db/client';
 import { migrateFor } from '../../db/migrate';
-import { APP_PRIVILEGES, evidenceBypass } from '../../db/roles';
+import { APP_PRIVILEGES, evidenceBypass, roleSettings } from '../../db/roles';
 import { freshDatabase, type TestDb } from '../support/db';
 
 let db: TestDb;
@@ -38,10 +38,13 @@ describe('the application role', () => {
     const { rows } = await owner.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`);
     expect(rows.map((r) => r.tablename)).toEqual(Object.keys(APP_PRIVILEGES).sort());
     expect(await grants()).toEqual(expected);
-    // A privilege granted by hand is taken back when the migrations run again (as at every start).
+    // Privileges granted by hand are taken back when the migrations run again (as at every start).
     await owner.query(`GRANT DELETE, TRUNCATE ON audit_entries TO ${pg.escapeIdentifier(role)}`);
+    await owner.query(`GRANT ALL ON SEQUENCE audit_entries_id_seq TO ${pg.escapeIdentifier(role)}`);
     await migrateFor(db.ownerUrl, db.pool);
     expect(await grants()).toEqual(expected);
+    const seq = await owner.query<{ usable: boolean }>(`SELECT has_sequence_privilege($1, 'audit_entries_id_seq', 'USAGE, UPDATE') AS usable`, [role]);
+    expect(seq.rows[0].usable).toBe(false);
   });
 
   it('cannot change, delete or truncate evidence, nor switch the append-only guard off', async () => {
@@ -61,6 +64,11 @@ describe('the application role', () => {
       [`SET session_replication_role = replica`, /permission denied to set parameter/],
       [`CREATE TABLE public.shadow (x int)`, /permission denied for schema public/],
       [`SELECT * FROM drizzle.__drizzle_migrations`, /permission denied for schema drizzle/],
+      // Entries go in only through audit_append(): no planted rows, no seq that stops the chain, no id of its choosing.
+      [`INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key) VALUES ('cas_x', 2147483647, now(), 'x', '{}', 'x', 'y', 'k')`, /permission denied for table audit_entries/],
+      [`INSERT INTO audit_entries (id, case_id, seq, at, action, data, prev_hash, hash, event_key) OVERRIDING SYSTEM VALUE VALUES (1, 'cas_x', 1, now(), 'x', '{}', 'x', 'y', 'k')`, /permission denied for table audit_entries/],
+      [`SELECT setval('audit_entries_id_seq', 1)`, /permission denied for sequence audit_entries_id_seq/],
+      [`ALTER FUNCTION audit_append(text, jsonb) SECURITY INVOKER`, /must be owner of function audit_append/],
     ];
     for (const [sql, error] of refused) await expect(db.pool.query(sql), sql).rejects.toThrow(error);
     // Appending still works: the audit function runs with the caller's INSERT.
@@ -69,6 +77,22 @@ describe('the application role', () => {
     ]);
     expect(rows).toHaveLength(1);
     expect(await evidenceBypass(db.pool)).toBeUndefined();
+    // It runs as its owner with a search_path of its own, and PUBLIC may not call it.
+    const fn = await owner.query<{ definer: boolean; config: string[]; public: boolean }>(
+      `SELECT prosecdef AS definer, proconfig AS config, has_function_privilege('public', p.oid, 'EXECUTE') AS public
+         FROM pg_proc p WHERE proname = 'audit_append'`,
+    );
+    expect(fn.rows).toEqual([{ definer: true, config: ['search_path=pg_catalog, public, pg_temp'], public: false }]);
+  });
+
+  it('reports settings stored for the role, which every connection of the app would start with', async () => {
+    expect(await roleSettings(db.pool)).toEqual([]);
+    await db.pool.query(`ALTER ROLE CURRENT_USER IN DATABASE ${pg.escapeIdentifier(db.name)} SET synchronous_commit = off`);
+    try {
+      expect(await roleSettings(db.pool)).toEqual(['synchronous_commit=off']);
+    } finally {
+      await db.pool.query(`ALTER ROLE CURRENT_USER IN DATABASE ${pg.escapeIdentifier(db.name)} RESET synchronous_commit`);
+    }
   });
 
   it('is told apart from a role that could bypass the guard', async () => {

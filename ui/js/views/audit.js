@@ -1,6 +1,6 @@
 // The audit page: a case's hash chain, its "intact" or "broken at entry N" badge, the workflow's event history, the NDJSON export,
 // the chain heads to save and check later, and the link to the workflow in the Temporal UI.
-import { getJson, postJson, request } from '../api.js';
+import { ApiError, getJson, postJson, request } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { formatTime, localInputToIso, shortHash } from '../format.js';
@@ -180,12 +180,21 @@ function headsSection() {
         const page = await getJson('/v1/audit/heads', { after });
         takenAt ??= page.at;
         heads.push(...page.heads);
-        after = page.next;
+        // A next equal to the after just sent would read the same page forever (an empty after counts as none).
+        after = page.next && page.next !== after ? page.next : null;
         saved.textContent = `Reading the heads… ${heads.length}`;
       } while (after);
       const file = JSON.stringify({ takenAt, heads }, null, 1);
       saveBlob(new Blob([file], { type: 'application/json' }), `takedown-heads-${stamp()}.json`);
-      saved.textContent = `Saved ${heads.length} chain head${heads.length === 1 ? '' : 's'}, taken at ${formatTime(takenAt)}. Keep the file outside Takedown.`;
+      // The file's own hash, to write down or publish where the file itself cannot go (crypto.subtle needs https or localhost).
+      const digest = globalThis.crypto?.subtle
+        ? Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(file))), (b) => b.toString(16).padStart(2, '0')).join('')
+        : null;
+      fill(
+        saved,
+        `Saved ${heads.length} chain head${heads.length === 1 ? '' : 's'}, taken at ${formatTime(takenAt)}. Keep the file outside Takedown.`,
+        digest ? h('span', { class: 'file-digest' }, ' Its SHA-256: ', h('code', { class: 'hash' }, digest)) : null,
+      );
       focusNote(saved);
     } catch (err) {
       saved.replaceChildren(errorBox(err, 'Reading the heads'));
@@ -213,22 +222,30 @@ function headsSection() {
     }
     if (!Array.isArray(heads) || heads.length === 0) return fieldProblem(file, 'holds no heads: choose a file saved with "Save chain heads"');
     submit.disabled = true;
-    try {
-      const problems = [];
-      for (let i = 0; i < heads.length; i += HEADS_PER_CHECK) {
-        result.replaceChildren(loading(`Checking heads ${i + 1}–${Math.min(i + HEADS_PER_CHECK, heads.length)} of ${heads.length}`));
-        problems.push(...(await postJson('/v1/audit/heads/check', { heads: heads.slice(i, i + HEADS_PER_CHECK) }, { idempotent: false })).problems);
-      }
+    const problems = [];
+    const show = (checked) =>
       fill(
         result,
         problems.length === 0
-          ? h('p', { class: 'chain-badge intact', 'data-intact': 'true' }, h('strong', {}, `✓ All ${heads.length} heads hold`))
-          : h('p', { class: 'chain-badge broken', 'data-intact': 'false' }, h('strong', {}, `✗ ${problems.length} of ${heads.length} heads no longer hold`)),
+          ? h('p', { class: 'chain-badge intact', 'data-intact': 'true' }, h('strong', {}, `✓ All ${checked} heads hold`))
+          : h('p', { class: 'chain-badge broken', 'data-intact': 'false' }, h('strong', {}, `✗ ${problems.length} of ${checked} heads no longer hold`)),
         problems.length ? h('ul', { class: 'head-problems' }, problems.map((p) => h('li', {}, h('a', { href: `#/audit/${encodeURIComponent(p.caseId)}` }, p.caseId), `: ${p.detail}`))) : null,
       );
+    let i = 0;
+    try {
+      for (; i < heads.length; i += HEADS_PER_CHECK) {
+        result.replaceChildren(loading(`Checking heads ${i + 1}–${Math.min(i + HEADS_PER_CHECK, heads.length)} of ${heads.length}`));
+        problems.push(...(await postJson('/v1/audit/heads/check', { heads: heads.slice(i, i + HEADS_PER_CHECK) }, { idempotent: false })).problems);
+      }
+      show(heads.length);
     } catch (err) {
-      result.replaceChildren();
-      // A 422 names fields of the request ("heads.3.hash"): they are lines of the file, so all go in the alert.
+      // What the parts before this one found stays shown.
+      if (i > 0) show(i);
+      else result.replaceChildren();
+      // A 422 names fields of this part of the file ("heads.3.hash"): counted from the file's start, they name its heads.
+      if (err instanceof ApiError && err.status === 422) {
+        err.errors = Object.fromEntries(Object.entries(err.errors).map(([k, m]) => [k.replace(/^heads\.(\d+)/, (_, n) => `heads.${Number(n) + i}`), m]));
+      }
       showProblem(err, alert, () => null, [file]);
     } finally {
       submit.disabled = false;
