@@ -223,10 +223,12 @@ export async function checkedArchives(pool: pg.Pool, caseId: string): Promise<Ch
 }
 
 /**
- * verifyChain, then what the chain alone cannot show. A valid chain may have lost its newest entries: a closed case's
- * chain must hold its `case.closed` entry, and every archived history its `history.archived` entry. An archive must
- * still hash to what that entry recorded. A departure makes the case not intact; `firstBadSeq` is then the first missing
- * position (entries + 1) or the `history.archived` entry that no longer matches its archive.
+ * verifyChain, then what the chain alone cannot show. A known case's chain must start with its `case.created` entry
+ * for the case's own reference (a chain moved from another case id verifies on its own). A valid chain may have lost
+ * its newest entries: a closed case's chain must hold its `case.closed` entry, and every archived history its
+ * `history.archived` entry. An archive must still hash to what that entry recorded. A departure makes the case not
+ * intact; `firstBadSeq` is then 1 (a missing or foreign start), the first missing position (entries + 1), the foreign
+ * `case.created` entry, or the `history.archived` entry that no longer matches its archive.
  */
 export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVerification> {
   const chain = await verifyChain(pool, caseId);
@@ -237,16 +239,27 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
     if (firstBad === null || seq < firstBad) firstBad = seq;
   };
   if (!chain.intact) problems.push(`the chain departs from a valid one at seq ${chain.firstBadSeq}`);
-  const [{ rows: closing }, archives] = await Promise.all([
-    pool.query<{ closed: boolean; recorded: boolean }>(
-      `SELECT c.closed_at IS NOT NULL AS closed, EXISTS (SELECT 1 FROM audit_entries a WHERE a.case_id = c.id AND a.action = 'case.closed') AS recorded
-         FROM cases c WHERE c.id = $1`,
+  const [{ rows: cases }, archives] = await Promise.all([
+    pool.query<{ closed: boolean; recorded: boolean; reference: string; created_seq: number | null; created_reference: string | null }>(
+      `SELECT c.closed_at IS NOT NULL AS closed, EXISTS (SELECT 1 FROM audit_entries a WHERE a.case_id = c.id AND a.action = 'case.closed') AS recorded,
+              c.reference, cr.seq AS created_seq, cr.data->>'reference' AS created_reference
+         FROM cases c
+         LEFT JOIN LATERAL (SELECT seq, data FROM audit_entries a WHERE a.case_id = c.id AND a.action = 'case.created' ORDER BY seq LIMIT 1) cr ON true
+        WHERE c.id = $1`,
       [caseId],
     ),
     checkedArchives(pool, caseId),
   ]);
   const missingFrom = chain.entries + 1;
-  if (closing[0]?.closed && !closing[0].recorded) {
+  const known = cases[0];
+  // A case is opened with its case.created entry in the same statement (activities/cases.ts): a case without it lost
+  // its chain's start, or was given another case's chain (the case id is not hashed, its reference is).
+  if (known && chain.entries === 0) mark(1, `case ${caseId} exists but its chain holds no entries: every entry of it is gone`);
+  else if (known && known.created_seq === null) mark(1, 'the chain holds no case.created entry: its first entries are gone, or it is another case’s chain');
+  else if (known && known.created_reference !== null && known.created_reference !== known.reference) {
+    mark(known.created_seq!, `the chain's case.created entry (seq ${known.created_seq}) opened reference ${known.created_reference}, but this case is ${known.reference}: the chain belongs to another case`);
+  }
+  if (known?.closed && !known.recorded) {
     mark(missingFrom, `the case is closed but its chain holds no case.closed entry: entries after seq ${chain.entries} are missing`);
   }
   for (const a of archives) {

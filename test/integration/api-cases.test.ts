@@ -457,6 +457,36 @@ describe('the task flow', () => {
     expect(cut.problems.join(' ')).toMatch(/no case.closed entry/);
     expect(cut.problems.join(' ')).toMatch(/no history.archived entry/);
   });
+
+  it("verify names a chain given to another case (the case id is not hashed, the reference is) and a case whose chain is gone", async () => {
+    const a = await createCase();
+    const b = await createCase();
+    const owner = await api.db.admin();
+    const asSuperuser = async (...sql: [string, unknown[]][]) => {
+      await owner.query('BEGIN');
+      await owner.query('SET LOCAL session_replication_role = replica');
+      for (const [text, params] of sql) await owner.query(text, params);
+      await owner.query('COMMIT');
+    };
+    try {
+      // Swap the two chains whole: each still verifies on its own.
+      await asSuperuser(
+        [`UPDATE audit_entries SET case_id = 'swap-' || case_id WHERE case_id = $1`, [a.id]],
+        [`UPDATE audit_entries SET case_id = $1 WHERE case_id = $2`, [a.id, b.id]],
+        [`UPDATE audit_entries SET case_id = $1 WHERE case_id = $2`, [b.id, `swap-${a.id}`]],
+      );
+      for (const [mine, other] of [[a, b], [b, a]]) {
+        const v = (await api.request('GET', `/v1/cases/${mine.id}/audit/verify`, { token: auditor.token })).body;
+        expect(v).toMatchObject({ intact: false, firstBadSeq: 1 });
+        expect(v.problems).toEqual([`the chain's case.created entry (seq 1) opened reference ${other.reference}, but this case is ${mine.reference}: the chain belongs to another case`]);
+      }
+      await asSuperuser([`DELETE FROM audit_entries WHERE case_id = $1`, [a.id]]);
+      const gone = (await api.request('GET', `/v1/cases/${a.id}/audit/verify`, { token: auditor.token })).body;
+      expect(gone).toMatchObject({ intact: false, entries: 0, firstBadSeq: 1, problems: [`case ${a.id} exists but its chain holds no entries: every entry of it is gone`] });
+    } finally {
+      await owner.end();
+    }
+  });
 });
 
 describe('withdrawal and evidence', () => {
