@@ -2,36 +2,12 @@
 // entries and archived histories) and, given files of chain heads saved earlier (the console's "Save chain heads", a
 // page of GET /v1/audit/heads, or a JSON array of such pages), checks that every chain still holds them. Exits 1 when
 // anything is broken, 2 on misuse.
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connectDb } from '../db/client';
 import { checkHeads, verifyAllChains } from '../db/queries/audit';
-import { ChainHeadSchema, MAX_CHAIN_HEADS, z } from '../domain/schemas';
-import type { ChainHead } from '../domain/types';
+import { MAX_CHAIN_HEADS } from '../domain/schemas';
 import { loadConfig } from './config';
-
-/** A saved file: `{ takenAt?, heads: [...] }` as the console writes it, `{ at, heads, next }` as the API pages, or an array of pages. */
-const HeadsPageSchema = z.object({ heads: z.array(ChainHeadSchema) });
-const HeadsFileSchema = z.union([HeadsPageSchema, z.array(HeadsPageSchema).min(1)]);
-
-function readHeads(file: string): ChainHead[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`cannot read ${file} as JSON: ${(err as Error).message}`);
-  }
-  const parsed = HeadsFileSchema.safeParse(json);
-  if (!parsed.success) {
-    // A union's issue carries the issues of each way it tried; the object form's says most about a file meant as one.
-    const first = parsed.error.issues[0];
-    const inner = first.code === 'invalid_union' ? (first.errors[0]?.[0] ?? first) : first;
-    throw new Error(`${file} is not a saved heads file: ${inner.path.join('.') || 'the file'} ${inner.message}`);
-  }
-  const heads = (Array.isArray(parsed.data) ? parsed.data : [parsed.data]).flatMap((p) => p.heads);
-  if (heads.length === 0) throw new Error(`${file} holds no heads`);
-  return heads;
-}
+import { readHeads } from './lib/heads-file';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { heads: { type: 'string', multiple: true } } });

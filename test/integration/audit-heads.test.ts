@@ -235,3 +235,37 @@ describe('npm run audit:verify -- --heads FILE', () => {
   });
 });
 
+describe('npm run audit:verify-export -- EXPORT.ndjson --heads FILE', () => {
+  it('verifies an export from the API with no database, checks saved heads against it, and names a changed line', async () => {
+    const from = new Date(Date.now() - 1).toISOString();
+    for (const [id, n] of [['case_exp_x', 4], ['case_exp_y', 3]] as const) await appendAudit(api.db.pool, id, entries(n, id));
+    const exported = await api.request('GET', `/v1/audit/export?from=${encodeURIComponent(from)}`, { token: auditor.token });
+    expect(exported.status).toBe(200);
+    const dir = mkdtempSync(path.join(tmpdir(), 'takedown-export-'));
+    const file = path.join(dir, 'export.ndjson');
+    writeFileSync(file, exported.text);
+    const kept = (await heads()).heads.filter((h) => h.caseId.startsWith('case_exp_'));
+    const headsFile = path.join(dir, 'heads.json');
+    writeFileSync(headsFile, JSON.stringify({ heads: kept }));
+    // No DATABASE_URL: the check needs nothing but the files.
+    const cli = (args: string[]) =>
+      run(process.execPath, ['--import', 'tsx', 'scripts/audit-verify-export.ts', ...args], { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME } }).then(
+        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    const ok = await cli([file, '--heads', headsFile]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('7 line(s), 2 chain(s), 7 entries: all intact; 2 saved head(s): all held');
+
+    const changed = exported.text
+      .split('\n')
+      .map((l) => (l.includes('"case_exp_y"') && l.includes('"seq":2') ? l.replace('"i":1', '"i":7') : l))
+      .join('\n');
+    writeFileSync(file, changed);
+    const broken = await cli([file, '--heads', headsFile]);
+    expect(broken.code).toBe(1);
+    expect(broken.stdout).toContain('BROKEN case=case_exp_y seq=2: entry 2 does not hash to its hash: its content was changed');
+    expect((await cli([])).code).toBe(2);
+  });
+});
+

@@ -1,0 +1,70 @@
+// The offline verifier of NDJSON exports (npm run audit:verify-export): chains rebuilt from lines in any order, every
+// link and hash checked, and saved heads compared, with no database.
+import { describe, expect, it } from 'vitest';
+import { GENESIS_HASH, hashEntry } from '../../db/queries/audit';
+import { ExportChecker } from '../../scripts/lib/export-check';
+
+type Line = { caseId: string; seq: number; at: string; actor: { id: string; org: string } | null; action: string; data: Record<string, unknown>; prevHash: string; hash: string };
+
+function chain(caseId: string, n: number): Line[] {
+  const out: Line[] = [];
+  let prevHash = GENESIS_HASH;
+  for (let seq = 1; seq <= n; seq++) {
+    const e = { seq, at: `2026-11-26T10:00:0${seq}.000Z`, actor: seq === 1 ? { id: 'prn_lead', org: 'ceop' } : null, action: seq === 1 ? 'case.created' : 'task.created', data: { seq, note: 'ü "quoted"' }, prevHash };
+    const hash = hashEntry(e);
+    out.push({ caseId, ...e, hash });
+    prevHash = hash;
+  }
+  return out;
+}
+
+function check(lines: (Line | string)[], heads: { caseId: string; seq: number; hash: string }[] = []) {
+  const c = new ExportChecker();
+  lines.forEach((l, i) => c.add(typeof l === 'string' ? l : JSON.stringify({ ...l, recordedAt: '2026-11-26T10:00:00.000001Z' }), `x:${i + 1}`));
+  return c.finish(heads);
+}
+
+describe('ExportChecker', () => {
+  const a = chain('case_a', 5);
+  const b = chain('case_b', 3);
+
+  it('rebuilds chains from lines in any order, repeated lines counted once', () => {
+    const r = check([b[2], a[4], a[0], b[0], a[2], a[1], b[1], a[3], a[1]]);
+    expect(r).toMatchObject({ lines: 9, chains: 2, entries: 8, badLines: [], broken: [], partial: [] });
+  });
+
+  it('names a changed entry, a cut link and a missing entry at their seq', () => {
+    const changed = { ...a[2], data: { seq: 3, note: 'other' } };
+    expect(check([...a.slice(0, 2), changed, ...a.slice(3)]).broken).toEqual([{ caseId: 'case_a', seq: 3, detail: 'entry 3 does not hash to its hash: its content was changed' }]);
+    const relinked = { ...a[3], prevHash: 'f'.repeat(64) };
+    expect(check([...a.slice(0, 3), relinked]).broken[0]).toMatchObject({ seq: 4, detail: expect.stringMatching(/^entry 4 does not link to entry 3/) });
+    expect(check([a[0], a[1], a[3], a[4]]).broken).toEqual([{ caseId: 'case_a', seq: 3, detail: 'entry 3 is missing: the export holds entries 2 and 4 but nothing between' }]);
+  });
+
+  it('takes a chain that starts after entry 1 (a time range) from where it starts, and says so', () => {
+    const r = check([a[2], a[3], a[4]]);
+    expect(r).toMatchObject({ broken: [], partial: [{ caseId: 'case_a', startsAt: 3 }], entries: 3 });
+  });
+
+  it('refuses lines that are not entries, and a second, different entry for one seq', () => {
+    const r = check(['{"nope":1}', 'not json', a[0], { ...a[0], data: { forged: true } }]);
+    expect(r.badLines).toEqual([
+      expect.stringMatching(/^x:1: not an audit entry/),
+      'x:2: not JSON',
+      expect.stringMatching(/^x:4: a second, different entry 1 of case_a/),
+    ]);
+  });
+
+  it('checks saved heads: held, another hash, missing inside what the export holds, beyond it', () => {
+    const head = (l: Line, hash = l.hash) => ({ caseId: l.caseId, seq: l.seq, hash });
+    const r = check([a[0], a[1], a[3], a[4], b[0]], [head(a[4]), head(b[0], 'e'.repeat(64)), head(a[2]), head(b[2]), { caseId: 'case_z', seq: 1, hash: GENESIS_HASH }]);
+    expect(r.heads).toEqual({
+      checked: 5,
+      notInExport: 2,
+      problems: [
+        { caseId: 'case_b', seq: 1, hash: 'e'.repeat(64), detail: `entry 1 of case_b has hash ${b[0].hash} in the export, not the saved ${'e'.repeat(64)}` },
+        { caseId: 'case_a', seq: 3, hash: a[2].hash, detail: 'entry 3 of case_a is missing from the export, which holds the chain from 1 to 5' },
+      ],
+    });
+  });
+});
