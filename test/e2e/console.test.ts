@@ -240,7 +240,8 @@ describe('web console', () => {
     });
     expect(noPost).toEqual([]);
     expect(await focusedClass(page)).toContain('mono');
-    await form.locator('[name=evidence]').fill(`test_transaction ${evidenceHash} | Test purchase at checkout | 2026-03-01T10:00:00Z | J. Smith`);
+    // "\|" is a "|" inside a part.
+    await form.locator('[name=evidence]').fill(`test_transaction ${evidenceHash} | Test purchase at checkout \\| order 7 | 2026-03-01T10:00:00Z | J. Smith`);
     await form.getByRole('button', { name: 'Open case' }).click();
     await page.waitForURL(/#\/cases\/case_/);
     const caseId = decodeURIComponent(new URL(page.url()).hash.replace('#/cases/', ''));
@@ -248,7 +249,7 @@ describe('web console', () => {
     await page.locator('.case-head .badge', { hasText: 'verifying' }).waitFor();
     await page.locator('svg.timeline').waitFor();
     const firstEvidence = page.locator('table.evidence tbody tr', { hasText: evidenceHash });
-    expect(await firstEvidence.textContent()).toContain('Test purchase at checkout');
+    expect(await firstEvidence.textContent()).toContain('Test purchase at checkout | order 7');
     expect(await firstEvidence.textContent()).toContain('by J. Smith');
     await page.locator('.case-details code', { hasText: 'verylongpathsegment' }).waitFor();
     expect(await overflowX(page)).toBeLessThanOrEqual(0);
@@ -550,6 +551,43 @@ describe('web console', () => {
     await page.getByText('Your token is unknown or has been revoked. Sign in again.').waitFor();
     await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
 
+    expect(browser.problems).toEqual([]);
+  });
+
+  it('reloads the board and the case page every 20 s while they are shown (the page clock run forward)', async () => {
+    const page = await browser.context.newPage();
+    page.setDefaultTimeout(10_000);
+    try {
+      // The page's own timers run on a clock the test moves: 20 s pass in an instant.
+      await page.clock.install();
+      const lead = await principal('ceop', ['case_lead'], 'Polly Poll');
+      const analyst = await principal('ceop', ['analyst'], 'Ann Poll');
+      await page.goto(base);
+      await signIn(page, lead.token);
+      await page.getByRole('heading', { level: 1, name: 'Cases' }).waitFor();
+      const unique = randomBytes(4).toString('hex');
+      const reference = `EFC-POLL-${unique}`;
+      const created = await api('POST', '/v1/cases', lead.token, caseBody(reference, unique));
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const row = page.locator('tr', { hasText: reference });
+      await page.waitForTimeout(500);
+      expect(await row.count()).toBe(0);
+      await page.clock.fastForward(20_000);
+      await row.waitFor();
+
+      await go(page, `#/cases/${created.body.id}`, reference);
+      const badge = page.locator('.case-head .badge');
+      await badge.filter({ hasText: 'verifying' }).waitFor();
+      const verify = await openTask(analyst.token, created.body.id, 'verify_evidence');
+      expect((await api('POST', `/v1/tasks/${verify.id}/complete`, analyst.token, { outcome: 'verified' })).status).toBe(200);
+      await caseWhere(lead.token, created.body.id, (c) => c.status !== 'verifying', 'the case past verification');
+      await page.waitForTimeout(500);
+      await expect(badge.textContent()).resolves.toBe('verifying');
+      await page.clock.fastForward(20_000);
+      await badge.filter({ hasNotText: 'verifying' }).waitFor();
+    } finally {
+      await page.close();
+    }
     expect(browser.problems).toEqual([]);
   });
 });

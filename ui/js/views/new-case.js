@@ -27,12 +27,24 @@ const hostingOf = (line) => {
   const ip = rest[0] && !/^https?:/i.test(rest[0]) ? rest.shift() : undefined;
   return { provider, ...(ip ? { ip } : {}), urls: rest };
 };
+/** A line cut at each "|" that is not written "\|" (a "|" inside a part); "\\" is a backslash. */
+const pipeParts = (line) => {
+  const parts = [''];
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (ch === '\\' && (line[i + 1] === '|' || line[i + 1] === '\\')) parts[parts.length - 1] += line[++i];
+    else if (ch === '|') parts.push('');
+    else parts[parts.length - 1] += ch;
+  }
+  return parts.map((p) => p.trim());
+};
+
 /**
  * "test_transaction <sha256> | description | collected at | collected by": kind and hash, then the optional fields after "|"
- * (an empty part is left out). Anything else on the line is refused with { error }, never dropped.
+ * (an empty part is left out; "\|" is a "|" inside a part). Anything else on the line is refused with { error }, never dropped.
  */
 const evidenceOf = (line) => {
-  const [first, ...parts] = line.split('|').map((p) => p.trim());
+  const [first, ...parts] = pipeParts(line);
   const [kind, sha256, ...more] = words(first);
   if (more.length) return { error: `“${more.join(' ')}” after the hash: put a description after “|”` };
   if (parts.length > 3) return { error: 'has more than three “|” parts (description | collected at | collected by)' };
@@ -59,7 +71,7 @@ export function renderNewCase(page, { identity }) {
     wallets: control('Wallet channels', area('wallets'), { hint: '(one per line: provider account-id)' }),
     hosting: control('Hosting', area('hosting'), { hint: '(one per line: provider [ip] url …)' }),
     evidence: control('Evidence', area('evidence', 3), {
-      hint: '(one per line: kind sha256, then optionally | description | collected at | collected by, e.g. test_transaction 9f86… | test purchase | 2026-03-01T10:00:00Z | J. Smith)',
+      hint: '(one per line: kind sha256, then optionally | description | collected at | collected by, e.g. test_transaction 9f86… | test purchase | 2026-03-01T10:00:00Z | J. Smith; write \\| for a | inside a part)',
     }),
   };
   const freeze = h('input', { type: 'checkbox', id: 'nc-freeze', name: 'freezeAssets', checked: true });
