@@ -415,24 +415,25 @@ export async function checkHeads(pool: pg.Pool, heads: ChainHead[]): Promise<{ i
          LEFT JOIN audit_entries a ON a.case_id = h.case_id AND a.seq = h.seq ORDER BY h.i`,
       [heads.map((h) => h.caseId), heads.map((h) => h.seq)],
     ),
-    verifyChains(
-      pool,
-      heads.map((h) => h.caseId),
-    ),
+    verifyChains(pool, heads.map((h) => h.caseId)),
   ]);
   const problems: HeadProblem[] = [];
   heads.forEach((head, i) => {
     const stored = rows[i].hash;
     const chain = chains.get(head.caseId)!;
     const departs = chain.intact ? '' : `the chain departs from a valid one at seq ${chain.firstBadSeq}`;
-    let detail: string | null = null;
-    if (chain.entries === 0) detail = `there is no chain for ${head.caseId}: every entry of it is gone, or it never existed`;
-    else if (stored === null) detail = `the chain of ${head.caseId} now ends at entry ${chain.entries}, before the saved head's entry ${head.seq}: entries were removed`;
-    else if (stored !== head.hash) {
-      detail = `entry ${head.seq} of ${head.caseId} holds hash ${stored}, not the saved ${head.hash}: the chain was rewritten since the heads were saved (or the file was altered)${departs ? `, and ${departs}` : ''}`;
-    }
-    else if (!chain.intact && chain.firstBadSeq! <= head.seq) detail = `the saved head is stored, but ${departs}, at or before it`;
-    else if (!chain.intact) detail = `the saved head holds, but the entries after it do not: ${departs}`;
+    const detail =
+      chain.entries === 0
+        ? `there is no chain for ${head.caseId}: every entry of it is gone, or it never existed`
+        : stored === null
+          ? `the chain of ${head.caseId} holds no entry ${head.seq} now (it has ${chain.entries} entries): entries were removed`
+          : stored !== head.hash
+            ? `entry ${head.seq} of ${head.caseId} holds hash ${stored}, not the saved ${head.hash}: the chain was rewritten since the heads were saved (or the file was altered)${departs ? `, and ${departs}` : ''}`
+            : !chain.intact && chain.firstBadSeq! <= head.seq
+              ? `the saved head is stored, but ${departs}, at or before it`
+              : !chain.intact
+                ? `the saved head holds, but the entries after it do not: ${departs}`
+                : null;
     if (detail !== null) problems.push({ ...head, storedHash: stored, detail });
   });
   return { intact: problems.length === 0, checked: heads.length, problems };

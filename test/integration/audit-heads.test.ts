@@ -129,7 +129,7 @@ describe('POST /v1/audit/heads/check', () => {
     const res = await check({ heads: kept });
     expect(res.body).toMatchObject({ intact: false, checked: 2 });
     expect(res.body.problems).toEqual([
-      { ...kept[0], storedHash: null, detail: `the chain of case_heads_c now ends at entry ${kept[0].seq - 1}, before the saved head's entry ${kept[0].seq}: entries were removed` },
+      { ...kept[0], storedHash: null, detail: `the chain of case_heads_c holds no entry ${kept[0].seq} now (it has ${kept[0].seq - 1} entries): entries were removed` },
       { ...kept[1], storedHash: kept[1].hash, detail: 'the saved head is stored, but the chain departs from a valid one at seq 2, at or before it' },
     ]);
   });
