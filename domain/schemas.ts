@@ -232,7 +232,7 @@ export const AuditExportQuerySchema = z
     to: storableDateTime.optional(),
     // Extension: entries by when they were written, for incremental exports that never miss a late one (see exportRecorded).
     since: z
-      .union([z.literal('beginning'), storableDateTime])
+      .union([z.literal('beginning'), storableDateTime.refine((t) => !/\.\d{7,}/.test(t), 'must not be finer than microseconds, as the header it came from')])
       .optional()
       .openapi({ description: "`beginning`, or the previous answer's Audit-Recorded-Before header" }),
   })

@@ -151,7 +151,7 @@ export function auditRouter(deps: ApiDeps): Router {
         // the next call's `since`, told before the body so a client has it however the stream ends.
         const since = q.since === 'beginning' ? '-infinity' : q.since;
         const before = await recordedHorizon(deps.pool, since);
-        res.setHeader('Audit-Recorded-Before', before);
+        res.setHeader('Audit-Recorded-Before', before === '-infinity' ? 'beginning' : before);
         entries = exportRecorded(deps.pool, since, before);
       }
       // The first batch is read before any byte is sent, so a database failure can still become a proper problem response.

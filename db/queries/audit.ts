@@ -309,25 +309,33 @@ export async function* exportAudit(pool: pg.Pool, range: { from?: string; to?: s
   }
 }
 
+/** A recorded time as text with microseconds, or '-infinity' (rows from before migration 0011; a horizon not yet moved). */
+const recordedText = (column: string) => `CASE WHEN isfinite(${column}) THEN to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') ELSE '-infinity' END`;
+
 /**
- * How far the `since` export reaches: the start of the oldest transaction still writing (it may hold rows not yet
- * committed, recorded no earlier than its start) or now, less a margin for the instant between an insert reading the
- * clock and its transaction taking an id. Every row recorded before it is committed (or gone), so a later export from
- * here never finds an older one. Sessions of other roles are not visible to the application's role and not counted:
- * only the application writes audit entries.
+ * How far the `since` export reaches: every audit entry written before it has committed (or is gone), so a later
+ * export from here never finds an older one. Every writer takes its case's advisory lock (class 0x415544, "AUD") in
+ * audit_append() before it stamps a row, and holds it to its commit. So the horizon is the clock read first, or else
+ * the start of the oldest transaction now holding such a lock, less 2 s for a clock that steps. A holder whose start
+ * this role may not see (another role's session) holds the horizon where it was: nothing is given out past it.
  */
 export async function recordedHorizon(pool: pg.Pool, since: string): Promise<string> {
+  // The clock first, the lock holders after: a writer that takes its lock after this read stamps its rows later.
+  const { rows: clock } = await pool.query<{ now: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`);
   // Never before `since`: a horizon that went back would hand out again what the last call gave.
   const { rows } = await pool.query<{ before: string }>(
-    `SELECT to_char(greatest($1::timestamptz,
-                             least(clock_timestamp(), (SELECT min(xact_start) FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()))
-                             - interval '2 seconds') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS before`,
-    [since],
+    `SELECT ${recordedText('h')} AS before FROM (
+       SELECT greatest($1::timestamptz,
+                       least($2::timestamptz,
+                             (SELECT min(coalesce(s.xact_start, '-infinity'::timestamptz))
+                                FROM pg_locks l LEFT JOIN pg_stat_activity s ON s.pid = l.pid
+                               WHERE l.locktype = 'advisory' AND l.classid = 4281668 AND l.objsubid = 2 AND l.granted
+                                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))
+                       - interval '2 seconds') AS h) x`,
+    [since, clock[0].now],
   );
   return rows[0].before;
 }
-
-const RECORDED = `CASE WHEN isfinite(recorded_at) THEN to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') ELSE '-infinity' END`;
 
 /**
  * Every entry written at or after `since` and before `before` (recordedHorizon), in the order written, read in
@@ -348,7 +356,7 @@ export async function* exportRecorded(
       keyset = 'AND (recorded_at, id) > ($3::timestamptz, $4::bigint)';
     }
     const res: pg.QueryResult<AuditRow & { recorded: string }> = await pool.query<AuditRow & { recorded: string }>(
-      `SELECT ${COLUMNS}, ${RECORDED} AS recorded FROM audit_entries
+      `SELECT ${COLUMNS}, ${recordedText('recorded_at')} AS recorded FROM audit_entries
         WHERE recorded_at >= $1::timestamptz AND recorded_at < $2::timestamptz ${keyset}
         ORDER BY recorded_at, id LIMIT ${BATCH}`,
       params,

@@ -34,6 +34,8 @@ interface Chain {
 
 export interface ExportReport {
   lines: number;
+  /** Lines that repeated an entry already read (overlapping exports; a mirror should have none). */
+  repeated: number;
   chains: number;
   entries: number;
   /** Line-level problems: not an entry, or two different entries for one seq. */
@@ -49,6 +51,7 @@ export class ExportChecker {
   /** Per case id and seq: the entry's stored hash and the hash of its content, `stored:computed`. */
   private readonly seen = new Map<string, string>();
   private lines = 0;
+  private repeated = 0;
   private readonly badLines: string[] = [];
 
   /** One line of an export (`where` names it in messages, e.g. "export.ndjson:12"). */
@@ -77,6 +80,7 @@ export class ExportChecker {
     const twin = this.seen.get(key);
     if (twin !== undefined) {
       if (twin !== fingerprint) this.badLines.push(`${where}: a second, different entry ${entry.seq} of ${caseId}`);
+      else this.repeated += 1;
       return;
     }
     this.seen.set(key, fingerprint);
@@ -105,8 +109,12 @@ export class ExportChecker {
     }
   }
 
-  /** After the last line: chains that start after entry 1, gaps, and the heads given. */
-  finish(heads: ChainHead[] = []): ExportReport {
+  /**
+   * After the last line: chains that start after entry 1, gaps, and the heads given. With `complete` (the files claim
+   * to hold every entry up to when the heads were saved, as a `since` mirror does), a head the export does not reach
+   * is a problem, not just counted.
+   */
+  finish(heads: ChainHead[] = [], opts: { complete?: boolean } = {}): ExportReport {
     const broken: ExportReport['broken'] = [];
     const partial: ExportReport['partial'] = [];
     let entries = 0;
@@ -136,10 +144,13 @@ export class ExportChecker {
       if (stored === h.hash) continue;
       if (stored !== undefined) headProblems.push({ ...h, detail: `entry ${h.seq} of ${h.caseId} has hash ${stored} in the export, not the saved ${h.hash}` });
       else if (chain && h.seq >= from && h.seq < chain.highest) headProblems.push({ ...h, detail: `entry ${h.seq} of ${h.caseId} is missing from the export, which holds the chain from ${from} to ${chain.highest}` });
-      else notInExport += 1;
+      else if (opts.complete) {
+        headProblems.push({ ...h, detail: chain ? `the export holds ${h.caseId} only up to entry ${chain.highest}, short of the saved head` : `the export holds no entry of ${h.caseId}` });
+      } else notInExport += 1;
     }
     return {
       lines: this.lines,
+      repeated: this.repeated,
       chains: this.chains.size,
       entries,
       badLines: this.badLines,

@@ -9,6 +9,7 @@ import type { AuditInput } from '../../domain/types';
 import {
   appendAudit,
   appendAuditInTx,
+  auditAppendStatement,
   exportAudit,
   exportRecorded,
   GENESIS_HASH,
@@ -388,6 +389,26 @@ describe('exportRecorded (the export by when entries were written)', () => {
       const next = await collect(first, second);
       expect(next.filter((e) => e.caseId === late)).toEqual([expect.objectContaining({ seq: 1, at: '2020-01-01T00:00:00.000Z' })]);
       expect(next.some((e) => e.caseId === early)).toBe(false);
+
+      // A writer of another role, whose session this role may not see (here the owner): the horizon stays put until
+      // it commits, and its entry then comes once.
+      const other = newCase();
+      const owner = await db.admin();
+      try {
+        await owner.query('BEGIN');
+        const append = auditAppendStatement(other, [{ key: 'other-1', action: 'task.created', actor: null, data: {}, at: '2020-01-01T00:00:00.000Z' }]);
+        await owner.query(append.sql, append.params);
+        await settle();
+        expect(await recordedHorizon(db.pool, second)).toBe(second);
+        await owner.query('COMMIT');
+      } finally {
+        await owner.query('ROLLBACK').catch(() => {});
+        await owner.end();
+      }
+      await settle();
+      const third = await recordedHorizon(db.pool, second);
+      expect(third > second).toBe(true);
+      expect((await collect(second, third)).filter((e) => e.caseId === other)).toEqual([expect.objectContaining({ seq: 1 })]);
     } finally {
       await writer.query('ROLLBACK').catch(() => {});
       writer.release();

@@ -30,7 +30,7 @@ describe('ExportChecker', () => {
 
   it('rebuilds chains from lines in any order, repeated lines counted once', () => {
     const r = check([b[2], a[4], a[0], b[0], a[2], a[1], b[1], a[3], a[1]]);
-    expect(r).toMatchObject({ lines: 9, chains: 2, entries: 8, badLines: [], broken: [], partial: [] });
+    expect(r).toMatchObject({ lines: 9, repeated: 1, chains: 2, entries: 8, badLines: [], broken: [], partial: [] });
   });
 
   it('names a changed entry, a cut link and a missing entry at their seq', () => {
@@ -64,6 +64,20 @@ describe('ExportChecker', () => {
       problems: [
         { caseId: 'case_b', seq: 1, hash: 'e'.repeat(64), detail: `entry 1 of case_b has hash ${b[0].hash} in the export, not the saved ${'e'.repeat(64)}` },
         { caseId: 'case_a', seq: 3, hash: a[2].hash, detail: 'entry 3 of case_a is missing from the export, which holds the chain from 1 to 5' },
+      ],
+    });
+  });
+
+  it('with complete, a head the export does not reach does not hold (a mirror that lost its tail or a chain)', () => {
+    const c = new ExportChecker();
+    [a[0], a[1], a[2]].forEach((l, i) => c.add(JSON.stringify(l), `m:${i + 1}`));
+    const r = c.finish([{ caseId: 'case_a', seq: 5, hash: a[4].hash }, { caseId: 'case_b', seq: 3, hash: b[2].hash }], { complete: true });
+    expect(r.heads).toEqual({
+      checked: 2,
+      notInExport: 0,
+      problems: [
+        { caseId: 'case_a', seq: 5, hash: a[4].hash, detail: 'the export holds case_a only up to entry 3, short of the saved head' },
+        { caseId: 'case_b', seq: 3, hash: b[2].hash, detail: 'the export holds no entry of case_b' },
       ],
     });
   });
