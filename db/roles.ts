@@ -3,7 +3,8 @@
 // The role that runs the migrations owns the tables, and a table's owner can switch its triggers off (ALTER TABLE ...
 // DISABLE TRIGGER) or drop them, which would undo the append-only guard on the audit chain and the archived histories.
 // So production runs two roles: MIGRATION_DATABASE_URL (the owner, used only to migrate) and DATABASE_URL (this role,
-// granted below after every migration). It may append to the evidence tables but never UPDATE, DELETE or TRUNCATE them.
+// granted below after every migration). It may append to the evidence tables (to the audit chain only through
+// audit_append(), which runs as the owner) but never UPDATE, DELETE or TRUNCATE them.
 import pg from 'pg';
 
 type Privilege = 'SELECT' | 'INSERT' | 'UPDATE';

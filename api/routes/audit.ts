@@ -148,7 +148,7 @@ export function auditRouter(deps: ApiDeps): Router {
         entries = exportAudit(deps.pool, q);
       } else {
         // Incremental: everything written from `since` up to a horizon no later write can fall behind; the horizon is
-        // the next call's `since`, told before the body so a client has it however the stream ends.
+        // the next call's `since`. A header goes before the body, so a client takes it from an answer it read whole.
         const since = q.since === 'beginning' ? '-infinity' : q.since;
         const before = await recordedHorizon(deps.pool, since);
         res.setHeader('Audit-Recorded-Before', before === '-infinity' ? 'beginning' : before);
