@@ -429,20 +429,13 @@ describe('the task flow', () => {
     // The archive is append-only in the database: the app's role may not change it, and even its owner is refused by a
     // trigger; a superuser who gets past that is caught by /history and by verify.
     await expect(api.db.pool.query(`UPDATE history_archives SET history = history WHERE case_id = $1`, [c.id])).rejects.toThrow(/permission denied for table history_archives/);
-    const bypass = async (sql: string) => {
-      const client = await api.db.admin();
-      try {
-        await client.query('BEGIN');
-        await expect(client.query(`UPDATE history_archives SET history = history WHERE case_id = $1`, [c.id])).rejects.toThrow(/history_archives is append-only/);
-        await client.query('ROLLBACK');
-        await client.query('BEGIN');
-        await client.query(`SET LOCAL session_replication_role = replica`);
-        await client.query(sql, [c.id]);
-        await client.query('COMMIT');
-      } finally {
-        await client.end();
-      }
-    };
+    const owner = await api.db.admin();
+    try {
+      await expect(owner.query(`UPDATE history_archives SET history = history WHERE case_id = $1`, [c.id])).rejects.toThrow(/history_archives is append-only/);
+    } finally {
+      await owner.end();
+    }
+    const bypass = (sql: string) => api.db.tamper((q) => q(sql, [c.id]));
     await bypass(`UPDATE history_archives SET history = replace(history, '"eventId"', '"eventId" ') WHERE case_id = $1`);
     const altered = await api.request('GET', `/v1/cases/${c.id}/history`, { token: auditor.token });
     expect(altered.body.runs[0]).toMatchObject({ recordedSha256: archivedEntry.data.sha256, intact: false });
@@ -461,31 +454,20 @@ describe('the task flow', () => {
   it("verify names a chain given to another case (the case id is not hashed, the reference is) and a case whose chain is gone", async () => {
     const a = await createCase();
     const b = await createCase();
-    const owner = await api.db.admin();
-    const asSuperuser = async (...sql: [string, unknown[]][]) => {
-      await owner.query('BEGIN');
-      await owner.query('SET LOCAL session_replication_role = replica');
-      for (const [text, params] of sql) await owner.query(text, params);
-      await owner.query('COMMIT');
-    };
-    try {
-      // Swap the two chains whole: each still verifies on its own.
-      await asSuperuser(
-        [`UPDATE audit_entries SET case_id = 'swap-' || case_id WHERE case_id = $1`, [a.id]],
-        [`UPDATE audit_entries SET case_id = $1 WHERE case_id = $2`, [a.id, b.id]],
-        [`UPDATE audit_entries SET case_id = $1 WHERE case_id = $2`, [b.id, `swap-${a.id}`]],
-      );
-      for (const [mine, other] of [[a, b], [b, a]]) {
-        const v = (await api.request('GET', `/v1/cases/${mine.id}/audit/verify`, { token: auditor.token })).body;
-        expect(v).toMatchObject({ intact: false, firstBadSeq: 1 });
-        expect(v.problems).toEqual([`the chain's case.created entry (seq 1) opened reference ${other.reference}, but this case is ${mine.reference}: the chain belongs to another case`]);
-      }
-      await asSuperuser([`DELETE FROM audit_entries WHERE case_id = $1`, [a.id]]);
-      const gone = (await api.request('GET', `/v1/cases/${a.id}/audit/verify`, { token: auditor.token })).body;
-      expect(gone).toMatchObject({ intact: false, entries: 0, firstBadSeq: 1, problems: [`case ${a.id} exists but its chain holds no entries: every entry of it is gone`] });
-    } finally {
-      await owner.end();
+    // Swap the two chains whole: each still verifies on its own.
+    await api.db.tamper(async (q) => {
+      await q(`UPDATE audit_entries SET case_id = 'swap-' || case_id WHERE case_id = $1`, [a.id]);
+      await q(`UPDATE audit_entries SET case_id = $1 WHERE case_id = $2`, [a.id, b.id]);
+      await q(`UPDATE audit_entries SET case_id = $1 WHERE case_id = $2`, [b.id, `swap-${a.id}`]);
+    });
+    for (const [mine, other] of [[a, b], [b, a]]) {
+      const v = (await api.request('GET', `/v1/cases/${mine.id}/audit/verify`, { token: auditor.token })).body;
+      expect(v).toMatchObject({ intact: false, firstBadSeq: 1 });
+      expect(v.problems).toEqual([`the chain's case.created entry (seq 1) opened reference ${other.reference}, but this case is ${mine.reference}: the chain belongs to another case`]);
     }
+    await api.db.tamper((q) => q(`DELETE FROM audit_entries WHERE case_id = $1`, [a.id]));
+    const gone = (await api.request('GET', `/v1/cases/${a.id}/audit/verify`, { token: auditor.token })).body;
+    expect(gone).toMatchObject({ intact: false, entries: 0, firstBadSeq: 1, problems: [`case ${a.id} exists but its chain holds no entries: every entry of it is gone`] });
   });
 });
 

@@ -37,17 +37,10 @@ const inputs = (n: number, prefix = 'e'): AuditInput[] =>
   }));
 
 /** Runs statements as a superuser with user triggers off: tampering behind the application's back. */
-async function tamper(sql: string[]): Promise<void> {
-  const c = await db.admin();
-  try {
-    await c.query('BEGIN');
-    await c.query('SET LOCAL session_replication_role = replica');
-    for (const s of sql) await c.query(s);
-    await c.query('COMMIT');
-  } finally {
-    await c.end();
-  }
-}
+const tamper = (sql: string[]) =>
+  db.tamper(async (q) => {
+    for (const s of sql) await q(s);
+  });
 
 beforeAll(async () => {
   db = await freshDatabase('audit', { max: 30 });

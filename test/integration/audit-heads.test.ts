@@ -22,23 +22,10 @@ let auditor: { token: string };
 const entries = (n: number, prefix: string): AuditInput[] =>
   Array.from({ length: n }, (_, i) => ({ key: `${prefix}-${i}`, action: i === 0 ? 'case.created' : 'task.created', actor: null, data: { i } }));
 
-/** Runs statements as the tables' owner with user triggers off: a superuser rewriting history behind the app's back. */
-async function asSuperuser(db: TestDb, fn: (q: (sql: string, params?: unknown[]) => Promise<unknown>) => Promise<unknown>): Promise<void> {
-  const c = await db.admin();
-  try {
-    await c.query('BEGIN');
-    await c.query('SET LOCAL session_replication_role = replica');
-    await fn((sql, params) => c.query(sql, params));
-    await c.query('COMMIT');
-  } finally {
-    await c.end();
-  }
-}
-
 /** Alters entry 2's data and recomputes every hash from there: a valid chain, only not the one it was. */
 async function rewriteWhole(db: TestDb, caseId: string): Promise<void> {
   const chain = await listAudit(db.pool, caseId);
-  await asSuperuser(db, async (q) => {
+  await db.tamper(async (q) => {
     let prevHash = chain[0].hash;
     for (const e of chain.slice(1)) {
       const { hash: _old, ...rest } = { ...e, data: { ...e.data, forged: true }, prevHash };
@@ -122,7 +109,7 @@ describe('POST /v1/audit/heads/check', () => {
   it('catches a cut chain and an entry edited before the head without recomputing', async () => {
     const kept = (await heads('?after=case_heads_b&limit=2')).heads;
     expect(kept.map((h) => h.caseId)).toEqual(['case_heads_c', 'case_heads_d']);
-    await asSuperuser(api.db, async (q) => {
+    await api.db.tamper(async (q) => {
       await q('DELETE FROM audit_entries WHERE case_id = $1 AND seq = $2', ['case_heads_c', kept[0].seq]);
       await q(`UPDATE audit_entries SET data = '{"i":99}' WHERE case_id = $1 AND seq = 2`, ['case_heads_d']);
     });
@@ -138,10 +125,10 @@ describe('POST /v1/audit/heads/check', () => {
     const [kept] = (await heads('?after=case_heads_d&limit=1')).heads;
     expect(kept.caseId).toBe('case_heads_e');
     await appendAudit(api.db.pool, kept.caseId, entries(2, 'case_heads_e-more'));
-    await asSuperuser(api.db, (q) => q(`UPDATE audit_entries SET data = '{"i":99}' WHERE case_id = $1 AND seq = $2`, [kept.caseId, kept.seq + 2]));
+    await api.db.tamper((q) => q(`UPDATE audit_entries SET data = '{"i":99}' WHERE case_id = $1 AND seq = $2`, [kept.caseId, kept.seq + 2]));
     const after = await check({ heads: [kept] });
     expect(after.body.problems).toEqual([{ ...kept, storedHash: kept.hash, detail: `the saved head holds, but the entries after it do not: the chain departs from a valid one at seq ${kept.seq + 2}` }]);
-    await asSuperuser(api.db, (q) => q('DELETE FROM audit_entries WHERE case_id = $1', [kept.caseId]));
+    await api.db.tamper((q) => q('DELETE FROM audit_entries WHERE case_id = $1', [kept.caseId]));
     const gone = await check({ heads: [kept] });
     expect(gone.body.problems).toEqual([{ ...kept, storedHash: null, detail: 'there is no chain for case_heads_e: every entry of it is gone, or it never existed' }]);
   });
@@ -149,7 +136,7 @@ describe('POST /v1/audit/heads/check', () => {
   it('lists and checks chains under any key the table holds: an empty one, a long one', async () => {
     const long = `case_${'x'.repeat(300)}`;
     for (const id of ['', long]) {
-      await asSuperuser(api.db, (q) =>
+      await api.db.tamper((q) =>
         q(`INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key) VALUES ($1, 1, now(), 'case.created', '{}', $2, $3, 'k')`, [id, GENESIS_HASH, 'c'.repeat(64)]),
       );
     }
@@ -170,7 +157,7 @@ describe('POST /v1/audit/heads/check', () => {
       [long, 'the saved head is stored, but the chain departs from a valid one at seq 1, at or before it'],
       ['', 'the saved head is stored, but the chain departs from a valid one at seq 1, at or before it'],
     ]);
-    await asSuperuser(api.db, (q) => q(`DELETE FROM audit_entries WHERE case_id IN ('', $1)`, [long]));
+    await api.db.tamper((q) => q(`DELETE FROM audit_entries WHERE case_id IN ('', $1)`, [long]));
   });
 
   it('reports a head of a chain that does not exist, and refuses malformed heads with 422, changing nothing', async () => {

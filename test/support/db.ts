@@ -14,6 +14,11 @@ export interface TestDb extends DbHandle {
   ownerUrl: string;
   /** A superuser connection to the same database, outside the application's pool. */
   admin(): Promise<pg.Client>;
+  /**
+   * Runs `fn` as the superuser in one transaction with user triggers off (session_replication_role = replica):
+   * rewriting history behind the application's back, past the append-only triggers.
+   */
+  tamper(fn: (q: (sql: string, params?: unknown[]) => Promise<pg.QueryResult>) => Promise<unknown>): Promise<void>;
   drop(): Promise<void>;
 }
 
@@ -34,15 +39,27 @@ export async function freshDatabase(label: string, opts: { max?: number } = {}):
   const ownerUrl = inject('pgUrlTemplate').replace('__DB__', name);
   const handle = connectDb(url, { max: opts.max ?? 10, applicationName: `test-${label}` });
   await migrateFor(ownerUrl, handle.pool);
+  const admin = async () => {
+    const c = new pg.Client({ connectionString: ownerUrl });
+    await c.connect();
+    return c;
+  };
   return {
     ...handle,
     name,
     url,
     ownerUrl,
-    async admin() {
-      const c = new pg.Client({ connectionString: ownerUrl });
-      await c.connect();
-      return c;
+    admin,
+    async tamper(fn) {
+      const c = await admin();
+      try {
+        await c.query('BEGIN');
+        await c.query('SET LOCAL session_replication_role = replica');
+        await fn((sql, params) => c.query(sql, params));
+        await c.query('COMMIT');
+      } finally {
+        await c.end();
+      }
     },
     async drop() {
       await handle.close();
