@@ -284,33 +284,47 @@ function isoOrThrow(label: string, value: string): string {
   return d.toISOString();
 }
 
+/**
+ * Rows of audit_entries matching `where` (over `params`), in (`column`, id) order, read in keyset-paged batches of
+ * BATCH: each page starts after the last row of the one before, named by `key` (its `column` as timestamptz text).
+ */
+async function* pagedBy<R extends AuditRow>(
+  pool: pg.Pool,
+  query: { select: string; where: string; params: unknown[]; column: 'at' | 'recorded_at'; key: (row: R) => string },
+): AsyncGenerator<R> {
+  const { select, where, params, column, key } = query;
+  let cursor: [string, string] | null = null;
+  for (;;) {
+    const keyset = cursor ? `AND (${column}, id) > ($${params.length + 1}::timestamptz, $${params.length + 2}::bigint)` : '';
+    const res: pg.QueryResult<R> = await pool.query<R>(
+      `SELECT ${select} FROM audit_entries WHERE ${where} ${keyset} ORDER BY ${column}, id LIMIT ${BATCH}`,
+      cursor ? [...params, ...cursor] : params,
+    );
+    yield* res.rows;
+    if (res.rows.length < BATCH) return;
+    const last = res.rows[res.rows.length - 1];
+    cursor = [key(last), String(last.id)];
+  }
+}
+
 /** Every entry with from <= at < to, ordered by (at, id), read in keyset-paged batches. */
 export async function* exportAudit(pool: pg.Pool, range: { from?: string; to?: string } = {}): AsyncGenerator<ExportedAuditEntry> {
   const from = range.from === undefined ? null : isoOrThrow('from', range.from);
   const to = range.to === undefined ? null : isoOrThrow('to', range.to);
-  let cursor: { at: string; id: string } | null = null;
-  for (;;) {
-    const params: unknown[] = [from, to];
-    let keyset = '';
-    if (cursor) {
-      params.push(cursor.at, cursor.id);
-      keyset = 'AND (at, id) > ($3::timestamptz, $4::bigint)';
-    }
-    const res: pg.QueryResult<AuditRow> = await pool.query<AuditRow>(
-      `SELECT ${COLUMNS} FROM audit_entries
-        WHERE ($1::timestamptz IS NULL OR at >= $1::timestamptz) AND ($2::timestamptz IS NULL OR at < $2::timestamptz) ${keyset}
-        ORDER BY at, id LIMIT ${BATCH}`,
-      params,
-    );
-    for (const row of res.rows) yield { caseId: row.case_id, ...rowToEntry(row) };
-    if (res.rows.length < BATCH) return;
-    const last = res.rows[res.rows.length - 1];
-    cursor = { at: last.at.toISOString(), id: String(last.id) };
-  }
+  const rows = pagedBy<AuditRow>(pool, {
+    select: COLUMNS,
+    where: '($1::timestamptz IS NULL OR at >= $1::timestamptz) AND ($2::timestamptz IS NULL OR at < $2::timestamptz)',
+    params: [from, to],
+    column: 'at',
+    key: (row) => row.at.toISOString(),
+  });
+  for await (const row of rows) yield { caseId: row.case_id, ...rowToEntry(row) };
 }
 
-/** A recorded time as text with microseconds, or '-infinity' (rows from before migration 0011; a horizon not yet moved). */
-const recordedText = (column: string) => `CASE WHEN isfinite(${column}) THEN to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') ELSE '-infinity' END`;
+/** A time as RFC 3339 text in UTC with microseconds, as PostgreSQL keeps it (a JavaScript Date keeps milliseconds). */
+const microsText = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+/** A recorded time as microsText, or '-infinity' (rows from before migration 0011; a horizon not yet moved). */
+const recordedText = (column: string) => `CASE WHEN isfinite(${column}) THEN ${microsText(column)} ELSE '-infinity' END`;
 
 /**
  * How far the `since` export reaches: every audit entry written before it has committed (or is gone), so a later
@@ -321,7 +335,7 @@ const recordedText = (column: string) => `CASE WHEN isfinite(${column}) THEN to_
  */
 export async function recordedHorizon(pool: pg.Pool, since: string): Promise<string> {
   // The clock first, the lock holders after: a writer that takes its lock after this read stamps its rows later.
-  const { rows: clock } = await pool.query<{ now: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now`);
+  const { rows: clock } = await pool.query<{ now: string }>(`SELECT ${microsText('clock_timestamp()')} AS now`);
   // Never before `since`: a horizon that went back would hand out again what the last call gave.
   const { rows } = await pool.query<{ before: string }>(
     `SELECT ${recordedText('h')} AS before FROM (
@@ -347,25 +361,14 @@ export async function* exportRecorded(
   since: string,
   before: string,
 ): AsyncGenerator<ExportedAuditEntry & { recordedAt: string | null }> {
-  let cursor: { recorded: string; id: string } | null = null;
-  for (;;) {
-    const params: unknown[] = [since, before];
-    let keyset = '';
-    if (cursor) {
-      params.push(cursor.recorded, cursor.id);
-      keyset = 'AND (recorded_at, id) > ($3::timestamptz, $4::bigint)';
-    }
-    const res: pg.QueryResult<AuditRow & { recorded: string }> = await pool.query<AuditRow & { recorded: string }>(
-      `SELECT ${COLUMNS}, ${recordedText('recorded_at')} AS recorded FROM audit_entries
-        WHERE recorded_at >= $1::timestamptz AND recorded_at < $2::timestamptz ${keyset}
-        ORDER BY recorded_at, id LIMIT ${BATCH}`,
-      params,
-    );
-    for (const row of res.rows) yield { caseId: row.case_id, ...rowToEntry(row), recordedAt: row.recorded === '-infinity' ? null : row.recorded };
-    if (res.rows.length < BATCH) return;
-    const last = res.rows[res.rows.length - 1];
-    cursor = { recorded: last.recorded, id: String(last.id) };
-  }
+  const rows = pagedBy<AuditRow & { recorded: string }>(pool, {
+    select: `${COLUMNS}, ${recordedText('recorded_at')} AS recorded`,
+    where: 'recorded_at >= $1::timestamptz AND recorded_at < $2::timestamptz',
+    params: [since, before],
+    column: 'recorded_at',
+    key: (row) => row.recorded,
+  });
+  for await (const row of rows) yield { caseId: row.case_id, ...rowToEntry(row), recordedAt: row.recorded === '-infinity' ? null : row.recorded };
 }
 
 /** Verifies every case (its chain, its closing entries, its archives: verifyCase), one case at a time, paging over case ids. */
