@@ -52,6 +52,19 @@ interface StoredCase {
   view: string;
 }
 
+/** The case row with, for a partner, its open tasks on the case (id, type, status, due time in epoch ms) as a JSON array. */
+interface StoredCaseHeld extends StoredCase {
+  held: { id: string; type: HeldTask['type']; status: HeldTask['status']; dueAt: number | null }[];
+}
+
+const CASE_ROW_SQL = 'SELECT id, org, view::text AS view FROM cases WHERE id = $1';
+// A partner's read in one statement: the case and the open tasks its org may act on (ordered as its inbox).
+const CASE_ROW_HELD_SQL = `SELECT c.id, c.org, c.view::text AS view,
+    (SELECT coalesce(json_agg(json_build_object('id', t.id, 'type', t.type, 'status', t.status,
+                                                'dueAt', floor(extract(epoch FROM t.due_at) * 1000)) ORDER BY t.created_at, t.id), '[]')
+       FROM tasks t WHERE t.case_id = c.id AND t.assignee_org = $2 AND t.status = 'open' AND t.roles && $3::text[]) AS held
+  FROM cases c WHERE c.id = $1`;
+
 /**
  * The case as the caller may read it: in full (readers of the case's org, auditors), or, for a partner holding an open
  * task on it, restricted (`held` lists those tasks). Case unknown: 404. Anyone else: 403 (no reading role, another org,
@@ -60,23 +73,15 @@ interface StoredCase {
 async function readableCase(deps: ApiDeps, actor: Actor, caseId: string): Promise<{ row: StoredCase; held?: HeldTask[] }> {
   const isPartner = actor.roles.includes('partner');
   if (!hasAnyRole(actor, CASE_READ_ROLES) && !isPartner) throw new ProblemError('forbidden', 'no role of yours reads cases');
-  const row = CASE_ID_RE.test(caseId)
-    ? (await deps.pool.query<StoredCase>(prepared('SELECT id, org, view::text AS view FROM cases WHERE id = $1', [caseId]))).rows[0]
-    : undefined;
+  if (!CASE_ID_RE.test(caseId)) throw new ProblemError('not_found', 'no such case');
+  const statement = isPartner ? prepared(CASE_ROW_HELD_SQL, [caseId, actor.org, actor.roles]) : prepared(CASE_ROW_SQL, [caseId]);
+  const row = (await deps.pool.query<StoredCase | StoredCaseHeld>(statement)).rows[0];
   if (!row) throw new ProblemError('not_found', 'no such case');
   if (readsCaseInFull(actor, row.org)) return { row };
-  if (isPartner) {
-    // Partners read a case only while they hold an open task on it.
-    const { rows: held } = await deps.pool.query<HeldTask>(
-      prepared(
-        `SELECT id, type, status, due_at AS "dueAt" FROM tasks
-          WHERE case_id = $1 AND assignee_org = $2 AND status = 'open' AND roles && $3::text[] ORDER BY created_at, id`,
-        [row.id, actor.org, actor.roles],
-      ),
-    );
-    if (held.length > 0) return { row, held };
-    throw new ProblemError('forbidden', 'a partner reads a case only while it holds an open task on it');
-  }
+  // Partners read a case only while they hold an open task on it.
+  const held = 'held' in row ? row.held : [];
+  if (held.length > 0) return { row, held: held.map((t) => ({ ...t, dueAt: t.dueAt === null ? null : new Date(t.dueAt) })) };
+  if (isPartner) throw new ProblemError('forbidden', 'a partner reads a case only while it holds an open task on it');
   throw new ProblemError('forbidden', "only the case's org and auditors read this case");
 }
 

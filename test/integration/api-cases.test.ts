@@ -330,6 +330,9 @@ describe('the task flow', () => {
     expect(pv.body.status).toBe('disrupting');
     expect(pv.body.steps.map((st: { name: string }) => st.name)).toEqual(['verification', 'signoff', 'termination', 'freeze', 'hosting']);
     expect(pv.body.steps.flatMap((st: { taskIds: string[] }) => st.taskIds)).toEqual([termination.id]);
+    // Its own open tasks on the case, with the deadline as its inbox shows it.
+    expect(termination.dueAt).toEqual(expect.any(String));
+    expect(pv.body.tasks).toEqual([{ id: termination.id, type: 'confirm_termination', status: 'open', dueAt: termination.dueAt }]);
     expect(pv.body).not.toHaveProperty('plan');
     expect(pv.body).not.toHaveProperty('createdBy');
     expect((await api.request('GET', `/v1/cases/${c.id}`, { token: mastercard.token })).status).toBe(403);
