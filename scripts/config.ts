@@ -48,7 +48,7 @@ const EnvSchema = z.object({
    * not deliver LISTEN/NOTIFY).
    */
   TAKEDOWN_PRINCIPAL_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
-  /** Serve /metrics without a token (unset: in development only; production asks for an admin or auditor token). */
+  /** Serve /metrics without a token (unset: never; the contract wants a bearer token on every request but /healthz and /openapi.json). */
   TAKEDOWN_METRICS_PUBLIC: z.enum(['0', '1', 'true', 'false']).optional(),
   /** `npm run worker` only: serve /healthz and /metrics (admin or auditor token) on this port; unset, no HTTP at all. */
   TAKEDOWN_WORKER_PORT: z.coerce.number().int().min(0).max(65535).optional(),
@@ -123,6 +123,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     rateLimitPerMinute: e.TAKEDOWN_RATE_LIMIT_PER_MINUTE ?? (production ? 1200 : 0),
     principalCacheSeconds: e.TAKEDOWN_PRINCIPAL_CACHE_SECONDS,
     allowPrivateWebhooks: flag(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS, !production),
-    metricsPublic: flag(e.TAKEDOWN_METRICS_PUBLIC, !production),
+    metricsPublic: flag(e.TAKEDOWN_METRICS_PUBLIC, false),
   };
 }

@@ -25,10 +25,11 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'true' }).allowPrivateWebhooks).toBe(true);
   });
 
-  it('serves /metrics without a token in development only, unless configured', () => {
-    expect(loadConfig({}).metricsPublic).toBe(true);
+  it('serves /metrics without a token only when configured, in development as in production (the contract asks for a token)', () => {
+    expect(loadConfig({}).metricsPublic).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production', ...TOKEN }).metricsPublic).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_METRICS_PUBLIC: '1' }).metricsPublic).toBe(true);
+    expect(loadConfig({ TAKEDOWN_METRICS_PUBLIC: 'true' }).metricsPublic).toBe(true);
     expect(loadConfig({ TAKEDOWN_METRICS_PUBLIC: 'false' }).metricsPublic).toBe(false);
   });
 
