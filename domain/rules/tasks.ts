@@ -49,7 +49,8 @@ export type RuleViolation =
   | { kind: 'not_open'; detail: string }
   | { kind: 'invalid'; detail: string; errors: FieldErrors };
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+// RFC 3339 (section 5.6) lets "T" and "Z" be written in lower case too; toUtc writes them upper-case.
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 const FULL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const CURRENCY = /^[A-Z]{3}$/;
 /** A decimal amount written as a string: digits, optionally a point and more digits ("1250.00"); no sign, blanks or exponent. */
@@ -104,10 +105,11 @@ export function isRfc3339(value: unknown): value is string {
 
 /**
  * The contract's times are UTC: a valid date-time given with an offset becomes the same instant in UTC (milliseconds,
- * `Z`); one already in UTC, or anything that is not a date-time (left to validation), is returned as it is.
+ * `Z`), as does one written with a lower-case `t` or `z`; one already in UTC, or anything that is not a date-time (left to
+ * validation), is returned as it is.
  */
 export function toUtc<T>(value: T): T | string {
-  if (typeof value !== 'string' || value.endsWith('Z')) return value;
+  if (typeof value !== 'string' || (value.endsWith('Z') && !value.includes('t'))) return value;
   const ms = rfc3339Millis(value);
   return ms === null ? value : new Date(ms).toISOString();
 }

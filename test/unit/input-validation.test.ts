@@ -30,6 +30,9 @@ describe('RFC 3339 date-times', () => {
       expect(rfc3339Millis(ok), ok).toBe(Date.parse(ok));
     }
     expect(rfc3339Millis('0050-06-01T00:00:00Z')).toBe(Date.parse('0050-06-01T00:00:00Z'));
+    // RFC 3339 section 5.6: "T" and "Z" may be written in lower case.
+    expect(rfc3339Millis('2026-11-20t10:00:00z')).toBe(Date.parse('2026-11-20T10:00:00Z'));
+    expect(rfc3339Millis('2026-11-20t11:00:00.25+01:00')).toBe(Date.parse('2026-11-20T10:00:00.250Z'));
   });
 
   it('refuses days, hours, minutes, seconds and offsets that do not exist, which Date.parse rolls over', () => {
@@ -80,6 +83,8 @@ describe('times in UTC', () => {
     expect(toUtc('2026-11-26T10:00:00+02:00')).toBe('2026-11-26T08:00:00.000Z');
     expect(toUtc('2026-11-26T00:30:00-01:00')).toBe('2026-11-26T01:30:00.000Z');
     expect(toUtc('2026-11-26T10:00:00Z')).toBe('2026-11-26T10:00:00Z');
+    expect(toUtc('2026-11-26t10:00:00z')).toBe('2026-11-26T10:00:00.000Z');
+    expect(toUtc('2026-11-26t10:00:00Z')).toBe('2026-11-26T10:00:00.000Z');
     expect(toUtc('2026-02-31T10:00:00+02:00')).toBe('2026-02-31T10:00:00+02:00');
     expect(toUtc(42)).toBe(42);
     expect(completionDataInUtc({ terminatedAt: '2026-11-26T10:00:00+01:00', note: '2026-11-26T10:00:00+01:00' })).toEqual({
