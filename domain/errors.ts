@@ -25,6 +25,7 @@ export const FAILURE_TYPES = {
   Forbidden: 'forbidden',
   InvalidCompletion: 'validation',
   CaseClosed: 'conflict',
+  StepUnderWay: 'conflict',
   PartnerRejected: 'validation',
   IncompleteDocument: 'validation',
 } as const satisfies Record<string, ProblemKind>;

@@ -143,9 +143,11 @@ export const AddEvidenceSchema = z
   .object({
     evidence: z.array(EvidenceSchema).max(500).default([]),
     urls: z.array(httpUrl).max(200).default([]),
+    // Where new URLs are hosted: joins the provider's hosting entry (or adds one, before the hosting step is planned).
+    hosting: z.array(HostingSchema).max(50).default([]),
   })
   .strict()
-  .refine((b) => b.evidence.length + b.urls.length > 0, { message: 'add at least one evidence item or URL', path: ['evidence'] })
+  .refine((b) => b.evidence.length + b.urls.length + b.hosting.length > 0, { message: 'add at least one evidence item, URL or hosting entry', path: ['evidence'] })
   .openapi('AddEvidence');
 
 export const WithdrawSchema = z.object({ reason: shortText(2000) }).strict().openapi('Withdraw');

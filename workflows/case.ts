@@ -128,31 +128,53 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   let amendments = 0;
   setHandler(
     addEvidenceUpdate,
-    async ({ evidence, urls, actor }: AddEvidenceArgs): Promise<CaseView> => {
+    async ({ evidence, urls, hosting = [], actor }: AddEvidenceArgs): Promise<CaseView> => {
       amendments += 1;
       const known = new Set(view.evidence.map((e) => e.sha256));
       const added = evidence.filter((e) => !known.has(e.sha256));
       view.evidence.push(...added);
-      const newUrls = urls.filter((u) => !view.merchant.urls.includes(u));
+      // A hosting entry names where URLs are hosted: they join that provider's entry (a new provider gets one), and the
+      // case's URLs. Old updates carry none, so they replay as before.
+      const hostedUrls = hosting.flatMap((h) => h.urls);
+      const newUrls = [...urls, ...hostedUrls].filter((u, i, all) => all.indexOf(u) === i && !view.merchant.urls.includes(u));
       view.merchant.urls.push(...newUrls);
-      // A new URL joins the hosting entry that already serves its host, so notices not yet sent carry it.
+      const newHosting: { provider: string; urls: string[] }[] = [];
+      for (const h of hosting) {
+        let entry = view.merchant.hosting.find((x) => x.provider === h.provider);
+        if (!entry) {
+          entry = { provider: h.provider, ...(h.ip !== undefined ? { ip: h.ip } : {}), urls: [] };
+          view.merchant.hosting.push(entry);
+        }
+        const fresh = h.urls.filter((u) => !entry.urls.includes(u));
+        entry.urls.push(...fresh);
+        if (fresh.length > 0) newHosting.push({ provider: h.provider, urls: fresh });
+      }
+      // Any other new URL joins the hosting entry that already serves its host, so notices not yet planned carry it.
       for (const u of newUrls) {
+        if (hostedUrls.includes(u)) continue;
         const host = urlHost(u);
         const entry = view.merchant.hosting.find((h) => h.urls.some((x) => urlHost(x) === host));
         if (entry && !entry.urls.includes(u)) entry.urls.push(u);
       }
-      await state.saveCase([state.audit('evidence.added', { evidence: added.map((e) => ({ kind: e.kind, sha256: e.sha256 })), urls: newUrls }, actor)]);
+      const data = { evidence: added.map((e) => ({ kind: e.kind, sha256: e.sha256 })), urls: newUrls, ...(newHosting.length > 0 ? { hosting: newHosting } : {}) };
+      await state.saveCase([state.audit('evidence.added', data, actor)]);
       return view;
     },
     {
-      validator: ({ evidence, urls, actor }: AddEvidenceArgs) => {
+      validator: ({ evidence, urls, hosting = [], actor }: AddEvidenceArgs) => {
         if (isClosed(view.status) || view.withdrawal) throw ApplicationFailure.create({ type: 'CaseClosed', message: `case is ${view.status}`, nonRetryable: true });
         if (actor.org !== view.org || !actor.roles.includes('case_lead')) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead of the case org may add evidence', nonRetryable: true });
+        // The hosting requests are planned when disruption starts: a provider named after that would never be notified.
+        const planned = view.steps.find((s) => s.name === 'hosting')?.status !== 'pending';
+        const unknown = hosting.find((h) => !view.merchant.hosting.some((x) => x.provider === h.provider));
+        if (planned && unknown) {
+          throw ApplicationFailure.create({ type: 'StepUnderWay', message: `the hosting step is under way: ${unknown.provider} can no longer be added as a hosting provider; open a new case for it`, nonRetryable: true });
+        }
         // Refused here, before anything is written: a case past Temporal's payload limits would fail its workflow task.
         if (amendments >= MAX_AMENDMENTS) {
           throw ApplicationFailure.create({ type: 'InvalidCompletion', message: `a case takes at most ${MAX_AMENDMENTS} amendments; open a new case`, nonRetryable: true, details: [{ evidence: `at most ${MAX_AMENDMENTS} amendments per case` }] });
         }
-        if (JSON.stringify(view).length + JSON.stringify({ evidence, urls }).length > MAX_CASE_JSON_CHARS) {
+        if (JSON.stringify(view).length + JSON.stringify({ evidence, urls, hosting }).length > MAX_CASE_JSON_CHARS) {
           throw ApplicationFailure.create({ type: 'InvalidCompletion', message: 'the case would grow past 1 MiB of JSON; open a new case', nonRetryable: true, details: [{ evidence: 'the case would grow past 1 MiB of JSON' }] });
         }
       },

@@ -1,6 +1,6 @@
 // Every update, signal and query of the case workflow; the API imports these definitions too.
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { Actor, CaseInput, CaseView, Evidence, Task, TaskCompletion } from '../domain/types';
+import type { Actor, CaseInput, CaseView, Evidence, HostingEntry, Task, TaskCompletion } from '../domain/types';
 
 export const TASK_QUEUE = 'takedown';
 
@@ -25,6 +25,8 @@ export interface WithdrawArgs {
 export interface AddEvidenceArgs {
   evidence: Evidence[];
   urls: string[];
+  /** Absent in updates sent before hosting entries could be amended. */
+  hosting?: HostingEntry[];
   actor: Actor;
 }
 

@@ -96,10 +96,11 @@ function temporalLink(deps: ApiDeps, caseId: string): string {
   return `${base}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${encodeURIComponent(caseWorkflowId(caseId))}`;
 }
 
-/** Whether a case holds every evidence item (by hash) and URL an amendment adds. */
-function holdsAmendment(view: CaseView, body: { evidence: { sha256: string }[]; urls: string[] }): boolean {
+/** Whether a case holds every evidence item (by hash), URL and hosting entry's URL an amendment adds. */
+function holdsAmendment(view: CaseView, body: { evidence: { sha256: string }[]; urls: string[]; hosting: { provider: string; urls: string[] }[] }): boolean {
   const hashes = new Set(view.evidence.map((e) => e.sha256));
-  return body.evidence.every((e) => hashes.has(e.sha256)) && body.urls.every((u) => view.merchant.urls.includes(u));
+  const hosted = (h: { provider: string; urls: string[] }) => view.merchant.hosting.some((x) => x.provider === h.provider && h.urls.every((u) => x.urls.includes(u)));
+  return body.evidence.every((e) => hashes.has(e.sha256)) && body.urls.every((u) => view.merchant.urls.includes(u)) && body.hosting.every(hosted);
 }
 
 export async function startCase(deps: ApiDeps, actor: Actor, caseId: string, input: CaseInput): Promise<CaseView> {
@@ -225,7 +226,7 @@ export function casesRouter(deps: ApiDeps): Router {
       const view = await withTemporalDeadline(deps.temporal, () =>
         deps.temporal.workflow
           .getHandle(caseWorkflowId(row.id))
-          .executeUpdate(addEvidenceUpdate, { args: [{ evidence: body.evidence, urls: body.urls, actor }], updateId: updateIdFor('evidence', row.id, actor, key) }),
+          .executeUpdate(addEvidenceUpdate, { args: [{ evidence: body.evidence, urls: body.urls, ...(body.hosting.length > 0 ? { hosting: body.hosting } : {}), actor }], updateId: updateIdFor('evidence', row.id, actor, key) }),
       );
       // A repeated key gets the first request's answer: the case must hold what this request adds, or it was another body.
       if (key !== undefined && !holdsAmendment(view, body)) throw keyReusedWithAnotherBody();

@@ -511,6 +511,61 @@ describe('withdrawal and evidence', () => {
   });
 });
 
+describe('amended URLs and hosting providers', () => {
+  it('routes new URLs to hosting providers: by host, or by a named hosting entry; a new provider once hosting is planned is a 409', async () => {
+    const c = await createCase();
+    const hostTwo = await api.principal('host-two', ['partner']);
+    const shop: string = c.merchant.hosting[0].urls[0];
+    const sameHost = shop.replace(/\/a$/, '/b');
+    const amended = await api.request('POST', `/v1/cases/${c.id}/evidence`, {
+      token: lead.token,
+      body: {
+        urls: [sameHost, 'https://nowhere.example.test/x'],
+        hosting: [
+          { provider: 'host-example', urls: ['https://mirror.example.test/m'] },
+          { provider: 'host-two', ip: '198.51.100.9', urls: ['https://two.example.test/t'] },
+        ],
+      },
+    });
+    expect(amended.status, amended.text).toBe(200);
+    // A URL on a host an entry serves joins it; a URL on a host nobody is named for stays a case URL only.
+    expect(amended.body.merchant.hosting).toEqual([
+      { provider: 'host-example', ip: '203.0.113.7', urls: [shop, 'https://mirror.example.test/m', sameHost] },
+      { provider: 'host-two', ip: '198.51.100.9', urls: ['https://two.example.test/t'] },
+    ]);
+    expect(amended.body.merchant.urls).toEqual(expect.arrayContaining([sameHost, 'https://nowhere.example.test/x', 'https://mirror.example.test/m', 'https://two.example.test/t']));
+    const audit = (await api.request('GET', `/v1/cases/${c.id}/audit`, { token: lead.token })).body.entries;
+    expect(audit.find((e: { action: string }) => e.action === 'evidence.added').data.hosting).toEqual([
+      { provider: 'host-example', urls: ['https://mirror.example.test/m'] },
+      { provider: 'host-two', urls: ['https://two.example.test/t'] },
+    ]);
+    const invalid = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { hosting: [{ provider: 'host-two', urls: [] }] } });
+    expect(invalid.status).toBe(422);
+
+    const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    expect((await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'verified' } })).status).toBe(200);
+    const signoff = await waitForInboxTask(api, officer.token, c.id, 'le_signoff');
+    expect((await api.request('POST', `/v1/tasks/${signoff.id}/complete`, { token: officer.token, body: { outcome: 'approved' } })).status).toBe(200);
+    // Each provider's removal task covers its own URLs, the amended ones included.
+    const removal = await waitForInboxTask(api, host.token, c.id, 'confirm_removal');
+    expect(removal.context.scope.urls).toEqual([shop, 'https://mirror.example.test/m', sameHost]);
+    const removalTwo = await waitForInboxTask(api, hostTwo.token, c.id, 'confirm_removal');
+    expect(removalTwo.context.scope.urls).toEqual(['https://two.example.test/t']);
+
+    // Hosting is planned now: a provider named from here on would never be notified, so it is refused and nothing changes.
+    const late = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { hosting: [{ provider: 'host-three', urls: ['https://three.example.test/'] }] } });
+    expect(late.status, late.text).toBe(409);
+    expect(late.body.detail).toContain('host-three');
+    const after = (await api.request('GET', `/v1/cases/${c.id}`, { token: lead.token })).body;
+    expect(after.merchant.hosting.map((h: { provider: string }) => h.provider)).toEqual(['host-example', 'host-two']);
+    expect(after.merchant.urls).not.toContain('https://three.example.test/');
+    // A URL for a provider already named is still taken.
+    const known = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { hosting: [{ provider: 'host-two', urls: ['https://two.example.test/u'] }] } });
+    expect(known.status, known.text).toBe(200);
+    expect(known.body.merchant.hosting[1].urls).toEqual(['https://two.example.test/t', 'https://two.example.test/u']);
+  });
+});
+
 describe('Idempotency-Key on task completions, evidence and withdrawal', () => {
   const refused = (res: { status: number; body: { errors?: Record<string, string> } }) => {
     expect(res.status).toBe(422);

@@ -335,6 +335,21 @@ describe('case workflow', () => {
     await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
     await waitForCaseEnd(stack, c.id, 'amendment');
   });
+
+  it('amends a case with hosting entries: a named provider joins the plan, and its URLs reach its hosting notice', async () => {
+    const c = await startCase(stack, sampleCase({}, 'amend2'));
+    const mirror = 'https://mirror-amend2.example.test/m';
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(addEvidenceUpdate, {
+      args: [{ evidence: [], urls: [], hosting: [{ provider: 'host-example', urls: [mirror] }, { provider: 'host-amend2', urls: ['https://two-amend2.example.test/t'] }], actor: actors.lead }],
+    });
+    await throughSignoff(c.id);
+    const notice = await partners.waitFor((n) => n.caseId === c.id && n.type === 'hosting_notice' && n.org === 'host-example');
+    expect(JSON.stringify(notice.document)).toContain(mirror);
+    // The new provider has no webhook here: its removal task is open all the same.
+    await waitForTask(stack, c.id, 'confirm_removal', 'host-amend2');
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id, 'hosting-amendment');
+  });
 });
 
 describe('deadlines of seconds', () => {
