@@ -3,7 +3,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { PROBLEM_TYPE_BASE, PROBLEMS, ProblemError, type ProblemKind } from '../../domain/errors';
 import { temporalProblem } from '../temporal';
-import { INVALID_UTF8_TYPE } from './body';
+import { INVALID_UTF8_TYPE, MAX_JSON_DEPTH } from './body';
 
 export interface ProblemBody {
   type: string;
@@ -74,6 +74,13 @@ export interface MappedProblem {
   errors?: Record<string, string>;
 }
 
+/** A body nested deeper than MAX_JSON_DEPTH, as assertStorable (api/middleware/body.ts) words it. */
+const depthProblem = (): MappedProblem => ({
+  kind: 'validation',
+  detail: `body nests deeper than ${MAX_JSON_DEPTH} levels`,
+  errors: { body: `nests deeper than ${MAX_JSON_DEPTH} levels` },
+});
+
 export function mapError(err: unknown): MappedProblem {
   if (err instanceof ProblemError) return { kind: err.kind, detail: err.message, errors: err.errors };
   const fromTemporal = temporalProblem(err);
@@ -89,8 +96,9 @@ export function mapError(err: unknown): MappedProblem {
     if (err instanceof URIError) return { kind: 'bad_request', detail: 'the path is not valid percent-encoding' };
     switch (e?.type) {
       case 'entity.parse.failed':
-        // body-parser keeps the parser's own error: a RangeError is the stack running out on JSON nested too deeply.
-        if (err instanceof RangeError) return { kind: 'bad_request', detail: 'the body nests too deeply to parse as JSON' };
+        // body-parser keeps the parser's own error: a RangeError is the stack running out on JSON nested thousands of
+        // levels deep. Nesting is what is wrong with it, as with a body that parses but nests past the cap: the same 422.
+        if (err instanceof RangeError) return depthProblem();
         return { kind: 'bad_request', detail: 'the body is not valid JSON' };
       case INVALID_UTF8_TYPE:
         return { kind: 'bad_request', detail: 'the body is not valid UTF-8' };

@@ -246,7 +246,7 @@ describe('bad request answers', () => {
     const uri = Object.assign(new URIError("Failed to decode param '%ff'"), { status: 400, statusCode: 400 });
     expect(mapError(uri)).toEqual({ kind: 'bad_request', detail: 'the path is not valid percent-encoding' });
     const deep = Object.assign(new RangeError('Maximum call stack size exceeded'), { status: 400, type: 'entity.parse.failed' });
-    expect(mapError(deep)).toEqual({ kind: 'bad_request', detail: 'the body nests too deeply to parse as JSON' });
+    expect(mapError(deep)).toEqual({ kind: 'validation', detail: 'body nests deeper than 32 levels', errors: { body: 'nests deeper than 32 levels' } });
     const syntax = Object.assign(new SyntaxError('Unexpected end of JSON input'), { status: 400, type: 'entity.parse.failed' });
     expect(mapError(syntax)).toEqual({ kind: 'bad_request', detail: 'the body is not valid JSON' });
   });
