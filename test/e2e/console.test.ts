@@ -60,7 +60,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 const openTask = (token: string, caseId: string, type: string) =>
   until(`${type} on ${caseId}`, async () => (await api('GET', `/v1/tasks?status=open&caseId=${caseId}&type=${type}`, token)).body.items[0]);
 
-const caseWhere = (token: string, caseId: string, ok: (c: { status: string; steps: { name: string; status: string }[] }) => boolean, what: string) =>
+type CaseSeen = { status: string; steps: { name: string; status: string }[]; merchant: { hosting: { provider: string; urls: string[] }[] } };
+const caseWhere = (token: string, caseId: string, ok: (c: CaseSeen) => boolean, what: string) =>
   until(what, async () => {
     const res = await api('GET', `/v1/cases/${caseId}`, token);
     return res.status === 200 && ok(res.body) ? res.body : undefined;
@@ -398,6 +399,17 @@ describe('web console', () => {
     expect(await focusedClass(page)).toBe('notice');
     await refreshUntil(page, page.locator('table.evidence tr', { hasText: 'Second capture of the checkout' }));
     expect(await page.locator('table.evidence tr', { hasText: addedHash }).textContent()).toContain('by ceop/casey');
+    // URLs named with their hosting provider: one the case lists is taken; a new one, with hosting under way, is refused and says why.
+    const hostedUrl = `https://cdn-${unique}.example.test/a`;
+    await page.getByLabel(/^URLs/).fill(hostedUrl);
+    await page.getByLabel(/^Hosted by/).fill('host-example');
+    await page.getByRole('button', { name: 'Add to the case' }).click();
+    await page.locator('p.notice', { hasText: 'Added to the case.' }).waitFor();
+    await caseWhere(lead.token, caseId, (c) => c.merchant.hosting.some((hh) => hh.provider === 'host-example' && hh.urls.includes(hostedUrl)), 'the URL joined host-example');
+    await page.getByLabel(/^URLs/).fill(`https://late-${unique}.example.test/`);
+    await page.getByLabel(/^Hosted by/).fill('host-late');
+    await page.getByRole('button', { name: 'Add to the case' }).click();
+    await page.locator('.form-alert', { hasText: 'host-late can no longer be added' }).waitFor();
 
     // The host confirms removal in its inbox (partners land there: they read no case list).
     await openTask(host.token, caseId, 'confirm_removal');

@@ -175,18 +175,22 @@ function evidenceForm(id, done) {
   const description = control('Description', h('textarea', { name: 'description', rows: '2', maxlength: '2000' }), { hint: '(optional)' });
   const collectedAt = control('Collected at', h('input', { type: 'datetime-local', name: 'collectedAt', step: '1' }), { hint: '(optional)' });
   const collectedBy = control('Collected by', h('input', { name: 'collectedBy', autocomplete: 'off', maxlength: '200' }), { hint: '(optional)' });
-  const urls = control('URLs', h('textarea', { name: 'urls', rows: '3', class: 'mono' }), { hint: '(one per line; they reach hosting notices not yet sent)' });
+  const urls = control('URLs', h('textarea', { name: 'urls', rows: '3', class: 'mono' }), { hint: '(one per line; they reach hosting notices not yet sent: by their host, or by the provider below)' });
+  const provider = control('Hosted by', h('input', { name: 'provider', autocomplete: 'off', spellcheck: 'false', maxlength: '64', class: 'mono' }), {
+    hint: "(optional: the hosting provider's org id, for URLs on a host the case does not list yet)",
+  });
   const alert = h('div', { class: 'form-alert', role: 'alert' });
   const submit = h('button', { type: 'submit' }, 'Add to the case');
   const item = { kind, sha256: sha, description, collectedAt, collectedBy };
-  const controls = [...Object.values(item), urls];
+  const controls = [...Object.values(item), urls, provider];
   const form = h('form', { novalidate: true }, controls.map((c) => c.wrap), submit, alert);
-  // Error keys: "evidence" (nothing given), "evidence.0.sha256", "evidence.0.description", "urls.3".
+  // Error keys: "evidence" (nothing given), "evidence.0.sha256", "evidence.0.description", "urls.3", "hosting.0.provider", "hosting.0.urls.1".
   const find = (key) => {
     if (key === 'evidence' || key === 'body') return sha;
     const field = /^evidence\.\d+\.(\w+)$/.exec(key)?.[1];
     if (field) return item[field] ?? null;
-    if (key === 'urls' || key.startsWith('urls.')) return urls;
+    if (key === 'urls' || key.startsWith('urls.') || /^hosting\.\d+\.urls/.test(key)) return urls;
+    if (key.startsWith('hosting')) return provider;
     return null;
   };
   form.addEventListener('submit', async (event) => {
@@ -203,9 +207,15 @@ function evidenceForm(id, done) {
       fieldProblem(sha, 'is needed for the description and collection details to belong to an item');
       return;
     }
+    const listed = urls.input.value.split('\n').map((u) => u.trim()).filter(Boolean);
+    const host = provider.input.value.trim();
+    if (host && listed.length === 0) {
+      fieldProblem(urls, 'needs the URLs that this provider hosts');
+      return;
+    }
     const body = {
       evidence: hash ? [{ kind: kind.input.value, sha256: hash, ...given }] : [],
-      urls: urls.input.value.split('\n').map((u) => u.trim()).filter(Boolean),
+      ...(host ? { urls: [], hosting: [{ provider: host, urls: listed }] } : { urls: listed }),
     };
     submit.disabled = true;
     try {
