@@ -63,7 +63,8 @@ Numbers printed by \`npm run bench\` (all four) or \`npm run bench -- <name>\` (
 under \`.bench-data/\`, runs the worker and the API in a child process as \`npm start\` does, and rewrites its own section
 below (the others keep the date and machine they were measured on). Raw samples go to \`bench/out/\` (not committed);
 charts to \`docs/bench/\`. CI runs all four with \`--smoke\` (tiny N, written under \`bench/out/smoke/\`) to check that they
-still run end to end.
+still run end to end. Changes tried against these numbers, kept or not, are logged by hand in
+[\`docs/performance-experiments.md\`](docs/performance-experiments.md).
 
 Last run: ${machineLine(r)}.
 
