@@ -404,7 +404,8 @@ describe('web console', () => {
     await page.getByLabel(/^URLs/).fill(hostedUrl);
     await page.getByLabel(/^Hosted by/).fill('host-example');
     await page.getByRole('button', { name: 'Add to the case' }).click();
-    await page.locator('p.notice', { hasText: 'Added to the case.' }).waitFor();
+    // The notice of the first addition is still shown: the form emptied is what says this one was answered.
+    await until('the amend form emptied after its answer', async () => ((await page.getByLabel(/^Hosted by/).inputValue()) === '' ? true : undefined));
     await caseWhere(lead.token, caseId, (c) => c.merchant.hosting.some((hh) => hh.provider === 'host-example' && hh.urls.includes(hostedUrl)), 'the URL joined host-example');
     await page.getByLabel(/^URLs/).fill(`https://late-${unique}.example.test/`);
     await page.getByLabel(/^Hosted by/).fill('host-late');
