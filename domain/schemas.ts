@@ -263,7 +263,13 @@ export const ChainHeadSchema = z
   .openapi('ChainHead');
 
 export const ChainHeadsCheckSchema = z
-  .object({ heads: z.array(ChainHeadSchema).min(1).max(MAX_CHAIN_HEADS, `at most ${MAX_CHAIN_HEADS} heads per request: send a long list in parts`) })
+  .object({
+    heads: z.array(ChainHeadSchema).min(1).max(MAX_CHAIN_HEADS, `at most ${MAX_CHAIN_HEADS} heads per request: send a long list in parts`),
+    // Taken and ignored, so a saved page of GET /v1/audit/heads ({at, heads, next}) or a console file ({takenAt, heads}) is sent as it is.
+    at: z.string().max(64).optional(),
+    next: z.string().max(1024).nullable().optional(),
+    takenAt: z.string().max(64).nullable().optional(),
+  })
   .strict()
   .openapi('ChainHeadsCheck');
 

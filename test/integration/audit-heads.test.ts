@@ -92,6 +92,11 @@ describe('POST /v1/audit/heads/check', () => {
     const res = await check({ heads: kept });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ intact: true, checked: kept.length, problems: [] });
+    // A saved page ({at, heads, next}) or console file ({takenAt, heads}) is taken as it is.
+    const page = await heads('?limit=2');
+    expect(page.next).toEqual(expect.any(String));
+    expect((await check(page)).body).toEqual({ intact: true, checked: 2, problems: [] });
+    expect((await check({ takenAt: page.at, heads: page.heads })).body).toEqual({ intact: true, checked: 2, problems: [] });
   });
 
   it('catches a chain rewritten whole with every hash recomputed, which verify alone passes', async () => {
@@ -170,6 +175,7 @@ describe('POST /v1/audit/heads/check', () => {
       [{ heads: [{ caseId: 'case_heads_e', seq: 0, hash: GENESIS_HASH }] }, 'heads.0.seq'],
       [{ heads: [{ caseId: 'case_heads_e', seq: 1, hash: 'ABC' }] }, 'heads.0.hash'],
       [{ heads: [{ caseId: 'case_heads_e', seq: 1, hash: GENESIS_HASH, extra: 1 }] }, 'heads.0.extra'],
+      [{ heads: [{ caseId: 'case_heads_e', seq: 1, hash: GENESIS_HASH }], after: 'x' }, 'after'],
       [{ heads: Array.from({ length: 1001 }, () => ({ caseId: 'case_heads_e', seq: 1, hash: GENESIS_HASH })) }, 'heads'],
     ];
     for (const [body, field] of bad) {
