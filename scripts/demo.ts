@@ -8,7 +8,7 @@ import { OPEN_CASE_STATUSES, STEP_NAMES } from '../domain/types';
 import { loadConfig } from './config';
 import { TakedownClient, type CaseRead, type NewCase } from './lib/api-client';
 import { startPartnerSimulator, type PartnerBehaviour, type PartnerSimulator, type SimulatorStats } from './lib/partner-simulator';
-import { createLogger } from './lib/runtime';
+import { clientApiUrl, createLogger } from './lib/runtime';
 import { startSystem, type RunningSystem } from './lib/system';
 
 // ── The partners: each org behaves one way, so each case's path follows from where its merchant banks and hosts. ──
@@ -507,8 +507,7 @@ async function answers(url: string): Promise<'healthy' | 'unhealthy' | 'absent'>
 async function main(): Promise<number> {
   // The in-process system logs errors only: its info lines would scroll the progress table away.
   const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'error' });
-  // TAKEDOWN_URL names a running API for clients (the demo, the simulator); the server itself never reads it.
-  const url = (process.env.TAKEDOWN_URL ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, '');
+  const url = clientApiUrl(config);
   let system: RunningSystem | undefined;
   let apiUrl = url;
   let adminToken: string;

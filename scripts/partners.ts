@@ -4,14 +4,17 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PARTNER_KINDS, type PartnerKind } from '../domain/types';
 import { loadConfig } from './config';
+import { TakedownClient } from './lib/api-client';
 import { startPartnerSimulator, type PartnerBehaviour } from './lib/partner-simulator';
+import { clientApiUrl } from './lib/runtime';
 
 const HELP = `Usage: npm run partners -- [options]
 
 Registers each org with the API (PUT /v1/partners/:org with a fresh whsec_ secret and a webhook on this
 process), creates a partner principal per org, verifies every notice, and completes the tasks it names.
 
-  --api-url URL            Takedown API (env TAKEDOWN_URL; default http://127.0.0.1:3000)
+  --api-url URL            Takedown API (env TAKEDOWN_URL; default: the URL a system serving from TAKEDOWN_DATA_DIR
+                           recorded in <data dir>/api-url, else http://127.0.0.1:<PORT or 3000>)
   --admin-token TOKEN      admin token (env TAKEDOWN_ADMIN_TOKEN; default: <TAKEDOWN_DATA_DIR>/admin-token)
   --orgs LIST              org:kind,... (default visa:card_scheme,mastercard:card_scheme,paypal:payment_provider,
                            acq-northbank:acquirer,host-example:hosting_provider); kinds: ${PARTNER_KINDS.join(', ')}
@@ -65,8 +68,9 @@ async function main(): Promise<void> {
     return;
   }
   const config = loadConfig();
-  // TAKEDOWN_URL names a running API for clients (the demo, the simulator); the server itself never reads it.
-  const apiUrl = (values['api-url'] ?? process.env.TAKEDOWN_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
+  const apiUrl = clientApiUrl(config, values['api-url']);
+  const health = await new TakedownClient({ baseUrl: apiUrl, timeoutMs: 3_000 }).health().catch(() => null);
+  if (!health) throw new Error(`no Takedown API answers at ${apiUrl}: start one (npm start), or pass the URL it printed with --api-url or TAKEDOWN_URL`);
   const tokenFile = path.join(config.dataDir, 'admin-token');
   const adminToken = values['admin-token'] ?? config.adminToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
   if (!adminToken) throw new Error(`no admin token: pass --admin-token, set TAKEDOWN_ADMIN_TOKEN, or start the API once so it writes ${tokenFile}`);

@@ -28,7 +28,7 @@ try {
       `  API and console  ${system.apiUrl}`,
       `  Temporal UI      ${system.temporalUiUrl ?? '(external Temporal)'}`,
       ...(system.embedded.databaseUrl ? [`  PostgreSQL       ${system.embedded.databaseUrl}   (DATABASE_URL for npm run api / worker / audit:verify)`] : []),
-      ...(system.embedded.migrationDatabaseUrl ? [`  PG table owner   ${system.embedded.migrationDatabaseUrl}   (MIGRATION_DATABASE_URL, migrations only)`] : []),
+      ...(system.embedded.migrationDatabaseUrl ? [`  PG table owner   ${system.embedded.migrationDatabaseUrl}   (MIGRATION_DATABASE_URL: also for npm run api / worker, which migrate at start)`] : []),
       ...(system.embedded.temporalAddress ? [`  Temporal         ${system.embedded.temporalAddress}   (TEMPORAL_ADDRESS)`] : []),
       `  Data dir         ${config.dataDir}`,
       system.admin.generated

@@ -13,13 +13,50 @@ import { startEmbeddedPostgres } from './postgres';
 import { locateTemporalCli } from './temporal-cli';
 import { startTemporalDevServer, waitForTemporal } from './temporal-server';
 
+/**
+ * The SDK's log metadata with its Error values (an activity's failure, say) as pino writes errors: an Error's message
+ * and stack are not enumerable, so the JSON of the metadata alone showed `"error":{}`.
+ */
+export function withErrorsSerialised(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!meta) return meta;
+  return Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, v instanceof Error ? pino.stdSerializers.err(v) : v]));
+}
+
+/** Where a running system writes the URL its API answers on, so the demo and the partner simulator find it. */
+export const apiUrlFile = (dataDir: string) => path.join(dataDir, 'api-url');
+
+/** Writes <data dir>/api-url; the returned function removes it again (unless another system wrote its own since). */
+export function recordApiUrl(dataDir: string, url: string): () => void {
+  const file = apiUrlFile(dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${url}\n`);
+  return () => {
+    try {
+      if (readFileSync(file, 'utf8').trim() === url) unlinkSync(file);
+    } catch {
+      // Gone already.
+    }
+  };
+}
+
+/**
+ * The API a client (the demo, the partner simulator) talks to: the one named (`--api-url`, then TAKEDOWN_URL, a client
+ * setting the server never reads), else the one a system serving from this data dir recorded (it may have moved off a
+ * busy 3000), else PORT on this machine.
+ */
+export function clientApiUrl(config: Pick<Config, 'dataDir' | 'port'>, named?: string): string {
+  const recorded = existsSync(apiUrlFile(config.dataDir)) ? readFileSync(apiUrlFile(config.dataDir), 'utf8').trim() : '';
+  const url = named ?? process.env.TAKEDOWN_URL ?? (/^https?:\/\/\S+$/.test(recorded) ? recorded : `http://127.0.0.1:${config.port}`);
+  return url.replace(/\/+$/, '');
+}
+
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
   const log = pino({ name, level: config.logLevel, base: { service: name } });
   // The Temporal SDK's own logs (worker state, bundler) go through pino too, at warn and above.
   Runtime.install({
     logger: new DefaultLogger('WARN', (entry) => {
       const level = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : 'debug';
-      log[level]({ temporal: entry.meta }, entry.message);
+      log[level]({ temporal: withErrorsSerialised(entry.meta) }, entry.message);
     }),
     telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
     // The entry point owns signals: it stops the API first, then the worker, then the servers.

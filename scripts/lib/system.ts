@@ -9,7 +9,7 @@ import { namesPrivateHost } from '../../activities/url-checks';
 import type { Config } from '../config';
 import { freePort } from './ports';
 import { serveHttp } from './http-server';
-import { connectTemporal, resolveAdminToken, startServices, type Services } from './runtime';
+import { connectTemporal, recordApiUrl, resolveAdminToken, startServices, type Services } from './runtime';
 import { createTakedownWorker } from './worker';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -96,6 +96,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     // A busy port is replaced only in development and only when PORT is not set: a port asked for is that port or a failure.
     const port = config.production || config.portSet ? config.port : await freePort(config.port, config.host);
     const api = await startApiPart(config, services, client, log, admin.token, port);
+    const forgetUrl = recordApiUrl(config.dataDir, api.url);
     const conn = connection;
     return {
       apiUrl: api.url,
@@ -108,6 +109,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       admin,
       run: worker.run,
       async stop() {
+        forgetUrl();
         await api.stop();
         await worker.stop().catch((err) => log.warn({ err }, 'worker stopped with an error'));
         await conn.close();

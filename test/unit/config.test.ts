@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig } from '../../scripts/config';
-import { lockDataDir, resolveAdminToken } from '../../scripts/lib/runtime';
+import { clientApiUrl, lockDataDir, recordApiUrl, resolveAdminToken, withErrorsSerialised } from '../../scripts/lib/runtime';
 
 const TOKEN = { TAKEDOWN_ADMIN_TOKEN: 'a-production-admin-token-0123456789' };
 
@@ -73,6 +73,39 @@ describe('the data dir lock', () => {
     writeFileSync(file, '999999999\n');
     again();
     expect(readFileSync(file, 'utf8')).toBe('999999999\n');
+  });
+
+  it("lets clients find the API a system serving from the data dir recorded, unless told another (the demo, the simulator)", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'takedown-url-'));
+    const saved = process.env.TAKEDOWN_URL;
+    delete process.env.TAKEDOWN_URL;
+    try {
+      expect(clientApiUrl({ dataDir: dir, port: 3000 })).toBe('http://127.0.0.1:3000');
+      const forget = recordApiUrl(dir, 'http://127.0.0.1:3412');
+      expect(clientApiUrl({ dataDir: dir, port: 3000 })).toBe('http://127.0.0.1:3412');
+      expect(clientApiUrl({ dataDir: dir, port: 3000 }, 'http://api.example.test/')).toBe('http://api.example.test');
+      process.env.TAKEDOWN_URL = 'http://127.0.0.1:4000';
+      expect(clientApiUrl({ dataDir: dir, port: 3000 })).toBe('http://127.0.0.1:4000');
+      delete process.env.TAKEDOWN_URL;
+      forget();
+      expect(existsSync(path.join(dir, 'api-url'))).toBe(false);
+      // A file that holds no URL is ignored; a forget after another system recorded its own leaves it.
+      writeFileSync(path.join(dir, 'api-url'), 'garbage\n');
+      expect(clientApiUrl({ dataDir: dir, port: 3005 })).toBe('http://127.0.0.1:3005');
+      const mine = recordApiUrl(dir, 'http://127.0.0.1:3500');
+      writeFileSync(path.join(dir, 'api-url'), 'http://127.0.0.1:3600\n');
+      mine();
+      expect(readFileSync(path.join(dir, 'api-url'), 'utf8')).toBe('http://127.0.0.1:3600\n');
+    } finally {
+      if (saved === undefined) delete process.env.TAKEDOWN_URL;
+      else process.env.TAKEDOWN_URL = saved;
+    }
+  });
+
+  it("writes the Temporal SDK's errors with their message and stack, not as {}", () => {
+    const meta = withErrorsSerialised({ error: new Error('connect ECONNREFUSED 127.0.0.1:9'), activityType: 'sendNotice' });
+    expect(JSON.parse(JSON.stringify(meta))).toMatchObject({ activityType: 'sendNotice', error: { type: 'Error', message: 'connect ECONNREFUSED 127.0.0.1:9', stack: expect.stringContaining('Error: connect ECONNREFUSED') } });
+    expect(withErrorsSerialised(undefined)).toBeUndefined();
   });
 
   it('migrates with MIGRATION_DATABASE_URL only beside a DATABASE_URL', () => {
