@@ -1,4 +1,4 @@
-// Lint rules that hold the architecture in place (docs: /work/shared/design.md): folder boundaries, no cycles, no dropped promises.
+// Lint rules that hold the architecture in place (docs: docs/design.md, a copy of ../shared/design.md): folder boundaries, no cycles, no dropped promises.
 import { readdirSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
