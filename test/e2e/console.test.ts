@@ -549,6 +549,27 @@ describe('web console', () => {
     await partnerPut.getByRole('button', { name: 'Save partner' }).click();
     await page.locator('table.partners tr[data-org=acq-southbank]', { hasText: 'acquirer' }).waitFor();
     await shot(page, 'admin');
+    // Changing a partner starts from its row; a save that would drop its webhook asks first (dismissed: nothing changes).
+    const hook = 'https://hooks.example.test/eastbank';
+    const whsec = `whsec_${randomBytes(32).toString('base64')}`;
+    expect((await api('PUT', '/v1/partners/acq-eastbank', adminToken, { kind: 'acquirer', name: 'East Bank', webhookUrl: hook, secret: whsec })).status).toBe(200);
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Administration' }).waitFor();
+    await page.locator('table.partners').waitFor();
+    await page.getByRole('button', { name: 'Change acq-eastbank' }).click();
+    expect(await partnerPut.getByLabel('Org').inputValue()).toBe('acq-eastbank');
+    expect(await partnerPut.getByLabel(/^Webhook URL/).inputValue()).toBe(hook);
+    await partnerPut.getByLabel(/^Webhook URL/).fill('');
+    let asked = '';
+    page.once('dialog', (d) => {
+      asked = d.message();
+      void d.dismiss();
+    });
+    await partnerPut.getByRole('button', { name: 'Save partner' }).click();
+    await until('the confirmation asked', async () => (asked ? asked : undefined));
+    expect(asked).toContain('removes its webhook');
+    const eastbank = (await api('GET', '/v1/partners', adminToken)).body.items.find((p: { org: string }) => p.org === 'acq-eastbank');
+    expect(eastbank).toMatchObject({ webhookUrl: hook, hasSecret: true, name: 'East Bank' });
 
     // A case lead reads the chain but is no auditor: no badge, no export.
     await signIn(page, lead.token);

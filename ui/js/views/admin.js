@@ -1,7 +1,7 @@
 // The admin page: principals (create one, its token shown once; revoke) and partner orgs (list; register or change one).
 import { getJson, postJson, request } from '../api.js';
 import { add, fill, h, uid } from '../dom.js';
-import { clearProblem, control, focusNote, showProblem } from '../forms.js';
+import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { formatTime, label } from '../format.js';
 import { errorBox, loading, section } from '../widgets.js';
 
@@ -44,12 +44,27 @@ function principalForm(created) {
   return form;
 }
 
-function partnerForm(saved) {
+/**
+ * What a save would take away from a registered partner: PUT replaces the whole registration, so a form left without the
+ * webhook, the secret or the name removes them (the secret is never shown, so changing a partner means typing it again).
+ */
+export function partnerLosses(current, body) {
+  if (!current) return [];
+  const lost = [];
+  if (current.webhookUrl && !body.webhookUrl) lost.push('its webhook (notices to it stop; its tasks stay in its inbox)');
+  else if (current.hasSecret && !body.secret) lost.push('its signing secret');
+  if (current.name && !body.name) lost.push(`its name "${current.name}"`);
+  return lost;
+}
+
+function partnerForm(saved, registered) {
   const org = control('Org', h('input', { name: 'org', autocomplete: 'off', class: 'mono', placeholder: 'acq-northbank' }));
   const kind = control('Kind', h('select', { name: 'kind' }, PARTNER_KINDS.map((k) => h('option', { value: k }, label(k)))));
   const name = control('Name', h('input', { name: 'name', autocomplete: 'off', maxlength: '200' }), { hint: '(optional)' });
   const webhookUrl = control('Webhook URL', h('input', { name: 'webhookUrl', type: 'url', autocomplete: 'off', class: 'mono' }), { hint: '(optional; with a secret)' });
-  const secret = control('Signing secret', h('input', { name: 'secret', type: 'password', autocomplete: 'off', class: 'mono' }), { hint: '(whsec_ and the base64 of 24 to 64 random bytes)' });
+  const secret = control('Signing secret', h('input', { name: 'secret', type: 'password', autocomplete: 'off', class: 'mono' }), {
+    hint: '(whsec_ and the base64 of 24 to 64 random bytes; never shown again, so type it again when changing a partner)',
+  });
   const alert = h('div', { class: 'form-alert', role: 'alert' });
   const submit = h('button', { type: 'submit' }, 'Save partner');
   const controls = [org, kind, name, webhookUrl, secret];
@@ -58,11 +73,19 @@ function partnerForm(saved) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearProblem(alert, controls);
+    const orgId = org.input.value.trim();
+    if (!orgId) {
+      fieldProblem(org, 'is required');
+      return;
+    }
     const body = { kind: kind.input.value };
     for (const [key, c] of Object.entries({ name, webhookUrl, secret })) if (c.input.value.trim()) body[key] = c.input.value.trim();
+    // A save replaces the registration: say what it would remove from a partner registered already, and ask.
+    const lost = partnerLosses(registered().get(orgId), body);
+    if (lost.length > 0 && !window.confirm(`Saving ${orgId} like this removes ${lost.join(' and ')}. Save anyway?`)) return;
     submit.disabled = true;
     try {
-      const res = await request(`/v1/partners/${encodeURIComponent(org.input.value.trim())}`, { method: 'PUT', body });
+      const res = await request(`/v1/partners/${encodeURIComponent(orgId)}`, { method: 'PUT', body });
       const p = await res.json();
       form.reset();
       saved(p);
@@ -72,6 +95,16 @@ function partnerForm(saved) {
       submit.disabled = false;
     }
   });
+  /** Fills the form from a listed partner, to change it (all but the secret, which is never shown). */
+  form.editPartner = (p) => {
+    clearProblem(alert, controls);
+    org.input.value = p.org;
+    kind.input.value = p.kind;
+    name.input.value = p.name ?? '';
+    webhookUrl.input.value = p.webhookUrl ?? '';
+    secret.input.value = '';
+    (p.hasSecret ? secret : name).input.focus();
+  };
   return form;
 }
 
@@ -143,14 +176,16 @@ export function renderAdmin(page, { identity }) {
       ),
     );
 
+  let registered = new Map();
   const loadPartners = () =>
-    loadInto(partners, 'partners', '/v1/partners', (items) =>
-      items.length === 0
+    loadInto(partners, 'partners', '/v1/partners', (items) => {
+      registered = new Map(items.map((p) => [p.org, p]));
+      return items.length === 0
         ? h('p', {}, 'No partner orgs registered.')
         : h(
             'table',
             { class: 'partners' },
-            h('thead', {}, h('tr', {}, ['Org', 'Kind', 'Name', 'Webhook', 'Secret', 'Updated'].map((t) => h('th', { scope: 'col' }, t)))),
+            h('thead', {}, h('tr', {}, ['Org', 'Kind', 'Name', 'Webhook', 'Secret', 'Updated', ''].map((t) => h('th', { scope: 'col' }, t)))),
             h(
               'tbody',
               {},
@@ -164,11 +199,12 @@ export function renderAdmin(page, { identity }) {
                   h('td', {}, p.webhookUrl ? h('code', {}, p.webhookUrl) : 'none (tasks in the inbox)'),
                   h('td', {}, p.hasSecret ? 'set' : '—'),
                   h('td', {}, formatTime(p.updatedAt)),
+                  h('td', {}, h('button', { type: 'button', class: 'secondary', 'aria-label': `Change ${p.org}`, onClick: () => partnerEditor.editPartner(p) }, 'Change')),
                 ),
               ),
             ),
-          ),
-    );
+          );
+    });
 
   const created = (p) => {
     tell(`Created ${p.name} (${p.id}). Their token is shown this once; copy it now and hand it over safely:`, h('p', {}, h('code', { class: 'hash new-token' }, p.token)));
@@ -178,11 +214,12 @@ export function renderAdmin(page, { identity }) {
     tell(`Saved partner ${p.org}.`);
     void loadPartners();
   };
+  const partnerEditor = partnerForm(saved, () => registered);
   add(
     page,
     note,
     section('principals-h', 'Principals', principals, h('h3', {}, 'New principal'), principalForm(created)),
-    section('partners-h', 'Partner orgs', partners, h('h3', {}, 'Register or change a partner'), partnerForm(saved)),
+    section('partners-h', 'Partner orgs', partners, h('h3', {}, 'Register or change a partner'), partnerEditor),
   );
   void loadPrincipals();
   void loadPartners();
