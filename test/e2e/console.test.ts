@@ -264,6 +264,11 @@ describe('web console', () => {
     await go(page, `#/cases/${other.body.id}`, `Case EFC-UI-OTHER-${unique}`);
     await page.getByText('Withdraw this case').click();
     await page.getByLabel('Reason').fill(`opened twice; ${reference} is the one`);
+    // It asks first: dismissed, nothing happens; accepted, the case is withdrawn.
+    page.once('dialog', (d) => void d.dismiss());
+    await page.getByRole('button', { name: 'Withdraw case' }).click();
+    expect((await api('GET', `/v1/cases/${other.body.id}`, lead.token)).body.withdrawal).toBeNull();
+    page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Withdraw case' }).click();
     await refreshUntil(page, page.locator('.case-head .badge', { hasText: 'withdrawn' }));
     expect(await page.getByText('Withdraw this case').count()).toBe(0);
@@ -280,11 +285,24 @@ describe('web console', () => {
     // A second case on the same merchant goes to a deconfliction review, whose card links the overlapping case.
     const dup = await api('POST', '/v1/cases', lead.token, caseBody(`EFC-UI-DUP-${unique}`, `d${unique}`));
     expect(dup.status).toBe(201);
-    await openTask(supervisor.token, dup.body.id, 'deconfliction_review');
+    const reviewTask = await openTask(supervisor.token, dup.body.id, 'deconfliction_review');
     await signIn(page, supervisor.token);
     await go(page, '#/tasks', 'My tasks');
     const review = page.locator('article[data-task-type=deconfliction_review]', { hasText: dup.body.id });
     expect(await review.locator('.context').getByRole('link', { name: own.body.id }).getAttribute('href')).toBe(`#/cases/${own.body.id}`);
+    // Each outcome says what it does; one that ends the case asks first (dismissed here: the task stays open).
+    expect(await review.locator('label', { hasText: /^abort/ }).textContent()).toContain('the case ends withdrawn');
+    await review.getByRole('radio', { name: /^abort/ }).check();
+    await review.getByLabel(/^Comment/).fill('the other operation leads');
+    let question = '';
+    page.once('dialog', (d) => {
+      question = d.message();
+      void d.dismiss();
+    });
+    await review.getByRole('button', { name: 'Complete task' }).click();
+    await until('the abort asked first', async () => (question ? question : undefined));
+    expect(question).toContain('ends withdrawn');
+    expect((await api('GET', `/v1/tasks/${reviewTask.id}`, supervisor.token)).body.status).toBe('open');
     // A case whose freeze goes to an acquirer with no webhook (it works in the console): verified and signed off through the API.
     const freezeBody = caseBody(`EFC-UI-FREEZE-${unique}`, `f${unique}`);
     freezeBody.merchant.paymentChannels[0].acquirer = 'acq-southbank';

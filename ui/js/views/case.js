@@ -155,6 +155,8 @@ function withdrawForm(id, done) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearProblem(alert, [reason]);
+    // Withdrawing cannot be undone and notifies partners: asked once more (a missing reason is the API's 422, unasked).
+    if (reason.input.value.trim() && !window.confirm('Withdraw this case? Its open tasks are cancelled and partners already notified get a withdrawal notice; this cannot be undone.')) return;
     submit.disabled = true;
     try {
       await postJson(`/v1/cases/${encodeURIComponent(id)}/withdraw`, { reason: reason.input.value });

@@ -32,7 +32,11 @@ function taskForm(task, onDone) {
     'fieldset',
     { 'aria-describedby': `${group}-err` },
     h('legend', {}, 'Outcome'),
-    h('div', { class: 'radios' }, outcomes.map((o, i) => h('span', { class: 'radio' }, radios[i], h('label', { for: radios[i].id }, label(o))))),
+    h(
+      'div',
+      { class: 'radios' },
+      outcomes.map((o, i) => h('span', { class: 'radio' }, radios[i], h('label', { for: radios[i].id }, label(o), spec.outcomes[o].help ? h('span', { class: 'help' }, ` (${spec.outcomes[o].help})`) : null))),
+    ),
     outcomeError,
   );
   const outcomeControl = {
@@ -104,6 +108,8 @@ function taskForm(task, onDone) {
     }
     const body = { outcome, data };
     if (comment.input.value.trim()) body.comment = comment.input.value.trim();
+    const question = spec.outcomes[outcome].confirm;
+    if (question && body.comment && !window.confirm(question)) return;
     submit.disabled = true;
     try {
       const done = await postJson(`/v1/tasks/${encodeURIComponent(task.id)}/complete`, body);
