@@ -58,6 +58,10 @@ const DECIMAL_AMOUNT = /^\d+(?:\.\d+)?$/;
 const DAY_MS = 86_400_000;
 /** How far ahead a sign-off's actionDate may lie: beyond it, a case would wait for years on a typo. */
 export const MAX_ACTION_DATE_AHEAD_DAYS = 366;
+/** How far ahead of this server's clock a reported termination or removal may lie (the partner's clock may run ahead). */
+export const MAX_DONE_AHEAD_MINUTES = 15;
+/** Completion fields that report something already done: never later than now (give or take MAX_DONE_AHEAD_MINUTES). */
+const DONE_TIME_FIELDS = ['terminatedAt', 'removedAt'] as const;
 
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
@@ -174,6 +178,12 @@ export function validateOutcome(type: TaskType, c: Pick<TaskCompletion, 'outcome
     if (at !== null && at > now + MAX_ACTION_DATE_AHEAD_DAYS * DAY_MS) {
       errors['data.actionDate'] = `must be at most ${MAX_ACTION_DATE_AHEAD_DAYS} days from now`;
     }
+  }
+  // What a partner reports as done cannot have happened later than now: a date in the future would stand in the audit
+  // chain as a fact. One in the past is taken (a shop may have been closed before the notice reached its host).
+  for (const field of DONE_TIME_FIELDS) {
+    const at = errors[`data.${field}`] ? null : rfc3339Millis(data[field]);
+    if (at !== null && at > now + MAX_DONE_AHEAD_MINUTES * 60_000) errors[`data.${field}`] = 'is in the future: report it once done';
   }
   if (data.amount !== undefined && !errors['data.amount']) {
     const problem = amountError(data.amount);

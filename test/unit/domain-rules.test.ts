@@ -32,6 +32,16 @@ describe('outcomes', () => {
     expect(validateOutcome('resolve_exception', { outcome: 'toString' })).toHaveProperty('outcome');
   });
 
+  it('refuses a termination or removal reported for a time to come, beyond a quarter of an hour of clock skew', () => {
+    const now = Date.parse('2026-11-26T12:00:00Z');
+    const at = (iso: string) => ({ terminatedAt: iso });
+    expect(validateOutcome('confirm_termination', { outcome: 'terminated', data: at('2026-11-26T12:14:00Z') }, now)).toEqual({});
+    expect(validateOutcome('confirm_termination', { outcome: 'terminated', data: at('2027-01-01T09:00:00Z') }, now)).toEqual({ 'data.terminatedAt': 'is in the future: report it once done' });
+    expect(validateOutcome('confirm_removal', { outcome: 'removed', data: { removedAt: '2026-11-26T13:30:00+01:00' } }, now)).toEqual({ 'data.removedAt': 'is in the future: report it once done' });
+    // Done before the notice came is possible (a host that acted on an earlier report): taken.
+    expect(validateOutcome('confirm_removal', { outcome: 'removed', data: { removedAt: '2020-01-01T00:00:00Z' } }, now)).toEqual({});
+  });
+
   it('applies the four-eyes rules', () => {
     const facts = { createdBy: 'p_lead', verifiedBy: 'p_analyst' };
     expect(fourEyesViolation(actor('p_lead', ['analyst']), 'verify_evidence', facts)).toMatch(/created the case/);
