@@ -13,9 +13,14 @@ export function autoChecks(state: CaseState): Record<string, unknown> {
     if (seen.has(e.sha256)) duplicateEvidence.push(e.sha256);
     seen.add(e.sha256);
   }
-  const urls = [...state.view.merchant.urls, ...state.view.merchant.hosting.flatMap((h) => h.urls)];
+  const { merchant } = state.view;
+  const urls = [...merchant.urls, ...merchant.hosting.flatMap((h) => h.urls)];
   const unparseableUrls = urls.filter((u) => urlHost(u) === null);
-  const duplicateUrls = urls.filter((u, i) => urls.indexOf(u) !== i);
+  // A shop URL is listed under `urls` and again under its host, as it should be: a duplicate is a URL repeated within one
+  // list, or named for two hosting providers.
+  const repeated = (list: string[]) => list.filter((u, i) => list.indexOf(u) !== i);
+  const hostedTwice = repeated(merchant.hosting.flatMap((h) => [...new Set(h.urls)]));
+  const duplicateUrls = [...repeated(merchant.urls), ...merchant.hosting.flatMap((h) => repeated(h.urls)), ...hostedTwice];
   return {
     evidenceItems: state.view.evidence.length,
     malformedEvidence,
