@@ -371,8 +371,11 @@ describe('web console', () => {
     await signIn(page, southbank.token);
     await go(page, '#/tasks', 'My tasks');
     const freeze = page.locator('article[data-task-type=confirm_freeze]', { hasText: frozen.body.id });
+    // The accounts it covers read as lines, not JSON.
+    expect(await freeze.locator('.context').first().textContent()).toContain('scheme visa · merchant id ');
+    expect(await freeze.textContent()).not.toContain('{"');
     await freeze.getByRole('radio', { name: 'frozen' }).check();
-    await freeze.getByLabel(/^Currency/).fill('EUR');
+    await freeze.getByLabel(/^Currency/).fill('eur');
     await freeze.getByLabel(/^Amount frozen/).fill('0x10');
     await freeze.getByRole('button', { name: 'Complete task' }).click();
     await freeze.getByText('Amount frozen must be a plain decimal number').waitFor();
@@ -381,6 +384,7 @@ describe('web console', () => {
       page.waitForRequest((req) => req.method() === 'POST' && req.url().endsWith('/complete')),
       freeze.getByRole('button', { name: 'Complete task' }).click(),
     ]);
+    // The currency typed in lower case goes upper-case, as ISO 4217 writes it.
     expect(completion.postDataJSON().data).toEqual({ amount: '1250.000000000000000001', currency: 'EUR' });
     await freeze.getByText('Completed: frozen.').waitFor();
 
@@ -441,6 +445,8 @@ describe('web console', () => {
     await page.getByRole('heading', { level: 2, name: 'Your tasks on this case' }).waitFor();
     expect(await page.locator('svg.timeline').count()).toBe(0);
     expect(await page.locator('main').textContent()).not.toContain('paypal');
+    // What it is not shown is said so, not "none".
+    expect(await page.locator('main').textContent()).toContain('None shown to your org');
     await page.getByRole('link', { name: '← My tasks' }).click();
     await removal.getByRole('radio', { name: 'removed' }).check();
     expect(await removal.getByLabel(/^Removed at/).inputValue()).not.toBe('');

@@ -40,7 +40,9 @@ function facts(c) {
   );
 }
 
-function merchantSection(m) {
+/** `restricted`: a partner's view, which leaves out what its tasks do not need; an empty list there is not "none". */
+function merchantSection(m, restricted = false) {
+  const none = () => h('p', {}, restricted ? 'None shown to your org (it sees only what its tasks need).' : 'None.');
   const channel = (ch) =>
     ch.kind === 'card'
       ? h('tr', {}, h('td', {}, 'card'), h('td', {}, ch.scheme), h('td', {}, ch.acquirer), h('td', {}, h('code', {}, ch.merchantId)))
@@ -50,7 +52,7 @@ function merchantSection(m) {
     'Merchant',
     h('dl', { class: 'facts' }, h('dt', {}, 'Name'), h('dd', {}, m.name), m.descriptor ? [h('dt', {}, 'Descriptor'), h('dd', {}, h('code', {}, m.descriptor))] : null),
     h('h3', {}, 'URLs'),
-    m.urls.length ? h('ul', { class: 'plain' }, m.urls.map((u) => h('li', {}, h('code', {}, u)))) : h('p', {}, 'None.'),
+    m.urls.length ? h('ul', { class: 'plain' }, m.urls.map((u) => h('li', {}, h('code', {}, u)))) : none(),
     h('h3', {}, 'Payment channels'),
     m.paymentChannels.length
       ? h(
@@ -59,11 +61,11 @@ function merchantSection(m) {
           h('thead', {}, h('tr', {}, ['Kind', 'Scheme or provider', 'Acquirer', 'Merchant or account id'].map((t) => h('th', { scope: 'col' }, t)))),
           h('tbody', {}, m.paymentChannels.map(channel)),
         )
-      : h('p', {}, 'None.'),
+      : none(),
     h('h3', {}, 'Hosting'),
     m.hosting.length
       ? h('ul', { class: 'plain' }, m.hosting.map((x) => h('li', {}, `${x.provider}${x.ip ? ` (${x.ip})` : ''}: `, x.urls.map((u, i) => [i ? ', ' : '', h('code', {}, u)]))))
-      : h('p', {}, 'None.'),
+      : none(),
   );
 }
 
@@ -338,7 +340,7 @@ export function renderCase(page, { params, identity }) {
     const after = (text) => void load({ message: text });
     keepForm('withdraw', open && ownOrg && identity.caps.withdraw, () => withdrawForm(c.id, after));
     keepForm('evidence', open && ownOrg && identity.caps.addEvidence, () => evidenceForm(c.id, after));
-    fill(details, merchantSection(c.merchant), evidenceSection(c.evidence), full ? null : partnerTasks(c));
+    fill(details, merchantSection(c.merchant, !full), evidenceSection(c.evidence), full ? null : partnerTasks(c));
     timeline.hidden = !full;
     if (full) await loadTimeline(c, mine);
   }

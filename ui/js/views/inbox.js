@@ -18,6 +18,8 @@ function fieldValue(name, input) {
   if (raw === '') return undefined;
   if (spec.kind === 'datetime') return localInputToIso(raw);
   if (spec.kind === 'decimal') return DECIMAL.test(raw) ? raw : { error: 'must be a plain decimal number such as 1250.00, with no sign, spaces or exponent' };
+  // ISO 4217 codes are upper-case; "eur" is what was meant.
+  if (name === 'currency') return raw.toUpperCase();
   return raw;
 }
 
@@ -126,7 +128,12 @@ function taskForm(task, onDone) {
 /** A value of a task's context, nested objects as nested lists, empty lists as "none"; overlapping cases link to their pages. */
 function contextValue(v, key) {
   if (key === 'overlappingCases' && Array.isArray(v) && v.length) return v.map((id, i) => [i ? ', ' : '', h('a', { href: `#/cases/${encodeURIComponent(id)}` }, String(id))]);
-  if (Array.isArray(v)) return v.length ? v.map((x) => (typeof x === 'object' && x !== null ? JSON.stringify(x) : String(x))).join(', ') : 'none';
+  if (Array.isArray(v) && v.some((x) => typeof x === 'object' && x !== null)) {
+    // Lists of records (the accounts a freeze covers): one line each, "kind card · scheme visa · merchant id 4451200001".
+    const line = (x) => (typeof x === 'object' && x !== null ? Object.entries(x).map(([k, val]) => `${label(k)} ${typeof val === 'object' ? JSON.stringify(val) : val}`).join(' · ') : String(x));
+    return h('ul', { class: 'plain' }, v.map((x) => h('li', {}, line(x))));
+  }
+  if (Array.isArray(v)) return v.length ? v.map(String).join(', ') : 'none';
   if (typeof v === 'object' && v !== null) return contextList(v);
   return String(v);
 }
