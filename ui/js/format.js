@@ -25,7 +25,15 @@ export function label(value) {
     .toLowerCase();
 }
 
-const dateTime = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+// Times are shown in the browser's time zone, named, since the API and its exports speak UTC.
+const dateTime = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' });
+
+/** The browser's time zone as a short name ("UTC", "GMT+1", "CET"): date-time inputs are read in it. */
+export const LOCAL_ZONE =
+  new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' }).formatToParts(new Date()).find((p) => p.type === 'timeZoneName')?.value ?? 'local time';
+
+/** The hint of a date-time input: read in the browser's time zone, sent in UTC. */
+export const zoneHint = (optional = false) => `(${optional ? 'optional; ' : ''}your time, ${LOCAL_ZONE})`;
 
 export function formatTime(iso) {
   if (!iso) return '—';

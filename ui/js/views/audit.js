@@ -3,7 +3,7 @@
 import { ApiError, getJson, postJson, request } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
-import { formatTime, localInputToIso, shortHash } from '../format.js';
+import { formatTime, localInputToIso, shortHash, zoneHint } from '../format.js';
 import { errorBox, loading, section, statusBadge } from '../widgets.js';
 
 /** Where the API does not say (case views carry temporalUrl when it knows the Temporal UI), the dev server's default UI. */
@@ -123,8 +123,8 @@ function historySection(id) {
 }
 
 function exportForm() {
-  const from = control('From', h('input', { type: 'datetime-local', name: 'from', step: '1' }), { hint: '(optional)' });
-  const to = control('To', h('input', { type: 'datetime-local', name: 'to', step: '1' }), { hint: '(optional)' });
+  const from = control('From', h('input', { type: 'datetime-local', name: 'from', step: '1' }), { hint: zoneHint(true) });
+  const to = control('To', h('input', { type: 'datetime-local', name: 'to', step: '1' }), { hint: zoneHint(true) });
   const alert = h('div', { class: 'form-alert', role: 'alert' });
   const status = h('p', { role: 'status', class: 'help' });
   const submit = h('button', { type: 'submit' }, 'Download NDJSON');

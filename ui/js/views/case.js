@@ -2,7 +2,7 @@
 import { getJson, postJson } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
-import { dueText, formatTime, label, localInputToIso, OPEN_STATUSES, STEP_NAMES } from '../format.js';
+import { dueText, formatTime, label, localInputToIso, OPEN_STATUSES, STEP_NAMES, zoneHint } from '../format.js';
 import { taskTitle } from '../outcomes.js';
 import { taskOutcomeText, timelineSvg } from '../timeline.js';
 import { errorBox, loading, progressBar, repeatWhileShown, section, statusBadge } from '../widgets.js';
@@ -177,7 +177,7 @@ function evidenceForm(id, done) {
   const kind = control('Kind', h('select', { name: 'kind' }, EVIDENCE_KINDS.map((k) => h('option', { value: k }, label(k)))));
   const sha = control('SHA-256 of the item', h('input', { name: 'sha256', autocomplete: 'off', spellcheck: 'false', class: 'mono' }), { hint: '(64 hex characters; leave empty to add URLs only)', name: 'SHA-256' });
   const description = control('Description', h('textarea', { name: 'description', rows: '2', maxlength: '2000' }), { hint: '(optional)' });
-  const collectedAt = control('Collected at', h('input', { type: 'datetime-local', name: 'collectedAt', step: '1' }), { hint: '(optional)' });
+  const collectedAt = control('Collected at', h('input', { type: 'datetime-local', name: 'collectedAt', step: '1' }), { hint: zoneHint(true) });
   const collectedBy = control('Collected by', h('input', { name: 'collectedBy', autocomplete: 'off', maxlength: '200' }), { hint: '(optional)' });
   const urls = control('URLs', h('textarea', { name: 'urls', rows: '3', class: 'mono' }), { hint: '(one per line; they reach hosting notices not yet sent: by their host, or by the provider below)' });
   const provider = control('Hosted by', h('input', { name: 'provider', autocomplete: 'off', spellcheck: 'false', maxlength: '64', class: 'mono' }), {

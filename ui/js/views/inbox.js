@@ -2,7 +2,7 @@
 import { ApiError, getJson, postJson } from '../api.js';
 import { add, fill, h, uid } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
-import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput } from '../format.js';
+import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput, zoneHint } from '../format.js';
 import { DATA_FIELDS, TASK_TYPES, taskTitle } from '../outcomes.js';
 import { errorBox } from '../widgets.js';
 
@@ -61,7 +61,7 @@ function taskForm(task, onDone) {
         value: f.prefillNow ? nowLocalInput() : null,
         step: f.kind === 'datetime' ? '1' : null,
       });
-      const c = control(f.label, input, { name: f.label.replace(/ \(.*\)$/, '') });
+      const c = control(f.label, input, { name: f.label.replace(/ \(.*\)$/, ''), ...(f.kind === 'datetime' ? { hint: zoneHint() } : {}) });
       c.wrap.hidden = true;
       return [name, c];
     }),
