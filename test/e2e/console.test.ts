@@ -461,6 +461,8 @@ describe('web console', () => {
     const row = page.locator(`tr[data-case-id="${caseId}"]`);
     await row.getByText('completed').waitFor();
     expect(await row.getByRole('img').getAttribute('aria-label')).toMatch(/^5 of 5 steps finished/);
+    // The withdrawn case's steps ended cancelled: counted apart, not as finished work.
+    expect(await page.locator(`tr[data-case-id="${other.body.id}"] .progress-count`).textContent()).toBe('0/5 · 5 cancelled');
     // The counts are the API's, over every case an auditor reads: the dual lead's (verifying), this one, the withdrawn one.
     const countLinks = page.locator('.counts a.count');
     await countLinks.first().waitFor();

@@ -11,15 +11,18 @@ export function statusBadge(status) {
 export function progressBar(steps) {
   const byName = new Map((steps ?? []).map((s) => [s.name, s]));
   const finished = (steps ?? []).filter((s) => ['done', 'declined', 'skipped', 'cancelled', 'failed'].includes(s.status)).length;
+  // Cancelled steps end a case too, but nothing was done in them: a withdrawn case does not read "5/5".
+  const cancelled = (steps ?? []).filter((s) => s.status === 'cancelled').length;
+  const count = cancelled ? `${finished - cancelled}/5 · ${cancelled} cancelled` : `${finished}/5`;
   const summary = STEP_NAMES.map((n) => `${n} ${label(byName.get(n)?.status ?? 'pending')}`).join(', ');
   return h(
     'div',
-    { class: 'progress', role: 'img', 'aria-label': `${finished} of 5 steps finished: ${summary}` },
+    { class: 'progress', role: 'img', 'aria-label': `${finished - cancelled} of 5 steps finished${cancelled ? `, ${cancelled} cancelled` : ''}: ${summary}` },
     STEP_NAMES.map((n) => {
       const status = byName.get(n)?.status ?? 'pending';
       return h('span', { class: `seg step-${status}`, title: `${n}: ${label(status)}` });
     }),
-    h('span', { class: 'progress-count', 'aria-hidden': 'true' }, `${finished}/5`),
+    h('span', { class: 'progress-count', 'aria-hidden': 'true' }, count),
   );
 }
 
