@@ -605,6 +605,21 @@ describe('web console', () => {
     expect(await page.getByRole('button', { name: 'Download NDJSON' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Save chain heads' }).count()).toBe(0);
 
+    // Four eyes on the card: an analyst and officer who verified a case sees its sign-off said to be another's, with no form.
+    const both = await principal('ceop', ['analyst', 'le_officer'], 'Otto Both');
+    const bothCase = await api('POST', '/v1/cases', lead.token, caseBody(`EFC-UI-BOTH-${unique}`, `b${unique}`));
+    expect(bothCase.status).toBe(201);
+    const bothVerify = await openTask(both.token, bothCase.body.id, 'verify_evidence');
+    expect((await api('POST', `/v1/tasks/${bothVerify.id}/complete`, both.token, { outcome: 'verified' })).status).toBe(200);
+    await openTask(both.token, bothCase.body.id, 'le_signoff');
+    await signIn(page, both.token);
+    await go(page, '#/tasks', 'My tasks');
+    const bothCard = page.locator('article[data-task-type=le_signoff]', { hasText: bothCase.body.id });
+    await bothCard.getByText('You verified this case: another officer must sign it off').waitFor();
+    expect(await bothCard.getByRole('button', { name: 'Complete task' }).count()).toBe(0);
+    await signIn(page, lead.token);
+    await go(page, `#/audit/${caseId}`, `Audit trail of ${reference}`);
+
     // A token revoked mid-session: the next request ends the session and says why.
     expect((await api('DELETE', `/v1/principals/${lead.id}`, adminToken)).status).toBe(204);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Cases' }).click();

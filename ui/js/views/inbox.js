@@ -165,6 +165,11 @@ function taskCard(task, identity, announce, now) {
     ),
     contextList(task.context),
   );
+  // Four eyes: whoever verified a case may not sign it off. Said on the card, before anyone fills the form in vain.
+  if (task.type === 'le_signoff' && task.context?.verifiedBy === identity.id) {
+    add(card, h('p', { class: 'four-eyes' }, 'You verified this case: another officer must sign it off (four eyes).'));
+    return card;
+  }
   const form = taskForm(task, (done) => {
     const note = h('p', { class: 'done-note' }, `Completed: ${label(done.outcome)}.`);
     form.replaceWith(note);
