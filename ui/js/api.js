@@ -49,8 +49,32 @@ export async function getJson(path, query) {
   return (await request(path, { query })).json();
 }
 
-export async function postJson(path, body, { idempotent = true } = {}) {
-  const res = await request(path, { method: 'POST', body, headers: idempotent ? { 'Idempotency-Key': newKey() } : {} });
+/**
+ * A form's Idempotency-Key: kept while its request fails for want of an answer (no answer, a 5xx, a 409 while the first
+ * is still running), so pressing the button again repeats the same request and the server acts once; replaced after any
+ * other answer, so the next submission is a request of its own.
+ */
+export function formKey() {
+  let key = newKey();
+  return {
+    get: () => key,
+    settle(err) {
+      const unanswered = err instanceof ApiError && (err.status === 0 || err.status >= 500 || err.status === 409);
+      if (!unanswered) key = newKey();
+    },
+  };
+}
+
+/** POST with an Idempotency-Key: a formKey's when `key` is given (settled by the outcome), else a fresh one. */
+export async function postJson(path, body, { idempotent = true, key } = {}) {
+  let res;
+  try {
+    res = await request(path, { method: 'POST', body, headers: idempotent ? { 'Idempotency-Key': key?.get() ?? newKey() } : {} });
+  } catch (err) {
+    key?.settle(err);
+    throw err;
+  }
+  key?.settle();
   return res.status === 204 ? null : res.json();
 }
 

@@ -1,5 +1,5 @@
 // The case page: its status and facts, the timeline of steps and tasks, merchant and evidence references (hashes only), and the case lead's actions.
-import { getJson, postJson } from '../api.js';
+import { formKey, getJson, postJson } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { dueText, formatTime, label, localInputToIso, OPEN_STATUSES, STEP_NAMES, zoneHint } from '../format.js';
@@ -153,6 +153,8 @@ function withdrawForm(id, done) {
   const reason = control('Reason', h('textarea', { name: 'reason', rows: '3', maxlength: '2000' }), { hint: '(sent to partners already notified)' });
   const alert = h('div', { class: 'form-alert', role: 'alert' });
   const submit = h('button', { type: 'submit', class: 'danger' }, 'Withdraw case');
+  // Kept while a submission goes unanswered: pressing again repeats the same request (api.js formKey).
+  const key = formKey();
   const form = h('form', { novalidate: true }, reason.wrap, submit, alert);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -161,7 +163,7 @@ function withdrawForm(id, done) {
     if (reason.input.value.trim() && !window.confirm('Withdraw this case? Its open tasks are cancelled and partners already notified get a withdrawal notice; this cannot be undone.')) return;
     submit.disabled = true;
     try {
-      await postJson(`/v1/cases/${encodeURIComponent(id)}/withdraw`, { reason: reason.input.value });
+      await postJson(`/v1/cases/${encodeURIComponent(id)}/withdraw`, { reason: reason.input.value }, { key });
       form.reset();
       submit.disabled = false;
       done('The case is withdrawn; open tasks are cancelled and notified partners get a withdrawal notice.');
@@ -185,6 +187,8 @@ function evidenceForm(id, done) {
   });
   const alert = h('div', { class: 'form-alert', role: 'alert' });
   const submit = h('button', { type: 'submit' }, 'Add to the case');
+  // Kept while a submission goes unanswered: pressing again repeats the same request (api.js formKey).
+  const key = formKey();
   const item = { kind, sha256: sha, description, collectedAt, collectedBy };
   const controls = [...Object.values(item), urls, provider];
   const form = h('form', { novalidate: true }, controls.map((c) => c.wrap), submit, alert);
@@ -223,7 +227,7 @@ function evidenceForm(id, done) {
     };
     submit.disabled = true;
     try {
-      await postJson(`/v1/cases/${encodeURIComponent(id)}/evidence`, body);
+      await postJson(`/v1/cases/${encodeURIComponent(id)}/evidence`, body, { key });
       form.reset();
       submit.disabled = false;
       done('Added to the case.');

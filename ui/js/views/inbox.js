@@ -1,5 +1,5 @@
 // The task inbox: the caller's open tasks, most overdue first, each with a form for its outcome and the API's field errors beside the fields.
-import { ApiError, getJson, postJson } from '../api.js';
+import { ApiError, formKey, getJson, postJson } from '../api.js';
 import { add, fill, h, uid } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput, zoneHint } from '../format.js';
@@ -72,6 +72,8 @@ function taskForm(task, onDone) {
   });
   const alert = h('div', { class: 'form-alert', role: 'alert' });
   const submit = h('button', { type: 'submit' }, 'Complete task');
+  // Kept while a submission goes unanswered: pressing again repeats the same request (api.js formKey).
+  const key = formKey();
   const form = h('form', { class: 'task-form', novalidate: true }, fieldset, Object.values(dataControls).map((c) => c.wrap), comment.wrap, submit, alert);
 
   const selected = () => radios.find((r) => r.checked)?.value ?? '';
@@ -114,7 +116,7 @@ function taskForm(task, onDone) {
     if (question && body.comment && !window.confirm(question)) return;
     submit.disabled = true;
     try {
-      const done = await postJson(`/v1/tasks/${encodeURIComponent(task.id)}/complete`, body);
+      const done = await postJson(`/v1/tasks/${encodeURIComponent(task.id)}/complete`, body, { key });
       onDone(done);
     } catch (err) {
       showProblem(err, alert, find, controls);

@@ -1,5 +1,5 @@
 // The new-case form for case leads: the contract's case body from plain fields, one line per channel, hosting entry or evidence item.
-import { postJson } from '../api.js';
+import { formKey, postJson } from '../api.js';
 import { add, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, showProblem } from '../forms.js';
 import { SLA_DEFAULTS } from '../format.js';
@@ -78,6 +78,8 @@ export function renderNewCase(page, { identity }) {
   const slas = Object.fromEntries(Object.entries(SLA_DEFAULTS).map(([k, v]) => [k, control(`${k}`, text(`sla-${k}`, { value: v, size: '6' }), { name: `SLA ${k}` })]));
   const alert = h('div', { class: 'form-alert', role: 'alert' });
   const submit = h('button', { type: 'submit' }, 'Open case');
+  // Kept while a submission goes unanswered: pressing again repeats the same request (api.js formKey).
+  const key = formKey();
   const form = h(
     'form',
     { class: 'new-case', novalidate: true },
@@ -145,7 +147,7 @@ export function renderNewCase(page, { identity }) {
     };
     submit.disabled = true;
     try {
-      const created = await postJson('/v1/cases', body);
+      const created = await postJson('/v1/cases', body, { key });
       location.hash = `#/cases/${encodeURIComponent(created.id)}`;
     } catch (err) {
       showProblem(err, alert, find, all);
