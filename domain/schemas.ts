@@ -16,6 +16,33 @@ import {
 
 extendZodWithOpenApi(z);
 
+// Plain words for zod's validation issues, the ones a 422 shows beside a field ("Reference is required"), instead of
+// zod's own ("Too small: expected string to have >=1 characters"). A message a schema gives itself still wins.
+const A = (noun: string) => (/^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`);
+const plural = (n: number | bigint, one: string, many: string) => `${n} ${Number(n) === 1 ? one : many}`;
+
+/** A message for an issue, or undefined to leave zod's. */
+function plainMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'is required' : `must be ${A(issue.expected === 'array' ? 'list' : issue.expected)}`;
+    case 'too_small':
+      if (issue.origin === 'string') return Number(issue.minimum) <= 1 ? 'is required' : `must be at least ${plural(issue.minimum, 'character', 'characters')}`;
+      if (issue.origin === 'array' || issue.origin === 'set') return Number(issue.minimum) <= 1 ? 'needs at least one item' : `needs at least ${plural(issue.minimum, 'item', 'items')}`;
+      return `must be at least ${issue.minimum}`;
+    case 'too_big':
+      if (issue.origin === 'string') return `must be at most ${plural(issue.maximum, 'character', 'characters')}`;
+      if (issue.origin === 'array' || issue.origin === 'set') return `takes at most ${plural(issue.maximum, 'item', 'items')}`;
+      return `must be at most ${issue.maximum}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map(String).join(', ')}`;
+    default:
+      return undefined;
+  }
+}
+
+z.config({ customError: plainMessage });
+
 const shortText = (max = 200) => z.string().trim().min(1).max(max);
 const orgId = z
   .string()
@@ -43,7 +70,7 @@ const storableDateTime = z
 const fullDate = z.string().refine(isFullDate, 'must be a date such as 2024-03-01, with a day that exists').openapi({ format: 'date' });
 const duration = z
   .string()
-  .refine((d) => parseDuration(d) !== null, 'must be a duration such as 72h, 10d, 3s or 500ms')
+  .refine((d) => parseDuration(d) !== null, 'must be a duration from 1ms to 366d, such as 72h, 10d, 3s or 500ms')
   .openapi({ example: '72h' });
 
 export const RoleSchema = z.enum(ROLES);
