@@ -163,7 +163,8 @@ beforeAll(async () => {
   simulator = await startPartnerSimulator({
     apiUrl: base,
     adminToken,
-    orgs: { visa: { kind: 'card_scheme' }, paypal: { kind: 'payment_provider' }, 'acq-northbank': { kind: 'acquirer' } },
+    // host-gone answers every notice 410: final, so the case lead gets a resolve_exception.
+    orgs: { visa: { kind: 'card_scheme' }, paypal: { kind: 'payment_provider' }, 'acq-northbank': { kind: 'acquirer' }, 'host-gone': { kind: 'hosting_provider', behaviour: { webhookStatus: 410 } } },
     seed: 7,
   });
   browser = await launchChromium();
@@ -624,6 +625,22 @@ describe('web console', () => {
     expect(await page.getByRole('heading', { name: 'Chain verification' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Download NDJSON' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Save chain heads' }).count()).toBe(0);
+
+    // A host that refuses its notice for good: the case page says at the top that the case lead must act.
+    const goneBody = caseBody(`EFC-UI-GONE-${unique}`, `g${unique}`);
+    goneBody.merchant.hosting[0].provider = 'host-gone';
+    const gone = await api('POST', '/v1/cases', lead.token, goneBody);
+    expect(gone.status).toBe(201);
+    const goneVerify = await openTask(analyst.token, gone.body.id, 'verify_evidence');
+    expect((await api('POST', `/v1/tasks/${goneVerify.id}/complete`, analyst.token, { outcome: 'verified' })).status).toBe(200);
+    const goneSignoff = await openTask(officer.token, gone.body.id, 'le_signoff');
+    expect((await api('POST', `/v1/tasks/${goneSignoff.id}/complete`, officer.token, { outcome: 'approved' })).status).toBe(200);
+    await openTask(lead.token, gone.body.id, 'resolve_exception');
+    await go(page, `#/cases/${gone.body.id}`, `Case EFC-UI-GONE-${unique}`);
+    const attention = page.locator('.attention');
+    await attention.getByText('Action needed:').waitFor();
+    expect(await attention.textContent()).toContain('host-gone');
+    expect(await attention.getByRole('link', { name: 'Resolve it in My tasks' }).getAttribute('href')).toBe('#/tasks');
 
     // Four eyes on the card: an analyst and officer who verified a case sees its sign-off said to be another's, with no form.
     const both = await principal('ceop', ['analyst', 'le_officer'], 'Otto Both');

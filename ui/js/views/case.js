@@ -255,6 +255,8 @@ export function renderCase(page, { params, identity }) {
   // it gets focus, which also has screen readers read it.
   const note = h('p', { class: 'notice', hidden: true });
   const head = h('div', { class: 'case-head' });
+  // Open exceptions the case lead must resolve: said at the top, since the flow waits on them.
+  const attention = h('div', { class: 'attention', role: 'status', hidden: true });
   const actions = h('div', { class: 'case-actions' });
   const timelineBody = h('div', { class: 'timeline-body' });
   const timeline = h('section', { class: 'panel', 'aria-labelledby': 'timeline-h', hidden: true }, h('h2', { id: 'timeline-h' }, 'Timeline'), timelineBody);
@@ -265,6 +267,7 @@ export function renderCase(page, { params, identity }) {
     heading,
     note,
     head,
+    attention,
     actions,
     timeline,
     details,
@@ -279,6 +282,20 @@ export function renderCase(page, { params, identity }) {
     try {
       const tasks = await caseTasks(c);
       if (mine !== seq) return;
+      const exceptions = tasks.filter((t) => t.type === 'resolve_exception' && t.status === 'open');
+      attention.hidden = exceptions.length === 0;
+      fill(
+        attention,
+        exceptions.map((t) =>
+          h(
+            'p',
+            {},
+            h('strong', {}, 'Action needed: '),
+            `${t.context?.org ? `${t.context.org}: ` : ''}${label(t.context?.reason ?? 'an exception')} (${dueText(t.dueAt)}). `,
+            identity.org === c.org && identity.roles.includes('case_lead') ? h('a', { href: '#/tasks' }, 'Resolve it in My tasks') : 'A case lead of the case org resolves it.',
+          ),
+        ),
+      );
       fill(
         timelineBody,
         h('div', { class: 'timeline-wrap' }, timelineSvg(c, tasks)),
