@@ -697,6 +697,18 @@ describe('web console', () => {
       await expect(badge.textContent()).resolves.toBe('verifying');
       await page.clock.fastForward(20_000);
       await badge.filter({ hasNotText: 'verifying' }).waitFor();
+
+      // A poll that finds no API says so, and the page keeps what it last read; the next poll that works clears it.
+      const caseUrl = `**/v1/cases/${created.body.id}`;
+      await page.route(caseUrl, (route) => route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ type: 'about:blank', title: 'Service unavailable', status: 503, detail: 'the database is unavailable; retry later' }) }));
+      await page.clock.fastForward(20_000);
+      const stale = page.locator('p.stale');
+      await stale.getByText('Could not refresh').waitFor();
+      expect(await stale.textContent()).toContain('trying again every 20 s');
+      expect(await page.locator('.case-head .badge').count()).toBe(1);
+      await page.unroute(caseUrl);
+      await page.clock.fastForward(20_000);
+      await stale.waitFor({ state: 'hidden' });
     } finally {
       await page.close();
     }

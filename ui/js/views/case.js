@@ -1,5 +1,5 @@
 // The case page: its status and facts, the timeline of steps and tasks, merchant and evidence references (hashes only), and the case lead's actions.
-import { formKey, getJson, postJson } from '../api.js';
+import { describeError, formKey, getJson, postJson } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { dueText, formatTime, label, localInputToIso, OPEN_STATUSES, STEP_NAMES, zoneHint } from '../format.js';
@@ -34,7 +34,10 @@ function facts(c) {
     c.closedAt ? row('Closed', time(c.closedAt)) : null,
     c.verifiedBy ? row('Verified by', c.verifiedBy) : null,
     c.signedOffBy ? row('Signed off by', c.signedOffBy) : null,
-    c.actionDate ? row('Action date', time(c.actionDate)) : null,
+    // Signed off with an action date to come: the status still reads "awaiting signoff" until disruption starts then.
+    c.actionDate
+      ? row('Action date', time(c.actionDate), c.signedOffBy && c.status === 'awaiting_signoff' && Date.parse(c.actionDate) > Date.now() ? ` (signed off: disruption starts then, ${dueText(c.actionDate).replace(/^due /, '')})` : '')
+      : null,
     c.deconflictedWith?.length ? row('Overlaps with', c.deconflictedWith.map((id, i) => [i ? ', ' : '', h('a', { href: `#/cases/${encodeURIComponent(id)}` }, id)])) : null,
     c.withdrawal ? row('Withdrawn', `${c.withdrawal.reason} (by ${c.withdrawal.by}, `, time(c.withdrawal.at), ')') : null,
   );
@@ -257,6 +260,9 @@ export function renderCase(page, { params, identity }) {
   const head = h('div', { class: 'case-head' });
   // Open exceptions the case lead must resolve: said at the top, since the flow waits on them.
   const attention = h('div', { class: 'attention', role: 'status', hidden: true });
+  // A poll that could not read the case says so: what is shown is then as old as the last read that worked.
+  const stale = h('p', { class: 'stale', role: 'status', hidden: true });
+  let lastRead = null;
   const actions = h('div', { class: 'case-actions' });
   const timelineBody = h('div', { class: 'timeline-body' });
   const timeline = h('section', { class: 'panel', 'aria-labelledby': 'timeline-h', hidden: true }, h('h2', { id: 'timeline-h' }, 'Timeline'), timelineBody);
@@ -266,6 +272,7 @@ export function renderCase(page, { params, identity }) {
     h('p', { class: 'crumbs' }, identity.caps.readCases ? h('a', { href: '#/cases' }, '← All cases') : h('a', { href: '#/tasks' }, '← My tasks'), ' ', refresh),
     heading,
     note,
+    stale,
     head,
     attention,
     actions,
@@ -340,13 +347,23 @@ export function renderCase(page, { params, identity }) {
     try {
       c = await getJson(`/v1/cases/${encodeURIComponent(id)}`);
     } catch (err) {
-      if (mine !== seq || poll) return;
+      if (mine !== seq) return;
+      if (poll) {
+        stale.textContent = `Could not refresh: ${describeError(err)}. Shown as read at ${formatTime(lastRead)}; trying again every 20 s.`;
+        stale.hidden = false;
+        return;
+      }
       fill(head, errorBox(err, 'Loading the case'));
       fill(details);
       timeline.hidden = true;
+      // No case on screen, no actions on it.
+      actions.hidden = true;
       return;
     }
     if (mine !== seq) return;
+    lastRead = new Date().toISOString();
+    stale.hidden = true;
+    actions.hidden = false;
     // A partner's view lists its own open tasks (`tasks`); readers in full get the timeline instead.
     const full = !Array.isArray(c.tasks);
     heading.textContent = `Case ${c.reference}`;
