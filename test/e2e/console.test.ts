@@ -709,6 +709,22 @@ describe('web console', () => {
       await page.unroute(caseUrl);
       await page.clock.fastForward(20_000);
       await stale.waitFor({ state: 'hidden' });
+
+      // A board longer than a page: "Load more" adds the rest and, the button gone, focus lands on the first row added.
+      const many = await principal('poll-org', ['case_lead'], 'Manny Many');
+      const refs = Array.from({ length: 51 }, (_, i) => `EFC-MANY-${unique}-${String(i).padStart(2, '0')}`);
+      for (let i = 0; i < refs.length; i += 8) {
+        const batch = await Promise.all(refs.slice(i, i + 8).map((ref, j) => api('POST', '/v1/cases', many.token, caseBody(ref, `m${i + j}${unique}`))));
+        for (const res of batch) expect(res.status).toBe(201);
+      }
+      await signIn(page, many.token);
+      await page.getByRole('heading', { level: 1, name: 'Cases' }).waitFor();
+      await page.getByText('Showing 50 cases; more available.').waitFor();
+      await page.getByRole('button', { name: 'Load more' }).focus();
+      await page.keyboard.press('Enter');
+      await page.getByText('Showing 51 cases.').waitFor();
+      expect(await page.getByRole('button', { name: 'Load more' }).isVisible()).toBe(false);
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe(refs[0]);
     } finally {
       await page.close();
     }

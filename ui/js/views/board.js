@@ -135,13 +135,16 @@ export function renderBoard(page, { query, identity }) {
     if (slot.textContent !== text) fill(slot, text);
   }
 
-  async function loadPage() {
+  /** `focusNew` ("Load more"): focus moves to the first row added, since the button may be gone (the last page). */
+  async function loadPage({ focusNew = false } = {}) {
     const mine = ++seq;
     busy = true;
     more.disabled = true;
     fill(slot, 'Loading cases…');
     try {
+      const before = shown;
       draw(await getJson('/v1/cases', { status, reference, limit: PAGE_SIZE, cursor }), false);
+      if (focusNew) tbody.children[before]?.querySelector('a')?.focus();
     } catch (err) {
       fill(slot, errorBox(err, 'Loading cases'));
     } finally {
@@ -164,7 +167,7 @@ export function renderBoard(page, { query, identity }) {
     }
   }
 
-  more.addEventListener('click', () => void loadPage());
+  more.addEventListener('click', () => void loadPage({ focusNew: true }));
   repeatWhileShown(page, POLL_MS, () => {
     if (!busy && shown <= MAX_LIMIT && ![table, more].some((el) => el.contains(document.activeElement))) void poll();
   });
