@@ -353,6 +353,11 @@ describe('web console', () => {
     expect(await cards.first().textContent()).toContain(own.body.id);
     await cards.first().getByText('escalated', { exact: true }).waitFor();
     const verify = page.locator('article[data-task-type=verify_evidence]', { hasText: caseId });
+    // Each card names its case by reference, merchant and priority (each case read once), and a verification lists the
+    // evidence to check; once shown, every read is done.
+    await verify.locator('.case-summary', { hasText: reference }).waitFor();
+    expect(await verify.locator('.case-summary').textContent()).toMatch(/· Example Shop [0-9a-f]+ · priority /);
+    expect(await verify.locator('.evidence-list').textContent()).toContain(evidenceHash.slice(0, 10));
     // No outcome chosen: said on the field, nothing sent.
     const noOutcome = await apiCalls(page, async () => {
       await verify.getByRole('button', { name: 'Complete task' }).click();

@@ -2,7 +2,7 @@
 import { ApiError, formKey, getJson, postJson } from '../api.js';
 import { add, fill, h, uid } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
-import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput, zoneHint } from '../format.js';
+import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput, shortHash, zoneHint } from '../format.js';
 import { DATA_FIELDS, TASK_TYPES, taskTitle } from '../outcomes.js';
 import { errorBox } from '../widgets.js';
 
@@ -157,7 +157,8 @@ function taskCard(task, identity, announce, now) {
       'dl',
       { class: 'meta' },
       h('dt', {}, 'Case'),
-      h('dd', {}, caseLink),
+      // Filled in once the case is read (describeCases): its reference, merchant and priority tell cards apart.
+      h('dd', {}, caseLink, h('span', { class: 'case-summary', 'data-case-id': task.caseId })),
       h('dt', {}, 'Opened'),
       h('dd', {}, h('time', { datetime: task.createdAt }, formatTime(task.createdAt))),
       h('dt', {}, 'Deadline'),
@@ -184,6 +185,33 @@ function taskCard(task, identity, announce, now) {
   return card;
 }
 
+/**
+ * Reads each case the cards name (a few at a time, once per case) and writes its reference, merchant and priority on its
+ * cards; a verify_evidence card also lists the evidence to check. A case that cannot be read leaves its cards as they are.
+ */
+async function describeCases(list, tasks, known) {
+  const ids = [...new Set(tasks.map((t) => t.caseId))].filter((id) => !known.has(id));
+  const read = async (id) => {
+    try {
+      known.set(id, await getJson(`/v1/cases/${encodeURIComponent(id)}`));
+    } catch {
+      known.set(id, null);
+    }
+  };
+  for (let i = 0; i < ids.length; i += 4) await Promise.all(ids.slice(i, i + 4).map(read));
+  for (const t of tasks) {
+    const c = known.get(t.caseId);
+    const card = list.querySelector(`article[data-task-id="${CSS.escape(t.id)}"]`);
+    if (!c || !card) continue;
+    const urgent = c.priority === 'high' || c.priority === 'critical';
+    fill(card.querySelector('.case-summary'), ` · ${c.reference} · ${c.merchant?.name ?? ''} · `, h(urgent ? 'strong' : 'span', {}, `priority ${label(c.priority)}`));
+    if (t.type === 'verify_evidence' && Array.isArray(c.evidence) && !card.querySelector('.evidence-list')) {
+      const items = c.evidence.map((e) => h('li', {}, `${label(e.kind)} `, h('code', { title: e.sha256 }, shortHash(e.sha256)), e.description ? ` · ${e.description}` : ''));
+      card.querySelector('dl.meta')?.after(h('div', { class: 'evidence-list' }, h('p', { class: 'help' }, 'Evidence to check:'), h('ul', { class: 'plain' }, items)));
+    }
+  }
+}
+
 export function renderInbox(page, { identity }) {
   const announcer = h('p', { class: 'visually-hidden', role: 'status' });
   const list = h('div', { class: 'task-list' });
@@ -199,6 +227,7 @@ export function renderInbox(page, { identity }) {
   );
   let cursor = null;
   let count = 0;
+  const known = new Map();
 
   async function loadPage() {
     more.disabled = true;
@@ -209,6 +238,7 @@ export function renderInbox(page, { identity }) {
       const now = Date.now();
       count += res.items.length;
       add(list, ...res.items.map((t) => taskCard(t, identity, (text) => (announcer.textContent = text), now)));
+      if (identity.caps.readCases || identity.roles.includes('partner')) void describeCases(list, res.items, known);
       cursor = res.nextCursor ?? null;
       more.hidden = !cursor;
       fill(slot, count ? `${count} open task${count === 1 ? '' : 's'}${cursor ? ' loaded; more available' : ''}.` : 'No open tasks. Nothing is waiting on you.');
