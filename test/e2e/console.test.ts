@@ -98,6 +98,17 @@ async function go(page: Page, hash: string, heading: string | RegExp): Promise<v
   await page.getByRole('heading', { level: 1, name: heading }).waitFor();
 }
 
+/** Does `action`, which must ask a question (window.confirm), dismisses it, and returns what it asked. */
+async function dismissedQuestion(page: Page, action: () => Promise<void>): Promise<string> {
+  let asked = '';
+  page.once('dialog', (d) => {
+    asked = d.message();
+    void d.dismiss();
+  });
+  await action();
+  return until('the question asked', async () => (asked ? asked : undefined));
+}
+
 /** Clicks the page's Refresh button until `target` shows (the workflow moves on in the background). */
 async function refreshUntil(page: Page, target: Locator, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -193,6 +204,16 @@ describe('web console', () => {
     const auditor = await principal('audit-office', ['auditor'], 'Audrey Auditor');
     const supervisor = await principal('ceop', ['le_supervisor'], 'Sue Pervisor');
     const southbank = await principal('acq-southbank', ['partner'], 'Southbank freeze desk');
+    /** A case opened, verified and signed off through the API, on its way to its partners: its id. */
+    const signedOffCase = async (body: ReturnType<typeof caseBody>): Promise<string> => {
+      const created = await api('POST', '/v1/cases', lead.token, body);
+      expect(created.status).toBe(201);
+      const verified = await openTask(analyst.token, created.body.id, 'verify_evidence');
+      expect((await api('POST', `/v1/tasks/${verified.id}/complete`, analyst.token, { outcome: 'verified' })).status).toBe(200);
+      const signoff = await openTask(officer.token, created.body.id, 'le_signoff');
+      expect((await api('POST', `/v1/tasks/${signoff.id}/complete`, officer.token, { outcome: 'approved' })).status).toBe(200);
+      return created.body.id;
+    };
 
     // Not signed in: the sign-in page; an unknown token is refused in plain words.
     await page.goto(base);
@@ -315,24 +336,12 @@ describe('web console', () => {
     expect(await review.locator('label', { hasText: /^abort/ }).textContent()).toContain('the case ends withdrawn');
     await review.getByRole('radio', { name: /^abort/ }).check();
     await review.getByLabel(/^Comment/).fill('the other operation leads');
-    let question = '';
-    page.once('dialog', (d) => {
-      question = d.message();
-      void d.dismiss();
-    });
-    await review.getByRole('button', { name: 'Complete task' }).click();
-    await until('the abort asked first', async () => (question ? question : undefined));
-    expect(question).toContain('ends withdrawn');
+    expect(await dismissedQuestion(page, () => review.getByRole('button', { name: 'Complete task' }).click())).toContain('ends withdrawn');
     expect((await api('GET', `/v1/tasks/${reviewTask.id}`, supervisor.token)).body.status).toBe('open');
     // A case whose freeze goes to an acquirer with no webhook (it works in the console): verified and signed off through the API.
     const freezeBody = caseBody(`EFC-UI-FREEZE-${unique}`, `f${unique}`);
     freezeBody.merchant.paymentChannels[0].acquirer = 'acq-southbank';
-    const frozen = await api('POST', '/v1/cases', lead.token, freezeBody);
-    expect(frozen.status).toBe(201);
-    const freezeVerify = await openTask(analyst.token, frozen.body.id, 'verify_evidence');
-    expect((await api('POST', `/v1/tasks/${freezeVerify.id}/complete`, analyst.token, { outcome: 'verified' })).status).toBe(200);
-    const freezeSignoff = await openTask(officer.token, frozen.body.id, 'le_signoff');
-    expect((await api('POST', `/v1/tasks/${freezeSignoff.id}/complete`, officer.token, { outcome: 'approved' })).status).toBe(200);
+    const frozenId = await signedOffCase(freezeBody);
     await signIn(page, dual.token);
     await go(page, '#/tasks', 'My tasks');
     const ownCard = page.locator('article[data-task-type=verify_evidence]', { hasText: own.body.id });
@@ -393,10 +402,10 @@ describe('web console', () => {
 
     // The acquirer freezes in the console: an amount that is not a plain decimal is refused in the form; a good one is sent
     // as the exact string typed (no float rounding).
-    await openTask(southbank.token, frozen.body.id, 'confirm_freeze');
+    await openTask(southbank.token, frozenId, 'confirm_freeze');
     await signIn(page, southbank.token);
     await go(page, '#/tasks', 'My tasks');
-    const freeze = page.locator('article[data-task-type=confirm_freeze]', { hasText: frozen.body.id });
+    const freeze = page.locator('article[data-task-type=confirm_freeze]', { hasText: frozenId });
     // The accounts it covers read as lines, not JSON.
     expect(await freeze.locator('.context').first().textContent()).toContain('scheme visa · merchant id ');
     expect(await freeze.textContent()).not.toContain('{"');
@@ -612,14 +621,7 @@ describe('web console', () => {
     expect(await partnerPut.getByLabel('Org').inputValue()).toBe('acq-eastbank');
     expect(await partnerPut.getByLabel(/^Webhook URL/).inputValue()).toBe(hook);
     await partnerPut.getByLabel(/^Webhook URL/).fill('');
-    let asked = '';
-    page.once('dialog', (d) => {
-      asked = d.message();
-      void d.dismiss();
-    });
-    await partnerPut.getByRole('button', { name: 'Save partner' }).click();
-    await until('the confirmation asked', async () => (asked ? asked : undefined));
-    expect(asked).toContain('removes its webhook');
+    expect(await dismissedQuestion(page, () => partnerPut.getByRole('button', { name: 'Save partner' }).click())).toContain('removes its webhook');
     const eastbank = (await api('GET', '/v1/partners', adminToken)).body.items.find((p: { org: string }) => p.org === 'acq-eastbank');
     expect(eastbank).toMatchObject({ webhookUrl: hook, hasSecret: true, name: 'East Bank' });
 
@@ -634,14 +636,9 @@ describe('web console', () => {
     // A host that refuses its notice for good: the case page says at the top that the case lead must act.
     const goneBody = caseBody(`EFC-UI-GONE-${unique}`, `g${unique}`);
     goneBody.merchant.hosting[0].provider = 'host-gone';
-    const gone = await api('POST', '/v1/cases', lead.token, goneBody);
-    expect(gone.status).toBe(201);
-    const goneVerify = await openTask(analyst.token, gone.body.id, 'verify_evidence');
-    expect((await api('POST', `/v1/tasks/${goneVerify.id}/complete`, analyst.token, { outcome: 'verified' })).status).toBe(200);
-    const goneSignoff = await openTask(officer.token, gone.body.id, 'le_signoff');
-    expect((await api('POST', `/v1/tasks/${goneSignoff.id}/complete`, officer.token, { outcome: 'approved' })).status).toBe(200);
-    await openTask(lead.token, gone.body.id, 'resolve_exception');
-    await go(page, `#/cases/${gone.body.id}`, `Case EFC-UI-GONE-${unique}`);
+    const goneId = await signedOffCase(goneBody);
+    await openTask(lead.token, goneId, 'resolve_exception');
+    await go(page, `#/cases/${goneId}`, `Case EFC-UI-GONE-${unique}`);
     const attention = page.locator('.attention');
     await attention.getByText('Action needed:').waitFor();
     expect(await attention.textContent()).toContain('host-gone');
