@@ -679,6 +679,8 @@ describe('web console', () => {
       await page.goto(base);
       await signIn(page, lead.token);
       await page.getByRole('heading', { level: 1, name: 'Cases' }).waitFor();
+      // The board's first read has answered: a case made from here on can only come in by a reload.
+      await page.getByText(/^(Showing \d+ cases?|No cases match)/).waitFor();
       const unique = randomBytes(4).toString('hex');
       const reference = `EFC-POLL-${unique}`;
       const created = await api('POST', '/v1/cases', lead.token, caseBody(reference, unique));
@@ -703,14 +705,19 @@ describe('web console', () => {
       // A poll that finds no API says so, and the page keeps what it last read; the next poll that works clears it.
       const caseUrl = `**/v1/cases/${created.body.id}`;
       await page.route(caseUrl, (route) => route.fulfill({ status: 503, contentType: 'application/problem+json', body: JSON.stringify({ type: 'about:blank', title: 'Service unavailable', status: 503, detail: 'the database is unavailable; retry later' }) }));
-      await page.clock.fastForward(20_000);
+      // A poll is skipped while a load still runs (the timeline's, say): the clock moves on until one has run.
       const stale = page.locator('p.stale');
-      await stale.getByText('Could not refresh').waitFor();
+      const pollUntil = (what: string, seen: () => Promise<boolean>) =>
+        until(what, async () => {
+          await page.clock.fastForward(20_000);
+          await page.waitForTimeout(200);
+          return (await seen()) ? true : undefined;
+        });
+      await pollUntil('a refresh that found no API', () => stale.getByText('Could not refresh').isVisible());
       expect(await stale.textContent()).toContain('trying again every 20 s');
       expect(await page.locator('.case-head .badge').count()).toBe(1);
       await page.unroute(caseUrl);
-      await page.clock.fastForward(20_000);
-      await stale.waitFor({ state: 'hidden' });
+      await pollUntil('a refresh that worked again', async () => !(await stale.isVisible()));
 
       // A board longer than a page: "Load more" adds the rest and, the button gone, focus lands on the first row added.
       const many = await principal('poll-org', ['case_lead'], 'Manny Many');
