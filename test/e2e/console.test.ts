@@ -659,6 +659,15 @@ describe('web console', () => {
     await signIn(page, lead.token);
     await go(page, `#/audit/${caseId}`, `Audit trail of ${reference}`);
 
+    // A reference already in use asks before a second case is opened with it (dismissed: nothing is sent).
+    await go(page, '#/cases/new', 'New case');
+    await page.getByLabel(/^Reference/).fill(reference);
+    const asked = await apiCalls(page, async () => {
+      expect(await dismissedQuestion(page, () => page.getByRole('button', { name: 'Open case' }).click())).toContain(`already has a case with reference ${reference}: ${caseId}`);
+    });
+    expect(asked).toEqual([`GET /v1/cases`]);
+    await go(page, `#/audit/${caseId}`, `Audit trail of ${reference}`);
+
     // A token revoked mid-session: the next request ends the session and says why.
     expect((await api('DELETE', `/v1/principals/${lead.id}`, adminToken)).status).toBe(204);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Cases' }).click();

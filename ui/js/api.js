@@ -56,11 +56,14 @@ export async function getJson(path, query) {
  */
 export function formKey() {
   let key = newKey();
+  let kept = false;
   return {
     get: () => key,
+    /** Whether the next submission repeats one that may have gone through (its key was kept). */
+    repeating: () => kept,
     settle(err) {
-      const unanswered = err instanceof ApiError && (err.status === 0 || err.status >= 500 || err.status === 409);
-      if (!unanswered) key = newKey();
+      kept = err instanceof ApiError && (err.status === 0 || err.status >= 500 || err.status === 409);
+      if (!kept) key = newKey();
     },
   };
 }

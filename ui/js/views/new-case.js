@@ -1,8 +1,8 @@
 // The new-case form for case leads: the contract's case body from plain fields, one line per channel, hosting entry or evidence item.
-import { formKey, postJson } from '../api.js';
+import { formKey, getJson, postJson } from '../api.js';
 import { add, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, showProblem } from '../forms.js';
-import { SLA_DEFAULTS } from '../format.js';
+import { label, SLA_DEFAULTS } from '../format.js';
 
 const lines = (text) =>
   text
@@ -147,6 +147,16 @@ export function renderNewCase(page, { identity }) {
     };
     submit.disabled = true;
     try {
+      // A reference already in use is most often the same case opened twice: asked first (not on a repeat of an
+      // unanswered submission, which may have made that very case).
+      if (!key.repeating()) {
+        const same = await getJson('/v1/cases', { reference: body.reference, limit: 5 }).catch(() => ({ items: [] }));
+        const listed = same.items.map((x) => `${x.id} (${label(x.status)})`).join(', ');
+        if (same.items.length > 0 && !window.confirm(`Your org already has a case with reference ${body.reference}: ${listed}. Open another one?`)) {
+          submit.disabled = false;
+          return;
+        }
+      }
       const created = await postJson('/v1/cases', body, { key });
       location.hash = `#/cases/${encodeURIComponent(created.id)}`;
     } catch (err) {
