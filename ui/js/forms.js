@@ -67,3 +67,11 @@ export function clearProblem(alert, controls) {
   for (const c of controls) c.setError('');
   alert.replaceChildren();
 }
+
+/** A textarea's non-blank lines, trimmed: one URL, channel or evidence item each. */
+export function lines(text) {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}

@@ -1,7 +1,7 @@
 // The case page: its status and facts, the timeline of steps and tasks, merchant and evidence references (hashes only), and the case lead's actions.
 import { describeError, formKey, getJson, postJson } from '../api.js';
 import { add, fill, h } from '../dom.js';
-import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
+import { clearProblem, control, fieldProblem, focusNote, lines, showProblem } from '../forms.js';
 import { dueText, formatTime, label, localInputToIso, OPEN_STATUSES, STEP_NAMES, zoneHint } from '../format.js';
 import { taskTitle } from '../outcomes.js';
 import { taskOutcomeText, timelineSvg } from '../timeline.js';
@@ -218,7 +218,7 @@ function evidenceForm(id, done) {
       fieldProblem(sha, 'is needed for the description and collection details to belong to an item');
       return;
     }
-    const listed = urls.input.value.split('\n').map((u) => u.trim()).filter(Boolean);
+    const listed = lines(urls.input.value);
     const host = provider.input.value.trim();
     if (host && listed.length === 0) {
       fieldProblem(urls, 'needs the URLs that this provider hosts');

@@ -1,14 +1,9 @@
 // The new-case form for case leads: the contract's case body from plain fields, one line per channel, hosting entry or evidence item.
 import { formKey, getJson, postJson } from '../api.js';
 import { add, h } from '../dom.js';
-import { clearProblem, control, fieldProblem, showProblem } from '../forms.js';
+import { clearProblem, control, fieldProblem, lines, showProblem } from '../forms.js';
 import { label, SLA_DEFAULTS } from '../format.js';
 
-const lines = (text) =>
-  text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
 const words = (line) => line.split(/\s+/);
 
 /** "visa acq-northbank 4451200001" → a card channel. */
