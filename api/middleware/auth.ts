@@ -25,15 +25,13 @@ export function generateToken(): string {
   return `tdk_${randomBytes(32).toString('base64url')}`;
 }
 
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
 }
 
-/** Constant-time comparison: hashing first makes the lengths equal, so timingSafeEqual never throws or leaks length. */
-export function sameSecret(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a, 'utf8').digest();
-  const hb = createHash('sha256').update(b, 'utf8').digest();
-  return timingSafeEqual(ha, hb);
+/** What principals.token_hash holds: the token's SHA-256 in hex. */
+export function hashToken(token: string): string {
+  return sha256(token).toString('hex');
 }
 
 function bearer(header: string | undefined): string | null {
@@ -47,15 +45,19 @@ function bearer(header: string | undefined): string | null {
  * indexed query. Either way a revoked token stops working at once.
  */
 export function authenticate(opts: { pool: pg.Pool; adminToken: string; principals?: PrincipalCache }): RequestHandler {
+  // The admin token's digest once, and the caller's once per request: it serves both the admin check and the lookup.
+  // Comparing digests in constant time: equal lengths, so timingSafeEqual never throws or leaks the token's length.
+  const adminDigest = opts.adminToken ? sha256(opts.adminToken) : undefined;
   return async (req, _res, next) => {
     const token = bearer(req.headers.authorization);
     if (!token) throw new ProblemError('unauthorized', 'send Authorization: Bearer <token>');
-    if (opts.adminToken && sameSecret(token, opts.adminToken)) {
+    const digest = sha256(token);
+    if (adminDigest && timingSafeEqual(digest, adminDigest)) {
       req.actor = { ...ADMIN_ACTOR, roles: [...ADMIN_ACTOR.roles] };
       return next();
     }
     if (!TOKEN_RE.test(token) || token.length > 200) throw new ProblemError('unauthorized', 'unknown or revoked token');
-    const hash = hashToken(token);
+    const hash = digest.toString('hex');
     const known = opts.principals?.get(hash);
     if (known) {
       req.actor = { ...known, roles: [...known.roles] };
