@@ -1,6 +1,5 @@
 // `npm run demo`: five cases that take different paths, played end to end through the HTTP API with the partner simulator.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CaseStatus, PartnerKind, Role, Step, StepName } from '../domain/types';
@@ -8,7 +7,7 @@ import { OPEN_CASE_STATUSES, STEP_NAMES } from '../domain/types';
 import { loadConfig } from './config';
 import { TakedownClient, type CaseRead, type NewCase } from './lib/api-client';
 import { startPartnerSimulator, type PartnerBehaviour, type PartnerSimulator, type SimulatorStats } from './lib/partner-simulator';
-import { clientApiUrl, createLogger } from './lib/runtime';
+import { adminTokenFile, clientAdminToken, clientApiUrl, createLogger } from './lib/runtime';
 import { startSystem, type RunningSystem } from './lib/system';
 
 // ── The partners: each org behaves one way, so each case's path follows from where its merchant banks and hosts. ──
@@ -520,9 +519,8 @@ async function main(): Promise<number> {
   }
   if (state === 'unhealthy') throw new Error(`the API at ${url} answers but is not healthy (GET /healthz); fix it or stop it and run the demo again`);
   if (state === 'healthy') {
-    const file = path.join(config.dataDir, 'admin-token');
-    const token = config.adminToken ?? (existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined);
-    if (!token) throw new Error(`an API answers at ${url}, but there is no admin token: set TAKEDOWN_ADMIN_TOKEN or write it to ${file}`);
+    const token = clientAdminToken(config);
+    if (!token) throw new Error(`an API answers at ${url}, but there is no admin token: set TAKEDOWN_ADMIN_TOKEN or write it to ${adminTokenFile(config.dataDir)}`);
     adminToken = token;
     temporalUiUrl = config.temporalUiUrl;
     process.stdout.write(`Using the Takedown API at ${url}\n`);

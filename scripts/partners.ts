@@ -1,12 +1,10 @@
 // `npm run partners`: the partner simulator as a command: registers partner orgs with a running API and answers their notices.
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PARTNER_KINDS, type PartnerKind } from '../domain/types';
 import { loadConfig } from './config';
 import { TakedownClient } from './lib/api-client';
 import { startPartnerSimulator, type PartnerBehaviour } from './lib/partner-simulator';
-import { clientApiUrl } from './lib/runtime';
+import { adminTokenFile, clientAdminToken, clientApiUrl } from './lib/runtime';
 
 const HELP = `Usage: npm run partners -- [options]
 
@@ -71,9 +69,8 @@ async function main(): Promise<void> {
   const apiUrl = clientApiUrl(config, values['api-url']);
   const health = await new TakedownClient({ baseUrl: apiUrl, timeoutMs: 3_000 }).health().catch(() => null);
   if (!health) throw new Error(`no Takedown API answers at ${apiUrl}: start one (npm start), or pass the URL it printed with --api-url or TAKEDOWN_URL`);
-  const tokenFile = path.join(config.dataDir, 'admin-token');
-  const adminToken = values['admin-token'] ?? config.adminToken ?? (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined);
-  if (!adminToken) throw new Error(`no admin token: pass --admin-token, set TAKEDOWN_ADMIN_TOKEN, or start the API once so it writes ${tokenFile}`);
+  const adminToken = clientAdminToken(config, values['admin-token']);
+  if (!adminToken) throw new Error(`no admin token: pass --admin-token, set TAKEDOWN_ADMIN_TOKEN, or start the API once so it writes ${adminTokenFile(config.dataDir)}`);
 
   const orgList = (values.orgs ?? 'visa:card_scheme,mastercard:card_scheme,paypal:payment_provider,acq-northbank:acquirer,host-example:hosting_provider')
     .split(',')

@@ -24,6 +24,7 @@ export function withErrorsSerialised(meta: Record<string, unknown> | undefined):
 
 /** Where a running system writes the URL its API answers on, so the demo and the partner simulator find it. */
 export const apiUrlFile = (dataDir: string) => path.join(dataDir, 'api-url');
+export const adminTokenFile = (dataDir: string) => path.join(dataDir, 'admin-token');
 
 /** Writes <data dir>/api-url; the returned function removes it again (unless another system wrote its own since). */
 export function recordApiUrl(dataDir: string, url: string): () => void {
@@ -48,6 +49,15 @@ export function clientApiUrl(config: Pick<Config, 'dataDir' | 'port'>, named?: s
   const recorded = existsSync(apiUrlFile(config.dataDir)) ? readFileSync(apiUrlFile(config.dataDir), 'utf8').trim() : '';
   const url = named ?? process.env.TAKEDOWN_URL ?? (/^https?:\/\/\S+$/.test(recorded) ? recorded : `http://127.0.0.1:${config.port}`);
   return url.replace(/\/+$/, '');
+}
+
+/**
+ * The admin token a client (the demo, the partner simulator) sends: the one named (a flag), else TAKEDOWN_ADMIN_TOKEN,
+ * else the one a development system serving from this data dir generated. Undefined when there is none.
+ */
+export function clientAdminToken(config: Pick<Config, 'dataDir' | 'adminToken'>, named?: string): string | undefined {
+  const file = adminTokenFile(config.dataDir);
+  return named ?? config.adminToken ?? (existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined);
 }
 
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
@@ -234,7 +244,7 @@ export function resolveAdminToken(config: Config, log?: Logger): { token: string
     return { token: config.adminToken, generated: false };
   }
   if (config.production) throw new Error('TAKEDOWN_ADMIN_TOKEN is required when NODE_ENV=production');
-  const file = path.join(config.dataDir, 'admin-token');
+  const file = adminTokenFile(config.dataDir);
   if (existsSync(file)) {
     const token = readFileSync(file, 'utf8').trim();
     if (token.length >= WEAK_ADMIN_TOKEN_LENGTH) return { token, generated: true };

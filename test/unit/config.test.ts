@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig } from '../../scripts/config';
-import { clientApiUrl, lockDataDir, recordApiUrl, resolveAdminToken, withErrorsSerialised } from '../../scripts/lib/runtime';
+import { clientAdminToken, clientApiUrl, lockDataDir, recordApiUrl, resolveAdminToken, withErrorsSerialised } from '../../scripts/lib/runtime';
 
 const TOKEN = { TAKEDOWN_ADMIN_TOKEN: 'a-production-admin-token-0123456789' };
 
@@ -100,6 +100,17 @@ describe('the data dir lock', () => {
       if (saved === undefined) delete process.env.TAKEDOWN_URL;
       else process.env.TAKEDOWN_URL = saved;
     }
+  });
+
+  it('gives clients the admin token named, else the configured one, else the one a development system wrote', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'takedown-token-'));
+    expect(clientAdminToken({ dataDir: dir })).toBeUndefined();
+    writeFileSync(path.join(dir, 'admin-token'), '\n');
+    expect(clientAdminToken({ dataDir: dir })).toBeUndefined();
+    writeFileSync(path.join(dir, 'admin-token'), 'tdk_admin_fromfile\n');
+    expect(clientAdminToken({ dataDir: dir })).toBe('tdk_admin_fromfile');
+    expect(clientAdminToken({ dataDir: dir, adminToken: 'from-env' })).toBe('from-env');
+    expect(clientAdminToken({ dataDir: dir, adminToken: 'from-env' }, 'from-flag')).toBe('from-flag');
   });
 
   it("writes the Temporal SDK's errors with their message and stack, not as {}", () => {
