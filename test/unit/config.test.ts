@@ -104,11 +104,11 @@ describe('the data dir lock', () => {
 
   it('gives clients the admin token named, else the configured one, else the one a development system wrote', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'takedown-token-'));
-    expect(clientAdminToken({ dataDir: dir })).toBeUndefined();
+    expect(clientAdminToken({ dataDir: dir, adminToken: undefined })).toBeUndefined();
     writeFileSync(path.join(dir, 'admin-token'), '\n');
-    expect(clientAdminToken({ dataDir: dir })).toBeUndefined();
+    expect(clientAdminToken({ dataDir: dir, adminToken: undefined })).toBeUndefined();
     writeFileSync(path.join(dir, 'admin-token'), 'tdk_admin_fromfile\n');
-    expect(clientAdminToken({ dataDir: dir })).toBe('tdk_admin_fromfile');
+    expect(clientAdminToken({ dataDir: dir, adminToken: undefined })).toBe('tdk_admin_fromfile');
     expect(clientAdminToken({ dataDir: dir, adminToken: 'from-env' })).toBe('from-env');
     expect(clientAdminToken({ dataDir: dir, adminToken: 'from-env' }, 'from-flag')).toBe('from-flag');
   });
