@@ -290,6 +290,32 @@ describe('case workflow', () => {
     expect(tasks.find((t) => t.id === paypalTask.id)).toMatchObject({ status: 'cancelled' });
   });
 
+  it("names each payment channel in its own termination request when one scheme holds two of the merchant's channels", async () => {
+    const u = c8();
+    const base = sampleCase({}, u);
+    const channels = [
+      { kind: 'card' as const, scheme: 'visa', acquirer: 'acq-northbank', merchantId: `MA${u}` },
+      { kind: 'card' as const, scheme: 'visa', acquirer: 'acq-northbank', merchantId: `MB${u}` },
+    ];
+    const c = await startCase(stack, { ...base, merchant: { ...base.merchant, paymentChannels: channels, hosting: [] }, plan: { ...base.plan, freezeAssets: false } });
+    await throughSignoff(c.id);
+    const requests = () => partners.received.filter((n) => n.caseId === c.id && n.type === 'termination_request');
+    await partners.waitFor((n) => n.caseId === c.id && n.type === 'termination_request' && requests().length >= 2, 20_000);
+    expect(requests()).toHaveLength(2);
+    // Each request names the channel its task is about (and not the other one), so both merchant ids are asked for.
+    const named: string[] = [];
+    for (const n of requests()) {
+      const own = ((await contextOf(n.taskId!)) as { scope: { channel: { merchantId: string } } }).scope.channel.merchantId;
+      const other = own === `MA${u}` ? `MB${u}` : `MA${u}`;
+      expect(JSON.stringify(n.document)).toContain(own);
+      expect(JSON.stringify(n.document)).not.toContain(other);
+      named.push(own);
+    }
+    expect(named.sort()).toEqual([`MA${u}`, `MB${u}`]);
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'test done', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id);
+  });
+
   it('never accepts a withdrawal and then ends the case otherwise: raced with the last completion, one of them wins whole', async () => {
     const runs = await Promise.all(
       [0, 1, 2, 3].map(async (i) => {

@@ -18,8 +18,13 @@ interface Delivery {
   detail: Record<string, unknown>;
 }
 
-/** The request's scope as of now: amendments (new URLs) reach notices that have not been sent yet. */
+/**
+ * The request's scope as of now: amendments (new URLs) reach hosting notices that have not been sent yet. Only hosting
+ * requests change with amendments, and only they are one per org: termination is one request per payment channel, so
+ * an org holding two of the merchant's channels has two requests, each naming its own.
+ */
 function currentScope(state: CaseState, req: PartnerRequest): Record<string, unknown> {
+  if (req.step !== 'hosting') return req.scope;
   const fresh = partnerRequests({ merchant: state.view.merchant, plan: state.view.plan }).find((r) => r.step === req.step && r.org === req.org);
   return fresh?.scope ?? req.scope;
 }
