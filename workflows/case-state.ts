@@ -44,6 +44,11 @@ export class CaseState {
   readonly view: CaseView;
   readonly tasks = new Map<string, Task>();
   readonly sentRequests: SentRequest[] = [];
+  /**
+   * Withdrawal notices sent when the case lead skipped a request (skip-notices runs): the close waits for them, and
+   * `delivered` says whether the partner was told (or has no webhook to be told through).
+   */
+  readonly skipNotices: { taskId: string; done: Promise<void>; delivered: boolean }[] = [];
   /** True once a task ended declined or skipped: the case then ends completed_with_exceptions. */
   exceptions = false;
   intakeDone = false;
@@ -71,6 +76,7 @@ export class CaseState {
    * @param carrying whether it has the carried-completions patch (only with batched), decided the same way.
    * @param refusals whether it has the refused-reminders patch (only with carrying), decided the same way.
    * @param closure whether it has the partner-closure patch (only with refusals), decided the same way.
+   * @param skipNoticesKept whether it has the skip-notices patch (only with closure), decided the same way.
    */
   constructor(
     readonly input: CaseWorkflowInput,
@@ -81,6 +87,7 @@ export class CaseState {
     readonly carrying = false,
     readonly refusals = false,
     readonly closure = false,
+    readonly skipNoticesKept = false,
   ) {
     const now = input.receivedAt;
     this.view = {

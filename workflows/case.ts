@@ -62,7 +62,8 @@ const isClosed = (status: CaseStatus) => !OPEN_CASE_STATUSES.includes(status);
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
   // Decided before the first command, once per run: see PATCHES. A run with the newest patch has every one before it
   // without reading their markers; runs recorded before it read theirs in the same order as they always did.
-  const closure = patched(PATCHES.partnerClosure);
+  const skipNoticesKept = patched(PATCHES.skipNotices);
+  const closure = skipNoticesKept || patched(PATCHES.partnerClosure);
   const withdrawalWins = closure || patched(PATCHES.withdrawalWins);
   const refusals = withdrawalWins || patched(PATCHES.refusedReminders);
   const carrying = refusals || patched(PATCHES.carriedCompletions);
@@ -70,7 +71,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   const current = batched || patched(PATCHES.startAttributes);
   const lean = current || patched(PATCHES.leanProjections);
   const serial = current || (lean && patched(PATCHES.serialLocalActivities));
-  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying, refusals, closure);
+  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying, refusals, closure, skipNoticesKept);
   const view = state.view;
   const main = new CancellationScope();
   /** Set when the case's flow has ended and its ending is decided (withdrawal-wins runs): a withdrawal comes too late. */
@@ -240,6 +241,9 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
       s.finishedAt = s.startedAt ? new Date().toISOString() : null;
     }
   }
+  // (skip-notices runs) A skipped request's withdrawal notice is delivered, or has failed, before the case closes.
+  if (state.skipNoticesKept) await Promise.all(state.skipNotices.map((n) => n.done));
+  const toldAtSkip = (taskId: string) => state.skipNotices.some((n) => n.taskId === taskId && n.delivered);
   if (status === 'withdrawn' || status === 'failed') {
     // Compensation: every partner already sent a request gets one withdrawal notice naming what is withdrawn (the requests
     // whose tasks this closing cancels) and what stands (tasks it completed before). Which orgs are told depends on the
@@ -250,8 +254,9 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
       const task = r.taskId ? state.tasks.get(r.taskId) : undefined;
       if (task && !cancelledNow.has(task.id) && task.status === 'completed') {
         if (!entry.standing.includes(task.id)) entry.standing.push(task.id);
-      } else if (!(state.closure && task && !cancelledNow.has(task.id))) {
-        // (partner-closure runs told a skipped request's partner when it was skipped)
+      } else if (!(state.closure && task && !cancelledNow.has(task.id) && (!state.skipNoticesKept || toldAtSkip(task.id)))) {
+        // (partner-closure runs told a skipped request's partner when it was skipped; skip-notices runs withdraw it
+        // again here when that notice did not reach the partner)
         entry.notices.push(r.noticeId);
         if (r.taskId && !entry.tasks.includes(r.taskId)) entry.tasks.push(r.taskId);
       }

@@ -65,4 +65,12 @@ export const PATCHES = {
    * withdrawalWins and everything before without their markers. Read first, before withdrawalWins.
    */
   partnerClosure: 'partner-closure',
+  /**
+   * A skipped request's withdrawal notice is waited for before the case closes: when the skip was the last thing the
+   * case waited for, the close used to end the run while the notice was only scheduled, and it was never sent. At a
+   * withdrawal or failure, a skipped request whose notice was not delivered (cancelled by the withdrawal, refused) is
+   * withdrawn again by the closing notice to its org. A run with it has partnerClosure and everything before without
+   * their markers. Read first, before partnerClosure.
+   */
+  skipNotices: 'skip-notices',
 } as const;

@@ -26,6 +26,15 @@ afterAll(async () => {
   await partners?.close();
 });
 
+/** The case lead's resolve_exception about one partner's request, once it exists (open or not). */
+async function exceptionAbout(caseId: string, org: string): Promise<{ id: string; status: string }> {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    const { rows } = await stack.db.pool.query(`SELECT id, status FROM tasks WHERE case_id = $1 AND type = 'resolve_exception' AND context->>'org' = $2`, [caseId, org]);
+    if (rows.length > 0) return rows[0] as { id: string; status: string };
+  }
+  throw new Error(`no exception about ${org}`);
+}
+
 async function throughSignoff(caseId: string, data: Record<string, unknown> = {}) {
   const verify = await waitForTask(stack, caseId, 'verify_evidence');
   await complete(stack, caseId, verify.id, actors.analyst, 'verified');
@@ -256,13 +265,7 @@ describe('case workflow', () => {
     const slas = { verification: '1h', signoff: '1h', termination: '2s', freeze: '1h', removal: '1h' };
     const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas } }));
     await throughSignoff(c.id);
-    const exceptionFor = async (org: string) => {
-      for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
-        const { rows } = await stack.db.pool.query(`SELECT id, status FROM tasks WHERE case_id = $1 AND type = 'resolve_exception' AND context->>'org' = $2`, [c.id, org]);
-        if (rows.length > 0) return rows[0] as { id: string; status: string };
-      }
-      throw new Error(`no exception about ${org}`);
-    };
+    const exceptionFor = (org: string) => exceptionAbout(c.id, org);
     // Both schemes stay silent past twice their deadline: the case lead is asked about each.
     const visaException = await exceptionFor('visa');
     const paypalException = await exceptionFor('paypal');
@@ -314,6 +317,56 @@ describe('case workflow', () => {
     expect(named.sort()).toEqual([`MA${u}`, `MB${u}`]);
     await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'test done', actor: actors.lead }] });
     await waitForCaseEnd(stack, c.id);
+  });
+
+  /** A case whose one payment channel is a PayPal wallet, with no freeze and no hosting: termination is all it waits for. */
+  const paypalOnlyCase = (terminationSla: string) => {
+    const u = c8();
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: terminationSla, freeze: '1h', removal: '1h' } } }, u);
+    return { ...base, merchant: { ...base.merchant, paymentChannels: [{ kind: 'wallet' as const, provider: 'paypal', accountId: `PP-${u}` }], hosting: [] } };
+  };
+  const withdrawalsTo = (caseId: string, org: string) => partners.received.filter((n) => n.caseId === caseId && n.org === org && n.type === 'withdrawal_notice');
+
+  it('tells a skipped partner before the case closes when the skip was the last thing the case waited for', async () => {
+    const c = await startCase(stack, paypalOnlyCase('2s'));
+    await throughSignoff(c.id);
+    const task = await waitForTask(stack, c.id, 'confirm_termination', 'paypal');
+    // PayPal stays silent past twice its deadline; the case lead skips it, and nothing else is left to wait for.
+    const ex = await waitForTask(stack, c.id, 'resolve_exception');
+    await complete(stack, c.id, ex.id, actors.lead, 'skip');
+    const end = await waitForCaseEnd(stack, c.id, 'skip-last-request');
+    expect(end.status).toBe('completed_with_exceptions');
+    const told = withdrawalsTo(c.id, 'paypal');
+    expect(told.map((n) => n.status)).toEqual([200]);
+    expect(told[0].document).toMatchObject({ withdraws: { taskIds: [task.id] } });
+    const { rows } = await stack.db.pool.query<{ type: string; state: string }>('SELECT type, state FROM notices WHERE case_id = $1 AND org = $2', [c.id, 'paypal']);
+    expect(rows.filter((r) => r.type === 'withdrawal_notice')).toEqual([{ type: 'withdrawal_notice', state: 'delivered' }]);
+    // The notice is recorded as sent before the case is recorded as closed.
+    const actions = (await stack.db.pool.query<{ action: string; data: { type?: string } }>('SELECT action, data FROM audit_entries WHERE case_id = $1 ORDER BY seq', [c.id])).rows;
+    const sentAt = actions.findIndex((a) => a.action === 'notice.sent' && a.data.type === 'withdrawal_notice');
+    expect(sentAt).toBeGreaterThan(-1);
+    expect(sentAt).toBeLessThan(actions.findIndex((a) => a.action === 'case.closed'));
+  });
+
+  it("withdraws a skipped request again at the case's withdrawal when its own notice had not reached the partner", async () => {
+    // Visa's request and the hosting notice keep the case open after PayPal's is skipped.
+    const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '2s', freeze: '1h', removal: '1h' } } }));
+    await throughSignoff(c.id);
+    const task = await waitForTask(stack, c.id, 'confirm_termination', 'paypal');
+    const ex = await exceptionAbout(c.id, 'paypal');
+    // The skip's notice meets a partner that answers 503: it is still being retried when the case is withdrawn.
+    partners.script('paypal', [503, 503, 503]);
+    await complete(stack, c.id, ex.id, actors.lead, 'skip');
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'withdrawal_notice' && n.status === 503, 20_000);
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'court order', actor: actors.lead }] });
+    expect((await waitForCaseEnd(stack, c.id, 'skip-notice-then-withdrawal')).status).toBe('withdrawn');
+    // The closing notice names the skipped task (the withdrawal cancelled the skip's own notice).
+    const delivered = withdrawalsTo(c.id, 'paypal').filter((n) => n.status === 200);
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0].document).toMatchObject({ withdraws: { taskIds: [task.id] } });
+    expect(delivered[0].taskId).toBeNull();
+    // Every 503 was used up by this case's notices.
+    partners.script('paypal', []);
   });
 
   it('never accepts a withdrawal and then ends the case otherwise: raced with the last completion, one of them wins whole', async () => {

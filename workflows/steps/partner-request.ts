@@ -172,7 +172,7 @@ async function skip(state: CaseState, task: Task, req: PartnerRequest): Promise<
   if (state.closure && sent.length > 0) {
     // The partner was asked: it is told at once that the request no longer stands (not at the case's close). Not awaited,
     // as a request's own notice is not: the case goes on while it is delivered.
-    void deliverNotice(state, {
+    const delivery = deliverNotice(state, {
       type: 'withdrawal_notice',
       org: req.org,
       task,
@@ -180,6 +180,14 @@ async function skip(state: CaseState, task: Task, req: PartnerRequest): Promise<
       scope: {},
       extra: { withdrawnNoticeIds: sent, withdrawnTaskIds: [task.id], reason: 'the case lead goes on without this request' },
     });
+    if (state.skipNoticesKept) {
+      // The close waits for it (see closeCase), and withdraws the request again if it did not reach the partner.
+      const kept = { taskId: task.id, delivered: false, done: Promise.resolve() };
+      kept.done = delivery.then((d) => {
+        kept.delivered = d.state === 'delivered' || d.state === 'no_webhook';
+      });
+      state.skipNotices.push(kept);
+    }
   }
   return 'skipped';
 }
