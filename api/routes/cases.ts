@@ -1,6 +1,6 @@
 // Cases: creation through update-with-start (with Idempotency-Key), lists and reads from the projection, withdraw and evidence as workflow updates.
 import { Router } from 'express';
-import { WithStartWorkflowOperation } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { prepared } from '../../db/client';
 import { cases, tasks } from '../../db/schema';
@@ -111,13 +111,24 @@ export async function startCase(deps: ApiDeps, actor: Actor, caseId: string, inp
     args: [workflowInput],
     // A retried creation with the same case id joins the workflow the first attempt started: never a second case.
     workflowIdConflictPolicy: 'USE_EXISTING',
+    // Nor a second run of a case that has closed meanwhile (a retry after a lost answer): it is answered from the record.
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
     staticSummary: `${input.reference} · ${input.jurisdiction}`,
     // The same the workflow would set at intake, so it does not upsert them again (PATCHES.startAttributes).
     typedSearchAttributes: caseSearchAttributes({ ...input, status: 'verifying' }),
   });
-  return withTemporalDeadline(deps.temporal, () =>
-    deps.temporal.workflow.executeUpdateWithStart(intakeUpdate, { startWorkflowOperation, updateId: `intake-${caseId}` }),
-  );
+  try {
+    return await withTemporalDeadline(deps.temporal, () =>
+      deps.temporal.workflow.executeUpdateWithStart(intakeUpdate, { startWorkflowOperation, updateId: `intake-${caseId}` }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      const row = await loadCase(deps, caseId);
+      if (row) return row.view;
+      throw new ProblemError('conflict', `case ${caseId} was started before and has closed`);
+    }
+    throw err;
+  }
 }
 
 async function viewOrRestart(deps: ApiDeps, actor: Actor, caseId: string, input: CaseInput): Promise<CaseView> {
@@ -145,7 +156,8 @@ export function casesRouter(deps: ApiDeps): Router {
       }
       let view: CaseView;
       try {
-        view = await startCase(deps, actor, claim.caseId, input);
+        // A retry taking over a dead attempt answers with the case that attempt made, as it is now, if it got that far.
+        view = claim.replay ? await viewOrRestart(deps, actor, claim.caseId, input) : await startCase(deps, actor, claim.caseId, input);
       } catch (err) {
         await releaseKey(deps.pool, actor.id, key).catch(() => {});
         throw err;

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CASE_ID_RE } from '../../domain/ids';
+import { CASE_ID_RE, caseWorkflowId } from '../../domain/ids';
 import { bodyHash } from '../../api/idempotency';
 import { startApi, type ApiHarness } from '../support/api-harness';
 import { caseBody, waitForCaseStatus, waitForInboxTask } from '../support/api-fixtures';
@@ -155,6 +155,27 @@ describe('Idempotency-Key on case creation', () => {
     expect(retry.body.id).toBe(caseId);
     const { rows } = await api.db.pool.query('SELECT state FROM idempotency_keys WHERE principal_id = $1 AND key = $2', [lead.id, dead]);
     expect(rows[0].state).toBe('done');
+  });
+
+  it('answers a retry that takes over a dead attempt with the case as it is now when it has closed meanwhile, never with a second run', async () => {
+    const body = caseBody();
+    const key = `key-${Date.now()}-closed`;
+    const created = await api.request('POST', '/v1/cases', { token: lead.token, body, headers: { 'Idempotency-Key': key } });
+    expect(created.status).toBe(201);
+    const withdrawn = await api.request('POST', `/v1/cases/${created.body.id}/withdraw`, { token: lead.token, body: { reason: 'opened by mistake' } });
+    expect(withdrawn.status, withdrawn.text).toBe(202);
+    // The run has ended (not only written its status).
+    await stack.client.workflow.getHandle(caseWorkflowId(created.body.id)).result();
+    // As if the first attempt's answer was lost and its key released (a 503), so the retry owns the key again.
+    await api.db.pool.query(`UPDATE idempotency_keys SET state = 'in_flight', locked_until = now() WHERE principal_id = $1 AND key = $2`, [lead.id, key]);
+    const retry = await api.request('POST', '/v1/cases', { token: lead.token, body, headers: { 'Idempotency-Key': key } });
+    expect(retry.status, retry.text).toBe(200);
+    // The latest run of the case's workflow is still the one that closed (a second run would be running).
+    const latest = await stack.client.workflow.getHandle(caseWorkflowId(created.body.id)).describe();
+    expect(latest.status.name).toBe('COMPLETED');
+    expect(retry.body).toMatchObject({ id: created.body.id, status: 'withdrawn' });
+    const open = await api.db.pool.query(`SELECT id FROM tasks WHERE case_id = $1 AND status = 'open'`, [created.body.id]);
+    expect(open.rows).toEqual([]);
   });
 
   it('rejects a malformed key with 422', async () => {
