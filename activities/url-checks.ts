@@ -44,53 +44,107 @@ for (const [net4, prefix] of [
 ] as const) {
   FORBIDDEN.addSubnet(net4, prefix, 'ipv4');
 }
+// A list of its own: a BlockList checks an IPv4 address against its IPv6 rules too (as ::ffff:a.b.c.d), and ::/8 would
+// then refuse every IPv4 address.
+const FORBIDDEN6 = new net.BlockList();
 for (const [net6, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  // ::/8 is reserved: the unspecified address, loopback and the IPv4-compatible, -mapped and -translated forms live
+  // there. Those with an IPv4 address inside are judged by it first (see embeddedIpv4); the rest is refused.
+  ['::', 8],
   ['fc00::', 7],
   ['fe80::', 10],
   ['fec0::', 10],
   ['ff00::', 8],
   ['2001:db8::', 32],
+  ['3fff::', 20],
+  ['2001:2::', 48],
   ['100::', 64],
+  // Local-use NAT64 (RFC 8215): where the IPv4 address sits depends on the prefix length the site chose, so only its
+  // /96 form is read (embeddedIpv4); anything else in it is refused.
+  ['64:ff9b:1::', 48],
 ] as const) {
-  FORBIDDEN.addSubnet(net6, prefix, 'ipv6');
+  FORBIDDEN6.addSubnet(net6, prefix, 'ipv6');
 }
 
-/** An IPv4 address embedded in an IPv4-mapped (::ffff:a.b.c.d or ::ffff:hhhh:hhhh) or NAT64 (64:ff9b::) IPv6 address. */
-function embeddedIpv4(ip6: string): string | null {
-  const lower = ip6.toLowerCase();
-  const dotted = /^(?:::ffff:|::ffff:0:|64:ff9b::)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|::ffff:0:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (!hex) return null;
-  const hi = parseInt(hex[1], 16);
-  const lo = parseInt(hex[2], 16);
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+/** The eight 16-bit groups of an IPv6 address (`::` and a trailing dotted IPv4 part allowed), or null. */
+function ipv6Groups(ip6: string): number[] | null {
+  if (net.isIP(ip6) !== 6) return null;
+  let text = ip6.toLowerCase();
+  const dotted = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number);
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const part = (s: string | undefined) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
+  const front = part(head);
+  if (tail === undefined) return front.length === 8 ? front : null;
+  const back = part(tail);
+  return [...front, ...new Array<number>(8 - front.length - back.length).fill(0), ...back];
 }
 
-/** True for loopback, private, link-local, shared, documentation, multicast and reserved addresses (and for non-addresses). */
+const v4Of = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+
+/**
+ * The IPv4 addresses an IPv6 address carries, where a packet to it would reach (or be translated to) that IPv4 host:
+ * IPv4-compatible ::a.b.c.d, IPv4-mapped ::ffff:a.b.c.d, IPv4-translated (SIIT) ::ffff:0:a.b.c.d, NAT64 64:ff9b::/96
+ * and 64:ff9b:1::/96, 6to4 2002:aabb:ccdd::/48, and Teredo 2001::/32 (its server and, bits inverted, its client).
+ * An empty list: none.
+ */
+function embeddedIpv4(g: number[]): string[] {
+  const zero = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zero(0, 5) && (g[5] === 0 || g[5] === 0xffff)) return [v4Of(g[6], g[7])];
+  if (zero(0, 4) && g[4] === 0xffff && g[5] === 0) return [v4Of(g[6], g[7])];
+  if (g[0] === 0x64 && g[1] === 0xff9b && (g[2] === 0 || g[2] === 1) && zero(3, 6)) return [v4Of(g[6], g[7])];
+  if (g[0] === 0x2002) return [v4Of(g[1], g[2])];
+  if (g[0] === 0x2001 && g[1] === 0) return [v4Of(g[2], g[3]), v4Of(g[6] ^ 0xffff, g[7] ^ 0xffff)];
+  return [];
+}
+
+/**
+ * True for loopback, private, link-local, shared, documentation, multicast and reserved addresses (and for non-addresses).
+ * An IPv6 address that carries an IPv4 address (see embeddedIpv4) is judged by the IPv4 address, as plain IPv4 is.
+ */
 export function isForbiddenAddress(ip: string): boolean {
   const bare = ip.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
   const family = net.isIP(bare);
   if (family === 4) return FORBIDDEN.check(bare, 'ipv4');
   if (family === 6) {
-    const v4 = embeddedIpv4(bare);
-    if (v4) return isForbiddenAddress(v4);
-    return FORBIDDEN.check(bare, 'ipv6');
+    const groups = ipv6Groups(bare);
+    if (!groups) return true;
+    const v4 = embeddedIpv4(groups);
+    if (v4.length > 0) return v4.some((a) => FORBIDDEN.check(a, 'ipv4'));
+    return FORBIDDEN6.check(bare, 'ipv6');
   }
   return true;
 }
 
 /**
- * Whether a webhook URL names a loopback or private host outright (an IP literal in a forbidden range, or localhost):
- * where private webhooks are not allowed, every notice to it would be refused at delivery, so the API refuses it at
- * PUT. A name that resolves to such an address is still caught at delivery, which checks every address it connects to.
+ * Names that never lead to a public host, told from the name alone: localhost and *.localhost (RFC 6761), *.local (mDNS,
+ * RFC 6762), *.internal (reserved for private use by ICANN, 2024: metadata.google.internal...), home.arpa (RFC 8375),
+ * the private names RFC 6762 appendix G lists (intranet, private, corp, home, lan), and a single label such as
+ * `metadata` or `intranet` (no public host has one; a resolver may complete it with a local search domain). A
+ * trailing dot changes nothing (`localhost.` is localhost).
+ */
+const PRIVATE_SUFFIXES = ['localhost', 'local', 'internal', 'home.arpa', 'intranet', 'private', 'corp', 'home', 'lan'];
+
+/** Whether a URL's host (IP literal or name) is a loopback or private one outright, as far as the name tells. */
+export function isPrivateHostname(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  if (net.isIP(host) !== 0) return isForbiddenAddress(host);
+  const name = host.replace(/\.+$/, '');
+  if (name === '' || !name.includes('.')) return true;
+  return PRIVATE_SUFFIXES.some((s) => name === s || name.endsWith(`.${s}`));
+}
+
+/**
+ * Whether a webhook URL names a loopback or private host outright (an IP literal in a forbidden range, or a name such
+ * as localhost or metadata.google.internal, see isPrivateHostname): where private webhooks are not allowed, every notice
+ * to it would be refused at delivery, so the API refuses it at PUT. A name that resolves to such an address is still
+ * caught at delivery, which checks every address it connects to.
  */
 export function namesPrivateHost(url: string): boolean {
-  const host = new URL(url).hostname.toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  return net.isIP(host.replace(/^\[|\]$/g, '')) !== 0 && isForbiddenAddress(host);
+  return isPrivateHostname(new URL(url).hostname);
 }
 
 /** A resolver that refuses to hand the socket a forbidden address, so the check covers the address actually connected to. */
@@ -175,9 +229,8 @@ export async function guardedRequest(url: string, req: GuardedRequest): Promise<
     throw new OutboundError('invalid_url', `not a URL: ${url}`);
   }
   if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new OutboundError('invalid_url', `not http(s): ${url}`);
-  const host = target.hostname.replace(/^\[|\]$/g, '');
-  if (!req.allowPrivate && net.isIP(host) && isForbiddenAddress(host)) {
-    throw new OutboundError('forbidden_address', `${host} is a loopback or private address`);
+  if (!req.allowPrivate && isPrivateHostname(target.hostname)) {
+    throw new OutboundError('forbidden_address', `${target.hostname} is a loopback or private address or name`);
   }
 
   const ac = new AbortController();

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkUrls, isForbiddenAddress } from '../../activities/url-checks';
+import { checkUrls, isForbiddenAddress, namesPrivateHost } from '../../activities/url-checks';
 
 let server: http.Server;
 let base: string;
@@ -136,7 +136,15 @@ describe('checkUrls', () => {
 
   it('counts loopback targets as down unless private addresses are allowed', async () => {
     hits.length = 0;
-    const urls = [`${base}/ok`, `${base.replace('127.0.0.1', 'localhost')}/ok`, `http://[::1]:1/ok`, `http://[::ffff:127.0.0.1]:1/ok`];
+    const urls = [
+      `${base}/ok`,
+      `${base.replace('127.0.0.1', 'localhost')}/ok`,
+      `${base.replace('127.0.0.1', 'localhost.')}/ok`,
+      `http://[::1]:1/ok`,
+      `http://[::ffff:127.0.0.1]:1/ok`,
+      `http://[::127.0.0.1]:1/ok`,
+      `http://[2002:7f00:1::1]:1/ok`,
+    ];
     expect(await checkUrls({ timeoutMs: 400, allowPrivate: false }, urls)).toEqual({ up: [], down: urls });
     expect(hits).toHaveLength(0);
   });
@@ -156,6 +164,62 @@ describe('isForbiddenAddress', () => {
   it('allows public addresses', () => {
     for (const ip of ['8.8.8.8', '1.1.1.1', '151.101.1.69', '2606:4700:4700::1111', '::ffff:8.8.8.8']) {
       expect(isForbiddenAddress(ip), ip).toBe(false);
+    }
+  });
+
+  // Each form that carries an IPv4 address is judged by it, as plain IPv4 is: refused for a private one, taken for a public one.
+  it.each([
+    ['IPv4-compatible ::a.b.c.d', '::127.0.0.1', '::8.8.8.8'],
+    ['IPv4-compatible in hex', '::7f00:1', '::808:808'],
+    ['IPv4-mapped', '::ffff:10.0.0.1', '::ffff:808:808'],
+    ['IPv4-translated (SIIT) ::ffff:0:a.b.c.d', '::ffff:0:10.0.0.1', '::ffff:0:8.8.8.8'],
+    ['NAT64 64:ff9b::/96', '64:ff9b::169.254.169.254', '64:ff9b::8.8.8.8'],
+    ['NAT64 in hex', '64:ff9b::a9fe:a9fe', '64:ff9b::808:808'],
+    ['local-use NAT64 64:ff9b:1::/96', '64:ff9b:1::192.168.0.1', '64:ff9b:1::8.8.8.8'],
+    ['6to4 2002::/16', '2002:c0a8:101::1', '2002:808:808::1'],
+    ['6to4 of loopback', '2002:7f00:1::', '2002:101:101::'],
+    // RFC 4380's example: client 192.0.2.45 (documentation); and one whose client is 8.8.8.8.
+    ['Teredo 2001::/32 (client bits inverted)', '2001:0:4136:e378:8000:63bf:3fff:fdd2', '2001:0:4136:e378:8000:63bf:f7f7:f7f7'],
+  ])('%s: %s refused, %s taken', (_form, bad, good) => {
+    expect(isForbiddenAddress(bad), bad).toBe(true);
+    expect(isForbiddenAddress(`[${bad}]`), bad).toBe(true);
+    expect(isForbiddenAddress(good), good).toBe(false);
+  });
+
+  it('refuses the rest of ::/8, other local-use NAT64 forms and the IPv6 documentation and benchmarking ranges', () => {
+    for (const ip of ['::ffff:0:0:1.2.3.4', '::ffff:0:0:808:808', '1::', '::2:0:0:1', '64:ff9b:1:abcd::1', '64:ff9b:1:0:808:800:800::', '3fff::1', '2001:2::1', '2001:db8::1', 'fe80::1%eth0']) {
+      expect(isForbiddenAddress(ip), ip).toBe(true);
+    }
+  });
+});
+
+describe('namesPrivateHost', () => {
+  it('refuses names that never lead to a public host, with or without a trailing dot, and private IP literals', () => {
+    for (const url of [
+      'https://localhost/x',
+      'https://localhost./x',
+      'https://LOCALHOST../x',
+      'https://api.localhost/x',
+      'http://metadata.google.internal/computeMetadata/v1/',
+      'http://metadata.google.internal./',
+      'https://hooks.corp.internal/x',
+      'https://printer.local/x',
+      'https://router.home.arpa/x',
+      'https://nas.lan/x',
+      'https://metadata/x',
+      'https://intranet./x',
+      'https://127.0.0.1./x',
+      'https://[::ffff:0:0:7f00:1]/x',
+      'https://[2002:a00:1::]/x',
+      'https://[64:ff9b::a9fe:a9fe]/x',
+    ]) {
+      expect(namesPrivateHost(url), url).toBe(true);
+    }
+  });
+
+  it('takes public names and addresses (what they resolve to is checked at delivery)', () => {
+    for (const url of ['https://hooks.example.com/x', 'https://hooks.example.com./x', 'https://localhost.example.com/x', 'https://internal.example.com/x', 'https://8.8.8.8/x', 'https://[2606:4700:4700::1111]/x', 'https://[64:ff9b::808:808]/x']) {
+      expect(namesPrivateHost(url), url).toBe(false);
     }
   });
 });
