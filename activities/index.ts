@@ -15,7 +15,7 @@ export interface ActivityDeps {
   pool: pg.Pool;
   /** Needed by archiveHistory only; a worker without it cannot archive. */
   temporal?: Client;
-  notices: { timeoutMs: number; allowPrivate: boolean };
+  notices: { timeoutMs: number; allowPrivate: boolean; httpsOnly?: boolean };
   urlChecks: { timeoutMs: number; allowPrivate: boolean };
 }
 

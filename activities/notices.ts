@@ -2,6 +2,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
+import { isHttpsUrl } from '../domain/rules/urls';
 import type { AuditInput, CaseView, NoticeType } from '../domain/types';
 import { inTransaction, prepared } from '../db/client';
 import { appendAudit, appendAuditInTx, auditAppendStatement } from '../db/queries/audit';
@@ -13,6 +14,8 @@ export interface NoticeDeps {
   timeoutMs: number;
   /** Allow webhooks on loopback/private addresses (tests, the simulator); production refuses them. */
   allowPrivate: boolean;
+  /** Send to https:// webhooks only (production); a webhook registered as http:// fails the notice without sending it. */
+  httpsOnly?: boolean;
 }
 
 export interface PrepareNoticeArgs {
@@ -214,6 +217,12 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
       reason: detail.reason,
     });
   };
+
+  // Stored before production refused http:// at PUT, or by a development system: not sent in the clear, and retrying
+  // will not help, so the case lead hears of it as of a forbidden address.
+  if (deps.httpsOnly && !isHttpsUrl(n.webhook_url)) {
+    return fail({ status: null, reason: 'insecure_url', message: 'the webhook URL is not https://: production sends notices over TLS only' });
+  }
 
   let webhook: Webhook;
   try {

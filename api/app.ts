@@ -45,6 +45,11 @@ export interface ApiDeps {
    * to a loopback or private host could never be delivered there. Unset: every well-formed URL is taken.
    */
   refusesWebhook?: (url: string) => boolean;
+  /**
+   * Refuses (422) a partner webhook URL that is not https:// at PUT (production: notices carry case details and must
+   * travel over TLS). Unset: http:// is taken too, for local simulators in development.
+   */
+  httpsWebhooksOnly?: boolean;
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;

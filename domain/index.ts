@@ -5,3 +5,4 @@ export * from './ids';
 export * from './rules/duration';
 export * from './rules/tasks';
 export * from './rules/plan';
+export * from './rules/urls';

@@ -123,6 +123,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     rateLimitPerMinute: e.TAKEDOWN_RATE_LIMIT_PER_MINUTE ?? (production ? 1200 : 0),
     principalCacheSeconds: e.TAKEDOWN_PRINCIPAL_CACHE_SECONDS,
     allowPrivateWebhooks: flag(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS, !production),
+    /** Production takes and sends to https:// webhooks only (PUT /v1/partners/:org and delivery); development takes http:// too. */
+    httpsWebhooksOnly: production,
     metricsPublic: flag(e.TAKEDOWN_METRICS_PUBLIC, false),
   };
 }

@@ -3,6 +3,7 @@ import { Router } from 'express';
 import { asc, sql } from 'drizzle-orm';
 import { partners } from '../../db/schema';
 import { ProblemError } from '../../domain/errors';
+import { HTTPS_WEBHOOK_RULE, isHttpsUrl } from '../../domain/rules/urls';
 import { PartnerPutSchema, z } from '../../domain/schemas';
 import type { ApiDeps } from '../app';
 import { requireRoles } from '../middleware/auth';
@@ -32,6 +33,9 @@ export function partnersRouter(deps: ApiDeps): Router {
     .put(admin, async (req, res) => {
       const org = parseOr422(OrgParam, req.params.org, 'the org in the path', 'org');
       const body = parseOr422(PartnerPutSchema, req.body ?? {});
+      if (body.webhookUrl && deps.httpsWebhooksOnly && !isHttpsUrl(body.webhookUrl)) {
+        throw new ProblemError('validation', 'the webhook URL must be https:// in production', { webhookUrl: HTTPS_WEBHOOK_RULE });
+      }
       if (body.webhookUrl && deps.refusesWebhook?.(body.webhookUrl)) {
         throw new ProblemError('validation', 'the webhook URL names a loopback or private address', { webhookUrl: 'must not point at a loopback or private address' });
       }

@@ -36,7 +36,7 @@ export async function startWorkerPart(config: Config, services: Services, client
     deps: {
       pool: services.db.pool,
       temporal: client,
-      notices: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateWebhooks },
+      notices: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateWebhooks, httpsOnly: config.httpsWebhooksOnly },
       urlChecks: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateWebhooks },
     },
     workflowBundlePath: config.workflowBundlePath,
@@ -68,6 +68,7 @@ export async function startApiPart(config: Config, services: Services, client: C
     rateLimitPerMinute: config.rateLimitPerMinute,
     metricsPublic: config.metricsPublic,
     ...(config.allowPrivateWebhooks ? {} : { refusesWebhook: namesPrivateHost }),
+    httpsWebhooksOnly: config.httpsWebhooksOnly,
     principals,
   });
   try {

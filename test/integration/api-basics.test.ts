@@ -114,16 +114,39 @@ describe('partners', () => {
 
 describe('partner webhooks where private addresses are refused (production)', () => {
   it('refuses a webhook URL naming a loopback or private host, and one with a user name or password anywhere', async () => {
-    const prod = await startApi('api-basics-prod', { refusePrivateWebhooks: true });
+    const prod = await startApi('api-basics-prod', { refusePrivateWebhooks: true, httpsWebhooksOnly: true });
     try {
       const secret = `whsec_${randomBytes(32).toString('base64')}`;
       const put = (api2: typeof prod, webhookUrl: string) => api2.request('PUT', '/v1/partners/visa', { token: api2.adminToken, body: { kind: 'card_scheme', webhookUrl, secret } });
-      for (const url of ['https://127.0.0.1/hook', 'http://10.0.0.5/', 'https://[::1]/x', 'https://[::ffff:127.0.0.1]/x', 'https://169.254.169.254/latest', 'https://localhost/x', 'https://0x7f000001/x', 'https://0/x']) {
+      for (const url of [
+        'https://127.0.0.1/hook',
+        'https://10.0.0.5/',
+        'https://[::1]/x',
+        'https://[::ffff:127.0.0.1]/x',
+        'https://[2002:a9fe:a9fe::]/x',
+        'https://169.254.169.254/latest',
+        'https://localhost/x',
+        'https://localhost./x',
+        'https://metadata.google.internal/computeMetadata/v1/',
+        'https://0x7f000001/x',
+        'https://0/x',
+      ]) {
         const res = await put(prod, url);
         expect(res.status, url).toBe(422);
         expect(res.body.errors, url).toHaveProperty('webhookUrl');
       }
       expect((await put(prod, 'https://hooks.example.test/visa')).status).toBe(200);
+      // Production takes https:// only, and says so; the refused PUT leaves the registered webhook as it was.
+      for (const url of ['http://hooks.example.test/visa', 'HTTP://hooks.example.test/visa', 'http://10.0.0.5/']) {
+        const res = await put(prod, url);
+        expect(res.status, url).toBe(422);
+        expect(res.headers['content-type']).toMatch(/problem\+json/);
+        expect(res.body.errors.webhookUrl, url).toMatch(/https:\/\//);
+      }
+      expect((await prod.request('GET', '/v1/partners', { token: prod.adminToken })).body.items).toMatchObject([{ org: 'visa', webhookUrl: 'https://hooks.example.test/visa' }]);
+      // Development takes http:// (local simulators).
+      const dev = await api.request('PUT', '/v1/partners/sim-http', { token: api.adminToken, body: { kind: 'acquirer', webhookUrl: 'http://hooks.example.test/sim', secret } });
+      expect(dev.status, dev.text).toBe(200);
       // A user name or password in the URL is refused in every mode (listings show the URL).
       for (const a of [prod, api]) {
         const res = await put(a, 'https://user:pa55word@hooks.example.test/visa');

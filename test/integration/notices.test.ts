@@ -352,6 +352,21 @@ describe('sendNotice', () => {
     expect((err2 as ApplicationFailure).details?.[0]).toMatchObject({ reason: 'forbidden_address' });
   });
 
+  it('refuses an http:// webhook where only https:// is sent to (production), without sending', async () => {
+    const p = await addPartner();
+    const { caseId, noticeId } = await prepared(p.org);
+    const err = await failureOf(sendNotice({ ...deps(), httpsOnly: true }, { noticeId, attempt: 1 }));
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect((err as ApplicationFailure).type).toBe('PartnerRejected');
+    expect((err as ApplicationFailure).details?.[0]).toMatchObject({ reason: 'insecure_url' });
+    expect(p.received).toHaveLength(0);
+    expect(await actions(caseId)).toEqual(['document.rendered', 'notice.failed']);
+    // The same partner in development (http:// taken): delivered.
+    const again = await prepared(p.org);
+    expect(await sendNotice(deps(), { noticeId: again.noticeId, attempt: 1 })).toMatchObject({ delivered: true });
+  });
+
   it('fails clearly for a notice that was never prepared', async () => {
     const err = await failureOf(sendNotice(deps(), { noticeId: 'ntc_missing', attempt: 1 }));
     expect(err).toBeInstanceOf(ApplicationFailure);

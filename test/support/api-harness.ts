@@ -87,7 +87,7 @@ export function rawRequest(port: number, method: string, path: string, opts: Req
  */
 export async function startApi(
   label: string,
-  opts: { db?: TestDb; client?: Client; taskQueue?: string; rateLimitPerMinute?: number; metricsPublic?: boolean; refusePrivateWebhooks?: boolean } = {},
+  opts: { db?: TestDb; client?: Client; taskQueue?: string; rateLimitPerMinute?: number; metricsPublic?: boolean; refusePrivateWebhooks?: boolean; httpsWebhooksOnly?: boolean } = {},
 ): Promise<ApiHarness> {
   const db = opts.db ?? (await freshDatabase(label));
   const ownConnection = opts.client ? undefined : await Connection.connect({ address: inject('temporalAddress') });
@@ -108,6 +108,7 @@ export async function startApi(
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
     ...(opts.metricsPublic ? { metricsPublic: true } : {}),
     ...(opts.refusePrivateWebhooks ? { refusesWebhook: namesPrivateHost } : {}),
+    ...(opts.httpsWebhooksOnly ? { httpsWebhooksOnly: true } : {}),
     principals,
   });
   const server = http.createServer(app);

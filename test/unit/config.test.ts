@@ -25,6 +25,12 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'true' }).allowPrivateWebhooks).toBe(true);
   });
 
+  it('takes and sends to https:// webhooks only in production, private ones allowed or not', () => {
+    expect(loadConfig({}).httpsWebhooksOnly).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN }).httpsWebhooksOnly).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'true' }).httpsWebhooksOnly).toBe(true);
+  });
+
   it('serves /metrics without a token only when configured, in development as in production (the contract asks for a token)', () => {
     expect(loadConfig({}).metricsPublic).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production', ...TOKEN }).metricsPublic).toBe(false);
