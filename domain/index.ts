@@ -6,3 +6,4 @@ export * from './rules/duration';
 export * from './rules/tasks';
 export * from './rules/plan';
 export * from './rules/urls';
+export * from './rules/text';

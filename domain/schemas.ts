@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { parseDuration } from './rules/duration';
 import { DEFAULT_SLAS, urlHost } from './rules/plan';
 import { isFullDate, isRfc3339, isStorableRfc3339, toUtc } from './rules/tasks';
+import { textProblem, type TextRuleOptions } from './rules/text';
+import { hasUnsafeUrlCharacters, UNSAFE_URL_MESSAGE } from './rules/urls';
 import {
   CASE_STATUSES,
   EVIDENCE_KINDS,
@@ -43,14 +45,30 @@ function plainMessage(issue: z.core.$ZodRawIssue): string | undefined {
 
 z.config({ customError: plainMessage });
 
-const shortText = (max = 200) => z.string().trim().min(1).max(max);
+/**
+ * A short text people type: trimmed, then refused (never rewritten) for control characters, bidirectional-text controls
+ * or nothing visible (see textProblem). `multiLine` takes line breaks and tabs (reasons, descriptions, addresses).
+ */
+const shortText = (max = 200, options: TextRuleOptions = {}) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .superRefine((value, ctx) => {
+      const problem = textProblem(value, options);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
+    });
+const multiLineText = (max: number) => shortText(max, { multiLine: true });
 const orgId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a short lower-case id such as visa or acq-northbank')
   .openapi({ example: 'visa' });
+// A URL with characters URL parsing would drop or encode is refused, so what is stored is what gets contacted.
 const httpUrl = z
   .string()
   .max(2048)
+  .refine((u) => !hasUnsafeUrlCharacters(u), UNSAFE_URL_MESSAGE)
   .refine((u) => {
     if (!/^https?:\/\//i.test(u) || urlHost(u) === null) return false;
     try {
@@ -99,7 +117,7 @@ export const HostingSchema = z
   .strict();
 
 export const PrincipalOwnerSchema = z
-  .object({ name: shortText(200), role: shortText(100).optional(), address: shortText(500).optional(), nationalId: shortText(64).optional() })
+  .object({ name: shortText(200), role: shortText(100).optional(), address: multiLineText(500).optional(), nationalId: shortText(64).optional() })
   .strict();
 
 export const MerchantSchema = z
@@ -107,7 +125,7 @@ export const MerchantSchema = z
     name: shortText(200),
     descriptor: shortText(64).optional(),
     legalName: shortText(200).optional(),
-    address: shortText(500).optional(),
+    address: multiLineText(500).optional(),
     country: z.string().regex(/^[A-Z]{2}$/).optional(),
     phone: shortText(40).optional(),
     taxIds: z.array(shortText(64)).max(10).optional(),
@@ -131,7 +149,7 @@ export const EvidenceSchema = z
       .string()
       .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters')
       .transform((h) => h.toLowerCase()),
-    description: shortText(2000).optional(),
+    description: multiLineText(2000).optional(),
     collectedAt: dateTime.optional(),
     collectedBy: shortText(200).optional(),
   })
@@ -177,7 +195,7 @@ export const AddEvidenceSchema = z
   .refine((b) => b.evidence.length + b.urls.length + b.hosting.length > 0, { message: 'add at least one evidence item, URL or hosting entry', path: ['evidence'] })
   .openapi('AddEvidence');
 
-export const WithdrawSchema = z.object({ reason: shortText(2000) }).strict().openapi('Withdraw');
+export const WithdrawSchema = z.object({ reason: multiLineText(2000) }).strict().openapi('Withdraw');
 
 export const CompleteTaskSchema = z
   .object({

@@ -287,6 +287,27 @@ describe('input validation', () => {
     }
   });
 
+  it('answers 422 for a URL or short text with line breaks, bidi controls or only invisible characters, and stores nothing', async () => {
+    const before = await principalCount();
+    const partners = async () => JSON.stringify((await api.request('GET', '/v1/partners', { token: api.adminToken })).body.items);
+    const partnersBefore = await partners();
+    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    const hook = await api.request('PUT', '/v1/partners/crlf-test', { token: api.adminToken, body: { kind: 'acquirer', webhookUrl: 'http://x.test/\r\nX-Evil: 1', secret } });
+    expect(hook.status).toBe(422);
+    expect(hook.headers['content-type']).toMatch(/problem\+json/);
+    expect(hook.body.errors.webhookUrl).toMatch(/line breaks/);
+    const named = await api.request('PUT', '/v1/partners/crlf-test', { token: api.adminToken, body: { kind: 'acquirer', name: '\u200b\u202e' } });
+    expect(named.status).toBe(422);
+    expect(named.body.errors.name).toMatch(/bidirectional/);
+    expect(await partners()).toBe(partnersBefore);
+    for (const name of ['\u200b', 'desk\nX: y']) {
+      const res = await api.request('POST', '/v1/principals', { token: api.adminToken, body: { name, org: 'ceop', roles: ['analyst'] } });
+      expect(res.status, JSON.stringify(name)).toBe(422);
+      expect(res.body.errors).toHaveProperty('name');
+    }
+    expect(await principalCount()).toBe(before);
+  });
+
   it('answers 422 naming the field for a number too large to represent (1e400), and stores nothing', async () => {
     const before = await principalCount();
     const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: '{"name":"big","org":"ceop","roles":["analyst"],"weight":1e400}', headers: { 'Content-Type': 'application/json' } });

@@ -7,7 +7,8 @@ import { assertStorable, inputFault, INVALID_UTF8_TYPE, MAX_JSON_DEPTH, verifyUt
 import { mapError, sendProblem } from '../../api/middleware/problem';
 import { PROBLEMS } from '../../domain/errors';
 import { checkCompletion, completionDataInUtc, isFullDate, isRfc3339, isStorableRfc3339, MAX_ACTION_DATE_AHEAD_DAYS, rfc3339Millis, toUtc, validateOutcome } from '../../domain/rules/tasks';
-import { AuditExportQuerySchema, CaseInputSchema, CaseListQuerySchema, TaskListQuerySchema } from '../../domain/schemas';
+import { issuesToFieldErrors } from '../../api/middleware/validate';
+import { AddEvidenceSchema, AuditExportQuerySchema, CaseInputSchema, CaseListQuerySchema, PartnerPutSchema, PrincipalCreateSchema, TaskListQuerySchema, WithdrawSchema, type z } from '../../domain/schemas';
 import type { Actor, Task } from '../../domain/types';
 import { sampleCase } from '../support/fixtures';
 import { problemOf } from '../support/problems';
@@ -134,6 +135,93 @@ describe('dates in schemas and cursors', () => {
       expect(p.kind, at).toBe('validation');
       expect(p.errors, at).toHaveProperty('cursor');
     }
+  });
+});
+
+describe('URLs and short texts as sent', () => {
+  const base = sampleCase();
+  const secret = `whsec_${'A'.repeat(43)}=`;
+  /** The 422's field errors for a value that fails, or null when it parses. */
+  const fieldErrors = (schema: z.ZodType, value: unknown) => {
+    const r = schema.safeParse(value);
+    return r.success ? null : issuesToFieldErrors(r.error.issues);
+  };
+  const URL_RULE = /must not contain spaces, line breaks, control characters/;
+
+  it('refuses a URL with control characters, whitespace, bidi controls or invisible characters, which URL parsing would drop or encode', () => {
+    for (const bad of [
+      'http://x.test/\r\nX-Evil: 1',
+      'https://x.test/\r\nX: y',
+      'https://x.test/a\tb',
+      'https://x.test/\u0000',
+      'https://x.test/\u007f',
+      'https://x.test/\u0085',
+      'https://x.test/a b',
+      ' https://x.test/a',
+      'https://x.test/a\u00a0',
+      'https://x.test/a\u3000',
+      'https://x.test/\u202egnp.exe',
+      'https://x.test/\u2066a\u2069',
+      'https://x.test/\u200e',
+      'https://ex\u200bample.test/',
+      'https://ex\u00adample.test/',
+      'https://x.test/\ufeff',
+    ]) {
+      expect(fieldErrors(CaseInputSchema, { ...base, merchant: { ...base.merchant, urls: [bad] } }), JSON.stringify(bad)).toEqual({ 'merchant.urls.0': expect.stringMatching(URL_RULE) });
+      expect(fieldErrors(CaseInputSchema, { ...base, merchant: { ...base.merchant, hosting: [{ ...base.merchant.hosting[0], urls: [bad] }] } })).toEqual({ 'merchant.hosting.0.urls.0': expect.stringMatching(URL_RULE) });
+      expect(fieldErrors(PartnerPutSchema, { kind: 'acquirer', webhookUrl: bad, secret })).toEqual({ webhookUrl: expect.stringMatching(URL_RULE) });
+      expect(fieldErrors(AddEvidenceSchema, { urls: [bad] })).toEqual({ 'urls.0': expect.stringMatching(URL_RULE) });
+    }
+  });
+
+  it('takes and keeps URLs as sent when they need none of these (percent-encoded, IDN and IPv6 hosts included)', () => {
+    for (const ok of ['https://x.test/a%20b?q=%0D%0A', 'https://bücher.example/ü', 'http://[2001:db8::1]:8080/x', 'HTTPS://X.test/Path']) {
+      const parsed = CaseInputSchema.parse({ ...base, merchant: { ...base.merchant, urls: [ok] } });
+      expect(parsed.merchant.urls).toEqual([ok]);
+    }
+  });
+
+  it('refuses short texts with control characters or bidi controls, and ones with nothing visible', () => {
+    const cases: [string, string, RegExp][] = [
+      ['reference', 'EFC\u202e1', /bidirectional-text controls/],
+      ['reference', '\u200b\u202e', /bidirectional-text controls/],
+      ['reference', '\u200b', /invisible characters alone/],
+      ['reference', ' \u200b\u200d\u2060 ', /invisible characters alone/],
+      ['reference', 'EFC\n1', /one line, without control characters/],
+      ['reference', 'EFC\u00001', /one line/],
+      ['reference', 'EFC\u009b1', /one line/],
+      ['reference', 'EFC\u200f1', /bidirectional/],
+      ['reference', 'EFC\u061c1', /bidirectional/],
+    ];
+    for (const [field, value, message] of cases) {
+      expect(fieldErrors(CaseInputSchema, { ...base, [field]: value }), JSON.stringify(value)).toEqual({ [field]: expect.stringMatching(message) });
+    }
+    expect(fieldErrors(CaseInputSchema, { ...base, merchant: { ...base.merchant, name: '\u200b\u202e' } })).toEqual({ 'merchant.name': expect.stringMatching(/bidirectional/) });
+    expect(fieldErrors(CaseInputSchema, { ...base, merchant: { ...base.merchant, principals: [{ name: '\u2067Eve\u2069' }] } })).toEqual({ 'merchant.principals.0.name': expect.stringMatching(/bidirectional/) });
+    expect(fieldErrors(CaseInputSchema, { ...base, merchant: { ...base.merchant, principals: [{ name: '\u200b' }] } })).toEqual({ 'merchant.principals.0.name': expect.stringMatching(/invisible/) });
+    expect(fieldErrors(PrincipalCreateSchema, { name: 'desk\r\nX-Evil: 1', org: 'ceop', roles: ['analyst'] })).toEqual({ name: expect.stringMatching(/one line/) });
+    expect(fieldErrors(PartnerPutSchema, { kind: 'acquirer', name: '\ufeff\u200b' })).toEqual({ name: expect.stringMatching(/invisible|required/) });
+    // Multi-line texts take line breaks and tabs, nothing else of the kind.
+    expect(fieldErrors(WithdrawSchema, { reason: 'no\u0007bell' })).toEqual({ reason: expect.stringMatching(/other than line breaks and tabs/) });
+    expect(fieldErrors(WithdrawSchema, { reason: 'see \u202enote' })).toEqual({ reason: expect.stringMatching(/bidirectional/) });
+  });
+
+  it('keeps legitimate text as sent: U+200D inside a name, other scripts, line breaks where a text may have several lines', () => {
+    const name = 'Studio 👩\u200d💻 Kāne';
+    const parsed = CaseInputSchema.parse({
+      ...base,
+      reference: 'EFC-2026-0042',
+      merchant: { ...base.merchant, name, legalName: 'شركة المثال', address: '1 High St\r\nLondon\tEC1', principals: [{ name: 'कृष्ण\u200d', address: 'Line 1\nLine 2' }] },
+      evidence: [{ ...base.evidence[0], description: 'first line\nsecond line' }],
+    });
+    expect(parsed.merchant.name).toBe(name);
+    expect(parsed.merchant.legalName).toBe('شركة المثال');
+    expect(parsed.merchant.address).toBe('1 High St\r\nLondon\tEC1');
+    expect(parsed.merchant.principals?.[0]).toEqual({ name: 'कृष्ण\u200d', address: 'Line 1\nLine 2' });
+    expect(parsed.evidence[0].description).toBe('first line\nsecond line');
+    expect(WithdrawSchema.parse({ reason: 'duplicate\n\ncase' })).toEqual({ reason: 'duplicate\n\ncase' });
+    // Surrounding blanks are trimmed, as before.
+    expect(CaseInputSchema.parse({ ...base, reference: '  EFC-1 ' }).reference).toBe('EFC-1');
   });
 });
 
