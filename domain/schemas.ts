@@ -3,7 +3,7 @@ import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { parseDuration } from './rules/duration';
 import { DEFAULT_SLAS, urlHost } from './rules/plan';
-import { isFullDate, isRfc3339, isStorableRfc3339, toUtc } from './rules/tasks';
+import { isFullDate, isStorableRfc3339, toUtc } from './rules/tasks';
 import { textProblem, type TextRuleOptions } from './rules/text';
 import { hasUnsafeUrlCharacters, UNSAFE_URL_MESSAGE } from './rules/urls';
 import {
@@ -79,7 +79,12 @@ const httpUrl = z
     }
   }, 'must be an absolute http(s) URL');
 // Kept in UTC, as the contract's times are: one given with an offset is stored as the same instant in UTC.
-const dateTime = z.string().refine(isRfc3339, 'must be an RFC 3339 date-time with a day that exists').transform(toUtc).openapi({ format: 'date-time' });
+// Within years 0001-9999 in UTC (the instant, whatever the offset), so the UTC form always exists.
+const dateTime = z
+  .string()
+  .refine(isStorableRfc3339, 'must be an RFC 3339 date-time with a day that exists, in years 0001-9999')
+  .transform(toUtc)
+  .openapi({ format: 'date-time' });
 /** A date-time compared with timestamptz columns in PostgreSQL: it must also lie in years 0001-9999 (UTC). */
 const storableDateTime = z
   .string()

@@ -60,8 +60,14 @@ const DAY_MS = 86_400_000;
 export const MAX_ACTION_DATE_AHEAD_DAYS = 366;
 /** How far ahead of this server's clock a reported termination or removal may lie (the partner's clock may run ahead). */
 export const MAX_DONE_AHEAD_MINUTES = 15;
-/** Completion fields that report something already done: never later than now (give or take MAX_DONE_AHEAD_MINUTES). */
-const DONE_TIME_FIELDS = ['terminatedAt', 'removedAt'] as const;
+/** The earliest time a termination or removal may be reported for: nothing Takedown asks for was done before it. */
+export const EARLIEST_DONE_AT = '2000-01-01T00:00:00Z';
+/**
+ * Completion fields that report something already done: from EARLIEST_DONE_AT to now (give or take
+ * MAX_DONE_AHEAD_MINUTES). `frozen` reports an amount and currency, no time.
+ */
+export const DONE_TIME_FIELDS = ['terminatedAt', 'removedAt'] as const;
+const DONE_RANGE_MESSAGE = `must lie from ${EARLIEST_DONE_AT} to ${MAX_DONE_AHEAD_MINUTES} minutes from now: when it was done, not when it will be`;
 
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
@@ -115,8 +121,17 @@ export function isRfc3339(value: unknown): value is string {
 export function toUtc<T>(value: T): T | string {
   if (typeof value !== 'string' || (value.endsWith('Z') && !value.includes('t'))) return value;
   const ms = rfc3339Millis(value);
-  return ms === null ? value : new Date(ms).toISOString();
+  // An instant outside years 0000-9999 in UTC (0000-01-01T00:30:00+01:00 is in year -1) has no RFC 3339 form: it is left
+  // as given, for validation to refuse by its range, not as a malformed date-time (toISOString would write -000001-...).
+  return ms === null || ms < MIN_WRITABLE_MS || ms > MAX_STORABLE_MS ? value : new Date(ms).toISOString();
 }
+
+/** The earliest and latest instants PostgreSQL's timestamptz takes as ISO text (years 0001-9999, UTC). */
+export const MIN_STORABLE_MS = utcMillis(1, 1, 1);
+export const MAX_STORABLE_MS = utcMillis(9999, 12, 31, 23, 59, 59, 999);
+/** The earliest instant RFC 3339 can write in UTC (year 0000). */
+const MIN_WRITABLE_MS = utcMillis(0, 1, 1);
+const EARLIEST_DONE_MS = utcMillis(2000, 1, 1);
 
 /** The completion `data` fields that hold date-times. */
 export const COMPLETION_TIME_FIELDS = ['terminatedAt', 'removedAt', 'actionDate'] as const;
@@ -135,9 +150,6 @@ export function isFullDate(value: unknown): value is string {
   return m !== null && isCalendarDate(Number(m[1]), Number(m[2]), Number(m[3]));
 }
 
-/** The earliest and latest instants PostgreSQL's timestamptz takes as ISO text (years 0001-9999, UTC). */
-export const MIN_STORABLE_MS = utcMillis(1, 1, 1);
-export const MAX_STORABLE_MS = utcMillis(9999, 12, 31, 23, 59, 59, 999);
 
 /** An RFC 3339 date-time whose instant lies in years 0001-9999 UTC, so PostgreSQL can compare it with timestamptz columns. */
 export function isStorableRfc3339(value: unknown): value is string {
@@ -170,8 +182,12 @@ export function validateOutcome(type: TaskType, c: Pick<TaskCompletion, 'outcome
   for (const field of rule.required) {
     if (data[field] === undefined || data[field] === null || data[field] === '') errors[`data.${field}`] = 'is required';
   }
+  // Ranges are judged on the instant (in UTC), never on the year as written: an offset does not move a time in or out.
   for (const field of COMPLETION_TIME_FIELDS) {
-    if (data[field] !== undefined && !isRfc3339(data[field])) errors[`data.${field}`] = 'must be an RFC 3339 date-time';
+    if (data[field] === undefined) continue;
+    const at = rfc3339Millis(data[field]);
+    if (at === null) errors[`data.${field}`] = 'must be an RFC 3339 date-time';
+    else if (at < MIN_STORABLE_MS || at > MAX_STORABLE_MS) errors[`data.${field}`] = 'must be an RFC 3339 date-time in years 0001-9999 (UTC)';
   }
   if (data.actionDate !== undefined && !errors['data.actionDate']) {
     const at = rfc3339Millis(data.actionDate);
@@ -180,10 +196,11 @@ export function validateOutcome(type: TaskType, c: Pick<TaskCompletion, 'outcome
     }
   }
   // What a partner reports as done cannot have happened later than now: a date in the future would stand in the audit
-  // chain as a fact. One in the past is taken (a shop may have been closed before the notice reached its host).
+  // chain as a fact. One in the past is taken (a shop may have been closed before the notice reached its host), back to
+  // EARLIEST_DONE_AT: before it is a typo (0000-01-01...), not a fact. One range, one message, whichever side is missed.
   for (const field of DONE_TIME_FIELDS) {
-    const at = errors[`data.${field}`] ? null : rfc3339Millis(data[field]);
-    if (at !== null && at > now + MAX_DONE_AHEAD_MINUTES * 60_000) errors[`data.${field}`] = 'is in the future: report it once done';
+    const at = data[field] === undefined ? null : rfc3339Millis(data[field]);
+    if (at !== null && (at < EARLIEST_DONE_MS || at > now + MAX_DONE_AHEAD_MINUTES * 60_000)) errors[`data.${field}`] = DONE_RANGE_MESSAGE;
   }
   if (data.amount !== undefined && !errors['data.amount']) {
     const problem = amountError(data.amount);

@@ -366,6 +366,12 @@ describe('the task flow', () => {
     const missing = await api.request('POST', `/v1/tasks/${termination.id}/complete`, { token: visa.token, body: { outcome: 'terminated', data: {} } });
     expect(missing.status).toBe(422);
     expect(missing.body.errors).toHaveProperty('data.terminatedAt');
+    // A done time has one range, judged on the instant in UTC: an offset never turns it into a malformed date-time.
+    for (const terminatedAt of ['0000-01-01T00:30:00Z', '0000-01-01T00:30:00+01:00', '1999-12-31T23:59:59Z', '2000-01-01T00:30:00+01:00', '9999-12-31T23:30:00-01:00']) {
+      const early = await api.request('POST', `/v1/tasks/${termination.id}/complete`, { token: visa.token, body: { outcome: 'terminated', data: { terminatedAt } } });
+      expect(early.status, terminatedAt).toBe(422);
+      expect(early.body.errors['data.terminatedAt'], terminatedAt).toMatch(/^must lie from 2000-01-01T00:00:00Z to 15 minutes from now/);
+    }
     // Times given with an offset are kept as the same instant in UTC, as the contract's times are.
     const terminated = await api.request('POST', `/v1/tasks/${termination.id}/complete`, { token: visa.token, body: { outcome: 'terminated', data: { terminatedAt: '2026-11-20T11:00:00+01:00' } } });
     expect(terminated.status, terminated.text).toBe(200);

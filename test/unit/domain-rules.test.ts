@@ -2,12 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../domain/rules/duration';
 import { conflictKeys, partnerRequests, urlHost, DEFAULT_SLAS } from '../../domain/rules/plan';
-import { checkCompletion, fourEyesViolation, validateOutcome } from '../../domain/rules/tasks';
+import { checkCompletion, completionDataInUtc, fourEyesViolation, validateOutcome } from '../../domain/rules/tasks';
 import { CaseInputSchema, PartnerPutSchema, webhookSecretBytes } from '../../domain/schemas';
 import type { Actor, Task } from '../../domain/types';
 import { sampleCase } from '../support/fixtures';
 
 const actor = (id: string, roles: Actor['roles'], org = 'ceop'): Actor => ({ id, org, roles });
+const DONE_RANGE = 'must lie from 2000-01-01T00:00:00Z to 15 minutes from now: when it was done, not when it will be';
 
 describe('durations', () => {
   it('parses the contract forms and refuses the rest', () => {
@@ -36,10 +37,34 @@ describe('outcomes', () => {
     const now = Date.parse('2026-11-26T12:00:00Z');
     const at = (iso: string) => ({ terminatedAt: iso });
     expect(validateOutcome('confirm_termination', { outcome: 'terminated', data: at('2026-11-26T12:14:00Z') }, now)).toEqual({});
-    expect(validateOutcome('confirm_termination', { outcome: 'terminated', data: at('2027-01-01T09:00:00Z') }, now)).toEqual({ 'data.terminatedAt': 'is in the future: report it once done' });
-    expect(validateOutcome('confirm_removal', { outcome: 'removed', data: { removedAt: '2026-11-26T13:30:00+01:00' } }, now)).toEqual({ 'data.removedAt': 'is in the future: report it once done' });
+    expect(validateOutcome('confirm_termination', { outcome: 'terminated', data: at('2027-01-01T09:00:00Z') }, now)).toEqual({ 'data.terminatedAt': DONE_RANGE });
+    expect(validateOutcome('confirm_removal', { outcome: 'removed', data: { removedAt: '2026-11-26T13:30:00+01:00' } }, now)).toEqual({ 'data.removedAt': DONE_RANGE });
     // Done before the notice came is possible (a host that acted on an earlier report): taken.
     expect(validateOutcome('confirm_removal', { outcome: 'removed', data: { removedAt: '2020-01-01T00:00:00Z' } }, now)).toEqual({});
+  });
+
+  it('takes done times from 2000-01-01T00:00:00Z only, judged on the instant in UTC, with the same message as a future one', () => {
+    const now = Date.parse('2026-11-26T12:00:00Z');
+    // As the API sends them to the rules: converted to UTC first (completionDataInUtc), and as given (the workflow's validator gets the converted form).
+    const terminated = (terminatedAt: string) => [
+      validateOutcome('confirm_termination', { outcome: 'terminated', data: { terminatedAt } }, now),
+      validateOutcome('confirm_termination', { outcome: 'terminated', data: completionDataInUtc({ terminatedAt }) }, now),
+    ];
+    for (const early of ['0000-01-01T00:30:00Z', '0000-01-01T00:30:00+01:00', '0001-01-01T00:00:00Z', '1999-12-31T23:59:59.999Z', '2000-01-01T00:30:00+01:00', '9999-12-31T23:30:00-01:00']) {
+      expect(terminated(early), early).toEqual([{ 'data.terminatedAt': DONE_RANGE }, { 'data.terminatedAt': DONE_RANGE }]);
+    }
+    for (const ok of ['2000-01-01T00:00:00Z', '2000-01-01T00:30:00-01:00', '1999-12-31T23:30:00-01:00', '2026-11-26T12:15:00Z']) {
+      expect(terminated(ok), ok).toEqual([{}, {}]);
+    }
+    expect(validateOutcome('confirm_removal', { outcome: 'removed', data: completionDataInUtc({ removedAt: '0000-01-01T00:30:00+01:00' }) }, now)).toEqual({ 'data.removedAt': DONE_RANGE });
+    // Not a date-time at all is still named as such.
+    expect(terminated('0000-13-01T00:00:00Z')).toEqual([{ 'data.terminatedAt': 'must be an RFC 3339 date-time' }, { 'data.terminatedAt': 'must be an RFC 3339 date-time' }]);
+    // Other completion times (actionDate) must lie in years 0001-9999 UTC, whatever the offset, and say so.
+    for (const actionDate of ['0000-01-01T00:30:00+01:00', '0000-06-01T00:00:00Z', '0001-01-01T00:30:00+01:00']) {
+      expect(validateOutcome('le_signoff', { outcome: 'approved', data: completionDataInUtc({ actionDate }) }, now), actionDate).toEqual({
+        'data.actionDate': 'must be an RFC 3339 date-time in years 0001-9999 (UTC)',
+      });
+    }
   });
 
   it('applies the four-eyes rules', () => {

@@ -88,6 +88,10 @@ describe('times in UTC', () => {
     expect(toUtc('2026-11-26t10:00:00Z')).toBe('2026-11-26T10:00:00.000Z');
     expect(toUtc('2026-02-31T10:00:00+02:00')).toBe('2026-02-31T10:00:00+02:00');
     expect(toUtc(42)).toBe(42);
+    // An instant RFC 3339 cannot write in UTC (year -1, year 10000) is left as given, for validation to refuse by its range.
+    expect(toUtc('0000-01-01T00:30:00+01:00')).toBe('0000-01-01T00:30:00+01:00');
+    expect(toUtc('9999-12-31T23:30:00-01:00')).toBe('9999-12-31T23:30:00-01:00');
+    expect(toUtc('0000-01-01T01:30:00+01:00')).toBe('0000-01-01T00:30:00.000Z');
     expect(completionDataInUtc({ terminatedAt: '2026-11-26T10:00:00+01:00', note: '2026-11-26T10:00:00+01:00' })).toEqual({
       terminatedAt: '2026-11-26T09:00:00.000Z',
       note: '2026-11-26T10:00:00+01:00',
@@ -98,6 +102,12 @@ describe('times in UTC', () => {
     const base = sampleCase();
     const parsed = CaseInputSchema.parse({ ...base, evidence: [{ ...base.evidence[0], collectedAt: '2026-11-01T12:00:00+02:00' }] });
     expect(parsed.evidence[0].collectedAt).toBe('2026-11-01T10:00:00.000Z');
+    // Within years 0001-9999 UTC, whatever the offset: never stored as given, nor as -000001-12-31T23:30:00.000Z.
+    for (const collectedAt of ['0000-01-01T00:30:00+01:00', '0000-06-01T00:00:00Z', '9999-12-31T23:30:00-01:00']) {
+      const r = CaseInputSchema.safeParse({ ...base, evidence: [{ ...base.evidence[0], collectedAt }] });
+      expect(r.success, collectedAt).toBe(false);
+      expect(r.error?.issues[0].message).toMatch(/years 0001-9999/);
+    }
   });
 });
 
