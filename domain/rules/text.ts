@@ -25,6 +25,6 @@ export function textProblem(value: string, options: TextRuleOptions = {}): strin
     return options.multiLine ? 'must not contain control characters other than line breaks and tabs' : 'must be one line, without control characters';
   }
   if (BIDI_CONTROL.test(value)) return 'must not contain bidirectional-text controls (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069, U+061C)';
-  if (value.replace(FORMAT, '').trim() === '') return 'is required: invisible characters alone are not a value';
+  if (value.replace(FORMAT, '').trim() === '') return value.trim() === '' ? 'is required' : 'is required: invisible characters alone are not a value';
   return null;
 }
