@@ -1,10 +1,13 @@
 // Input validation at the edges: calendar-exact dates, amounts, action dates, page limits, cursors, non-finite numbers,
 // invalid UTF-8, and the problem answers for bad requests (titles, details, WWW-Authenticate).
-import type { Response } from 'express';
-import { describe, expect, it } from 'vitest';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Response } from 'express';
+import { pino } from 'pino';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeCursor, encodeCursor } from '../../api/cursor';
-import { assertStorable, inputFault, INVALID_UTF8_TYPE, MAX_JSON_DEPTH, verifyUtf8 } from '../../api/middleware/body';
-import { mapError, sendProblem } from '../../api/middleware/problem';
+import { assertStorable, BODY_LIMIT_BYTES, inputFault, INVALID_UTF8_TYPE, jsonBody, MAX_JSON_DEPTH, verifyUtf8 } from '../../api/middleware/body';
+import { mapError, problemHandler, sendProblem } from '../../api/middleware/problem';
 import { PROBLEMS } from '../../domain/errors';
 import { checkCompletion, completionDataInUtc, isFullDate, isRfc3339, isStorableRfc3339, MAX_ACTION_DATE_AHEAD_DAYS, rfc3339Millis, toUtc, validateOutcome } from '../../domain/rules/tasks';
 import { issuesToFieldErrors } from '../../api/middleware/validate';
@@ -302,6 +305,94 @@ describe('non-finite numbers', () => {
     const p = problemOf(() => assertStorable(JSON.parse('{"data":{"amount":1e400}}'), 'body'));
     expect(p.kind).toBe('validation');
     expect(Object.keys(p.errors ?? {})).toEqual(['data.amount']);
+  });
+});
+
+describe('wide bodies (any token holder may send 1 MiB before a route checks its role)', () => {
+  const WIDE = 500_000;
+
+  it('checks a 500k-element array in one pass, reading each element once and building no per-element entries', () => {
+    const reads = new Map<PropertyKey, number>();
+    const target: unknown[] = new Array(WIDE).fill(0);
+    const counted = new Proxy(target, {
+      get(t, key, receiver) {
+        reads.set(key, (reads.get(key) ?? 0) + 1);
+        return Reflect.get(t, key, receiver);
+      },
+    });
+    expect(inputFault(counted, MAX_JSON_DEPTH)).toBeNull();
+    // No map/entries/iterator (each would make an entry or a path per element): the length, then every index once.
+    const methods = [...reads.keys()].filter((k) => typeof k !== 'string' || !/^\d+$/.test(k));
+    expect(methods).toEqual(['length']);
+    expect(reads.size - 1).toBe(WIDE);
+    expect([...reads.entries()].every(([k, n]) => k === 'length' || n === 1)).toBe(true);
+  });
+
+  it('still finds and names the one bad element of a 500k-element array, wherever it sits', () => {
+    const wide: unknown[] = new Array(WIDE).fill(0);
+    wide[WIDE - 1] = Number.POSITIVE_INFINITY;
+    expect(inputFault(wide, MAX_JSON_DEPTH)).toEqual({ kind: 'number', path: String(WIDE - 1) });
+    wide[WIDE - 1] = 0;
+    wide[250_000] = 'a\u0000';
+    expect(inputFault({ data: { list: wide } }, MAX_JSON_DEPTH)).toEqual({ kind: 'string', path: 'data.list.250000' });
+    wide[250_000] = 0;
+    expect(inputFault({ data: { list: wide } }, MAX_JSON_DEPTH)).toBeNull();
+  });
+
+  it('names the path through arrays and objects, for values and keys, and counts depth as before', () => {
+    expect(inputFault({ a: [1, { b: ['x', '\ud800'] }], c: 1 }, MAX_JSON_DEPTH)).toEqual({ kind: 'string', path: 'a.1.b.1' });
+    expect(inputFault([[], { ok: 1 }, [0, { ['k\u0000']: 1 }]], MAX_JSON_DEPTH)).toEqual({ kind: 'string', path: '2.1.k\u0000' });
+    expect(inputFault('\u0000', MAX_JSON_DEPTH)).toEqual({ kind: 'string', path: 'body' });
+    expect(inputFault(null, MAX_JSON_DEPTH)).toBeNull();
+    // MAX_JSON_DEPTH containers pass, one more (even an empty one) is too deep.
+    const nest = (n: number): unknown => (n === 1 ? [] : [nest(n - 1)]);
+    expect(inputFault(nest(MAX_JSON_DEPTH), MAX_JSON_DEPTH)).toBeNull();
+    expect(inputFault(nest(MAX_JSON_DEPTH + 1), MAX_JSON_DEPTH)).toEqual({ kind: 'depth' });
+    expect(inputFault({ a: nest(MAX_JSON_DEPTH) }, MAX_JSON_DEPTH)).toEqual({ kind: 'depth' });
+  });
+
+  it('drops __proto__ keys at any depth when asked (the body), and only then', () => {
+    const parsed = JSON.parse('{"__proto__":{"isAdmin":true},"a":[{"__proto__":{"x":1},"b":2}],"c":{"d":{"__proto__":null}}}');
+    expect(inputFault(parsed, MAX_JSON_DEPTH)).toBeNull();
+    expect(Object.hasOwn(parsed, '__proto__')).toBe(true);
+    expect(inputFault(parsed, MAX_JSON_DEPTH, { dropProtoKeys: true })).toBeNull();
+    expect(JSON.stringify(parsed)).toBe('{"a":[{"b":2}],"c":{"d":{}}}');
+    // A copy made with Object.assign keeps Object.prototype: nothing was left to become a prototype.
+    const copy = Object.assign({}, parsed) as { isAdmin?: unknown };
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(copy.isAdmin).toBeUndefined();
+  });
+
+  it('parses a body with one plain JSON.parse (no reviver) and answers wide bodies as before', async () => {
+    const app = express();
+    app.post('/', ...jsonBody(), (req: express.Request, res: express.Response) => {
+      res.json({ kind: Array.isArray(req.body) ? 'array' : typeof req.body, keys: Object.keys(req.body ?? {}).length, proto: Object.hasOwn(req.body ?? {}, '__proto__') });
+    });
+    app.use(problemHandler(pino({ level: 'silent' })));
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const post = async (body: string) => {
+      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const zeros = `[${new Array(WIDE).fill('0').join(',')}]`;
+      expect(zeros.length).toBeLessThan(BODY_LIMIT_BYTES);
+      parse.mockClear();
+      expect(await post(zeros)).toEqual({ status: 200, body: { kind: 'array', keys: WIDE, proto: false } });
+      const serverParses = parse.mock.calls.filter(([text]) => text === zeros);
+      expect(serverParses).toHaveLength(1);
+      expect(serverParses[0][1]).toBeUndefined();
+      expect(await post(zeros.replace(/0]$/, '1e999]'))).toMatchObject({ status: 422, body: { errors: { [String(WIDE - 1)]: expect.any(String) } } });
+      expect(await post('{"__proto__":{"isAdmin":true},"a":1}')).toEqual({ status: 200, body: { kind: 'object', keys: 1, proto: false } });
+      expect((await post(`[${'0,'.repeat(BODY_LIMIT_BYTES / 2)}0]`)).status).toBe(413);
+      expect((await post('[0,')).status).toBe(400);
+    } finally {
+      parse.mockRestore();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
