@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Client } from '@temporalio/client';
-import express, { Router, type Express } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -52,6 +52,12 @@ export interface ApiDeps {
   httpsWebhooksOnly?: boolean;
 }
 
+/** `Cache-Control: no-store` on every /v1 answer, successes and problems alike. */
+const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+};
+
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** An Express app as every Takedown server starts one: no framework banner, no ETags (answers are live state). */
@@ -95,6 +101,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(helmet());
 
   const v1 = Router();
+  // Case, task, principal and audit data: no cache along the way (a shared proxy, a browser's disk) may keep a copy.
+  // First, so errors (401, 404, 429, every problem+json from /v1) carry it too.
+  v1.use(noStore);
   v1.use(authenticate({ pool: deps.pool, adminToken: deps.adminToken, principals: deps.principals }));
   if (deps.rateLimitPerMinute) v1.use(limitPerPrincipal(deps.rateLimitPerMinute));
   v1.use(jsonBody());

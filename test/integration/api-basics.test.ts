@@ -249,6 +249,24 @@ describe('errors', () => {
     expect(minted.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('answers every /v1 request with Cache-Control: no-store, errors included', async () => {
+    const lead = await api.principal('ceop', ['case_lead']);
+    const answers = [
+      await api.request('GET', '/v1/me', { token: lead.token }),
+      await api.request('GET', '/v1/cases', { token: lead.token }),
+      await api.request('HEAD', '/v1/principals', { token: api.adminToken }),
+      await api.request('GET', '/v1/principals', { token: null }),
+      await api.request('GET', '/v1/principals', { token: lead.token }),
+      await api.request('GET', '/v1/nothing-here', { token: api.adminToken }),
+      await api.request('GET', '/v1/cases/case_unknown', { token: lead.token }),
+      await api.request('PATCH', '/v1/principals', { token: api.adminToken }),
+      await api.request('POST', '/v1/principals', { token: api.adminToken, raw: '{"name": ' }),
+      await api.request('POST', '/v1/principals', { token: api.adminToken, body: { name: 'a\u0000' } }),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 401, 403, 404, 404, 405, 400, 422]);
+    for (const r of answers) expect(r.headers['cache-control'], `${r.status} ${r.text}`).toBe('no-store');
+  });
+
   it('sets security headers', async () => {
     const res = await api.request('GET', '/healthz');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
