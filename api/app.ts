@@ -13,7 +13,7 @@ import { bindMetricsPool } from '../telemetry/metrics';
 import { authenticate } from './middleware/auth';
 import { jsonBody } from './middleware/body';
 import type { PrincipalCache } from './principal-cache';
-import { limitPerPrincipal } from './middleware/rate-limit';
+import { DEFAULT_AUTH_FAILURES_PER_MINUTE, limitFailedAuthentication, limitPerPrincipal } from './middleware/rate-limit';
 import { notFoundHandler, problemHandler } from './middleware/problem';
 import { auditRouter } from './routes/audit';
 import { casesRouter } from './routes/cases';
@@ -38,6 +38,11 @@ export interface ApiDeps {
   principals?: PrincipalCache;
   /** Requests per principal and minute on /v1 (api/middleware/rate-limit.ts); unset or 0: no limit. */
   rateLimitPerMinute?: number;
+  /**
+   * Failed authentications (401s) per client address and minute on /v1 (limitFailedAuthentication); 0: no limit.
+   * Unset: DEFAULT_AUTH_FAILURES_PER_MINUTE while `rateLimitPerMinute` is on, else none.
+   */
+  authFailuresPerMinute?: number;
   /** /metrics without a token (see OpsDeps). */
   metricsPublic?: boolean;
   /**
@@ -104,7 +109,9 @@ export function createApp(deps: ApiDeps): Express {
   // Case, task, principal and audit data: no cache along the way (a shared proxy, a browser's disk) may keep a copy.
   // First, so errors (401, 404, 429, every problem+json from /v1) carry it too.
   v1.use(noStore);
-  v1.use(authenticate({ pool: deps.pool, adminToken: deps.adminToken, principals: deps.principals }));
+  const authenticating = authenticate({ pool: deps.pool, adminToken: deps.adminToken, principals: deps.principals });
+  const authFailuresPerMinute = deps.authFailuresPerMinute ?? (deps.rateLimitPerMinute ? DEFAULT_AUTH_FAILURES_PER_MINUTE : 0);
+  v1.use(authFailuresPerMinute ? limitFailedAuthentication(authFailuresPerMinute, authenticating) : authenticating);
   if (deps.rateLimitPerMinute) v1.use(limitPerPrincipal(deps.rateLimitPerMinute));
   v1.use(jsonBody());
   // The routers' paths do not overlap, so their order only decides how many a request passes first: the busiest first.

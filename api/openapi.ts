@@ -441,10 +441,11 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     servers: opts.serverUrl ? [{ url: opts.serverUrl }] : undefined,
     security,
   });
-  // Every /v1 operation may answer 429 when the caller's principal is over its limit (api/middleware/rate-limit.ts).
+  // Every /v1 operation may answer 429 when the caller's principal is over its limit, or its address over its failed
+  // authentications (api/middleware/rate-limit.ts).
   // Added after generation, so the body points at the generated Problem component rather than at a zod schema.
   const rateLimited = {
-    description: 'Over the requests per minute of this principal; see Retry-After',
+    description: 'Over the requests per minute of this principal, or the failed authentications per minute of this address; see Retry-After',
     content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
     headers: { 'Retry-After': { description: 'Seconds until the window resets', schema: { type: 'integer' } } },
   };

@@ -1,6 +1,7 @@
 // The one place that reads process.env, validated by zod.
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_AUTH_FAILURES_PER_MINUTE } from '../api/middleware/rate-limit';
 import { parseDuration } from '../domain/rules/duration';
 
 const EnvSchema = z.object({
@@ -42,6 +43,11 @@ const EnvSchema = z.object({
    * development (the contract's clients and test suites poll freely against a local system).
    */
   TAKEDOWN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).optional(),
+  /**
+   * Failed authentications (401s) per client address and minute on /v1, per API process (0: no limit). Unset: 60
+   * while the per-principal limit is on, none otherwise.
+   */
+  TAKEDOWN_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).optional(),
   /**
    * How long an API process may use a principal it remembers (api/principal-cache.ts) before reading it again, even
    * without a change notification; 0 reads PostgreSQL on every request (use 0 behind a transaction pooler, which does
@@ -99,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
   const dataDir = path.resolve(e.TAKEDOWN_DATA_DIR);
+  const rateLimitPerMinute = e.TAKEDOWN_RATE_LIMIT_PER_MINUTE ?? (production ? 1200 : 0);
   return {
     production,
     port: e.PORT,
@@ -120,7 +127,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     noticeTimeoutMs: parseDuration(e.TAKEDOWN_NOTICE_TIMEOUT) ?? 10_000,
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,
     workerPort: e.TAKEDOWN_WORKER_PORT,
-    rateLimitPerMinute: e.TAKEDOWN_RATE_LIMIT_PER_MINUTE ?? (production ? 1200 : 0),
+    rateLimitPerMinute,
+    authFailuresPerMinute: e.TAKEDOWN_AUTH_FAILURES_PER_MINUTE ?? (rateLimitPerMinute ? DEFAULT_AUTH_FAILURES_PER_MINUTE : 0),
     principalCacheSeconds: e.TAKEDOWN_PRINCIPAL_CACHE_SECONDS,
     allowPrivateWebhooks: flag(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS, !production),
     /** Production takes and sends to https:// webhooks only (PUT /v1/partners/:org and delivery); development takes http:// too. */

@@ -66,6 +66,7 @@ export async function startApiPart(config: Config, services: Services, client: C
     temporalUiUrl: services.temporalUiUrl,
     uiDir: path.join(root, 'ui'),
     rateLimitPerMinute: config.rateLimitPerMinute,
+    authFailuresPerMinute: config.authFailuresPerMinute,
     metricsPublic: config.metricsPublic,
     ...(config.allowPrivateWebhooks ? {} : { refusesWebhook: namesPrivateHost }),
     httpsWebhooksOnly: config.httpsWebhooksOnly,

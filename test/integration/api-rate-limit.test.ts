@@ -1,13 +1,18 @@
-// Requests per principal and minute (TAKEDOWN_RATE_LIMIT_PER_MINUTE): a 429 problem with Retry-After, per principal.
+// Requests per principal and minute (TAKEDOWN_RATE_LIMIT_PER_MINUTE): a 429 problem with Retry-After, per principal;
+// and failed authentications per address and minute (TAKEDOWN_AUTH_FAILURES_PER_MINUTE), which come with it.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApi, type ApiHarness } from '../support/api-harness';
 
 let api: ApiHarness;
+let guarded: ApiHarness;
 beforeAll(async () => {
   api = await startApi('ratelimit', { rateLimitPerMinute: 5 });
+  // Its own app, so its own counters: three failed authentications a minute from an address.
+  guarded = await startApi('authfail', { rateLimitPerMinute: 1000, authFailuresPerMinute: 3 });
 });
 afterAll(async () => {
   await api?.stop();
+  await guarded?.stop();
 });
 
 it('refuses a principal past its limit with 429 problem+json and Retry-After, and counts each principal apart', async () => {
@@ -37,6 +42,77 @@ it('refuses a principal past its limit with 429 problem+json and Retry-After, an
   expect(rows[0].n).toBe(0);
 });
 
-it('never limits a caller before it is authenticated: a bad token is a 401, not a 429', async () => {
+it('never counts a bad token against a principal: under the per-address allowance (60 by default) it is a 401, not a 429', async () => {
   for (let i = 0; i < 7; i++) expect((await api.request('GET', '/v1/me', { token: 'tdk_' + 'x'.repeat(40) })).status).toBe(401);
+});
+
+it('refuses an address past its failed authentications with 429 problem+json and Retry-After, before any token lookup', async () => {
+  const lead = await guarded.principal('ceop', ['case_lead']);
+  // Answers other than 401 are not failures, however many, and a request that authenticates does not hold a count
+  // while it runs: ten at once pass.
+  for (const [path, status] of [
+    ['/v1/me', 200],
+    ['/v1/cases/case_unknown', 404],
+    ['/v1/principals', 403],
+    ['/v1/cases?limit=0', 422],
+    ['/v1/me', 200],
+  ] as const) {
+    expect((await guarded.request('GET', path, { token: lead.token })).status, path).toBe(status);
+  }
+  const together = await Promise.all(Array.from({ length: 10 }, () => guarded.request('GET', '/v1/me', { token: lead.token })));
+  expect(together.map((r) => r.status)).toEqual(new Array(10).fill(200));
+
+  // Count the token lookups PostgreSQL is asked for from here on.
+  const pool = guarded.db.pool;
+  const query = pool.query.bind(pool);
+  let lookups = 0;
+  pool.query = ((config: unknown, ...rest: unknown[]) => {
+    const text = typeof config === 'string' ? config : (config as { text?: string } | null)?.text;
+    if (text?.includes('FROM principals WHERE token_hash')) lookups += 1;
+    return (query as (...a: unknown[]) => unknown)(config, ...rest);
+  }) as typeof pool.query;
+  try {
+    const unknown = `tdk_${'y'.repeat(40)}`;
+    const failures = [
+      await guarded.request('GET', '/v1/me', { token: unknown }),
+      await guarded.request('GET', '/v1/cases', { token: null }),
+      await guarded.request('POST', '/v1/cases', { token: unknown, body: {} }),
+    ];
+    expect(failures.map((r) => r.status)).toEqual([401, 401, 401]);
+    expect(lookups).toBe(2);
+
+    const refused = await guarded.request('GET', '/v1/me', { token: unknown });
+    expect(refused.status).toBe(429);
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(refused.headers['cache-control']).toBe('no-store');
+    expect(refused.headers['www-authenticate']).toBeUndefined();
+    expect(refused.body).toMatchObject({ status: 429, title: 'Too many requests', detail: expect.stringContaining('failed authentications') });
+    const retryAfter = Number(refused.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    // No RateLimit headers of its own: those describe the per-principal limit.
+    expect(refused.headers['ratelimit-policy']).toBeUndefined();
+
+    // A burst of bad tokens, even concurrent, costs no lookup now; the address is refused until the window ends, good
+    // tokens included, and the refused requests changed nothing.
+    const burst = await Promise.all(Array.from({ length: 10 }, () => guarded.request('POST', '/v1/cases', { token: unknown, body: {} })));
+    expect(burst.map((r) => r.status)).toEqual(new Array(10).fill(429));
+    expect(lookups).toBe(2);
+    expect((await guarded.request('GET', '/v1/me', { token: lead.token })).status).toBe(429);
+    const { rows } = await guarded.db.pool.query('SELECT count(*)::int AS n FROM cases');
+    expect(rows[0].n).toBe(0);
+  } finally {
+    pool.query = query;
+  }
+});
+
+it('lets concurrent bad tokens from one address past the allowance no further than the allowance', async () => {
+  const fresh = await startApi('authburst', { rateLimitPerMinute: 1000, authFailuresPerMinute: 3 });
+  try {
+    const answers = await Promise.all(Array.from({ length: 12 }, () => fresh.request('GET', '/v1/me', { token: `tdk_${'z'.repeat(40)}` })));
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses).toEqual([...new Array(3).fill(401), ...new Array(9).fill(429)]);
+  } finally {
+    await fresh.stop();
+  }
 });

@@ -87,8 +87,16 @@ export function rawRequest(port: number, method: string, path: string, opts: Req
  */
 export async function startApi(
   label: string,
-  opts: { db?: TestDb; client?: Client; taskQueue?: string; rateLimitPerMinute?: number; metricsPublic?: boolean; refusePrivateWebhooks?: boolean; httpsWebhooksOnly?: boolean } = {},
-): Promise<ApiHarness> {
+  opts: {
+    db?: TestDb;
+    client?: Client;
+    taskQueue?: string;
+    rateLimitPerMinute?: number;
+    authFailuresPerMinute?: number;
+    metricsPublic?: boolean;
+    refusePrivateWebhooks?: boolean;
+    httpsWebhooksOnly?: boolean;
+  } = {},): Promise<ApiHarness> {
   const db = opts.db ?? (await freshDatabase(label));
   const ownConnection = opts.client ? undefined : await Connection.connect({ address: inject('temporalAddress') });
   const client = opts.client ?? new Client({ connection: ownConnection!, namespace: 'default' });
@@ -106,6 +114,7 @@ export async function startApi(
     logger: pino({ level: process.env.API_TEST_LOGS ? 'debug' : 'silent' }),
     temporalUiUrl: 'http://temporal-ui.test',
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+    ...(opts.authFailuresPerMinute !== undefined ? { authFailuresPerMinute: opts.authFailuresPerMinute } : {}),
     ...(opts.metricsPublic ? { metricsPublic: true } : {}),
     ...(opts.refusePrivateWebhooks ? { refusesWebhook: namesPrivateHost } : {}),
     ...(opts.httpsWebhooksOnly ? { httpsWebhooksOnly: true } : {}),

@@ -142,6 +142,7 @@ describe('docker-compose.yml', () => {
       TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'production refuses private webhook addresses unless this is set',
       TAKEDOWN_WORKFLOW_BUNDLE: 'the worker bundles the workflows at start; a pre-built bundle is for tests and benchmarks',
       TAKEDOWN_RATE_LIMIT_PER_MINUTE: 'production limits each principal to 1,200 requests a minute unless this is set',
+      TAKEDOWN_AUTH_FAILURES_PER_MINUTE: 'with the per-principal limit on, each address gets 60 failed authentications a minute unless this is set',
       TAKEDOWN_METRICS_PUBLIC: 'production asks for an admin or auditor token on /metrics unless this is set',
       ...Object.fromEntries(
         ['TEMPORAL_API_KEY', 'TEMPORAL_TLS', 'TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_CA_PATH', 'TEMPORAL_TLS_SERVER_NAME'].map((k) => [

@@ -17,6 +17,14 @@ describe('configuration', () => {
     expect(loadConfig({ TAKEDOWN_RATE_LIMIT_PER_MINUTE: '300' }).rateLimitPerMinute).toBe(300);
     expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_RATE_LIMIT_PER_MINUTE: '0' }).rateLimitPerMinute).toBe(0);
     expect(() => loadConfig({ TAKEDOWN_RATE_LIMIT_PER_MINUTE: '-1' })).toThrow(/TAKEDOWN_RATE_LIMIT_PER_MINUTE/);
+    // Failed authentications per address: on (60) wherever the per-principal limit is, unless set.
+    expect(loadConfig({}).authFailuresPerMinute).toBe(0);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN }).authFailuresPerMinute).toBe(60);
+    expect(loadConfig({ TAKEDOWN_RATE_LIMIT_PER_MINUTE: '300' }).authFailuresPerMinute).toBe(60);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_RATE_LIMIT_PER_MINUTE: '0' }).authFailuresPerMinute).toBe(0);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_AUTH_FAILURES_PER_MINUTE: '10' }).authFailuresPerMinute).toBe(10);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_AUTH_FAILURES_PER_MINUTE: '0' }).authFailuresPerMinute).toBe(0);
+    expect(() => loadConfig({ TAKEDOWN_AUTH_FAILURES_PER_MINUTE: 'x' })).toThrow(/TAKEDOWN_AUTH_FAILURES_PER_MINUTE/);
   });
 
   it('refuses private webhook addresses in production unless allowed, and allows them in development', () => {
