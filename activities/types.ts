@@ -77,6 +77,8 @@ export interface UrlCheckResult {
   up: string[];
   down: string[];
   redirected?: { url: string; to: string }[];
+  /** URLs the check had no time to finish (its deadline passed): counted in `up`, never as gone. */
+  unchecked?: string[];
 }
 
 export interface TakedownActivities {

@@ -11,6 +11,8 @@ export interface UrlCheckDeps {
   allowPrivate: boolean;
   /** Waits before asking a URL again after an answer that proves nothing (timeout, 5xx); default RETRY_DELAYS_MS. */
   retryDelaysMs?: readonly number[];
+  /** How long one check may take in all; default CHECK_DEADLINE_MS. */
+  deadlineMs?: number;
 }
 
 export type OutboundErrorKind = 'timeout' | 'refused' | 'dns' | 'forbidden_address' | 'invalid_url' | 'network';
@@ -320,13 +322,20 @@ interface Checked {
 export const RETRY_DELAYS_MS: readonly number[] = [1_000, 3_000];
 /** No retry starts later than this after the check began, so a long list stays well inside the activity's timeout. */
 const RETRY_BUDGET_MS = 45_000;
+/**
+ * A check answers by this time after it began, whatever the list's length and however slowly its hosts answer (a
+ * blackholed host takes the whole request timeout per URL): well inside the activity's 2 minutes (workflows/activities.ts),
+ * so a slow host never fails the activity and with it the case. URLs not checked by then count as up.
+ */
+export const CHECK_DEADLINE_MS = 90_000;
 
 const unsureStatus = (status: number) => status >= 500 || status === 408 || status === 429;
 
-async function verdictOf(url: string, deps: UrlCheckDeps): Promise<Checked> {
+async function verdictOf(url: string, deps: UrlCheckDeps, deadline: number): Promise<Checked> {
   let current = url;
   try {
     for (let hop = 0; ; hop++) {
+      if (Date.now() >= deadline) return { verdict: 'unsure', ...(current !== url ? { finalUrl: current } : {}) };
       const probe = (method: string) =>
         guardedRequest(current, { method, timeoutMs: deps.timeoutMs, allowPrivate: deps.allowPrivate, headers: { 'user-agent': USER_AGENT, accept: '*/*' } });
       let res = await probe('HEAD');
@@ -347,10 +356,10 @@ async function verdictOf(url: string, deps: UrlCheckDeps): Promise<Checked> {
   }
 }
 
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, until: number): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
+    while (next < items.length && Date.now() < until) await fn(items[next++]);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
@@ -365,23 +374,38 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
 export async function checkUrls(deps: UrlCheckDeps, urls: string[]): Promise<UrlCheckResult> {
   const unique = [...new Set(urls)];
   const checked = new Map<string, Checked>();
-  const retryUntil = Date.now() + RETRY_BUDGET_MS;
-  await mapLimit(unique, CONCURRENCY, async (url) => {
-    let result = await verdictOf(url, deps);
-    for (const delay of deps.retryDelaysMs ?? RETRY_DELAYS_MS) {
-      if (result.verdict !== 'unsure' || Date.now() + delay > retryUntil) break;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      result = await verdictOf(url, deps);
-    }
-    checked.set(url, result);
-  });
+  const started = Date.now();
+  const deadline = started + (deps.deadlineMs ?? CHECK_DEADLINE_MS);
+  const retryUntil = Math.min(started + RETRY_BUDGET_MS, deadline);
+  let timer: NodeJS.Timeout | undefined;
+  const checking = mapLimit(
+    unique,
+    CONCURRENCY,
+    async (url) => {
+      let result = await verdictOf(url, deps, deadline);
+      for (const delay of deps.retryDelaysMs ?? RETRY_DELAYS_MS) {
+        if (result.verdict !== 'unsure' || Date.now() + delay > retryUntil) break;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        result = await verdictOf(url, deps, deadline);
+      }
+      // An answer that came after the deadline is not waited for, so it is not taken either: the result is settled.
+      if (Date.now() < deadline) checked.set(url, result);
+    },
+    deadline,
+  );
+  // Requests still out at the deadline end by their own timeouts; the check answers without them.
+  await Promise.race([checking, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+  clearTimeout(timer);
+  const unchecked = unique.filter((u) => !checked.has(u));
   const redirected = unique.flatMap((url) => {
     const to = checked.get(url)?.finalUrl;
     return to ? [{ url, to }] : [];
   });
+  const up = (u: string) => checked.get(u)?.verdict === 'up' || !checked.has(u);
   return {
-    up: unique.filter((u) => checked.get(u)?.verdict === 'up'),
-    down: unique.filter((u) => checked.get(u)?.verdict !== 'up'),
+    up: unique.filter(up),
+    down: unique.filter((u) => !up(u)),
     ...(redirected.length > 0 ? { redirected } : {}),
+    ...(unchecked.length > 0 ? { unchecked } : {}),
   };
 }

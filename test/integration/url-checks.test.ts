@@ -149,6 +149,17 @@ describe('checkUrls', () => {
     expect(hits).toHaveLength(0);
   });
 
+  it('answers by its deadline however slow the hosts are: URLs it had no time to finish count as up and are named', async () => {
+    const slow = Array.from({ length: 20 }, (_, i) => `${base}/slow?i=${i}`);
+    const started = Date.now();
+    const r = await checkUrls({ ...deps, deadlineMs: 600 }, [`${base}/gone`, ...slow]);
+    // Bounded by the deadline, not by 20 URLs × three attempts × the request timeout (not a speed goal: the contract).
+    expect(Date.now() - started).toBeLessThan(600 + 1_000);
+    expect(r.down).toEqual([`${base}/gone`]);
+    expect(r.up).toEqual(slow);
+    expect(r.unchecked).toEqual(slow);
+  });
+
   it('returns empty lists for no URLs', async () => {
     expect(await checkUrls(deps, [])).toEqual({ up: [], down: [] });
   });

@@ -202,9 +202,12 @@ async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, 
   // A retried re-notice is a new notice (a new id): the refused one stays refused.
   let round = nextRound;
   for (;;) {
-    // `redirected` is absent from results recorded before it existed; only data (audit, task detail) depends on it.
-    const { up, down, redirected = [] } = await checks.checkUrls({ caseId: state.caseId, urls });
-    await state.appendAudit([state.audit('urls.checked', { taskId: task.id, org: req.org, up, down, ...(redirected.length > 0 ? { redirected } : {}) })]);
+    // `redirected` and `unchecked` are absent from results recorded before they existed; only data (audit, task detail)
+    // depends on them. Unchecked URLs (the check's deadline passed) are in `up`: re-noticed, never called gone.
+    const { up, down, redirected = [], unchecked = [] } = await checks.checkUrls({ caseId: state.caseId, urls });
+    await state.appendAudit([
+      state.audit('urls.checked', { taskId: task.id, org: req.org, up, down, ...(redirected.length > 0 ? { redirected } : {}), ...(unchecked.length > 0 ? { unchecked } : {}) }),
+    ]);
     // Where a URL still up now answers from, when a redirect led there (a host's own "suspended" page, say).
     const upVia = redirected.filter((r) => up.includes(r.url));
     const via = upVia.length > 0 ? { redirected: upVia } : {};
