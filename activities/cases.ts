@@ -5,7 +5,7 @@ import { isPositiveOutcome } from '../domain/rules/tasks';
 import { OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type TaskType } from '../domain/types';
 import { observeOutcome, type OutcomeKind } from '../telemetry/metrics';
 import { prepared } from '../db/client';
-import { auditAppendStatement } from '../db/queries/audit';
+import { appendSuperseding, auditAppendStatement, auditRowsToEntries, type AuditRow } from '../db/queries/audit';
 import type { FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
 
 interface Statement {
@@ -15,7 +15,10 @@ interface Statement {
 
 const placeholders = (first: number, n: number) => Array.from({ length: n }, (_, i) => `$${first + i}`).join(',');
 
-/** Upserts the case view; an older version never overwrites a newer one (writes may land out of order). */
+/**
+ * Upserts the case view; an older version never overwrites a newer one (writes may land out of order). The same version
+ * does: a write made by a workflow task that never completed is rewritten by the task's next attempt, which may differ.
+ */
 function caseUpsert(view: CaseView, version: number, first: number): Statement {
   const keys = conflictKeys(view.merchant);
   return {
@@ -23,14 +26,14 @@ function caseUpsert(view: CaseView, version: number, first: number): Statement {
      VALUES (${placeholders(first, 13)})
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at,
        merchant_ids = EXCLUDED.merchant_ids, wallet_ids = EXCLUDED.wallet_ids, hosts = EXCLUDED.hosts, view = EXCLUDED.view, version = EXCLUDED.version
-     WHERE cases.version < EXCLUDED.version`,
+     WHERE cases.version <= EXCLUDED.version`,
     params: [view.id, view.reference, view.org, view.status, view.createdAt, view.createdBy, view.updatedAt, view.closedAt, keys.merchantIds, keys.walletIds, keys.hosts, JSON.stringify(view), version],
   };
 }
 
 const TASK_COLUMNS = 19;
 
-/** Upserts tasks (distinct ids) in one statement; a row only moves forward, as with cases. */
+/** Upserts tasks (distinct ids) in one statement; a row never moves back to an older version, as with cases. */
 function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], first: number): Statement {
   const params: unknown[] = [];
   const tuples = items.map(({ task, version }) => {
@@ -49,7 +52,7 @@ function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], 
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, roles = EXCLUDED.roles, due_at = EXCLUDED.due_at, escalated = EXCLUDED.escalated,
        completed_at = EXCLUDED.completed_at, completed_by_id = EXCLUDED.completed_by_id, completed_by_org = EXCLUDED.completed_by_org,
        outcome = EXCLUDED.outcome, data = EXCLUDED.data, comment = EXCLUDED.comment, context = EXCLUDED.context, version = EXCLUDED.version
-     WHERE tasks.version < EXCLUDED.version`,
+     WHERE tasks.version <= EXCLUDED.version`,
     params,
   };
 }
@@ -74,7 +77,8 @@ async function writeProjection(pool: pg.Pool, caseId: string, w: { caseView?: { 
     main = audit.sql;
     params.push(...audit.params);
   }
-  await pool.query(prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params));
+  const res = await pool.query<AuditRow>(prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params));
+  if (w.audit.length > 0) await appendSuperseding(pool, caseId, w.audit, auditRowsToEntries(res.rows));
 }
 
 /** Upserts the case view with its audit entries. */

@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
-import { appendAudit } from '../db/queries/audit';
+import { appendWorkflowAudit } from '../db/queries/audit';
 import { ApplicationFailure } from '@temporalio/common';
 import { countNoticeAttempt, observeOutcome as observeOutcomeMetric } from '../telemetry/metrics';
 import { findConflicts, recordCase, recordTask } from './cases';
@@ -27,7 +27,7 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
     findConflicts: (args) => findConflicts(deps.pool, args),
     appendAudit: async ({ caseId, entries, caseView }) => {
       if (caseView) await recordCase(deps.pool, { view: caseView.view, version: caseView.version, audit: entries });
-      else await appendAudit(deps.pool, caseId, entries);
+      else await appendWorkflowAudit(deps.pool, caseId, entries);
     },
     prepareNotice: (args) =>
       prepareNotice(noticeDeps, {

@@ -27,7 +27,7 @@ export function hashEntry(e: Omit<AuditEntry, 'hash'>): string {
   return createHash('sha256').update(e.prevHash + body).digest('hex');
 }
 
-interface AuditRow {
+export interface AuditRow {
   case_id: string;
   seq: number;
   at: Date;
@@ -109,6 +109,55 @@ export async function appendAuditInTx(client: pg.PoolClient | pg.Pool, caseId: s
   const { sql, params } = auditAppendStatement(caseId, entries);
   const res = await client.query<AuditRow>(prepared(sql, params));
   return res.rows.map(rowToEntry);
+}
+
+/** Whether a stored entry records the event an input asks for: the same action, actor and data (its time aside). */
+function sameEvent(asked: AuditInput, stored: AuditEntry): boolean {
+  const n = normaliseInput(asked, new Date(0));
+  return (
+    n.action === stored.action &&
+    (n.actor?.id ?? null) === (stored.actor?.id ?? null) &&
+    (n.actor?.org ?? null) === (stored.actor?.org ?? null) &&
+    canonicalize(n.data) === canonicalize(stored.data)
+  );
+}
+
+/** How many times an entry superseding another may itself meet another event under its key. */
+const SUPERSEDE_ROUNDS = 3;
+
+/**
+ * After an append (`stored`: what audit_append returned, one row per input, in order): an input whose key was already
+ * taken by an entry recording another event is appended after all, under a key derived from the entry it met, with
+ * `supersedes` naming that entry (seq and hash). A workflow's keys name one event of its run (`wf:<n>:<action>`): a write
+ * made by a workflow task that never completed (the worker died first) stays in the chain, while the task's next
+ * attempt may record another event under the same key (another completion than the lost one, a later deadline). The
+ * chain keeps both and says which one stands. A retried input that matches what is stored appends nothing.
+ */
+export async function appendSuperseding(client: pg.PoolClient | pg.Pool, caseId: string, asked: AuditInput[], stored: AuditEntry[]): Promise<AuditEntry[]> {
+  const appended: AuditEntry[] = [];
+  let inputs = asked;
+  let rows = stored;
+  for (let round = 0; round < SUPERSEDE_ROUNDS; round++) {
+    const next = inputs.flatMap((e, i) => {
+      const met = rows[i];
+      if (!met || sameEvent(e, met)) return [];
+      return [{ ...e, key: `${e.key}:supersedes:${met.seq}`, data: { ...e.data, supersedes: { seq: met.seq, hash: met.hash } } }];
+    });
+    if (next.length === 0) return appended;
+    rows = await appendAuditInTx(client, caseId, next);
+    appended.push(...rows);
+    inputs = next;
+  }
+  throw new Error(`audit entries of case ${caseId} met other events under their keys ${SUPERSEDE_ROUNDS} times: ${inputs.map((e) => e.key).join(', ')}`);
+}
+
+/** Appends a workflow's entries: appendAudit, then appendSuperseding for any key another event already holds. */
+export async function appendWorkflowAudit(pool: pg.Pool, caseId: string, entries: AuditInput[]): Promise<void> {
+  await appendSuperseding(pool, caseId, entries, await appendAudit(pool, caseId, entries));
+}
+
+export function auditRowsToEntries(rows: AuditRow[]): AuditEntry[] {
+  return rows.map(rowToEntry);
 }
 
 const RETRYABLE_CODES = new Set(['40001', '40P01', '23505']);

@@ -8,6 +8,7 @@ import { startPartnerServer, type PartnerServer } from '../support/partner-serve
 import { caseViewFixture } from '../unit/documents-fixture';
 import type { Task } from '../../domain/types';
 import { openTask } from '../../bench/lib/context';
+import { verifyChain } from '../../db/queries/audit';
 
 let db: TestDb;
 let partners: PartnerServer;
@@ -118,4 +119,40 @@ it('opens several tasks in one recordTask call with the case view and their audi
     [2, 'tsk_batch_2'],
     [3, 'tsk_batch_3'],
   ]);
+});
+
+it("takes a rerun's write over a first attempt's at the same version, and keeps both events in the chain, the later one naming the one it supersedes", async () => {
+  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const view = caseViewFixture({ id: 'case_activities000004', status: 'disrupting' });
+  const open = { ...openTask(view.id, 'tsk_rerun_1'), type: 'confirm_termination' as const, assignee: { org: 'visa', role: 'partner' as const }, roles: ['partner' as const] };
+  await acts.recordTask({ task: open, version: 1, caseOrg: view.org, caseView: { view, version: 1 }, audit: [{ key: 'wf:1:task.created', action: 'task.created', actor: null, data: { taskId: open.id } }] });
+  // A completion written by a workflow task that never completed (its worker died), then the one its next attempt
+  // accepted instead, under the same version and audit key.
+  const completedBy = (id: string, outcome: string) => ({
+    task: { ...open, status: 'completed' as const, outcome, completedBy: { id, org: 'visa' }, completedAt: '2026-11-25T11:00:00.000Z', data: {} },
+    version: 2,
+    caseOrg: view.org,
+    audit: [{ key: 'wf:2:task.completed', action: 'task.completed', actor: { id, org: 'visa' }, data: { taskId: open.id, outcome } }],
+  });
+  await acts.recordTask(completedBy('prn_first', 'declined'));
+  await acts.recordTask(completedBy('prn_second', 'terminated'));
+  // The rerun retried: nothing more.
+  await acts.recordTask(completedBy('prn_second', 'terminated'));
+  const row = await db.pool.query('SELECT outcome, completed_by_id, version FROM tasks WHERE id = $1', [open.id]);
+  expect(row.rows).toEqual([{ outcome: 'terminated', completed_by_id: 'prn_second', version: 2 }]);
+  const audit = await db.pool.query<{ seq: number; actor_id: string | null; data: Record<string, unknown>; hash: string; event_key: string }>(
+    'SELECT seq, actor_id, data, hash, event_key FROM audit_entries WHERE case_id = $1 ORDER BY seq',
+    [view.id],
+  );
+  expect(audit.rows.map((r) => [r.seq, r.event_key, r.actor_id, r.data.outcome ?? null])).toEqual([
+    [1, 'wf:1:task.created', null, null],
+    [2, 'wf:2:task.completed', 'prn_first', 'declined'],
+    [3, 'wf:2:task.completed:supersedes:2', 'prn_second', 'terminated'],
+  ]);
+  expect(audit.rows[2].data.supersedes).toEqual({ seq: 2, hash: audit.rows[1].hash });
+  expect((await verifyChain(db.pool, view.id)).intact).toBe(true);
+  // The same through appendAudit (the workflow's own entries): an event met under its key is appended after it.
+  await acts.appendAudit({ caseId: view.id, entries: [{ key: 'wf:1:task.created', action: 'task.created', actor: null, data: { taskId: open.id, dueAt: 'later' } }] });
+  const last = await db.pool.query<{ seq: number; event_key: string }>('SELECT seq, event_key FROM audit_entries WHERE case_id = $1 ORDER BY seq DESC LIMIT 1', [view.id]);
+  expect(last.rows).toEqual([{ seq: 4, event_key: 'wf:1:task.created:supersedes:1' }]);
 });
