@@ -437,6 +437,20 @@ describe('fault injection', () => {
 
     // Every audit chain verifies; then each kind of tampering is found at the exact entry.
     for (const r of runs) expect((await verifyChain(db.pool, r.id)).intact, `chain of ${r.id}`).toBe(true);
+    // An entry appended over a write that a killed worker left behind (a workflow task that never completed) names the
+    // earlier entry under its key, which it follows in the chain.
+    const superseding = await db.pool.query<{ case_id: string; seq: number; event_key: string; action: string; data: { supersedes?: { seq: number; hash: string } } }>(
+      `SELECT case_id, seq, event_key, action, data FROM audit_entries WHERE event_key LIKE '%:supersedes:%'`,
+    );
+    for (const e of superseding.rows) {
+      const met = await db.pool.query<{ seq: number; hash: string; action: string; event_key: string }>('SELECT seq, hash, action, event_key FROM audit_entries WHERE case_id = $1 AND seq = $2', [
+        e.case_id,
+        e.data.supersedes?.seq,
+      ]);
+      expect(met.rows[0], e.event_key).toMatchObject({ hash: e.data.supersedes?.hash, action: e.action });
+      expect(e.event_key.startsWith(`${met.rows[0].event_key}:supersedes:`), e.event_key).toBe(true);
+      expect(met.rows[0].seq).toBeLessThan(e.seq);
+    }
     const su = new pg.Client({ connectionString: servers.pg.ownerUrl });
     await su.connect();
     try {
@@ -468,7 +482,7 @@ describe('fault injection', () => {
     const attempts = await db.pool.query(`SELECT count(*)::int AS n FROM audit_entries WHERE action = 'notice.attempt'`);
     const abandoned = notices.rows.filter((n) => n.state === 'abandoned').length;
     console.log(
-      `fault suite: ${CASES} cases, ${counts.kills} worker kills (${counts.workersLostForGood} for good), ${counts.temporalRestarts} Temporal and ${counts.postgresRestarts} PostgreSQL restarts, ${notices.rows.length} notices (${abandoned} abandoned at close), ${attempts.rows[0].n} retried attempts, ${counts.racesRun} completion races, ${counts.http503} answers 503, ${counts.tampered} tamperings found`,
+      `fault suite: ${CASES} cases, ${counts.kills} worker kills (${counts.workersLostForGood} for good), ${counts.temporalRestarts} Temporal and ${counts.postgresRestarts} PostgreSQL restarts, ${notices.rows.length} notices (${abandoned} abandoned at close), ${attempts.rows[0].n} retried attempts, ${counts.racesRun} completion races, ${counts.http503} answers 503, ${superseding.rows.length} audit entries superseding a killed worker's write, ${counts.tampered} tamperings found`,
     );
   }, (LARGE ? 50 : 18) * 60_000);
 });
