@@ -12,6 +12,7 @@ import type { Db } from '../db/client';
 import { bindMetricsPool } from '../telemetry/metrics';
 import { authenticate } from './middleware/auth';
 import { jsonBody } from './middleware/body';
+import { httpMetrics } from './middleware/http-metrics';
 import type { PrincipalCache } from './principal-cache';
 import { DEFAULT_AUTH_FAILURES_PER_MINUTE, limitFailedAuthentication, limitPerPrincipal } from './middleware/rate-limit';
 import { notFoundHandler, problemHandler } from './middleware/problem';
@@ -103,6 +104,7 @@ export function createApp(deps: ApiDeps): Express {
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
     }),
   );
+  app.use(httpMetrics);
   app.use(helmet());
 
   const v1 = Router();

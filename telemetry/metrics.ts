@@ -42,6 +42,21 @@ export function observeOutcome(kind: OutcomeKind, seconds: number): void {
   if (Number.isFinite(seconds) && seconds >= 0) outcomeHistograms[kind].observe(seconds);
 }
 
+const httpRequests = new Histogram({
+  name: 'takedown_http_request_duration_seconds',
+  help: 'API answers by method, route pattern (not the path: ids stay out of labels) and status, from arrival to the last byte written',
+  labelNames: ['method', 'route', 'status'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** `route` is a route pattern such as /v1/tasks/:id, or `other` (no route matched: static files, 404s). */
+export function observeHttpRequest(method: string, route: string, status: number, seconds: number): void {
+  httpRequests.observe({ method: HTTP_METHODS.has(method) ? method : 'OTHER', route, status: String(status) }, seconds);
+}
+
 /** `outcome` is a small closed set such as delivered, retry, rejected, timeout; never a URL or a partner's message. */
 export function countNoticeAttempt(outcome: string): void {
   noticeAttempts.inc({ outcome });
@@ -67,6 +82,19 @@ async function scrapeQuery<R extends pg.QueryResultRow>(text: string): Promise<R
     return null;
   }
 }
+
+new Gauge({
+  name: 'takedown_db_pool_connections',
+  help: "This process's PostgreSQL pool: connections open (total), idle, and requests waiting for one",
+  labelNames: ['state'] as const,
+  registers: [registry],
+  collect() {
+    if (!gaugePool) return;
+    this.set({ state: 'total' }, gaugePool.totalCount);
+    this.set({ state: 'idle' }, gaugePool.idleCount);
+    this.set({ state: 'waiting' }, gaugePool.waitingCount);
+  },
+});
 
 new Gauge({
   name: 'takedown_open_tasks',

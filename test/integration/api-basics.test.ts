@@ -512,6 +512,9 @@ describe('operations', () => {
        VALUES ('tsk_metrics_1', 'case_metrics', 'ceop', 'confirm_freeze', 'open', 'acq-northbank', 'partner', '{partner}', now(), now() - interval '1 hour', '{}')`,
     );
     expect((await api.request('GET', '/metrics')).status).toBe(401);
+    // Requests by route pattern (never the path), and those no route answered as `other`.
+    expect((await api.request('GET', '/v1/tasks/tsk_nosuchtask', { token: api.adminToken })).status).toBe(404);
+    expect((await api.request('GET', '/no/such/path')).status).toBe(404);
     const res = await api.request('GET', '/metrics', { token: api.adminToken });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
@@ -526,6 +529,10 @@ describe('operations', () => {
     }
     expect(res.text).toContain('takedown_open_tasks{type="confirm_freeze",org="acq-northbank"} 1');
     expect(res.text).toContain('takedown_overdue_tasks{type="confirm_freeze",org="acq-northbank"} 1');
+    expect(res.text).toMatch(/takedown_http_request_duration_seconds_count\{method="GET",route="\/v1\/tasks\/:id",status="404"\} [1-9]/);
+    expect(res.text).toMatch(/takedown_http_request_duration_seconds_count\{method="GET",route="other",status="404"\} [1-9]/);
+    expect(res.text).not.toContain('tsk_nosuchtask');
+    expect(res.text).toMatch(/takedown_db_pool_connections\{state="total"\} [1-9]/);
   });
 
   it('serves /metrics without a token where configured so (the development default), and /v1 still asks for one', async () => {
