@@ -677,6 +677,57 @@ describe('web console', () => {
     expect(browser.problems).toEqual([]);
   });
 
+  it('looks at the inbox again every 20 s: a new task takes its place among the cards, one closed elsewhere says so and takes no answer', async () => {
+    const page = await browser.context.newPage();
+    page.setDefaultTimeout(10_000);
+    try {
+      await page.clock.install();
+      // An org of its own, so that its inbox holds this test's tasks only.
+      const unique = randomBytes(4).toString('hex');
+      const org = `inbox-${unique}`;
+      const lead = await principal(org, ['case_lead'], 'Ina Lead');
+      const analyst = await principal(org, ['analyst'], 'Ina Analyst');
+      const colleague = await principal(org, ['analyst'], 'Colin Colleague');
+      const first = await api('POST', '/v1/cases', lead.token, caseBody(`EFC-INBOX-${unique}-A`, `a${unique}`));
+      expect(first.status, JSON.stringify(first.body)).toBe(201);
+      const taskA = await openTask(analyst.token, first.body.id, 'verify_evidence');
+      await page.goto(base);
+      await signIn(page, analyst.token);
+      await go(page, '#/tasks', 'My tasks');
+      const cardA = page.locator(`article[data-task-id="${taskA.id}"]`);
+      await cardA.waitFor();
+      await page.getByText('1 open task.').waitFor();
+
+      const second = await api('POST', '/v1/cases', lead.token, caseBody(`EFC-INBOX-${unique}-B`, `b${unique}`));
+      expect(second.status).toBe(201);
+      const taskB = await openTask(analyst.token, second.body.id, 'verify_evidence');
+      const cardB = page.locator(`article[data-task-id="${taskB.id}"]`);
+      await page.waitForTimeout(300);
+      expect(await cardB.count()).toBe(0);
+      await page.clock.fastForward(20_000);
+      await cardB.waitFor();
+      await page.getByText('2 open tasks.').waitFor();
+      // Both have a ten-day deadline from their creation: the newer one comes second.
+      expect(await page.locator('article.task-card').evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.taskId))).toEqual([taskA.id, taskB.id]);
+
+      // A colleague verifies the first case: its card says so and its form takes no answer; the second card is untouched.
+      await cardA.getByLabel('Comment').fill('half-written');
+      expect((await api('POST', `/v1/tasks/${taskA.id}/complete`, colleague.token, { outcome: 'verified' })).status).toBe(200);
+      await until('the inbox to see the task closed', async () => {
+        await page.clock.fastForward(20_000);
+        await page.waitForTimeout(200);
+        return (await cardA.getByText('No longer open').isVisible()) ? true : undefined;
+      });
+      expect(await cardA.getByRole('button', { name: 'Complete task' }).isDisabled()).toBe(true);
+      expect(await cardA.getByLabel('Comment').inputValue()).toBe('half-written');
+      expect(await cardB.getByRole('button', { name: 'Complete task' }).isEnabled()).toBe(true);
+      await page.getByText('1 open task.').waitFor();
+    } finally {
+      await page.close();
+    }
+    expect(browser.problems).toEqual([]);
+  });
+
   it('reloads the board and the case page every 20 s while they are shown (the page clock run forward)', async () => {
     const page = await browser.context.newPage();
     page.setDefaultTimeout(10_000);

@@ -1,12 +1,16 @@
 // The task inbox: the caller's open tasks, most overdue first, each with a form for its outcome and the API's field errors beside the fields.
-import { ApiError, formKey, getJson, postJson } from '../api.js';
+import { ApiError, describeError, formKey, getJson, postJson } from '../api.js';
 import { add, fill, h, uid } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput, shortHash, zoneHint } from '../format.js';
 import { DATA_FIELDS, TASK_TYPES, taskTitle } from '../outcomes.js';
-import { errorBox } from '../widgets.js';
+import { errorBox, repeatWhileShown } from '../widgets.js';
 
 const PAGE_SIZE = 100;
+/** How often the inbox looks for tasks that came or went since it was read (while the tab is visible). */
+const POLL_MS = 20_000;
+/** The API's largest page: an inbox showing more tasks than this only takes new ones in by a reload. */
+const MAX_LIMIT = 200;
 
 /** The API's decimal amount: digits, optionally a point and more digits ("1250.00"); no sign, blanks, hex or exponent. */
 const DECIMAL = /^\d+(?:\.\d+)?$/;
@@ -149,7 +153,14 @@ function contextList(context) {
 function taskCard(task, identity, announce, now) {
   const headingId = uid('task');
   const overdue = isOverdue(task.dueAt, now);
-  const card = h('article', { class: `task-card${overdue ? ' overdue' : ''}`, 'aria-labelledby': headingId, 'data-task-id': task.id, 'data-task-type': task.type });
+  const card = h('article', {
+    class: `task-card${overdue ? ' overdue' : ''}`,
+    'aria-labelledby': headingId,
+    'data-task-id': task.id,
+    'data-task-type': task.type,
+    // The inbox's order key (deadline, none last): a task that comes in by a poll takes its place among the cards.
+    'data-due': task.dueAt ?? '9999-12-31T23:59:59.999Z',
+  });
   const caseLink = identity.caps.readCases || identity.roles.includes('partner') ? h('a', { href: `#/cases/${encodeURIComponent(task.caseId)}` }, task.caseId) : task.caseId;
   add(card, 
     h('h2', { id: headingId }, taskTitle(task.type)),
@@ -225,11 +236,19 @@ export function renderInbox(page, { identity }) {
     list,
     more,
   );
+  const stale = h('p', { class: 'stale', role: 'status', hidden: true });
+  slot.after(stale);
   let cursor = null;
   let count = 0;
+  let busy = false;
   const known = new Map();
+  const announce = (text) => (announcer.textContent = text);
+  const readsCases = identity.caps.readCases || identity.roles.includes('partner');
+  const cards = () => [...list.querySelectorAll('article.task-card')];
+  const summary = () => (count ? `${count} open task${count === 1 ? '' : 's'}${cursor ? ' loaded; more available' : ''}.` : 'No open tasks. Nothing is waiting on you.');
 
   async function loadPage() {
+    busy = true;
     more.disabled = true;
     fill(slot, 'Loading tasks…');
     try {
@@ -237,17 +256,72 @@ export function renderInbox(page, { identity }) {
       const res = await getJson('/v1/tasks', { status: 'open', sort: 'due', limit: PAGE_SIZE, cursor });
       const now = Date.now();
       count += res.items.length;
-      add(list, ...res.items.map((t) => taskCard(t, identity, (text) => (announcer.textContent = text), now)));
-      if (identity.caps.readCases || identity.roles.includes('partner')) void describeCases(list, res.items, known);
+      add(list, ...res.items.map((t) => taskCard(t, identity, announce, now)));
+      if (readsCases) void describeCases(list, res.items, known);
       cursor = res.nextCursor ?? null;
       more.hidden = !cursor;
-      fill(slot, count ? `${count} open task${count === 1 ? '' : 's'}${cursor ? ' loaded; more available' : ''}.` : 'No open tasks. Nothing is waiting on you.');
+      fill(slot, summary());
     } catch (err) {
       fill(slot, errorBox(err, 'Loading tasks'));
     } finally {
       more.disabled = false;
+      busy = false;
     }
   }
+
+  /**
+   * Reads the open tasks again: one that came in takes its place among the cards; a card whose task is no longer open
+   * (completed by a colleague, cancelled with its case) says so and takes no answer, but stays where it is, so nobody's
+   * half-filled form moves or vanishes under them. A poll that cannot reach the API says so and keeps the cards.
+   */
+  async function poll() {
+    busy = true;
+    try {
+      const shown = cards().length;
+      const res = await getJson('/v1/tasks', { status: 'open', sort: 'due', limit: Math.min(MAX_LIMIT, Math.max(PAGE_SIZE, shown)) });
+      stale.hidden = true;
+      const now = Date.now();
+      const onScreen = new Set(cards().map((c) => c.dataset.taskId));
+      const open = new Set(res.items.map((t) => t.id));
+      // A task past the page read is not known to be closed: only a read of every open task tells.
+      const complete = !res.nextCursor;
+      let closed = 0;
+      for (const card of cards()) {
+        if (!complete || open.has(card.dataset.taskId) || card.classList.contains('completed') || card.classList.contains('gone')) continue;
+        card.classList.add('gone');
+        card.classList.remove('overdue');
+        const note = h('p', { class: 'gone-note' }, 'No longer open: completed or cancelled elsewhere. Nothing more to do here.');
+        card.querySelector('h2')?.after(note);
+        for (const el of card.querySelectorAll('form button, form input, form textarea')) el.disabled = true;
+        closed += 1;
+        count -= 1;
+      }
+      // Only tasks that belong among what is shown (a later page's come with "Load more").
+      const lastDue = cursor ? cards().at(-1)?.dataset.due : undefined;
+      const fresh = res.items.filter((t) => !onScreen.has(t.id) && (!lastDue || (t.dueAt ?? '9999-12-31T23:59:59.999Z') <= lastDue));
+      for (const t of fresh) {
+        const card = taskCard(t, identity, announce, now);
+        const before = cards().find((c) => c.dataset.due > card.dataset.due);
+        if (before) before.before(card);
+        else list.append(card);
+      }
+      count += fresh.length;
+      if (fresh.length && readsCases) void describeCases(list, fresh, known);
+      if (fresh.length || closed) {
+        fill(slot, summary());
+        announce([fresh.length ? `${fresh.length} new task${fresh.length === 1 ? '' : 's'}` : '', closed ? `${closed} no longer open` : ''].filter(Boolean).join('; ') + '.');
+      }
+    } catch (err) {
+      stale.textContent = `Could not refresh: ${describeError(err)}. The tasks are shown as last read; trying again every 20 s.`;
+      stale.hidden = false;
+    } finally {
+      busy = false;
+    }
+  }
+
   more.addEventListener('click', () => void loadPage());
+  repeatWhileShown(page, POLL_MS, () => {
+    if (!busy) void poll();
+  });
   void loadPage();
 }
