@@ -6,6 +6,7 @@ import { isHttpsUrl } from '../domain/rules/urls';
 import type { AuditInput, CaseView, NoticeType } from '../domain/types';
 import { inTransaction, prepared } from '../db/client';
 import { appendAudit, appendAuditInTx, auditAppendStatement } from '../db/queries/audit';
+import type { SettleNoticesArgs } from './types';
 import { buildDocument, type DocumentContext, documentHash } from './documents';
 import { guardedRequest, OutboundError } from './url-checks';
 
@@ -292,20 +293,23 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
  * At case close: notices still pending or retrying are abandoned (their task was answered through the API, or the case
  * ended), so no row claims a delivery is still under way. A delivery that lands afterwards still marks itself delivered.
  */
-export async function settleNotices(pool: pg.Pool, args: { caseId: string; reason: string }): Promise<{ abandoned: string[] }> {
+export async function settleNotices(pool: pg.Pool, args: SettleNoticesArgs): Promise<{ abandoned: string[] }> {
+  const keep = args.keep ?? [];
   // Usually every notice is settled already: one read answers that, without a transaction.
-  const open = await pool.query(prepared(`SELECT 1 FROM notices WHERE case_id = $1 AND state IN ('pending', 'retrying') LIMIT 1`, [args.caseId]));
+  const open = await pool.query(
+    prepared(`SELECT 1 FROM notices WHERE case_id = $1 AND state IN ('pending', 'retrying') AND NOT (id = ANY($2::text[])) LIMIT 1`, [args.caseId, keep]),
+  );
   if (open.rowCount === 0) return { abandoned: [] };
   return inTransaction(pool, async (client) => {
     const res = await client.query<{ id: string }>(
       `UPDATE notices SET state = 'abandoned', last_error = COALESCE(last_error, $2)
-        WHERE case_id = $1 AND state IN ('pending', 'retrying') RETURNING id`,
-      [args.caseId, args.reason],
+        WHERE case_id = $1 AND state IN ('pending', 'retrying') AND NOT (id = ANY($3::text[])) RETURNING id`,
+      [args.caseId, args.reason, keep],
     );
     const abandoned = res.rows.map((r) => r.id).sort();
     if (abandoned.length > 0) {
       await appendAuditInTx(client, args.caseId, [
-        { key: `notices.abandoned:${args.caseId}`, action: 'notice.abandoned', actor: null, data: { noticeIds: abandoned, reason: args.reason } },
+        { key: `notices.abandoned:${args.caseId}${args.round ? `:${args.round}` : ''}`, action: 'notice.abandoned', actor: null, data: { noticeIds: abandoned, reason: args.reason } },
       ]);
     }
     return { abandoned };

@@ -73,6 +73,15 @@ export interface OutcomeTiming {
 }
 
 /** What a URL check found: `redirected` names, for each URL answered after redirects, the URL that answered last. */
+export interface SettleNoticesArgs {
+  caseId: string;
+  reason: string;
+  /** Notices still being delivered that stay so (a skipped request's withdrawal notice, waited for after the close). */
+  keep?: string[];
+  /** A later settle of the same case (its audit entry gets a key of its own). */
+  round?: number;
+}
+
 export interface UrlCheckResult {
   up: string[];
   down: string[];
@@ -89,7 +98,7 @@ export interface TakedownActivities {
   appendAudit(args: { caseId: string; entries: AuditInput[]; caseView?: { view: CaseView; version: number } }): Promise<void>;
   prepareNotice(args: NoticeArgs): Promise<PreparedNotice>;
   sendNotice(args: { noticeId: string }): Promise<SendResult>;
-  settleNotices(args: { caseId: string; reason: string }): Promise<{ abandoned: string[] }>;
+  settleNotices(args: SettleNoticesArgs): Promise<{ abandoned: string[] }>;
   checkUrls(args: CheckUrlsArgs): Promise<UrlCheckResult>;
   observeOutcome(args: OutcomeTiming): Promise<void>;
   archiveHistory(args: ArchiveArgs): Promise<{ hash: string; runs: number }>;

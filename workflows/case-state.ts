@@ -45,10 +45,12 @@ export class CaseState {
   readonly tasks = new Map<string, Task>();
   readonly sentRequests: SentRequest[] = [];
   /**
-   * Withdrawal notices sent when the case lead skipped a request (skip-notices runs): the close waits for them, and
-   * `delivered` says whether the partner was told (or has no webhook to be told through).
+   * Withdrawal notices sent when the case lead skipped a request (skip-notices runs), each in a scope of its own: a
+   * withdrawal or failure cancels the ones still being delivered (and withdraws their requests again in its closing
+   * notice); other endings close the case and then wait for them before the run ends. `delivered` says whether the
+   * partner was told (or has no webhook to be told through).
    */
-  readonly skipNotices: { taskId: string; done: Promise<void>; delivered: boolean }[] = [];
+  readonly skipNotices: { taskId: string; noticeId: string; scope: CancellationScope; done: Promise<void>; settled: boolean; delivered: boolean }[] = [];
   /** True once a task ended declined or skipped: the case then ends completed_with_exceptions. */
   exceptions = false;
   intakeDone = false;

@@ -241,8 +241,12 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
       s.finishedAt = s.startedAt ? new Date().toISOString() : null;
     }
   }
-  // (skip-notices runs) A skipped request's withdrawal notice is delivered, or has failed, before the case closes.
-  if (state.skipNoticesKept) await Promise.all(state.skipNotices.map((n) => n.done));
+  // (skip-notices runs) A withdrawal or failure does not wait for a skipped request's withdrawal notice still being
+  // delivered: it is cancelled (settled at once), and the closing notice to that org names the request again.
+  if (state.skipNoticesKept && (status === 'withdrawn' || status === 'failed')) {
+    for (const n of state.skipNotices) if (!n.settled) n.scope.cancel();
+    await Promise.all(state.skipNotices.map((n) => n.done));
+  }
   const toldAtSkip = (taskId: string) => state.skipNotices.some((n) => n.taskId === taskId && n.delivered);
   if (status === 'withdrawn' || status === 'failed') {
     // Compensation: every partner already sent a request gets one withdrawal notice naming what is withdrawn (the requests
@@ -281,8 +285,10 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
   }
   // Lean runs always settle (decided at the start: a patched() call after local activities in the same workflow task
   // replayed non-deterministically after worker crashes); older runs carry the settle patch marker at this point.
+  // Skipped requests' withdrawal notices still being delivered are not abandoned: they are waited for below.
+  const stillTelling = state.skipNotices.filter((n) => !n.settled).map((n) => n.noticeId);
   if (state.lean || patched(PATCHES.settleNoticesAtClose)) {
-    await state.db.settleNotices({ caseId: view.id, reason: `case ${status} while the notice was still being delivered` });
+    await state.db.settleNotices({ caseId: view.id, reason: `case ${status} while the notice was still being delivered`, ...(stillTelling.length > 0 ? { keep: stillTelling } : {}) });
   }
   view.closedAt = new Date().toISOString();
   state.closed = true;
@@ -302,4 +308,10 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
     parentClosePolicy: ParentClosePolicy.ABANDON,
     staticSummary: `History archive of ${view.reference}`,
   });
+  if (stillTelling.length > 0) {
+    // (skip-notices runs) The case is closed; the run ends once these notices are delivered or have failed for good (a
+    // run that ends abandons what it still runs, so they would never be sent). Whatever is left unsent is settled then.
+    await Promise.all(state.skipNotices.map((n) => n.done));
+    await state.db.settleNotices({ caseId: view.id, reason: `case ${status}: the notice was not delivered`, round: 2 });
+  }
 }

@@ -66,11 +66,12 @@ export const PATCHES = {
    */
   partnerClosure: 'partner-closure',
   /**
-   * A skipped request's withdrawal notice is waited for before the case closes: when the skip was the last thing the
-   * case waited for, the close used to end the run while the notice was only scheduled, and it was never sent. At a
-   * withdrawal or failure, a skipped request whose notice was not delivered (cancelled by the withdrawal, refused) is
-   * withdrawn again by the closing notice to its org. A run with it has partnerClosure and everything before without
-   * their markers. Read first, before partnerClosure.
+   * A skipped request's withdrawal notice is sent even when the skip was the last thing the case waited for (the run
+   * used to end while the notice was only scheduled, so it was never sent): the case is closed as before, and the run
+   * then waits for the notice before it ends, which the close's settling leaves alone. At a withdrawal or failure, a
+   * skipped request's notice still being delivered is cancelled, not waited for, and the closing notice to its org
+   * withdraws that request again, as it does one whose notice was refused. A run with it has partnerClosure and
+   * everything before without their markers. Read first, before partnerClosure.
    */
   skipNotices: 'skip-notices',
 } as const;

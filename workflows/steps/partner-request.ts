@@ -1,5 +1,5 @@
 // One request to one partner org (termination, freeze or hosting): notice, confirm task, reminders, escalation, exceptions.
-import { ActivityFailure, ApplicationFailure, condition, isCancellation, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, sleep } from '@temporalio/workflow';
 import { noticeId } from '../../domain/ids';
 import { partnerRequests, type PartnerRequest } from '../../domain/rules/plan';
 import { isPositiveOutcome } from '../../domain/rules/tasks';
@@ -172,18 +172,23 @@ async function skip(state: CaseState, task: Task, req: PartnerRequest): Promise<
   if (state.closure && sent.length > 0) {
     // The partner was asked: it is told at once that the request no longer stands (not at the case's close). Not awaited,
     // as a request's own notice is not: the case goes on while it is delivered.
-    const delivery = deliverNotice(state, {
-      type: 'withdrawal_notice',
-      org: req.org,
-      task,
-      round: 0,
-      scope: {},
-      extra: { withdrawnNoticeIds: sent, withdrawnTaskIds: [task.id], reason: 'the case lead goes on without this request' },
-    });
-    if (state.skipNoticesKept) {
-      // The close waits for it (see closeCase), and withdraws the request again if it did not reach the partner.
-      const kept = { taskId: task.id, delivered: false, done: Promise.resolve() };
-      kept.done = delivery.then((d) => {
+    const notice = () =>
+      deliverNotice(state, {
+        type: 'withdrawal_notice',
+        org: req.org,
+        task,
+        round: 0,
+        scope: {},
+        extra: { withdrawnNoticeIds: sent, withdrawnTaskIds: [task.id], reason: 'the case lead goes on without this request' },
+      });
+    if (!state.skipNoticesKept) {
+      void notice();
+    } else {
+      // In a scope of its own, kept for the close (see closeCase): a withdrawal cancels it, other endings wait for it.
+      const scope = new CancellationScope();
+      const kept = { taskId: task.id, noticeId: noticeId(task.id, `withdrawal_notice_${req.org}`, 0), scope, settled: false, delivered: false, done: Promise.resolve() };
+      kept.done = scope.run(notice).then((d) => {
+        kept.settled = true;
         kept.delivered = d.state === 'delivered' || d.state === 'no_webhook';
       });
       state.skipNotices.push(kept);
