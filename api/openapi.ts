@@ -120,6 +120,10 @@ const Partner = z
   .object({ org: z.string(), kind: z.enum(PARTNER_KINDS), name: z.string().nullable(), webhookUrl: z.string().nullable(), hasSecret: z.boolean(), updatedAt: time })
   .openapi('Partner');
 
+const PartnerDirectoryEntry = z
+  .object({ org: z.string(), kind: z.enum(PARTNER_KINDS).nullable(), name: z.string().nullable(), receivesNotices: z.boolean(), signsIn: z.boolean() })
+  .openapi('PartnerDirectoryEntry');
+
 const AuditEntry = z
   .object({
     seq: z.number().int(),
@@ -233,6 +237,14 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     responses: { 200: json(Partner, 'Stored (secret never shown)'), ...common },
   });
   registry.registerPath({ method: 'get', path: '/v1/partners', summary: 'List partner orgs without secrets (admin)', tags: ['partners'], security, responses: { 200: json(z.object({ items: z.array(Partner) }), 'Partners'), 401: common[401], 403: common[403] } });
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/partner-directory',
+    summary: 'The partner orgs a case may name: whether notices can reach them and whether someone there signs in (case readers, admin); no URLs or secrets',
+    tags: ['partners'],
+    security,
+    responses: { 200: json(z.object({ items: z.array(PartnerDirectoryEntry) }), 'Partner directory'), 401: common[401], 403: common[403] },
+  });
 
   registry.registerPath({
     method: 'post',

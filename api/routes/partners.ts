@@ -1,4 +1,5 @@
-// Partner orgs (admin only): register or change a webhook and its signing secret; listings never show secrets.
+// Partner orgs: admins register or change a webhook and its signing secret (listings never show secrets); the people who
+// open and read cases see the directory of orgs and whether notices can reach them.
 import { Router } from 'express';
 import { asc, sql } from 'drizzle-orm';
 import { partners } from '../../db/schema';
@@ -9,6 +10,7 @@ import type { ApiDeps } from '../app';
 import { requireRoles } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422 } from '../middleware/validate';
+import { CASE_READ_ROLES } from '../views';
 
 type PartnerRow = typeof partners.$inferSelect;
 
@@ -26,6 +28,22 @@ export function partnersRouter(deps: ApiDeps): Router {
     .get(admin, async (_req, res) => {
       const rows = await deps.db.select().from(partners).orderBy(asc(partners.org));
       res.json({ items: rows.map(partnerJson) });
+    })
+    .all(methodNotAllowed(['GET']));
+
+  // Who a case may name: each org registered as a partner or with people of the partner role, its kind and name when
+  // registered, whether its notices can be sent (a webhook and a secret registered), and whether someone there signs
+  // in (a partner principal not revoked) to find its tasks in the console. No URLs, secrets or names of people.
+  r.route('/partner-directory')
+    .get(requireRoles(...CASE_READ_ROLES, 'admin'), async (_req, res) => {
+      const { rows } = await deps.pool.query<{ org: string; kind: string | null; name: string | null; receives: boolean; signs_in: boolean }>(
+        `SELECT coalesce(p.org, q.org) AS org, p.kind, p.name,
+                coalesce(p.webhook_url IS NOT NULL AND p.secret IS NOT NULL, false) AS receives, q.org IS NOT NULL AS signs_in
+           FROM partners p
+           FULL JOIN (SELECT DISTINCT org FROM principals WHERE 'partner' = ANY(roles) AND revoked_at IS NULL) q ON q.org = p.org
+          ORDER BY 1`,
+      );
+      res.json({ items: rows.map((p) => ({ org: p.org, kind: p.kind, name: p.name, receivesNotices: p.receives, signsIn: p.signs_in })) });
     })
     .all(methodNotAllowed(['GET']));
 

@@ -250,6 +250,16 @@ describe('web console', () => {
     await form.locator('[name=wallets]').fill(`paypal PP-${unique}`);
     await form.locator('[name=hosting]').fill(`host-example 203.0.113.7 ${shopUrl}/shop-${unique}`);
     await form.locator('[name=evidence]').fill('test_transaction not-a-hash');
+    // An org nobody would hear of (a typo here) is asked about before anything is sent; the directory lists who is known.
+    await form.getByText(/^Partner orgs \(\d+\)$/).waitFor();
+    await form.locator('[name=wallets]').fill(`paypall PP-${unique}`);
+    const askedAbout = await apiCalls(page, async () => {
+      const asked = await dismissedQuestion(page, () => form.getByRole('button', { name: 'Open case' }).click());
+      expect(asked).toContain('unknown here: paypall');
+      expect(asked).not.toContain('host-example');
+    });
+    expect(askedAbout).toEqual([]);
+    await form.locator('[name=wallets]').fill(`paypal PP-${unique}`);
     await form.getByRole('button', { name: 'Open case' }).click();
     await form.getByText('Evidence line 1 sha256: must be 64 hex characters').waitFor();
     expect(await form.locator('[name=evidence]').getAttribute('aria-invalid')).toBe('true');

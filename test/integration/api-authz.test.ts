@@ -79,6 +79,8 @@ const endpoints: Endpoint[] = [
     expect: adminOnly(204),
   },
   { name: 'list partners', method: 'GET', path: () => '/v1/partners', expect: adminOnly(200) },
+  // Any org's case readers (their own cases name partners), admins; never partners.
+  { name: 'partner directory', method: 'GET', path: () => '/v1/partner-directory', expect: (w) => (has(w, 'admin', 'case_lead', 'analyst', 'le_officer', 'le_supervisor', 'auditor') ? 200 : 403) },
   { name: 'put partner', method: 'PUT', path: () => '/v1/partners/visa', body: { kind: 'card_scheme', webhookUrl: 'https://visa.example.test/h', secret: `whsec_${randomBytes(32).toString('base64')}` }, expect: adminOnly(200) },
   { name: 'create case', method: 'POST', path: () => '/v1/cases', body: caseBody(), expect: (w) => (has(w, 'case_lead') ? 201 : 403) },
   { name: 'list cases', method: 'GET', path: () => '/v1/cases', expect: (w) => (has(w, 'case_lead', 'analyst', 'le_officer', 'le_supervisor', 'auditor') ? 200 : 403) },

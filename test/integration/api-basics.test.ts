@@ -100,6 +100,28 @@ describe('partners', () => {
     expect(list.text).not.toContain('whsec_');
   });
 
+  it("shows case readers the partner directory: each org, its kind and name, whether notices reach it, and no URL or secret", async () => {
+    const s = secret();
+    expect((await api.request('PUT', '/v1/partners/dir-reached', { token: api.adminToken, body: { kind: 'acquirer', name: 'Reached Bank', webhookUrl: 'https://reached.example.test/hook', secret: s } })).status).toBe(200);
+    expect((await api.request('PUT', '/v1/partners/dir-silent', { token: api.adminToken, body: { kind: 'hosting_provider' } })).status).toBe(200);
+    const lead = await api.principal('ceop', ['case_lead']);
+    const res = await api.request('GET', '/v1/partner-directory', { token: lead.token });
+    expect(res.status).toBe(200);
+    const mine = res.body.items.filter((p: { org: string }) => p.org.startsWith('dir-'));
+    await api.principal('dir-console', ['partner']);
+    const res2 = await api.request('GET', '/v1/partner-directory', { token: lead.token });
+    expect(res2.body.items.filter((p: { org: string }) => p.org.startsWith('dir-'))).toEqual([
+      { org: 'dir-console', kind: null, name: null, receivesNotices: false, signsIn: true },
+      { org: 'dir-reached', kind: 'acquirer', name: 'Reached Bank', receivesNotices: true, signsIn: false },
+      { org: 'dir-silent', kind: 'hosting_provider', name: null, receivesNotices: false, signsIn: false },
+    ]);
+    expect(mine.map((p: { org: string }) => p.org)).toEqual(['dir-reached', 'dir-silent']);
+    expect(res.text).not.toContain('reached.example.test');
+    expect(res.text).not.toContain('whsec_');
+    const partner = await api.principal('visa', ['partner']);
+    expect((await api.request('GET', '/v1/partner-directory', { token: partner.token })).status).toBe(403);
+  });
+
   it('answers 422 for a secret of another form, and for a bad org in the path', async () => {
     for (const bad of ['whsec_short', 'secret', `whsec_${randomBytes(16).toString('base64')}`, `whsec_${randomBytes(80).toString('base64')}`, `whsec_${'!'.repeat(44)}`]) {
       const res = await api.request('PUT', '/v1/partners/mastercard', { token: api.adminToken, body: { kind: 'card_scheme', webhookUrl: 'https://mc.example.test/hook', secret: bad } });
@@ -480,6 +502,7 @@ describe('operations', () => {
       ['/v1/principals/{id}', 'delete'],
       ['/v1/partners/{org}', 'put'],
       ['/v1/partners', 'get'],
+      ['/v1/partner-directory', 'get'],
       ['/v1/cases', 'post'],
       ['/v1/cases', 'get'],
       ['/v1/cases/{id}', 'get'],

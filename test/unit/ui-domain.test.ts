@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SLAS } from '../../domain/rules/plan';
+import { DEFAULT_SLAS, partnerRequests } from '../../domain/rules/plan';
 import { CASE_STATUSES, OPEN_CASE_STATUSES, STEP_NAMES } from '../../domain/types';
 
 interface UiFormat {
@@ -14,6 +14,12 @@ interface UiFormat {
 }
 
 const formatModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../ui/js/format.js');
+const newCaseModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../ui/js/views/new-case.js');
+
+interface UiNewCase {
+  partnerOrgsNamed(body: unknown): string[];
+  unreachableQuestion(named: string[], directory: { org: string; receivesNotices: boolean; signsIn: boolean }[]): string | null;
+}
 
 describe('the console’s copies of domain lists', () => {
   it('equal the domain module’s step names, case statuses, open statuses and default SLAs', async () => {
@@ -25,5 +31,44 @@ describe('the console’s copies of domain lists', () => {
     // Each step is bounded by one of the plan's SLAs.
     expect(Object.keys(ui.STEP_SLA)).toEqual([...STEP_NAMES]);
     for (const sla of Object.values(ui.STEP_SLA)) expect(Object.keys(DEFAULT_SLAS)).toContain(sla);
+  });
+});
+
+describe('the new-case form’s question about partners no notice can reach', () => {
+  const body = (freezeAssets: boolean) => ({
+    merchant: {
+      paymentChannels: [
+        { kind: 'card', scheme: 'visa', acquirer: 'acq-northbank', merchantId: 'M1' },
+        { kind: 'card', scheme: 'visa', acquirer: 'acq-south', merchantId: 'M2' },
+        { kind: 'wallet', provider: 'paypal', accountId: 'P1' },
+      ],
+      hosting: [{ provider: 'host-example', urls: ['https://a.example.test/'] }],
+      urls: [],
+    },
+    plan: { freezeAssets, slas: {} },
+  });
+
+  it('names the orgs the domain sends requests to, with and without a freeze', async () => {
+    const ui = (await import(newCaseModule)) as UiNewCase;
+    for (const freeze of [true, false]) {
+      const b = body(freeze);
+      const domain = [...new Set(partnerRequests(b as unknown as Parameters<typeof partnerRequests>[0]).map((r) => r.org))].sort();
+      expect(ui.partnerOrgsNamed(b).sort(), `freezeAssets ${freeze}`).toEqual(domain);
+    }
+  });
+
+  it('asks only when an org is unknown, or has neither a webhook nor anyone signing in, naming them', async () => {
+    const ui = (await import(newCaseModule)) as UiNewCase;
+    const directory = [
+      { org: 'visa', receivesNotices: true, signsIn: false },
+      { org: 'paypal', receivesNotices: true, signsIn: true },
+      { org: 'host-console', receivesNotices: false, signsIn: true },
+      { org: 'host-example', receivesNotices: false, signsIn: false },
+    ];
+    expect(ui.unreachableQuestion(['visa', 'paypal', 'host-console'], directory)).toBeNull();
+    const q = ui.unreachableQuestion(['visa', 'viza', 'host-example'], directory);
+    expect(q).toContain('unknown here: viza');
+    expect(q).toContain('with nobody signing in: host-example');
+    expect(q).not.toContain('visa,');
   });
 });

@@ -47,6 +47,33 @@ const evidenceOf = (line) => {
   return { kind, sha256, ...(description ? { description } : {}), ...(collectedAt ? { collectedAt } : {}), ...(collectedBy ? { collectedBy } : {}) };
 };
 
+/** The orgs a case body names as partners: schemes and acquirers of card channels, wallet providers, hosting providers. */
+export function partnerOrgsNamed(body) {
+  const orgs = [];
+  for (const ch of body.merchant.paymentChannels) {
+    // A card's scheme is asked to terminate, its acquirer only to freeze; a wallet's provider to do both.
+    if (ch.kind === 'card') orgs.push(ch.scheme, ...(body.plan.freezeAssets ? [ch.acquirer] : []));
+    else orgs.push(ch.provider);
+  }
+  orgs.push(...body.merchant.hosting.map((x) => x.provider));
+  return [...new Set(orgs.filter(Boolean))];
+}
+
+/**
+ * What the case lead is asked before opening a case naming orgs that nobody there would hear of (no webhook for its
+ * notices, and nobody of the partner role signing in to find its tasks); null when each org can be reached one way.
+ */
+export function unreachableQuestion(named, directory) {
+  const byOrg = new Map(directory.map((p) => [p.org, p]));
+  const unknown = named.filter((o) => !byOrg.has(o));
+  const silent = named.filter((o) => byOrg.has(o) && !byOrg.get(o).receivesNotices && !byOrg.get(o).signsIn);
+  if (unknown.length === 0 && silent.length === 0) return null;
+  const parts = [];
+  if (unknown.length) parts.push(`unknown here: ${unknown.join(', ')}`);
+  if (silent.length) parts.push(`registered, but without a webhook and with nobody signing in: ${silent.join(', ')}`);
+  return `No one at some orgs this case names would learn of its requests (${parts.join('; ')}). Their requests would wait until their deadlines pass, then ask you what to do. Open the case anyway?`;
+}
+
 export function renderNewCase(page, { identity }) {
   add(page, h('h1', {}, 'New case'));
   if (!identity.caps.createCase) {
@@ -92,6 +119,18 @@ export function renderNewCase(page, { identity }) {
     alert,
   );
   const all = [...Object.values(c), ...Object.values(slas)];
+  // The orgs notices can reach, to name them beside the form and to ask before a case names another; null if unread.
+  let directory = null;
+  const known = h('details', { class: 'partner-directory' }, h('summary', {}, 'Partner orgs'), h('p', { class: 'help' }, 'Loading…'));
+  c.hosting.wrap.after(known);
+  getJson('/v1/partner-directory')
+    .then((res) => {
+      directory = res.items;
+      const how = (p) => [p.receivesNotices ? 'notices by webhook' : '', p.signsIn ? 'signs in to the console' : ''].filter(Boolean).join(', ') || 'not reachable: no webhook, nobody signs in';
+      const items = res.items.map((p) => h('li', {}, h('code', {}, p.org), `${p.kind ? ` · ${label(p.kind)}` : ''}${p.name ? ` · ${p.name}` : ''} · ${how(p)}`));
+      known.replaceChildren(h('summary', {}, `Partner orgs (${res.items.length})`), items.length ? h('ul', { class: 'plain' }, items) : h('p', { class: 'help' }, 'None known yet.'));
+    })
+    .catch(() => known.replaceChildren(h('summary', {}, 'Partner orgs'), h('p', { class: 'help' }, 'The partner directory could not be read.')));
   let built = { cards: 0 };
 
   // Error keys follow the body: "merchant.paymentChannels.2.merchantId" is the first wallet line when two card lines came first.
@@ -145,6 +184,11 @@ export function renderNewCase(page, { identity }) {
       // A reference already in use is most often the same case opened twice: asked first (not on a repeat of an
       // unanswered submission, which may have made that very case).
       if (!key.repeating()) {
+        const question = directory && unreachableQuestion(partnerOrgsNamed(body), directory);
+        if (question && !window.confirm(question)) {
+          submit.disabled = false;
+          return;
+        }
         const same = await getJson('/v1/cases', { reference: body.reference, limit: 5 }).catch(() => ({ items: [] }));
         const listed = same.items.map((x) => `${x.id} (${label(x.status)})`).join(', ');
         if (same.items.length > 0 && !window.confirm(`Your org already has a case with reference ${body.reference}: ${listed}. Open another one?`)) {
