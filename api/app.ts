@@ -66,6 +66,13 @@ const noStore: RequestHandler = (_req, res, next) => {
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * Helmet's headers, but for `upgrade-insecure-requests` in the CSP: where the console is served over plain HTTP (a
+ * deployment whose TLS ends elsewhere, an address other than localhost in a trial), the browser would rewrite every
+ * script and stylesheet to https:// and show a blank page. TLS is the deployment's to provide (HSTS stays on).
+ */
+const securityHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+
 /** An Express app as every Takedown server starts one: no framework banner, no ETags (answers are live state). */
 function bareApp(): Express {
   const app = express();
@@ -105,7 +112,7 @@ export function createApp(deps: ApiDeps): Express {
     }),
   );
   app.use(httpMetrics);
-  app.use(helmet());
+  app.use(securityHeaders);
 
   const v1 = Router();
   // Case, task, principal and audit data: no cache along the way (a shared proxy, a browser's disk) may keep a copy.
@@ -136,7 +143,7 @@ export function createApp(deps: ApiDeps): Express {
  */
 export function createOpsApp(deps: OpsDeps): Express {
   const app = bareApp();
-  app.use(helmet());
+  app.use(securityHeaders);
   app.use(healthRouter(deps));
   return finish(app, deps.logger);
 }

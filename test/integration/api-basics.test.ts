@@ -293,6 +293,12 @@ describe('errors', () => {
     const res = await api.request('GET', '/healthz');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['x-powered-by']).toBeUndefined();
+    // The console's CSP keeps scripts to this origin, but does not rewrite them to https:// (over plain HTTP that
+    // would leave the page blank), whatever serves the TLS.
+    const csp = String(res.headers['content-security-policy']);
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    expect(res.headers['strict-transport-security']).toMatch(/max-age=/);
   });
 });
 
