@@ -50,10 +50,10 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
     sendNotice: async (args) => {
       try {
         const result = await sendNotice(noticeDeps, { noticeId: args.noticeId, attempt: Context.current().info.attempt });
-        countNoticeAttempt(result.delivered ? (result.reason ?? 'delivered') : (result.reason ?? 'skipped'));
+        countNoticeAttempt(result.delivered ? (result.reason ?? 'delivered') : (result.reason ?? 'skipped'), args.org);
         return result;
       } catch (err) {
-        countNoticeAttempt(err instanceof ApplicationFailure && err.nonRetryable ? 'final' : 'retry');
+        countNoticeAttempt(err instanceof ApplicationFailure && err.nonRetryable ? 'final' : 'retry', args.org);
         throw err;
       }
     },

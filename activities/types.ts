@@ -97,7 +97,8 @@ export interface TakedownActivities {
   /** With `caseView` the view is written in the same statement (staged changes carried by an audit append). */
   appendAudit(args: { caseId: string; entries: AuditInput[]; caseView?: { view: CaseView; version: number } }): Promise<void>;
   prepareNotice(args: NoticeArgs): Promise<PreparedNotice>;
-  sendNotice(args: { noticeId: string }): Promise<SendResult>;
+  /** `org` labels the attempt in the metrics only (absent from calls recorded before it was passed). */
+  sendNotice(args: { noticeId: string; org?: string }): Promise<SendResult>;
   settleNotices(args: SettleNoticesArgs): Promise<{ abandoned: string[] }>;
   checkUrls(args: CheckUrlsArgs): Promise<UrlCheckResult>;
   observeOutcome(args: OutcomeTiming): Promise<void>;

@@ -33,8 +33,8 @@ const outcomeHistograms: Record<OutcomeKind, Histogram> = {
 
 const noticeAttempts = new Counter({
   name: 'takedown_notice_attempts_total',
-  help: 'Notice delivery attempts to partner webhooks, by outcome',
-  labelNames: ['outcome'] as const,
+  help: 'Notice delivery attempts to partner webhooks, by outcome and partner org',
+  labelNames: ['outcome', 'org'] as const,
   registers: [registry],
 });
 
@@ -57,9 +57,12 @@ export function observeHttpRequest(method: string, route: string, status: number
   httpRequests.observe({ method: HTTP_METHODS.has(method) ? method : 'OTHER', route, status: String(status) }, seconds);
 }
 
-/** `outcome` is a small closed set such as delivered, retry, rejected, timeout; never a URL or a partner's message. */
-export function countNoticeAttempt(outcome: string): void {
-  noticeAttempts.inc({ outcome });
+/**
+ * `outcome` is a small closed set such as delivered, retry, rejected, timeout, never a URL or a partner's message; `org`
+ * the partner org, so that a failing partner stands out.
+ */
+export function countNoticeAttempt(outcome: string, org = 'unknown'): void {
+  noticeAttempts.inc({ outcome, org });
 }
 
 // The gauges are computed from PostgreSQL at scrape time, so every process reports the same truth and nothing drifts.

@@ -55,7 +55,8 @@ export async function deliverNotice(
     });
     if (!prepared.hasWebhook) return { state: 'no_webhook', detail: { noticeId: id } };
     if (args.request) state.sentRequests.push({ org: args.org, noticeId: id, taskId: args.task?.id ?? null, type: args.type });
-    const sent = await notices.sendNotice({ noticeId: id });
+    // Replay-safe without a patch: activity arguments are not part of what replay compares (org labels a metric).
+    const sent = await notices.sendNotice({ noticeId: id, org: args.org });
     return { state: sent.delivered || sent.reason === 'already_delivered' ? 'delivered' : 'no_webhook', detail: { noticeId: id, status: sent.status } };
   } catch (err) {
     if (isCancellation(err)) return { state: 'cancelled', detail: { noticeId: id } };
