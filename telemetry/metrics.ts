@@ -142,6 +142,22 @@ new Gauge({
   },
 });
 
+/** How long after its close a case's history should be archived by: the archive runs right after the close. */
+const ARCHIVE_GRACE = '1 hour';
+
+new Gauge({
+  name: 'takedown_closed_cases_without_archive',
+  help: `Cases closed more than ${ARCHIVE_GRACE} ago whose Temporal history is not archived in PostgreSQL: the archive gave up (it retries for 2 days) and the history goes with Temporal's retention`,
+  registers: [registry],
+  async collect() {
+    const rows = await scrapeQuery<{ n: string }>(
+      `SELECT count(*) AS n FROM cases c
+        WHERE c.closed_at < now() - interval '${ARCHIVE_GRACE}' AND NOT EXISTS (SELECT 1 FROM history_archives h WHERE h.case_id = c.id)`,
+    );
+    if (rows) this.set(Number(rows[0].n));
+  },
+});
+
 /** The text exposition of every metric, with the PostgreSQL gauges read from `pool`. */
 export async function renderMetrics(pool?: pg.Pool): Promise<{ contentType: string; body: string }> {
   if (pool) bindMetricsPool(pool);

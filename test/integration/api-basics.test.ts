@@ -540,6 +540,11 @@ describe('operations', () => {
       `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, due_at, context)
        VALUES ('tsk_metrics_1', 'case_metrics', 'ceop', 'confirm_freeze', 'open', 'acq-northbank', 'partner', '{partner}', now(), now() - interval '1 hour', '{}')`,
     );
+    // A case closed two hours ago whose history was never archived.
+    await api.db.pool.query(
+      `INSERT INTO cases (id, reference, org, status, created_at, created_by, updated_at, closed_at, merchant_ids, wallet_ids, hosts, view)
+       VALUES ('case_noarchive', 'R-NOARCHIVE', 'ceop', 'completed', now() - interval '3 hours', 'prn_x', now(), now() - interval '2 hours', '{}', '{}', '{}', '{}')`,
+    );
     expect((await api.request('GET', '/metrics')).status).toBe(401);
     // Requests by route pattern (never the path), and those no route answered as `other`.
     expect((await api.request('GET', '/v1/tasks/tsk_nosuchtask', { token: api.adminToken })).status).toBe(404);
@@ -562,6 +567,7 @@ describe('operations', () => {
     expect(res.text).toMatch(/takedown_http_request_duration_seconds_count\{method="GET",route="other",status="404"\} [1-9]/);
     expect(res.text).not.toContain('tsk_nosuchtask');
     expect(res.text).toMatch(/takedown_db_pool_connections\{state="total"\} [1-9]/);
+    expect(res.text).toMatch(/takedown_closed_cases_without_archive [1-9]/);
   });
 
   it('serves /metrics without a token where configured so (the development default), and /v1 still asks for one', async () => {
