@@ -431,7 +431,8 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     responses: { 200: json(HeadsCheck, 'The outcome; intact is false when any problem is listed'), ...common },
   });
 
-  registry.registerPath({ method: 'get', path: '/healthz', summary: 'Liveness of the API and its dependencies', tags: ['operations'], security: [], responses: { 200: json(Health, 'All parts answer'), 503: json(Health, 'A part does not answer') } });
+  registry.registerPath({ method: 'get', path: '/healthz', summary: 'Readiness: the API and its dependencies (PostgreSQL, Temporal) answer', tags: ['operations'], security: [], responses: { 200: json(Health, 'All parts answer'), 503: json(Health, 'A part does not answer') } });
+  registry.registerPath({ method: 'get', path: '/livez', summary: 'Liveness: the process answers, whatever its dependencies do', tags: ['operations'], security: [], responses: { 200: json(z.object({ status: z.literal('ok') }), 'Alive') } });
   registry.registerPath({ method: 'get', path: '/openapi.json', summary: 'This document', tags: ['operations'], security: [], responses: { 200: { description: 'OpenAPI 3.1 document' } } });
   registry.registerPath({
     method: 'get',

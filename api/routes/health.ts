@@ -50,6 +50,14 @@ export function healthRouter(deps: OpsDeps): Router {
     })
     .all(methodNotAllowed(['GET']));
 
+  // Liveness: the process answers. Readiness is /healthz (PostgreSQL and Temporal reachable): a probe that restarts the
+  // process must ask /livez, or an outage of either would restart every API and worker for nothing.
+  r.route('/livez')
+    .get((_req, res) => {
+      res.json({ status: 'ok' });
+    })
+    .all(methodNotAllowed(['GET']));
+
   r.route('/openapi.json')
     .get((_req, res) => {
       openapi ??= buildOpenApiDocument();

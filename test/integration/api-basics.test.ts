@@ -524,6 +524,7 @@ describe('operations', () => {
       ['/v1/audit/heads', 'get'],
       ['/v1/audit/heads/check', 'post'],
       ['/healthz', 'get'],
+      ['/livez', 'get'],
       ['/openapi.json', 'get'],
       ['/metrics', 'get'],
       ['/v1/me', 'get'],

@@ -54,6 +54,10 @@ describe('Temporal unreachable', () => {
     // No token needed here, so no detail: where Temporal was looked for goes to the log only.
     expect(res.body).toEqual({ status: 'degraded', db: 'ok', temporal: 'unavailable' });
     expect(Date.now() - t0).toBeLessThan(5_000);
+    // Not ready, but alive: a liveness probe must not restart it for a dependency's outage.
+    const live = await deadTemporal.request('GET', '/livez');
+    expect(live.status).toBe(200);
+    expect(live.body).toEqual({ status: 'ok' });
   });
 
   it('answers case creation with 503 and Retry-After within the deadline, and reads from PostgreSQL still work', async () => {
