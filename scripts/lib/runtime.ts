@@ -185,7 +185,7 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
       return { address: dev.address, uiUrl: config.temporalUiUrl ?? dev.uiUrl, auth: {} };
     })();
     const [urls, temporal] = await Promise.all([pgP, temporalP]);
-    const db = connectDb(urls.app, { applicationName: 'takedown' });
+    const db = connectDb(urls.app, { applicationName: 'takedown', max: config.dbPoolSize });
     stops.push(() => db.close());
     await migrateFor(urls.owner, db.pool);
     const settings = await roleSettings(db.pool);

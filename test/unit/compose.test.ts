@@ -241,6 +241,21 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('keeps the Temporal UI read-only, sizes history shards and connections, and keeps Temporal\'s fixed address out of the dynamic range', () => {
+    expect(envOf('temporal-ui', hostEnv).TEMPORAL_DISABLE_WRITE_ACTIONS).toBe('true');
+    expect(Number(envOf('temporal', hostEnv).NUM_HISTORY_SHARDS)).toBeGreaterThanOrEqual(128);
+    const maxConnections = Number(/max_connections=(\d+)/.exec(interpolate(asText(services.postgres.command!), hostEnv))?.[1]);
+    // The api and four workers at their pool size, and Temporal's own pools, fit.
+    const pool = Number(envOf('api', hostEnv).TAKEDOWN_DB_POOL_SIZE);
+    expect(maxConnections).toBeGreaterThanOrEqual(5 * pool + 100);
+    const ipam = (compose as unknown as { networks: { default: { ipam: { config: { subnet: string; ip_range: string }[] } } } }).networks.default.ipam.config[0];
+    const [rangeBase, rangeBits] = interpolate(ipam.ip_range, hostEnv).split('/');
+    const last = (ip: string) => Number(ip.split('.')[3]);
+    const temporalIp = interpolate(String(envOf('temporal', hostEnv).TEMPORAL_BROADCAST_ADDRESS), hostEnv);
+    const size = 2 ** (32 - Number(rangeBits));
+    expect(last(temporalIp) < last(rangeBase) || last(temporalIp) >= last(rangeBase) + size).toBe(true);
+  });
+
   it('registers exactly the search attributes of workflows/search-attributes.ts', () => {
     const declared = envOf('temporal-setup', hostEnv).SEARCH_ATTRIBUTES.trim().split(/\s+/);
     const registered = Object.fromEntries(declared.map((p) => p.split('=') as [string, string]));
