@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { loadConfig } from './config';
-import { connectTemporal, createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
+import { checkSearchAttributes, connectTemporal, createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
 import { startApiPart } from './lib/system';
 
 const config = loadConfig();
@@ -12,6 +12,7 @@ try {
   const admin = resolveAdminToken(config, log);
   const services = await startServices(config, log, { embedded: false });
   const connection = await connectTemporal(services.temporalAddress, services.temporalAuth);
+  await checkSearchAttributes(connection, config.temporalNamespace, log);
   const client = new Client({ connection, namespace: config.temporalNamespace });
   const api = await startApiPart(config, services, client, log, admin.token, config.port);
   log.info({ api: api.url, temporal: services.temporalAddress }, 'api listening');

@@ -2,7 +2,7 @@
 import { Client } from '@temporalio/client';
 import { createOpsApp } from '../api/app';
 import { loadConfig } from './config';
-import { connectTemporal, createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
+import { checkSearchAttributes, connectTemporal, createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
 import { serveHttp } from './lib/http-server';
 import { startWorkerPart } from './lib/system';
 
@@ -12,6 +12,7 @@ const log = createLogger(config, 'takedown-worker');
 try {
   const services = await startServices(config, log, { embedded: false });
   const connection = await connectTemporal(services.temporalAddress, services.temporalAuth);
+  await checkSearchAttributes(connection, config.temporalNamespace, log);
   const client = new Client({ connection, namespace: config.temporalNamespace });
   const worker = await startWorkerPart(config, services, client);
   log.info({ taskQueue: config.taskQueue, temporal: services.temporalAddress }, 'worker running');

@@ -13,6 +13,7 @@ import { makePrivateDir, PRIVATE_DIR_MODE, tightenDir, TRAVERSABLE_DIR_MODE } fr
 import { startEmbeddedPostgres } from './postgres';
 import { locateTemporalCli } from './temporal-cli';
 import { startTemporalDevServer, waitForTemporal } from './temporal-server';
+import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 /**
  * The SDK's log metadata with its Error values (an activity's failure, say) as pino writes errors: an Error's message
@@ -220,6 +221,26 @@ export function embeddedInProduction(config: Pick<Config, 'production' | 'databa
     `${config.dataDir} on this machine alone (no replica, no backup but yours; the dev server's SQLite runs without fsync, ` +
     'so a machine crash can lose the last writes); set DATABASE_URL and TEMPORAL_ADDRESS for production (README, "Production at scale")'
   );
+}
+
+/**
+ * Fails a start against a Temporal namespace without the case workflow's search attributes (registered by `npm start`
+ * and compose's setup job, by hand on a cluster of one's own): without them every new case would fail at its start, while
+ * the API reported itself healthy. A server that does not let this connection list them (some hosted setups) only gets
+ * a warning.
+ */
+export async function checkSearchAttributes(connection: Connection, namespace: string, log: Logger): Promise<void> {
+  let registered: Record<string, unknown>;
+  try {
+    registered = (await connection.operatorService.listSearchAttributes({ namespace })).customAttributes ?? {};
+  } catch (err) {
+    log.warn({ err, namespace }, 'could not list the namespace search attributes; creating cases fails if they are missing');
+    return;
+  }
+  const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !(name in registered));
+  if (missing.length === 0) return;
+  const create = missing.map(([name, type]) => `temporal operator search-attribute create --namespace ${namespace} --name ${name} --type ${type}`).join('; ');
+  throw new Error(`Temporal namespace ${namespace} lacks the search attributes ${missing.map(([n]) => n).join(', ')} that every case sets; register them: ${create}`);
 }
 
 /**

@@ -9,7 +9,7 @@ import { namesPrivateHost } from '../../activities/url-checks';
 import type { Config } from '../config';
 import { freePort } from './ports';
 import { serveHttp } from './http-server';
-import { connectTemporal, recordApiUrl, resolveAdminToken, startServices, type Services } from './runtime';
+import { checkSearchAttributes, connectTemporal, recordApiUrl, resolveAdminToken, startServices, type Services } from './runtime';
 import { createTakedownWorker } from './worker';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -93,6 +93,7 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
   let connection: Connection | undefined;
   try {
     connection = await connectTemporal(services.temporalAddress, services.temporalAuth);
+    await checkSearchAttributes(connection, config.temporalNamespace, log);
     const client = new Client({ connection, namespace: config.temporalNamespace });
     const worker = await startWorkerPart(config, services, client);
     // A busy port is replaced only in development and only when PORT is not set: a port asked for is that port or a failure.
