@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import { checkSearchAttributes, connectTemporal } from '../../scripts/lib/runtime';
 
 let connection: Connection;
@@ -19,7 +20,7 @@ describe('search attributes at start', () => {
   it('passes where they are registered, and fails naming each missing one and the command that registers it', async () => {
     await expect(checkSearchAttributes(connection, 'default', log)).resolves.toBeUndefined();
     const bare = `bare-${randomBytes(4).toString('hex')}`;
-    await connection.workflowService.registerNamespace({ namespace: bare, workflowExecutionRetentionPeriod: { seconds: 86_400 } });
+    await connection.workflowService.registerNamespace({ namespace: bare, workflowExecutionRetentionPeriod: msToTs('1 day') });
     const failure = await checkSearchAttributes(connection, bare, log).then(
       () => null,
       (err: Error) => err.message,
