@@ -1,5 +1,5 @@
 // Operations: /healthz (short timeouts on both dependencies), /metrics (Prometheus), /openapi.json.
-import { Router } from 'express';
+import express, { Router } from 'express';
 import { renderMetrics } from '../../telemetry/metrics';
 import type { ApiDeps } from '../app';
 import { authenticate, requireRoles } from '../middleware/auth';
@@ -36,6 +36,10 @@ export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminTo
 export function healthRouter(deps: OpsDeps): Router {
   const r = Router();
   let openapi: unknown;
+  // These routes take no body, but one sent anyway is read (and dropped) before the answer: a connection closed with an
+  // unread body makes TCP reset it, and the client can lose the end of the answer (a long /metrics page, say). Past 1 MiB
+  // it is the 413 every route gives. Unknown paths pass through here too, so their 404s are answered the same way.
+  r.use(express.raw({ type: () => true, limit: '1mb' }));
 
   r.route('/healthz')
     .get(async (_req, res) => {

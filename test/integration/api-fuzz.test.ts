@@ -300,7 +300,7 @@ describe('fuzz', () => {
         } catch (err) {
           // Node's client refuses some requests before sending (e.g. invalid header characters); the server never saw them.
           if (/Invalid character|unescaped characters|Invalid value/.test(String((err as Error).message))) continue;
-          failures.push(`${method} ${path} -> transport error ${(err as Error).message}`);
+          failures.push(`${method} ${path} ${JSON.stringify(opts).slice(0, 300)} -> transport error ${(err as Error).message}`);
           status = -1;
         }
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
