@@ -1,4 +1,5 @@
 // Applies the committed drizzle-kit migrations; safe to run at every start and from several processes at once.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
@@ -43,5 +44,18 @@ export async function migrateFor(ownerUrl: string, appPool: pg.Pool): Promise<vo
     await runMigrations(owner.db, { appRole: rows[0].me });
   } finally {
     await owner.close();
+  }
+}
+
+/** How many committed migrations the database has not applied (drizzle's own table, which the app's role may read). */
+export async function pendingMigrations(pool: pg.Pool): Promise<number> {
+  const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
+  try {
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations');
+    return Math.max(0, journal.entries.length - rows[0].n);
+  } catch (err) {
+    // Never migrated (no such schema or table), or granted by a version before this check: nothing known applied.
+    if (['3F000', '42P01', '42501'].includes((err as { code?: string }).code ?? '')) return journal.entries.length;
+    throw err;
   }
 }

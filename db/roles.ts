@@ -41,6 +41,9 @@ export async function grantAppRole(client: pg.ClientBase, role: string): Promise
     await client.query(`GRANT USAGE ON SCHEMA public TO ${r}`);
     for (const t of rows) await client.query(`GRANT ${APP_PRIVILEGES[t.name].join(', ')} ON TABLE ${pg.escapeIdentifier(t.name)} TO ${r}`);
     for (const f of APP_FUNCTIONS) await client.query(`GRANT EXECUTE ON FUNCTION ${f} TO ${r}`);
+    // Which migrations ran, read-only: a process that does not migrate checks the schema is current (db/migrate.ts).
+    await client.query(`GRANT USAGE ON SCHEMA drizzle TO ${r}`);
+    await client.query(`GRANT SELECT ON drizzle.__drizzle_migrations TO ${r}`);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});

@@ -55,6 +55,7 @@ const EnvSchema = z.object({
    */
   TAKEDOWN_PRINCIPAL_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   TAKEDOWN_DB_POOL_SIZE: z.coerce.number().int().min(2).max(500).default(20),
+  TAKEDOWN_MIGRATE_AT_START: z.enum(['0', '1', 'true', 'false']).optional(),
   /** Serve /metrics without a token (unset: never; the contract wants a bearer token on every request but /healthz and /openapi.json). */
   TAKEDOWN_METRICS_PUBLIC: z.enum(['0', '1', 'true', 'false']).optional(),
   /** `npm run worker` only: serve /healthz and /metrics (admin or auditor token) on this port; unset, no HTTP at all. */
@@ -132,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     authFailuresPerMinute: e.TAKEDOWN_AUTH_FAILURES_PER_MINUTE ?? (rateLimitPerMinute ? DEFAULT_AUTH_FAILURES_PER_MINUTE : 0),
     principalCacheSeconds: e.TAKEDOWN_PRINCIPAL_CACHE_SECONDS,
     dbPoolSize: e.TAKEDOWN_DB_POOL_SIZE,
+    migrateAtStart: flag(e.TAKEDOWN_MIGRATE_AT_START, true),
     allowPrivateWebhooks: flag(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS, !production),
     /** Production takes and sends to https:// webhooks only (PUT /v1/partners/:org and delivery); development takes http:// too. */
     httpsWebhooksOnly: production,

@@ -6,7 +6,7 @@ import { Connection, type TLSConfig } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { pino, type Logger } from 'pino';
 import { connectDb, type DbHandle } from '../../db/client';
-import { migrateFor } from '../../db/migrate';
+import { migrateFor, pendingMigrations } from '../../db/migrate';
 import { evidenceBypass, roleSettings } from '../../db/roles';
 import type { Config, TemporalTlsSettings } from '../config';
 import { makePrivateDir, PRIVATE_DIR_MODE, tightenDir, TRAVERSABLE_DIR_MODE } from './data-dir';
@@ -188,7 +188,15 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
     const [urls, temporal] = await Promise.all([pgP, temporalP]);
     const db = connectDb(urls.app, { applicationName: 'takedown', max: config.dbPoolSize });
     stops.push(() => db.close());
-    await migrateFor(urls.owner, db.pool);
+    if (config.migrateAtStart || !config.databaseUrl) {
+      await migrateFor(urls.owner, db.pool);
+    } else {
+      // Migrated once beforehand (`npm run migrate`, compose's migrate job): this process holds no owner's credentials.
+      const pending = await pendingMigrations(db.pool);
+      if (pending > 0) {
+        throw new Error(`${pending} migration(s) not applied and TAKEDOWN_MIGRATE_AT_START=false: run \`npm run migrate\` with MIGRATION_DATABASE_URL first`);
+      }
+    }
     const settings = await roleSettings(db.pool);
     if (settings.length) log.warn({ settings }, "DATABASE_URL's role has settings of its own (ALTER ROLE ... SET) that every connection of the app starts with");
     const bypass = await evidenceBypass(db.pool);

@@ -63,7 +63,10 @@ describe('the application role', () => {
       [`CREATE OR REPLACE FUNCTION audit_entries_refuse_change() RETURNS trigger AS $$ BEGIN RETURN NULL; END $$ LANGUAGE plpgsql`, /permission denied for schema public/],
       [`SET session_replication_role = replica`, /permission denied to set parameter/],
       [`CREATE TABLE public.shadow (x int)`, /permission denied for schema public/],
-      [`SELECT * FROM drizzle.__drizzle_migrations`, /permission denied for schema drizzle/],
+      // Which migrations ran is readable (a process that does not migrate checks it), never writable.
+      [`DELETE FROM drizzle.__drizzle_migrations`, /permission denied for table __drizzle_migrations/],
+      [`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('x', 1)`, /permission denied for table __drizzle_migrations/],
+      [`CREATE TABLE drizzle.shadow (x int)`, /permission denied for schema drizzle/],
       // Entries go in only through audit_append(): no planted rows, no seq that stops the chain, no id of its choosing.
       [`INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key) VALUES ('cas_x', 2147483647, now(), 'x', '{}', 'x', 'y', 'k')`, /permission denied for table audit_entries/],
       [`INSERT INTO audit_entries (id, case_id, seq, at, action, data, prev_hash, hash, event_key) OVERRIDING SYSTEM VALUE VALUES (1, 'cas_x', 1, now(), 'x', '{}', 'x', 'y', 'k')`, /permission denied for table audit_entries/],

@@ -144,6 +144,7 @@ describe('docker-compose.yml', () => {
       TAKEDOWN_RATE_LIMIT_PER_MINUTE: 'production limits each principal to 1,200 requests a minute unless this is set',
       TAKEDOWN_AUTH_FAILURES_PER_MINUTE: 'with the per-principal limit on, each address gets 60 failed authentications a minute unless this is set',
       TAKEDOWN_METRICS_PUBLIC: 'production asks for an admin or auditor token on /metrics unless this is set',
+      MIGRATION_DATABASE_URL: 'only the migrate job holds the owner; the api and workers check the schema instead (TAKEDOWN_MIGRATE_AT_START=false)',
       ...Object.fromEntries(
         ['TEMPORAL_API_KEY', 'TEMPORAL_TLS', 'TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_CA_PATH', 'TEMPORAL_TLS_SERVER_NAME'].map((k) => [
           k,
@@ -174,14 +175,22 @@ describe('docker-compose.yml', () => {
 
   it('points DATABASE_URL and MIGRATION_DATABASE_URL at the postgres service, as roles its init script creates', () => {
     const custom = { ...hostEnv, TAKEDOWN_DB_PASSWORD: 'owner-secret', TAKEDOWN_APP_DB_PASSWORD: 'app-secret', TEMPORAL_DB_PASSWORD: 'tmp-secret' };
+    // Only the migrate job holds the owner's URL; the api and the workers serve as the app's role and do not migrate.
+    for (const name of APP) {
+      expect(envOf(name, hostEnv).MIGRATION_DATABASE_URL, name).toBeUndefined();
+      expect(envOf(name, hostEnv).TAKEDOWN_MIGRATE_AT_START, name).toBe('false');
+      expect(dependsOn(name).migrate?.condition, name).toBe('service_completed_successfully');
+    }
+    expect(asText(services.migrate.command)).toContain('scripts/migrate.ts');
     for (const env of [hostEnv, custom]) {
       const pgEnv = envOf('postgres', env);
       const roles = [
-        ['DATABASE_URL', 'takedown_app', pgEnv.TAKEDOWN_APP_DB_PASSWORD],
-        ['MIGRATION_DATABASE_URL', 'takedown', pgEnv.TAKEDOWN_DB_PASSWORD],
+        ['api', 'DATABASE_URL', 'takedown_app', pgEnv.TAKEDOWN_APP_DB_PASSWORD],
+        ['migrate', 'DATABASE_URL', 'takedown_app', pgEnv.TAKEDOWN_APP_DB_PASSWORD],
+        ['migrate', 'MIGRATION_DATABASE_URL', 'takedown', pgEnv.TAKEDOWN_DB_PASSWORD],
       ] as const;
-      for (const [key, role, password] of roles) {
-        const url = new URL(envOf('api', env)[key]!);
+      for (const [service, key, role, password] of roles) {
+        const url = new URL(envOf(service, env)[key]!);
         expect(url.protocol).toMatch(/^postgres(ql)?:$/);
         expect(url.hostname).toBe('postgres');
         expect(Number(url.port || 5432)).toBe(5432);

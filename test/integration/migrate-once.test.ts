@@ -1,0 +1,54 @@
+// Migrating once beforehand: an API or worker started with TAKEDOWN_MIGRATE_AT_START=false holds no owner's
+// credentials, checks that every committed migration has run, and refuses to start on a schema behind the code.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { pendingMigrations } from '../../db/migrate';
+import { loadConfig } from '../../scripts/config';
+import { startServices } from '../../scripts/lib/runtime';
+import { migrateOnce } from '../../scripts/migrate';
+import { freshDatabase, type TestDb } from '../support/db';
+
+let db: TestDb;
+const log = pino({ level: 'silent' });
+
+beforeAll(async () => {
+  db = await freshDatabase('migrate-once');
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe('migrating once beforehand', () => {
+  it('refuses a start on a schema behind the code, and starts once `npm run migrate` has run', async () => {
+    const env = {
+      DATABASE_URL: db.url,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      TAKEDOWN_MIGRATE_AT_START: 'false',
+      TAKEDOWN_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'takedown-migrate-once-')),
+    };
+    expect(await pendingMigrations(db.pool)).toBe(0);
+    // The last migration undone in drizzle's record (its SQL can run again): the code is now ahead of the schema.
+    const owner = await db.admin();
+    try {
+      await owner.query('DELETE FROM drizzle.__drizzle_migrations WHERE id = (SELECT max(id) FROM drizzle.__drizzle_migrations)');
+    } finally {
+      await owner.end();
+    }
+    expect(await pendingMigrations(db.pool)).toBe(1);
+    await expect(startServices(loadConfig(env), log, { embedded: false })).rejects.toThrow(/1 migration\(s\) not applied and TAKEDOWN_MIGRATE_AT_START=false: run `npm run migrate`/);
+
+    // The app's role alone cannot migrate; with the owner's URL it does, and grants the app's role again.
+    await expect(migrateOnce({ DATABASE_URL: db.url })).rejects.toThrow(/may not migrate this database/);
+    expect(await migrateOnce({ DATABASE_URL: db.url, MIGRATION_DATABASE_URL: db.ownerUrl })).toEqual({ pendingBefore: 1 });
+    expect(await pendingMigrations(db.pool)).toBe(0);
+    const services = await startServices(loadConfig(env), log, { embedded: false });
+    try {
+      expect((await services.db.pool.query('SELECT count(*)::int AS n FROM cases')).rows[0].n).toBe(0);
+    } finally {
+      await services.stop();
+    }
+  });
+});
