@@ -81,6 +81,20 @@ function bareApp(): Express {
   return app;
 }
 
+/**
+ * A read of case data (a case, its tasks, documents, audit chain or history, the case list, an audit export): logged at
+ * info with who read it, so the logs answer who looked at a case. Inbox polls and task reads stay at debug.
+ */
+export function readsCaseData(req: IncomingMessage): boolean {
+  const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
+  return (req.method === 'GET' || req.method === 'HEAD') && /^\/v1\/(cases|audit)(?:[/?]|$)/.test(url);
+}
+
+export function withActor(req: IncomingMessage, line: object): object {
+  const actor = (req as IncomingMessage & { actor?: { id: string; org: string } }).actor;
+  return actor ? { ...line, actor: { id: actor.id, org: actor.org } } : line;
+}
+
 /** The tail of every app: unknown paths as 404 and every error as problem+json. */
 function finish(app: Express, logger: Logger): Express {
   app.use(notFoundHandler);
@@ -108,7 +122,10 @@ export function createApp(deps: ApiDeps): Express {
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug'),
+      customLogLevel: (req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 || readsCaseData(req) ? 'info' : 'debug'),
+      // Who read or was refused: the principal (id and org, never the token) on the request's closing line.
+      customSuccessObject: (req, _res, line) => withActor(req, line),
+      customErrorObject: (req, _res, _err, line) => withActor(req, line),
     }),
   );
   app.use(httpMetrics);

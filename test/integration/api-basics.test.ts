@@ -1,5 +1,6 @@
 // The API's edges without workflows: auth and revocation, principals, partners, problem+json errors, body limits, health, OpenAPI, metrics.
 import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiHarness } from '../support/api-harness';
 import { caseBody } from '../support/api-fixtures';
@@ -287,6 +288,25 @@ describe('errors', () => {
     ];
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 401, 403, 404, 404, 405, 400, 422]);
     for (const r of answers) expect(r.headers['cache-control'], `${r.status} ${r.text}`).toBe('no-store');
+  });
+
+  it('logs reads of case data at info with who read them, inbox reads only at debug, and never a token', async () => {
+    const lines: { level: number; msg: string; req?: { url: string }; res?: { statusCode: number }; actor?: { id: string; org: string } }[] = [];
+    const logged = await startApi('basics-readlog', { logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) }) });
+    try {
+      const lead = await logged.principal('ceop', ['case_lead']);
+      expect((await logged.request('GET', '/v1/cases?limit=5', { token: lead.token })).status).toBe(200);
+      expect((await logged.request('GET', '/v1/tasks', { token: lead.token })).status).toBe(200);
+      expect((await logged.request('GET', '/v1/cases/case_nosuchcaseatall00000000', { token: lead.token })).status).toBe(404);
+      const access = lines.filter((l) => l.msg === 'request completed');
+      expect(access.map((l) => [l.level, l.req?.url, l.res?.statusCode, l.actor])).toEqual([
+        [30, '/v1/cases?limit=5', 200, { id: lead.id, org: 'ceop' }],
+        [30, '/v1/cases/case_nosuchcaseatall00000000', 404, { id: lead.id, org: 'ceop' }],
+      ]);
+      expect(JSON.stringify(lines)).not.toContain(lead.token);
+    } finally {
+      await logged.stop();
+    }
   });
 
   it('sets security headers', async () => {

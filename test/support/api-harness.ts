@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app';
 import { namesPrivateHost } from '../../activities/url-checks';
@@ -96,6 +96,8 @@ export async function startApi(
     metricsPublic?: boolean;
     refusePrivateWebhooks?: boolean;
     httpsWebhooksOnly?: boolean;
+    /** Where the API logs (silent unless API_TEST_LOGS is set). */
+    logger?: Logger;
   } = {},
 ): Promise<ApiHarness> {
   const db = opts.db ?? (await freshDatabase(label));
@@ -112,7 +114,7 @@ export async function startApi(
     taskQueue,
     namespace: 'default',
     adminToken,
-    logger: pino({ level: process.env.API_TEST_LOGS ? 'debug' : 'silent' }),
+    logger: opts.logger ?? pino({ level: process.env.API_TEST_LOGS ? 'debug' : 'silent' }),
     temporalUiUrl: 'http://temporal-ui.test',
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
     ...(opts.authFailuresPerMinute !== undefined ? { authFailuresPerMinute: opts.authFailuresPerMinute } : {}),
