@@ -14,7 +14,7 @@ import { authenticate } from './middleware/auth';
 import { jsonBody } from './middleware/body';
 import { httpMetrics } from './middleware/http-metrics';
 import type { PrincipalCache } from './principal-cache';
-import { DEFAULT_AUTH_FAILURES_PER_MINUTE, limitFailedAuthentication, limitPerPrincipal } from './middleware/rate-limit';
+import { authFailuresLimit, limitFailedAuthentication, limitPerPrincipal } from './middleware/rate-limit';
 import { notFoundHandler, problemHandler } from './middleware/problem';
 import { auditRouter } from './routes/audit';
 import { casesRouter } from './routes/cases';
@@ -41,7 +41,7 @@ export interface ApiDeps {
   rateLimitPerMinute?: number;
   /**
    * Failed authentications (401s) per client address and minute on /v1 (limitFailedAuthentication); 0: no limit.
-   * Unset: DEFAULT_AUTH_FAILURES_PER_MINUTE while `rateLimitPerMinute` is on, else none.
+   * Unset: the default while `rateLimitPerMinute` is on, else none (authFailuresLimit).
    */
   authFailuresPerMinute?: number;
   /** /metrics without a token (see OpsDeps). */
@@ -85,12 +85,12 @@ function bareApp(): Express {
  * A read of case data (a case, its tasks, documents, audit chain or history, the case list, an audit export): logged at
  * info with who read it, so the logs answer who looked at a case. Inbox polls and task reads stay at debug.
  */
-export function readsCaseData(req: IncomingMessage): boolean {
+function readsCaseData(req: IncomingMessage): boolean {
   const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
   return (req.method === 'GET' || req.method === 'HEAD') && /^\/v1\/(cases|audit)(?:[/?]|$)/.test(url);
 }
 
-export function withActor(req: IncomingMessage, line: object): object {
+function withActor(req: IncomingMessage, line: object): object {
   const actor = (req as IncomingMessage & { actor?: { id: string; org: string } }).actor;
   return actor ? { ...line, actor: { id: actor.id, org: actor.org } } : line;
 }
@@ -136,7 +136,7 @@ export function createApp(deps: ApiDeps): Express {
   // First, so errors (401, 404, 429, every problem+json from /v1) carry it too.
   v1.use(noStore);
   const authenticating = authenticate({ pool: deps.pool, adminToken: deps.adminToken, principals: deps.principals });
-  const authFailuresPerMinute = deps.authFailuresPerMinute ?? (deps.rateLimitPerMinute ? DEFAULT_AUTH_FAILURES_PER_MINUTE : 0);
+  const authFailuresPerMinute = authFailuresLimit(deps.authFailuresPerMinute, deps.rateLimitPerMinute);
   v1.use(authFailuresPerMinute ? limitFailedAuthentication(authFailuresPerMinute, authenticating) : authenticating);
   if (deps.rateLimitPerMinute) v1.use(limitPerPrincipal(deps.rateLimitPerMinute));
   v1.use(jsonBody());

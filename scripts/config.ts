@@ -1,7 +1,7 @@
 // The one place that reads process.env, validated by zod.
 import path from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_AUTH_FAILURES_PER_MINUTE } from '../api/middleware/rate-limit';
+import { authFailuresLimit } from '../api/middleware/rate-limit';
 import { parseDuration } from '../domain/rules/duration';
 
 const EnvSchema = z.object({
@@ -130,7 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,
     workerPort: e.TAKEDOWN_WORKER_PORT,
     rateLimitPerMinute,
-    authFailuresPerMinute: e.TAKEDOWN_AUTH_FAILURES_PER_MINUTE ?? (rateLimitPerMinute ? DEFAULT_AUTH_FAILURES_PER_MINUTE : 0),
+    authFailuresPerMinute: authFailuresLimit(e.TAKEDOWN_AUTH_FAILURES_PER_MINUTE, rateLimitPerMinute),
     principalCacheSeconds: e.TAKEDOWN_PRINCIPAL_CACHE_SECONDS,
     dbPoolSize: e.TAKEDOWN_DB_POOL_SIZE,
     migrateAtStart: flag(e.TAKEDOWN_MIGRATE_AT_START, true),

@@ -17,8 +17,7 @@ export function limitPerPrincipal(perMinute: number): RequestHandler {
     legacyHeaders: false,
     keyGenerator: (req) => actorOf(req).id,
     handler: (req, res, next) => {
-      const reset = (req as typeof req & { rateLimit?: RateLimitInfo }).rateLimit?.resetTime;
-      const seconds = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 60;
+      const seconds = retryAfterSeconds((req as typeof req & { rateLimit?: RateLimitInfo }).rateLimit?.resetTime);
       res.setHeader('Retry-After', String(seconds));
       next(new ProblemError('rate_limited', `more than ${perMinute} requests in a minute from this principal; retry in ${seconds} s`));
     },
@@ -26,7 +25,17 @@ export function limitPerPrincipal(perMinute: number): RequestHandler {
 }
 
 /** Failed authentications per client address and minute while the per-principal limit is on, unless set otherwise. */
-export const DEFAULT_AUTH_FAILURES_PER_MINUTE = 60;
+const DEFAULT_AUTH_FAILURES_PER_MINUTE = 60;
+
+/** The failed-authentication limit in force: the one `given` (0: none), else the default while the per-principal limit is on. */
+export function authFailuresLimit(given: number | undefined, rateLimitPerMinute: number | undefined): number {
+  return given ?? (rateLimitPerMinute ? DEFAULT_AUTH_FAILURES_PER_MINUTE : 0);
+}
+
+/** Seconds until a rate-limit window resets, for Retry-After: at least 1, and a full minute when the store does not say. */
+function retryAfterSeconds(reset: Date | undefined): number {
+  return reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 60;
+}
 
 /**
  * `authenticate` behind a limit on failed authentications per client address and minute: without it every unknown token
@@ -48,7 +57,7 @@ export function limitFailedAuthentication(perMinute: number, authenticateHandler
     const key = ipKeyGenerator(req.ip ?? '');
     const seen = await store.get(key);
     if (seen && seen.totalHits >= perMinute) {
-      const seconds = seen.resetTime ? Math.max(1, Math.ceil((seen.resetTime.getTime() - Date.now()) / 1000)) : 60;
+      const seconds = retryAfterSeconds(seen.resetTime);
       res.setHeader('Retry-After', String(seconds));
       throw new ProblemError('rate_limited', `more than ${perMinute} failed authentications in a minute from this address; retry in ${seconds} s`);
     }
