@@ -34,12 +34,17 @@ function failureType(err: unknown): string | undefined {
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
+/** The id of the notice deliverNotice sends for these arguments (a withdrawal notice is one per org). */
+function deliveredNoticeId(state: CaseState, args: { type: NoticeType; org: string; task: Task | null; round: number }): string {
+  return noticeId(args.task?.id ?? state.caseId, args.type === 'withdrawal_notice' ? `${args.type}_${args.org}` : args.type, args.round);
+}
+
 /** Prepares and delivers one notice; never throws (the outcome is in the result), so it can run beside a wait. */
 export async function deliverNotice(
   state: CaseState,
   args: { type: NoticeType; org: string; task: Task | null; round: number; scope: Record<string, unknown>; extra?: Record<string, unknown>; request?: boolean },
 ): Promise<Delivery> {
-  const id = noticeId(args.task?.id ?? state.caseId, args.type === 'withdrawal_notice' ? `${args.type}_${args.org}` : args.type, args.round);
+  const id = deliveredNoticeId(state, args);
   try {
     const prepared = await notices.prepareNotice({
       noticeId: id,
@@ -173,21 +178,21 @@ async function skip(state: CaseState, task: Task, req: PartnerRequest): Promise<
   if (state.closure && sent.length > 0) {
     // The partner was asked: it is told at once that the request no longer stands (not at the case's close). Not awaited,
     // as a request's own notice is not: the case goes on while it is delivered.
-    const notice = () =>
-      deliverNotice(state, {
-        type: 'withdrawal_notice',
-        org: req.org,
-        task,
-        round: 0,
-        scope: {},
-        extra: { withdrawnNoticeIds: sent, withdrawnTaskIds: [task.id], reason: 'the case lead goes on without this request' },
-      });
+    const withdrawal = {
+      type: 'withdrawal_notice' as const,
+      org: req.org,
+      task,
+      round: 0,
+      scope: {},
+      extra: { withdrawnNoticeIds: sent, withdrawnTaskIds: [task.id], reason: 'the case lead goes on without this request' },
+    };
+    const notice = () => deliverNotice(state, withdrawal);
     if (!state.skipNoticesKept) {
       void notice();
     } else {
       // In a scope of its own, kept for the close (see closeCase): a withdrawal cancels it, other endings wait for it.
       const scope = new CancellationScope();
-      const kept = { taskId: task.id, noticeId: noticeId(task.id, `withdrawal_notice_${req.org}`, 0), scope, settled: false, delivered: false, done: Promise.resolve() };
+      const kept = { taskId: task.id, noticeId: deliveredNoticeId(state, withdrawal), scope, settled: false, delivered: false, done: Promise.resolve() };
       kept.done = scope.run(notice).then((d) => {
         kept.settled = true;
         kept.delivered = d.state === 'delivered' || d.state === 'no_webhook';
