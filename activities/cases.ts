@@ -5,7 +5,7 @@ import { isPositiveOutcome } from '../domain/rules/tasks';
 import { OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type TaskType } from '../domain/types';
 import { observeOutcome, type OutcomeKind } from '../telemetry/metrics';
 import { prepared } from '../db/client';
-import { appendSuperseding, auditAppendStatement, auditRowsToEntries, type AuditRow } from '../db/queries/audit';
+import { appendSuperseding, auditAppendStatement, storedAudit, type AuditRow } from '../db/queries/audit';
 import type { FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
 
 interface Statement {
@@ -16,43 +16,53 @@ interface Statement {
 const placeholders = (first: number, n: number) => Array.from({ length: n }, (_, i) => `$${first + i}`).join(',');
 
 /**
- * Upserts the case view; an older version never overwrites a newer one (writes may land out of order). The same version
- * does: a write made by a workflow task that never completed is rewritten by the task's next attempt, which may differ.
+ * Which write stands when two meet on a row (`t` the stored row, EXCLUDED the incoming one). Between writes of one
+ * workflow task, or of tasks in order, the version decides: writes may land out of order. A task's rerun (its worker lost
+ * Temporal before the task completed, so the attempt's writes stay behind while the rerun may decide otherwise) writes
+ * under a higher fence, so its writes win over the lost attempt's at any version, including the same version (the same
+ * write made again) and a higher one (a write the rerun never makes). A fence of 0 (unknown: rows from before migration
+ * 0013, older workflow code) leaves the version alone to decide, as before.
  */
-function caseUpsert(view: CaseView, version: number, first: number): Statement {
+const laterWrite = (t: string) =>
+  `CASE WHEN ${t}.fence = 0 OR EXCLUDED.fence = 0 THEN ${t}.version <= EXCLUDED.version ELSE (${t}.fence, ${t}.version) <= (EXCLUDED.fence, EXCLUDED.version) END`;
+
+/** Upserts the case view unless a later write is stored (laterWrite). */
+function caseUpsert(view: CaseView, version: number, fence: number, first: number): Statement {
   const keys = conflictKeys(view.merchant);
   return {
-    sql: `INSERT INTO cases (id, reference, org, status, created_at, created_by, updated_at, closed_at, merchant_ids, wallet_ids, hosts, view, version)
-     VALUES (${placeholders(first, 13)})
+    sql: `INSERT INTO cases (id, reference, org, status, created_at, created_by, updated_at, closed_at, merchant_ids, wallet_ids, hosts, view, version, fence)
+     VALUES (${placeholders(first, 14)})
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, closed_at = EXCLUDED.closed_at,
-       merchant_ids = EXCLUDED.merchant_ids, wallet_ids = EXCLUDED.wallet_ids, hosts = EXCLUDED.hosts, view = EXCLUDED.view, version = EXCLUDED.version
-     WHERE cases.version <= EXCLUDED.version`,
-    params: [view.id, view.reference, view.org, view.status, view.createdAt, view.createdBy, view.updatedAt, view.closedAt, keys.merchantIds, keys.walletIds, keys.hosts, JSON.stringify(view), version],
+       merchant_ids = EXCLUDED.merchant_ids, wallet_ids = EXCLUDED.wallet_ids, hosts = EXCLUDED.hosts, view = EXCLUDED.view, version = EXCLUDED.version,
+       fence = EXCLUDED.fence
+     WHERE ${laterWrite('cases')}`,
+    params: [view.id, view.reference, view.org, view.status, view.createdAt, view.createdBy, view.updatedAt, view.closedAt, keys.merchantIds, keys.walletIds, keys.hosts, JSON.stringify(view), version, fence],
   };
 }
 
-const TASK_COLUMNS = 19;
+const TASK_COLUMNS = 20;
 
-/** Upserts tasks (distinct ids) in one statement; a row never moves back to an older version, as with cases. */
-function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], first: number): Statement {
+/** Upserts tasks (distinct ids) in one statement; a row never gives way to an earlier write, as with cases. */
+function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], fence: number, first: number): Statement {
   const params: unknown[] = [];
   const tuples = items.map(({ task, version }) => {
     const at = first + params.length;
     params.push(
       task.id, task.caseId, caseOrg, task.type, task.status, task.assignee.org, task.assignee.role, task.roles, task.createdAt, task.dueAt,
       task.escalated, task.completedAt, task.completedBy?.id ?? null, task.completedBy?.org ?? null, task.outcome,
-      task.data === null ? null : JSON.stringify(task.data), task.comment, JSON.stringify(task.context), version,
+      task.data === null ? null : JSON.stringify(task.data), task.comment, JSON.stringify(task.context), version, fence,
     );
     return `(${placeholders(at, TASK_COLUMNS)})`;
   });
   return {
     sql: `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, due_at, escalated,
-       completed_at, completed_by_id, completed_by_org, outcome, data, comment, context, version)
+       completed_at, completed_by_id, completed_by_org, outcome, data, comment, context, version, fence)
      VALUES ${tuples.join(', ')}
      ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, roles = EXCLUDED.roles, due_at = EXCLUDED.due_at, escalated = EXCLUDED.escalated,
        completed_at = EXCLUDED.completed_at, completed_by_id = EXCLUDED.completed_by_id, completed_by_org = EXCLUDED.completed_by_org,
-       outcome = EXCLUDED.outcome, data = EXCLUDED.data, comment = EXCLUDED.comment, context = EXCLUDED.context, version = EXCLUDED.version
-     WHERE tasks.version <= EXCLUDED.version`,
+       outcome = EXCLUDED.outcome, data = EXCLUDED.data, comment = EXCLUDED.comment, context = EXCLUDED.context, version = EXCLUDED.version,
+       fence = EXCLUDED.fence
+     WHERE ${laterWrite('tasks')}`,
     params,
   };
 }
@@ -61,7 +71,11 @@ function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], 
  * Case view, tasks and audit entries as ONE statement (data-modifying CTEs, then the audit append): atomic without
  * BEGIN/COMMIT, one round trip, and the case's audit lock is held only while PostgreSQL runs it.
  */
-async function writeProjection(pool: pg.Pool, caseId: string, w: { caseView?: { view: CaseView; version: number }; caseOrg: string; tasks: { task: Task; version: number }[]; audit: AuditInput[] }): Promise<void> {
+async function writeProjection(
+  pool: pg.Pool,
+  caseId: string,
+  w: { caseView?: { view: CaseView; version: number }; caseOrg: string; tasks: { task: Task; version: number }[]; audit: AuditInput[]; fence: number | undefined },
+): Promise<void> {
   if (!w.caseView && w.tasks.length === 0 && w.audit.length === 0) return;
   const ctes: string[] = [];
   const params: unknown[] = [];
@@ -69,21 +83,21 @@ async function writeProjection(pool: pg.Pool, caseId: string, w: { caseView?: { 
     ctes.push(`${name} AS (${st.sql})`);
     params.push(...st.params);
   };
-  if (w.caseView) add('case_row', caseUpsert(w.caseView.view, w.caseView.version, params.length + 1));
-  if (w.tasks.length > 0) add('task_rows', tasksUpsert(w.caseOrg, w.tasks, params.length + 1));
+  if (w.caseView) add('case_row', caseUpsert(w.caseView.view, w.caseView.version, w.fence ?? 0, params.length + 1));
+  if (w.tasks.length > 0) add('task_rows', tasksUpsert(w.caseOrg, w.tasks, w.fence ?? 0, params.length + 1));
   let main = 'SELECT 1';
   if (w.audit.length > 0) {
-    const audit = auditAppendStatement(caseId, w.audit, params.length + 1);
+    const audit = auditAppendStatement(caseId, w.audit, params.length + 1, w.fence);
     main = audit.sql;
     params.push(...audit.params);
   }
   const res = await pool.query<AuditRow>(prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params));
-  if (w.audit.length > 0) await appendSuperseding(pool, caseId, w.audit, auditRowsToEntries(res.rows));
+  if (w.audit.length > 0) await appendSuperseding(pool, caseId, w.audit, storedAudit(res.rows), w.fence);
 }
 
 /** Upserts the case view with its audit entries. */
-export async function recordCase(pool: pg.Pool, { view, version, audit }: RecordCaseArgs): Promise<void> {
-  await writeProjection(pool, view.id, { caseView: { view, version }, caseOrg: view.org, tasks: [], audit });
+export async function recordCase(pool: pg.Pool, { view, version, audit, fence }: RecordCaseArgs): Promise<void> {
+  await writeProjection(pool, view.id, { caseView: { view, version }, caseOrg: view.org, tasks: [], audit, fence });
 }
 
 const OUTCOME_KIND: Partial<Record<TaskType, OutcomeKind>> = { confirm_termination: 'termination', confirm_freeze: 'freeze', confirm_removal: 'removal' };
@@ -97,9 +111,9 @@ function observeConfirmation(task: Task, since: string | undefined): void {
 }
 
 /** Upserts the task, and any `moreTasks` (and, when given, the case view), with its audit entries; observes partner outcome metrics. */
-export async function recordTask(pool: pg.Pool, { task, caseOrg, version, audit, caseView, observeSince, moreTasks = [] }: RecordTaskArgs): Promise<void> {
+export async function recordTask(pool: pg.Pool, { task, caseOrg, version, audit, fence, caseView, observeSince, moreTasks = [] }: RecordTaskArgs): Promise<void> {
   const tasks = [{ task, version }, ...moreTasks];
-  await writeProjection(pool, task.caseId, { ...(caseView ? { caseView } : {}), caseOrg, tasks, audit });
+  await writeProjection(pool, task.caseId, { ...(caseView ? { caseView } : {}), caseOrg, tasks, audit, fence });
   for (const t of tasks) observeConfirmation(t.task, observeSince);
 }
 

@@ -25,9 +25,9 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
     recordCase: (args) => recordCase(deps.pool, args),
     recordTask: (args) => recordTask(deps.pool, args),
     findConflicts: (args) => findConflicts(deps.pool, args),
-    appendAudit: async ({ caseId, entries, caseView }) => {
-      if (caseView) await recordCase(deps.pool, { view: caseView.view, version: caseView.version, audit: entries });
-      else await appendWorkflowAudit(deps.pool, caseId, entries);
+    appendAudit: async ({ caseId, entries, fence, caseView }) => {
+      if (caseView) await recordCase(deps.pool, { view: caseView.view, version: caseView.version, audit: entries, fence });
+      else await appendWorkflowAudit(deps.pool, caseId, entries, fence);
     },
     prepareNotice: (args) =>
       prepareNotice(noticeDeps, {

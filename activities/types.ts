@@ -5,6 +5,8 @@ export interface RecordCaseArgs {
   view: CaseView;
   version: number;
   audit: AuditInput[];
+  /** The workflow task's history length when it made the write (CaseState.fence); absent from older workflow code. */
+  fence?: number;
 }
 
 export interface RecordTaskArgs {
@@ -12,6 +14,8 @@ export interface RecordTaskArgs {
   caseOrg: string;
   version: number;
   audit: AuditInput[];
+  /** As RecordCaseArgs.fence. */
+  fence?: number;
   /** The case view to write in the same transaction (a new task changes its step's task list). */
   caseView?: { view: CaseView; version: number };
   /** When set, a positive partner confirmation is observed in the outcome histograms (seconds since this time). */
@@ -95,7 +99,7 @@ export interface TakedownActivities {
   findConflicts(args: FindConflictsArgs): Promise<string[]>;
   recordTask(args: RecordTaskArgs): Promise<void>;
   /** With `caseView` the view is written in the same statement (staged changes carried by an audit append). */
-  appendAudit(args: { caseId: string; entries: AuditInput[]; caseView?: { view: CaseView; version: number } }): Promise<void>;
+  appendAudit(args: { caseId: string; entries: AuditInput[]; fence?: number; caseView?: { view: CaseView; version: number } }): Promise<void>;
   prepareNotice(args: NoticeArgs): Promise<PreparedNotice>;
   /** `org` labels the attempt in the metrics only (absent from calls recorded before it was passed). */
   sendNotice(args: { noticeId: string; org?: string }): Promise<SendResult>;

@@ -57,6 +57,12 @@ export const cases = pgTable(
     /** The workflow's view of the case, written by activities after every change; `version` orders the writes. */
     view: jsonb('view').$type<CaseView>().notNull(),
     version: integer('version').notNull().default(0),
+    /**
+     * The workflow task that wrote the row (its history length then; 0 when unknown: rows from before migration 0013 and
+     * writers outside a workflow). A task's rerun has a longer history than the attempt it replaces, so a write left
+     * behind by that attempt never overwrites the rerun's, even at a higher version (see caseUpsert in activities/cases.ts).
+     */
+    fence: integer('fence').notNull().default(0),
   },
   (t) => [
     index('cases_created_idx').on(t.createdAt, t.id),
@@ -93,6 +99,8 @@ export const tasks = pgTable(
     comment: text('comment'),
     context: jsonb('context').$type<Record<string, unknown>>().notNull(),
     version: integer('version').notNull().default(0),
+    /** As cases.fence. */
+    fence: integer('fence').notNull().default(0),
     /**
      * The row as the contract's Task JSON (what taskFromRow in api/views.ts makes), written by a trigger on every insert
      * and update (migration 0007), so inbox pages are sent without building objects. The default never survives a write.
@@ -129,6 +137,11 @@ export const auditEntries = pgTable(
      * `since` mode pages by it. Rows from before migration 0011 hold -infinity.
      */
     recordedAt: timestamp('recorded_at', { withTimezone: true }).notNull().default(sql`clock_timestamp()`),
+    /**
+     * The workflow task that appended the entry (its history length then; null outside a workflow and before migration
+     * 0013). Not hashed. An entry meeting another event under its key supersedes it only from a later task (appendSuperseding).
+     */
+    fence: integer('fence'),
   },
   (t) => [
     primaryKey({ columns: [t.caseId, t.seq] }),

@@ -1,5 +1,5 @@
 // The case workflow's state and the one way to change it: every change is projected to PostgreSQL with its audit entries.
-import { CancellationScope, upsertSearchAttributes, uuid4 } from '@temporalio/workflow';
+import { CancellationScope, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Actor, AuditInput, CaseStatus, CaseView, Role, Step, StepName, StepStatus, Task, TaskAssignee, TaskType } from '../domain/types';
 import { STEP_NAMES, type Slas } from '../domain/types';
 import { durationMs } from '../domain/rules/duration';
@@ -214,6 +214,15 @@ export class CaseState {
   }
 
   /**
+   * The write's fence: the history length of the workflow task making it. A rerun of a task that never completed (its
+   * worker lost Temporal) has a longer history than the attempt it replaces, so a write that attempt's worker finishes
+   * late never wins over the rerun's (db/migrations/0013). An activity argument only: replays never compare it.
+   */
+  private fence(): number {
+    return workflowInfo().historyLength;
+  }
+
+  /**
    * Writes the case view (and audit entries) to PostgreSQL. With `stage`, in staging runs, the change is recorded and
    * carried by the next write instead: pass it only where the calling flow itself writes next, before any wait.
    */
@@ -227,7 +236,7 @@ export class CaseState {
     if (this.stagedTasks.length > 0) return this.saveTasks([], audit, true);
     const { audit: entries } = this.unstage(audit);
     const { view, version } = this.nextCaseView();
-    await this.write(() => this.db.recordCase({ view, version, audit: entries }));
+    await this.write(() => this.db.recordCase({ view, version, audit: entries, fence: this.fence() }));
   }
 
   async setStatus(status: CaseStatus, audit: AuditInput[] = [], opts: Staging = {}): Promise<void> {
@@ -270,6 +279,7 @@ export class CaseState {
     await this.write(() => this.db.recordTask({
       ...first,
       caseOrg: this.view.org,
+      fence: this.fence(),
       audit: entries,
       ...(caseView ? { caseView } : {}),
       ...(this.lean ? { observeSince: this.view.createdAt } : {}),
@@ -353,7 +363,7 @@ export class CaseState {
     if (this.stagedTasks.length > 0) return this.saveTasks([], entries, false);
     const { audit, withCase } = this.unstage(entries);
     const caseView = withCase ? this.nextCaseView() : undefined;
-    await this.write(() => this.db.appendAudit({ caseId: this.caseId, entries: audit, ...(caseView ? { caseView } : {}) }));
+    await this.write(() => this.db.appendAudit({ caseId: this.caseId, entries: audit, fence: this.fence(), ...(caseView ? { caseView } : {}) }));
   }
 
   openTasks(): Task[] {

@@ -39,9 +39,10 @@ export interface AuditRow {
   hash: string;
   event_key: string;
   id: string | number;
+  fence: number | null;
 }
 
-const COLUMNS = 'case_id, seq, at, actor_id, actor_org, action, data, prev_hash, hash, event_key, id';
+const COLUMNS = 'case_id, seq, at, actor_id, actor_org, action, data, prev_hash, hash, event_key, id, fence';
 
 function rowToEntry(r: AuditRow): AuditEntry {
   return {
@@ -76,28 +77,36 @@ interface AppendInput {
   action: string;
   data: Record<string, unknown>;
   body: string;
+  /** Stored beside the entry, not hashed (db/migrations/0013). */
+  fence: number | null;
 }
 
-function appendInput(e: AuditInput, now: Date): AppendInput {
+function appendInput(e: AuditInput, now: Date, fence: number | undefined): AppendInput {
   const n = normaliseInput(e, now);
   // RFC 8785 sorts "prevHash" and "seq" after these four keys, so PostgreSQL completes the body by appending them.
   const canonical = canonicalize({ action: n.action, actor: n.actor, at: n.at, data: n.data });
   if (canonical === undefined) throw new Error(`audit entry ${e.key} cannot be canonicalised`);
-  return { key: e.key, at: n.at, actorId: n.actor?.id ?? null, actorOrg: n.actor?.org ?? null, action: n.action, data: n.data, body: canonical.slice(0, -1) };
+  return { key: e.key, at: n.at, actorId: n.actor?.id ?? null, actorOrg: n.actor?.org ?? null, action: n.action, data: n.data, body: canonical.slice(0, -1), fence: fence ?? null };
 }
 
 /**
  * The statement that appends `entries` to a case's chain: `SELECT * FROM audit_append(...)` with its parameters, numbered
  * from `first`, so that a caller can put it after other work in one statement. Inside PostgreSQL it takes the case's
  * advisory lock (held to the end of the transaction), skips keys already stored and chains the rest; see
- * db/migrations/0003_audit_append_function.sql.
+ * db/migrations/0003_audit_append_function.sql. `fence`: the workflow task's, for entries a workflow makes (appendSuperseding).
  */
-export function auditAppendStatement(caseId: string, entries: AuditInput[], first = 1): { sql: string; params: unknown[] } {
+export function auditAppendStatement(caseId: string, entries: AuditInput[], first = 1, fence?: number): { sql: string; params: unknown[] } {
   const now = new Date();
   return {
     sql: `SELECT ${COLUMNS} FROM audit_append($${first}::text, $${first + 1}::jsonb)`,
-    params: [caseId, JSON.stringify(entries.map((e) => appendInput(e, now)))],
+    params: [caseId, JSON.stringify(entries.map((e) => appendInput(e, now, fence)))],
   };
+}
+
+async function appendRows(client: pg.PoolClient | pg.Pool, caseId: string, entries: AuditInput[], fence?: number): Promise<AuditRow[]> {
+  if (entries.length === 0) return [];
+  const { sql, params } = auditAppendStatement(caseId, entries, 1, fence);
+  return (await client.query<AuditRow>(prepared(sql, params))).rows;
 }
 
 /**
@@ -105,10 +114,17 @@ export function auditAppendStatement(caseId: string, entries: AuditInput[], firs
  * exists is skipped and the stored entry returned, so a retried activity never appends twice.
  */
 export async function appendAuditInTx(client: pg.PoolClient | pg.Pool, caseId: string, entries: AuditInput[]): Promise<AuditEntry[]> {
-  if (entries.length === 0) return [];
-  const { sql, params } = auditAppendStatement(caseId, entries);
-  const res = await client.query<AuditRow>(prepared(sql, params));
-  return res.rows.map(rowToEntry);
+  return (await appendRows(client, caseId, entries)).map(rowToEntry);
+}
+
+/** A stored entry as appendSuperseding weighs it: the entry, and the fence it was appended under (null: unknown). */
+export interface StoredAudit {
+  entry: AuditEntry;
+  fence: number | null;
+}
+
+export function storedAudit(rows: AuditRow[]): StoredAudit[] {
+  return rows.map((r) => ({ entry: rowToEntry(r), fence: r.fence }));
 }
 
 /** Whether a stored entry records the event an input asks for: the same action, actor and data (its time aside). */
@@ -135,47 +151,55 @@ const SUPERSEDE_ROUNDS = 100;
  * made by a workflow task that never completed (the worker died first) stays in the chain, while the task's next
  * attempt may record another event under the same key (another completion than the lost one, a later deadline). The
  * chain keeps both and says which one stands. A retried input that matches what is stored appends nothing.
+ *
+ * `fence` orders the attempts (CaseState.fence): the next attempt's is higher. An input from a lower fence than the
+ * entry it meets comes from the attempt that entry replaced, finishing late on a worker cut off from Temporal: the
+ * stored event stands, and nothing is appended. Unknown fences (entries from before migration 0013, writers outside a
+ * workflow) supersede as before.
  */
-export async function appendSuperseding(client: pg.PoolClient | pg.Pool, caseId: string, asked: AuditInput[], stored: AuditEntry[]): Promise<AuditEntry[]> {
+export async function appendSuperseding(client: pg.PoolClient | pg.Pool, caseId: string, asked: AuditInput[], stored: StoredAudit[], fence?: number): Promise<AuditEntry[]> {
   const appended: AuditEntry[] = [];
   let inputs = asked;
   let rows = stored;
   for (let round = 0; round < SUPERSEDE_ROUNDS; round++) {
     const next = inputs.flatMap((e, i) => {
       const met = rows[i];
-      if (!met || sameEvent(e, met)) return [];
-      return [{ ...e, key: `${e.key}:supersedes:${met.seq}`, data: { ...e.data, supersedes: { seq: met.seq, hash: met.hash } } }];
+      if (!met || sameEvent(e, met.entry)) return [];
+      if (fence !== undefined && met.fence !== null && fence < met.fence) return [];
+      return [{ ...e, key: `${e.key}:supersedes:${met.entry.seq}`, data: { ...e.data, supersedes: { seq: met.entry.seq, hash: met.entry.hash } } }];
     });
     if (next.length === 0) return appended;
-    rows = await appendAuditInTx(client, caseId, next);
-    appended.push(...rows);
+    rows = storedAudit(await appendRows(client, caseId, next, fence));
+    appended.push(...rows.map((r) => r.entry));
     inputs = next;
   }
   throw new Error(`audit entries of case ${caseId} met other events under their keys ${SUPERSEDE_ROUNDS} times: ${inputs.map((e) => e.key).join(', ')}`);
 }
 
-/** Appends a workflow's entries: appendAudit, then appendSuperseding for any key another event already holds. */
-export async function appendWorkflowAudit(pool: pg.Pool, caseId: string, entries: AuditInput[]): Promise<void> {
-  await appendSuperseding(pool, caseId, entries, await appendAudit(pool, caseId, entries));
-}
-
-export function auditRowsToEntries(rows: AuditRow[]): AuditEntry[] {
-  return rows.map(rowToEntry);
+/** Appends a workflow's entries (one retry, as appendAudit), then appendSuperseding for any key another event already holds. */
+export async function appendWorkflowAudit(pool: pg.Pool, caseId: string, entries: AuditInput[], fence?: number): Promise<void> {
+  const stored = storedAudit(await retryingRace(() => appendRows(pool, caseId, entries, fence)));
+  await appendSuperseding(pool, caseId, entries, stored, fence);
 }
 
 const RETRYABLE_CODES = new Set(['40001', '40P01', '23505']);
 
-/** appendAuditInTx as a statement of its own; one retry covers a race with a writer that bypassed the lock. */
-export async function appendAudit(pool: pg.Pool, caseId: string, entries: AuditInput[]): Promise<AuditEntry[]> {
+/** One retry covers a race with a writer that bypassed the lock. */
+async function retryingRace<T>(append: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await appendAuditInTx(pool, caseId, entries);
+      return await append();
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (attempt < 2 && code && RETRYABLE_CODES.has(code)) continue;
       throw err;
     }
   }
+}
+
+/** appendAuditInTx as a statement of its own, retried once (retryingRace). */
+export async function appendAudit(pool: pg.Pool, caseId: string, entries: AuditInput[]): Promise<AuditEntry[]> {
+  return retryingRace(() => appendAuditInTx(pool, caseId, entries));
 }
 
 export async function listAudit(pool: pg.Pool, caseId: string): Promise<AuditEntry[]> {

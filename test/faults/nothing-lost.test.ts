@@ -438,18 +438,19 @@ describe('fault injection', () => {
     // Every audit chain verifies; then each kind of tampering is found at the exact entry.
     for (const r of runs) expect((await verifyChain(db.pool, r.id)).intact, `chain of ${r.id}`).toBe(true);
     // An entry appended over a write that a killed worker left behind (a workflow task that never completed) names the
-    // earlier entry under its key, which it follows in the chain.
-    const superseding = await db.pool.query<{ case_id: string; seq: number; event_key: string; action: string; data: { supersedes?: { seq: number; hash: string } } }>(
-      `SELECT case_id, seq, event_key, action, data FROM audit_entries WHERE event_key LIKE '%:supersedes:%'`,
+    // earlier entry under its key, which it follows in the chain, and comes from a later workflow task (a higher fence).
+    const superseding = await db.pool.query<{ case_id: string; seq: number; event_key: string; action: string; fence: number | null; data: { supersedes?: { seq: number; hash: string } } }>(
+      `SELECT case_id, seq, event_key, action, fence, data FROM audit_entries WHERE event_key LIKE '%:supersedes:%'`,
     );
     for (const e of superseding.rows) {
-      const met = await db.pool.query<{ seq: number; hash: string; action: string; event_key: string }>('SELECT seq, hash, action, event_key FROM audit_entries WHERE case_id = $1 AND seq = $2', [
-        e.case_id,
-        e.data.supersedes?.seq,
-      ]);
+      const met = await db.pool.query<{ seq: number; hash: string; action: string; event_key: string; fence: number | null }>(
+        'SELECT seq, hash, action, event_key, fence FROM audit_entries WHERE case_id = $1 AND seq = $2',
+        [e.case_id, e.data.supersedes?.seq],
+      );
       expect(met.rows[0], e.event_key).toMatchObject({ hash: e.data.supersedes?.hash, action: e.action });
       expect(e.event_key.startsWith(`${met.rows[0].event_key}:supersedes:`), e.event_key).toBe(true);
       expect(met.rows[0].seq).toBeLessThan(e.seq);
+      expect(e.fence !== null && met.rows[0].fence !== null && e.fence > met.rows[0].fence, `fence of ${e.event_key}`).toBe(true);
     }
     const su = new pg.Client({ connectionString: servers.pg.ownerUrl });
     await su.connect();

@@ -156,3 +156,63 @@ it("takes a rerun's write over a first attempt's at the same version, and keeps 
   const last = await db.pool.query<{ seq: number; event_key: string }>('SELECT seq, event_key FROM audit_entries WHERE case_id = $1 ORDER BY seq DESC LIMIT 1', [view.id]);
   expect(last.rows).toEqual([{ seq: 4, event_key: 'wf:1:task.created:supersedes:1' }]);
 });
+
+it("keeps a rerun's writes over those its replaced attempt finishes late (a lower fence), at any version, in the projection and the chain", async () => {
+  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const view = caseViewFixture({ id: 'case_activities000005', status: 'disrupting' });
+  const open = { ...openTask(view.id, 'tsk_zombie_1'), type: 'confirm_termination' as const, assignee: { org: 'visa', role: 'partner' as const }, roles: ['partner' as const] };
+  const created = { key: 'wf:1:task.created', action: 'task.created', actor: null, data: { taskId: open.id } };
+  await acts.recordTask({ task: open, version: 1, caseOrg: view.org, caseView: { view, version: 1 }, audit: [created], fence: 5 });
+  const completedBy = (id: string, outcome: string, version: number, fence: number | undefined, key = 'wf:2:task.completed') => ({
+    task: { ...open, status: 'completed' as const, outcome, completedBy: { id, org: 'visa' }, completedAt: '2026-11-25T11:00:00.000Z', data: {} },
+    version,
+    caseOrg: view.org,
+    caseView: { view: { ...view, updatedAt: `2026-11-25T11:00:0${version}.000Z` }, version },
+    audit: [{ key, action: 'task.completed', actor: { id, org: 'visa' }, data: { taskId: open.id, outcome } }],
+    ...(fence === undefined ? {} : { fence }),
+  });
+  const state = async () => {
+    const t = await db.pool.query('SELECT outcome, completed_by_id, version, fence FROM tasks WHERE id = $1', [open.id]);
+    const c = await db.pool.query<{ version: number; fence: number; updated: string }>("SELECT version, fence, view->>'updatedAt' AS updated FROM cases WHERE id = $1", [view.id]);
+    const a = await db.pool.query<{ seq: number; event_key: string; actor_id: string | null; fence: number | null }>(
+      'SELECT seq, event_key, actor_id, fence FROM audit_entries WHERE case_id = $1 ORDER BY seq',
+      [view.id],
+    );
+    return { task: t.rows[0], case: c.rows[0], audit: a.rows.map((r) => [r.seq, r.event_key, r.actor_id, r.fence]) };
+  };
+  // The rerun (fence 20) wrote first; then the attempt it replaced (fence 12) finishes on a worker cut off from Temporal:
+  // its write at the same version, and one it made at a later version that the rerun never makes.
+  await acts.recordTask(completedBy('prn_rerun', 'terminated', 2, 20));
+  await acts.recordTask(completedBy('prn_lost', 'declined', 2, 12));
+  await acts.recordTask(completedBy('prn_lost', 'declined', 3, 12, 'wf:3:task.completed'));
+  // Through appendAudit too: its entry meets the rerun's under the same key.
+  await acts.appendAudit({ caseId: view.id, entries: [{ ...created, data: { taskId: open.id, dueAt: 'lost' } }], fence: 4 });
+  const afterLost = await state();
+  expect(afterLost.task).toEqual({ outcome: 'terminated', completed_by_id: 'prn_rerun', version: 2, fence: 20 });
+  expect(afterLost.case).toEqual({ version: 2, fence: 20, updated: '2026-11-25T11:00:02.000Z' });
+  // The late attempt's new key is appended (the chain cannot know the rerun never makes it), its fence stored with it.
+  expect(afterLost.audit).toEqual([
+    [1, 'wf:1:task.created', null, 5],
+    [2, 'wf:2:task.completed', 'prn_rerun', 20],
+    [3, 'wf:3:task.completed', 'prn_lost', 12],
+  ]);
+  // A later task (fence 30) writes at any version; the same event again appends nothing.
+  await acts.recordTask(completedBy('prn_rerun', 'terminated', 3, 30, 'wf:2:task.completed'));
+  const later = await state();
+  expect(later.task).toEqual({ outcome: 'terminated', completed_by_id: 'prn_rerun', version: 3, fence: 30 });
+  expect(later.audit).toHaveLength(3);
+  // Older workflow code (no fence) is ordered by the version alone, as before migration 0013.
+  await acts.recordTask(completedBy('prn_old_code', 'terminated', 3, undefined, 'wf:4:task.completed'));
+  await acts.recordTask(completedBy('prn_older_version', 'terminated', 2, undefined, 'wf:5:task.completed'));
+  const unknown = await state();
+  expect(unknown.task).toEqual({ outcome: 'terminated', completed_by_id: 'prn_old_code', version: 3, fence: 0 });
+  expect(unknown.audit.slice(3)).toEqual([
+    [4, 'wf:4:task.completed', 'prn_old_code', null],
+    [5, 'wf:5:task.completed', 'prn_older_version', null],
+  ]);
+  // An entry from a higher fence than the one it meets still supersedes it.
+  await acts.recordTask(completedBy('prn_next', 'declined', 4, 40, 'wf:3:task.completed'));
+  const superseding = await state();
+  expect(superseding.audit.at(-1)).toEqual([6, 'wf:3:task.completed:supersedes:3', 'prn_next', 40]);
+  expect((await verifyChain(db.pool, view.id)).intact).toBe(true);
+});

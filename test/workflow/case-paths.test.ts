@@ -86,6 +86,18 @@ describe('case workflow', () => {
     }
     const open = (await tasksOf(stack, c.id)).filter((t) => t.status === 'open');
     expect(open).toEqual([]);
+    // Every write the workflow made carries its workflow task's fence: the history length then, growing with the run.
+    const events = (await stack.client.workflow.getHandle(caseWorkflowId(c.id)).fetchHistory()).events ?? [];
+    const historyLength = events.length;
+    const fences = async (sql: string) => (await stack.db.pool.query<{ fence: number }>(sql, [c.id])).rows.map((r) => r.fence);
+    const entryFences = await fences("SELECT fence FROM audit_entries WHERE case_id = $1 AND event_key LIKE 'wf:%' ORDER BY seq");
+    const rowFences = [...(await fences('SELECT fence FROM cases WHERE id = $1')), ...(await fences('SELECT fence FROM tasks WHERE case_id = $1'))];
+    expect(entryFences.length).toBeGreaterThan(10);
+    for (const f of [...entryFences, ...rowFences]) expect(f > 0 && f <= historyLength).toBe(true);
+    expect(entryFences).toEqual([...entryFences].sort((a, b) => a - b));
+    expect(new Set(entryFences).size).toBeGreaterThan(3);
+    // A fence is the event id of its workflow task's WorkflowTaskStarted, so the history tells which attempt wrote what.
+    for (const f of new Set([...entryFences, ...rowFences])) expect(events[f - 1]?.workflowTaskStartedEventAttributes, `event ${f}`).toBeTruthy();
   });
 
   it.each([
