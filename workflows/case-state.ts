@@ -215,8 +215,9 @@ export class CaseState {
 
   /**
    * The write's fence: the history length of the workflow task making it. A rerun of a task that never completed (its
-   * worker lost Temporal) has a longer history than the attempt it replaces, so a write that attempt's worker finishes
-   * late never wins over the rerun's (db/migrations/0013). An activity argument only: replays never compare it.
+   * worker lost Temporal) has a longer history than the first attempt (the attempt's timeout is in it), so a write that
+   * attempt's worker finishes late never wins over the rerun's (db/migrations/0013). Later attempts of the same task add
+   * no events, so they share a fence. An activity argument only: replays never compare it.
    */
   private fence(): number {
     return workflowInfo().historyLength;

@@ -1,6 +1,8 @@
--- The workflow task that made each projection write and audit entry, as a fence: its history length then, which a
--- task's rerun (after its worker lost Temporal) always exceeds. A worker cut off from Temporal but not from PostgreSQL
--- can finish a local activity after the rerun wrote; its write must not win. cases and tasks compare (fence, version),
+-- The workflow task that made each projection write and audit entry, as a fence: its history length then. A worker cut
+-- off from Temporal but not from PostgreSQL can finish a local activity after the task's rerun wrote; its write must not
+-- win. The rerun's history is longer: the lost attempt's timeout is written to it. (Temporal writes no events for the
+-- attempts after that, so the second and later attempts of one task share a fence, and among them the version decides
+-- as before.) cases and tasks compare (fence, version),
 -- and an audit entry meeting another event under its key supersedes it only from a later fence (activities/cases.ts,
 -- db/queries/audit.ts). 0 (rows) and NULL (entries) mean unknown: rows from before this migration, writers outside a
 -- workflow. Constant defaults: adding the columns rewrites nothing and fires no trigger.
