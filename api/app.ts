@@ -47,6 +47,11 @@ export interface ApiDeps {
   /** /metrics without a token (see OpsDeps). */
   metricsPublic?: boolean;
   /**
+   * Express's `trust proxy`: which proxies' X-Forwarded-For gives the client's address (`req.ip`, which the
+   * failed-authentication limit counts by). Unset: none, the TCP peer is the client.
+   */
+  trustProxy?: false | number | string[];
+  /**
    * Refuses (422) a partner webhook URL at PUT: production passes activities/url-checks' namesPrivateHost, since notices
    * to a loopback or private host could never be delivered there. Unset: every well-formed URL is taken.
    */
@@ -105,6 +110,7 @@ function finish(app: Express, logger: Logger): Express {
 export function createApp(deps: ApiDeps): Express {
   bindMetricsPool(deps.pool);
   const app = bareApp();
+  app.set('trust proxy', deps.trustProxy ?? false);
 
   app.use(
     pinoHttp({

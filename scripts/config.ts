@@ -1,4 +1,5 @@
 // The one place that reads process.env, validated by zod.
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { authFailuresLimit } from '../api/middleware/rate-limit';
@@ -58,6 +59,12 @@ const EnvSchema = z.object({
   TAKEDOWN_MIGRATE_AT_START: z.enum(['0', '1', 'true', 'false']).optional(),
   /** Serve /metrics without a token (unset: never; the contract wants a bearer token on every request but /healthz and /openapi.json). */
   TAKEDOWN_METRICS_PUBLIC: z.enum(['0', '1', 'true', 'false']).optional(),
+  /**
+   * Which reverse proxies' X-Forwarded-For to believe for the client's address (Express's `trust proxy`): a number of
+   * hops, or addresses, CIDR subnets and the names loopback, linklocal, uniquelocal, comma-separated. Unset or false:
+   * none, the TCP peer is the client.
+   */
+  TAKEDOWN_TRUST_PROXY: z.string().optional(),
   /** `npm run worker` only: serve /healthz and /metrics (admin or auditor token) on this port; unset, no HTTP at all. */
   TAKEDOWN_WORKER_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });
@@ -93,6 +100,40 @@ function temporalTlsOf(e: z.infer<typeof EnvSchema>): TemporalTlsSettings {
     ...(e.TEMPORAL_TLS_CA_PATH ? { caPath: e.TEMPORAL_TLS_CA_PATH } : {}),
     ...(e.TEMPORAL_TLS_SERVER_NAME ? { serverName: e.TEMPORAL_TLS_SERVER_NAME } : {}),
   };
+}
+
+/** Express's `trust proxy` names for address ranges (proxy-addr). */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** One trusted proxy: an address, a CIDR subnet (IPv4 /0-32, IPv6 /0-128) or a named range. */
+function trustedProxy(entry: string): boolean {
+  if (PROXY_RANGES.has(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+/**
+ * TAKEDOWN_TRUST_PROXY as Express takes it: false, a hop count, or a list. `true` (every proxy) is refused: any client
+ * could then name its own address in X-Forwarded-For and escape the failed-authentication limit.
+ */
+function trustProxyOf(value: string | undefined): false | number | string[] {
+  const v = value?.trim() ?? '';
+  if (v === '' || v === 'false' || v === '0') return false;
+  if (/^\d+$/.test(v)) {
+    if (Number(v) > 10) throw new Error(`invalid configuration:\n  TAKEDOWN_TRUST_PROXY: ${v} hops; at most 10`);
+    return Number(v);
+  }
+  if (v === 'true') {
+    throw new Error('invalid configuration:\n  TAKEDOWN_TRUST_PROXY: true would believe any client\'s X-Forwarded-For; name the hops (1) or the proxies\' addresses');
+  }
+  const list = v.split(',').map((s) => s.trim());
+  const bad = list.filter((s) => !trustedProxy(s));
+  if (bad.length > 0) {
+    throw new Error(`invalid configuration:\n  TAKEDOWN_TRUST_PROXY: not an address, CIDR subnet or loopback/linklocal/uniquelocal: ${bad.join(', ')}`);
+  }
+  return list;
 }
 
 /** A 0/1/true/false switch; unset, the fallback. */
@@ -138,5 +179,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     /** Production takes and sends to https:// webhooks only (PUT /v1/partners/:org and delivery); development takes http:// too. */
     httpsWebhooksOnly: production,
     metricsPublic: flag(e.TAKEDOWN_METRICS_PUBLIC, false),
+    trustProxy: trustProxyOf(e.TAKEDOWN_TRUST_PROXY),
   };
 }

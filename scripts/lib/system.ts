@@ -68,6 +68,7 @@ export async function startApiPart(config: Config, services: Services, client: C
     rateLimitPerMinute: config.rateLimitPerMinute,
     authFailuresPerMinute: config.authFailuresPerMinute,
     metricsPublic: config.metricsPublic,
+    trustProxy: config.trustProxy,
     ...(config.allowPrivateWebhooks ? {} : { refusesWebhook: namesPrivateHost }),
     httpsWebhooksOnly: config.httpsWebhooksOnly,
     principals,

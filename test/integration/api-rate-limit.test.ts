@@ -5,14 +5,36 @@ import { startApi, type ApiHarness } from '../support/api-harness';
 
 let api: ApiHarness;
 let guarded: ApiHarness;
+let proxied: ApiHarness;
+let direct: ApiHarness;
 beforeAll(async () => {
   api = await startApi('ratelimit', { rateLimitPerMinute: 5 });
   // Its own app, so its own counters: three failed authentications a minute from an address.
   guarded = await startApi('authfail', { rateLimitPerMinute: 1000, authFailuresPerMinute: 3 });
+  // Behind a reverse proxy on loopback (TAKEDOWN_TRUST_PROXY=loopback): its X-Forwarded-For names the client.
+  proxied = await startApi('proxied', { rateLimitPerMinute: 1000, authFailuresPerMinute: 2, trustProxy: ['loopback'] });
+  direct = await startApi('direct', { rateLimitPerMinute: 1000, authFailuresPerMinute: 2 });
 });
 afterAll(async () => {
   await api?.stop();
   await guarded?.stop();
+  await proxied?.stop();
+  await direct?.stop();
+});
+
+it('counts failed authentications by the address a trusted proxy forwards, and by the TCP peer when no proxy is trusted', async () => {
+  const unknown = { token: `tdk_${'z'.repeat(40)}` };
+  const from = (address: string) => ({ ...unknown, headers: { 'X-Forwarded-For': address } });
+  // Behind the trusted proxy, one client's bad tokens lock out that client alone.
+  for (let i = 0; i < 2; i++) expect((await proxied.request('GET', '/v1/me', from('203.0.113.7'))).status).toBe(401);
+  expect((await proxied.request('GET', '/v1/me', from('203.0.113.7'))).status).toBe(429);
+  expect((await proxied.request('GET', '/v1/me', from('198.51.100.9'))).status).toBe(401);
+  // A client cannot pick its address by sending its own X-Forwarded-For through the proxy: the proxy appends the
+  // address it saw, and only that last, untrusted hop counts.
+  expect((await proxied.request('GET', '/v1/me', from('198.51.100.77, 203.0.113.7'))).status).toBe(429);
+  // Without a trusted proxy the header is ignored: every client of the same peer shares one allowance.
+  for (const a of ['192.0.2.1', '192.0.2.2']) expect((await direct.request('GET', '/v1/me', from(a))).status).toBe(401);
+  expect((await direct.request('GET', '/v1/me', from('192.0.2.99'))).status).toBe(429);
 });
 
 it('refuses a principal past its limit with 429 problem+json and Retry-After, and counts each principal apart', async () => {

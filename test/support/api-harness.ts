@@ -96,6 +96,7 @@ export async function startApi(
     metricsPublic?: boolean;
     refusePrivateWebhooks?: boolean;
     httpsWebhooksOnly?: boolean;
+    trustProxy?: false | number | string[];
     /** Where the API logs (silent unless API_TEST_LOGS is set). */
     logger?: Logger;
   } = {},
@@ -121,6 +122,7 @@ export async function startApi(
     ...(opts.metricsPublic ? { metricsPublic: true } : {}),
     ...(opts.refusePrivateWebhooks ? { refusesWebhook: namesPrivateHost } : {}),
     ...(opts.httpsWebhooksOnly ? { httpsWebhooksOnly: true } : {}),
+    ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
     principals,
   });
   const server = http.createServer(app);

@@ -27,6 +27,18 @@ describe('configuration', () => {
     expect(() => loadConfig({ TAKEDOWN_AUTH_FAILURES_PER_MINUTE: 'x' })).toThrow(/TAKEDOWN_AUTH_FAILURES_PER_MINUTE/);
   });
 
+  it('believes no proxy by default; takes hops, addresses, subnets and named ranges; refuses `true` and anything else', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TAKEDOWN_TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TAKEDOWN_TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ TAKEDOWN_TRUST_PROXY: ' loopback, 10.0.0.0/8,fd00::/8 , 192.0.2.10' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.10']);
+    expect(() => loadConfig({ TAKEDOWN_TRUST_PROXY: 'true' })).toThrow(/TAKEDOWN_TRUST_PROXY: true would believe any client/);
+    expect(() => loadConfig({ TAKEDOWN_TRUST_PROXY: '11' })).toThrow(/at most 10/);
+    for (const bad of ['10.0.0.0/33', 'fd00::/129', 'proxy.example', '10.0.0.1/8/1', 'loopback,', '10.0.0.0/x']) {
+      expect(() => loadConfig({ TAKEDOWN_TRUST_PROXY: bad }), bad).toThrow(/TAKEDOWN_TRUST_PROXY: not an address/);
+    }
+  });
+
   it('refuses private webhook addresses in production unless allowed, and allows them in development', () => {
     expect(loadConfig({}).allowPrivateWebhooks).toBe(true);
     expect(loadConfig({ NODE_ENV: 'production', ...TOKEN }).allowPrivateWebhooks).toBe(false);
