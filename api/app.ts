@@ -46,6 +46,8 @@ export interface ApiDeps {
   authFailuresPerMinute?: number;
   /** /metrics without a token (see OpsDeps). */
   metricsPublic?: boolean;
+  /** Set `draining` on shutdown: /healthz answers 503 `draining` from then on, while every other route serves as before. */
+  readiness?: { draining: boolean };
   /**
    * Express's `trust proxy`: which proxies' X-Forwarded-For gives the client's address (`req.ip`, which the
    * failed-authentication limit counts by). Unset: none, the TCP peer is the client.

@@ -35,6 +35,11 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long one notice delivery attempt (and one URL check) may take before it counts as a timeout and is retried. */
   TAKEDOWN_NOTICE_TIMEOUT: z.string().regex(/^\d+(ms|s|m)$/).default('10s'),
+  /**
+   * On SIGTERM the API first answers /healthz with 503 for this long while serving as before, so a load balancer stops
+   * sending it requests before it drains (a readiness probe's period times its failure threshold); then it drains.
+   */
+  TAKEDOWN_SHUTDOWN_DELAY: z.string().regex(/^\d+(ms|s|m)$/).default('0s'),
   /** A pre-built workflow bundle (fast worker restarts); unset: the worker bundles workflows/ at start. */
   TAKEDOWN_WORKFLOW_BUNDLE: z.string().optional(),
   /** Allow partner webhooks on loopback/private addresses (tests, the simulator). Production refuses them. */
@@ -168,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     temporalTls: temporalTlsOf(e),
     logLevel: e.LOG_LEVEL,
     noticeTimeoutMs: parseDuration(e.TAKEDOWN_NOTICE_TIMEOUT) ?? 10_000,
+    shutdownDelayMs: parseDuration(e.TAKEDOWN_SHUTDOWN_DELAY) ?? 0,
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,
     workerPort: e.TAKEDOWN_WORKER_PORT,
     rateLimitPerMinute,

@@ -31,7 +31,7 @@ async function check(deps: OpsDeps, dependency: 'db' | 'temporal', fn: () => Pro
  * What the operations endpoints need; a standalone worker has these too (see createOpsApp). `metricsPublic`: /metrics
  * without a token (development's default); otherwise it takes an admin or auditor token.
  */
-export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken' | 'metricsPublic' | 'logger'>;
+export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken' | 'metricsPublic' | 'logger' | 'readiness'>;
 
 export function healthRouter(deps: OpsDeps): Router {
   const r = Router();
@@ -50,7 +50,9 @@ export function healthRouter(deps: OpsDeps): Router {
         ),
       ]);
       const ok = db === 'ok' && temporal === 'ok';
-      res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', db, temporal });
+      // Shutting down: not ready, whatever the dependencies say, so that load balancers send nothing new.
+      if (deps.readiness?.draining) res.status(503).json({ status: 'draining', db, temporal });
+      else res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', db, temporal });
     })
     .all(methodNotAllowed(['GET']));
 

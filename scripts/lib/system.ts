@@ -55,7 +55,9 @@ export async function startWorkerPart(config: Config, services: Services, client
 /** The HTTP API and console of this process, listening on `port`. */
 export async function startApiPart(config: Config, services: Services, client: Client, log: Logger, adminToken: string, port: number) {
   const principals = config.principalCacheSeconds > 0 ? await PrincipalCache.forPool(services.db.pool, { logger: log, maxAgeMs: config.principalCacheSeconds * 1000 }) : undefined;
+  const readiness = { draining: false };
   const app = createApp({
+    readiness,
     pool: services.db.pool,
     db: services.db.db,
     temporal: client,
@@ -77,7 +79,13 @@ export async function startApiPart(config: Config, services: Services, client: C
     const http = await serveHttp(app, config.host, port);
     return {
       url: http.url,
+      /** Not ready first (/healthz 503) for TAKEDOWN_SHUTDOWN_DELAY while still serving, then the drain. */
       async stop() {
+        readiness.draining = true;
+        if (config.shutdownDelayMs > 0) {
+          log.info({ ms: config.shutdownDelayMs }, 'not ready: serving on until the load balancer has noticed, then draining');
+          await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+        }
         await http.stop();
         await principals?.close();
       },

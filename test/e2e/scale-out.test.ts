@@ -56,7 +56,8 @@ beforeAll(async () => {
   };
   const ports = [await freePort(0), await freePort(0)];
   urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  for (const port of ports) apis.push(start('api', { ...env, PORT: String(port) }));
+  // The second waits a second, not ready, before it drains on SIGTERM (TAKEDOWN_SHUTDOWN_DELAY).
+  for (const [i, port] of ports.entries()) apis.push(start('api', { ...env, PORT: String(port), ...(i === 1 ? { TAKEDOWN_SHUTDOWN_DELAY: '1s' } : {}) }));
   // One worker serves its operations endpoints (TAKEDOWN_WORKER_PORT), the other none.
   const opsPort = await freePort(0);
   workerOpsUrl = `http://127.0.0.1:${opsPort}`;
@@ -116,15 +117,21 @@ it("a standalone worker serves its own /healthz and, to an admin or auditor, its
   expect((await fetch(`${workerOpsUrl}/v1/cases`, { headers: { authorization: `Bearer ${adminToken}` } })).status).toBe(404);
 });
 
-it('an API instance stops on SIGTERM while a client polls it back to back on a keep-alive connection', async () => {
+it('an API instance stops on SIGTERM while a client polls it back to back on a keep-alive connection, not ready first', async () => {
   const [url, child] = [urls[1], apis[1]];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   let polling = true;
   let answered = 0;
+  let draining = 0;
   const poller = (async () => {
     while (polling) {
       try {
-        if ((await getOver(agent, `${url}/healthz`)).status === 200) answered += 1;
+        const r = await getOver(agent, `${url}/healthz`);
+        if (r.status === 200) answered += 1;
+        // Not ready, yet answering, for TAKEDOWN_SHUTDOWN_DELAY; the API itself still serves meanwhile.
+        if (r.status === 503 && (JSON.parse(r.body) as { status: string }).status === 'draining') {
+          if (draining++ === 0) expect((await fetch(`${url}/v1/me`, { headers: { authorization: `Bearer ${adminToken}` } })).status).toBe(200);
+        }
       } catch {
         // Refused once the instance is gone; a real client would go to the other one.
         await new Promise((r) => setTimeout(r, 20));
@@ -141,6 +148,8 @@ it('an API instance stops on SIGTERM while a client polls it back to back on a k
   await poller;
   agent.destroy();
   expect(answered).toBeGreaterThan(0);
+  expect(draining).toBeGreaterThan(0);
+  expect(elapsed).toBeGreaterThanOrEqual(1_000);
   expect(code).toBe(0);
   // Before the HTTP server drained, the busy keep-alive connection held the shutdown until SIGKILL; the drain cuts
   // connections only after 10 s, and a clean drain is much quicker than that.

@@ -31,7 +31,7 @@ describe('HTTP server shutdown', () => {
     await serving.stop();
     const elapsed = Date.now() - started;
     const answers = await inFlight;
-    expect(answers).toEqual([
+    expect(answers.map(({ status, connection }) => ({ status, connection }))).toEqual([
       { status: 200, connection: 'close' },
       { status: 200, connection: 'close' },
     ]);
