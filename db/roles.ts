@@ -20,6 +20,7 @@ export const APP_PRIVILEGES: Readonly<Record<string, readonly Privilege[]>> = {
   documents: ['SELECT', 'INSERT'], // a sent notice's document is evidence too
   audit_entries: ['SELECT'], // appended only through audit_append() (below), never by a raw INSERT
   history_archives: ['SELECT', 'INSERT'],
+  inbox_versions: ['SELECT'], // bumped only by the triggers on tasks, which run as the owner (db/migrations/0014)
 };
 
 /** Functions the application calls that PUBLIC may not: audit_append runs as the owner (db/migrations/0012). */

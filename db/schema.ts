@@ -116,6 +116,17 @@ export const tasks = pgTable(
   ],
 );
 
+/**
+ * Each org's inbox version: triggers on `tasks` (migration 0014) add one to an org's row, in the same transaction, for
+ * every statement that inserts, updates or deletes tasks assigned to it (old and new org alike). The API's inbox cache
+ * (api/inbox-cache.ts) keeps a page with the version read in the same statement, and serves it again only while the
+ * version is unchanged. No row: version 0 (no task of the org written since the migration). Written only by the triggers.
+ */
+export const inboxVersions = pgTable('inbox_versions', {
+  org: text('org').primaryKey(),
+  version: bigint('version', { mode: 'number' }).notNull(),
+});
+
 /** Append-only; a trigger refuses UPDATE and DELETE (see the custom migration). */
 export const auditEntries = pgTable(
   'audit_entries',
