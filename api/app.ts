@@ -44,6 +44,11 @@ export interface ApiDeps {
    * Unset: the default while `rateLimitPerMinute` is on, else none (authFailuresLimit).
    */
   authFailuresPerMinute?: number;
+  /**
+   * Megabytes of inbox pages this process keeps and serves again while their org's tasks are unchanged
+   * (api/inbox-cache.ts); 0: none, every inbox request reads its page. Unset: DEFAULT_INBOX_CACHE_MB.
+   */
+  inboxCacheMb?: number;
   /** /metrics without a token (see OpsDeps). */
   metricsPublic?: boolean;
   /** Set `draining` on shutdown: /healthz answers 503 `draining` from then on, while every other route serves as before. */

@@ -191,6 +191,19 @@ const IdempotencyHeaders = z.object({
   'idempotency-key': z.string().optional().openapi({ description: 'IETF Idempotency-Key: a retry with the same key and body returns the first result' }),
 });
 
+const InboxConditionalHeaders = z.object({
+  'if-none-match': z
+    .string()
+    .optional()
+    .openapi({ description: 'An ETag of an earlier answer to the same request: while the page is unchanged the answer is 304 with no body (an extension for polling clients)' }),
+});
+const InboxEtagHeader = {
+  ETag: {
+    description: "A strong validator of the answer's bytes, the same from every API process: send it back as If-None-Match",
+    schema: { type: 'string' as const, example: '"3q2-7wUJvBq_9R1cHs0e8A"' },
+  },
+};
+
 const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
 const body = (schema: z.ZodType) => ({ body: { required: true, content: { 'application/json': { schema } } } });
@@ -304,8 +317,13 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     summary: "The caller's inbox: tasks of its org that one of its roles may act on, oldest first (open ones unless `status` asks for others)",
     tags: ['tasks'],
     security,
-    request: { query: TaskListQuerySchema },
-    responses: { 200: json(page(Task, 'TaskPage'), 'A page of tasks'), 401: common[401], 422: common[422] },
+    request: { query: TaskListQuerySchema, headers: InboxConditionalHeaders },
+    responses: {
+      200: { ...json(page(Task, 'TaskPage'), 'A page of tasks'), headers: InboxEtagHeader },
+      304: { description: 'Not Modified: the page is still the one If-None-Match names (no body; an extension for polling clients)', headers: InboxEtagHeader },
+      401: common[401],
+      422: common[422],
+    },
   });
   registry.registerPath({
     method: 'get',

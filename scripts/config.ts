@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_INBOX_CACHE_MB } from '../api/inbox-cache';
 import { authFailuresLimit } from '../api/middleware/rate-limit';
 import { parseDuration } from '../domain/rules/duration';
 
@@ -60,6 +61,11 @@ const EnvSchema = z.object({
    * not deliver LISTEN/NOTIFY).
    */
   TAKEDOWN_PRINCIPAL_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  /**
+   * Megabytes of inbox pages an API process keeps and sends again while the org's tasks are unchanged (api/inbox-cache.ts;
+   * every request still reads the org's inbox version); 0: no cache.
+   */
+  TAKEDOWN_INBOX_CACHE_MB: z.coerce.number().int().min(0).max(4096).default(DEFAULT_INBOX_CACHE_MB),
   TAKEDOWN_DB_POOL_SIZE: z.coerce.number().int().min(2).max(500).default(20),
   TAKEDOWN_MIGRATE_AT_START: z.enum(['0', '1', 'true', 'false']).optional(),
   /** Serve /metrics without a token (unset: never; the contract wants a bearer token on every request but /healthz and /openapi.json). */
@@ -179,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     rateLimitPerMinute,
     authFailuresPerMinute: authFailuresLimit(e.TAKEDOWN_AUTH_FAILURES_PER_MINUTE, rateLimitPerMinute),
     principalCacheSeconds: e.TAKEDOWN_PRINCIPAL_CACHE_SECONDS,
+    inboxCacheMb: e.TAKEDOWN_INBOX_CACHE_MB,
     dbPoolSize: e.TAKEDOWN_DB_POOL_SIZE,
     migrateAtStart: flag(e.TAKEDOWN_MIGRATE_AT_START, true),
     allowPrivateWebhooks: flag(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS, !production),

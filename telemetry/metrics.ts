@@ -57,6 +57,17 @@ export function observeHttpRequest(method: string, route: string, status: number
   httpRequests.observe({ method: HTTP_METHODS.has(method) ? method : 'OTHER', route, status: String(status) }, seconds);
 }
 
+const inboxReads = new Counter({
+  name: 'takedown_inbox_reads_total',
+  help: 'Inbox requests (GET /v1/tasks) answered, by what the inbox cache did (hit: cached page, version unchanged; shared: a read in flight for another request; miss: page read from the tasks; off: no cache) and status (200, or 304 for a matching If-None-Match)',
+  labelNames: ['cache', 'status'] as const,
+  registers: [registry],
+});
+
+export function countInboxRead(cache: 'hit' | 'shared' | 'miss' | 'off', status: 200 | 304): void {
+  inboxReads.inc({ cache, status: String(status) });
+}
+
 /**
  * `outcome` is a small closed set such as delivered, retry, rejected, timeout, never a URL or a partner's message; `org`
  * the partner org, so that a failing partner stands out.

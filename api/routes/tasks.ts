@@ -1,15 +1,17 @@
 // Tasks: inboxes from the projection, reads, and completion as a workflow update (the workflow's validator is the authority).
 import { Router } from 'express';
 import canonicalize from 'canonicalize';
-import { inboxPage, taskById, taskWithFacts } from '../../db/queries/tasks';
+import { taskById, taskWithFacts, type InboxPage } from '../../db/queries/tasks';
 import { ProblemError, type ProblemKind } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
 import { checkCompletion, completionDataInUtc, mayActOn, type RuleViolation } from '../../domain/rules/tasks';
 import { CompleteTaskSchema, TaskListQuerySchema } from '../../domain/schemas';
 import type { Actor, Task } from '../../domain/types';
+import { countInboxRead } from '../../telemetry/metrics';
 import { completeTaskUpdate } from '../../workflows/messages';
 import type { ApiDeps } from '../app';
 import { decodeCursor, decodeDueCursor, encodeCursor, encodeDueCursor } from '../cursor';
+import { DEFAULT_INBOX_CACHE_MB, InboxCache, noneMatchHits } from '../inbox-cache';
 import { idempotencyKeyOf, keyReusedWithAnotherBody, updateIdFor } from '../idempotency';
 import { TASK_ID_RE } from '../ids';
 import { actorOf } from '../middleware/auth';
@@ -39,6 +41,7 @@ function visibleTo(actor: Actor, row: TaskRow): boolean {
 
 export function tasksRouter(deps: ApiDeps): Router {
   const r = Router();
+  const inbox = new InboxCache((deps.inboxCacheMb ?? DEFAULT_INBOX_CACHE_MB) * 1024 * 1024);
 
   r.route('/tasks')
     .get(async (req, res) => {
@@ -48,11 +51,23 @@ export function tasksRouter(deps: ApiDeps): Router {
       const cursor = due ? decodeDueCursor(q.cursor) : decodeCursor(q.cursor);
       const after = cursor && { at: 'dueAt' in cursor ? cursor.dueAt : cursor.createdAt, id: cursor.id };
       // The inbox: tasks of the caller's org that one of its roles may act on, oldest first (or soonest deadline first).
-      // PostgreSQL writes each task's JSON, so the page is joined here, never parsed and serialised again.
+      // PostgreSQL writes each task's JSON, so the page is joined here, never parsed and serialised again; the bytes are
+      // kept and sent again while the org's tasks are unchanged (api/inbox-cache.ts).
       const filter = { org: actor.org, roles: actor.roles, status: q.status, caseId: q.caseId, type: q.type, sort: q.sort, after, limit: q.limit };
-      const page = await inboxPage(deps.pool, filter);
-      const nextCursor = !page.last ? null : due ? encodeDueCursor(page.last.dueAt, page.last.id) : encodeCursor(page.last.createdAt, page.last.id);
-      res.type('json').send(`{"items":${tasksJson(page.items)},"nextCursor":${JSON.stringify(nextCursor)}}`);
+      const render = (page: InboxPage) => {
+        const nextCursor = !page.last ? null : due ? encodeDueCursor(page.last.dueAt, page.last.id) : encodeCursor(page.last.createdAt, page.last.id);
+        return `{"items":${tasksJson(page.items)},"nextCursor":${JSON.stringify(nextCursor)}}`;
+      };
+      const answer = await inbox.answer(deps.pool, filter, render);
+      // Conditional polling: the same bytes as the caller's copy are not sent again. Express's own ETags stay off.
+      res.setHeader('ETag', answer.etag);
+      if (noneMatchHits(req.get('if-none-match'), answer.etag)) {
+        countInboxRead(answer.cache, 304);
+        res.status(304).end();
+        return;
+      }
+      countInboxRead(answer.cache, 200);
+      res.type('json').send(answer.body);
     })
     .all(methodNotAllowed(['GET']));
 

@@ -60,15 +60,42 @@ const DUE_KEY = "coalesce(due_at, 'infinity'::timestamptz)";
  */
 export async function inboxPage(pool: pg.Pool, f: InboxFilter): Promise<InboxPage> {
   const { rows } = await pool.query<{ doc: string }>(prepared(...inboxStatement(f)));
-  const items = rows.slice(0, f.limit);
-  if (rows.length <= f.limit) return { items, last: null };
+  return pageOf(rows, f.limit);
+}
+
+/** The page from its statement's rows (one more than the page when another page follows). */
+function pageOf(rows: { doc: string }[], limit: number): InboxPage {
+  const items = rows.slice(0, limit);
+  if (rows.length <= limit) return { items, last: null };
   // The cursor needs the last item's keys: only that one document is parsed.
   const last = JSON.parse(items[items.length - 1].doc) as { createdAt: string; dueAt: string | null; id: string };
   return { items, last: { createdAt: last.createdAt, dueAt: last.dueAt ?? null, id: last.id } };
 }
 
-/** The inbox statement for a filter (one more row than the page, to tell whether another page follows): text and values. */
-export function inboxStatement(f: InboxFilter): [text: string, values: unknown[]] {
+/** The org's inbox version (migration 0014), as PostgreSQL's decimal text: '0' when none of its tasks was written since. */
+export async function inboxVersion(pool: pg.Pool, org: string): Promise<string> {
+  const { rows } = await pool.query<{ version: string }>(prepared('SELECT version FROM inbox_versions WHERE org = $1', [org]));
+  return rows[0]?.version ?? '0';
+}
+
+/**
+ * The inbox page together with the org's inbox version, in one statement and so from one snapshot: the page is exactly
+ * the one every later read that finds the same version would get (see migration 0014), which the inbox cache relies on.
+ */
+export async function inboxPageAndVersion(pool: pg.Pool, f: InboxFilter): Promise<{ version: string; page: InboxPage }> {
+  const { rows } = await pool.query<{ version: string; doc: string | null }>(prepared(...inboxVersionStatement(f)));
+  const docs = rows.filter((r): r is { version: string; doc: string } => r.doc !== null);
+  return { version: rows[0].version, page: pageOf(docs, f.limit) };
+}
+
+interface InboxParts {
+  where: string[];
+  key: string;
+  values: unknown[];
+}
+
+/** The inbox statement's conditions, order and values (its LIMIT is the last value). */
+function inboxParts(f: InboxFilter): InboxParts {
   const values: unknown[] = [f.org, f.roles];
   const where = ['assignee_org = $1', 'roles && $2::text[]'];
   const add = (cond: (n: number) => string, ...v: unknown[]) => {
@@ -81,5 +108,26 @@ export function inboxStatement(f: InboxFilter): [text: string, values: unknown[]
   const key = f.sort === 'due' ? DUE_KEY : 'created_at';
   if (f.after) add((n) => `(${key}, id) > ($${n}::timestamptz, $${n + 1})`, f.after.at, f.after.id);
   values.push(f.limit + 1);
+  return { where, key, values };
+}
+
+/** The inbox statement for a filter (one more row than the page, to tell whether another page follows): text and values. */
+export function inboxStatement(f: InboxFilter): [text: string, values: unknown[]] {
+  const { where, key, values } = inboxParts(f);
   return [`SELECT doc FROM tasks WHERE ${where.join(' AND ')} ORDER BY ${key}, id LIMIT $${values.length}`, values];
+}
+
+/**
+ * The same page beside the org's inbox version (0 without a row): one row per task, each with the version, or one row
+ * with a null doc when the page is empty. The page is the same index scan as inboxStatement's.
+ */
+export function inboxVersionStatement(f: InboxFilter): [text: string, values: unknown[]] {
+  const { where, key, values } = inboxParts(f);
+  return [
+    `SELECT v.version::text AS version, p.doc
+       FROM (SELECT coalesce((SELECT version FROM inbox_versions WHERE org = $1), 0) AS version) v
+       LEFT JOIN LATERAL (SELECT doc, ${key} AS k, id FROM tasks WHERE ${where.join(' AND ')} ORDER BY ${key}, id LIMIT $${values.length}) p ON true
+      ORDER BY p.k, p.id`,
+    values,
+  ];
 }

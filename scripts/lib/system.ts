@@ -74,6 +74,7 @@ export async function startApiPart(config: Config, services: Services, client: C
     ...(config.allowPrivateWebhooks ? {} : { refusesWebhook: namesPrivateHost }),
     httpsWebhooksOnly: config.httpsWebhooksOnly,
     principals,
+    inboxCacheMb: config.inboxCacheMb,
   });
   try {
     const http = await serveHttp(app, config.host, port);

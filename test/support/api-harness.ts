@@ -97,6 +97,8 @@ export async function startApi(
     refusePrivateWebhooks?: boolean;
     httpsWebhooksOnly?: boolean;
     trustProxy?: false | number | string[];
+    /** The inbox cache's size (api/inbox-cache.ts); unset: the default, as in production; 0: none. */
+    inboxCacheMb?: number;
     /** Where the API logs (silent unless API_TEST_LOGS is set). */
     logger?: Logger;
   } = {},
@@ -123,6 +125,7 @@ export async function startApi(
     ...(opts.refusePrivateWebhooks ? { refusesWebhook: namesPrivateHost } : {}),
     ...(opts.httpsWebhooksOnly ? { httpsWebhooksOnly: true } : {}),
     ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
+    ...(opts.inboxCacheMb !== undefined ? { inboxCacheMb: opts.inboxCacheMb } : {}),
     principals,
   });
   const server = http.createServer(app);

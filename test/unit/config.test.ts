@@ -59,6 +59,14 @@ describe('configuration', () => {
     expect(loadConfig({ TAKEDOWN_METRICS_PUBLIC: 'false' }).metricsPublic).toBe(false);
   });
 
+  it('keeps 32 MB of inbox pages by default, none with 0, and refuses a negative or fractional size', () => {
+    expect(loadConfig({}).inboxCacheMb).toBe(32);
+    expect(loadConfig({ TAKEDOWN_INBOX_CACHE_MB: '0' }).inboxCacheMb).toBe(0);
+    expect(loadConfig({ TAKEDOWN_INBOX_CACHE_MB: '256' }).inboxCacheMb).toBe(256);
+    expect(() => loadConfig({ TAKEDOWN_INBOX_CACHE_MB: '-1' })).toThrow(/TAKEDOWN_INBOX_CACHE_MB/);
+    expect(() => loadConfig({ TAKEDOWN_INBOX_CACHE_MB: '1.5' })).toThrow(/TAKEDOWN_INBOX_CACHE_MB/);
+  });
+
   it('takes any non-empty admin token, warns about a short one, and counts an empty one as unset', () => {
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
