@@ -13,11 +13,13 @@
 -- CREATE OR REPLACE of it in a later migration must say SECURITY DEFINER and SET search_path again. Ordering the orgs
 -- makes one statement's bumps take the rows' locks in one order. A session with session_replication_role = replica
 -- (test/support/db.ts's tamper) writes tasks without bumping: the caches then keep serving what they hold.
-CREATE TABLE "inbox_versions" (
+-- Every statement may run again (IF NOT EXISTS, OR REPLACE), as test/integration/migrate-once.test.ts runs the last
+-- migration twice.
+CREATE TABLE IF NOT EXISTS "inbox_versions" (
 	"org" text PRIMARY KEY NOT NULL,
 	"version" bigint NOT NULL
 );--> statement-breakpoint
-CREATE FUNCTION inbox_versions_bump() RETURNS trigger
+CREATE OR REPLACE FUNCTION inbox_versions_bump() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
@@ -39,7 +41,7 @@ BEGIN
 END
 $$;--> statement-breakpoint
 REVOKE ALL ON FUNCTION inbox_versions_bump() FROM PUBLIC;--> statement-breakpoint
-CREATE TRIGGER tasks_inbox_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS inbox_new FOR EACH STATEMENT EXECUTE FUNCTION inbox_versions_bump();--> statement-breakpoint
-CREATE TRIGGER tasks_inbox_update AFTER UPDATE ON tasks REFERENCING OLD TABLE AS inbox_old NEW TABLE AS inbox_new FOR EACH STATEMENT EXECUTE FUNCTION inbox_versions_bump();--> statement-breakpoint
-CREATE TRIGGER tasks_inbox_delete AFTER DELETE ON tasks REFERENCING OLD TABLE AS inbox_old FOR EACH STATEMENT EXECUTE FUNCTION inbox_versions_bump();--> statement-breakpoint
-CREATE TRIGGER tasks_inbox_truncate AFTER TRUNCATE ON tasks FOR EACH STATEMENT EXECUTE FUNCTION inbox_versions_bump();
+CREATE OR REPLACE TRIGGER tasks_inbox_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS inbox_new FOR EACH STATEMENT EXECUTE FUNCTION inbox_versions_bump();--> statement-breakpoint
+CREATE OR REPLACE TRIGGER tasks_inbox_update AFTER UPDATE ON tasks REFERENCING OLD TABLE AS inbox_old NEW TABLE AS inbox_new FOR EACH STATEMENT EXECUTE FUNCTION inbox_versions_bump();--> statement-breakpoint
+CREATE OR REPLACE TRIGGER tasks_inbox_delete AFTER DELETE ON tasks REFERENCING OLD TABLE AS inbox_old FOR EACH STATEMENT EXECUTE FUNCTION inbox_versions_bump();--> statement-breakpoint
+CREATE OR REPLACE TRIGGER tasks_inbox_truncate AFTER TRUNCATE ON tasks FOR EACH STATEMENT EXECUTE FUNCTION inbox_versions_bump();
