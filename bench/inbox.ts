@@ -1,5 +1,5 @@
 // Benchmark 2: the inbox and the API at scale: 100,000 tasks and 10,000 open cases seeded in PostgreSQL, 50 concurrent clients.
-import { inboxStatement } from '../db/queries/tasks';
+import { inboxVersionStatement } from '../db/queries/tasks';
 import type { CaseView } from '../domain/types';
 import { caseBody, createPrincipal, rid, type Bench, type BenchContext, type BenchPrincipal, type BenchResult } from './lib/context';
 import type { BenchDb, Sut } from './lib/env';
@@ -18,6 +18,39 @@ const PROFILES = {
   full: { cases: 10_000, tasks: 100_000, realCases: 400, clients: 50, requests: 6_000, warmup: 600, serial: 400 },
 };
 
+/**
+ * The row the inbox cache cannot serve: the same inbox read while a background writer changes one of visa's open tasks
+ * this often (each change bumps visa's inbox version, migration 0014, so every cached visa page goes out of date).
+ */
+const WRITER_INTERVAL_MS = 10;
+
+/** Inbox answers by what the API's inbox cache did (takedown_inbox_reads_total, summed over status), from /metrics. */
+interface CacheCounts {
+  hit: number;
+  shared: number;
+  miss: number;
+  off: number;
+}
+
+async function cacheCounts(http: HttpJson, adminToken: string): Promise<CacheCounts> {
+  const text = String((await http.ok<string>('GET', '/metrics', { token: adminToken })).body);
+  const out: CacheCounts = { hit: 0, shared: 0, miss: 0, off: 0 };
+  for (const m of text.matchAll(/^takedown_inbox_reads_total\{([^}]*)\} (\d+)/gm)) {
+    const cache = /cache="(\w+)"/.exec(m[1])?.[1] as keyof CacheCounts | undefined;
+    if (cache && cache in out) out[cache] += Number(m[2]);
+  }
+  return out;
+}
+
+const countsDiff = (a: CacheCounts, b: CacheCounts): CacheCounts => ({ hit: b.hit - a.hit, shared: b.shared - a.shared, miss: b.miss - a.miss, off: b.off - a.off });
+
+/** `hits ÷ answers` and the counts, as the report prints them. */
+function hitRatio(c: CacheCounts | undefined): string {
+  if (!c) return '';
+  const all = c.hit + c.shared + c.miss + c.off;
+  return all === 0 ? 'no inbox answers' : `${num((c.hit / all) * 100, 1)} % (${int(c.hit)} hits, ${int(c.shared)} shared, ${int(c.miss)} misses${c.off ? `, ${int(c.off)} uncached` : ''})`;
+}
+
 /** Shares of the saturated throughput at which each read is paced after the half-rate run, for its capacity under the target. */
 const LADDER = [0.65, 0.8, 0.9];
 
@@ -32,6 +65,8 @@ interface LoadResult {
   paced?: boolean;
   cpu?: CpuDiff;
   statements?: StatementStat[];
+  /** The inbox cache's answers during the run (inbox reads only). */
+  cache?: CacheCounts;
 }
 
 type CpuDiff = ReturnType<typeof CpuMeter.diff>;
@@ -187,14 +222,19 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const before = await indexStats(db);
     const meter = new CpuMeter({ sut: sut.started.pid, temporal: ctx.env.temporal.process.pid, postgres: ctx.env.postgresPid });
     const measured = async (name: string, n: number, concurrency: number, req: (i: number) => Req, opts: { intervalMs?: number } = {}) => {
+      // /metrics reads gauges from PostgreSQL: scraped outside the window of the statement statistics and the CPU meter.
+      const counts = await cacheCounts(h, adminToken);
       await resetStatements(db.pool);
       const a = meter.sample();
       const r = await load(ctx, h, name, n, concurrency, req, opts);
       const cpu = CpuMeter.diff(a, meter.sample());
-      return { ...r, cpu, statements: await topStatements(db.pool, 4) };
+      const statements = await topStatements(db.pool, 4);
+      const cache = countsDiff(counts, await cacheCounts(h, adminToken));
+      return { ...r, cpu, statements, ...(name.startsWith('GET /v1/tasks') ? { cache } : {}) };
     };
     const results: { serial: LoadResult; loaded: LoadResult; paced: LoadResult; ladder: LoadResult[] }[] = [];
     let inboxRequests = 0;
+    const inboxCountsBefore = await cacheCounts(h, adminToken);
     for (const r of reads) {
       progress.phase(`inbox: ${r.name}`);
       // The load loops read answers as bytes only (the clients' parsing is not the API's cost); one answer is checked in full.
@@ -215,8 +255,35 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       }
       if (r.name.startsWith('GET /v1/tasks')) inboxRequests += p.warmup + p.serial + p.requests + (1 + LADDER.length) * Math.round(p.requests / 2);
       results.push({ serial, loaded, paced, ladder });
-      progress.done(`p50 ${ms(loaded.summary.p50)}, p99 ${ms(loaded.summary.p99)}, ${int(loaded.rps)} req/s; at ${int(paced.rps)} req/s paced: p99 ${ms(paced.summary.p99)}; one client p50 ${ms(serial.summary.p50)}`);
+      progress.done(`p50 ${ms(loaded.summary.p50)}, p99 ${ms(loaded.summary.p99)}, ${int(loaded.rps)} req/s; at ${int(paced.rps)} req/s paced: p99 ${ms(paced.summary.p99)}; one client p50 ${ms(serial.summary.p50)}${loaded.cache ? `; cache hits ${hitRatio(loaded.cache)}` : ''}`);
     }
+    const inboxCache = countsDiff(inboxCountsBefore, await cacheCounts(h, adminToken));
+
+    // The inbox where its cache cannot help: a writer changes one of visa's open tasks every WRITER_INTERVAL_MS, so
+    // visa's cached pages keep going out of date. Same 50 clients, closed loop, as the saturated row.
+    const inboxRead = reads[0];
+    progress.phase(`inbox: ${inboxRead.name} while a task of visa changes every ${WRITER_INTERVAL_MS} ms`);
+    const churnTask = (await db.pool.query<{ id: string }>(`SELECT id FROM tasks WHERE assignee_org = 'visa' AND status = 'open' ORDER BY created_at DESC, id LIMIT 1`)).rows[0].id;
+    let writing = true;
+    let writes = 0;
+    const writer = (async () => {
+      while (writing) {
+        const t0 = performance.now();
+        await db.pool.query('UPDATE tasks SET escalated = NOT escalated WHERE id = $1', [churnTask]);
+        writes += 1;
+        await sleep(Math.max(0, WRITER_INTERVAL_MS - (performance.now() - t0)));
+      }
+    })();
+    let underWrites: LoadResult;
+    try {
+      underWrites = { ...(await measured(`${inboxRead.name} with writes`, p.requests, p.clients, inboxRead.req)), name: `${inboxRead.name}, a visa task changed every ${WRITER_INTERVAL_MS} ms` };
+    } finally {
+      writing = false;
+      await writer;
+    }
+    inboxRequests += p.requests;
+    const writesPerSecond = writes / (underWrites.wallMs / 1000);
+    progress.done(`p50 ${ms(underWrites.summary.p50)}, p99 ${ms(underWrites.summary.p99)}, ${int(underWrites.rps)} req/s, ${int(writesPerSecond)} writes/s; cache hits ${hitRatio(underWrites.cache)}`);
 
     // A separate pass under the CPU profiler (it slows the process a little, so it is not the measured one).
     const profiles: { name: string; cpu: CpuSummary; rps: number }[] = [];
@@ -248,8 +315,9 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     progress.done(`verify p50 ${ms(completeVerify.summary.p50)} p99 ${ms(completeVerify.summary.p99)}; sign-off p50 ${ms(completeSignoff.summary.p50)} p99 ${ms(completeSignoff.summary.p99)}`);
 
     progress.phase('inbox: EXPLAIN (ANALYZE) of the inbox query, index statistics');
-    // The inbox statement exactly as the API sends it (db/queries/tasks.ts) for a partner asking for open tasks (limit 50 + 1).
-    const [inboxSql, inboxValues] = inboxStatement({ org: visa.org, roles: visa.roles, status: 'open', limit: 50 });
+    // The inbox statement exactly as the API sends it on a cache miss (db/queries/tasks.ts) for a partner asking for open
+    // tasks (limit 50 + 1), with visa's inbox version.
+    const [inboxSql, inboxValues] = inboxVersionStatement({ org: visa.org, roles: visa.roles, status: 'open', limit: 50 });
     const explain = (await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${inboxSql}`, inboxValues)).rows.map((r) => r['QUERY PLAN']).join('\n');
     const explainCase = (
       await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM cases WHERE id = $1`, [seededCeop[0]])
@@ -276,6 +344,9 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       visa,
       viewBytes: Buffer.byteLength(JSON.stringify(template)),
       profiles,
+      inboxCache,
+      underWrites,
+      writesPerSecond,
     });
   } finally {
     http?.close();
@@ -299,6 +370,10 @@ interface Collected {
   visa: BenchPrincipal;
   viewBytes: number;
   profiles: { name: string; cpu: CpuSummary; rps: number }[];
+  /** The inbox cache's answers over every inbox run above the writer's (warm-ups, one client, paced, ladder). */
+  inboxCache: CacheCounts;
+  underWrites: LoadResult;
+  writesPerSecond: number;
 }
 
 /** Means of consecutive, non-overlapping runs of `size` values (a shorter last run is left out unless it is the only one). */
@@ -332,7 +407,7 @@ function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): 
     ...[c.completeVerify, c.completeSignoff].map((r) => [`POST /v1/tasks/:id/complete (${r.name.replace('complete ', '')})`, r.summary.n, ms(r.summary.p50), ms(r.summary.p99), int(r.rps), '', '', '', statuses(r)]),
   ];
   const CPU_NAMES = ['sut', 'postgres', 'temporal', 'driver'];
-  const cpuRows = [...c.results.map((x) => x.loaded), c.completeVerify, c.completeSignoff].map((r) => {
+  const cpuRows = [...c.results.map((x) => x.loaded), c.underWrites, c.completeVerify, c.completeSignoff].map((r) => {
     const n = r.latencies.length || 1;
     const per = (k: string) => ms((r.cpu?.byName[k] ?? 0) / n);
     return [r.name, ...CPU_NAMES.map(per), ms((r.cpu?.other ?? 0) / n), `${num((r.cpu?.machineBusyMs ?? 0) / (r.cpu?.wallMs ?? 1), 2)} of ${r.cpu?.cores ?? 0}`];
@@ -371,6 +446,19 @@ same ${p.clients} clients sending on a fixed schedule at half that throughput, l
 ${c.poolMax} PostgreSQL connections.
 
 ${table(['request', 'n', 'p50', 'p99', 'req/s (saturated)', 'paced at half: p50 / p99', 'one client: p50 / p99', 'target p99 < 50 ms (reads)', 'statuses'], rows)}
+
+**Which rows the inbox cache serves** (\`api/inbox-cache.ts\`, \`TAKEDOWN_INBOX_CACHE_MB\` at its default): only the inbox
+(\`GET /v1/tasks\`). Nothing writes visa's tasks during the inbox runs above, so after the first answer each request
+reads visa's inbox version (one indexed row) and is sent the kept bytes: over all of them ${hitRatio(c.inboxCache)};
+in the saturated run ${hitRatio(c.results[0].loaded.cache)}. The case reads, the board and the completions are not cached.
+The row below is the same inbox read, 50 clients in a closed loop, while a writer changes one of visa's open tasks every
+${WRITER_INTERVAL_MS} ms (${int(c.writesPerSecond)} writes/s measured), each change putting every cached visa page out of date;
+a request then reads the version, finds it changed and reads the page with the version (or shares such a read in flight):
+
+${table(
+  ['request', 'n', 'p50', 'p99', 'req/s', 'cache hits', 'target p99 < 50 ms', 'statuses'],
+  [c.results[0].loaded, c.underWrites].map((r) => [r.name, r.summary.n, ms(r.summary.p50), ms(r.summary.p99), int(r.rps), hitRatio(r.cache), verdict(r.summary.p99), statuses(r)]),
+)}
 
 The same ${p.clients} clients paced at rising shares of the saturated throughput (latency from the scheduled send): the
 highest rate whose p99 stays under 50 ms is what this machine serves within the target.
@@ -413,7 +501,8 @@ ${table(['request', 'worker + API process', 'PostgreSQL', 'Temporal', 'driver', 
 
 ![API latency CDF](${svg})
 
-The inbox statement (for \`visa\`, ${int(visaRow?.open ?? 0)} open of ${int(visaRow?.total ?? 0)} tasks), as \`db/queries/tasks.ts\` builds it:
+The inbox statement on a cache miss (for \`visa\`, ${int(visaRow?.open ?? 0)} open of ${int(visaRow?.total ?? 0)} tasks), as \`db/queries/tasks.ts\` builds it: the
+page and visa's inbox version from one snapshot (a hit sends only \`SELECT version FROM inbox_versions WHERE org = $1\`):
 
 \`\`\`sql
 ${c.sql}
@@ -435,7 +524,8 @@ ${table(['function', 'share of busy time'], pr.cpu.byFunction.slice(0, 10).map((
 `,
   )
   .join('\n')}
-During the runs PostgreSQL counted ${int(c.scans.inbox)} scans of tasks_inbox_idx for ${int(c.inboxRequests)} inbox requests, and ${int(c.scans.seq)}
+During the runs PostgreSQL counted ${int(c.scans.inbox)} scans of tasks_inbox_idx for ${int(c.inboxRequests)} inbox requests (the inbox cache answered
+the others), and ${int(c.scans.seq)}
 sequential scans of \`tasks\`. \`GET /v1/cases/:id\` reads one row by primary key:
 
 \`\`\`
@@ -444,14 +534,14 @@ ${c.explainCase}
 `;
   return {
     section,
-    raw: { settings: p, seed: c.seed, sizes: c.sizes, results: c.results, complete: [c.completeVerify, c.completeSignoff], explain: c.explain, scans: c.scans },
+    raw: { settings: p, seed: c.seed, sizes: c.sizes, results: c.results, complete: [c.completeVerify, c.completeSignoff], explain: c.explain, scans: c.scans, inboxCache: c.inboxCache, underWrites: c.underWrites, writesPerSecond: c.writesPerSecond },
     // Every request of every run is answered 200 when all is well.
-    problems: [...c.results.flatMap((r) => [r.serial, r.loaded, r.paced, ...r.ladder]), c.completeVerify, c.completeSignoff].flatMap((r) => {
+    problems: [...c.results.flatMap((r) => [r.serial, r.loaded, r.paced, ...r.ladder]), c.underWrites, c.completeVerify, c.completeSignoff].flatMap((r) => {
       const other = Object.entries(r.statuses).filter(([status]) => status !== '200');
       return other.length > 0 ? [`${r.name}${r.paced ? ' (paced)' : ''}: answered ${other.map(([st, n]) => `${st === '0' ? 'no answer' : st}×${n}`).join(', ')}`] : [];
     }),
     headline: [
-      `inbox p50 ${ms(inbox.summary.p50)} p99 ${ms(inbox.summary.p99)} at ${p.clients} clients (${int(inbox.rps)} req/s; paced at ${int(inboxPaced.rps)} req/s p99 ${ms(inboxPaced.summary.p99)}); case read p99 ${ms(loaded[1].summary.p99)}; complete p50 ${ms(c.completeVerify.summary.p50)} p99 ${ms(c.completeVerify.summary.p99)}; inbox plan ${usesIndex ? 'uses' : 'does NOT use'} tasks_inbox_idx`,
+      `inbox p50 ${ms(inbox.summary.p50)} p99 ${ms(inbox.summary.p99)} at ${p.clients} clients (${int(inbox.rps)} req/s, cache hits ${hitRatio(inbox.cache)}; paced at ${int(inboxPaced.rps)} req/s p99 ${ms(inboxPaced.summary.p99)}; with a visa task changed every ${WRITER_INTERVAL_MS} ms p99 ${ms(c.underWrites.summary.p99)} at ${int(c.underWrites.rps)} req/s, cache hits ${hitRatio(c.underWrites.cache)}); case read p99 ${ms(loaded[1].summary.p99)}; complete p50 ${ms(c.completeVerify.summary.p50)} p99 ${ms(c.completeVerify.summary.p99)}; inbox plan ${usesIndex ? 'uses' : 'does NOT use'} tasks_inbox_idx`,
     ],
   };
 }
