@@ -7,6 +7,7 @@
 // Otherwise the page and the version are read in one statement and kept. The answer is never older than the request:
 // the version read is made after it arrived, and only a page of that very version is sent.
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
 import { inboxPage, inboxPageAndVersion, inboxVersion, type InboxFilter, type InboxPage } from '../db/queries/tasks';
 
@@ -58,72 +59,23 @@ export function inboxKey(f: InboxFilter): string {
   return JSON.stringify([f.org, roles, f.status ?? null, f.caseId ?? null, f.type ?? null, f.sort ?? 'created', f.after?.at ?? null, f.after?.id ?? null, f.limit]);
 }
 
-/** A map of entries bounded by their total size, least recently used evicted first (a Map keeps insertion order). */
-export class SizedLru<V> {
-  private readonly map = new Map<string, { value: V; size: number }>();
-  private total = 0;
-
-  constructor(readonly maxBytes: number) {}
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  get bytes(): number {
-    return this.total;
-  }
-
-  /** The value, now the most recently used; undefined when absent. */
-  get(key: string): V | undefined {
-    const slot = this.map.get(key);
-    if (!slot) return undefined;
-    this.map.delete(key);
-    this.map.set(key, slot);
-    return slot.value;
-  }
-
-  /** The value without touching its recency. */
-  peek(key: string): V | undefined {
-    return this.map.get(key)?.value;
-  }
-
-  /** Keeps `value` (replacing the key's), then evicts the least recently used until the total fits; too big: not kept. */
-  set(key: string, value: V, size: number): void {
-    this.delete(key);
-    if (size > this.maxBytes) return;
-    this.map.set(key, { value, size });
-    this.total += size;
-    for (const [k, slot] of this.map) {
-      if (this.total <= this.maxBytes) break;
-      this.map.delete(k);
-      this.total -= slot.size;
-    }
-  }
-
-  delete(key: string): void {
-    const slot = this.map.get(key);
-    if (!slot) return;
-    this.map.delete(key);
-    this.total -= slot.size;
-  }
-}
-
 /** Renders a page as the answer's JSON text (the route's format, with its cursor). */
 export type RenderPage = (page: InboxPage) => string;
 
 /** One API process's inbox pages; `maxBytes` 0 keeps none (every request reads its page). */
 export class InboxCache {
-  private readonly lru: SizedLru<Entry> | undefined;
+  /** Bounded by the bytes of the bodies and keys held, least recently used evicted first. */
+  private readonly lru: LRUCache<string, Entry> | undefined;
   /** Reads of a page from the tasks in flight, by key: a request that finds its copy out of date may share one. */
   private readonly reading = new Map<string, Promise<Entry>>();
 
   constructor(maxBytes: number) {
-    this.lru = maxBytes > 0 ? new SizedLru<Entry>(maxBytes) : undefined;
+    this.lru = maxBytes > 0 ? new LRUCache<string, Entry>({ maxSize: maxBytes, sizeCalculation: (entry, key) => entry.body.length + key.length * 2 + ENTRY_OVERHEAD }) : undefined;
   }
 
   /** Entries and bytes held (tests, diagnostics). */
   get stats(): { entries: number; bytes: number } {
-    return { entries: this.lru?.size ?? 0, bytes: this.lru?.bytes ?? 0 };
+    return { entries: this.lru?.size ?? 0, bytes: this.lru?.calculatedSize ?? 0 };
   }
 
   async answer(pool: pg.Pool, f: InboxFilter, render: RenderPage): Promise<InboxAnswer> {
@@ -171,6 +123,6 @@ export class InboxCache {
   private keep(key: string, entry: Entry): void {
     const held = this.lru!.peek(key);
     if (held && BigInt(held.version) > BigInt(entry.version)) return;
-    this.lru!.set(key, entry, entry.body.length + key.length * 2 + ENTRY_OVERHEAD);
+    this.lru!.set(key, entry);
   }
 }

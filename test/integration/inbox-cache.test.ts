@@ -4,6 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index';
 import type { TakedownActivities } from '../../activities/types';
+import { InboxCache, inboxKey } from '../../api/inbox-cache';
+import type { InboxPage } from '../../db/queries/tasks';
 import type { Role, Task } from '../../domain/types';
 import { registry } from '../../telemetry/metrics';
 import { startApi, type ApiHarness, type ApiResponse } from '../support/api-harness';
@@ -295,6 +297,30 @@ describe('the inbox cache', () => {
     const bad = await get(api, visa, 'limit=0', { 'If-None-Match': '*' });
     expect(bad.status).toBe(422);
     expect(bad.headers.etag).toBeUndefined();
+  });
+
+  it('holds pages up to its size in bytes, the least recently used going first, and never one bigger than the whole', async () => {
+    for (const id of ['tsk_ic_size_1', 'tsk_ic_size_2']) await record(task(id, 'paypal', 'partner'));
+    const render = (page: InboxPage) => `[${page.items.map((i) => i.doc).join(',')}]`;
+    // Three keys for pages of the same bytes (both tasks fit each limit).
+    const filter = (limit: number) => ({ org: 'paypal', roles: ['partner'], status: 'open' as const, limit });
+    const first = await new InboxCache(1 << 20).answer(stack.db.pool, filter(50), render);
+    // An entry counts its body, its key (two bytes a character) and 200 bytes more: room for one and a half.
+    const entry = first.body.length + inboxKey(filter(50)).length * 2 + 200;
+    const cache = new InboxCache(Math.floor(entry * 1.5));
+    expect((await cache.answer(stack.db.pool, filter(50), render)).cache).toBe('miss');
+    expect((await cache.answer(stack.db.pool, filter(50), render)).cache).toBe('hit');
+    await cache.answer(stack.db.pool, filter(49), render);
+    await cache.answer(stack.db.pool, filter(48), render);
+    expect(cache.stats).toEqual({ entries: 1, bytes: entry });
+    expect((await cache.answer(stack.db.pool, filter(48), render)).cache).toBe('hit');
+    expect((await cache.answer(stack.db.pool, filter(50), render)).cache).toBe('miss');
+    // A cache smaller than one page keeps nothing and still answers.
+    const tiny = new InboxCache(100);
+    const answers = [await tiny.answer(stack.db.pool, filter(50), render), await tiny.answer(stack.db.pool, filter(50), render)];
+    expect(answers.map((a) => a.cache)).toEqual(['miss', 'miss']);
+    expect(answers[1].body.equals(first.body)).toBe(true);
+    expect(tiny.stats).toEqual({ entries: 0, bytes: 0 });
   });
 
   it('without a cache (TAKEDOWN_INBOX_CACHE_MB=0) reads every page, with the same answers', async () => {

@@ -1,29 +1,7 @@
-// The inbox cache's pure pieces: its size-bounded LRU, the key (everything a page depends on), ETags and If-None-Match.
+// The inbox cache's pure pieces: the key (everything a page depends on), ETags and If-None-Match.
 import { describe, expect, it } from 'vitest';
-import { etagOf, inboxKey, noneMatchHits, SizedLru } from '../../api/inbox-cache';
+import { etagOf, inboxKey, noneMatchHits } from '../../api/inbox-cache';
 import type { InboxFilter } from '../../db/queries/tasks';
-
-describe('SizedLru', () => {
-  it('keeps entries up to a total size, evicting the least recently used first', () => {
-    const lru = new SizedLru<string>(100);
-    lru.set('a', 'A', 40);
-    lru.set('b', 'B', 40);
-    expect(lru.get('a')).toBe('A'); // a is now the most recently used
-    lru.set('c', 'C', 40); // 120 > 100: b goes
-    expect([lru.peek('a'), lru.peek('b'), lru.peek('c')]).toEqual(['A', undefined, 'C']);
-    expect(lru.bytes).toBe(80);
-    lru.set('a', 'A2', 10); // replacing counts the new size only
-    expect(lru.bytes).toBe(50);
-    lru.set('big', 'X', 101); // bigger than the whole cache: not kept, nothing evicted for it
-    expect(lru.peek('big')).toBeUndefined();
-    expect(lru.size).toBe(2);
-    lru.set('d', 'D', 100); // fills it: every other entry goes
-    expect([lru.peek('a'), lru.peek('c'), lru.peek('d')]).toEqual([undefined, undefined, 'D']);
-    expect(lru.bytes).toBe(100);
-    lru.delete('d');
-    expect([lru.size, lru.bytes]).toEqual([0, 0]);
-  });
-});
 
 describe('inbox keys', () => {
   const base: InboxFilter = { org: 'visa', roles: ['partner'], status: 'open', sort: 'created', limit: 50 };
