@@ -151,6 +151,8 @@ interface NoticeRow {
   body: Record<string, unknown> | null;
   webhook_url: string | null;
   secret: string | null;
+  /** The secret a PUT replaced, while it still signs beside the current one. */
+  previous_secret: string | null;
 }
 
 async function recordOutcome(
@@ -178,6 +180,23 @@ async function recordOutcome(
 }
 
 /**
+ * The webhook-signature header: the current secret's `v1,` signature, and the replaced secret's beside it while it still
+ * signs (Standard Webhooks lists several signatures separated by spaces; a verifier accepts any one it can check). An
+ * unusable replaced secret is left out: the current one alone decides whether a notice can be signed.
+ */
+function signatures(current: Webhook, previous: string | null, id: string, at: Date, body: string): string {
+  const all = [current.sign(id, at, body)];
+  if (previous) {
+    try {
+      all.push(new Webhook(previous).sign(id, at, body));
+    } catch {
+      // not a usable secret: the current signature stands alone
+    }
+  }
+  return all.join(' ');
+}
+
+/**
  * Delivers a prepared notice once. Transient failures (5xx, 408, 429, timeouts, refused connections) are audited and
  * thrown as ordinary errors for Temporal to retry; other answers are final (non-retryable PartnerRejected).
  */
@@ -185,7 +204,8 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   const { noticeId, attempt } = args;
   const res = await deps.pool.query<NoticeRow>(
     prepared(
-      `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, d.hash AS document_hash, d.body, p.webhook_url, p.secret
+      `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, d.hash AS document_hash, d.body, p.webhook_url, p.secret,
+              CASE WHEN p.previous_secret_until > now() THEN p.previous_secret END AS previous_secret
          FROM notices n LEFT JOIN documents d ON d.id = $2 LEFT JOIN partners p ON p.org = n.org
         WHERE n.id = $1`,
       [noticeId, documentIdOf(noticeId)],
@@ -238,7 +258,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     'user-agent': USER_AGENT,
     'webhook-id': noticeId,
     'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
-    'webhook-signature': webhook.sign(noticeId, sentAt, body),
+    'webhook-signature': signatures(webhook, n.previous_secret, noticeId, sentAt, body),
     'idempotency-key': noticeId,
   };
 

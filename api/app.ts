@@ -51,6 +51,8 @@ export interface ApiDeps {
   inboxCacheMb?: number;
   /** /metrics without a token (see OpsDeps). */
   metricsPublic?: boolean;
+  /** How long a replaced partner secret keeps signing notices beside the new one (TAKEDOWN_SECRET_OVERLAP); unset: a day. */
+  secretOverlapMs?: number;
   /** Set `draining` on shutdown: /healthz answers 503 `draining` from then on, while every other route serves as before. */
   readiness?: { draining: boolean };
   /**

@@ -117,7 +117,7 @@ const Principal = z
 const PrincipalCreated = Principal.extend({ token: z.string().openapi({ description: 'Shown once; stored only as a hash', example: 'tdk_…' }) }).openapi('PrincipalCreated');
 
 const Partner = z
-  .object({ org: z.string(), kind: z.enum(PARTNER_KINDS), name: z.string().nullable(), webhookUrl: z.string().nullable(), hasSecret: z.boolean(), updatedAt: time })
+  .object({ org: z.string(), kind: z.enum(PARTNER_KINDS), name: z.string().nullable(), webhookUrl: z.string().nullable(), hasSecret: z.boolean(), previousSecretUntil: time.nullable(), updatedAt: time })
   .openapi('Partner');
 
 const PartnerDirectoryEntry = z

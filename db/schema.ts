@@ -37,6 +37,12 @@ export const partners = pgTable('partners', {
   name: text('name'),
   webhookUrl: text('webhook_url'),
   secret: text('secret'),
+  /**
+   * The secret a PUT replaced, which signs notices beside the new one until `previous_secret_until`
+   * (TAKEDOWN_SECRET_OVERLAP after the PUT), so the partner can move to the new secret at its own pace.
+   */
+  previousSecret: text('previous_secret'),
+  previousSecretUntil: ts('previous_secret_until'),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
 

@@ -41,6 +41,8 @@ const EnvSchema = z.object({
    * sending it requests before it drains (a readiness probe's period times its failure threshold); then it drains.
    */
   TAKEDOWN_SHUTDOWN_DELAY: z.string().regex(/^\d+(ms|s|m)$/).default('0s'),
+  /** How long a partner secret replaced by PUT /v1/partners/:org keeps signing notices beside the new one (0s: not at all). */
+  TAKEDOWN_SECRET_OVERLAP: z.string().regex(/^\d+(ms|s|m|h|d)$/).default('24h'),
   /** A pre-built workflow bundle (fast worker restarts); unset: the worker bundles workflows/ at start. */
   TAKEDOWN_WORKFLOW_BUNDLE: z.string().optional(),
   /** Allow partner webhooks on loopback/private addresses (tests, the simulator). Production refuses them. */
@@ -180,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     logLevel: e.LOG_LEVEL,
     noticeTimeoutMs: parseDuration(e.TAKEDOWN_NOTICE_TIMEOUT) ?? 10_000,
     shutdownDelayMs: parseDuration(e.TAKEDOWN_SHUTDOWN_DELAY) ?? 0,
+    secretOverlapMs: parseDuration(e.TAKEDOWN_SECRET_OVERLAP) ?? 0,
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,
     workerPort: e.TAKEDOWN_WORKER_PORT,
     rateLimitPerMinute,

@@ -16,8 +16,13 @@ type PartnerRow = typeof partners.$inferSelect;
 
 const OrgParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a short lower-case id such as visa or acq-northbank');
 
-export function partnerJson(p: PartnerRow) {
-  return { org: p.org, kind: p.kind, name: p.name, webhookUrl: p.webhookUrl, hasSecret: p.secret !== null, updatedAt: p.updatedAt.toISOString() };
+/** TAKEDOWN_SECRET_OVERLAP's default: a day for the partner to move to a new secret while notices carry both signatures. */
+export const DEFAULT_SECRET_OVERLAP_MS = 24 * 3_600_000;
+
+export function partnerJson(p: PartnerRow, now = new Date()) {
+  // Until when the replaced secret still signs notices beside the current one (null: it no longer does).
+  const previousSecretUntil = p.previousSecret !== null && p.previousSecretUntil !== null && p.previousSecretUntil > now ? p.previousSecretUntil.toISOString() : null;
+  return { org: p.org, kind: p.kind, name: p.name, webhookUrl: p.webhookUrl, hasSecret: p.secret !== null, previousSecretUntil, updatedAt: p.updatedAt.toISOString() };
 }
 
 export function partnersRouter(deps: ApiDeps): Router {
@@ -27,7 +32,7 @@ export function partnersRouter(deps: ApiDeps): Router {
   r.route('/partners')
     .get(admin, async (_req, res) => {
       const rows = await deps.db.select().from(partners).orderBy(asc(partners.org));
-      res.json({ items: rows.map(partnerJson) });
+      res.json({ items: rows.map((p) => partnerJson(p)) });
     })
     .all(methodNotAllowed(['GET']));
 
@@ -58,12 +63,23 @@ export function partnersRouter(deps: ApiDeps): Router {
         throw new ProblemError('validation', 'the webhook URL names a loopback or private address', { webhookUrl: 'must not point at a loopback or private address' });
       }
       const values = { org, kind: body.kind, name: body.name ?? null, webhookUrl: body.webhookUrl ?? null, secret: body.secret ?? null, updatedAt: new Date() };
+      // A new secret: the one it replaces signs beside it for the overlap (sendNotice), so the partner never sees a gap.
+      const replaced = sql`${partners.secret} IS NOT NULL AND ${partners.secret} IS DISTINCT FROM excluded.secret`;
+      const overlapMs = deps.secretOverlapMs ?? DEFAULT_SECRET_OVERLAP_MS;
       const [row] = await deps.db
         .insert(partners)
         .values(values)
         .onConflictDoUpdate({
           target: partners.org,
-          set: { kind: values.kind, name: values.name, webhookUrl: values.webhookUrl, secret: values.secret, updatedAt: sql`now()` },
+          set: {
+            kind: values.kind,
+            name: values.name,
+            webhookUrl: values.webhookUrl,
+            secret: values.secret,
+            previousSecret: sql`CASE WHEN ${replaced} THEN ${partners.secret} ELSE ${partners.previousSecret} END`,
+            previousSecretUntil: sql`CASE WHEN ${replaced} THEN now() + make_interval(secs => ${overlapMs / 1000}) ELSE ${partners.previousSecretUntil} END`,
+            updatedAt: sql`now()`,
+          },
         })
         .returning();
       res.status(200).json(partnerJson(row));

@@ -71,6 +71,7 @@ export async function startApiPart(config: Config, services: Services, client: C
     authFailuresPerMinute: config.authFailuresPerMinute,
     metricsPublic: config.metricsPublic,
     trustProxy: config.trustProxy,
+    secretOverlapMs: config.secretOverlapMs,
     ...(config.allowPrivateWebhooks ? {} : { refusesWebhook: namesPrivateHost }),
     httpsWebhooksOnly: config.httpsWebhooksOnly,
     principals,

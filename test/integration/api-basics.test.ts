@@ -86,6 +86,29 @@ describe('authentication', () => {
 });
 
 describe('partners', () => {
+  it('keeps a replaced secret signing beside the new one for the overlap, and says until when', async () => {
+    const [first, second, third] = [secret(), secret(), secret()];
+    const put = (s: string) => api.request('PUT', '/v1/partners/rotating', { token: api.adminToken, body: { kind: 'acquirer', webhookUrl: 'https://rotating.example.test/hook', secret: s } });
+    const stored = async () => (await api.db.pool.query("SELECT previous_secret, previous_secret_until FROM partners WHERE org = 'rotating'")).rows[0];
+    expect((await put(first)).body.previousSecretUntil).toBeNull();
+    const started = Date.now();
+    const rotated = await put(second);
+    expect(rotated.status).toBe(200);
+    // A day by default (TAKEDOWN_SECRET_OVERLAP).
+    const until = Date.parse(rotated.body.previousSecretUntil);
+    expect(until - started).toBeGreaterThan(24 * 3600_000 - 60_000);
+    expect(until - started).toBeLessThan(24 * 3600_000 + 60_000);
+    expect((await stored()).previous_secret).toBe(first);
+    // The same secret again changes nothing; another one replaces the current, not the one before it.
+    expect((await put(second)).body.previousSecretUntil).toBe(rotated.body.previousSecretUntil);
+    expect((await stored()).previous_secret).toBe(first);
+    await put(third);
+    expect((await stored()).previous_secret).toBe(second);
+    const listed = await api.request('GET', '/v1/partners', { token: api.adminToken });
+    expect(listed.body.items.find((p: { org: string }) => p.org === 'rotating').previousSecretUntil).toEqual(expect.any(String));
+    expect(listed.text).not.toContain('whsec_');
+  });
+
   it('stores a webhook with a whsec_ secret and never lists the secret', async () => {
     const s = secret();
     const put = await api.request('PUT', '/v1/partners/visa', { token: api.adminToken, body: { kind: 'card_scheme', webhookUrl: 'https://visa.example.test/hook', secret: s } });

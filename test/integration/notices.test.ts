@@ -208,6 +208,40 @@ describe('sendNotice', () => {
     expect((await verifyChain(db.pool, caseId)).intact).toBe(true);
   });
 
+  it("signs with the replaced secret beside the current one while it still signs, so either verifies; alone after", async () => {
+    const p = await addPartner({ script: [200, 200, 200] });
+    const old = `whsec_${randomBytes(32).toString('base64')}`;
+    const setPrevious = (secret: string | null, until: string) =>
+      db.pool.query(`UPDATE partners SET previous_secret = $2, previous_secret_until = now() + $3::interval WHERE org = $1`, [p.org, secret, until]);
+    const sendOne = async () => {
+      const { noticeId } = await prepared(p.org);
+      expect(await sendNotice(deps(), { noticeId, attempt: 1 })).toMatchObject({ delivered: true });
+      return p.received[p.received.length - 1];
+    };
+    const verifies = (secret: string, r: FakePartner['received'][number]) => {
+      try {
+        new Webhook(secret).verify(r.body, r.headers as Record<string, string>);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await setPrevious(old, '1 hour');
+    const both = await sendOne();
+    expect(String(both.headers['webhook-signature'])).toMatch(/^v1,[A-Za-z0-9+/]+=* v1,[A-Za-z0-9+/]+=*$/);
+    expect([verifies(p.secret, both), verifies(old, both)]).toEqual([true, true]);
+    // Past its time the replaced secret signs no more.
+    await setPrevious(old, '-1 second');
+    const alone = await sendOne();
+    expect(String(alone.headers['webhook-signature'])).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect([verifies(p.secret, alone), verifies(old, alone)]).toEqual([true, false]);
+    // An unusable replaced secret is left out, and the notice still goes.
+    await setPrevious('not-a-secret', '1 hour');
+    const kept = await sendOne();
+    expect(String(kept.headers['webhook-signature'])).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    expect(verifies(p.secret, kept)).toBe(true);
+  });
+
   it('retries a 503 (ordinary error), then delivers on the next attempt with the same webhook-id', async () => {
     const p = await addPartner({ script: [503, 503, 200] });
     const { caseId, noticeId } = await prepared(p.org);

@@ -27,6 +27,13 @@ describe('configuration', () => {
     expect(() => loadConfig({ TAKEDOWN_AUTH_FAILURES_PER_MINUTE: 'x' })).toThrow(/TAKEDOWN_AUTH_FAILURES_PER_MINUTE/);
   });
 
+  it('keeps a replaced partner secret signing for a day by default, for the time given, or not at all', () => {
+    expect(loadConfig({}).secretOverlapMs).toBe(24 * 3_600_000);
+    expect(loadConfig({ TAKEDOWN_SECRET_OVERLAP: '7d' }).secretOverlapMs).toBe(7 * 24 * 3_600_000);
+    expect(loadConfig({ TAKEDOWN_SECRET_OVERLAP: '0s' }).secretOverlapMs).toBe(0);
+    expect(() => loadConfig({ TAKEDOWN_SECRET_OVERLAP: 'a day' })).toThrow(/TAKEDOWN_SECRET_OVERLAP/);
+  });
+
   it('believes no proxy by default; takes hops, addresses, subnets and named ranges; refuses `true` and anything else', () => {
     expect(loadConfig({}).trustProxy).toBe(false);
     expect(loadConfig({ TAKEDOWN_TRUST_PROXY: 'false' }).trustProxy).toBe(false);
