@@ -20,11 +20,14 @@ export const APP_PRIVILEGES: Readonly<Record<string, readonly Privilege[]>> = {
   documents: ['SELECT', 'INSERT'], // a sent notice's document is evidence too
   audit_entries: ['SELECT'], // appended only through audit_append() (below), never by a raw INSERT
   history_archives: ['SELECT', 'INSERT'],
-  inbox_versions: ['SELECT'], // bumped only by the triggers on tasks, which run as the owner (db/migrations/0014)
+  inbox_versions: ['SELECT'], // bumped only through inbox_versions_bump() (below), from the triggers on tasks (db/migrations/0014)
 };
 
-/** Functions the application calls that PUBLIC may not: audit_append runs as the owner (db/migrations/0012). */
-export const APP_FUNCTIONS: readonly string[] = ['audit_append(text, jsonb)'];
+/**
+ * Functions the application calls that PUBLIC may not, each running as the owner: audit_append (db/migrations/0012), and
+ * inbox_versions_bump, which the commit-time trigger on tasks calls in the application's transaction (0014).
+ */
+export const APP_FUNCTIONS: readonly string[] = ['audit_append(text, jsonb)', 'inbox_versions_bump(text[])'];
 
 /**
  * Grants `role` the privileges above on the current database, replacing whatever it had on the schema's tables. Runs as

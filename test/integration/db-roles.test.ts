@@ -72,14 +72,16 @@ describe('the application role', () => {
       [`INSERT INTO audit_entries (id, case_id, seq, at, action, data, prev_hash, hash, event_key) OVERRIDING SYSTEM VALUE VALUES (1, 'cas_x', 1, now(), 'x', '{}', 'x', 'y', 'k')`, /permission denied for table audit_entries/],
       [`SELECT setval('audit_entries_id_seq', 1)`, /permission denied for sequence audit_entries_id_seq/],
       [`ALTER FUNCTION audit_append(text, jsonb) SECURITY INVOKER`, /must be owner of function audit_append/],
-      // Inbox versions are bumped only by the triggers on tasks (migration 0014): no version set back to name an old page.
+      // Inbox versions are bumped only through inbox_versions_bump() (migration 0014), which only raises them: no version
+      // set back to name an old page.
       [`INSERT INTO inbox_versions (org, version) VALUES ('visa', 1)`, /permission denied for table inbox_versions/],
       [`UPDATE inbox_versions SET version = 0`, /permission denied for table inbox_versions/],
       [`DELETE FROM inbox_versions`, /permission denied for table inbox_versions/],
       [`TRUNCATE inbox_versions`, /permission denied for table inbox_versions/],
-      [`SELECT inbox_versions_bump()`, /permission denied for function inbox_versions_bump|trigger functions can only be called as triggers/],
-      [`ALTER FUNCTION inbox_versions_bump() SECURITY INVOKER`, /must be owner of function inbox_versions_bump/],
+      [`ALTER FUNCTION inbox_versions_bump(text[]) SECURITY INVOKER`, /must be owner of function inbox_versions_bump/],
+      [`SELECT inbox_versions_truncate()`, /permission denied for function inbox_versions_truncate|trigger functions can only be called as triggers/],
       [`ALTER TABLE tasks DISABLE TRIGGER tasks_inbox_update`, /must be owner/],
+      [`ALTER TABLE tasks DISABLE TRIGGER tasks_inbox_commit`, /must be owner/],
     ];
     for (const [sql, error] of refused) await expect(db.pool.query(sql), sql).rejects.toThrow(error);
     // Appending still works: the audit function runs with the caller's INSERT.
@@ -96,7 +98,7 @@ describe('the application role', () => {
     expect(fn.rows).toEqual([{ definer: true, config: ['search_path=pg_catalog, public, pg_temp'], public: false }]);
   });
 
-  it('writes tasks and so bumps inbox versions, which it may read, through triggers that run as the owner', async () => {
+  it('writes tasks and so bumps inbox versions, which it may read, through a bump that runs as the owner and only raises them', async () => {
     const version = async (org: string) =>
       (await db.pool.query<{ version: string }>(`SELECT version FROM inbox_versions WHERE org = $1`, [org])).rows[0]?.version ?? null;
     expect(await version('roles-org')).toBeNull();
@@ -107,13 +109,16 @@ describe('the application role', () => {
     expect(await version('roles-org')).toBe('1');
     await db.pool.query(`UPDATE tasks SET status = 'cancelled' WHERE id = 'tsk_roles'`);
     expect(await version('roles-org')).toBe('2');
+    // Called directly (the commit-time trigger calls it in the app's transaction), it can only raise a version.
+    await db.pool.query(`SELECT inbox_versions_bump(ARRAY['roles-org'])`);
+    expect(await version('roles-org')).toBe('3');
     const fn = await owner.query<{ definer: boolean; config: string[]; public: boolean; app: boolean }>(
       `SELECT prosecdef AS definer, proconfig AS config, has_function_privilege('public', p.oid, 'EXECUTE') AS public,
               has_function_privilege($1, p.oid, 'EXECUTE') AS app
          FROM pg_proc p WHERE proname = 'inbox_versions_bump'`,
       [new URL(db.url).username],
     );
-    expect(fn.rows).toEqual([{ definer: true, config: ['search_path=pg_catalog, public, pg_temp'], public: false, app: false }]);
+    expect(fn.rows).toEqual([{ definer: true, config: ['search_path=pg_catalog, public, pg_temp'], public: false, app: true }]);
   });
 
   it('reports settings stored for the role, which every connection of the app would start with', async () => {

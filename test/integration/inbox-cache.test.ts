@@ -149,6 +149,68 @@ describe('inbox versions (migration 0014)', () => {
   });
 });
 
+describe('inbox versions under concurrent writers', () => {
+  it('never deadlock: writes that each complete one org\'s task and open another\'s, in opposite pairs, all commit, one bump each', async () => {
+    const orgs = ['dl-a', 'dl-b'];
+    const mk = (id: string, caseId: string, org: string, status: 'open' | 'completed'): Task => ({
+      ...task(id, org, 'partner'),
+      caseId,
+      status,
+    });
+    const before = async () => Object.fromEntries(await Promise.all(orgs.map(async (o) => [o, Number((await stack.db.pool.query(`SELECT version FROM inbox_versions WHERE org = $1`, [o])).rows[0]?.version ?? 0)])));
+    const start = await before();
+    const errors: string[] = [];
+    let statements = 0;
+    // An upsert that updates one org's task (its UPDATE trigger) and inserts the other's (its INSERT trigger): with bumps
+    // taken per trigger, opposite pairs locked the two rows in opposite orders (PostgreSQL reported deadlocks).
+    const loop = async (w: number) => {
+      for (let i = 0; i < 25; i++) {
+        const caseId = `case_dl_${w}_${i}`;
+        const [a, b] = w % 2 === 0 ? orgs : [...orgs].reverse();
+        const old = mk(`tsk_dl_${w}_${i}_o`, caseId, a, 'open');
+        try {
+          await acts.recordTask({ task: old, version: 1, caseOrg: 'ceop', audit: [] });
+          await acts.recordTask({ task: { ...old, status: 'completed' }, version: 2, caseOrg: 'ceop', audit: [], moreTasks: [{ task: mk(`tsk_dl_${w}_${i}_n`, caseId, b, 'open'), version: 1 }] });
+          statements += 2;
+        } catch (err) {
+          errors.push(`${(err as { code?: string }).code ?? (err as Error).message}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, w) => loop(w)));
+    expect(errors).toEqual([]);
+    // Each statement bumped each org it touched once: 8 x 25 x (1 + 2) bumps spread over the two orgs.
+    const end = await before();
+    expect(end['dl-a'] - start['dl-a'] + end['dl-b'] - start['dl-b']).toBe(8 * 25 * 3);
+    expect(statements).toBe(8 * 25 * 2);
+  }, 60_000);
+
+  it('bumps a transaction\'s orgs once, at its commit, and nothing when it rolls back', async () => {
+    const client = await stack.db.pool.connect();
+    const version = async (org: string) => Number((await stack.db.pool.query(`SELECT version FROM inbox_versions WHERE org = $1`, [org])).rows[0]?.version ?? 0);
+    try {
+      const v0 = await version('tx-a');
+      await client.query('BEGIN');
+      for (const id of ['tsk_tx_1', 'tsk_tx_2', 'tsk_tx_3']) {
+        await client.query(
+          `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, context) VALUES ($1, 'case_tx', 'ceop', 'confirm_freeze', 'open', 'tx-a', 'partner', '{partner}', now(), '{}')`,
+          [id],
+        );
+      }
+      // Not yet: other sessions see neither the tasks nor a new version.
+      expect(await version('tx-a')).toBe(v0);
+      await client.query('COMMIT');
+      expect(await version('tx-a')).toBe(v0 + 1);
+      await client.query('BEGIN');
+      await client.query(`UPDATE tasks SET escalated = true WHERE assignee_org = 'tx-a'`);
+      await client.query('ROLLBACK');
+      expect(await version('tx-a')).toBe(v0 + 1);
+    } finally {
+      client.release();
+    }
+  });
+});
+
 describe('the inbox cache', () => {
   it('answers a repeated read from the cache, and has every write of the projection in the next answer', async () => {
     const a = task('tsk_ic_a', 'visa', 'partner');
