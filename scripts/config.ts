@@ -149,6 +149,17 @@ function trustProxyOf(value: string | undefined): false | number | string[] {
   return list;
 }
 
+/**
+ * Milliseconds of a duration setting that may be zero ("0s": none). A longer one than parseDuration takes (a year) is
+ * refused rather than read as zero, which would turn the setting off.
+ */
+function durationOrZero(name: string, value: string): number {
+  const ms = parseDuration(value);
+  if (ms !== null) return ms;
+  if (/^0+[a-z]+$/.test(value)) return 0;
+  throw new Error(`invalid configuration:\n  ${name}: ${value} is longer than a year`);
+}
+
 /** A 0/1/true/false switch; unset, the fallback. */
 const flag = (value: string | undefined, fallback: boolean): boolean => (value ? ['1', 'true'].includes(value) : fallback);
 
@@ -181,8 +192,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     temporalTls: temporalTlsOf(e),
     logLevel: e.LOG_LEVEL,
     noticeTimeoutMs: parseDuration(e.TAKEDOWN_NOTICE_TIMEOUT) ?? 10_000,
-    shutdownDelayMs: parseDuration(e.TAKEDOWN_SHUTDOWN_DELAY) ?? 0,
-    secretOverlapMs: parseDuration(e.TAKEDOWN_SECRET_OVERLAP) ?? 0,
+    shutdownDelayMs: durationOrZero('TAKEDOWN_SHUTDOWN_DELAY', e.TAKEDOWN_SHUTDOWN_DELAY),
+    secretOverlapMs: durationOrZero('TAKEDOWN_SECRET_OVERLAP', e.TAKEDOWN_SECRET_OVERLAP),
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,
     workerPort: e.TAKEDOWN_WORKER_PORT,
     rateLimitPerMinute,

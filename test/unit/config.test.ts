@@ -32,6 +32,10 @@ describe('configuration', () => {
     expect(loadConfig({ TAKEDOWN_SECRET_OVERLAP: '7d' }).secretOverlapMs).toBe(7 * 24 * 3_600_000);
     expect(loadConfig({ TAKEDOWN_SECRET_OVERLAP: '0s' }).secretOverlapMs).toBe(0);
     expect(() => loadConfig({ TAKEDOWN_SECRET_OVERLAP: 'a day' })).toThrow(/TAKEDOWN_SECRET_OVERLAP/);
+    // Past what a duration may be (a year): refused, not read as 0s (which would end the overlap at once).
+    expect(() => loadConfig({ TAKEDOWN_SECRET_OVERLAP: '400d' })).toThrow(/TAKEDOWN_SECRET_OVERLAP: 400d is longer than a year/);
+    expect(() => loadConfig({ TAKEDOWN_SHUTDOWN_DELAY: '999999m' })).toThrow(/TAKEDOWN_SHUTDOWN_DELAY/);
+    expect(loadConfig({ TAKEDOWN_SHUTDOWN_DELAY: '0ms' }).shutdownDelayMs).toBe(0);
   });
 
   it('believes no proxy by default; takes hops, addresses, subnets and named ranges; refuses `true` and anything else', () => {
