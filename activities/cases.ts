@@ -19,9 +19,10 @@ const placeholders = (first: number, n: number) => Array.from({ length: n }, (_,
  * Which write stands when two meet on a row (`t` the stored row, EXCLUDED the incoming one). Between writes of one
  * workflow task, or of tasks in order, the version decides: writes may land out of order. A task's rerun (its worker lost
  * Temporal before the task completed, so the attempt's writes stay behind while the rerun may decide otherwise) writes
- * under a higher fence, so its writes win over the lost attempt's at any version, including the same version (the same
- * write made again) and a higher one (a write the rerun never makes). A fence of 0 (unknown: rows from before migration
- * 0013, older workflow code) leaves the version alone to decide, as before.
+ * under a higher fence than the task's first attempt, so its writes win over that attempt's at any version, including
+ * the same version (the same write made again) and a higher one (a write the rerun never makes). The second and later
+ * attempts share a fence (Temporal writes no events for them), and among them the version decides. A fence of 0
+ * (unknown: rows from before migration 0013, older workflow code) leaves the version alone to decide, as before.
  */
 const laterWrite = (t: string) =>
   `CASE WHEN ${t}.fence = 0 OR EXCLUDED.fence = 0 THEN ${t}.version <= EXCLUDED.version ELSE (${t}.fence, ${t}.version) <= (EXCLUDED.fence, EXCLUDED.version) END`;

@@ -65,8 +65,9 @@ export const cases = pgTable(
     version: integer('version').notNull().default(0),
     /**
      * The workflow task that wrote the row (its history length then; 0 when unknown: rows from before migration 0013 and
-     * writers outside a workflow). A task's rerun has a longer history than the attempt it replaces, so a write left
-     * behind by that attempt never overwrites the rerun's, even at a higher version (see caseUpsert in activities/cases.ts).
+     * writers outside a workflow). A task's rerun has a longer history than its first attempt, so a write left behind by
+     * that attempt never overwrites the rerun's, even at a higher version; later attempts share a fence, and among them the
+     * version decides (laterWrite in activities/cases.ts).
      */
     fence: integer('fence').notNull().default(0),
   },
