@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_INBOX_CACHE_MB } from '../api/inbox-cache';
 import { authFailuresLimit } from '../api/middleware/rate-limit';
+import { DEFAULT_SECRET_OVERLAP_MS } from '../api/routes/partners';
 import { parseDuration } from '../domain/rules/duration';
 
 const EnvSchema = z.object({
@@ -41,8 +42,11 @@ const EnvSchema = z.object({
    * sending it requests before it drains (a readiness probe's period times its failure threshold); then it drains.
    */
   TAKEDOWN_SHUTDOWN_DELAY: z.string().regex(/^\d+(ms|s|m)$/).default('0s'),
-  /** How long a partner secret replaced by PUT /v1/partners/:org keeps signing notices beside the new one (0s: not at all). */
-  TAKEDOWN_SECRET_OVERLAP: z.string().regex(/^\d+(ms|s|m|h|d)$/).default('24h'),
+  /**
+   * How long a partner secret replaced by PUT /v1/partners/:org keeps signing notices beside the new one (0s: not at all).
+   * Unset: DEFAULT_SECRET_OVERLAP_MS (a day).
+   */
+  TAKEDOWN_SECRET_OVERLAP: z.string().regex(/^\d+(ms|s|m|h|d)$/).optional(),
   /** A pre-built workflow bundle (fast worker restarts); unset: the worker bundles workflows/ at start. */
   TAKEDOWN_WORKFLOW_BUNDLE: z.string().optional(),
   /** Allow partner webhooks on loopback/private addresses (tests, the simulator). Production refuses them. */
@@ -193,7 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     logLevel: e.LOG_LEVEL,
     noticeTimeoutMs: parseDuration(e.TAKEDOWN_NOTICE_TIMEOUT) ?? 10_000,
     shutdownDelayMs: durationOrZero('TAKEDOWN_SHUTDOWN_DELAY', e.TAKEDOWN_SHUTDOWN_DELAY),
-    secretOverlapMs: durationOrZero('TAKEDOWN_SECRET_OVERLAP', e.TAKEDOWN_SECRET_OVERLAP),
+    secretOverlapMs: e.TAKEDOWN_SECRET_OVERLAP === undefined ? DEFAULT_SECRET_OVERLAP_MS : durationOrZero('TAKEDOWN_SECRET_OVERLAP', e.TAKEDOWN_SECRET_OVERLAP),
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,
     workerPort: e.TAKEDOWN_WORKER_PORT,
     rateLimitPerMinute,

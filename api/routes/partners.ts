@@ -19,9 +19,9 @@ const OrgParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a short
 /** TAKEDOWN_SECRET_OVERLAP's default: a day for the partner to move to a new secret while notices carry both signatures. */
 export const DEFAULT_SECRET_OVERLAP_MS = 24 * 3_600_000;
 
-export function partnerJson(p: PartnerRow, now = new Date()) {
+export function partnerJson(p: PartnerRow) {
   // Until when the replaced secret still signs notices beside the current one (null: it no longer does).
-  const previousSecretUntil = p.previousSecret !== null && p.previousSecretUntil !== null && p.previousSecretUntil > now ? p.previousSecretUntil.toISOString() : null;
+  const previousSecretUntil = p.previousSecret !== null && p.previousSecretUntil !== null && p.previousSecretUntil > new Date() ? p.previousSecretUntil.toISOString() : null;
   return { org: p.org, kind: p.kind, name: p.name, webhookUrl: p.webhookUrl, hasSecret: p.secret !== null, previousSecretUntil, updatedAt: p.updatedAt.toISOString() };
 }
 
@@ -32,7 +32,7 @@ export function partnersRouter(deps: ApiDeps): Router {
   r.route('/partners')
     .get(admin, async (_req, res) => {
       const rows = await deps.db.select().from(partners).orderBy(asc(partners.org));
-      res.json({ items: rows.map((p) => partnerJson(p)) });
+      res.json({ items: rows.map(partnerJson) });
     })
     .all(methodNotAllowed(['GET']));
 

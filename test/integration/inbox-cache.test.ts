@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index';
 import type { TakedownActivities } from '../../activities/types';
 import { InboxCache, inboxKey } from '../../api/inbox-cache';
+import { openTask } from '../../bench/lib/context';
 import type { InboxPage } from '../../db/queries/tasks';
 import type { Role, Task } from '../../domain/types';
 import { registry } from '../../telemetry/metrics';
@@ -49,20 +50,12 @@ let clock = Date.parse('2026-03-01T00:00:00.000Z');
 function task(id: string, org: string, role: Role, over: Partial<Task> = {}): Task {
   clock += 1000;
   return {
-    id,
-    caseId: 'case_inboxcache0000000001',
+    ...openTask('case_inboxcache0000000001', id),
     type: role === 'partner' ? 'confirm_termination' : role === 'analyst' ? 'verify_evidence' : 'le_signoff',
-    status: 'open',
     assignee: { org, role },
     roles: [role],
     createdAt: new Date(clock).toISOString(),
     dueAt: null,
-    escalated: false,
-    completedAt: null,
-    completedBy: null,
-    outcome: null,
-    data: null,
-    comment: null,
     context: {},
     ...over,
   };
