@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseHistory } from '../../bench/lib/history';
 import { countsOf, shapeFrom, shapeTotals } from '../../bench/lib/shape';
-import { percentile, summarize, table, targetGap } from '../../bench/lib/stats';
+import { median, percentile, summarize, table, targetGap } from '../../bench/lib/stats';
 import { cdfSvg, histogramSvg } from '../../bench/lib/svg';
 
 const HISTORIES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../histories');
@@ -66,6 +66,13 @@ describe('bench statistics and charts', () => {
     expect(percentile(xs, 100)).toBe(100);
     expect(summarize([3, 1, 2])).toMatchObject({ n: 3, min: 1, p50: 2, max: 3, mean: 2 });
     expect(Number.isNaN(summarize([]).p50)).toBe(true);
+  });
+
+  it('takes the median of an even count as the mean of the two middle values (four block ratios)', () => {
+    expect(median([0.74, 0.56, 0.72, 0.58])).toBeCloseTo(0.65, 10);
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([5])).toBe(5);
+    expect(Number.isNaN(median([]))).toBe(true);
   });
 
   it('renders markdown tables with text columns left-aligned and numbers right-aligned', () => {
