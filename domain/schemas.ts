@@ -64,6 +64,8 @@ const orgId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a short lower-case id such as visa or acq-northbank')
   .openapi({ example: 'visa' });
+/** The longest host a URL may name: the longest DNS name (RFC 1035 section 2.3.4). */
+export const MAX_URL_HOST_CHARS = 253;
 // A URL with characters URL parsing would drop or encode is refused, so what is stored is what gets contacted.
 const httpUrl = z
   .string()
@@ -77,7 +79,10 @@ const httpUrl = z
     } catch {
       return false;
     }
-  }, 'must be an absolute http(s) URL');
+  }, 'must be an absolute http(s) URL')
+  // No DNS name is longer; and each host is a key of the index deconfliction searches (cases.hosts), where one of
+  // thousands of bytes (2,000 characters outside ASCII) fails every write of the case, its creation included.
+  .refine((u) => (urlHost(u)?.length ?? 0) <= MAX_URL_HOST_CHARS, `must name a host of at most ${MAX_URL_HOST_CHARS} characters`);
 // Kept in UTC, as the contract's times are: one given with an offset is stored as the same instant in UTC.
 // Within years 0001-9999 in UTC (the instant, whatever the offset), so the UTC form always exists.
 const dateTime = z

@@ -1,0 +1,70 @@
+// Hostile input that passes the schemas' shapes but not what lies behind them (Temporal's limits, PostgreSQL's index
+// entries), and names that collide with JavaScript's object model: a 4xx naming the field, or a case that works; never a
+// 5xx, a request that hangs on a workflow stuck retrying, or a case that stops taking requests.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, type ApiHarness } from '../support/api-harness';
+import { caseBody } from '../support/api-fixtures';
+import { startWorkflowStack, type WorkflowStack } from '../support/stack';
+
+let stack: WorkflowStack;
+let api: ApiHarness;
+let lead: string;
+
+beforeAll(async () => {
+  stack = await startWorkflowStack('api-hostile');
+  api = await startApi('api-hostile', { db: stack.db, client: stack.client, taskQueue: stack.taskQueue });
+  lead = (await api.principal('ceop', ['case_lead'])).token;
+});
+afterAll(async () => {
+  await api?.stop();
+  await stack?.stop();
+});
+
+const caseCount = async () => (await api.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM cases')).rows[0].n;
+
+/** `n` random CJK characters (3 bytes each in UTF-8, and too random for PostgreSQL to compress). */
+function cjk(n: number): string {
+  return Array.from(randomBytes(n * 2).toString('hex').match(/..../g)!.slice(0, n), (h) => String.fromCharCode(0x4e00 + (parseInt(h, 16) % 20_000))).join('');
+}
+
+describe('hosts longer than any DNS name', () => {
+  // 2,000 characters outside ASCII are a well-formed URL, but a host of 6 kB cannot be a key of cases.hosts' index: every
+  // write of the case failed, so creation answered 503 after 10 s with its workflow retrying forever, and an amendment
+  // left the case unable to take any request (a withdrawal too).
+  const longHost = () => `https://${cjk(2000)}/`;
+
+  it('refuses one at creation, naming the field, and starts nothing', async () => {
+    const before = await caseCount();
+    const b = caseBody();
+    for (const [body, field] of [
+      [{ ...b, merchant: { ...b.merchant, urls: [longHost()] } }, 'merchant.urls.0'],
+      [{ ...b, merchant: { ...b.merchant, hosting: [{ provider: 'host-example', urls: ['https://ok.example.test/', longHost()] }] } }, 'merchant.hosting.0.urls.1'],
+    ] as const) {
+      const res = await api.request('POST', '/v1/cases', { token: lead, body, headers: { 'Idempotency-Key': `long-host-${field}` }, timeoutMs: 20_000 });
+      expect(res.status, res.text.slice(0, 300)).toBe(422);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body.errors[field]).toBe('must name a host of at most 253 characters');
+    }
+    // An ASCII host of 300 characters is no DNS name either.
+    const ascii = await api.request('POST', '/v1/cases', { token: lead, body: { ...b, merchant: { ...b.merchant, urls: [`https://${'a'.repeat(300)}.test/`] } } });
+    expect(ascii.status).toBe(422);
+    expect(await caseCount()).toBe(before);
+  });
+
+  it('refuses one in an amendment, and the case goes on taking requests', async () => {
+    const created = await api.request('POST', '/v1/cases', { token: lead, body: caseBody() });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const amended = await api.request('POST', `/v1/cases/${id}/evidence`, { token: lead, body: { urls: [longHost()] }, timeoutMs: 20_000 });
+    expect(amended.status, amended.text.slice(0, 300)).toBe(422);
+    expect(amended.body.errors['urls.0']).toBe('must name a host of at most 253 characters');
+    // The longest DNS name (four labels of 63, 61 and 63 characters, 253 in all) is taken.
+    const longest = `https://${['a'.repeat(63), 'b'.repeat(63), 'c'.repeat(61), 'd'.repeat(63)].join('.')}/x`;
+    const ok = await api.request('POST', `/v1/cases/${id}/evidence`, { token: lead, body: { urls: [longest] } });
+    expect(ok.status, ok.text.slice(0, 300)).toBe(200);
+    expect(ok.body.merchant.urls).toContain(longest);
+    const withdrawn = await api.request('POST', `/v1/cases/${id}/withdraw`, { token: lead, body: { reason: 'still answering' } });
+    expect(withdrawn.status, withdrawn.text.slice(0, 300)).toBe(202);
+  });
+});
