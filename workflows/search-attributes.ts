@@ -16,6 +16,39 @@ export const MerchantIdsKey = defineSearchAttributeKey('MerchantIds', SearchAttr
 export const JurisdictionKey = defineSearchAttributeKey('Jurisdiction', SearchAttributeType.KEYWORD);
 
 /**
+ * Temporal refuses a start or upsert whose search attribute value encodes to more than 2 KiB (the server's
+ * `limit.searchAttributesSize`): a case may name 50 payment channels with ids of up to 128 characters, far more.
+ */
+export const MAX_SEARCH_ATTRIBUTE_BYTES = 2048;
+
+/** Bytes of a string in UTF-8 (pure: no Buffer or TextEncoder in workflow code). */
+function utf8Bytes(s: string): number {
+  let n = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  return n;
+}
+
+/**
+ * As many of `ids` as fit in one search attribute value (JSON, at most MAX_SEARCH_ATTRIBUTE_BYTES), in order: the
+ * attribute is for discovery only (deconfliction reads PostgreSQL), so a case with more ids is found by its first ones.
+ * Every list a start ever took fits whole, so runs started before this cap replay unchanged.
+ */
+export function fittingIds(ids: readonly string[]): string[] {
+  const kept: string[] = [];
+  let bytes = 2; // []
+  for (const id of ids) {
+    const more = utf8Bytes(JSON.stringify(id)) + (kept.length > 0 ? 1 : 0);
+    if (bytes + more > MAX_SEARCH_ATTRIBUTE_BYTES) break;
+    kept.push(id);
+    bytes += more;
+  }
+  return kept;
+}
+
+/**
  * A case's search attributes: set by the API when it starts the case workflow, and by the workflow at intake when the
  * start did not set them all equal (see PATCHES.startAttributes).
  */
@@ -24,7 +57,7 @@ export function caseSearchAttributes(c: Pick<CaseView, 'reference' | 'status' | 
   return [
     { key: CaseReferenceKey, value: c.reference },
     { key: CaseStatusKey, value: c.status },
-    { key: MerchantIdsKey, value: [...keys.merchantIds, ...keys.walletIds] },
+    { key: MerchantIdsKey, value: fittingIds([...keys.merchantIds, ...keys.walletIds]) },
     { key: JurisdictionKey, value: c.jurisdiction },
   ];
 }

@@ -3,6 +3,8 @@
 // 5xx, a request that hangs on a workflow stuck retrying, or a case that stops taking requests.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { caseWorkflowId } from '../../domain/ids';
+import { MAX_SEARCH_ATTRIBUTE_BYTES, MerchantIdsKey } from '../../workflows/search-attributes';
 import { startApi, type ApiHarness } from '../support/api-harness';
 import { caseBody } from '../support/api-fixtures';
 import { startWorkflowStack, type WorkflowStack } from '../support/stack';
@@ -26,6 +28,11 @@ const caseCount = async () => (await api.db.pool.query<{ n: number }>('SELECT co
 /** `n` random CJK characters (3 bytes each in UTF-8, and too random for PostgreSQL to compress). */
 function cjk(n: number): string {
   return Array.from(randomBytes(n * 2).toString('hex').match(/..../g)!.slice(0, n), (h) => String.fromCharCode(0x4e00 + (parseInt(h, 16) % 20_000))).join('');
+}
+
+function withChannels(paymentChannels: unknown[]) {
+  const b = caseBody();
+  return { ...b, merchant: { ...b.merchant, paymentChannels } };
 }
 
 describe('hosts longer than any DNS name', () => {
@@ -66,5 +73,39 @@ describe('hosts longer than any DNS name', () => {
     expect(ok.body.merchant.urls).toContain(longest);
     const withdrawn = await api.request('POST', `/v1/cases/${id}/withdraw`, { token: lead, body: { reason: 'still answering' } });
     expect(withdrawn.status, withdrawn.text.slice(0, 300)).toBe(202);
+  });
+});
+
+describe('more merchant ids than a search attribute holds', () => {
+  it('starts the case (it answered 500: Temporal refuses a MerchantIds value over 2 KiB), listing the first ids that fit', async () => {
+    // 50 wallet channels with 128-character account ids: what the schema allows, 6.5 kB of ids.
+    const wallets = Array.from({ length: 50 }, (_, i) => ({ kind: 'wallet', provider: 'paypal', accountId: `W${i}-`.padEnd(128, 'w') }));
+    const body = withChannels(wallets);
+    const res = await api.request('POST', '/v1/cases', { token: lead, body, headers: { 'Idempotency-Key': 'many-wallets' }, timeoutMs: 20_000 });
+    expect(res.status, res.text.slice(0, 300)).toBe(201);
+    expect(res.body.merchant.paymentChannels).toHaveLength(50);
+    const again = await api.request('POST', '/v1/cases', { token: lead, body, headers: { 'Idempotency-Key': 'many-wallets' } });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(res.body.id);
+    const described = await stack.client.workflow.getHandle(caseWorkflowId(res.body.id)).describe();
+    const listed = described.typedSearchAttributes.get(MerchantIdsKey)!;
+    expect(listed).toEqual(wallets.slice(0, listed.length).map((w) => w.accountId));
+    expect(listed.length).toBeGreaterThan(10);
+    expect(Buffer.byteLength(JSON.stringify(listed))).toBeLessThanOrEqual(MAX_SEARCH_ATTRIBUTE_BYTES);
+    // Deconfliction reads PostgreSQL, not the attribute: an id past the ones listed still finds the case.
+    const later = wallets[49];
+    const next = await api.request('POST', '/v1/cases', { token: lead, body: withChannels([later]) });
+    expect(next.status).toBe(201);
+    expect(next.body.deconflictedWith).toContain(res.body.id);
+  });
+
+  it('lists them all when their JSON is exactly the limit (non-ASCII counted in bytes)', async () => {
+    // 15 ids of 128 characters and one of 79 bytes: ["...",...] is 2,048 bytes.
+    const ids = [...Array.from({ length: 15 }, (_, i) => `X${i}-`.padEnd(128, 'x')), `é-${randomBytes(2).toString('hex')}`.padEnd(78, 'y')];
+    expect(Buffer.byteLength(JSON.stringify(ids))).toBe(MAX_SEARCH_ATTRIBUTE_BYTES);
+    const res = await api.request('POST', '/v1/cases', { token: lead, body: withChannels(ids.map((accountId) => ({ kind: 'wallet', provider: 'paypal', accountId }))), timeoutMs: 20_000 });
+    expect(res.status, res.text.slice(0, 300)).toBe(201);
+    const described = await stack.client.workflow.getHandle(caseWorkflowId(res.body.id)).describe();
+    expect(described.typedSearchAttributes.get(MerchantIdsKey)).toEqual(ids);
   });
 });
