@@ -7,7 +7,8 @@ export function issuesToFieldErrors(issues: readonly z.core.$ZodIssue[], prefix 
   const put = (path: PropertyKey[], message: string) => {
     const key = [prefix, ...path.map(String)].filter((p) => p !== '').join('.') || 'body';
     // Own keys only: `constructor` or `toString` as a field name must be listed too, not taken for one already there.
-    if (!Object.hasOwn(errors, key)) errors[key] = message;
+    // Defined, not assigned: assigning to `__proto__` (a query parameter of that name) would set no key at all.
+    if (!Object.hasOwn(errors, key)) Object.defineProperty(errors, key, { value: message, enumerable: true, writable: true, configurable: true });
   };
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {

@@ -12,11 +12,13 @@ import { startWorkflowStack, type WorkflowStack } from '../support/stack';
 let stack: WorkflowStack;
 let api: ApiHarness;
 let lead: string;
+let auditor: string;
 
 beforeAll(async () => {
   stack = await startWorkflowStack('api-hostile');
   api = await startApi('api-hostile', { db: stack.db, client: stack.client, taskQueue: stack.taskQueue });
   lead = (await api.principal('ceop', ['case_lead'])).token;
+  auditor = (await api.principal('oversight', ['auditor'])).token;
 });
 afterAll(async () => {
   await api?.stop();
@@ -107,5 +109,17 @@ describe('more merchant ids than a search attribute holds', () => {
     expect(res.status, res.text.slice(0, 300)).toBe(201);
     const described = await stack.client.workflow.getHandle(caseWorkflowId(res.body.id)).describe();
     expect(described.typedSearchAttributes.get(MerchantIdsKey)).toEqual(ids);
+  });
+});
+
+describe('names from the object model', () => {
+  it('names a __proto__ query parameter among the unknown ones (the 422 listed no field)', async () => {
+    for (const path of ['/v1/cases?__proto__=x', '/v1/tasks?__proto__=x&limit=5', '/v1/audit/export?__proto__=x', '/v1/audit/heads?__proto__=x']) {
+      const res = await api.request('GET', path, { token: auditor });
+      expect(res.status, path).toBe(422);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(Object.hasOwn(res.body.errors ?? {}, '__proto__'), `${path}: ${res.text}`).toBe(true);
+      expect(res.body.errors.__proto__).toBe('is not a known field');
+    }
   });
 });
