@@ -25,3 +25,5 @@ export function newPrincipalId(): string {
 /** Ids in paths: anything else is a 404 without touching the database. */
 export const TASK_ID_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const PRINCIPAL_ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** Document ids (`doc_` and a notice id: activities/notices.ts). */
+export const DOCUMENT_ID_RE = /^[A-Za-z0-9_.:-]{1,256}$/;

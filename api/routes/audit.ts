@@ -9,6 +9,7 @@ import { ProblemError } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
 import { AuditExportQuerySchema, ChainHeadsCheckSchema, ChainHeadsQuerySchema } from '../../domain/schemas';
 import type { ApiDeps } from '../app';
+import { DOCUMENT_ID_RE } from '../ids';
 import { actorOf, requireRoles } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422, parseQueryOr422 } from '../middleware/validate';
@@ -66,7 +67,8 @@ export function auditRouter(deps: ApiDeps): Router {
   r.route('/cases/:id/documents/:documentId')
     .get(async (req, res) => {
       const row = await readableAudit(deps, req);
-      const doc = await readDocument(deps.pool, row.id, req.params.documentId);
+      // Ids in paths as elsewhere (api/ids.ts): anything else (a NUL PostgreSQL would refuse) is simply no such document.
+      const doc = DOCUMENT_ID_RE.test(req.params.documentId) ? await readDocument(deps.pool, row.id, req.params.documentId) : undefined;
       if (!doc) throw new ProblemError('not_found', 'no such document on this case');
       res.json(doc);
     })

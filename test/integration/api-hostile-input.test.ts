@@ -123,3 +123,15 @@ describe('names from the object model', () => {
     }
   });
 });
+
+describe('document ids', () => {
+  it('answers 404 for a document id PostgreSQL could not even look up (a NUL), as for any unknown one', async () => {
+    const created = await api.request('POST', '/v1/cases', { token: lead, body: caseBody() });
+    expect(created.status).toBe(201);
+    for (const doc of ['%00', 'doc_%00x', 'x'.repeat(300), 'doc_nope']) {
+      const res = await api.request('GET', `/v1/cases/${created.body.id}/documents/${doc}`, { token: auditor });
+      expect(res.status, doc).toBe(404);
+      expect(res.body.detail).toBe('no such document on this case');
+    }
+  });
+});
