@@ -355,9 +355,11 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
 function isoOrThrow(label: string, value: string): string {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) throw new RangeError(`${label} is not a date-time: ${value}`);
-  const subMillisecond = /T\d\d:\d\d:\d\d\.\d{3}(\d+)/.exec(value)?.[1] ?? '';
+  const subMillisecond = /T\d\d:\d\d:\d\d\.\d{3}(\d+)/i.exec(value)?.[1] ?? '';
   if (/[1-9]/.test(subMillisecond)) d.setTime(d.getTime() + 1);
-  return d.toISOString();
+  // Raised past the last millisecond of 9999 (9999-12-31T23:59:59.9999Z), no entry is at or after it: toISOString would
+  // write year +010000, which PostgreSQL refuses, and 'infinity' bounds the same entries.
+  return d.getUTCFullYear() > 9999 ? 'infinity' : d.toISOString();
 }
 
 /**

@@ -3,6 +3,7 @@
 // 5xx, a request that hangs on a workflow stuck retrying, or a case that stops taking requests.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendAudit } from '../../db/queries/audit';
 import { caseWorkflowId } from '../../domain/ids';
 import { MAX_SEARCH_ATTRIBUTE_BYTES, MerchantIdsKey } from '../../workflows/search-attributes';
 import { startApi, type ApiHarness } from '../support/api-harness';
@@ -133,5 +134,24 @@ describe('document ids', () => {
       expect(res.status, doc).toBe(404);
       expect(res.body.detail).toBe('no such document on this case');
     }
+  });
+});
+
+describe('audit export bounds at the edges', () => {
+  it('takes a bound in the last millisecond of 9999 (it answered 422 naming no field) and a lower-case t with sub-milliseconds', async () => {
+    const caseId = `case_edges${randomBytes(4).toString('hex')}`;
+    await appendAudit(api.db.pool, caseId, [{ key: 'k1', action: 'case.created', actor: null, data: {}, at: '2021-06-01T00:00:00.000Z' }]);
+    const exported = async (q: string) => {
+      const res = await api.request('GET', `/v1/audit/export?${q}`, { token: auditor });
+      expect(res.status, `${q}: ${res.text.slice(0, 300)}`).toBe(200);
+      return res.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { caseId: string }).filter((e) => e.caseId === caseId).length;
+    };
+    expect(await exported('to=9999-12-31T23:59:59.9999Z')).toBe(1);
+    expect(await exported('from=9999-12-31T23:59:59.9999Z')).toBe(0);
+    expect(await exported('from=2021-06-01T00:00:00.000Z&to=9999-12-31T23:59:59.999999999Z')).toBe(1);
+    // A bound between two milliseconds is raised to the next one, however its T is written: the entry lies before it.
+    expect(await exported('from=2021-06-01t00:00:00.0001z&to=2021-06-02T00:00:00Z')).toBe(0);
+    expect(await exported('from=2021-06-01T00:00:00.0001Z&to=2021-06-02T00:00:00Z')).toBe(0);
+    expect(await exported('from=2021-06-01t00:00:00z&to=2021-06-01t00:00:00.001z')).toBe(1);
   });
 });
