@@ -6,6 +6,7 @@ export const PROBLEMS = {
   forbidden: { status: 403, title: 'Not allowed' },
   not_found: { status: 404, title: 'Not found' },
   conflict: { status: 409, title: 'Conflict' },
+  precondition_failed: { status: 412, title: 'Precondition failed' },
   payload_too_large: { status: 413, title: 'Body over 1 MiB' },
   range_not_satisfiable: { status: 416, title: 'Range not satisfiable' },
   validation: { status: 422, title: 'Validation failed' },

@@ -34,6 +34,8 @@ const STATUS_KIND: Record<number, ProblemKind> = {
   403: 'forbidden',
   404: 'not_found',
   409: 'conflict',
+  // The console's static files answer conditional requests: If-Match or If-Unmodified-Since that does not hold is a 412.
+  412: 'precondition_failed',
   413: 'payload_too_large',
   // The console's static files answer Range requests; one past the end of the file is a 416 (with Content-Range).
   416: 'range_not_satisfiable',

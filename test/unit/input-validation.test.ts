@@ -427,6 +427,10 @@ describe('other client errors', () => {
   it('maps a Range past the end of a static file to 416, not 400', () => {
     expect(mapError(Object.assign(new Error('Range Not Satisfiable'), { status: 416, statusCode: 416 })).kind).toBe('range_not_satisfiable');
   });
+
+  it('maps a static file precondition that does not hold (If-Match, If-Unmodified-Since) to 412, not a 400 "malformed request"', () => {
+    expect(mapError(Object.assign(new Error('Precondition Failed'), { status: 412, statusCode: 412 }))).toEqual({ kind: 'precondition_failed', detail: 'Precondition failed' });
+  });
 });
 
 describe('bad request answers', () => {
