@@ -106,7 +106,10 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   );
 
   const validateWithdraw = ({ actor, reason }: WithdrawArgs) => {
-    if (isClosed(view.status) || view.withdrawal) throw ApplicationFailure.create({ type: 'CaseClosed', message: `case is ${view.status}`, nonRetryable: true });
+    if (isClosed(view.status) || view.withdrawal) {
+      // Withdrawn but not yet ended, the status is still the one it had (verifying...): that is no reason to give.
+      throw ApplicationFailure.create({ type: 'CaseClosed', message: isClosed(view.status) ? `case is ${view.status}` : 'the case is already being withdrawn', nonRetryable: true });
+    }
     if (closing) throw closingFailure();
     const allowed = actor.org === view.org && (actor.roles.includes('case_lead') || actor.roles.includes('le_supervisor'));
     if (!allowed) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead or supervisor of the case org may withdraw', nonRetryable: true });
@@ -163,7 +166,10 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
     },
     {
       validator: ({ evidence, urls, hosting = [], actor }: AddEvidenceArgs) => {
-        if (isClosed(view.status) || view.withdrawal) throw ApplicationFailure.create({ type: 'CaseClosed', message: `case is ${view.status}`, nonRetryable: true });
+        if (isClosed(view.status) || view.withdrawal) {
+      // Withdrawn but not yet ended, the status is still the one it had (verifying...): that is no reason to give.
+      throw ApplicationFailure.create({ type: 'CaseClosed', message: isClosed(view.status) ? `case is ${view.status}` : 'the case is already being withdrawn', nonRetryable: true });
+    }
         if (actor.org !== view.org || !actor.roles.includes('case_lead')) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead of the case org may add evidence', nonRetryable: true });
         // The hosting requests are planned when disruption starts: a provider named after that would never be notified.
         const planned = view.steps.find((s) => s.name === 'hosting')?.status !== 'pending';

@@ -155,3 +155,19 @@ describe('audit export bounds at the edges', () => {
     expect(await exported('from=2021-06-01t00:00:00z&to=2021-06-01t00:00:00.001z')).toBe(1);
   });
 });
+
+describe('concurrent withdrawals', () => {
+  it('takes one and refuses the others saying why (a 409 said "case is verifying" while the first was under way)', async () => {
+    const created = await api.request('POST', '/v1/cases', { token: lead, body: caseBody() });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => api.request('POST', `/v1/cases/${id}/withdraw`, { token: lead, body: { reason: `reason ${i}` } })));
+    expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
+    for (const a of answers.filter((x) => x.status !== 202)) {
+      expect(a.status).toBe(409);
+      expect(a.body.detail).toMatch(/^(the case is already being withdrawn|case is withdrawn)$/);
+    }
+    const requested = await api.db.pool.query('SELECT count(*)::int AS n FROM audit_entries WHERE case_id = $1 AND action = $2', [id, 'case.withdrawal_requested']);
+    expect(requested.rows[0].n).toBe(1);
+  });
+});
