@@ -29,7 +29,7 @@ async function check(deps: OpsDeps, dependency: 'db' | 'temporal', fn: () => Pro
 
 /**
  * What the operations endpoints need; a standalone worker has these too (see createOpsApp). `metricsPublic`: /metrics
- * without a token (development's default); otherwise it takes an admin or auditor token.
+ * without a token (TAKEDOWN_METRICS_PUBLIC, off by default); otherwise it takes an admin or auditor token.
  */
 export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken' | 'metricsPublic' | 'logger' | 'readiness'>;
 
