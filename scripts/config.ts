@@ -21,7 +21,7 @@ const EnvSchema = z.object({
   TEMPORAL_UI_URL: z.string().optional(),
   /** Temporal Cloud's API key authentication (implies TLS). */
   TEMPORAL_API_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
-  /** TLS to the Temporal frontend with the system's roots (implied by an API key or a client certificate). */
+  /** TLS to the Temporal frontend with the system's roots (implied by an API key, a client certificate, a CA or a server name). */
   TEMPORAL_TLS: z.enum(['0', '1', 'true', 'false']).optional(),
   /** mTLS: the client certificate and key (PEM files), as Temporal Cloud's certificate-authenticated namespaces ask. */
   TEMPORAL_TLS_CERT_PATH: z.string().optional(),
@@ -111,7 +111,7 @@ function temporalTlsOf(e: z.infer<typeof EnvSchema>): TemporalTlsSettings {
     throw new Error('invalid configuration:\n  TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together: set both or neither');
   }
   return {
-    tls: flag(e.TEMPORAL_TLS, false) || Boolean(e.TEMPORAL_API_KEY) || Boolean(e.TEMPORAL_TLS_CERT_PATH) || Boolean(e.TEMPORAL_TLS_CA_PATH),
+    tls: flag(e.TEMPORAL_TLS, false) || Boolean(e.TEMPORAL_API_KEY) || Boolean(e.TEMPORAL_TLS_CERT_PATH) || Boolean(e.TEMPORAL_TLS_CA_PATH) || Boolean(e.TEMPORAL_TLS_SERVER_NAME),
     ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
     ...(e.TEMPORAL_TLS_CERT_PATH ? { certPath: e.TEMPORAL_TLS_CERT_PATH, keyPath: e.TEMPORAL_TLS_KEY_PATH } : {}),
     ...(e.TEMPORAL_TLS_CA_PATH ? { caPath: e.TEMPORAL_TLS_CA_PATH } : {}),

@@ -78,6 +78,16 @@ describe('configuration', () => {
     expect(() => loadConfig({ TAKEDOWN_INBOX_CACHE_MB: '1.5' })).toThrow(/TAKEDOWN_INBOX_CACHE_MB/);
   });
 
+  it('speaks TLS to Temporal when asked, or when any TLS setting or an API key is given, a server name alone included', () => {
+    expect(loadConfig({}).temporalTls.tls).toBe(false);
+    expect(loadConfig({ TEMPORAL_TLS: 'true' }).temporalTls.tls).toBe(true);
+    expect(loadConfig({ TEMPORAL_API_KEY: 'a-key' }).temporalTls.tls).toBe(true);
+    expect(loadConfig({ TEMPORAL_TLS_CA_PATH: '/ca.pem' }).temporalTls.tls).toBe(true);
+    expect(loadConfig({ TEMPORAL_TLS_CERT_PATH: '/c.pem', TEMPORAL_TLS_KEY_PATH: '/c.key' }).temporalTls.tls).toBe(true);
+    // A server name is only ever checked on a TLS connection: given alone, it must not be silently ignored.
+    expect(loadConfig({ TEMPORAL_TLS_SERVER_NAME: 'temporal.example' }).temporalTls).toEqual({ tls: true, serverName: 'temporal.example' });
+  });
+
   it('takes any non-empty admin token, warns about a short one, and counts an empty one as unset', () => {
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
