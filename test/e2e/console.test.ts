@@ -533,6 +533,10 @@ describe('web console', () => {
     // The entries load beside the verification, so they may arrive after the badge.
     await page.locator('table.audit tbody tr').first().waitFor();
     expect(await page.locator('table.audit tbody tr').count()).toBeGreaterThan(10);
+    // An auditor reads principals: an actor is named, above the org and id the chain records.
+    const verifiedBy = page.locator('table.audit tbody tr', { hasText: 'task.completed' }).first().locator('td').nth(1);
+    expect((await verifiedBy.textContent())?.startsWith('Ana Lyst')).toBe(true);
+    expect(await verifiedBy.locator('code.actor-id').textContent()).toBe(`ceop/${analyst.id}`);
     expect(await page.getByRole('link', { name: /Workflow in the Temporal UI/ }).getAttribute('href')).toBe(
       `http://127.0.0.1:8233/namespaces/default/workflows/takedown-${caseId}`,
     );
@@ -639,6 +643,8 @@ describe('web console', () => {
     await signIn(page, lead.token);
     await go(page, `#/audit/${caseId}`, `Audit trail of ${reference}`);
     await page.locator('table.audit').waitFor();
+    // No principals to read: the chain's org and id name the actor.
+    expect(await page.locator('table.audit tbody tr', { hasText: 'task.completed' }).first().locator('td').nth(1).textContent()).toBe(`ceop/${analyst.id}`);
     expect(await page.getByRole('heading', { name: 'Chain verification' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Download NDJSON' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Save chain heads' }).count()).toBe(0);

@@ -23,7 +23,30 @@ function dataCell(data) {
   return h('details', {}, h('summary', {}, h('code', { class: 'data' }, `${text.slice(0, 80)}…`)), h('pre', {}, JSON.stringify(data, null, 2)));
 }
 
-function entriesTable(entries) {
+/**
+ * An entry's actor: the principal's name where the caller may read principals (auditors), then its org and id, which
+ * are what the chain records and hashes. A revoked principal says so; an id not found (the admin token) stays as it is.
+ */
+function actorCell(actor, principals) {
+  if (!actor) return 'system';
+  const who = `${actor.org}/${actor.id}`;
+  const p = principals?.get(actor.id);
+  if (!p) return who;
+  return h('span', { class: 'actor' }, p.name, p.revokedAt ? ' (revoked)' : '', h('br'), h('code', { class: 'actor-id' }, who));
+}
+
+/** Who the principals are (id → { name, revokedAt }), or null when the caller may not read them or the read fails. */
+async function principalNames(identity) {
+  if (!identity.caps.readPrincipals) return null;
+  try {
+    const res = await getJson('/v1/principals');
+    return new Map(res.items.map((p) => [p.id, { name: p.name, revokedAt: p.revokedAt ?? null }]));
+  } catch {
+    return null; // the ids alone still name every actor
+  }
+}
+
+function entriesTable(entries, principals) {
   return h(
     'table',
     { class: 'audit' },
@@ -38,7 +61,7 @@ function entriesTable(entries) {
           { 'data-seq': String(e.seq) },
           h('th', { scope: 'row' }, String(e.seq)),
           h('td', {}, h('time', { datetime: e.at }, formatTime(e.at))),
-          h('td', {}, e.actor ? `${e.actor.org}/${e.actor.id}` : 'system'),
+          h('td', {}, actorCell(e.actor, principals)),
           h('td', {}, h('code', {}, e.action)),
           h('td', {}, dataCell(e.data)),
           h('td', {}, h('code', { class: 'hash', title: `hash ${e.hash}\nprevious ${e.prevHash}` }, shortHash(e.hash))),
@@ -320,11 +343,12 @@ export function renderAudit(page, { params, identity }) {
       })()
     : Promise.resolve(null);
 
+  const names = principalNames(identity);
   void (async () => {
     entries.replaceChildren(loading('Loading entries'));
     try {
       const res = await getJson(`/v1/cases/${encodeURIComponent(id)}/audit`);
-      fill(entries, res.entries.length ? entriesTable(res.entries) : h('p', {}, 'No entries.'));
+      fill(entries, res.entries.length ? entriesTable(res.entries, await names) : h('p', {}, 'No entries.'));
       const v = await verified;
       // The first bad entry and everything after it is no longer backed by the chain.
       if (v && !v.intact && v.firstBadSeq !== null) {
