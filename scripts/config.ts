@@ -52,6 +52,11 @@ const EnvSchema = z.object({
   /** Allow partner webhooks on loopback/private addresses (tests, the simulator). Production refuses them. */
   TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: z.enum(['0', '1', 'true', 'false']).optional(),
   /**
+   * Allow URL checks (the merchant URLs of a case) on loopback/private addresses (tests, the simulator). Production refuses
+   * them, private webhooks allowed or not: a case's URLs come from case input, and must not reach the internal network.
+   */
+  TAKEDOWN_ALLOW_PRIVATE_URL_CHECKS: z.enum(['0', '1', 'true', 'false']).optional(),
+  /**
    * Requests per principal and minute on /v1, per API process (0: no limit). Unset: 1200 in production, none in
    * development (the contract's clients and test suites poll freely against a local system).
    */
@@ -207,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     dbPoolSize: e.TAKEDOWN_DB_POOL_SIZE,
     migrateAtStart: flag(e.TAKEDOWN_MIGRATE_AT_START, true),
     allowPrivateWebhooks: flag(e.TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS, !production),
+    allowPrivateUrlChecks: flag(e.TAKEDOWN_ALLOW_PRIVATE_URL_CHECKS, !production),
     /** Production takes and sends to https:// webhooks only (PUT /v1/partners/:org and delivery); development takes http:// too. */
     httpsWebhooksOnly: production,
     metricsPublic: flag(e.TAKEDOWN_METRICS_PUBLIC, false),

@@ -37,7 +37,7 @@ export async function startWorkerPart(config: Config, services: Services, client
       pool: services.db.pool,
       temporal: client,
       notices: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateWebhooks, httpsOnly: config.httpsWebhooksOnly },
-      urlChecks: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateWebhooks },
+      urlChecks: { timeoutMs: config.noticeTimeoutMs, allowPrivate: config.allowPrivateUrlChecks },
     },
     workflowBundlePath: config.workflowBundlePath,
   });

@@ -140,6 +140,7 @@ describe('docker-compose.yml', () => {
     const unsetOnPurpose: Record<string, string> = {
       TEMPORAL_CLI_PATH: 'TEMPORAL_ADDRESS points at the temporal service, so no CLI is looked for',
       TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'production refuses private webhook addresses unless this is set',
+      TAKEDOWN_ALLOW_PRIVATE_URL_CHECKS: 'production refuses URL checks on private addresses unless this is set',
       TAKEDOWN_WORKFLOW_BUNDLE: 'the worker bundles the workflows at start; a pre-built bundle is for tests and benchmarks',
       TAKEDOWN_RATE_LIMIT_PER_MINUTE: 'production limits each principal to 1,200 requests a minute unless this is set',
       TAKEDOWN_AUTH_FAILURES_PER_MINUTE: 'with the per-principal limit on, each address gets 60 failed authentications a minute unless this is set',
@@ -169,6 +170,7 @@ describe('docker-compose.yml', () => {
     expect(cfg.port).toBe(3000);
     expect(cfg.adminToken).toBe(TOKEN);
     expect(cfg.allowPrivateWebhooks).toBe(false);
+    expect(cfg.allowPrivateUrlChecks).toBe(false);
     expect(cfg.databaseUrl).toBeTruthy();
     expect(cfg.temporalAddress).toBeTruthy();
   });

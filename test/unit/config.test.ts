@@ -56,6 +56,15 @@ describe('configuration', () => {
     expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'true' }).allowPrivateWebhooks).toBe(true);
   });
 
+  it('refuses URL checks on private addresses in production unless allowed on their own, private webhooks allowed or not', () => {
+    expect(loadConfig({}).allowPrivateUrlChecks).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN }).allowPrivateUrlChecks).toBe(false);
+    // A partner on the internal network does not open it to the URLs of cases.
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'true' }).allowPrivateUrlChecks).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', ...TOKEN, TAKEDOWN_ALLOW_PRIVATE_URL_CHECKS: 'true' })).toMatchObject({ allowPrivateUrlChecks: true, allowPrivateWebhooks: false });
+    expect(loadConfig({ TAKEDOWN_ALLOW_PRIVATE_URL_CHECKS: 'false' })).toMatchObject({ allowPrivateUrlChecks: false, allowPrivateWebhooks: true });
+  });
+
   it('takes and sends to https:// webhooks only in production, private ones allowed or not', () => {
     expect(loadConfig({}).httpsWebhooksOnly).toBe(false);
     expect(loadConfig({ NODE_ENV: 'production', ...TOKEN }).httpsWebhooksOnly).toBe(true);
