@@ -69,8 +69,39 @@ function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], 
 }
 
 /**
+ * Open tasks of a case that its workflow does not know: a workflow task whose worker lost Temporal (but not PostgreSQL)
+ * can still open a task after its rerun decided otherwise, and the fence keeps only what the rerun also wrote in order
+ * (laterWrite). The closing write cancels whatever is still open besides the tasks it writes itself (closeCase has
+ * cancelled every task the workflow knows by then), so no task stays open, in a partner's inbox, on a closed case.
+ */
+async function strayTasks(pool: pg.Pool, caseId: string, written: string[]): Promise<{ id: string; type: string }[]> {
+  const { rows } = await pool.query<{ id: string; type: string }>(
+    prepared(`SELECT id, type FROM tasks WHERE case_id = $1 AND status = 'open' AND NOT (id = ANY($2::text[])) ORDER BY id`, [caseId, written]),
+  );
+  return rows;
+}
+
+/** Cancels the stray tasks (strayTasks) still open, under the closing write's fence, a later version, and their audit entries. */
+function strayCancellation(caseId: string, strays: { id: string; type: string }[], fence: number, first: number): { statement: Statement; audit: AuditInput[] } {
+  return {
+    statement: {
+      sql: `UPDATE tasks SET status = 'cancelled', completed_at = now(), version = version + 1, fence = GREATEST(fence, $${first + 2})
+             WHERE case_id = $${first} AND status = 'open' AND id = ANY($${first + 1}::text[])`,
+      params: [caseId, strays.map((t) => t.id), fence],
+    },
+    audit: strays.map((t) => ({
+      key: `stray:${t.id}:cancelled`,
+      action: 'task.cancelled',
+      actor: null,
+      data: { taskId: t.id, type: t.type, reason: "not among the case workflow's tasks: cancelled when the case closed" },
+    })),
+  };
+}
+
+/**
  * Case view, tasks and audit entries as ONE statement (data-modifying CTEs, then the audit append): atomic without
- * BEGIN/COMMIT, one round trip, and the case's audit lock is held only while PostgreSQL runs it.
+ * BEGIN/COMMIT, one round trip, and the case's audit lock is held only while PostgreSQL runs it. A write of a closed
+ * case's view first looks for stray tasks (strayTasks): one more round trip, at the close only.
  */
 async function writeProjection(
   pool: pg.Pool,
@@ -86,14 +117,22 @@ async function writeProjection(
   };
   if (w.caseView) add('case_row', caseUpsert(w.caseView.view, w.caseView.version, w.fence ?? 0, params.length + 1));
   if (w.tasks.length > 0) add('task_rows', tasksUpsert(w.caseOrg, w.tasks, w.fence ?? 0, params.length + 1));
+  const closing = w.caseView !== undefined && !OPEN_CASE_STATUSES.includes(w.caseView.view.status);
+  const strays = closing ? await strayTasks(pool, caseId, w.tasks.map((t) => t.task.id)) : [];
+  let audit = w.audit;
+  if (strays.length > 0) {
+    const cancel = strayCancellation(caseId, strays, w.fence ?? 0, params.length + 1);
+    add('stray_rows', cancel.statement);
+    audit = [...cancel.audit, ...w.audit];
+  }
   let main = 'SELECT 1';
-  if (w.audit.length > 0) {
-    const audit = auditAppendStatement(caseId, w.audit, params.length + 1, w.fence);
-    main = audit.sql;
-    params.push(...audit.params);
+  if (audit.length > 0) {
+    const append = auditAppendStatement(caseId, audit, params.length + 1, w.fence);
+    main = append.sql;
+    params.push(...append.params);
   }
   const res = await pool.query<AuditRow>(prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params));
-  if (w.audit.length > 0) await appendSuperseding(pool, caseId, w.audit, storedAudit(res.rows), w.fence);
+  if (audit.length > 0) await appendSuperseding(pool, caseId, audit, storedAudit(res.rows), w.fence);
 }
 
 /** Upserts the case view with its audit entries. */

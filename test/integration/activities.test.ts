@@ -216,3 +216,53 @@ it("keeps a rerun's writes over those its replaced attempt finishes late (a lowe
   expect(superseding.audit.at(-1)).toEqual([6, 'wf:3:task.completed:supersedes:3', 'prn_next', 40]);
   expect((await verifyChain(db.pool, view.id)).intact).toBe(true);
 });
+
+it('cancels, when the case closes, an open task its workflow does not know (a lost attempt left it), once, under the closing fence', async () => {
+  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const view = caseViewFixture({ id: 'case_activities000007', status: 'disrupting' });
+  const partnerTask = (id: string) => ({ ...openTask(view.id, id), type: 'confirm_termination' as const, assignee: { org: 'visa', role: 'partner' as const }, roles: ['partner' as const] });
+  const known = partnerTask('tsk_known_1');
+  const stray = partnerTask('tsk_stray_1');
+  await acts.recordTask({ task: known, version: 1, caseOrg: view.org, caseView: { view, version: 1 }, audit: [{ key: 'wf:1:task.created', action: 'task.created', actor: null, data: { taskId: known.id } }], fence: 5 });
+  // The lost attempt's task: written under its own (lower) fence, never known to the rerun.
+  await acts.recordTask({ task: stray, version: 1, caseOrg: view.org, audit: [{ key: 'wf:2:task.created', action: 'task.created', actor: null, data: { taskId: stray.id } }], fence: 4 });
+  // A write of the open case looks for nothing.
+  await acts.recordCase({ view: { ...view, updatedAt: '2026-11-25T12:00:00.000Z' }, version: 2, audit: [], fence: 6 });
+  const tasks = async () =>
+    (await db.pool.query('SELECT id, status, version, fence FROM tasks WHERE case_id = $1 ORDER BY id', [view.id])).rows.map((r) => [r.id, r.status, r.version, r.fence]);
+  expect(await tasks()).toEqual([
+    ['tsk_known_1', 'open', 1, 5],
+    ['tsk_stray_1', 'open', 1, 4],
+  ]);
+  // The closing write cancels the known task itself; the stray one is cancelled beside it, with an entry of its own.
+  const closed = { ...view, status: 'completed' as const, closedAt: '2026-11-25T12:01:00.000Z', updatedAt: '2026-11-25T12:01:00.000Z' };
+  const closing = {
+    task: { ...known, status: 'cancelled' as const, completedAt: '2026-11-25T12:01:00.000Z' },
+    version: 2,
+    caseOrg: view.org,
+    caseView: { view: closed, version: 3 },
+    audit: [{ key: 'wf:3:case.closed', action: 'case.closed', actor: null, data: { status: 'completed' } }],
+    fence: 20,
+  };
+  await acts.recordTask(closing);
+  expect(await tasks()).toEqual([
+    ['tsk_known_1', 'cancelled', 2, 20],
+    ['tsk_stray_1', 'cancelled', 2, 20],
+  ]);
+  const entries = async () =>
+    (await db.pool.query('SELECT event_key, action, data FROM audit_entries WHERE case_id = $1 ORDER BY seq', [view.id])).rows.map((r) => [r.event_key, r.action, r.data.taskId ?? null]);
+  const afterClose = await entries();
+  expect(afterClose.slice(2)).toEqual([
+    ['stray:tsk_stray_1:cancelled', 'task.cancelled', 'tsk_stray_1'],
+    ['wf:3:case.closed', 'case.closed', null],
+  ]);
+  // The closing write again (a retried local activity) changes nothing; nor does the lost attempt writing its task later.
+  await acts.recordTask(closing);
+  await acts.recordTask({ task: stray, version: 5, caseOrg: view.org, audit: [], fence: 4 });
+  expect(await tasks()).toEqual([
+    ['tsk_known_1', 'cancelled', 2, 20],
+    ['tsk_stray_1', 'cancelled', 2, 20],
+  ]);
+  expect(await entries()).toEqual(afterClose);
+  expect((await verifyChain(db.pool, view.id)).intact).toBe(true);
+});
