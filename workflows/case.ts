@@ -77,6 +77,9 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   /** Set when the case's flow has ended and its ending is decided (withdrawal-wins runs): a withdrawal comes too late. */
   let closing = false;
   const closingFailure = () => ApplicationFailure.create({ type: 'CaseClosed', message: 'the case is closing', nonRetryable: true });
+  // Withdrawn but not yet ended, the status is still the one it had (verifying...): that is no reason to give.
+  const closedFailure = () =>
+    ApplicationFailure.create({ type: 'CaseClosed', message: isClosed(view.status) ? `case is ${view.status}` : 'the case is already being withdrawn', nonRetryable: true });
 
   const validateCompletion = ({ completion, actor }: CompleteTaskArgs) => {
     const v = checkCompletion(state.tasks.get(completion.taskId), actor, completion, { createdBy: view.createdBy, verifiedBy: view.verifiedBy });
@@ -106,10 +109,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   );
 
   const validateWithdraw = ({ actor, reason }: WithdrawArgs) => {
-    if (isClosed(view.status) || view.withdrawal) {
-      // Withdrawn but not yet ended, the status is still the one it had (verifying...): that is no reason to give.
-      throw ApplicationFailure.create({ type: 'CaseClosed', message: isClosed(view.status) ? `case is ${view.status}` : 'the case is already being withdrawn', nonRetryable: true });
-    }
+    if (isClosed(view.status) || view.withdrawal) throw closedFailure();
     if (closing) throw closingFailure();
     const allowed = actor.org === view.org && (actor.roles.includes('case_lead') || actor.roles.includes('le_supervisor'));
     if (!allowed) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead or supervisor of the case org may withdraw', nonRetryable: true });
@@ -166,10 +166,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
     },
     {
       validator: ({ evidence, urls, hosting = [], actor }: AddEvidenceArgs) => {
-        if (isClosed(view.status) || view.withdrawal) {
-      // Withdrawn but not yet ended, the status is still the one it had (verifying...): that is no reason to give.
-      throw ApplicationFailure.create({ type: 'CaseClosed', message: isClosed(view.status) ? `case is ${view.status}` : 'the case is already being withdrawn', nonRetryable: true });
-    }
+        if (isClosed(view.status) || view.withdrawal) throw closedFailure();
         if (actor.org !== view.org || !actor.roles.includes('case_lead')) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead of the case org may add evidence', nonRetryable: true });
         // The hosting requests are planned when disruption starts: a provider named after that would never be notified.
         const planned = view.steps.find((s) => s.name === 'hosting')?.status !== 'pending';
