@@ -6,7 +6,7 @@ import { OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type Tas
 import { observeOutcome, type OutcomeKind } from '../telemetry/metrics';
 import { prepared } from '../db/client';
 import { appendSuperseding, auditAppendStatement, storedAudit, type AuditRow } from '../db/queries/audit';
-import type { FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
+import type { CaseViewWrite, FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
 
 interface Statement {
   sql: string;
@@ -71,12 +71,15 @@ function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], 
 /**
  * Open tasks of a case that its workflow does not know: a workflow task whose worker lost Temporal (but not PostgreSQL)
  * can still open a task after its rerun decided otherwise, and the fence keeps only what the rerun also wrote in order
- * (laterWrite). The closing write cancels whatever is still open besides the tasks it writes itself (closeCase has
- * cancelled every task the workflow knows by then), so no task stays open, in a partner's inbox, on a closed case.
+ * (laterWrite). The closing write cancels whatever is still open besides the tasks the workflow knows (knownTaskIds:
+ * closeCase has cancelled the open ones, but a completion may still be in flight in another activity, which the sweep
+ * would otherwise cancel and, under its later fence, keep cancelled) and those it writes itself, so no task stays open,
+ * in a partner's inbox, on a closed case. Only tasks written under the closing write's fence or an earlier one: a
+ * closing write that lands late (its attempt was replaced) leaves a rerun's tasks alone.
  */
-async function strayTasks(pool: pg.Pool, caseId: string, written: string[]): Promise<{ id: string; type: string }[]> {
+async function strayTasks(pool: pg.Pool, caseId: string, written: string[], fence: number): Promise<{ id: string; type: string }[]> {
   const { rows } = await pool.query<{ id: string; type: string }>(
-    prepared(`SELECT id, type FROM tasks WHERE case_id = $1 AND status = 'open' AND NOT (id = ANY($2::text[])) ORDER BY id`, [caseId, written]),
+    prepared(`SELECT id, type FROM tasks WHERE case_id = $1 AND status = 'open' AND NOT (id = ANY($2::text[])) AND fence <= $3 ORDER BY id`, [caseId, written, fence]),
   );
   return rows;
 }
@@ -86,7 +89,7 @@ function strayCancellation(caseId: string, strays: { id: string; type: string }[
   return {
     statement: {
       sql: `UPDATE tasks SET status = 'cancelled', completed_at = now(), version = version + 1, fence = GREATEST(fence, $${first + 2})
-             WHERE case_id = $${first} AND status = 'open' AND id = ANY($${first + 1}::text[])`,
+             WHERE case_id = $${first} AND status = 'open' AND id = ANY($${first + 1}::text[]) AND fence <= $${first + 2}`,
       params: [caseId, strays.map((t) => t.id), fence],
     },
     audit: strays.map((t) => ({
@@ -106,7 +109,7 @@ function strayCancellation(caseId: string, strays: { id: string; type: string }[
 async function writeProjection(
   pool: pg.Pool,
   caseId: string,
-  w: { caseView?: { view: CaseView; version: number }; caseOrg: string; tasks: { task: Task; version: number }[]; audit: AuditInput[]; fence: number | undefined },
+  w: { caseView?: CaseViewWrite; caseOrg: string; tasks: { task: Task; version: number }[]; audit: AuditInput[]; fence: number | undefined },
 ): Promise<void> {
   if (!w.caseView && w.tasks.length === 0 && w.audit.length === 0) return;
   const ctes: string[] = [];
@@ -117,8 +120,8 @@ async function writeProjection(
   };
   if (w.caseView) add('case_row', caseUpsert(w.caseView.view, w.caseView.version, w.fence ?? 0, params.length + 1));
   if (w.tasks.length > 0) add('task_rows', tasksUpsert(w.caseOrg, w.tasks, w.fence ?? 0, params.length + 1));
-  const closing = w.caseView !== undefined && !OPEN_CASE_STATUSES.includes(w.caseView.view.status);
-  const strays = closing ? await strayTasks(pool, caseId, w.tasks.map((t) => t.task.id)) : [];
+  const known = w.caseView && !OPEN_CASE_STATUSES.includes(w.caseView.view.status) ? w.caseView.knownTaskIds : undefined;
+  const strays = known ? await strayTasks(pool, caseId, [...known, ...w.tasks.map((t) => t.task.id)], w.fence ?? 0) : [];
   let audit = w.audit;
   if (strays.length > 0) {
     const cancel = strayCancellation(caseId, strays, w.fence ?? 0, params.length + 1);
@@ -136,8 +139,8 @@ async function writeProjection(
 }
 
 /** Upserts the case view with its audit entries. */
-export async function recordCase(pool: pg.Pool, { view, version, audit, fence }: RecordCaseArgs): Promise<void> {
-  await writeProjection(pool, view.id, { caseView: { view, version }, caseOrg: view.org, tasks: [], audit, fence });
+export async function recordCase(pool: pg.Pool, { view, version, audit, fence, knownTaskIds }: RecordCaseArgs): Promise<void> {
+  await writeProjection(pool, view.id, { caseView: { view, version, ...(knownTaskIds ? { knownTaskIds } : {}) }, caseOrg: view.org, tasks: [], audit, fence });
 }
 
 const OUTCOME_KIND: Partial<Record<TaskType, OutcomeKind>> = { confirm_termination: 'termination', confirm_freeze: 'freeze', confirm_removal: 'removal' };

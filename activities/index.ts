@@ -26,7 +26,7 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
     recordTask: (args) => recordTask(deps.pool, args),
     findConflicts: (args) => findConflicts(deps.pool, args),
     appendAudit: async ({ caseId, entries, fence, caseView }) => {
-      if (caseView) await recordCase(deps.pool, { view: caseView.view, version: caseView.version, audit: entries, fence });
+      if (caseView) await recordCase(deps.pool, { ...caseView, audit: entries, fence });
       else await appendWorkflowAudit(deps.pool, caseId, entries, fence);
     },
     prepareNotice: (args) =>

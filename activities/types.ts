@@ -7,6 +7,18 @@ export interface RecordCaseArgs {
   audit: AuditInput[];
   /** The workflow task's history length when it made the write (CaseState.fence); absent from older workflow code. */
   fence?: number;
+  /**
+   * With a closed case's view: every task its workflow knows, which the closing write's stray sweep leaves alone (the
+   * workflow writes them itself, some perhaps still in flight). Without it, no sweep (writes from older workflow code).
+   */
+  knownTaskIds?: string[];
+}
+
+/** A case view to write, with RecordCaseArgs.knownTaskIds when the view is a closed case's. */
+export interface CaseViewWrite {
+  view: CaseView;
+  version: number;
+  knownTaskIds?: string[];
 }
 
 export interface RecordTaskArgs {
@@ -17,7 +29,7 @@ export interface RecordTaskArgs {
   /** As RecordCaseArgs.fence. */
   fence?: number;
   /** The case view to write in the same transaction (a new task changes its step's task list). */
-  caseView?: { view: CaseView; version: number };
+  caseView?: CaseViewWrite;
   /** When set, a positive partner confirmation is observed in the outcome histograms (seconds since this time). */
   observeSince?: string;
   /** Further tasks written in the same statement (a step's partner tasks, opened together: PATCHES.batchedOpenings). */
@@ -99,7 +111,7 @@ export interface TakedownActivities {
   findConflicts(args: FindConflictsArgs): Promise<string[]>;
   recordTask(args: RecordTaskArgs): Promise<void>;
   /** With `caseView` the view is written in the same statement (staged changes carried by an audit append). */
-  appendAudit(args: { caseId: string; entries: AuditInput[]; fence?: number; caseView?: { view: CaseView; version: number } }): Promise<void>;
+  appendAudit(args: { caseId: string; entries: AuditInput[]; fence?: number; caseView?: CaseViewWrite }): Promise<void>;
   prepareNotice(args: NoticeArgs): Promise<PreparedNotice>;
   /** `org` labels the attempt in the metrics only (absent from calls recorded before it was passed). */
   sendNotice(args: { noticeId: string; org?: string }): Promise<SendResult>;

@@ -1,8 +1,9 @@
 // The case workflow's state and the one way to change it: every change is projected to PostgreSQL with its audit entries.
 import { CancellationScope, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Actor, AuditInput, CaseStatus, CaseView, Role, Step, StepName, StepStatus, Task, TaskAssignee, TaskType } from '../domain/types';
-import { STEP_NAMES, type Slas } from '../domain/types';
+import { OPEN_CASE_STATUSES, STEP_NAMES, type Slas } from '../domain/types';
 import { durationMs } from '../domain/rules/duration';
+import type { CaseViewWrite } from '../activities/types';
 import type { CaseWorkflowInput } from './messages';
 import { localStore, store } from './activities';
 import { CaseStatusKey } from './search-attributes';
@@ -202,10 +203,12 @@ export class CaseState {
     if (this.stagedTasks.length > 0) await this.saveTasks([], [], false);
   }
 
-  private nextCaseView(): { view: CaseView; version: number } {
+  /** The view to write next; a closed case's names every task the run knows (the closing write's stray sweep spares them). */
+  private nextCaseView(): CaseViewWrite {
     this.view.updatedAt = iso();
     this.caseVersion += 1;
-    return { view: structuredCloneView(this.view), version: this.caseVersion };
+    const closed = !OPEN_CASE_STATUSES.includes(this.view.status);
+    return { view: structuredCloneView(this.view), version: this.caseVersion, ...(closed ? { knownTaskIds: [...this.tasks.keys()] } : {}) };
   }
 
   /** In staging runs a write is never cancelled half-way: it may carry other flows' staged changes. */
@@ -236,8 +239,8 @@ export class CaseState {
     // Staged completions ride on a task write.
     if (this.stagedTasks.length > 0) return this.saveTasks([], audit, true);
     const { audit: entries } = this.unstage(audit);
-    const { view, version } = this.nextCaseView();
-    await this.write(() => this.db.recordCase({ view, version, audit: entries, fence: this.fence() }));
+    const caseView = this.nextCaseView();
+    await this.write(() => this.db.recordCase({ ...caseView, audit: entries, fence: this.fence() }));
   }
 
   async setStatus(status: CaseStatus, audit: AuditInput[] = [], opts: Staging = {}): Promise<void> {

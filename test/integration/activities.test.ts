@@ -240,7 +240,7 @@ it('cancels, when the case closes, an open task its workflow does not know (a lo
     task: { ...known, status: 'cancelled' as const, completedAt: '2026-11-25T12:01:00.000Z' },
     version: 2,
     caseOrg: view.org,
-    caseView: { view: closed, version: 3 },
+    caseView: { view: closed, version: 3, knownTaskIds: ['tsk_known_1'] },
     audit: [{ key: 'wf:3:case.closed', action: 'case.closed', actor: null, data: { status: 'completed' } }],
     fence: 20,
   };
@@ -265,4 +265,32 @@ it('cancels, when the case closes, an open task its workflow does not know (a lo
   ]);
   expect(await entries()).toEqual(afterClose);
   expect((await verifyChain(db.pool, view.id)).intact).toBe(true);
+});
+
+it("leaves alone, when the case closes, the tasks its workflow knows: a completion still being written (another local activity, an older run's activity) lands after the closing write", async () => {
+  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const view = caseViewFixture({ id: 'case_activities000008', status: 'disrupting' });
+  const known = { ...openTask(view.id, 'tsk_known_8'), type: 'confirm_termination' as const, assignee: { org: 'visa', role: 'partner' as const }, roles: ['partner' as const] };
+  await acts.recordTask({ task: known, version: 1, caseOrg: view.org, caseView: { view, version: 1 }, audit: [], fence: 5 });
+  const closed = { ...view, status: 'completed' as const, closedAt: '2026-11-25T12:01:00.000Z', updatedAt: '2026-11-25T12:01:00.000Z' };
+  // The workflow completed the task (its write, under fence 8, still in flight), then closed the case (fence 12).
+  await acts.recordCase({ view: closed, version: 2, audit: [], fence: 12, knownTaskIds: [known.id] });
+  const done = { ...known, status: 'completed' as const, outcome: 'terminated', completedAt: '2026-11-25T12:00:30.000Z', completedBy: { id: 'prn_partner', org: 'visa' } };
+  await acts.recordTask({ task: done, version: 2, caseOrg: view.org, audit: [], fence: 8 });
+  const { rows } = await db.pool.query('SELECT status FROM tasks WHERE id = $1', [known.id]);
+  expect(rows[0].status).toBe('completed');
+  const { rows: strays } = await db.pool.query(`SELECT 1 FROM audit_entries WHERE case_id = $1 AND event_key LIKE 'stray:%'`, [view.id]);
+  expect(strays).toHaveLength(0);
+});
+
+it('does not cancel, at a closing write that lands late (a lost attempt), a task written under a later fence', async () => {
+  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const view = caseViewFixture({ id: 'case_activities000009', status: 'disrupting' });
+  const later = { ...openTask(view.id, 'tsk_later_9'), type: 'confirm_termination' as const, assignee: { org: 'visa', role: 'partner' as const }, roles: ['partner' as const] };
+  // The rerun (fence 30) opened a task; the replaced attempt's closing write (fence 12) lands after it.
+  await acts.recordTask({ task: later, version: 1, caseOrg: view.org, caseView: { view, version: 3 }, audit: [], fence: 30 });
+  const closed = { ...view, status: 'completed' as const, closedAt: '2026-11-25T12:01:00.000Z', updatedAt: '2026-11-25T12:01:00.000Z' };
+  await acts.recordCase({ view: closed, version: 2, audit: [], fence: 12, knownTaskIds: [] });
+  const { rows } = await db.pool.query('SELECT status, version, fence FROM tasks WHERE id = $1', [later.id]);
+  expect(rows[0]).toEqual({ status: 'open', version: 1, fence: 30 });
 });
