@@ -3,7 +3,7 @@ import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { parseDuration } from './rules/duration';
 import { DEFAULT_SLAS, urlHost } from './rules/plan';
-import { isFullDate, isStorableRfc3339, toUtc } from './rules/tasks';
+import { exportBoundMillis, isFullDate, isStorableRfc3339, toUtc } from './rules/tasks';
 import { textProblem, type TextRuleOptions } from './rules/text';
 import { hasUnsafeUrlCharacters, UNSAFE_URL_MESSAGE } from './rules/urls';
 import {
@@ -294,8 +294,12 @@ export const AuditExportQuerySchema = z
       .openapi({ description: "`beginning`, or the previous answer's Audit-Recorded-Before header" }),
   })
   .strict()
-  // An empty range is a mistake worth naming, not an empty export that looks like a quiet period.
-  .refine((q) => q.from === undefined || q.to === undefined || Date.parse(q.from) < Date.parse(q.to), { message: 'must be later than from', path: ['to'] })
+  // An empty range is a mistake worth naming, not an empty export that looks like a quiet period: empty as the export
+  // reads it, its bounds raised to whole milliseconds (…00Z to …00.0001Z holds the entries of that millisecond).
+  .refine((q) => q.from === undefined || q.to === undefined || (exportBoundMillis(q.from) ?? NaN) < (exportBoundMillis(q.to) ?? NaN), {
+    message: 'must be later than from, in whole milliseconds',
+    path: ['to'],
+  })
   .refine((q) => q.since === undefined || (q.from === undefined && q.to === undefined), {
     message: 'goes alone: since pages by when entries were written, from and to by their own times',
     path: ['since'],

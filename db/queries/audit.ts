@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type pg from 'pg';
+import { exportBoundMillis } from '../../domain/rules/tasks';
 import type { AuditEntry, AuditInput, ChainHead } from '../../domain/types';
 import { prepared } from '../client';
 
@@ -347,16 +348,11 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
   return { ...chain, intact: problems.length === 0, firstBadSeq: problems.length === 0 ? null : firstBad, problems };
 }
 
-/**
- * A bound as a millisecond time (entries' times have milliseconds). A bound between two milliseconds is raised to the
- * next one, which keeps both bounds exact: `from` (inclusive) then starts after the entries before it, and `to`
- * (exclusive) still takes the entries of its own millisecond, which lie before it.
- */
+/** A bound as the export reads it (exportBoundMillis: raised to a whole millisecond), as ISO text for PostgreSQL. */
 function isoOrThrow(label: string, value: string): string {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new RangeError(`${label} is not a date-time: ${value}`);
-  const subMillisecond = /T\d\d:\d\d:\d\d\.\d{3}(\d+)/i.exec(value)?.[1] ?? '';
-  if (/[1-9]/.test(subMillisecond)) d.setTime(d.getTime() + 1);
+  const ms = exportBoundMillis(value);
+  if (ms === null) throw new RangeError(`${label} is not a date-time: ${value}`);
+  const d = new Date(ms);
   // Raised past the last millisecond of 9999 (9999-12-31T23:59:59.9999Z), no entry is at or after it: toISOString would
   // write year +010000, which PostgreSQL refuses, and 'infinity' bounds the same entries.
   return d.getUTCFullYear() > 9999 ? 'infinity' : d.toISOString();

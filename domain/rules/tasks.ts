@@ -109,6 +109,19 @@ export function rfc3339Millis(value: unknown): number | null {
   return utcMillis(year, month, day, hour, minute, second, ms) - offsetMinutes * 60_000;
 }
 
+/**
+ * An audit export bound (`from`, `to`) in ms since the epoch, or null when it is not an RFC 3339 date-time. Entries'
+ * times have milliseconds, so a bound between two milliseconds is raised to the next one: `from` (inclusive) then starts
+ * after the entries before it, and `to` (exclusive) still takes the entries of its own millisecond, which lie before it.
+ * The API's check that a range is not empty and the export's SQL both take the bounds so.
+ */
+export function exportBoundMillis(value: unknown): number | null {
+  const ms = rfc3339Millis(value);
+  if (ms === null) return null;
+  const finer = /\.\d{3}(\d+)/.exec(value as string)?.[1] ?? '';
+  return /[1-9]/.test(finer) ? ms + 1 : ms;
+}
+
 export function isRfc3339(value: unknown): value is string {
   return rfc3339Millis(value) !== null;
 }

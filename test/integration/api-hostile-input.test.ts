@@ -153,6 +153,12 @@ describe('audit export bounds at the edges', () => {
     expect(await exported('from=2021-06-01t00:00:00.0001z&to=2021-06-02T00:00:00Z')).toBe(0);
     expect(await exported('from=2021-06-01T00:00:00.0001Z&to=2021-06-02T00:00:00Z')).toBe(0);
     expect(await exported('from=2021-06-01t00:00:00z&to=2021-06-01t00:00:00.001z')).toBe(1);
+    // A range is empty or not as the export reads it, in whole milliseconds: …00Z to …00.0001Z holds that millisecond's
+    // entries (it was refused as empty), while two bounds inside one millisecond hold none and are refused.
+    expect(await exported('from=2021-06-01T00:00:00Z&to=2021-06-01T00:00:00.0001Z')).toBe(1);
+    const empty = await api.request('GET', '/v1/audit/export?from=2021-06-01T00:00:00.0001Z&to=2021-06-01T00:00:00.0002Z', { token: auditor });
+    expect(empty.status).toBe(422);
+    expect(empty.body.errors).toEqual({ to: 'must be later than from, in whole milliseconds' });
   });
 });
 
