@@ -4,7 +4,7 @@ import { conflictKeys } from '../domain/rules/plan';
 import { isPositiveOutcome } from '../domain/rules/tasks';
 import { OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type TaskType } from '../domain/types';
 import { observeOutcome, type OutcomeKind } from '../telemetry/metrics';
-import { prepared } from '../db/client';
+import { inTransaction, prepared } from '../db/client';
 import { appendSuperseding, auditAppendStatement, storedAudit, type AuditRow } from '../db/queries/audit';
 import type { CaseViewWrite, FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
 
@@ -77,9 +77,12 @@ function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], 
  * in a partner's inbox, on a closed case. Only tasks written under the closing write's fence or an earlier one: a
  * closing write that lands late (its attempt was replaced) leaves a rerun's tasks alone.
  */
-async function strayTasks(pool: pg.Pool, caseId: string, written: string[], fence: number): Promise<{ id: string; type: string }[]> {
-  const { rows } = await pool.query<{ id: string; type: string }>(
-    prepared(`SELECT id, type FROM tasks WHERE case_id = $1 AND status = 'open' AND NOT (id = ANY($2::text[])) AND fence <= $3 ORDER BY id`, [caseId, written, fence]),
+async function strayTasks(db: pg.Pool | pg.PoolClient, caseId: string, written: string[], fence: number, lock = false): Promise<{ id: string; type: string }[]> {
+  const { rows } = await db.query<{ id: string; type: string }>(
+    prepared(
+      `SELECT id, type FROM tasks WHERE case_id = $1 AND status = 'open' AND NOT (id = ANY($2::text[])) AND fence <= $3 ORDER BY id${lock ? ' FOR UPDATE' : ''}`,
+      [caseId, written, fence],
+    ),
   );
   return rows;
 }
@@ -104,7 +107,9 @@ function strayCancellation(caseId: string, strays: { id: string; type: string }[
 /**
  * Case view, tasks and audit entries as ONE statement (data-modifying CTEs, then the audit append): atomic without
  * BEGIN/COMMIT, one round trip, and the case's audit lock is held only while PostgreSQL runs it. A write of a closed
- * case's view first looks for stray tasks (strayTasks): one more round trip, at the close only.
+ * case's view first looks for stray tasks (strayTasks): one more round trip, at the close only. When it finds any (rare:
+ * only a replaced attempt leaves them), it locks them in a transaction first, so that the cancellation and its audit
+ * entries name the same rows.
  */
 async function writeProjection(
   pool: pg.Pool,
@@ -112,30 +117,40 @@ async function writeProjection(
   w: { caseView?: CaseViewWrite; caseOrg: string; tasks: { task: Task; version: number }[]; audit: AuditInput[]; fence: number | undefined },
 ): Promise<void> {
   if (!w.caseView && w.tasks.length === 0 && w.audit.length === 0) return;
-  const ctes: string[] = [];
-  const params: unknown[] = [];
-  const add = (name: string, st: Statement) => {
-    ctes.push(`${name} AS (${st.sql})`);
-    params.push(...st.params);
+  const fence = w.fence ?? 0;
+  const statement = (strays: { id: string; type: string }[]) => {
+    const ctes: string[] = [];
+    const params: unknown[] = [];
+    const add = (name: string, st: Statement) => {
+      ctes.push(`${name} AS (${st.sql})`);
+      params.push(...st.params);
+    };
+    if (w.caseView) add('case_row', caseUpsert(w.caseView.view, w.caseView.version, fence, params.length + 1));
+    if (w.tasks.length > 0) add('task_rows', tasksUpsert(w.caseOrg, w.tasks, fence, params.length + 1));
+    let audit = w.audit;
+    if (strays.length > 0) {
+      const cancel = strayCancellation(caseId, strays, fence, params.length + 1);
+      add('stray_rows', cancel.statement);
+      audit = [...cancel.audit, ...w.audit];
+    }
+    let main = 'SELECT 1';
+    if (audit.length > 0) {
+      const append = auditAppendStatement(caseId, audit, params.length + 1, w.fence);
+      main = append.sql;
+      params.push(...append.params);
+    }
+    return { query: prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params), audit };
   };
-  if (w.caseView) add('case_row', caseUpsert(w.caseView.view, w.caseView.version, w.fence ?? 0, params.length + 1));
-  if (w.tasks.length > 0) add('task_rows', tasksUpsert(w.caseOrg, w.tasks, w.fence ?? 0, params.length + 1));
   const known = w.caseView && !OPEN_CASE_STATUSES.includes(w.caseView.view.status) ? w.caseView.knownTaskIds : undefined;
-  const strays = known ? await strayTasks(pool, caseId, [...known, ...w.tasks.map((t) => t.task.id)], w.fence ?? 0) : [];
-  let audit = w.audit;
-  if (strays.length > 0) {
-    const cancel = strayCancellation(caseId, strays, w.fence ?? 0, params.length + 1);
-    add('stray_rows', cancel.statement);
-    audit = [...cancel.audit, ...w.audit];
-  }
-  let main = 'SELECT 1';
-  if (audit.length > 0) {
-    const append = auditAppendStatement(caseId, audit, params.length + 1, w.fence);
-    main = append.sql;
-    params.push(...append.params);
-  }
-  const res = await pool.query<AuditRow>(prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params));
-  if (audit.length > 0) await appendSuperseding(pool, caseId, audit, storedAudit(res.rows), w.fence);
+  const spared = known ? [...known, ...w.tasks.map((t) => t.task.id)] : [];
+  const strays = known ? await strayTasks(pool, caseId, spared, fence) : [];
+  const run = async (db: pg.Pool | pg.PoolClient, found: { id: string; type: string }[]) => {
+    const st = statement(found);
+    return { rows: (await db.query<AuditRow>(st.query)).rows, audit: st.audit };
+  };
+  const { rows, audit } =
+    strays.length === 0 ? await run(pool, []) : await inTransaction(pool, async (client) => run(client, await strayTasks(client, caseId, spared, fence, true)));
+  if (audit.length > 0) await appendSuperseding(pool, caseId, audit, storedAudit(rows), w.fence);
 }
 
 /** Upserts the case view with its audit entries. */
