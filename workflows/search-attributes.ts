@@ -17,7 +17,7 @@ export const JurisdictionKey = defineSearchAttributeKey('Jurisdiction', SearchAt
 
 /**
  * Temporal refuses a start or upsert whose search attribute value encodes to more than 2 KiB (the server's
- * `limit.searchAttributesSize`): a case may name 50 payment channels with ids of up to 128 characters, far more.
+ * `frontend.searchAttributesSizeOfValueLimit`): a case may name 50 payment channels with ids of up to 128 characters, far more.
  */
 export const MAX_SEARCH_ATTRIBUTE_BYTES = 2048;
 
