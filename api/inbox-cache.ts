@@ -5,7 +5,8 @@
 // any later statement would read while the org is still at v. A request reads the version (one indexed row), and when it
 // equals the cached page's, the page's bytes are sent as they are: no page query, no JSON handling, no new garbage.
 // Otherwise the page and the version are read in one statement and kept. The answer is never older than the request:
-// the version read is made after it arrived, and only a page of that very version is sent.
+// the version read is made after it arrived (requests that arrive together share one such read), and only a page of
+// that very version is sent.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
@@ -68,6 +69,8 @@ export class InboxCache {
   private readonly lru: LRUCache<string, Entry> | undefined;
   /** Reads of a page from the tasks in flight, by key: a request that finds its copy out of date may share one. */
   private readonly reading = new Map<string, Promise<Entry>>();
+  /** Reads of an org's version, by org: the one running, and the one callers that came during it wait for (freshVersion). */
+  private readonly versionReads = new Map<string, { running: Promise<string>; next: Promise<string> | undefined }>();
 
   constructor(maxBytes: number) {
     this.lru = maxBytes > 0 ? new LRUCache<string, Entry>({ maxSize: maxBytes, sizeCalculation: (entry, key) => entry.body.length + key.length * 2 + ENTRY_OVERHEAD }) : undefined;
@@ -87,10 +90,12 @@ export class InboxCache {
     const cached = this.lru.peek(key);
     // A page never read before is read with its version at once, without asking for the version first.
     if (cached) {
-      const version = await inboxVersion(pool, f.org);
-      if (version === cached.version) {
+      const version = await this.freshVersion(pool, f.org);
+      // What is held now: another request may have kept a newer page while this one waited for the version.
+      const held = this.lru.peek(key);
+      if (held?.version === version) {
         this.lru.get(key);
-        return { ...cached, cache: 'hit' };
+        return { ...held, cache: 'hit' };
       }
       // Another request may be reading this page anew: its answer serves this one too if it is of the version just read
       // (a page of the same version is the same page), and it cannot be older, since that version was read after arrival.
@@ -101,6 +106,35 @@ export class InboxCache {
       }
     }
     return { ...(await this.read(pool, f, key, render)), cache: 'miss' };
+  }
+
+  /**
+   * The org's version, read by a statement that starts after this call, shared by the calls that come together: while a
+   * read runs (it may have started before this call, so it cannot serve it), callers wait for one next read, started
+   * when the running one ends, and share it. Under many clients polling one org, each read then serves a whole batch.
+   */
+  private freshVersion(pool: pg.Pool, org: string): Promise<string> {
+    const slot = this.versionReads.get(org);
+    if (slot) {
+      const settled = () => undefined;
+      slot.next ??= slot.running.then(settled, settled).then(() => this.startVersionRead(pool, org, slot));
+      return slot.next;
+    }
+    const fresh: { running: Promise<string>; next: Promise<string> | undefined } = { running: Promise.resolve(''), next: undefined };
+    this.versionReads.set(org, fresh);
+    return this.startVersionRead(pool, org, fresh);
+  }
+
+  private startVersionRead(pool: pg.Pool, org: string, slot: { running: Promise<string>; next: Promise<string> | undefined }): Promise<string> {
+    const read = inboxVersion(pool, org);
+    slot.running = read;
+    slot.next = undefined;
+    // Runs before the next read's start (registered earlier): the slot goes only when no caller waits for a next read.
+    const ended = () => {
+      if (slot.running === read && slot.next === undefined && this.versionReads.get(org) === slot) this.versionReads.delete(org);
+    };
+    read.then(ended, ended);
+    return read;
   }
 
   private async read(pool: pg.Pool, f: InboxFilter, key: string, render: RenderPage): Promise<Entry> {
