@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import { conflictKeys } from '../domain/rules/plan';
 import { isPositiveOutcome } from '../domain/rules/tasks';
-import { OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type TaskType } from '../domain/types';
+import { isClosedStatus, OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type TaskType } from '../domain/types';
 import { observeOutcome, type OutcomeKind } from '../telemetry/metrics';
 import { inTransaction, prepared } from '../db/client';
 import { appendSuperseding, auditAppendStatement, storedAudit, type AuditRow } from '../db/queries/audit';
@@ -68,6 +68,12 @@ function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], 
   };
 }
 
+/** A task the closing write found open and its workflow does not know (strayTasks). */
+interface Stray {
+  id: string;
+  type: string;
+}
+
 /**
  * Open tasks of a case that its workflow does not know: a workflow task whose worker lost Temporal (but not PostgreSQL)
  * can still open a task after its rerun decided otherwise, and the fence keeps only what the rerun also wrote in order
@@ -77,8 +83,8 @@ function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], 
  * in a partner's inbox, on a closed case. Only tasks written under the closing write's fence or an earlier one: a
  * closing write that lands late (its attempt was replaced) leaves a rerun's tasks alone.
  */
-async function strayTasks(db: pg.Pool | pg.PoolClient, caseId: string, written: string[], fence: number, lock = false): Promise<{ id: string; type: string }[]> {
-  const { rows } = await db.query<{ id: string; type: string }>(
+async function strayTasks(db: pg.Pool | pg.PoolClient, caseId: string, written: string[], fence: number, lock = false): Promise<Stray[]> {
+  const { rows } = await db.query<Stray>(
     prepared(
       `SELECT id, type FROM tasks WHERE case_id = $1 AND status = 'open' AND NOT (id = ANY($2::text[])) AND fence <= $3 ORDER BY id${lock ? ' FOR UPDATE' : ''}`,
       [caseId, written, fence],
@@ -88,7 +94,7 @@ async function strayTasks(db: pg.Pool | pg.PoolClient, caseId: string, written: 
 }
 
 /** Cancels the stray tasks (strayTasks) still open, under the closing write's fence, a later version, and their audit entries. */
-function strayCancellation(caseId: string, strays: { id: string; type: string }[], fence: number, first: number): { statement: Statement; audit: AuditInput[] } {
+function strayCancellation(caseId: string, strays: Stray[], fence: number, first: number): { statement: Statement; audit: AuditInput[] } {
   return {
     statement: {
       sql: `UPDATE tasks SET status = 'cancelled', completed_at = now(), version = version + 1, fence = GREATEST(fence, $${first + 2})
@@ -118,7 +124,7 @@ async function writeProjection(
 ): Promise<void> {
   if (!w.caseView && w.tasks.length === 0 && w.audit.length === 0) return;
   const fence = w.fence ?? 0;
-  const statement = (strays: { id: string; type: string }[]) => {
+  const statement = (strays: Stray[]) => {
     const ctes: string[] = [];
     const params: unknown[] = [];
     const add = (name: string, st: Statement) => {
@@ -141,10 +147,10 @@ async function writeProjection(
     }
     return { query: prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params), audit };
   };
-  const known = w.caseView && !OPEN_CASE_STATUSES.includes(w.caseView.view.status) ? w.caseView.knownTaskIds : undefined;
+  const known = w.caseView && isClosedStatus(w.caseView.view.status) ? w.caseView.knownTaskIds : undefined;
   const spared = known ? [...known, ...w.tasks.map((t) => t.task.id)] : [];
   const strays = known ? await strayTasks(pool, caseId, spared, fence) : [];
-  const run = async (db: pg.Pool | pg.PoolClient, found: { id: string; type: string }[]) => {
+  const run = async (db: pg.Pool | pg.PoolClient, found: Stray[]) => {
     const st = statement(found);
     return { rows: (await db.query<AuditRow>(st.query)).rows, audit: st.audit };
   };
@@ -154,8 +160,8 @@ async function writeProjection(
 }
 
 /** Upserts the case view with its audit entries. */
-export async function recordCase(pool: pg.Pool, { view, version, audit, fence, knownTaskIds }: RecordCaseArgs): Promise<void> {
-  await writeProjection(pool, view.id, { caseView: { view, version, ...(knownTaskIds ? { knownTaskIds } : {}) }, caseOrg: view.org, tasks: [], audit, fence });
+export async function recordCase(pool: pg.Pool, { audit, fence, ...caseView }: RecordCaseArgs): Promise<void> {
+  await writeProjection(pool, caseView.view.id, { caseView, caseOrg: caseView.view.org, tasks: [], audit, fence });
 }
 
 const OUTCOME_KIND: Partial<Record<TaskType, OutcomeKind>> = { confirm_termination: 'termination', confirm_freeze: 'freeze', confirm_removal: 'removal' };

@@ -1,12 +1,10 @@
 // The argument and result shapes of every activity; workflows import this file for types only.
 import type { AuditInput, CaseView, NoticeType, Task } from '../domain/types';
 
-export interface RecordCaseArgs {
+/** A case view to write. */
+export interface CaseViewWrite {
   view: CaseView;
   version: number;
-  audit: AuditInput[];
-  /** The workflow task's history length when it made the write (CaseState.fence); absent from older workflow code. */
-  fence?: number;
   /**
    * With a closed case's view: every task its workflow knows, which the closing write's stray sweep leaves alone (the
    * workflow writes them itself, some perhaps still in flight). Without it, no sweep (writes from older workflow code).
@@ -14,11 +12,10 @@ export interface RecordCaseArgs {
   knownTaskIds?: string[];
 }
 
-/** A case view to write, with RecordCaseArgs.knownTaskIds when the view is a closed case's. */
-export interface CaseViewWrite {
-  view: CaseView;
-  version: number;
-  knownTaskIds?: string[];
+export interface RecordCaseArgs extends CaseViewWrite {
+  audit: AuditInput[];
+  /** The workflow task's history length when it made the write (CaseState.fence); absent from older workflow code. */
+  fence?: number;
 }
 
 export interface RecordTaskArgs {

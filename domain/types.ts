@@ -16,6 +16,8 @@ export const CASE_STATUSES = [
 ] as const;
 export type CaseStatus = (typeof CASE_STATUSES)[number];
 export const OPEN_CASE_STATUSES: readonly CaseStatus[] = ['verifying', 'awaiting_signoff', 'disrupting'];
+/** Whether a case with this status has ended (any status but the open ones). */
+export const isClosedStatus = (status: CaseStatus): boolean => !OPEN_CASE_STATUSES.includes(status);
 
 export const STEP_NAMES = ['verification', 'signoff', 'termination', 'freeze', 'hosting'] as const;
 export type StepName = (typeof STEP_NAMES)[number];

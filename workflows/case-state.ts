@@ -1,7 +1,7 @@
 // The case workflow's state and the one way to change it: every change is projected to PostgreSQL with its audit entries.
 import { CancellationScope, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Actor, AuditInput, CaseStatus, CaseView, Role, Step, StepName, StepStatus, Task, TaskAssignee, TaskType } from '../domain/types';
-import { OPEN_CASE_STATUSES, STEP_NAMES, type Slas } from '../domain/types';
+import { isClosedStatus, STEP_NAMES, type Slas } from '../domain/types';
 import { durationMs } from '../domain/rules/duration';
 import type { CaseViewWrite } from '../activities/types';
 import type { CaseWorkflowInput } from './messages';
@@ -207,8 +207,7 @@ export class CaseState {
   private nextCaseView(): CaseViewWrite {
     this.view.updatedAt = iso();
     this.caseVersion += 1;
-    const closed = !OPEN_CASE_STATUSES.includes(this.view.status);
-    return { view: structuredCloneView(this.view), version: this.caseVersion, ...(closed ? { knownTaskIds: [...this.tasks.keys()] } : {}) };
+    return { view: structuredCloneView(this.view), version: this.caseVersion, ...(isClosedStatus(this.view.status) ? { knownTaskIds: [...this.tasks.keys()] } : {}) };
   }
 
   /** In staging runs a write is never cancelled half-way: it may carry other flows' staged changes. */

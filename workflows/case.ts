@@ -19,7 +19,7 @@ import { archiveWorkflowId } from '../domain/ids';
 import { conflictKeys, urlHost } from '../domain/rules/plan';
 import { checkActor, checkCompletion, type RuleViolation } from '../domain/rules/tasks';
 import type { CaseStatus, CaseView, Task } from '../domain/types';
-import { OPEN_CASE_STATUSES } from '../domain/types';
+import { isClosedStatus } from '../domain/types';
 import { archiveHistoryWorkflow } from './archive';
 import { CaseAborted, CaseState } from './case-state';
 import {
@@ -57,8 +57,6 @@ function rejectWith(v: RuleViolation): never {
   });
 }
 
-const isClosed = (status: CaseStatus) => !OPEN_CASE_STATUSES.includes(status);
-
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
   // Decided before the first command, once per run: see PATCHES. A run with the newest patch has every one before it
   // without reading their markers; runs recorded before it read theirs in the same order as they always did.
@@ -79,7 +77,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   const closingFailure = () => ApplicationFailure.create({ type: 'CaseClosed', message: 'the case is closing', nonRetryable: true });
   // Withdrawn but not yet ended, the status is still the one it had (verifying...): that is no reason to give.
   const closedFailure = () =>
-    ApplicationFailure.create({ type: 'CaseClosed', message: isClosed(view.status) ? `case is ${view.status}` : 'the case is already being withdrawn', nonRetryable: true });
+    ApplicationFailure.create({ type: 'CaseClosed', message: isClosedStatus(view.status) ? `case is ${view.status}` : 'the case is already being withdrawn', nonRetryable: true });
 
   const validateCompletion = ({ completion, actor }: CompleteTaskArgs) => {
     const v = checkCompletion(state.tasks.get(completion.taskId), actor, completion, { createdBy: view.createdBy, verifiedBy: view.verifiedBy });
@@ -109,7 +107,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   );
 
   const validateWithdraw = ({ actor, reason }: WithdrawArgs) => {
-    if (isClosed(view.status) || view.withdrawal) throw closedFailure();
+    if (isClosedStatus(view.status) || view.withdrawal) throw closedFailure();
     if (closing) throw closingFailure();
     const allowed = actor.org === view.org && (actor.roles.includes('case_lead') || actor.roles.includes('le_supervisor'));
     if (!allowed) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead or supervisor of the case org may withdraw', nonRetryable: true });
@@ -166,7 +164,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
     },
     {
       validator: ({ evidence, urls, hosting = [], actor }: AddEvidenceArgs) => {
-        if (isClosed(view.status) || view.withdrawal) throw closedFailure();
+        if (isClosedStatus(view.status) || view.withdrawal) throw closedFailure();
         if (actor.org !== view.org || !actor.roles.includes('case_lead')) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead of the case org may add evidence', nonRetryable: true });
         // The hosting requests are planned when disruption starts: a provider named after that would never be notified.
         const planned = view.steps.find((s) => s.name === 'hosting')?.status !== 'pending';
