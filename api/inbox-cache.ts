@@ -115,23 +115,20 @@ export class InboxCache {
    */
   private freshVersion(pool: pg.Pool, org: string): Promise<string> {
     const slot = this.versionReads.get(org);
-    if (slot) {
-      const settled = () => undefined;
-      slot.next ??= slot.running.then(settled, settled).then(() => this.startVersionRead(pool, org, slot));
-      return slot.next;
-    }
-    const fresh: { running: Promise<string>; next: Promise<string> | undefined } = { running: Promise.resolve(''), next: undefined };
-    this.versionReads.set(org, fresh);
-    return this.startVersionRead(pool, org, fresh);
+    if (!slot) return this.startVersionRead(pool, org);
+    const settled = () => undefined;
+    slot.next ??= slot.running.then(settled, settled).then(() => this.startVersionRead(pool, org));
+    return slot.next;
   }
 
-  private startVersionRead(pool: pg.Pool, org: string, slot: { running: Promise<string>; next: Promise<string> | undefined }): Promise<string> {
+  /** Starts a read of the org's version as the org's running one; its slot goes when it ends and no caller waits for a next. */
+  private startVersionRead(pool: pg.Pool, org: string): Promise<string> {
     const read = inboxVersion(pool, org);
-    slot.running = read;
-    slot.next = undefined;
-    // Runs before the next read's start (registered earlier): the slot goes only when no caller waits for a next read.
+    const slot: { running: Promise<string>; next: Promise<string> | undefined } = { running: read, next: undefined };
+    this.versionReads.set(org, slot);
+    // Runs before a next read starts (registered before any caller's wait on it).
     const ended = () => {
-      if (slot.running === read && slot.next === undefined && this.versionReads.get(org) === slot) this.versionReads.delete(org);
+      if (this.versionReads.get(org) === slot && slot.next === undefined) this.versionReads.delete(org);
     };
     read.then(ended, ended);
     return read;
