@@ -6,7 +6,7 @@ import { registry } from '../../telemetry/metrics';
 import { freshDatabase, type TestDb } from '../support/db';
 import { startPartnerServer, type PartnerServer } from '../support/partner-server';
 import { caseViewFixture } from '../unit/documents-fixture';
-import type { Task } from '../../domain/types';
+import type { CaseView, Task } from '../../domain/types';
 import { openTask } from '../../bench/lib/context';
 import { verifyChain } from '../../db/queries/audit';
 
@@ -28,8 +28,22 @@ async function attemptsCounted(outcome: string): Promise<number> {
   return metric.filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
 }
 
+/** The activities as the worker registers them, on this suite's database; private addresses allowed (the test partners). */
+const activities = () => createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+
+/** An open confirm_termination task of `caseId` in visa's inbox. */
+const visaTask = (caseId: string, id: string) => ({
+  ...openTask(caseId, id),
+  type: 'confirm_termination' as const,
+  assignee: { org: 'visa', role: 'partner' as const },
+  roles: ['partner' as const],
+});
+
+/** The view closed, as its closing write carries it. */
+const closedView = (view: CaseView) => ({ ...view, status: 'completed' as const, closedAt: '2026-11-25T12:01:00.000Z', updatedAt: '2026-11-25T12:01:00.000Z' });
+
 it('sends a notice with the attempt number from the activity context, counting each attempt by outcome', async () => {
-  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000001', status: 'disrupting' });
   const prepared = await new MockActivityEnvironment().run(acts.prepareNotice, {
     noticeId: 'ntc_activities_1',
@@ -64,7 +78,7 @@ it('sends a notice with the attempt number from the activity context, counting e
 });
 
 it('abandons notices still under way at case close; a late retry keeps them abandoned, a late delivery marks them delivered', async () => {
-  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000002', status: 'disrupting' });
   const env = new MockActivityEnvironment();
   await env.run(acts.prepareNotice, {
@@ -90,7 +104,7 @@ it('abandons notices still under way at case close; a late retry keeps them aban
 });
 
 it('opens several tasks in one recordTask call with the case view and their audit entries; a repeated call changes nothing', async () => {
-  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000003', status: 'disrupting' });
   // Partner tasks shaped like the benchmarks' open task (bench/lib/context.ts).
   const task = (n: number, org: string): Task => ({ ...openTask(view.id, `tsk_batch_${n}`), type: 'confirm_termination', assignee: { org, role: 'partner' }, roles: ['partner'] });
@@ -122,9 +136,9 @@ it('opens several tasks in one recordTask call with the case view and their audi
 });
 
 it("takes a rerun's write over a first attempt's at the same version, and keeps both events in the chain, the later one naming the one it supersedes", async () => {
-  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000004', status: 'disrupting' });
-  const open = { ...openTask(view.id, 'tsk_rerun_1'), type: 'confirm_termination' as const, assignee: { org: 'visa', role: 'partner' as const }, roles: ['partner' as const] };
+  const open = visaTask(view.id, 'tsk_rerun_1');
   await acts.recordTask({ task: open, version: 1, caseOrg: view.org, caseView: { view, version: 1 }, audit: [{ key: 'wf:1:task.created', action: 'task.created', actor: null, data: { taskId: open.id } }] });
   // A completion written by a workflow task that never completed (its worker died), then the one its next attempt
   // accepted instead, under the same version and audit key.
@@ -158,9 +172,9 @@ it("takes a rerun's write over a first attempt's at the same version, and keeps 
 });
 
 it("keeps a rerun's writes over those its replaced attempt finishes late (a lower fence), at any version, in the projection and the chain", async () => {
-  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000005', status: 'disrupting' });
-  const open = { ...openTask(view.id, 'tsk_zombie_1'), type: 'confirm_termination' as const, assignee: { org: 'visa', role: 'partner' as const }, roles: ['partner' as const] };
+  const open = visaTask(view.id, 'tsk_zombie_1');
   const created = { key: 'wf:1:task.created', action: 'task.created', actor: null, data: { taskId: open.id } };
   await acts.recordTask({ task: open, version: 1, caseOrg: view.org, caseView: { view, version: 1 }, audit: [created], fence: 5 });
   const completedBy = (id: string, outcome: string, version: number, fence: number | undefined, key = 'wf:2:task.completed') => ({
@@ -218,11 +232,10 @@ it("keeps a rerun's writes over those its replaced attempt finishes late (a lowe
 });
 
 it('cancels, when the case closes, an open task its workflow does not know (a lost attempt left it), once, under the closing fence', async () => {
-  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000007', status: 'disrupting' });
-  const partnerTask = (id: string) => ({ ...openTask(view.id, id), type: 'confirm_termination' as const, assignee: { org: 'visa', role: 'partner' as const }, roles: ['partner' as const] });
-  const known = partnerTask('tsk_known_1');
-  const stray = partnerTask('tsk_stray_1');
+  const known = visaTask(view.id, 'tsk_known_1');
+  const stray = visaTask(view.id, 'tsk_stray_1');
   await acts.recordTask({ task: known, version: 1, caseOrg: view.org, caseView: { view, version: 1 }, audit: [{ key: 'wf:1:task.created', action: 'task.created', actor: null, data: { taskId: known.id } }], fence: 5 });
   // The lost attempt's task: written under its own (lower) fence, never known to the rerun.
   await acts.recordTask({ task: stray, version: 1, caseOrg: view.org, audit: [{ key: 'wf:2:task.created', action: 'task.created', actor: null, data: { taskId: stray.id } }], fence: 4 });
@@ -235,7 +248,7 @@ it('cancels, when the case closes, an open task its workflow does not know (a lo
     ['tsk_stray_1', 'open', 1, 4],
   ]);
   // The closing write cancels the known task itself; the stray one is cancelled beside it, with an entry of its own.
-  const closed = { ...view, status: 'completed' as const, closedAt: '2026-11-25T12:01:00.000Z', updatedAt: '2026-11-25T12:01:00.000Z' };
+  const closed = closedView(view);
   const closing = {
     task: { ...known, status: 'cancelled' as const, completedAt: '2026-11-25T12:01:00.000Z' },
     version: 2,
@@ -268,11 +281,11 @@ it('cancels, when the case closes, an open task its workflow does not know (a lo
 });
 
 it("leaves alone, when the case closes, the tasks its workflow knows: a completion still being written (another local activity, an older run's activity) lands after the closing write", async () => {
-  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000008', status: 'disrupting' });
-  const known = { ...openTask(view.id, 'tsk_known_8'), type: 'confirm_termination' as const, assignee: { org: 'visa', role: 'partner' as const }, roles: ['partner' as const] };
+  const known = visaTask(view.id, 'tsk_known_8');
   await acts.recordTask({ task: known, version: 1, caseOrg: view.org, caseView: { view, version: 1 }, audit: [], fence: 5 });
-  const closed = { ...view, status: 'completed' as const, closedAt: '2026-11-25T12:01:00.000Z', updatedAt: '2026-11-25T12:01:00.000Z' };
+  const closed = closedView(view);
   // The workflow completed the task (its write, under fence 8, still in flight), then closed the case (fence 12).
   await acts.recordCase({ view: closed, version: 2, audit: [], fence: 12, knownTaskIds: [known.id] });
   const done = { ...known, status: 'completed' as const, outcome: 'terminated', completedAt: '2026-11-25T12:00:30.000Z', completedBy: { id: 'prn_partner', org: 'visa' } };
@@ -284,12 +297,12 @@ it("leaves alone, when the case closes, the tasks its workflow knows: a completi
 });
 
 it('does not cancel, at a closing write that lands late (a lost attempt), a task written under a later fence', async () => {
-  const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 2_000, allowPrivate: true }, urlChecks: { timeoutMs: 1_000, allowPrivate: true } });
+  const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000009', status: 'disrupting' });
-  const later = { ...openTask(view.id, 'tsk_later_9'), type: 'confirm_termination' as const, assignee: { org: 'visa', role: 'partner' as const }, roles: ['partner' as const] };
+  const later = visaTask(view.id, 'tsk_later_9');
   // The rerun (fence 30) opened a task; the replaced attempt's closing write (fence 12) lands after it.
   await acts.recordTask({ task: later, version: 1, caseOrg: view.org, caseView: { view, version: 3 }, audit: [], fence: 30 });
-  const closed = { ...view, status: 'completed' as const, closedAt: '2026-11-25T12:01:00.000Z', updatedAt: '2026-11-25T12:01:00.000Z' };
+  const closed = closedView(view);
   await acts.recordCase({ view: closed, version: 2, audit: [], fence: 12, knownTaskIds: [] });
   const { rows } = await db.pool.query('SELECT status, version, fence FROM tasks WHERE id = $1', [later.id]);
   expect(rows[0]).toEqual({ status: 'open', version: 1, fence: 30 });
