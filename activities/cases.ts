@@ -5,7 +5,7 @@ import { isPositiveOutcome } from '../domain/rules/tasks';
 import { isClosedStatus, OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type TaskType } from '../domain/types';
 import { observeOutcome, type OutcomeKind } from '../telemetry/metrics';
 import { inTransaction, prepared } from '../db/client';
-import { appendSuperseding, auditAppendStatement, storedAudit, type AuditRow } from '../db/queries/audit';
+import { appendSuperseding, appendWorkflowAudit, auditAppendStatement, storedAudit, type AuditRow } from '../db/queries/audit';
 import type { CaseViewWrite, FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
 
 interface Statement {
@@ -42,9 +42,31 @@ function caseUpsert(view: CaseView, version: number, fence: number, first: numbe
 }
 
 const TASK_COLUMNS = 20;
+/** Where status and completed_at sit among a task row's columns (tasksUpsert). */
+const STATUS_COLUMN = 4;
+const COMPLETED_AT_COLUMN = 11;
 
-/** Upserts tasks (distinct ids) in one statement; a row never gives way to an earlier write, as with cases. */
-function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], fence: number, first: number): Statement {
+/**
+ * The closed-case guard of a write that opens tasks under a fence: whether its case is closed under that fence or a later
+ * one (so a replaced workflow task attempt, finishing late, is opening a task its case's closing write never saw). It
+ * locks the case row, so that it either waits for a closing write in flight and sees it, or holds that write back until
+ * it commits, when the closing write's stray sweep, which reads after its own commit, sees the task. With the case row
+ * upserted by the same statement, it takes the lock that upsert takes (no upgrade from a shared lock, which two such
+ * statements would deadlock on).
+ */
+function closedGuard(caseId: string, fence: number, upsertsCase: boolean, first: number): Statement {
+  const open = OPEN_CASE_STATUSES.map((s) => `'${s}'`).join(',');
+  return {
+    sql: `SELECT status NOT IN (${open}) AND fence >= $${first + 1} AS refuse FROM cases WHERE id = $${first} ${upsertsCase ? 'FOR NO KEY UPDATE' : 'FOR SHARE'}`,
+    params: [caseId, fence],
+  };
+}
+
+/**
+ * Upserts tasks (distinct ids) in one statement; a row never gives way to an earlier write, as with cases. With `guarded`
+ * (a `guard` CTE, closedGuard, precedes this one), an open task is written cancelled when the guard refuses it.
+ */
+function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], fence: number, first: number, guarded: boolean): Statement {
   const params: unknown[] = [];
   const tuples = items.map(({ task, version }) => {
     const at = first + params.length;
@@ -53,7 +75,12 @@ function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], 
       task.escalated, task.completedAt, task.completedBy?.id ?? null, task.completedBy?.org ?? null, task.outcome,
       task.data === null ? null : JSON.stringify(task.data), task.comment, JSON.stringify(task.context), version, fence,
     );
-    return `(${placeholders(at, TASK_COLUMNS)})`;
+    const columns = Array.from({ length: TASK_COLUMNS }, (_, i) => `$${at + i}`);
+    if (guarded && task.status === 'open') {
+      columns[STATUS_COLUMN] = `CASE WHEN (SELECT refuse FROM guard) THEN 'cancelled' ELSE ${columns[STATUS_COLUMN]} END`;
+      columns[COMPLETED_AT_COLUMN] = `CASE WHEN (SELECT refuse FROM guard) THEN now() ELSE ${columns[COMPLETED_AT_COLUMN]}::timestamptz END`;
+    }
+    return `(${columns.join(',')})`;
   });
   return {
     sql: `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, due_at, escalated,
@@ -63,12 +90,12 @@ function tasksUpsert(caseOrg: string, items: { task: Task; version: number }[], 
        completed_at = EXCLUDED.completed_at, completed_by_id = EXCLUDED.completed_by_id, completed_by_org = EXCLUDED.completed_by_org,
        outcome = EXCLUDED.outcome, data = EXCLUDED.data, comment = EXCLUDED.comment, context = EXCLUDED.context, version = EXCLUDED.version,
        fence = EXCLUDED.fence
-     WHERE ${laterWrite('tasks')}`,
+     WHERE ${laterWrite('tasks')}${guarded ? '\n     RETURNING id, status' : ''}`,
     params,
   };
 }
 
-/** A task the closing write found open and its workflow does not know (strayTasks). */
+/** A task found open that its case's workflow does not know (strayTasks), or one a closed case refused (closedGuard). */
 interface Stray {
   id: string;
   type: string;
@@ -77,11 +104,12 @@ interface Stray {
 /**
  * Open tasks of a case that its workflow does not know: a workflow task whose worker lost Temporal (but not PostgreSQL)
  * can still open a task after its rerun decided otherwise, and the fence keeps only what the rerun also wrote in order
- * (laterWrite). The closing write cancels whatever is still open besides the tasks the workflow knows (knownTaskIds:
- * closeCase has cancelled the open ones, but a completion may still be in flight in another activity, which the sweep
- * would otherwise cancel and, under its later fence, keep cancelled) and those it writes itself, so no task stays open,
- * in a partner's inbox, on a closed case. Only tasks written under the closing write's fence or an earlier one: a
- * closing write that lands late (its attempt was replaced) leaves a rerun's tasks alone.
+ * (laterWrite). After the closing write has committed, it cancels whatever is still open besides the tasks the workflow
+ * knows (knownTaskIds: closeCase has cancelled the open ones, but a completion may still be in flight in another
+ * activity, which the sweep would otherwise cancel and, under its later fence, keep cancelled) and those it wrote
+ * itself, so no task stays open, in a partner's inbox, on a closed case. Only tasks written under the closing write's
+ * fence or an earlier one: a closing write that lands late (its attempt was replaced) leaves a rerun's tasks alone. A
+ * task such an attempt opens after the sweep has read is refused by closedGuard instead.
  */
 async function strayTasks(db: pg.Pool | pg.PoolClient, caseId: string, written: string[], fence: number, lock = false): Promise<Stray[]> {
   const { rows } = await db.query<Stray>(
@@ -93,29 +121,45 @@ async function strayTasks(db: pg.Pool | pg.PoolClient, caseId: string, written: 
   return rows;
 }
 
-/** Cancels the stray tasks (strayTasks) still open, under the closing write's fence, a later version, and their audit entries. */
-function strayCancellation(caseId: string, strays: Stray[], fence: number, first: number): { statement: Statement; audit: AuditInput[] } {
-  return {
-    statement: {
-      sql: `UPDATE tasks SET status = 'cancelled', completed_at = now(), version = version + 1, fence = GREATEST(fence, $${first + 2})
-             WHERE case_id = $${first} AND status = 'open' AND id = ANY($${first + 1}::text[]) AND fence <= $${first + 2}`,
-      params: [caseId, strays.map((t) => t.id), fence],
-    },
-    audit: strays.map((t) => ({
-      key: `stray:${t.id}:cancelled`,
-      action: 'task.cancelled',
-      actor: null,
-      data: { taskId: t.id, type: t.type, reason: "not among the case workflow's tasks: cancelled when the case closed" },
-    })),
-  };
+/** The audit entry of a task cancelled because its case had closed (a stray, or one closedGuard refused). */
+const strayCancelled = (t: Stray, reason: string): AuditInput => ({
+  key: `stray:${t.id}:cancelled`,
+  action: 'task.cancelled',
+  actor: null,
+  data: { taskId: t.id, type: t.type, reason },
+});
+
+/**
+ * Cancels the stray tasks (strayTasks) still open after a closing write: locked in a transaction, so that the
+ * cancellation and its audit entries name the same rows, then cancelled under the closing write's fence at a later
+ * version, with their entries, in one statement. Rare: only a replaced attempt leaves them. A retry changes nothing.
+ */
+async function sweepStrays(pool: pg.Pool, caseId: string, spared: string[], fence: number, auditFence: number | undefined): Promise<void> {
+  if ((await strayTasks(pool, caseId, spared, fence)).length === 0) return;
+  const done = await inTransaction(pool, async (client) => {
+    const strays = await strayTasks(client, caseId, spared, fence, true);
+    if (strays.length === 0) return null;
+    const audit = strays.map((t) => strayCancelled(t, "not among the case workflow's tasks: cancelled when the case closed"));
+    const append = auditAppendStatement(caseId, audit, 4, auditFence);
+    const { rows } = await client.query<AuditRow>(
+      prepared(
+        `WITH stray_rows AS (
+           UPDATE tasks SET status = 'cancelled', completed_at = now(), version = version + 1, fence = GREATEST(fence, $3)
+            WHERE case_id = $1 AND status = 'open' AND id = ANY($2::text[]) AND fence <= $3)
+         ${append.sql}`,
+        [caseId, strays.map((t) => t.id), fence, ...append.params],
+      ),
+    );
+    return { audit, rows };
+  });
+  if (done) await appendSuperseding(pool, caseId, done.audit, storedAudit(done.rows), auditFence);
 }
 
 /**
  * Case view, tasks and audit entries as ONE statement (data-modifying CTEs, then the audit append): atomic without
- * BEGIN/COMMIT, one round trip, and the case's audit lock is held only while PostgreSQL runs it. A write of a closed
- * case's view first looks for stray tasks (strayTasks): one more round trip, at the close only. When it finds any (rare:
- * only a replaced attempt leaves them), it locks them in a transaction first, so that the cancellation and its audit
- * entries name the same rows.
+ * BEGIN/COMMIT, one round trip, and the case's audit lock is held only while PostgreSQL runs it. After a closed case's
+ * view, the stray sweep (sweepStrays: one more read, at the close only). Open tasks written under a fence pass the
+ * closed-case guard (closedGuard); those it refuses are written cancelled, and their entries appended after.
  */
 async function writeProjection(
   pool: pg.Pool,
@@ -124,39 +168,36 @@ async function writeProjection(
 ): Promise<void> {
   if (!w.caseView && w.tasks.length === 0 && w.audit.length === 0) return;
   const fence = w.fence ?? 0;
-  const statement = (strays: Stray[]) => {
-    const ctes: string[] = [];
-    const params: unknown[] = [];
-    const add = (name: string, st: Statement) => {
-      ctes.push(`${name} AS (${st.sql})`);
-      params.push(...st.params);
-    };
-    if (w.caseView) add('case_row', caseUpsert(w.caseView.view, w.caseView.version, fence, params.length + 1));
-    if (w.tasks.length > 0) add('task_rows', tasksUpsert(w.caseOrg, w.tasks, fence, params.length + 1));
-    let audit = w.audit;
-    if (strays.length > 0) {
-      const cancel = strayCancellation(caseId, strays, fence, params.length + 1);
-      add('stray_rows', cancel.statement);
-      audit = [...cancel.audit, ...w.audit];
-    }
-    let main = 'SELECT 1';
-    if (audit.length > 0) {
-      const append = auditAppendStatement(caseId, audit, params.length + 1, w.fence);
-      main = append.sql;
-      params.push(...append.params);
-    }
-    return { query: prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params), audit };
+  const guarded = fence > 0 && w.tasks.some((t) => t.task.status === 'open');
+  const ctes: string[] = [];
+  const params: unknown[] = [];
+  const add = (name: string, st: Statement) => {
+    ctes.push(`${name} AS (${st.sql})`);
+    params.push(...st.params);
   };
-  const known = w.caseView && isClosedStatus(w.caseView.view.status) ? w.caseView.knownTaskIds : undefined;
-  const spared = known ? [...known, ...w.tasks.map((t) => t.task.id)] : [];
-  const strays = known ? await strayTasks(pool, caseId, spared, fence) : [];
-  const run = async (db: pg.Pool | pg.PoolClient, found: Stray[]) => {
-    const st = statement(found);
-    return { rows: (await db.query<AuditRow>(st.query)).rows, audit: st.audit };
-  };
-  const { rows, audit } =
-    strays.length === 0 ? await run(pool, []) : await inTransaction(pool, async (client) => run(client, await strayTasks(client, caseId, spared, fence, true)));
-  if (audit.length > 0) await appendSuperseding(pool, caseId, audit, storedAudit(rows), w.fence);
+  if (w.caseView) add('case_row', caseUpsert(w.caseView.view, w.caseView.version, fence, params.length + 1));
+  if (guarded) add('guard', closedGuard(caseId, fence, w.caseView !== undefined, params.length + 1));
+  if (w.tasks.length > 0) add('task_rows', tasksUpsert(w.caseOrg, w.tasks, fence, params.length + 1, guarded));
+  // The refused tasks are read after the audit append has taken the case's lock (the function runs first), so every
+  // writer of the case takes its locks in one order: the audit lock, then the case row.
+  const refused = guarded ? `(SELECT coalesce(array_agg(id), '{}') FROM task_rows WHERE status = 'cancelled') AS refused` : '';
+  let main = guarded ? `SELECT ${refused}` : 'SELECT 1';
+  if (w.audit.length > 0) {
+    const append = auditAppendStatement(caseId, w.audit, params.length + 1, w.fence);
+    main = guarded ? `SELECT appended.*, ${refused} FROM (${append.sql}) appended` : append.sql;
+    params.push(...append.params);
+  }
+  const { rows } = await pool.query<AuditRow & { refused?: string[] }>(prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params));
+  if (w.audit.length > 0) await appendSuperseding(pool, caseId, w.audit, storedAudit(rows), w.fence);
+  const refusedIds = new Set(rows[0]?.refused ?? []);
+  const refusedTasks = w.tasks.filter((t) => t.task.status === 'open' && refusedIds.has(t.task.id)).map(({ task }) => ({ id: task.id, type: task.type }));
+  if (refusedTasks.length > 0) {
+    const reason = 'opened by a replaced workflow task attempt after the case had closed: written cancelled';
+    await appendWorkflowAudit(pool, caseId, refusedTasks.map((t) => strayCancelled(t, reason)), w.fence);
+  }
+  if (w.caseView && isClosedStatus(w.caseView.view.status) && w.caseView.knownTaskIds) {
+    await sweepStrays(pool, caseId, [...w.caseView.knownTaskIds, ...w.tasks.map((t) => t.task.id)], fence, w.fence);
+  }
 }
 
 /** Upserts the case view with its audit entries. */

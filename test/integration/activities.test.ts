@@ -247,7 +247,7 @@ it('cancels, when the case closes, an open task its workflow does not know (a lo
     ['tsk_known_1', 'open', 1, 5],
     ['tsk_stray_1', 'open', 1, 4],
   ]);
-  // The closing write cancels the known task itself; the stray one is cancelled beside it, with an entry of its own.
+  // The closing write cancels the known task itself; the stray one is cancelled after it, with an entry of its own.
   const closed = closedView(view);
   const closing = {
     task: { ...known, status: 'cancelled' as const, completedAt: '2026-11-25T12:01:00.000Z' },
@@ -266,8 +266,8 @@ it('cancels, when the case closes, an open task its workflow does not know (a lo
     (await db.pool.query('SELECT event_key, action, data FROM audit_entries WHERE case_id = $1 ORDER BY seq', [view.id])).rows.map((r) => [r.event_key, r.action, r.data.taskId ?? null]);
   const afterClose = await entries();
   expect(afterClose.slice(2)).toEqual([
-    ['stray:tsk_stray_1:cancelled', 'task.cancelled', 'tsk_stray_1'],
     ['wf:3:case.closed', 'case.closed', null],
+    ['stray:tsk_stray_1:cancelled', 'task.cancelled', 'tsk_stray_1'],
   ]);
   // The closing write again (a retried local activity) changes nothing; nor does the lost attempt writing its task later.
   await acts.recordTask(closing);
@@ -278,6 +278,91 @@ it('cancels, when the case closes, an open task its workflow does not know (a lo
   ]);
   expect(await entries()).toEqual(afterClose);
   expect((await verifyChain(db.pool, view.id)).intact).toBe(true);
+});
+
+/** Whether `p` is still pending after `ms` (a write waiting on a lock another connection holds). */
+async function pendingAfter(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let settled = false;
+  void p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((r) => setTimeout(r, ms));
+  return !settled;
+}
+
+const taskRow = async (id: string) => (await db.pool.query('SELECT status, version, fence, completed_at IS NOT NULL AS done FROM tasks WHERE id = $1', [id])).rows[0];
+const strayEntries = async (caseId: string) =>
+  (await db.pool.query(`SELECT event_key, data->>'reason' AS reason FROM audit_entries WHERE case_id = $1 AND event_key LIKE 'stray:%' ORDER BY seq`, [caseId])).rows;
+
+it('writes cancelled, with an entry, a task a replaced attempt opens after its case closed (a lower fence); a retry changes nothing', async () => {
+  const acts = activities();
+  const view = caseViewFixture({ id: 'case_activities000010', status: 'disrupting' });
+  await acts.recordCase({ view, version: 1, audit: [], fence: 5 });
+  await acts.recordCase({ view: closedView(view), version: 2, audit: [{ key: 'wf:3:case.closed', action: 'case.closed', actor: null, data: {} }], fence: 20, knownTaskIds: [] });
+  // The replaced attempt (fence 4) opens a task after the sweep of the closing write has read.
+  const late = visaTask(view.id, 'tsk_late_10');
+  const write = { task: late, version: 1, caseOrg: view.org, audit: [{ key: 'wf:2:task.created', action: 'task.created', actor: null, data: { taskId: late.id } }], fence: 4 };
+  await acts.recordTask(write);
+  expect(await taskRow(late.id)).toEqual({ status: 'cancelled', version: 1, fence: 4, done: true });
+  const entries = async () => (await db.pool.query('SELECT event_key FROM audit_entries WHERE case_id = $1 ORDER BY seq', [view.id])).rows.map((r) => r.event_key);
+  expect(await entries()).toEqual(['wf:3:case.closed', 'wf:2:task.created', 'stray:tsk_late_10:cancelled']);
+  expect((await strayEntries(view.id))[0].reason).toMatch(/after the case had closed/);
+  await acts.recordTask(write);
+  expect(await taskRow(late.id)).toEqual({ status: 'cancelled', version: 1, fence: 4, done: true });
+  expect(await entries()).toEqual(['wf:3:case.closed', 'wf:2:task.created', 'stray:tsk_late_10:cancelled']);
+  // A task opened under the closing fence's successor (a later attempt of a still open case) is left open: only a lower
+  // or equal fence is refused.
+  const view11 = caseViewFixture({ id: 'case_activities000011', status: 'disrupting' });
+  await acts.recordCase({ view: closedView(view11), version: 2, audit: [], fence: 20, knownTaskIds: [] });
+  await acts.recordTask({ task: visaTask(view11.id, 'tsk_later_11'), version: 1, caseOrg: view11.org, audit: [], fence: 21 });
+  expect(await taskRow('tsk_later_11')).toMatchObject({ status: 'open', fence: 21 });
+  expect((await verifyChain(db.pool, view.id)).intact).toBe(true);
+});
+
+it('refuses a late opening that meets a closing write in flight: it waits for the close to commit and sees it', async () => {
+  const acts = activities();
+  const view = caseViewFixture({ id: 'case_activities000012', status: 'disrupting' });
+  await acts.recordCase({ view, version: 1, audit: [], fence: 5 });
+  const closer = await db.pool.connect();
+  try {
+    await closer.query('BEGIN');
+    await closer.query(`UPDATE cases SET status = 'completed', version = 2, fence = 20 WHERE id = $1`, [view.id]);
+    const late = visaTask(view.id, 'tsk_late_12');
+    const write = acts.recordTask({ task: late, version: 1, caseOrg: view.org, audit: [], fence: 4 });
+    expect(await pendingAfter(write, 300)).toBe(true);
+    await closer.query('COMMIT');
+    await write;
+    expect(await taskRow(late.id)).toEqual({ status: 'cancelled', version: 1, fence: 4, done: true });
+    expect((await strayEntries(view.id)).map((r) => r.event_key)).toEqual(['stray:tsk_late_12:cancelled']);
+  } finally {
+    closer.release();
+  }
+});
+
+it('sweeps, after the closing write commits, a task whose write held the case row while the close came', async () => {
+  const acts = activities();
+  const view = caseViewFixture({ id: 'case_activities000013', status: 'disrupting' });
+  await acts.recordCase({ view, version: 1, audit: [], fence: 5 });
+  const opener = await db.pool.connect();
+  try {
+    // The late opening as closedGuard runs it: the case row locked (shared), the task inserted, not yet committed.
+    await opener.query('BEGIN');
+    await opener.query('SELECT 1 FROM cases WHERE id = $1 FOR SHARE', [view.id]);
+    await opener.query(
+      `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, context, version, fence)
+       VALUES ('tsk_late_13', $1, $2, 'confirm_termination', 'open', 'visa', 'partner', '{partner}', now(), '{}', 1, 4)`,
+      [view.id, view.org],
+    );
+    const close = acts.recordCase({ view: closedView(view), version: 2, audit: [], fence: 20, knownTaskIds: [] });
+    expect(await pendingAfter(close, 300)).toBe(true);
+    await opener.query('COMMIT');
+    await close;
+    expect(await taskRow('tsk_late_13')).toEqual({ status: 'cancelled', version: 2, fence: 20, done: true });
+    expect((await strayEntries(view.id)).map((r) => r.event_key)).toEqual(['stray:tsk_late_13:cancelled']);
+  } finally {
+    opener.release();
+  }
 });
 
 it("leaves alone, when the case closes, the tasks its workflow knows: a completion still being written (another local activity, an older run's activity) lands after the closing write", async () => {
