@@ -5,7 +5,7 @@ import { isPositiveOutcome } from '../domain/rules/tasks';
 import { isClosedStatus, OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type TaskType } from '../domain/types';
 import { observeOutcome, type OutcomeKind } from '../telemetry/metrics';
 import { inTransaction, prepared } from '../db/client';
-import { appendSuperseding, appendWorkflowAudit, auditAppendStatement, storedAudit, type AuditRow } from '../db/queries/audit';
+import { appendSuperseding, appendWorkflowAudit, auditAppendStatement, lockCaseAudit, storedAudit, type AuditRow } from '../db/queries/audit';
 import type { CaseViewWrite, FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
 
 interface Statement {
@@ -130,13 +130,15 @@ const strayCancelled = (t: Stray, reason: string): AuditInput => ({
 });
 
 /**
- * Cancels the stray tasks (strayTasks) still open after a closing write: locked in a transaction, so that the
- * cancellation and its audit entries name the same rows, then cancelled under the closing write's fence at a later
- * version, with their entries, in one statement. Rare: only a replaced attempt leaves them. A retry changes nothing.
+ * Cancels the stray tasks (strayTasks) still open after a closing write: locked in a transaction (after the case's
+ * audit lock, the order every write takes them in), so that the cancellation and its audit entries name the same rows,
+ * then cancelled under the closing write's fence at a later version, with their entries, in one statement. Rare: only a
+ * replaced attempt leaves them. A retry changes nothing.
  */
 async function sweepStrays(pool: pg.Pool, caseId: string, spared: string[], fence: number, auditFence: number | undefined): Promise<void> {
   if ((await strayTasks(pool, caseId, spared, fence)).length === 0) return;
   const done = await inTransaction(pool, async (client) => {
+    await lockCaseAudit(client, caseId);
     const strays = await strayTasks(client, caseId, spared, fence, true);
     if (strays.length === 0) return null;
     const audit = strays.map((t) => strayCancelled(t, "not among the case workflow's tasks: cancelled when the case closed"));

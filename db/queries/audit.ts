@@ -400,6 +400,17 @@ const microsText = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-
 /** A recorded time as microsText, or '-infinity' (rows from before migration 0011; a horizon not yet moved). */
 const recordedText = (column: string) => `CASE WHEN isfinite(${column}) THEN ${microsText(column)} ELSE '-infinity' END`;
 
+/** The class of the cases' audit advisory locks (0x415544, "AUD"), which audit_append() takes per case. */
+const AUDIT_LOCK_CLASS = 4281668;
+
+/**
+ * Takes the case's audit lock (as audit_append() does, held to the end of the transaction) inside the caller's
+ * transaction: for a writer that locks rows before it appends, so it takes its locks in the order every append does.
+ */
+export async function lockCaseAudit(client: pg.PoolClient, caseId: string): Promise<void> {
+  await client.query(prepared('SELECT pg_advisory_xact_lock($1, hashtext($2))', [AUDIT_LOCK_CLASS, caseId]));
+}
+
 /**
  * How far the `since` export reaches: every audit entry written before it has committed (or is gone), so a later
  * export from here never finds an older one. Every writer takes its case's advisory lock (class 0x415544, "AUD") in
@@ -417,7 +428,7 @@ export async function recordedHorizon(pool: pg.Pool, since: string): Promise<str
                        least($2::timestamptz,
                              (SELECT min(coalesce(s.xact_start, '-infinity'::timestamptz))
                                 FROM pg_locks l LEFT JOIN pg_stat_activity s ON s.pid = l.pid
-                               WHERE l.locktype = 'advisory' AND l.classid = 4281668 AND l.objsubid = 2 AND l.granted
+                               WHERE l.locktype = 'advisory' AND l.classid = ${AUDIT_LOCK_CLASS} AND l.objsubid = 2 AND l.granted
                                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))
                        - interval '2 seconds') AS h) x`,
     [since, clock[0].now],

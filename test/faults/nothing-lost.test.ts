@@ -456,6 +456,11 @@ describe('fault injection', () => {
       expect(e.fence !== null && met.rows[0].fence !== null && e.fence >= met.rows[0].fence, `fence of ${e.event_key}: ${e.fence} after ${met.rows[0].fence}`).toBe(true);
       if (e.fence === met.rows[0].fence) supersedingSameFence += 1;
     }
+    // A task a replaced attempt opened (swept at the close, or refused after it) is cancelled, with its entry.
+    const strays = await db.pool.query<{ task_id: string; status: string | null }>(
+      `SELECT e.data->>'taskId' AS task_id, t.status FROM audit_entries e LEFT JOIN tasks t ON t.id = e.data->>'taskId' WHERE e.event_key LIKE 'stray:%'`,
+    );
+    for (const s of strays.rows) expect(s.status, `stray task ${s.task_id}`).toBe('cancelled');
     const su = new pg.Client({ connectionString: servers.pg.ownerUrl });
     await su.connect();
     try {
@@ -487,7 +492,7 @@ describe('fault injection', () => {
     const attempts = await db.pool.query(`SELECT count(*)::int AS n FROM audit_entries WHERE action = 'notice.attempt'`);
     const abandoned = notices.rows.filter((n) => n.state === 'abandoned').length;
     console.log(
-      `fault suite: ${CASES} cases, ${counts.kills} worker kills (${counts.workersLostForGood} for good), ${counts.temporalRestarts} Temporal and ${counts.postgresRestarts} PostgreSQL restarts, ${notices.rows.length} notices (${abandoned} abandoned at close), ${attempts.rows[0].n} retried attempts, ${counts.racesRun} completion races, ${counts.http503} answers 503, ${superseding.rows.length} audit entries superseding a killed worker's write (${supersedingSameFence} from a repeated attempt with the same fence), ${counts.tampered} tamperings found`,
+      `fault suite: ${CASES} cases, ${counts.kills} worker kills (${counts.workersLostForGood} for good), ${counts.temporalRestarts} Temporal and ${counts.postgresRestarts} PostgreSQL restarts, ${notices.rows.length} notices (${abandoned} abandoned at close), ${attempts.rows[0].n} retried attempts, ${counts.racesRun} completion races, ${counts.http503} answers 503, ${superseding.rows.length} audit entries superseding a killed worker's write (${supersedingSameFence} from a repeated attempt with the same fence), ${strays.rows.length} tasks a replaced attempt opened cancelled at or after the close, ${counts.tampered} tamperings found`,
     );
   }, (LARGE ? 50 : 18) * 60_000);
 });
