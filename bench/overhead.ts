@@ -28,10 +28,16 @@ import { resetStatements, shortSql, topStatements, totalStatements, type Stateme
  */
 const SPLIT = process.env.BENCH_SPLIT === '1';
 
+/**
+ * Warm-up: V8 compiles the API's, the activities' and the drivers' code in the background for the first hundred cases or
+ * so (TurboFan, on helper threads), which is not what a long-running worker spends per case. With 8 warm-up cases per side
+ * the quick profile's takedown cases used 561 and 562 ms of CPU, with 80 cases 486 and 539 ms (other threads 46/44 ms
+ * against 31/29 ms); the floor's code, far less of it, moved little (docs/performance-experiments.md).
+ */
 const PROFILES = {
   smoke: { concurrency: 4, blocks: 2, casesPerBlock: 4, warmup: 4, historySample: 4, updatesPerRound: 8, rounds: 2, serialUpdates: 6, profileCases: 4, pollMs: 25, sweep: { levels: [2], rounds: 1, cases: 2 } },
-  quick: { concurrency: 8, blocks: 4, casesPerBlock: 12, warmup: 8, historySample: 16, updatesPerRound: 16, rounds: 2, serialUpdates: 20, profileCases: 12, pollMs: 25, sweep: { levels: [2, 4], rounds: 2, cases: 8 } },
-  full: { concurrency: 16, blocks: 4, casesPerBlock: 64, warmup: 16, historySample: 48, updatesPerRound: 100, rounds: 2, serialUpdates: 60, profileCases: 32, pollMs: 25, sweep: { levels: [2, 4, 8], rounds: 2, cases: 24 } },
+  quick: { concurrency: 8, blocks: 4, casesPerBlock: 12, warmup: 48, historySample: 16, updatesPerRound: 16, rounds: 2, serialUpdates: 20, profileCases: 12, pollMs: 25, sweep: { levels: [2, 4], rounds: 2, cases: 8 } },
+  full: { concurrency: 16, blocks: 4, casesPerBlock: 64, warmup: 128, historySample: 48, updatesPerRound: 100, rounds: 2, serialUpdates: 60, profileCases: 32, pollMs: 25, sweep: { levels: [2, 4, 8], rounds: 2, cases: 24 } },
 };
 
 /** A case (or floor run) that makes no progress for this long fails the benchmark rather than hanging it. */
@@ -445,8 +451,18 @@ async function teardown(rig: Rig): Promise<void> {
   await rig.db.close().catch(() => {});
 }
 
+/** The shape is counted from the last warm-up cases' histories (the most common counts among them). */
+const SHAPE_SAMPLE = 32;
+
+/** BENCH_WARMUP overrides the profile's warm-up cases per side. */
+function warmupCases(profileDefault: number): number {
+  const n = Number(process.env.BENCH_WARMUP ?? profileDefault);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_WARMUP must be a whole number of cases, at least 1 (got ${process.env.BENCH_WARMUP})`);
+  return n;
+}
+
 async function run(ctx: BenchContext): Promise<BenchResult> {
-  const p = PROFILES[ctx.profile];
+  const p = { ...PROFILES[ctx.profile], warmup: warmupCases(PROFILES[ctx.profile].warmup) };
   const { progress } = ctx;
   progress.phase('overhead: starting the worker, the API and the partner simulator');
   const rig = await setup(ctx, p.pollMs);
@@ -456,7 +472,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const warm = await runBlock(rig, 'warm-up takedown', p.warmup, p.concurrency, () => runTakedownCase(rig));
     if (warm.samples.length === 0) throw new Error(`no warm-up case completed (SUT log: ${rig.sut.logFile})`);
     await sleep(3_000); // the archive children of the last cases finish
-    const warmHistories = await mapLimit(warm.samples, 4, async (s) => {
+    const warmHistories = await mapLimit(warm.samples.slice(-SHAPE_SAMPLE), 4, async (s) => {
       const h = await fetchParsedHistory(rig.client, caseWorkflowId(s.caseId));
       const children = await Promise.all(h.children.map((c) => fetchParsedHistory(rig.client, c)));
       return { h, child: children[0], counts: countsOf(h, children) };
@@ -899,7 +915,7 @@ to commit (audit appends of one case are serialised on that lock), ${num((lockSt
 case ends when its workflow closes. **Floor** (\`bench/floor-workflow.ts\`, bundled separately, same worker process and
 dev server, its own task queue): update-with-start, then the same number of updates driven straight from a Temporal client,
 no-op activities (local where the case's are local), timers that never fire, a child workflow. Its shape is counted at run time from the history of a real
-case (the most common counts among the warm-up cases: ${c.typical.spread}, as activities/updates/timers/children):
+case (the most common counts among the last ${Math.min(SHAPE_SAMPLE, p.warmup)} warm-up cases: ${c.typical.spread}, as activities/updates/timers/children):
 
 ${table(['counted in the history', 'takedown case', 'floor run'], shapeRows)}
 

@@ -25,6 +25,7 @@ function usage(): string {
 environment:
   BENCH_SUT_NODE_FLAGS   extra Node flags for the system under test, e.g. "--trace-gc" (its output goes to the SUT log)
   BENCH_SPLIT=1          overhead: the API in a process of its own
+  BENCH_WARMUP=N         overhead: N warm-up cases per side instead of the profile's
   TEMPORAL_CLI_PATH      the Temporal CLI whose dev server the benchmarks start (as for npm start and the tests)`;
 }
 
