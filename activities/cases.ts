@@ -5,7 +5,7 @@ import { isPositiveOutcome } from '../domain/rules/tasks';
 import { isClosedStatus, OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type TaskType } from '../domain/types';
 import { observeOutcome, type OutcomeKind } from '../telemetry/metrics';
 import { inTransaction, prepared } from '../db/client';
-import { appendSuperseding, appendWorkflowAudit, auditAppendStatement, lockCaseAudit, storedAudit, type AuditRow } from '../db/queries/audit';
+import { appendSuperseding, appendWorkflowAudit, AUDIT_LOCK_CLASS, auditAppendStatement, lockCaseAudit, storedAudit, type AuditRow } from '../db/queries/audit';
 import type { CaseViewWrite, FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
 
 interface Statement {
@@ -54,11 +54,14 @@ const COMPLETED_AT_COLUMN = 11;
  * upserted by the same statement, it takes the lock that upsert takes (no upgrade from a shared lock, which two such
  * statements would deadlock on).
  */
-function closedGuard(caseId: string, fence: number, upsertsCase: boolean, first: number): Statement {
+function closedGuard(caseId: string, fence: number, upserted: { open: boolean; version: number } | undefined, first: number): Statement {
   const open = OPEN_CASE_STATUSES.map((s) => `'${s}'`).join(',');
+  // The guard reads the row as it was before this statement: an open view this statement writes over it (laterWrite,
+  // with fence > 0 on both sides) is what the case will be, so the closed row it replaces refuses nothing.
+  const reopened = upserted?.open ? ` AND NOT (fence > 0 AND (fence, version) <= ($${first + 1}::integer, $${first + 2}::integer))` : '';
   return {
-    sql: `SELECT status NOT IN (${open}) AND fence >= $${first + 1} AS refuse FROM cases WHERE id = $${first} ${upsertsCase ? 'FOR NO KEY UPDATE' : 'FOR SHARE'}`,
-    params: [caseId, fence],
+    sql: `SELECT status NOT IN (${open}) AND fence >= $${first + 1}::integer${reopened} AS refuse FROM cases WHERE id = $${first} ${upserted ? 'FOR NO KEY UPDATE' : 'FOR SHARE'}`,
+    params: upserted?.open ? [caseId, fence, upserted.version] : [caseId, fence],
   };
 }
 
@@ -178,12 +181,21 @@ async function writeProjection(
     params.push(...st.params);
   };
   if (w.caseView) add('case_row', caseUpsert(w.caseView.view, w.caseView.version, fence, params.length + 1));
-  if (guarded) add('guard', closedGuard(caseId, fence, w.caseView !== undefined, params.length + 1));
+  const upserted = w.caseView ? { open: !isClosedStatus(w.caseView.view.status), version: w.caseView.version } : undefined;
+  if (guarded) add('guard', closedGuard(caseId, fence, upserted, params.length + 1));
   if (w.tasks.length > 0) add('task_rows', tasksUpsert(w.caseOrg, w.tasks, fence, params.length + 1, guarded));
   // The refused tasks are read after the audit append has taken the case's lock (the function runs first), so every
   // writer of the case takes its locks in one order: the audit lock, then the case row.
   const refused = guarded ? `(SELECT coalesce(array_agg(id), '{}') FROM task_rows WHERE status = 'cancelled') AS refused` : '';
   let main = guarded ? `SELECT ${refused}` : 'SELECT 1';
+  if (w.audit.length === 0 && w.tasks.length > 0) {
+    // No append, so no audit lock from audit_append: take it anyway, first (the function scan runs before the target
+    // list and the unreferenced CTEs), so that every write of tasks takes the audit lock before any row lock. A guarded
+    // write locks the case row before its tasks, an unguarded one with the view its tasks before the case row: two such
+    // writes of one task without the audit lock deadlocked.
+    main = `${main} FROM pg_advisory_xact_lock(${AUDIT_LOCK_CLASS}, hashtext($${params.length + 1}::text))`;
+    params.push(caseId);
+  }
   if (w.audit.length > 0) {
     const append = auditAppendStatement(caseId, w.audit, params.length + 1, w.fence);
     main = guarded ? `SELECT appended.*, ${refused} FROM (${append.sql}) appended` : append.sql;

@@ -401,7 +401,7 @@ const microsText = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-
 const recordedText = (column: string) => `CASE WHEN isfinite(${column}) THEN ${microsText(column)} ELSE '-infinity' END`;
 
 /** The class of the cases' audit advisory locks (0x415544, "AUD"), which audit_append() takes per case. */
-const AUDIT_LOCK_CLASS = 4281668;
+export const AUDIT_LOCK_CLASS = 4281668;
 
 /**
  * Takes the case's audit lock (as audit_append() does, held to the end of the transaction) inside the caller's

@@ -365,6 +365,52 @@ it('sweeps, after the closing write commits, a task whose write held the case ro
   }
 });
 
+it('opens, not refuses, a task written with an open view that replaces the closed one in the same statement (a sibling attempt at the same fence, a later version)', async () => {
+  const acts = activities();
+  const view = caseViewFixture({ id: 'case_activities000014', status: 'disrupting' });
+  await acts.recordCase({ view, version: 1, audit: [], fence: 5 });
+  // Another attempt of the same workflow task (fence 20) closed the case at version 2; this one, also at fence 20, wins
+  // with version 3 and opens a task in the same write: the guard must judge the case this statement leaves, not the row
+  // it replaces.
+  await acts.recordCase({ view: closedView(view), version: 2, audit: [], fence: 20, knownTaskIds: [] });
+  const t = visaTask(view.id, 'tsk_sibling_14');
+  await acts.recordTask({ task: t, version: 1, caseOrg: view.org, audit: [{ key: 'wf:9:task.created', action: 'task.created', actor: null, data: { taskId: t.id } }], fence: 20, caseView: { view, version: 3 } });
+  expect((await db.pool.query('SELECT status, version, fence FROM cases WHERE id = $1', [view.id])).rows[0]).toEqual({ status: 'disrupting', version: 3, fence: 20 });
+  expect(await taskRow(t.id)).toEqual({ status: 'open', version: 1, fence: 20, done: false });
+  expect(await strayEntries(view.id)).toEqual([]);
+  // A lower version with the open view loses to the closed row: still refused.
+  const view15 = caseViewFixture({ id: 'case_activities000015', status: 'disrupting' });
+  await acts.recordCase({ view: view15, version: 1, audit: [], fence: 5 });
+  await acts.recordCase({ view: closedView(view15), version: 3, audit: [], fence: 20, knownTaskIds: [] });
+  await acts.recordTask({ task: visaTask(view15.id, 'tsk_sibling_15'), version: 1, caseOrg: view15.org, audit: [], fence: 20, caseView: { view: view15, version: 2 } });
+  expect(await taskRow('tsk_sibling_15')).toEqual({ status: 'cancelled', version: 1, fence: 20, done: true });
+});
+
+it('does not deadlock two writes of one task without audit entries, one guarded (case row, then task), one with the view (task, then case row)', async () => {
+  const acts = activities();
+  const view = caseViewFixture({ id: 'case_activities000016', status: 'disrupting' });
+  await acts.recordCase({ view, version: 1, audit: [], fence: 5 });
+  const t = visaTask(view.id, 'tsk_lockorder_16');
+  await acts.recordTask({ task: t, version: 1, caseOrg: view.org, audit: [], fence: 5 });
+  const holder = await db.pool.connect();
+  try {
+    // A reader holding the case row (shared) lines the two writes up: the unguarded one locks the task and waits for the
+    // case row; the guarded one shares the case row and would wait for the task.
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 FROM cases WHERE id = $1 FOR SHARE', [view.id]);
+    const settle = (p: Promise<void>) => p.then(() => 'ok', (e: { code?: string }) => `error ${e.code}`);
+    const withView = settle(acts.recordTask({ task: { ...t, status: 'completed', completedAt: '2026-11-25T12:02:00.000Z' }, version: 2, caseOrg: view.org, audit: [], fence: 6, caseView: { view, version: 2 } }));
+    await new Promise((r) => setTimeout(r, 200));
+    const guarded = settle(acts.recordTask({ task: { ...t, escalated: true }, version: 3, caseOrg: view.org, audit: [], fence: 6 }));
+    await new Promise((r) => setTimeout(r, 200));
+    await holder.query('COMMIT');
+    expect([await withView, await guarded]).toEqual(['ok', 'ok']);
+    expect(await taskRow(t.id)).toMatchObject({ status: 'open', version: 3, fence: 6 });
+  } finally {
+    holder.release();
+  }
+});
+
 it("leaves alone, when the case closes, the tasks its workflow knows: a completion still being written (another local activity, an older run's activity) lands after the closing write", async () => {
   const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000008', status: 'disrupting' });
