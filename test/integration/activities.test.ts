@@ -1,5 +1,6 @@
 // The activities as the worker registers them (createActivities), run in Temporal's MockActivityEnvironment against PostgreSQL.
 import { MockActivityEnvironment } from '@temporalio/testing';
+import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index';
 import { registry } from '../../telemetry/metrics';
@@ -280,15 +281,24 @@ it('cancels, when the case closes, an open task its workflow does not know (a lo
   expect((await verifyChain(db.pool, view.id)).intact).toBe(true);
 });
 
-/** Whether `p` is still pending after `ms` (a write waiting on a lock another connection holds). */
-async function pendingAfter(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let settled = false;
-  void p.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  await new Promise((r) => setTimeout(r, ms));
-  return !settled;
+/**
+ * Holds locks on another connection (`hold`, in a transaction), starts `write`, checks that it waits for them, then
+ * commits and waits for the write: the interleaving where the write comes while the other transaction is in flight.
+ */
+async function whileHeld(hold: (other: pg.PoolClient) => Promise<unknown>, write: () => Promise<unknown>): Promise<void> {
+  const other = await db.pool.connect();
+  try {
+    await other.query('BEGIN');
+    await hold(other);
+    let settled = false;
+    const done = write().finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled, 'the write waits for the other transaction').toBe(false);
+    await other.query('COMMIT');
+    await done;
+  } finally {
+    other.release();
+  }
 }
 
 const taskRow = async (id: string) => (await db.pool.query('SELECT status, version, fence, completed_at IS NOT NULL AS done FROM tasks WHERE id = $1', [id])).rows[0];
@@ -324,45 +334,33 @@ it('refuses a late opening that meets a closing write in flight: it waits for th
   const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000012', status: 'disrupting' });
   await acts.recordCase({ view, version: 1, audit: [], fence: 5 });
-  const closer = await db.pool.connect();
-  try {
-    await closer.query('BEGIN');
-    await closer.query(`UPDATE cases SET status = 'completed', version = 2, fence = 20 WHERE id = $1`, [view.id]);
-    const late = visaTask(view.id, 'tsk_late_12');
-    const write = acts.recordTask({ task: late, version: 1, caseOrg: view.org, audit: [], fence: 4 });
-    expect(await pendingAfter(write, 300)).toBe(true);
-    await closer.query('COMMIT');
-    await write;
-    expect(await taskRow(late.id)).toEqual({ status: 'cancelled', version: 1, fence: 4, done: true });
-    expect((await strayEntries(view.id)).map((r) => r.event_key)).toEqual(['stray:tsk_late_12:cancelled']);
-  } finally {
-    closer.release();
-  }
+  const late = visaTask(view.id, 'tsk_late_12');
+  await whileHeld(
+    (closer) => closer.query(`UPDATE cases SET status = 'completed', version = 2, fence = 20 WHERE id = $1`, [view.id]),
+    () => acts.recordTask({ task: late, version: 1, caseOrg: view.org, audit: [], fence: 4 }),
+  );
+  expect(await taskRow(late.id)).toEqual({ status: 'cancelled', version: 1, fence: 4, done: true });
+  expect((await strayEntries(view.id)).map((r) => r.event_key)).toEqual(['stray:tsk_late_12:cancelled']);
 });
 
 it('sweeps, after the closing write commits, a task whose write held the case row while the close came', async () => {
   const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000013', status: 'disrupting' });
   await acts.recordCase({ view, version: 1, audit: [], fence: 5 });
-  const opener = await db.pool.connect();
-  try {
-    // The late opening as closedGuard runs it: the case row locked (shared), the task inserted, not yet committed.
-    await opener.query('BEGIN');
-    await opener.query('SELECT 1 FROM cases WHERE id = $1 FOR SHARE', [view.id]);
-    await opener.query(
-      `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, context, version, fence)
-       VALUES ('tsk_late_13', $1, $2, 'confirm_termination', 'open', 'visa', 'partner', '{partner}', now(), '{}', 1, 4)`,
-      [view.id, view.org],
-    );
-    const close = acts.recordCase({ view: closedView(view), version: 2, audit: [], fence: 20, knownTaskIds: [] });
-    expect(await pendingAfter(close, 300)).toBe(true);
-    await opener.query('COMMIT');
-    await close;
-    expect(await taskRow('tsk_late_13')).toEqual({ status: 'cancelled', version: 2, fence: 20, done: true });
-    expect((await strayEntries(view.id)).map((r) => r.event_key)).toEqual(['stray:tsk_late_13:cancelled']);
-  } finally {
-    opener.release();
-  }
+  // The late opening as closedGuard runs it: the case row locked (shared), the task inserted, not yet committed.
+  await whileHeld(
+    async (opener) => {
+      await opener.query('SELECT 1 FROM cases WHERE id = $1 FOR SHARE', [view.id]);
+      await opener.query(
+        `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, context, version, fence)
+         VALUES ('tsk_late_13', $1, $2, 'confirm_termination', 'open', 'visa', 'partner', '{partner}', now(), '{}', 1, 4)`,
+        [view.id, view.org],
+      );
+    },
+    () => acts.recordCase({ view: closedView(view), version: 2, audit: [], fence: 20, knownTaskIds: [] }),
+  );
+  expect(await taskRow('tsk_late_13')).toEqual({ status: 'cancelled', version: 2, fence: 20, done: true });
+  expect((await strayEntries(view.id)).map((r) => r.event_key)).toEqual(['stray:tsk_late_13:cancelled']);
 });
 
 it('opens, not refuses, a task written with an open view that replaces the closed one in the same statement (a sibling attempt at the same fence, a later version)', async () => {
