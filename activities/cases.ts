@@ -5,7 +5,7 @@ import { isPositiveOutcome } from '../domain/rules/tasks';
 import { isClosedStatus, OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type TaskType } from '../domain/types';
 import { observeOutcome, type OutcomeKind } from '../telemetry/metrics';
 import { inTransaction, prepared } from '../db/client';
-import { appendSuperseding, appendWorkflowAudit, AUDIT_LOCK_CLASS, auditAppendStatement, lockCaseAudit, storedAudit, type AuditRow } from '../db/queries/audit';
+import { appendInputsJson, appendSuperseding, AUDIT_LOCK_CLASS, auditAppendCall, auditAppendStatement, lockCaseAudit, storedAudit, type AuditRow } from '../db/queries/audit';
 import type { CaseViewWrite, FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
 
 interface Statement {
@@ -49,10 +49,12 @@ const COMPLETED_AT_COLUMN = 11;
 /**
  * The closed-case guard of a write that opens tasks under a fence: whether its case is closed under that fence or a later
  * one (so a replaced workflow task attempt, finishing late, is opening a task its case's closing write never saw). It
- * locks the case row, so that it either waits for a closing write in flight and sees it, or holds that write back until
- * it commits, when the closing write's stray sweep, which reads after its own commit, sees the task. With the case row
- * upserted by the same statement, it takes the lock that upsert takes (no upgrade from a shared lock, which two such
- * statements would deadlock on).
+ * locks the case row: so it reads the row as it stands once a closing write in flight has committed (a plain read would
+ * see the statement's snapshot, taken before it waited for the audit lock or the row), and a closing write that comes
+ * meanwhile waits until this one has committed, when its stray sweep, which reads after its own commit, sees the task.
+ * With the case row upserted by the same statement, it takes the lock that upsert takes (no upgrade from a shared lock,
+ * which two such statements would deadlock on). Attempts that share a fence (the third and later of a workflow task)
+ * are told apart by the version only when the statement writes the view too; otherwise an equal fence is refused.
  */
 function closedGuard(caseId: string, fence: number, upserted: { open: boolean; version: number } | undefined, first: number): Statement {
   const open = OPEN_CASE_STATUSES.map((s) => `'${s}'`).join(',');
@@ -124,6 +126,8 @@ async function strayTasks(db: pg.Pool | pg.PoolClient, caseId: string, written: 
   return rows;
 }
 
+const REFUSED_REASON = 'opened by a replaced workflow task attempt after the case had closed: written cancelled';
+
 /** The audit entry of a task cancelled because its case had closed (a stray, or one closedGuard refused). */
 const strayCancelled = (t: Stray, reason: string): AuditInput => ({
   key: `stray:${t.id}:cancelled`,
@@ -184,31 +188,43 @@ async function writeProjection(
   const upserted = w.caseView ? { open: !isClosedStatus(w.caseView.view.status), version: w.caseView.version } : undefined;
   if (guarded) add('guard', closedGuard(caseId, fence, upserted, params.length + 1));
   if (w.tasks.length > 0) add('task_rows', tasksUpsert(w.caseOrg, w.tasks, fence, params.length + 1, guarded));
-  // The refused tasks are read after the audit append has taken the case's lock (the function runs first), so every
-  // writer of the case takes its locks in one order: the audit lock, then the case row.
-  const refused = guarded ? `(SELECT coalesce(array_agg(id), '{}') FROM task_rows WHERE status = 'cancelled') AS refused` : '';
-  let main = guarded ? `SELECT ${refused}` : 'SELECT 1';
-  if (w.audit.length === 0 && w.tasks.length > 0) {
-    // No append, so no audit lock from audit_append: take it anyway, first (the function scan runs before the target
-    // list and the unreferenced CTEs), so that every write of tasks takes the audit lock before any row lock. A guarded
-    // write locks the case row before its tasks, an unguarded one with the view its tasks before the case row: two such
-    // writes of one task without the audit lock deadlocked.
-    main = `${main} FROM pg_advisory_xact_lock(${AUDIT_LOCK_CLASS}, hashtext($${params.length + 1}::text))`;
-    params.push(caseId);
-  }
-  if (w.audit.length > 0) {
+  let main: string;
+  let asked = w.audit;
+  let refusable: AuditInput[] = [];
+  if (guarded) {
+    // The case's audit lock first (a subquery the planner keeps, on which the rest depends), then the task rows (the
+    // guard's case row lock, the tasks), then the append: the order every writer of the case takes its locks in. The
+    // append takes a refused task's entry in the same statement, so the task is never cancelled without it, even when
+    // the replaced attempt's worker dies right after.
+    refusable = w.tasks.filter((t) => t.task.status === 'open').map(({ task }) => strayCancelled(task, REFUSED_REASON));
+    const now = new Date();
+    const at = params.length + 1;
+    params.push(caseId, appendInputsJson(w.audit, w.fence, now), appendInputsJson(refusable, w.fence, now));
+    const chosen = `coalesce((SELECT jsonb_agg(o.e ORDER BY o.n) FROM jsonb_array_elements($${at + 2}::jsonb) WITH ORDINALITY AS o(e, n)
+                     WHERE o.e->>'key' = ANY (SELECT 'stray:' || x || ':cancelled' FROM unnest(r.refused) AS x)), '[]'::jsonb)`;
+    main = `SELECT appended.*, r.refused
+      FROM (SELECT 1 AS locked FROM pg_advisory_xact_lock(${AUDIT_LOCK_CLASS}, hashtext($${at}::text)) OFFSET 0) l
+      CROSS JOIN LATERAL (SELECT coalesce(array_agg(id), '{}') AS refused FROM task_rows WHERE status = 'cancelled' AND l.locked = 1) r
+      LEFT JOIN LATERAL (${auditAppendCall(`$${at}`, `$${at + 1}::jsonb || ${chosen}`)}) appended ON true`;
+  } else if (w.audit.length > 0) {
     const append = auditAppendStatement(caseId, w.audit, params.length + 1, w.fence);
-    main = guarded ? `SELECT appended.*, ${refused} FROM (${append.sql}) appended` : append.sql;
+    main = append.sql;
     params.push(...append.params);
+  } else if (w.tasks.length > 0) {
+    // No append, so no audit lock from audit_append: take it anyway, first (the function scan runs before the
+    // unreferenced CTEs), so that every write of tasks takes the audit lock before any row lock: a guarded write locks
+    // the case row before its tasks, an unguarded one with the view its tasks before the case row.
+    main = `SELECT 1 FROM pg_advisory_xact_lock(${AUDIT_LOCK_CLASS}, hashtext($${params.length + 1}::text))`;
+    params.push(caseId);
+  } else {
+    main = 'SELECT 1';
   }
   const { rows } = await pool.query<AuditRow & { refused?: string[] }>(prepared(`${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}${main}`, params));
-  if (w.audit.length > 0) await appendSuperseding(pool, caseId, w.audit, storedAudit(rows), w.fence);
-  const refusedIds = new Set(rows[0]?.refused ?? []);
-  const refusedTasks = w.tasks.filter((t) => t.task.status === 'open' && refusedIds.has(t.task.id)).map(({ task }) => ({ id: task.id, type: task.type }));
-  if (refusedTasks.length > 0) {
-    const reason = 'opened by a replaced workflow task attempt after the case had closed: written cancelled';
-    await appendWorkflowAudit(pool, caseId, refusedTasks.map((t) => strayCancelled(t, reason)), w.fence);
+  if (guarded) {
+    const refused = new Set(rows[0]?.refused ?? []);
+    asked = [...w.audit, ...refusable.filter((e) => refused.has(e.data.taskId as string))];
   }
+  if (asked.length > 0) await appendSuperseding(pool, caseId, asked, storedAudit(rows.filter((r) => r.seq !== null)), w.fence);
   if (w.caseView && isClosedStatus(w.caseView.view.status) && w.caseView.knownTaskIds) {
     await sweepStrays(pool, caseId, [...w.caseView.knownTaskIds, ...w.tasks.map((t) => t.task.id)], fence, w.fence);
   }

@@ -97,11 +97,17 @@ function appendInput(e: AuditInput, now: Date, fence: number | undefined): Appen
  * db/migrations/0003_audit_append_function.sql. `fence`: the workflow task's, for entries a workflow makes (appendSuperseding).
  */
 export function auditAppendStatement(caseId: string, entries: AuditInput[], first = 1, fence?: number): { sql: string; params: unknown[] } {
-  const now = new Date();
-  return {
-    sql: `SELECT ${COLUMNS} FROM audit_append($${first}::text, $${first + 1}::jsonb)`,
-    params: [caseId, JSON.stringify(entries.map((e) => appendInput(e, now, fence)))],
-  };
+  return { sql: auditAppendCall(`$${first}`, `$${first + 1}::jsonb`), params: [caseId, appendInputsJson(entries, fence)] };
+}
+
+/** `SELECT <an entry's columns> FROM audit_append(...)` for a case id and an entries expression (jsonb) of the caller's. */
+export function auditAppendCall(caseIdSql: string, entriesSql: string): string {
+  return `SELECT ${COLUMNS} FROM audit_append(${caseIdSql}::text, ${entriesSql})`;
+}
+
+/** Entries as audit_append() takes them (its jsonb argument), those without a time stamped `now`. */
+export function appendInputsJson(entries: AuditInput[], fence?: number, now = new Date()): string {
+  return JSON.stringify(entries.map((e) => appendInput(e, now, fence)));
 }
 
 async function appendRows(client: pg.PoolClient | pg.Pool, caseId: string, entries: AuditInput[], fence?: number): Promise<AuditRow[]> {

@@ -9,7 +9,7 @@ import { startPartnerServer, type PartnerServer } from '../support/partner-serve
 import { caseViewFixture } from '../unit/documents-fixture';
 import type { CaseView, Task } from '../../domain/types';
 import { openTask } from '../../bench/lib/context';
-import { verifyChain } from '../../db/queries/audit';
+import { AUDIT_LOCK_CLASS, verifyChain } from '../../db/queries/audit';
 
 let db: TestDb;
 let partners: PartnerServer;
@@ -318,6 +318,12 @@ it('writes cancelled, with an entry, a task a replaced attempt opens after its c
   const entries = async () => (await db.pool.query('SELECT event_key FROM audit_entries WHERE case_id = $1 ORDER BY seq', [view.id])).rows.map((r) => r.event_key);
   expect(await entries()).toEqual(['wf:3:case.closed', 'wf:2:task.created', 'stray:tsk_late_10:cancelled']);
   expect((await strayEntries(view.id))[0].reason).toMatch(/after the case had closed/);
+  // The task, its opening and its cancellation in one transaction: no crash between them leaves one without the other.
+  const { rows: xids } = await db.pool.query(
+    `SELECT xmin::text AS x FROM tasks WHERE id = $1 UNION ALL SELECT xmin::text FROM audit_entries WHERE case_id = $2 AND event_key IN ('wf:2:task.created', 'stray:tsk_late_10:cancelled')`,
+    [late.id, view.id],
+  );
+  expect(new Set(xids.map((r) => r.x)).size).toBe(1);
   await acts.recordTask(write);
   expect(await taskRow(late.id)).toEqual({ status: 'cancelled', version: 1, fence: 4, done: true });
   expect(await entries()).toEqual(['wf:3:case.closed', 'wf:2:task.created', 'stray:tsk_late_10:cancelled']);
@@ -341,6 +347,31 @@ it('refuses a late opening that meets a closing write in flight: it waits for th
   );
   expect(await taskRow(late.id)).toEqual({ status: 'cancelled', version: 1, fence: 4, done: true });
   expect((await strayEntries(view.id)).map((r) => r.event_key)).toEqual(['stray:tsk_late_12:cancelled']);
+});
+
+it("takes the case's audit lock before the case row when it opens a task: a writer holding the audit lock finds the row free", async () => {
+  const acts = activities();
+  const view = caseViewFixture({ id: 'case_activities000017', status: 'disrupting' });
+  await acts.recordCase({ view, version: 1, audit: [], fence: 5 });
+  const t = visaTask(view.id, 'tsk_lockorder_17');
+  const probe = await db.pool.connect();
+  try {
+    await whileHeld(
+      (holder) => holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [AUDIT_LOCK_CLASS, view.id]),
+      async () => {
+        const write = acts.recordTask({ task: t, version: 1, caseOrg: view.org, audit: [{ key: 'wf:1:task.created', action: 'task.created', actor: null, data: { taskId: t.id } }], fence: 6 });
+        await new Promise((r) => setTimeout(r, 150));
+        // While the write waits for the audit lock, it holds no lock on the case row.
+        await probe.query('BEGIN');
+        await probe.query('SELECT 1 FROM cases WHERE id = $1 FOR UPDATE NOWAIT', [view.id]);
+        await probe.query('ROLLBACK');
+        await write;
+      },
+    );
+  } finally {
+    probe.release();
+  }
+  expect(await taskRow(t.id)).toEqual({ status: 'open', version: 1, fence: 6, done: false });
 });
 
 it('sweeps, after the closing write commits, a task whose write held the case row while the close came', async () => {
