@@ -461,6 +461,12 @@ describe('fault injection', () => {
       `SELECT e.data->>'taskId' AS task_id, t.status FROM audit_entries e LEFT JOIN tasks t ON t.id = e.data->>'taskId' WHERE e.event_key LIKE 'stray:%'`,
     );
     for (const s of strays.rows) expect(s.status, `stray task ${s.task_id}`).toBe('cancelled');
+    // And every cancelled task has its cancellation in the chain (the workflow's, a stray's or a refused one's).
+    const unrecorded = await db.pool.query<{ id: string }>(
+      `SELECT t.id FROM tasks t WHERE t.status = 'cancelled'
+          AND NOT EXISTS (SELECT 1 FROM audit_entries e WHERE e.case_id = t.case_id AND e.action = 'task.cancelled' AND e.data->>'taskId' = t.id)`,
+    );
+    expect(unrecorded.rows.map((r) => r.id), 'cancelled tasks without a task.cancelled entry').toEqual([]);
     const su = new pg.Client({ connectionString: servers.pg.ownerUrl });
     await su.connect();
     try {
