@@ -168,7 +168,7 @@ async function sweepStrays(pool: pg.Pool, caseId: string, spared: string[], fenc
  * Case view, tasks and audit entries as ONE statement (data-modifying CTEs, then the audit append): atomic without
  * BEGIN/COMMIT, one round trip, and the case's audit lock is held only while PostgreSQL runs it. After a closed case's
  * view, the stray sweep (sweepStrays: one more read, at the close only). Open tasks written under a fence pass the
- * closed-case guard (closedGuard); those it refuses are written cancelled, and their entries appended after.
+ * closed-case guard (closedGuard); those it refuses are written cancelled, with their entries, in the same statement.
  */
 async function writeProjection(
   pool: pg.Pool,
