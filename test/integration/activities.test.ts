@@ -287,6 +287,7 @@ it('cancels, when the case closes, an open task its workflow does not know (a lo
  */
 async function whileHeld(hold: (other: pg.PoolClient) => Promise<unknown>, write: () => Promise<unknown>): Promise<void> {
   const other = await db.pool.connect();
+  let committed = false;
   try {
     await other.query('BEGIN');
     await hold(other);
@@ -295,8 +296,11 @@ async function whileHeld(hold: (other: pg.PoolClient) => Promise<unknown>, write
     await new Promise((r) => setTimeout(r, 300));
     expect(settled, 'the write waits for the other transaction').toBe(false);
     await other.query('COMMIT');
+    committed = true;
     await done;
   } finally {
+    // A failed check leaves the transaction open: end it, so the pool never hands out a connection holding locks.
+    if (!committed) await other.query('ROLLBACK').catch(() => {});
     other.release();
   }
 }
