@@ -5,7 +5,7 @@ import { isPositiveOutcome } from '../domain/rules/tasks';
 import { isClosedStatus, OPEN_CASE_STATUSES, type AuditInput, type CaseView, type Task, type TaskType } from '../domain/types';
 import { observeOutcome, type OutcomeKind } from '../telemetry/metrics';
 import { inTransaction, prepared } from '../db/client';
-import { appendInputsJson, appendSuperseding, AUDIT_LOCK_CLASS, auditAppendCall, auditAppendStatement, lockCaseAudit, storedAudit, type AuditRow } from '../db/queries/audit';
+import { appendInputsJson, appendSuperseding, auditAppendCall, auditAppendStatement, auditLockCall, lockCaseAudit, storedAudit, type AuditRow } from '../db/queries/audit';
 import type { CaseViewWrite, FindConflictsArgs, RecordCaseArgs, RecordTaskArgs } from './types';
 
 interface Statement {
@@ -57,13 +57,13 @@ const COMPLETED_AT_COLUMN = 11;
  * are told apart by the version only when the statement writes the view too; otherwise an equal fence is refused.
  */
 function closedGuard(caseId: string, fence: number, upserted: { open: boolean; version: number } | undefined, first: number): Statement {
-  const open = OPEN_CASE_STATUSES.map((s) => `'${s}'`).join(',');
   // The guard reads the row as it was before this statement: an open view this statement writes over it (laterWrite,
   // with fence > 0 on both sides) is what the case will be, so the closed row it replaces refuses nothing.
-  const reopened = upserted?.open ? ` AND NOT (fence > 0 AND (fence, version) <= ($${first + 1}::integer, $${first + 2}::integer))` : '';
+  const reopened = upserted?.open ? ` AND NOT (fence > 0 AND (fence, version) <= ($${first + 1}::integer, $${first + 3}::integer))` : '';
   return {
-    sql: `SELECT status NOT IN (${open}) AND fence >= $${first + 1}::integer${reopened} AS refuse FROM cases WHERE id = $${first} ${upserted ? 'FOR NO KEY UPDATE' : 'FOR SHARE'}`,
-    params: upserted?.open ? [caseId, fence, upserted.version] : [caseId, fence],
+    sql: `SELECT NOT (status = ANY($${first + 2}::text[])) AND fence >= $${first + 1}::integer${reopened} AS refuse
+            FROM cases WHERE id = $${first} ${upserted ? 'FOR NO KEY UPDATE' : 'FOR SHARE'}`,
+    params: upserted?.open ? [caseId, fence, OPEN_CASE_STATUSES, upserted.version] : [caseId, fence, OPEN_CASE_STATUSES],
   };
 }
 
@@ -203,7 +203,7 @@ async function writeProjection(
     const chosen = `coalesce((SELECT jsonb_agg(o.e ORDER BY o.n) FROM jsonb_array_elements($${at + 2}::jsonb) WITH ORDINALITY AS o(e, n)
                      WHERE o.e->>'key' = ANY (SELECT 'stray:' || x || ':cancelled' FROM unnest(r.refused) AS x)), '[]'::jsonb)`;
     main = `SELECT appended.*, r.refused
-      FROM (SELECT 1 AS locked FROM pg_advisory_xact_lock(${AUDIT_LOCK_CLASS}, hashtext($${at}::text)) OFFSET 0) l
+      FROM (SELECT 1 AS locked FROM ${auditLockCall(`$${at}`)} OFFSET 0) l
       CROSS JOIN LATERAL (SELECT coalesce(array_agg(id), '{}') AS refused FROM task_rows WHERE status = 'cancelled' AND l.locked = 1) r
       LEFT JOIN LATERAL (${auditAppendCall(`$${at}`, `$${at + 1}::jsonb || ${chosen}`)}) appended ON true`;
   } else if (w.audit.length > 0) {
@@ -214,7 +214,7 @@ async function writeProjection(
     // No append, so no audit lock from audit_append: take it anyway, first (the function scan runs before the
     // unreferenced CTEs), so that every write of tasks takes the audit lock before any row lock: a guarded write locks
     // the case row before its tasks, an unguarded one with the view its tasks before the case row.
-    main = `SELECT 1 FROM pg_advisory_xact_lock(${AUDIT_LOCK_CLASS}, hashtext($${params.length + 1}::text))`;
+    main = `SELECT 1 FROM ${auditLockCall(`$${params.length + 1}`)}`;
     params.push(caseId);
   } else {
     main = 'SELECT 1';

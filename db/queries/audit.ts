@@ -407,14 +407,19 @@ const microsText = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-
 const recordedText = (column: string) => `CASE WHEN isfinite(${column}) THEN ${microsText(column)} ELSE '-infinity' END`;
 
 /** The class of the cases' audit advisory locks (0x415544, "AUD"), which audit_append() takes per case. */
-export const AUDIT_LOCK_CLASS = 4281668;
+const AUDIT_LOCK_CLASS = 4281668;
+
+/** The call that takes a case's audit lock as audit_append() does (held to the end of the transaction), for a case id expression. */
+export function auditLockCall(caseIdSql: string): string {
+  return `pg_advisory_xact_lock(${AUDIT_LOCK_CLASS}, hashtext(${caseIdSql}::text))`;
+}
 
 /**
- * Takes the case's audit lock (as audit_append() does, held to the end of the transaction) inside the caller's
- * transaction: for a writer that locks rows before it appends, so it takes its locks in the order every append does.
+ * Takes the case's audit lock inside the caller's transaction: for a writer that locks rows before it appends, so it
+ * takes its locks in the order every append does.
  */
 export async function lockCaseAudit(client: pg.PoolClient, caseId: string): Promise<void> {
-  await client.query(prepared('SELECT pg_advisory_xact_lock($1, hashtext($2))', [AUDIT_LOCK_CLASS, caseId]));
+  await client.query(prepared(`SELECT ${auditLockCall('$1')}`, [caseId]));
 }
 
 /**

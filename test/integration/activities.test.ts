@@ -9,7 +9,7 @@ import { startPartnerServer, type PartnerServer } from '../support/partner-serve
 import { caseViewFixture } from '../unit/documents-fixture';
 import type { CaseView, Task } from '../../domain/types';
 import { openTask } from '../../bench/lib/context';
-import { AUDIT_LOCK_CLASS, verifyChain } from '../../db/queries/audit';
+import { auditLockCall, verifyChain } from '../../db/queries/audit';
 
 let db: TestDb;
 let partners: PartnerServer;
@@ -361,7 +361,7 @@ it("takes the case's audit lock before the case row when it opens a task: a writ
   const probe = await db.pool.connect();
   try {
     await whileHeld(
-      (holder) => holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [AUDIT_LOCK_CLASS, view.id]),
+      (holder) => holder.query(`SELECT ${auditLockCall('$1')}`, [view.id]),
       async () => {
         const write = acts.recordTask({ task: t, version: 1, caseOrg: view.org, audit: [{ key: 'wf:1:task.created', action: 'task.created', actor: null, data: { taskId: t.id } }], fence: 6 });
         await new Promise((r) => setTimeout(r, 150));
