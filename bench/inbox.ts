@@ -3,6 +3,7 @@ import { inboxVersionStatement } from '../db/queries/tasks';
 import type { CaseView } from '../domain/types';
 import { caseBody, createPrincipal, rid, type Bench, type BenchContext, type BenchPrincipal, type BenchResult } from './lib/context';
 import type { BenchDb, Sut } from './lib/env';
+import type { LoopDelay } from './lib/sut-protocol';
 import { HttpJson } from './lib/http';
 import { writeSvg } from './lib/report';
 import { SEED_PARTNERS, seedProjections, type SeedResult } from './lib/seed';
@@ -67,6 +68,8 @@ interface LoadResult {
   statements?: StatementStat[];
   /** The inbox cache's answers during the run (inbox reads only). */
   cache?: CacheCounts;
+  /** The API process's event loop over the run. */
+  loop?: LoopDelay;
 }
 
 type CpuDiff = ReturnType<typeof CpuMeter.diff>;
@@ -154,6 +157,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     });
     http = new HttpJson(sut.started.apiUrl!, p.clients + 8);
     const h = http;
+    const api = sut;
     const [lead, analyst, officer, visa] = await Promise.all([
       createPrincipal(h, adminToken, 'ceop', ['case_lead']),
       createPrincipal(h, adminToken, 'ceop', ['analyst']),
@@ -225,12 +229,14 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       // /metrics reads gauges from PostgreSQL: scraped outside the window of the statement statistics and the CPU meter.
       const counts = await cacheCounts(h, adminToken);
       await resetStatements(db.pool);
+      await api.loopDelay(true);
       const a = meter.sample();
       const r = await load(ctx, h, name, n, concurrency, req, opts);
       const cpu = CpuMeter.diff(a, meter.sample());
+      const loop = await api.loopDelay(true);
       const statements = await topStatements(db.pool, 4);
       const cache = countsDiff(counts, await cacheCounts(h, adminToken));
-      return { ...r, cpu, statements, ...(name.startsWith('GET /v1/tasks') ? { cache } : {}) };
+      return { ...r, cpu, statements, loop, ...(name.startsWith('GET /v1/tasks') ? { cache } : {}) };
     };
     const results: { serial: LoadResult; loaded: LoadResult; paced: LoadResult; ladder: LoadResult[] }[] = [];
     let inboxRequests = 0;
@@ -482,6 +488,16 @@ ${table(
     const mid = median(means);
     return [r.name, ms(mid), ms(Math.min(...means)), ms(Math.max(...means)), num(Math.max(...means) / mid, 2), ms(r.summary.p99)];
   }),
+)}
+
+Where those requests wait: the worker + API process has one event loop, and every request in flight needs its turns.
+Its share of wall time busy (\`performance.eventLoopUtilization\`) and how late a 10 ms timer fired on it
+(\`monitorEventLoopDelay\`: the length of the loop's turns, each running the callbacks of every socket that became
+ready meanwhile), saturated and paced at half the rate:
+
+${table(
+  ['request', 'saturated: loop busy', 'timer late p50 / p99 / max', 'paced at half: loop busy', 'timer late p50 / p99 / max'],
+  c.results.map(({ loaded: r, paced }) => [r.name, ...[r, paced].flatMap((x) => (x.loop ? [`${num(x.loop.utilization * 100, 0)} %`, `${ms(x.loop.p50)} / ${ms(x.loop.p99)} / ${ms(x.loop.max)}`] : ['', '']))]),
 )}
 
 Inside PostgreSQL (pg_stat_statements over the ${p.clients}-client runs), the statements each request makes, by total time:

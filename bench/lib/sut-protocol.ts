@@ -58,7 +58,10 @@ export interface SutStarted {
   workflowThreads: number[];
 }
 
-/** Event-loop delay of the child's main thread (perf_hooks.monitorEventLoopDelay), in milliseconds. */
+/**
+ * Event-loop delay of the child's main thread, in milliseconds: how late a timer due every 10 ms fired
+ * (perf_hooks.monitorEventLoopDelay, whose histogram holds the whole intervals, less those 10 ms).
+ */
 export interface LoopDelay {
   mean: number;
   p50: number;

@@ -37,12 +37,17 @@ let running: Running | undefined;
 
 let stats: ActivityStats = {};
 
-const loop = monitorEventLoopDelay({ resolution: 10 });
+/**
+ * The histogram holds the intervals between a timer's runs, set to fire every LOOP_RESOLUTION_MS: its values include that
+ * interval. loopDelay() reports how late the timer was (interval minus resolution), the time a callback waited its turn.
+ */
+const LOOP_RESOLUTION_MS = 10;
+const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 loop.enable();
 let eluMark: EventLoopUtilization = perf.eventLoopUtilization();
 
 function loopDelay(reset: boolean): LoopDelay {
-  const ms = (ns: number) => ns / 1e6;
+  const ms = (ns: number) => (loop.count === 0 ? 0 : Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS));
   const elu = perf.eventLoopUtilization(eluMark);
   const out = { mean: ms(loop.mean), p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max), utilization: elu.utilization };
   if (reset) {
