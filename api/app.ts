@@ -109,6 +109,16 @@ function withActor(req: IncomingMessage, line: object): object {
   return actor ? { ...line, actor: { id: actor.id, org: actor.org } } : line;
 }
 
+/**
+ * Token authentication behind the failed-authentication limit, when one is in force: every route that takes a token
+ * (/v1 and /metrics) goes through one instance, so unknown tokens are counted, and refused, per address across them.
+ */
+function authentication(deps: OpsDeps): RequestHandler[] {
+  const authenticating = authenticate({ pool: deps.pool, adminToken: deps.adminToken, principals: deps.principals });
+  const perMinute = authFailuresLimit(deps.authFailuresPerMinute, deps.rateLimitPerMinute);
+  return perMinute ? limitFailedAuthentication(perMinute, authenticating) : [authenticating];
+}
+
 /** The tail of every app: unknown paths as 404 and every error as problem+json. */
 function finish(app: Express, logger: Logger): Express {
   app.use(notFoundHandler);
@@ -150,9 +160,8 @@ export function createApp(deps: ApiDeps): Express {
   // Case, task, principal and audit data: no cache along the way (a shared proxy, a browser's disk) may keep a copy.
   // First, so errors (401, 404, 429, every problem+json from /v1) carry it too.
   v1.use(noStore);
-  const authenticating = authenticate({ pool: deps.pool, adminToken: deps.adminToken, principals: deps.principals });
-  const authFailuresPerMinute = authFailuresLimit(deps.authFailuresPerMinute, deps.rateLimitPerMinute);
-  v1.use(authFailuresPerMinute ? limitFailedAuthentication(authFailuresPerMinute, authenticating) : authenticating);
+  const authenticating = authentication(deps);
+  v1.use(authenticating);
   if (deps.rateLimitPerMinute) v1.use(limitPerPrincipal(deps.rateLimitPerMinute));
   v1.use(jsonBody());
   // The routers' paths do not overlap, so their order only decides how many a request passes first: the busiest first.
@@ -162,8 +171,9 @@ export function createApp(deps: ApiDeps): Express {
   v1.use(principalsRouter(deps));
   v1.use(partnersRouter(deps));
   app.use('/v1', v1);
-  // Operations paths are outside /v1: after it, so API requests do not pass through them.
-  app.use(healthRouter(deps));
+  // Operations paths are outside /v1: after it, so API requests do not pass through them. /metrics authenticates
+  // through the same failed-authentication limit as /v1 (one count per address for both).
+  app.use(healthRouter(deps, authenticating));
 
   if (deps.uiDir && existsSync(deps.uiDir)) app.use(express.static(deps.uiDir, { index: ['index.html'], dotfiles: 'ignore' }));
   return finish(app, deps.logger);
@@ -176,6 +186,6 @@ export function createApp(deps: ApiDeps): Express {
 export function createOpsApp(deps: OpsDeps): Express {
   const app = bareApp();
   app.use(securityHeaders);
-  app.use(healthRouter(deps));
+  app.use(healthRouter(deps, authentication(deps)));
   return finish(app, deps.logger);
 }

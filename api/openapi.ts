@@ -216,7 +216,7 @@ const unauthorized = {
 const common = {
   401: unauthorized,
   403: problem('A role, org or four-eyes rule forbids it'),
-  400: problem('The body is not JSON in valid UTF-8 (or UTF-16/32), uncompressed or gzip/deflate/br; or a path segment is not valid percent-encoding'),
+  400: problem('The body is empty, or not JSON in valid UTF-8 (or UTF-16/32), uncompressed or gzip/deflate/br; or a path segment is not valid percent-encoding'),
   413: problem('The body is over 1 MiB'),
   422: problem('Fields fail validation (each in `errors`)'),
   503: problem('PostgreSQL or Temporal is unavailable'),
@@ -236,8 +236,8 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     request: body(PrincipalCreateSchema),
     responses: { 201: json(PrincipalCreated, 'Created; the token is shown only now'), ...common },
   });
-  registry.registerPath({ method: 'get', path: '/v1/principals', summary: 'List principals without tokens (admin; auditors read them to name actors)', tags: ['principals'], security, responses: { 200: json(z.object({ items: z.array(Principal) }), 'Principals'), 401: common[401], 403: common[403] } });
-  registry.registerPath({ method: 'get', path: '/v1/principals/{id}', summary: 'Read a principal (admin, auditor)', tags: ['principals'], security, request: { params: IdParams }, responses: { 200: json(Principal, 'The principal'), 401: common[401], 403: common[403], 404: problem('Unknown principal') } });
+  registry.registerPath({ method: 'get', path: '/v1/principals', summary: 'List principals without tokens (admin)', tags: ['principals'], security, responses: { 200: json(z.object({ items: z.array(Principal) }), 'Principals'), 401: common[401], 403: common[403] } });
+  registry.registerPath({ method: 'get', path: '/v1/principals/{id}', summary: 'Read a principal (admin; an auditor too, to name an audit entry\'s actor)', tags: ['principals'], security, request: { params: IdParams }, responses: { 200: json(Principal, 'The principal'), 401: common[401], 403: common[403], 404: problem('Unknown principal') } });
   registry.registerPath({ method: 'delete', path: '/v1/principals/{id}', summary: 'Revoke a principal (admin); effective at once', tags: ['principals'], security, request: { params: IdParams }, responses: { 204: { description: 'Revoked' }, 401: common[401], 403: common[403], 404: problem('Unknown principal') } });
 
   registry.registerPath({

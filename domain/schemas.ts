@@ -211,7 +211,16 @@ export const CompleteTaskSchema = z
   .object({
     outcome: shortText(40),
     data: z.record(z.string(), z.unknown()).default({}),
-    comment: z.string().max(4000).optional(),
+    // Kept as written; blank counts as none (an outcome that needs a comment then says so). Otherwise the rules of any
+    // text people type: an invisible comment, control characters or bidirectional-text controls are refused.
+    comment: z
+      .string()
+      .max(4000)
+      .superRefine((value, ctx) => {
+        const problem = value.trim() === '' ? null : textProblem(value, { multiLine: true });
+        if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
+      })
+      .optional(),
   })
   .strict()
   .refine((b) => JSON.stringify(b.data).length <= 16_384, { message: 'data is limited to 16 KiB', path: ['data'] })

@@ -21,7 +21,17 @@ try {
     config.workerPort === undefined
       ? undefined
       : await serveHttp(
-          createOpsApp({ pool: services.db.pool, temporal: client, namespace: config.temporalNamespace, adminToken: resolveAdminToken(config, log).token, metricsPublic: config.metricsPublic, logger: log }),
+          createOpsApp({
+            pool: services.db.pool,
+            temporal: client,
+            namespace: config.temporalNamespace,
+            adminToken: resolveAdminToken(config, log).token,
+            metricsPublic: config.metricsPublic,
+            logger: log,
+            // Its /metrics takes tokens too: the same limit on failed authentications per address as the API's.
+            rateLimitPerMinute: config.rateLimitPerMinute,
+            authFailuresPerMinute: config.authFailuresPerMinute,
+          }),
           config.host,
           config.workerPort,
         );

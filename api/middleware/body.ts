@@ -108,18 +108,75 @@ export function assertStorable(value: unknown, where: string, opts: InputCheckOp
   throw new ProblemError('validation', `${where} holds a NUL character or an unpaired surrogate`, { [fault.path]: 'must not contain NUL characters or unpaired surrogates' });
 }
 
-/** The `type` of the error a body in UTF-8 (declared or by default) that is not valid UTF-8 raises; problem.ts maps it to 400. */
-export const INVALID_UTF8_TYPE = 'entity.utf8.invalid';
+/** Set on a request whose body was read and had no bytes (body-parser then hands on `{}`). */
+const EMPTY_BODY = Symbol('takedown.emptyBody');
 
 /**
- * body-parser's verify hook, on the raw (inflated) bytes: a body read as UTF-8 must be valid UTF-8, or the decoder would
- * replace the bad bytes with U+FFFD and the altered text would be stored. Bodies declared UTF-16/32 are left to their decoder.
- * The error carries its own status, which body-parser keeps (it would otherwise answer 403).
+ * The JSON body of a request that must carry one (every POST and PUT of the API): none at all, or an empty one, is a
+ * 400 like any other body that is not JSON (an empty text is not a JSON text, RFC 8259), not the 422 that validating
+ * the `{}` body-parser makes of it would give. Called in the route, after its role checks, so a request that may not
+ * be made still gets its 401, 403, 404 or 405 first.
  */
-export function verifyUtf8(_req: unknown, _res: unknown, buf: Buffer, encoding: string | null): void {
-  if (encoding !== null && encoding.toLowerCase() !== 'utf-8') return;
-  if (isUtf8(buf)) return;
-  throw Object.assign(new Error('the body is not valid UTF-8'), { status: 400, statusCode: 400, expose: true, type: INVALID_UTF8_TYPE });
+export function bodyOf(req: { body?: unknown }): unknown {
+  if (req.body === undefined || (req as Record<symbol, boolean>)[EMPTY_BODY]) throw new ProblemError('bad_request', 'the body is empty: send a JSON object');
+  return req.body;
+}
+
+/** The `type` of the error a body that is not valid text in its charset (UTF-8 unless declared) raises; problem.ts maps it to 400. */
+export const INVALID_UTF8_TYPE = 'entity.utf8.invalid';
+
+/** Every code unit a valid UTF-32 text may hold: up to U+10FFFF, no surrogate halves. */
+function validUtf32(buf: Buffer, littleEndian: boolean): boolean {
+  if (buf.length % 4 !== 0) return false;
+  for (let i = 0; i < buf.length; i += 4) {
+    const cp = littleEndian ? buf.readUInt32LE(i) : buf.readUInt32BE(i);
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+  }
+  return true;
+}
+
+/** Whole code units, every surrogate paired. */
+function validUtf16(buf: Buffer, littleEndian: boolean): boolean {
+  if (buf.length % 2 !== 0) return false;
+  try {
+    new TextDecoder(littleEndian ? 'utf-16le' : 'utf-16be', { fatal: true, ignoreBOM: true }).decode(buf);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether `buf` is valid text in `encoding` (a charset body-parser reads: utf-8, utf-16*, utf-32*), or null for a charset
+ * this API does not take. Without a byte order in the label, a byte order mark decides; without one either, the decoder
+ * guesses from the bytes, so the text must be valid in one of the two orders.
+ */
+function validText(buf: Buffer, encoding: string): boolean | null {
+  const [, bits, order] = /^utf-(16|32)(le|be)?$/.exec(encoding) ?? [];
+  if (encoding === 'utf-8') return isUtf8(buf);
+  if (!bits) return null;
+  const valid = bits === '16' ? validUtf16 : validUtf32;
+  if (order) return valid(buf, order === 'le');
+  const bom = bits === '16' ? buf.subarray(0, 2).toString('hex') : buf.subarray(0, 4).toString('hex');
+  if (bom === 'fffe' || bom === 'fffe0000') return valid(buf, true);
+  if (bom === 'feff' || bom === '0000feff') return valid(buf, false);
+  return valid(buf, true) || valid(buf, false);
+}
+
+/**
+ * body-parser's verify hook, on the raw (inflated) bytes: a body must be valid text in its charset (UTF-8 unless it
+ * declares UTF-16 or UTF-32), or the decoder would replace the bad bytes with U+FFFD and the altered text would be
+ * stored. Any other charset body-parser would read (UTF-7) is refused like the ones it refuses itself. The error carries
+ * its own status, which body-parser keeps (it would otherwise answer 403).
+ */
+export function verifyUtf8(req: unknown, _res: unknown, buf: Buffer, encoding: string | null): void {
+  if (buf.length === 0 && req) (req as Record<symbol, boolean>)[EMPTY_BODY] = true;
+  const charset = (encoding ?? 'utf-8').toLowerCase();
+  const valid = validText(buf, charset);
+  if (valid === null) throw Object.assign(new Error(`unsupported charset "${charset}"`), { status: 400, statusCode: 400, expose: true, type: 'charset.unsupported' });
+  if (valid) return;
+  const name = charset === 'utf-8' ? 'UTF-8' : charset.toUpperCase();
+  throw Object.assign(new Error(`the body is not valid ${name}`), { status: 400, statusCode: 400, expose: true, type: INVALID_UTF8_TYPE });
 }
 
 const parseJson = express.json({

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { PROBLEM_TYPE_BASE, PROBLEMS, ProblemError, type ProblemKind } from '../../domain/errors';
 import { temporalProblem } from '../temporal';
 import { INVALID_UTF8_TYPE, MAX_JSON_DEPTH } from './body';
+import { loggableError } from '../../telemetry/log-errors';
 
 export interface ProblemBody {
   type: string;
@@ -103,7 +104,7 @@ export function mapError(err: unknown): MappedProblem {
         if (err instanceof RangeError) return depthProblem();
         return { kind: 'bad_request', detail: 'the body is not valid JSON' };
       case INVALID_UTF8_TYPE:
-        return { kind: 'bad_request', detail: 'the body is not valid UTF-8' };
+        return { kind: 'bad_request', detail: err instanceof Error && /^the body is not valid UTF-(8|16|32)/.test(err.message) ? err.message : 'the body is not valid UTF-8' };
       case 'entity.too.large':
         return { kind: 'payload_too_large', detail: 'the body is larger than 1 MiB' };
       // The contract's one answer for a body it cannot read as JSON is 400 (JSON is UTF-8, RFC 8259), never a 415.
@@ -125,7 +126,8 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     const mapped = mapError(err);
     const status = PROBLEMS[mapped.kind].status;
     const log = (req as { log?: Logger }).log ?? logger;
-    if (status >= 500) log.error({ err }, `request failed: ${mapped.kind}`);
+    // Never a failed statement's parameters (a partner's secret, case data): loggableError leaves them out.
+    if (status >= 500) log.error({ err: loggableError(err) }, `request failed: ${mapped.kind}`);
     if (res.headersSent) {
       // A stream (NDJSON export) already started: all we can do is cut it so the client sees a truncated body.
       res.destroy();

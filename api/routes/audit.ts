@@ -11,6 +11,7 @@ import { AuditExportQuerySchema, ChainHeadsCheckSchema, ChainHeadsQuerySchema } 
 import type { ApiDeps } from '../app';
 import { DOCUMENT_ID_RE } from '../ids';
 import { actorOf, requireRoles } from '../middleware/auth';
+import { bodyOf } from '../middleware/body';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422, parseQueryOr422 } from '../middleware/validate';
 import { isWorkflowGone, withTemporalDeadline } from '../temporal';
@@ -137,7 +138,7 @@ export function auditRouter(deps: ApiDeps): Router {
 
   r.route('/audit/heads/check')
     .post(auditor, async (req, res) => {
-      const { heads } = parseOr422(ChainHeadsCheckSchema, req.body ?? {});
+      const { heads } = parseOr422(ChainHeadsCheckSchema, bodyOf(req));
       res.json(await checkHeads(deps.pool, heads));
     })
     .all(methodNotAllowed(['POST']));

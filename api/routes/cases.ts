@@ -15,6 +15,7 @@ import { decodeCursor, encodeCursor } from '../cursor';
 import { bodyHash, claimKey, finishKey, idempotencyKeyOf, keyReusedWithAnotherBody, releaseKey, updateIdFor } from '../idempotency';
 import { newCaseId } from '../ids';
 import { actorOf, hasAnyRole, requireRoles } from '../middleware/auth';
+import { bodyOf } from '../middleware/body';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422, parseQueryOr422 } from '../middleware/validate';
 import { withTemporalDeadline } from '../temporal';
@@ -143,7 +144,7 @@ export function casesRouter(deps: ApiDeps): Router {
     .post(requireRoles('case_lead'), async (req, res) => {
       const actor = actorOf(req);
       const key = idempotencyKeyOf(req.headers['idempotency-key']);
-      const input = parseOr422(CaseInputSchema, req.body ?? {}) as CaseInput;
+      const input = parseOr422(CaseInputSchema, bodyOf(req)) as CaseInput;
       if (!key) {
         const view = await startCase(deps, actor, newCaseId(), input);
         res.status(201).location(`/v1/cases/${view.id}`).json(view);
@@ -216,7 +217,7 @@ export function casesRouter(deps: ApiDeps): Router {
     .post(async (req, res) => {
       const actor = actorOf(req);
       const row = await caseForAction(deps, actor, req.params.id, ['case_lead', 'le_supervisor']);
-      const body = parseOr422(WithdrawSchema, req.body ?? {});
+      const body = parseOr422(WithdrawSchema, bodyOf(req));
       const key = idempotencyKeyOf(req.headers['idempotency-key']);
       const view = await withTemporalDeadline(deps.temporal, () =>
         deps.temporal.workflow
@@ -233,7 +234,7 @@ export function casesRouter(deps: ApiDeps): Router {
     .post(async (req, res) => {
       const actor = actorOf(req);
       const row = await caseForAction(deps, actor, req.params.id, ['case_lead']);
-      const body = parseOr422(AddEvidenceSchema, req.body ?? {});
+      const body = parseOr422(AddEvidenceSchema, bodyOf(req));
       const key = idempotencyKeyOf(req.headers['idempotency-key']);
       const view = await withTemporalDeadline(deps.temporal, () =>
         deps.temporal.workflow

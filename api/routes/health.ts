@@ -1,8 +1,8 @@
 // Operations: /healthz (short timeouts on both dependencies), /metrics (Prometheus), /openapi.json.
-import express, { Router } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import { renderMetrics } from '../../telemetry/metrics';
 import type { ApiDeps } from '../app';
-import { authenticate, requireRoles } from '../middleware/auth';
+import { requireRoles } from '../middleware/auth';
 import { methodNotAllowed } from '../middleware/problem';
 import { buildOpenApiDocument } from '../openapi';
 
@@ -31,9 +31,10 @@ async function check(deps: OpsDeps, dependency: 'db' | 'temporal', fn: () => Pro
  * What the operations endpoints need; a standalone worker has these too (see createOpsApp). `metricsPublic`: /metrics
  * without a token (TAKEDOWN_METRICS_PUBLIC, off by default); otherwise it takes an admin or auditor token.
  */
-export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken' | 'metricsPublic' | 'logger' | 'readiness'>;
+export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken' | 'metricsPublic' | 'logger' | 'readiness' | 'principals' | 'rateLimitPerMinute' | 'authFailuresPerMinute'>;
 
-export function healthRouter(deps: OpsDeps): Router {
+/** `authenticating`: the app's token authentication (behind its failed-authentication limit), for /metrics. */
+export function healthRouter(deps: OpsDeps, authenticating: RequestHandler[]): Router {
   const r = Router();
   let openapi: unknown;
   // These routes take no body, but one sent anyway is read (and dropped) before the answer: a connection closed with an
@@ -71,7 +72,7 @@ export function healthRouter(deps: OpsDeps): Router {
     })
     .all(methodNotAllowed(['GET']));
 
-  const metricsGuard = deps.metricsPublic ? [] : [authenticate({ pool: deps.pool, adminToken: deps.adminToken }), requireRoles('admin', 'auditor')];
+  const metricsGuard = deps.metricsPublic ? [] : [...authenticating, requireRoles('admin', 'auditor')];
   r.route('/metrics')
     .get(...metricsGuard, async (_req, res) => {
       const { contentType, body } = await renderMetrics(deps.pool);

@@ -8,6 +8,7 @@ import { HTTPS_WEBHOOK_RULE, isHttpsUrl } from '../../domain/rules/urls';
 import { PartnerPutSchema, z } from '../../domain/schemas';
 import type { ApiDeps } from '../app';
 import { requireRoles } from '../middleware/auth';
+import { bodyOf } from '../middleware/body';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422 } from '../middleware/validate';
 import { CASE_READ_ROLES } from '../views';
@@ -55,7 +56,7 @@ export function partnersRouter(deps: ApiDeps): Router {
   r.route('/partners/:org')
     .put(admin, async (req, res) => {
       const org = parseOr422(OrgParam, req.params.org, 'the org in the path', 'org');
-      const body = parseOr422(PartnerPutSchema, req.body ?? {});
+      const body = parseOr422(PartnerPutSchema, bodyOf(req));
       if (body.webhookUrl && deps.httpsWebhooksOnly && !isHttpsUrl(body.webhookUrl)) {
         throw new ProblemError('validation', 'the webhook URL must be https:// in production', { webhookUrl: HTTPS_WEBHOOK_RULE });
       }

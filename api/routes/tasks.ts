@@ -15,6 +15,7 @@ import { DEFAULT_INBOX_CACHE_MB, InboxCache, noneMatchHits } from '../inbox-cach
 import { idempotencyKeyOf, keyReusedWithAnotherBody, updateIdFor } from '../idempotency';
 import { TASK_ID_RE } from '../ids';
 import { actorOf } from '../middleware/auth';
+import { bodyOf } from '../middleware/body';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422, parseQueryOr422 } from '../middleware/validate';
 import { isWorkflowGone, withTemporalDeadline } from '../temporal';
@@ -88,7 +89,7 @@ export function tasksRouter(deps: ApiDeps): Router {
       const found = await loadTaskWithFacts(deps, req.params.id);
       if (!found) throw new ProblemError('not_found', 'no such task');
       const { row, facts } = found;
-      const body = parseOr422(CompleteTaskSchema, req.body ?? {});
+      const body = parseOr422(CompleteTaskSchema, bodyOf(req));
       const task = taskFromRow(row);
       const completion = { taskId: task.id, outcome: body.outcome, data: completionDataInUtc(body.data), ...(body.comment !== undefined ? { comment: body.comment } : {}) };
       // Early answers from the projection; a retry carrying the same Idempotency-Key goes to the workflow even when the

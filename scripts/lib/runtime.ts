@@ -14,6 +14,7 @@ import { startEmbeddedPostgres } from './postgres';
 import { locateTemporalCli } from './temporal-cli';
 import { startTemporalDevServer, waitForTemporal } from './temporal-server';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { loggableError } from '../../telemetry/log-errors';
 
 /**
  * The SDK's log metadata with its Error values (an activity's failure, say) as pino writes errors: an Error's message
@@ -21,7 +22,7 @@ import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
  */
 export function withErrorsSerialised(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   if (!meta) return meta;
-  return Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, v instanceof Error ? pino.stdSerializers.err(v) : v]));
+  return Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, v instanceof Error ? loggableError(v) : v]));
 }
 
 /** Where a running system writes the URL its API answers on, so the demo and the partner simulator find it. */
@@ -63,7 +64,8 @@ export function clientAdminToken(config: Pick<Config, 'dataDir' | 'adminToken'>,
 }
 
 export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
-  const log = pino({ name, level: config.logLevel, base: { service: name } });
+  // Errors logged anywhere (`err`, `error`) go out without any failed SQL statement's parameters.
+  const log = pino({ name, level: config.logLevel, base: { service: name }, serializers: { err: loggableError, error: loggableError } });
   // The Temporal SDK's own logs (worker state, bundler) go through pino too, at warn and above.
   Runtime.install({
     logger: new DefaultLogger('WARN', (entry) => {

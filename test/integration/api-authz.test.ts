@@ -66,12 +66,13 @@ interface Endpoint {
 }
 
 const adminOnly = (ok: number) => (w: Who) => (has(w, 'admin') ? ok : 403);
-// Principals are read by auditors too: they name the actors of audit entries.
+// A principal is read by auditors too, one by one: they name the actors of audit entries (the list is the admin's).
 const adminOrAuditor = (ok: number) => (w: Who) => (has(w, 'admin', 'auditor') ? ok : 403);
 
 const endpoints: Endpoint[] = [
   { name: 'create principal', method: 'POST', path: () => '/v1/principals', body: { name: 'n', org: 'ceop', roles: ['analyst'] }, expect: adminOnly(201) },
-  { name: 'list principals', method: 'GET', path: () => '/v1/principals', expect: adminOrAuditor(200) },
+  { name: 'list principals', method: 'GET', path: () => '/v1/principals', expect: adminOnly(200) },
+  { name: 'read a principal', method: 'GET', path: async () => `/v1/principals/${(await api.principal('ceop', ['analyst'])).id}`, expect: adminOrAuditor(200) },
   {
     name: 'revoke principal',
     method: 'DELETE',

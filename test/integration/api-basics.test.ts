@@ -62,10 +62,11 @@ describe('authentication', () => {
     expect((await api.request('GET', '/v1/principals/prn_unknown', { token: api.adminToken })).status).toBe(404);
   });
 
-  it('keeps principal and partner administration to the admin (an auditor only reads principals, to name actors)', async () => {
+  it('keeps principal and partner administration to the admin (an auditor only reads a principal by id, to name actors)', async () => {
     const lead = await api.principal('ceop', ['case_lead', 'auditor']);
     for (const [method, path, body, status] of [
-      ['GET', '/v1/principals', undefined, 200],
+      ['GET', '/v1/principals', undefined, 403],
+      ['GET', `/v1/principals/${lead.id}`, undefined, 200],
       ['POST', '/v1/principals', { name: 'x', org: 'ceop', roles: ['admin'] }, 403],
       ['DELETE', `/v1/principals/${lead.id}`, undefined, 403],
       ['GET', '/v1/partners', undefined, 403],
@@ -76,6 +77,7 @@ describe('authentication', () => {
     }
     const lead2 = await api.principal('ceop', ['case_lead']);
     expect((await api.request('GET', '/v1/principals', { token: lead2.token })).status).toBe(403);
+    expect((await api.request('GET', `/v1/principals/${lead.id}`, { token: lead2.token })).status).toBe(403);
   });
 
   it('validates principal bodies field by field', async () => {
@@ -211,6 +213,29 @@ describe('errors', () => {
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/problem\+json/);
     expect(res.text).not.toMatch(/at .*\.(ts|js):\d+/);
+  });
+
+  it('answers 400 for a request that must carry a JSON body and carries none or an empty one, after its role and method checks', async () => {
+    const before = (await api.request('GET', '/v1/principals', { token: api.adminToken })).body.items.length;
+    const lead = await api.principal('ceop', ['case_lead']);
+    const asAdmin = { token: api.adminToken };
+    for (const [method, path, token] of [
+      ['POST', '/v1/principals', api.adminToken],
+      ['PUT', '/v1/partners/visa', api.adminToken],
+      ['POST', '/v1/cases', lead.token],
+    ] as const) {
+      for (const headers of [{ 'Content-Length': '0' }, { 'Content-Length': '0', 'Content-Type': 'application/json' }, {}] as Record<string, string>[]) {
+        const res = await api.request(method, path, { token, headers });
+        expect(res.status, `${method} ${path} ${JSON.stringify(headers)}: ${res.text}`).toBe(400);
+        expect(res.headers['content-type']).toMatch(/problem\+json/);
+        expect(res.body.detail).toBe('the body is empty: send a JSON object');
+      }
+    }
+    expect((await api.request('GET', '/v1/principals', asAdmin)).body.items.length).toBe(before + 1);
+    // A role that may not make the request is told so first; a path without POST answers 405; a DELETE needs no body.
+    expect((await api.request('POST', '/v1/principals', { token: lead.token, headers: { 'Content-Length': '0' } })).status).toBe(403);
+    expect((await api.request('POST', '/v1/me', { token: lead.token, headers: { 'Content-Length': '0' } })).status).toBe(405);
+    expect((await api.request('DELETE', `/v1/principals/${lead.id}`, { ...asAdmin, headers: { 'Content-Length': '0' } })).status).toBe(204);
   });
 
   it('answers 400 for a body that is not JSON whatever its content type, and reads JSON sent under another type', async () => {
@@ -374,6 +399,21 @@ describe('input validation', () => {
       expect(res.status, `${charset}: ${res.text}`).toBe(201);
       expect(res.body.name).toBe('wide é😀');
     }
+    // Not rewritten either: a code point past U+10FFFF or a lone surrogate half (the decoders would store U+FFFD).
+    const beforeBad = await principalCount();
+    const past = Buffer.from(utf32be);
+    past.writeUInt32BE(0x110000, [...json].indexOf('w') * 4);
+    const lone = Buffer.from(JSON.stringify({ name: 'x', org: 'ceop', roles: ['analyst'] }).replace('"x"', '"\ud800"'), 'utf16le');
+    for (const [charset, raw, detail] of [
+      ['utf-32be', past, 'the body is not valid UTF-32BE'],
+      ['utf-32', past, 'the body is not valid UTF-32'],
+      ['utf-16le', lone, 'the body is not valid UTF-16LE'],
+    ] as const) {
+      const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw, headers: { 'Content-Type': `application/json; charset=${charset}` } });
+      expect(res.status, `${charset}: ${res.text}`).toBe(400);
+      expect(res.body).toMatchObject({ title: 'Bad request', detail });
+    }
+    expect(await principalCount()).toBe(beforeBad);
   });
 
   it('answers 422 for a URL or short text with line breaks, bidi controls or only invisible characters, and stores nothing', async () => {

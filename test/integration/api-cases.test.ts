@@ -303,6 +303,21 @@ describe('the task flow', () => {
     const noComment = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'rejected' } });
     expect(noComment.status).toBe(422);
     expect(noComment.body.errors).toHaveProperty('comment');
+    // A comment is text people type: nothing visible, control characters or bidi controls are refused, not taken as
+    // the comment a rejection needs; a blank one counts as none.
+    for (const [comment, message] of [
+      ['\u200b\u2060\ufeff', /invisible characters alone/],
+      ['ok \u202e txt.exe', /bidirectional-text controls/],
+      ['\u001b[2J\u001b[31mALERT', /control characters/],
+      ['   ', /is required for outcome rejected/],
+    ] as const) {
+      const res = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'rejected', comment } });
+      expect(res.status, JSON.stringify(comment)).toBe(422);
+      expect(res.body.errors.comment, JSON.stringify(comment)).toMatch(message);
+    }
+    const empty = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, headers: { 'Content-Length': '0' } });
+    expect(empty.status, empty.text).toBe(400);
+    expect(empty.body.detail).toBe('the body is empty: send a JSON object');
     const badOutcome = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'maybe' } });
     expect(badOutcome.status).toBe(422);
     expect(badOutcome.body.errors).toHaveProperty('outcome');
@@ -448,12 +463,12 @@ describe('the task flow', () => {
     expect((await api.request('GET', `/v1/cases/${c.id}/documents/doc_nope`, { token: auditor.token })).status).toBe(404);
     expect((await api.request('GET', `/v1/cases/${c.id}/documents`, { token: otherLead.token })).status).toBe(403);
     expect((await api.request('GET', `/v1/cases/${c.id}/documents`, { token: analyst.token })).status).toBe(403);
-    // An auditor names the actors of the entries (never a token); other roles may not list principals.
-    const people = await api.request('GET', '/v1/principals', { token: auditor.token });
-    expect(people.status).toBe(200);
-    expect(people.body.items.find((p: { id: string }) => p.id === archivedEntry.actor?.id || p.id === lead.id)).toBeTruthy();
-    expect(JSON.stringify(people.body)).not.toMatch(/tdk_|token/i);
+    // An auditor names the actors of the entries one by one (never a token); listing all principals is the admin's.
+    const actor = await api.request('GET', `/v1/principals/${archivedEntry.actor?.id ?? lead.id}`, { token: auditor.token });
+    expect(actor.status).toBe(200);
+    expect(JSON.stringify(actor.body)).not.toMatch(/tdk_|token/i);
     expect((await api.request('GET', `/v1/principals/${lead.id}`, { token: auditor.token })).body).toMatchObject({ id: lead.id, org: 'ceop' });
+    expect((await api.request('GET', '/v1/principals', { token: auditor.token })).status).toBe(403);
     expect((await api.request('GET', '/v1/principals', { token: lead.token })).status).toBe(403);
 
     // The archive is append-only in the database: the app's role may not change it, and even its owner is refused by a

@@ -1,6 +1,8 @@
 // Dependencies down: the API answers 503 quickly (never hangs, never 500) when Temporal or PostgreSQL is unreachable.
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +78,31 @@ describe('Temporal unreachable', () => {
 });
 
 describe('PostgreSQL unreachable', () => {
+  it("never writes a failed statement's parameters to the log: a partner's webhook secret stays out of it", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) }));
+    const app = createApp({ pool: deadDb.pool, db: deadDb.db, temporal: deadTemporal.client, taskQueue: 'tq-outage', namespace: 'default', adminToken, logger });
+    const server = http.createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const secret = `whsec_${randomBytes(32).toString('base64')}`;
+      const res = await rawRequest((server.address() as AddressInfo).port, 'PUT', '/v1/partners/visa', {
+        token: adminToken,
+        body: { kind: 'card_scheme', webhookUrl: 'https://visa.example.test/hook', secret },
+      });
+      expect(res.status).toBe(503);
+      const failed = lines.map((l) => JSON.parse(l) as { msg: string; err?: { message: string; params?: unknown } }).filter((l) => l.msg === 'request failed: unavailable');
+      expect(failed).toHaveLength(1);
+      // The statement is named, its values are not.
+      expect(failed[0].err?.message).toMatch(/^Failed query: insert into "partners"[\s\S]*params: \[not logged\]$/);
+      expect(failed[0].err?.params).toBe('[not logged]');
+      expect(lines.filter((l) => l.includes(secret.slice(6, 30)))).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('answers authenticated requests with 503 quickly, and /healthz with 503', async () => {
     const t0 = Date.now();
     const res = await rawRequest(deadDbPort, 'GET', '/v1/tasks', { token: `tdk_${'a'.repeat(43)}` });

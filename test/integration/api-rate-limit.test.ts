@@ -7,6 +7,7 @@ let api: ApiHarness;
 let guarded: ApiHarness;
 let proxied: ApiHarness;
 let direct: ApiHarness;
+let metrics: ApiHarness;
 beforeAll(async () => {
   api = await startApi('ratelimit', { rateLimitPerMinute: 5 });
   // Its own app, so its own counters: three failed authentications a minute from an address.
@@ -14,13 +15,50 @@ beforeAll(async () => {
   // Behind a reverse proxy on loopback (TAKEDOWN_TRUST_PROXY=loopback): its X-Forwarded-For names the client.
   proxied = await startApi('proxied', { rateLimitPerMinute: 1000, authFailuresPerMinute: 2, trustProxy: ['loopback'] });
   direct = await startApi('direct', { rateLimitPerMinute: 1000, authFailuresPerMinute: 2 });
+  metrics = await startApi('authmetrics', { rateLimitPerMinute: 1000, authFailuresPerMinute: 2 });
 });
 afterAll(async () => {
   await api?.stop();
   await guarded?.stop();
   await proxied?.stop();
   await direct?.stop();
+  await metrics?.stop();
 });
+
+it('counts and refuses failed authentications on /metrics with those on /v1: a locked-out address gets 429 there too, before any lookup', async () => {
+  const lead = await metrics.principal('ceop', ['case_lead']);
+  const unknown = (i: number) => ({ token: `tdk_${String(i).padStart(40, 'm')}` });
+  // /metrics counts: one failure there and one on /v1 use up the allowance of two.
+  expect((await metrics.request('GET', '/metrics', unknown(1))).status).toBe(401);
+  expect((await metrics.request('GET', '/v1/me', unknown(2))).status).toBe(401);
+  const lookups = await countTokenLookups(metrics, async () => {
+    for (let i = 3; i < 8; i++) expect((await metrics.request('GET', '/metrics', unknown(i))).status).toBe(429);
+    // A good token is no way around it (it would tell a valid token from a bad one by 403 against 401).
+    const good = await metrics.request('GET', '/metrics', { token: lead.token });
+    expect(good.status).toBe(429);
+    expect(good.headers['retry-after']).toBeDefined();
+    expect((await metrics.request('GET', '/v1/me', { token: lead.token })).status).toBe(429);
+  });
+  expect(lookups).toBe(0);
+});
+
+/** How many token lookups PostgreSQL was asked for while `fn` ran. */
+async function countTokenLookups(harness: ApiHarness, fn: () => Promise<void>): Promise<number> {
+  const pool = harness.db.pool;
+  const query = pool.query.bind(pool);
+  let lookups = 0;
+  pool.query = ((config: unknown, ...rest: unknown[]) => {
+    const text = typeof config === 'string' ? config : (config as { text?: string } | null)?.text;
+    if (text?.includes('FROM principals')) lookups += 1;
+    return (query as (...a: unknown[]) => unknown)(config, ...rest);
+  }) as typeof pool.query;
+  try {
+    await fn();
+  } finally {
+    pool.query = query;
+  }
+  return lookups;
+}
 
 it('counts failed authentications by the address a trusted proxy forwards, and by the TCP peer when no proxy is trusted', async () => {
   const unknown = { token: `tdk_${'z'.repeat(40)}` };

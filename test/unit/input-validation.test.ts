@@ -396,7 +396,7 @@ describe('wide bodies (any token holder may send 1 MiB before a route checks its
   });
 });
 
-describe('UTF-8 bodies', () => {
+describe('body text', () => {
   const bad = Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
 
   it('refuses invalid UTF-8 with an error body-parser keeps as a 400', () => {
@@ -414,8 +414,51 @@ describe('UTF-8 bodies', () => {
     // Truncated sequences and overlong encodings are not UTF-8 either.
     expect(() => verifyUtf8(null, null, Buffer.from([0x7b, 0xc3]), 'utf-8')).toThrow();
     expect(() => verifyUtf8(null, null, Buffer.from([0xc0, 0xaf]), 'utf-8')).toThrow();
-    // UTF-16/32 bodies are their decoders' business.
-    expect(() => verifyUtf8(null, null, Buffer.from('{"a":"é"}', 'utf16le'), 'utf-16le')).not.toThrow();
+  });
+
+  it('holds UTF-16 and UTF-32 bodies to their own rules, in the byte order the label, the BOM or the bytes give', () => {
+    const json = '{"a":"é😀"}';
+    const utf32 = (text: string, le: boolean, cps = [...text].map((c) => c.codePointAt(0)!)) => {
+      const b = Buffer.alloc(cps.length * 4);
+      cps.forEach((c, i) => (le ? b.writeUInt32LE(c, i * 4) : b.writeUInt32BE(c, i * 4)));
+      return b;
+    };
+    const utf16be = Buffer.from(json, 'utf16le').swap16();
+    const good: [Buffer, string][] = [
+      [Buffer.from(json, 'utf16le'), 'utf-16le'],
+      [utf16be, 'utf-16be'],
+      [Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be]), 'utf-16'],
+      [Buffer.from(json, 'utf16le'), 'utf-16'],
+      [utf32(json, true), 'utf-32le'],
+      [utf32(json, false), 'utf-32be'],
+      [utf32('\ufeff' + json, false), 'utf-32'],
+      [utf32(json, true), 'utf-32'],
+    ];
+    for (const [buf, enc] of good) expect(() => verifyUtf8(null, null, buf, enc), enc).not.toThrow();
+    const lone = Buffer.from('{"a":"\ud800"}', 'utf16le');
+    const past = utf32('{"a":"ab"}', true);
+    past.writeUInt32LE(0x110000, 7 * 4);
+    const bad: [Buffer, string, string][] = [
+      [lone, 'utf-16le', 'the body is not valid UTF-16LE'],
+      [Buffer.from([0x7b, 0x00, 0x7d]), 'utf-16le', 'the body is not valid UTF-16LE'],
+      [Buffer.concat([Buffer.from([0xff, 0xfe]), lone]), 'utf-16', 'the body is not valid UTF-16'],
+      [past, 'utf-32le', 'the body is not valid UTF-32LE'],
+      [past, 'utf-32', 'the body is not valid UTF-32'],
+      [utf32('{"a":"\ud800"}', false, [0x7b, 0xd800, 0x7d]), 'utf-32be', 'the body is not valid UTF-32BE'],
+      [utf32(json, true).subarray(1), 'utf-32le', 'the body is not valid UTF-32LE'],
+    ];
+    for (const [buf, enc, detail] of bad) {
+      let thrown: unknown;
+      try {
+        verifyUtf8(null, null, buf, enc);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, enc).toMatchObject({ status: 400, type: INVALID_UTF8_TYPE });
+      expect(mapError(thrown), enc).toEqual({ kind: 'bad_request', detail });
+    }
+    // A charset body-parser would decode but this API does not take.
+    expect(() => verifyUtf8(null, null, Buffer.from('{}'), 'utf-7')).toThrow(expect.objectContaining({ status: 400, type: 'charset.unsupported' }));
   });
 
   it('maps it to a 400 problem that says so', () => {

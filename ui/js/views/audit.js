@@ -35,15 +35,25 @@ function actorCell(actor, principals) {
   return h('span', { class: 'actor' }, p.name, p.revokedAt ? ' (revoked)' : '', h('br'), h('code', { class: 'actor-id' }, who));
 }
 
-/** Who the principals are (id → { name, revokedAt }), or null when the caller may not read them or the read fails. */
-async function principalNames(identity) {
+/**
+ * Who the entries' actors are (id → { name, revokedAt }), read one principal at a time (a few at once; the list of all
+ * principals is the admin's), or null when the caller may not read principals. An actor that cannot be read (the admin
+ * token, a failed read) is left out: its org and id still name it.
+ */
+async function principalNames(identity, entries) {
   if (!identity.caps.readPrincipals) return null;
-  try {
-    const res = await getJson('/v1/principals');
-    return new Map(res.items.map((p) => [p.id, { name: p.name, revokedAt: p.revokedAt ?? null }]));
-  } catch {
-    return null; // the ids alone still name every actor
-  }
+  const ids = [...new Set(entries.map((e) => e.actor?.id).filter((id) => id && id !== 'admin'))];
+  const names = new Map();
+  const read = async (id) => {
+    try {
+      const p = await getJson(`/v1/principals/${encodeURIComponent(id)}`);
+      names.set(id, { name: p.name, revokedAt: p.revokedAt ?? null });
+    } catch {
+      // named by its org and id
+    }
+  };
+  for (let i = 0; i < ids.length; i += 4) await Promise.all(ids.slice(i, i + 4).map(read));
+  return names;
 }
 
 function entriesTable(entries, principals) {
@@ -343,12 +353,11 @@ export function renderAudit(page, { params, identity }) {
       })()
     : Promise.resolve(null);
 
-  const names = principalNames(identity);
   void (async () => {
     entries.replaceChildren(loading('Loading entries'));
     try {
       const res = await getJson(`/v1/cases/${encodeURIComponent(id)}/audit`);
-      fill(entries, res.entries.length ? entriesTable(res.entries, await names) : h('p', {}, 'No entries.'));
+      fill(entries, res.entries.length ? entriesTable(res.entries, await principalNames(identity, res.entries)) : h('p', {}, 'No entries.'));
       const v = await verified;
       // The first bad entry and everything after it is no longer backed by the chain.
       if (v && !v.intact && v.firstBadSeq !== null) {
