@@ -18,10 +18,20 @@ export const localStore = proxyLocalActivities<TakedownActivities>({
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
+/** How long a notice is retried before it has failed for good. */
+export const NOTICE_DEADLINE = '7d';
+
+/**
+ * How long the archive waits for its case's run to close. A closed case's run stays open until the withdrawal notices
+ * it still delivers are delivered or have failed for good (NOTICE_DEADLINE), so the archive must outwait them: with two
+ * days it gave up on a run still waiting for a partner whose webhook was down, and that history was never archived.
+ */
+export const ARCHIVE_DEADLINE = '8d';
+
 /** Notice delivery: exponential backoff, unlimited attempts within a week; a final 4xx is non-retryable. */
 export const notices = proxyActivities<TakedownActivities>({
   startToCloseTimeout: '60s',
-  scheduleToCloseTimeout: '7d',
+  scheduleToCloseTimeout: NOTICE_DEADLINE,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', nonRetryableErrorTypes: ['PartnerRejected', 'IncompleteDocument'] },
 });
 
@@ -34,6 +44,6 @@ export const checks = proxyActivities<TakedownActivities>({
 /** Archiving waits for the case workflow to close, so it retries for a long while. */
 export const archive = proxyActivities<TakedownActivities>({
   startToCloseTimeout: '2m',
-  scheduleToCloseTimeout: '2d',
+  scheduleToCloseTimeout: ARCHIVE_DEADLINE,
   retry: { initialInterval: '1s', backoffCoefficient: 1.5, maximumInterval: '1m' },
 });

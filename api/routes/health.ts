@@ -76,6 +76,8 @@ export function healthRouter(deps: OpsDeps, authenticating: RequestHandler[]): R
   r.route('/metrics')
     .get(...metricsGuard, async (_req, res) => {
       const { contentType, body } = await renderMetrics(deps.pool);
+      // Its labels name partner orgs and its counters the coalition's work: no cache along the way keeps a copy.
+      res.setHeader('Cache-Control', 'no-store');
       res.type(contentType).send(body);
     })
     .all(methodNotAllowed(['GET']));

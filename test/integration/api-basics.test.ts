@@ -636,6 +636,7 @@ describe('operations', () => {
     const res = await api.request('GET', '/metrics', { token: api.adminToken });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.headers['cache-control']).toBe('no-store');
     for (const name of [
       'takedown_time_to_termination_seconds',
       'takedown_time_to_freeze_seconds',
