@@ -80,6 +80,7 @@ export class CaseState {
    * @param refusals whether it has the refused-reminders patch (only with carrying), decided the same way.
    * @param closure whether it has the partner-closure patch (only with refusals), decided the same way.
    * @param skipNoticesKept whether it has the skip-notices patch (only with closure), decided the same way.
+   * @param freshCycles whether it has the refused-retry-cycle patch (only with skipNoticesKept), decided the same way.
    */
   constructor(
     readonly input: CaseWorkflowInput,
@@ -91,6 +92,7 @@ export class CaseState {
     readonly refusals = false,
     readonly closure = false,
     readonly skipNoticesKept = false,
+    readonly freshCycles = false,
   ) {
     const now = input.receivedAt;
     this.view = {

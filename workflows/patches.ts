@@ -74,4 +74,12 @@ export const PATCHES = {
    * everything before without their markers. Read first, before partnerClosure.
    */
   skipNotices: 'skip-notices',
+  /**
+   * A refused notice (a request or a reminder the partner refused with a final 4xx) that the case lead answers `retry`
+   * is sent again with a new deadline cycle on the same task (task.extended, a new dueAt), as a retried no-response is:
+   * runs before it re-sent the request with the old dueAt, long past when the case lead took a while, so the task was
+   * escalated at once and a no_response exception followed. A run with it has skipNotices and everything before without
+   * their markers. Read first, before skipNotices.
+   */
+  refusedRetryCycle: 'refused-retry-cycle',
 } as const;

@@ -26,13 +26,16 @@ afterAll(async () => {
   await partners?.close();
 });
 
-/** The case lead's resolve_exception about one partner's request, once it exists (open or not). */
-async function exceptionAbout(caseId: string, org: string): Promise<{ id: string; status: string }> {
+/** The case lead's first resolve_exception about one partner's request (with this reason, if given), once it exists (open or not). */
+async function exceptionAbout(caseId: string, org: string, reason?: string): Promise<{ id: string; status: string }> {
   for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
-    const { rows } = await stack.db.pool.query(`SELECT id, status FROM tasks WHERE case_id = $1 AND type = 'resolve_exception' AND context->>'org' = $2`, [caseId, org]);
+    const { rows } = await stack.db.pool.query(
+      `SELECT id, status FROM tasks WHERE case_id = $1 AND type = 'resolve_exception' AND context->>'org' = $2 AND ($3::text IS NULL OR context->>'reason' = $3) ORDER BY created_at, id`,
+      [caseId, org, reason ?? null],
+    );
     if (rows.length > 0) return rows[0] as { id: string; status: string };
   }
-  throw new Error(`no exception about ${org}`);
+  throw new Error(`no exception about ${org}${reason ? ` (${reason})` : ''}`);
 }
 
 async function throughSignoff(caseId: string, data: Record<string, unknown> = {}) {
@@ -475,11 +478,43 @@ describe('deadlines of seconds', () => {
       org: 'visa',
       notice: { failure: 'PartnerRejected', status: 410, message: expect.stringMatching(/^visa rejected notice .*410/) },
     });
+    const retriedAt = Date.now();
     await complete(stack, c.id, ex.id, actors.lead, 'retry');
     const again = await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'termination_request' && n.id !== first.id, 20_000);
     expect(again.verified).toBe(true);
+    // The request is sent again with a new deadline cycle (a whole SLA from the retry), not the first cycle's dueAt.
+    expect(Date.parse((again.document as { dueAt: string }).dueAt)).toBeGreaterThan(retriedAt + 3_000);
     await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
     await waitForCaseEnd(stack, c.id, 'refused-reminder');
+  });
+
+  it('gives a refused request retried by the case lead a new deadline cycle, as a retried no-response gets', async () => {
+    const u = c8();
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '3s', freeze: '1h', removal: '1h' } } }, u);
+    const input = { ...base, merchant: { ...base.merchant, paymentChannels: [{ kind: 'wallet' as const, provider: 'paypal', accountId: `PP-${u}` }], hosting: [] } };
+    partners.script('paypal', [410]);
+    const c = await startCase(stack, input);
+    await throughSignoff(c.id);
+    const ex = await exceptionAbout(c.id, 'paypal', 'notice_rejected');
+    // The case lead takes a while (well inside the exception's own 1 h SLA, past the request's 3 s) to choose.
+    await new Promise((r) => setTimeout(r, 7_000));
+    const retriedAt = Date.now();
+    await complete(stack, c.id, ex.id, actors.lead, 'retry');
+    const again = await partners.waitFor((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'termination_request' && n.status === 200, 20_000);
+    const dueAt = (again.document as { dueAt: string }).dueAt;
+    await new Promise((r) => setTimeout(r, 2_500));
+    const noResponse = await stack.db.pool.query(`SELECT id FROM tasks WHERE case_id = $1 AND type = 'resolve_exception' AND context->>'reason' = 'no_response'`, [c.id]);
+    const task = (await stack.db.pool.query(`SELECT id, escalated, due_at FROM tasks WHERE case_id = $1 AND type = 'confirm_termination'`, [c.id])).rows[0];
+    const extended = await stack.db.pool.query(`SELECT data FROM audit_entries WHERE case_id = $1 AND action = 'task.extended'`, [c.id]);
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id, 'refused-request-retry');
+    // The re-sent request gives the partner a deadline after the retry, the task's own; the partner is not escalated or
+    // reported silent at once.
+    expect(Date.parse(dueAt)).toBeGreaterThan(retriedAt);
+    expect(new Date(task.due_at).toISOString()).toBe(dueAt);
+    expect(extended.rows.map((r) => r.data)).toEqual([{ taskId: task.id, dueAt }]);
+    expect(task.escalated).toBe(false);
+    expect(noResponse.rows).toEqual([]);
   });
 
   it('raises resolve_exception at once when the host refuses the re-notice for URLs still up after removal', async () => {

@@ -120,6 +120,14 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
   let cycleStart = Date.parse(task.createdAt);
   let stage = 0;
   let reminders = 0;
+  // A new deadline cycle on the same task, from now. Not async itself: the caller awaits saveTask's own promise, so
+  // runs recorded before refused-retry-cycle resume in the same microtask as they always did.
+  const newCycle = (): Promise<void> => {
+    cycleStart = Date.now();
+    stage = 0;
+    task.dueAt = new Date(cycleStart + slaMs).toISOString();
+    return state.saveTask(task, [state.audit('task.extended', { taskId: task.id, dueAt: task.dueAt })]);
+  };
   while (task.status === 'open') {
     const nextAt = cycleStart + (stage === 0 ? slaMs / 2 : stage === 1 ? slaMs : 2 * slaMs);
     const what = stage === 0 ? 'SLA reminder' : stage === 1 ? 'SLA deadline' : 'second deadline';
@@ -132,6 +140,9 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
       const choice = await raiseException(state, { reason: 'notice_rejected', taskId: task.id, org: req.org, detail: { notice: detail } }, answered);
       if (task.status !== 'open') break;
       if (choice === 'skip') return skip(state, task, req);
+      // Retry: a new notice and (refused-retry-cycle runs) a new deadline cycle, as for a retried no-response; the
+      // partner's re-sent request then carries a dueAt in the future, not the one that passed while the case lead chose.
+      if (state.freshCycles) await newCycle();
       round += 1;
       send();
       continue;
@@ -149,10 +160,7 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
       if (task.status !== 'open') break;
       if (choice === 'skip') return skip(state, task, req);
       // Retry: a new notice and a new deadline cycle on the same task.
-      cycleStart = Date.now();
-      stage = 0;
-      task.dueAt = new Date(cycleStart + slaMs).toISOString();
-      await state.saveTask(task, [state.audit('task.extended', { taskId: task.id, dueAt: task.dueAt })]);
+      await newCycle();
       round += 1;
       send();
     }
