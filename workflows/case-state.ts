@@ -1,5 +1,5 @@
 // The case workflow's state and the one way to change it: every change is projected to PostgreSQL with its audit entries.
-import { CancellationScope, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Actor, AuditInput, CaseStatus, CaseView, Role, Step, StepName, StepStatus, Task, TaskAssignee, TaskType } from '../domain/types';
 import { isClosedStatus, STEP_NAMES, type Slas } from '../domain/types';
 import { durationMs } from '../domain/rules/duration';
@@ -81,6 +81,7 @@ export class CaseState {
    * @param closure whether it has the partner-closure patch (only with refusals), decided the same way.
    * @param skipNoticesKept whether it has the skip-notices patch (only with closure), decided the same way.
    * @param freshCycles whether it has the refused-retry-cycle patch (only with skipNoticesKept), decided the same way.
+   * @param stopsSiblings whether it has the stop-siblings patch (only with freshCycles), decided the same way.
    */
   constructor(
     readonly input: CaseWorkflowInput,
@@ -93,6 +94,7 @@ export class CaseState {
     readonly closure = false,
     readonly skipNoticesKept = false,
     readonly freshCycles = false,
+    readonly stopsSiblings = false,
   ) {
     const now = input.receivedAt;
     this.view = {
@@ -292,7 +294,17 @@ export class CaseState {
     }));
   }
 
+  /**
+   * (stop-siblings runs) A flow whose scope is cancelled (a withdrawal, or a sibling request that failed the case) opens
+   * no task: it gets the cancellation instead. Its last write may have been under way when the cancel came, and a write
+   * is not cancelled half-way, so the flow can reach an opening before any wait that would have noticed.
+   */
+  private refuseWhenCancelled(): void {
+    if (this.stopsSiblings && CancellationScope.current().consideredCancelled) throw new CancelledFailure('the case is closing: no task is opened');
+  }
+
   async openTask(spec: NewTask): Promise<Task> {
+    this.refuseWhenCancelled();
     const task = this.newTask(spec);
     const created = [this.created(task)];
     if (this.lean) {
@@ -309,6 +321,7 @@ export class CaseState {
    * partner tasks). With no tasks it still writes what is staged.
    */
   async openTaskBatch(specs: NewTask[]): Promise<Task[]> {
+    this.refuseWhenCancelled();
     if (specs.length === 0) {
       await this.saveCase();
       return [];

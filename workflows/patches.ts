@@ -82,4 +82,13 @@ export const PATCHES = {
    * their markers. Read first, before skipNotices.
    */
   refusedRetryCycle: 'refused-retry-cycle',
+  /**
+   * When one partner request fails the case (the case lead aborts on its exception, or it throws), the other requests
+   * running beside it are cancelled and waited for before the case closes, as a withdrawal cancels them: none of them
+   * goes on into the close (a URL check, a re-notice, a resolve_exception left open on the closed case, an exception
+   * cancelled as "settled: the partner completed its task" because the close cancelled the partner's task). A flow
+   * whose scope is cancelled opens no task. A run with it has refusedRetryCycle and everything before without their
+   * markers. Read first, before refusedRetryCycle.
+   */
+  stopSiblings: 'stop-siblings',
 } as const;

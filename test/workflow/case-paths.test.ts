@@ -517,6 +517,60 @@ describe('deadlines of seconds', () => {
     expect(noResponse.rows).toEqual([]);
   });
 
+  it("stops the other partner requests when the case lead aborts one: nothing of theirs runs on into the case's close", async () => {
+    const site = partners.url(`site-${c8()}`); // answers 200: the removal check finds it still up
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '2s' } } });
+    const input = { ...base, merchant: { ...base.merchant, urls: [site], hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [site] }] } };
+    partners.script('visa', [410]);
+    const c = await startCase(stack, input);
+    await throughSignoff(c.id);
+    const visaEx = await exceptionAbout(c.id, 'visa', 'notice_rejected');
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'termination_request');
+    const removal = await waitForTask(stack, c.id, 'confirm_removal', 'host-example');
+    await complete(stack, c.id, removal.id, actors.partner('host-example'), 'removed', { removedAt: new Date().toISOString() });
+    // The hosting request re-notices the URL still up and waits the removal SLA (2 s) before it checks again.
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.document.followUp !== undefined, 20_000);
+    // PayPal's withdrawal notice is retried for a while, as a partner's webhook may be: the close takes some seconds,
+    // long enough for a request still running to check again and ask the case lead.
+    partners.script('paypal', [503, 503, 503, 503]);
+    await complete(stack, c.id, visaEx.id, actors.lead, 'abort', {}, 'partner refuses');
+    const end = await waitForCaseEnd(stack, c.id, 'abort-stops-siblings');
+    partners.script('paypal', []);
+    expect(end.status).toBe('failed');
+    const open = await stack.db.pool.query(`SELECT id, type, context->>'reason' AS reason FROM tasks WHERE case_id = $1 AND status = 'open'`, [c.id]);
+    expect(open.rows).toEqual([]);
+    // After the abort, no request checked URLs again, opened a task or was noticed again.
+    const audit = (await stack.db.pool.query<{ action: string; data: Record<string, unknown> }>('SELECT action, data FROM audit_entries WHERE case_id = $1 ORDER BY seq', [c.id])).rows;
+    const aborted = audit.findIndex((a) => a.action === 'task.completed' && a.data.taskId === visaEx.id);
+    expect(aborted).toBeGreaterThan(0);
+    expect(audit.slice(aborted).filter((a) => ['urls.checked', 'task.created', 'task.escalated', 'task.extended'].includes(a.action))).toEqual([]);
+    expect(audit.filter((a) => a.action === 'task.cancelled').map((a) => a.data.reason)).toEqual(expect.arrayContaining(['case failed']));
+    expect(audit.filter((a) => a.action === 'task.cancelled' && String(a.data.reason).startsWith('settled'))).toEqual([]);
+    const toHost = partners.received.filter((n) => n.caseId === c.id && n.org === 'host-example').map((n) => n.type);
+    expect(toHost.at(-1)).toBe('withdrawal_notice');
+    expect(toHost.filter((t) => t === 'hosting_notice')).toHaveLength(2);
+  });
+
+  it("cancels a sibling request's open exception for the case's ending, not as settled by the partner, when the case lead aborts another", async () => {
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '2s', freeze: '1h', removal: '1h' } } });
+    const input = { ...base, merchant: { ...base.merchant, hosting: [] } };
+    partners.script('visa', [410]);
+    const c = await startCase(stack, input);
+    await throughSignoff(c.id);
+    const visaEx = await exceptionAbout(c.id, 'visa', 'notice_rejected');
+    // PayPal stays silent past twice its deadline: the case lead is asked about it too.
+    const paypalEx = await exceptionAbout(c.id, 'paypal', 'no_response');
+    const paypalTask = (await tasksOf(stack, c.id)).find((t) => t.type === 'confirm_termination' && t.assignee.org === 'paypal')!;
+    await complete(stack, c.id, visaEx.id, actors.lead, 'abort', {}, 'partner refuses');
+    expect((await waitForCaseEnd(stack, c.id, 'abort-with-sibling-exception')).status).toBe('failed');
+    const cancelled = async (taskId: string) =>
+      (await stack.db.pool.query(`SELECT data->>'reason' AS reason FROM audit_entries WHERE case_id = $1 AND action = 'task.cancelled' AND data->>'taskId' = $2`, [c.id, taskId])).rows.map((r) => r.reason);
+    // The partner did not complete its task: both it and the exception about it are cancelled by the case's ending.
+    expect((await stack.db.pool.query('SELECT status FROM tasks WHERE id = $1', [paypalTask.id])).rows[0].status).toBe('cancelled');
+    expect(await cancelled(paypalTask.id)).toEqual(['case failed']);
+    expect(await cancelled(paypalEx.id)).toEqual(['case failed']);
+  });
+
   it('raises resolve_exception at once when the host refuses the re-notice for URLs still up after removal', async () => {
     // The merchant's page answers 200 (a path of the local partner server), so the removal check finds it still up.
     const site = partners.url(`site-${c8()}`);

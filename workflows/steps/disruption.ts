@@ -1,4 +1,5 @@
 // Termination, asset freeze and hosting notices: every partner request runs in parallel, each step closes with its tasks.
+import { CancellationScope } from '@temporalio/workflow';
 import { partnerRequests, type PartnerRequest } from '../../domain/rules/plan';
 import type { StepStatus } from '../../domain/types';
 import type { CaseState } from '../case-state';
@@ -46,12 +47,37 @@ async function runBatched(state: CaseState): Promise<void> {
     else await state.finishStep(step, 'skipped', { reason: skipReason(state, step) }, { stage: true });
   }
   const tasks = await state.openTaskBatch(requests.map((r) => partnerTaskSpec(state, r)));
-  await Promise.all(
-    DISRUPTION_STEPS.map(async (step) => {
+  // Not async itself: runs before stop-siblings await Promise.all's own promise, as they always did.
+  const together = <T>(branches: (() => Promise<T>)[]): Promise<T[]> => (state.stopsSiblings ? allOrStop(branches) : Promise.all(branches.map((b) => b())));
+  await together(
+    DISRUPTION_STEPS.map((step) => async () => {
       const mine = requests.flatMap((r, i) => (r.step === step ? [{ r, task: tasks[i] }] : []));
       if (mine.length === 0) return;
-      const results = await Promise.all(mine.map(({ r, task }) => runPartnerRequest(state, r, task)));
+      const results = await together(mine.map(({ r, task }) => () => runPartnerRequest(state, r, task)));
       await state.finishStep(step, stepStatus(results), { results });
     }),
   );
+}
+
+/**
+ * Runs branches side by side, in a scope of their own (stop-siblings runs). When one fails (the case lead aborts on its
+ * exception, an error), the others are cancelled and waited for, and only then is its error thrown: the case closes
+ * with nothing of theirs still running (a timer, a URL check, a re-notice, a new exception for the case lead), as a
+ * withdrawal's cancellation of the case's flow stops them. Their own cancellations are not the case's ending.
+ */
+async function allOrStop<T>(branches: (() => Promise<T>)[]): Promise<T[]> {
+  const scope = new CancellationScope();
+  let failure: { error: unknown } | undefined;
+  const runs = branches.map((branch) =>
+    scope.run(branch).catch((error: unknown) => {
+      if (!failure) {
+        failure = { error };
+        scope.cancel();
+      }
+      throw error;
+    }),
+  );
+  const settled = await Promise.allSettled(runs);
+  if (failure) throw failure.error;
+  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
