@@ -361,11 +361,13 @@ export class CaseState {
     return task;
   }
 
-  async cancelTask(task: Task, reason: string): Promise<void> {
-    if (task.status !== 'open') return;
+  /** Cancels the task if it is still open; says whether it did (it may have been completed or cancelled meanwhile). */
+  async cancelTask(task: Task, reason: string): Promise<boolean> {
+    if (task.status !== 'open') return false;
     task.status = 'cancelled';
     task.completedAt = iso();
     await this.saveTask(task, [this.audit('task.cancelled', { taskId: task.id, type: task.type, reason })]);
+    return true;
   }
 
   slaMs(name: keyof Slas): number {

@@ -235,8 +235,8 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
   if (state.carrying) await state.flushStagedTasks();
   const cancelledNow = new Set<string>();
   for (const t of state.openTasks()) {
-    await state.cancelTask(t, status === 'withdrawn' ? 'case withdrawn' : `case ${status}`);
-    cancelledNow.add(t.id);
+    // Only the tasks this closing cancels: one completed while an earlier cancellation was written stands.
+    if (await state.cancelTask(t, status === 'withdrawn' ? 'case withdrawn' : `case ${status}`)) cancelledNow.add(t.id);
   }
   for (const s of view.steps) {
     if (s.status === 'pending' || s.status === 'in_progress') {

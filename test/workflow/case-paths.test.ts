@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caseWorkflowId } from '../../domain/ids';
 import { verifyChain } from '../../db/queries/audit';
-import { withdrawUpdate, addEvidenceUpdate } from '../../workflows/messages';
+import { WorkflowUpdateStage } from '@temporalio/client';
+import { withdrawUpdate, addEvidenceUpdate, completeTaskUpdate } from '../../workflows/messages';
 import { CaseStatusKey } from '../../workflows/search-attributes';
 import { PARTNER_ORGS, startPartnerServer, type PartnerServer } from '../support/partner-server';
 import { actors, complete, startCase, startWorkflowStack, tasksOf, waitForCaseEnd, waitForTask, type WorkflowStack } from '../support/stack';
@@ -416,6 +417,46 @@ describe('case workflow', () => {
         expect(end.withdrawal).toBeNull();
       }
     }
+  });
+
+  it('names a task completed while the close cancels the others as standing in the withdrawal notice, not as withdrawn', async () => {
+    const base = sampleCase();
+    const c = await startCase(stack, { ...base, plan: { ...base.plan, freezeAssets: false }, merchant: { ...base.merchant, hosting: [] } });
+    await throughSignoff(c.id);
+    const visaTask = await waitForTask(stack, c.id, 'confirm_termination', 'visa');
+    const paypalTask = await waitForTask(stack, c.id, 'confirm_termination', 'paypal');
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'termination_request');
+    const handle = stack.client.workflow.getHandle(caseWorkflowId(c.id));
+    // Visa's task row is held: the close's first cancellation (Visa's, the tasks are cancelled in the order they were
+    // opened) waits for it, and the case's other writes wait behind it.
+    const holder = await stack.db.pool.connect();
+    let withdrawal: Promise<unknown> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE', [visaTask.id]);
+      withdrawal = handle.executeUpdate(withdrawUpdate, { args: [{ reason: 'no longer needed', actor: actors.lead }] });
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+        const { rows } = await stack.db.pool.query(`SELECT 1 FROM audit_entries WHERE case_id = $1 AND action = 'case.withdrawal_requested'`, [c.id]);
+        if (rows.length > 0) break;
+      }
+      // Meanwhile PayPal completes its task (accepted once the run's workflow task, kept open by the held write, is
+      // handed over), before the close has come to it.
+      await handle.startUpdate(completeTaskUpdate, {
+        args: [{ completion: { taskId: paypalTask.id, outcome: 'terminated', data: { terminatedAt: new Date().toISOString() } }, actor: actors.partner('paypal') }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    await withdrawal;
+    expect((await waitForCaseEnd(stack, c.id, 'completed-during-close')).status).toBe('withdrawn');
+    const toPaypal = partners.received.find((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'withdrawal_notice');
+    expect(toPaypal?.document).toMatchObject({ withdraws: { taskIds: [] }, stands: { taskIds: [paypalTask.id] } });
+    const toVisa = partners.received.find((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'withdrawal_notice');
+    expect(toVisa?.document).toMatchObject({ withdraws: { taskIds: [visaTask.id] }, stands: { taskIds: [] } });
+    const cancelled = await stack.db.pool.query(`SELECT data->>'taskId' AS id FROM audit_entries WHERE case_id = $1 AND action = 'task.cancelled'`, [c.id]);
+    expect(cancelled.rows.map((r) => r.id)).toEqual([visaTask.id]);
   });
 
   it('amends a case: new evidence and URLs reach the hosting notice not yet sent', async () => {
