@@ -167,6 +167,8 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
     {
       validator: ({ evidence, urls, hosting = [], actor }: AddEvidenceArgs) => {
         if (isClosedStatus(view.status) || view.withdrawal) throw closedFailure();
+        // The ending is decided: no request would carry what it adds (validators do not run on replay).
+        if (closing) throw closingFailure();
         if (actor.org !== view.org || !actor.roles.includes('case_lead')) throw ApplicationFailure.create({ type: 'Forbidden', message: 'only a case lead of the case org may add evidence', nonRetryable: true });
         // The hosting requests are planned when disruption starts: a provider named after that would never be notified.
         const planned = view.steps.find((s) => s.name === 'hosting')?.status !== 'pending';

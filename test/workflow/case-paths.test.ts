@@ -575,6 +575,13 @@ describe('deadlines of seconds', () => {
     // long enough for a request still running to check again and ask the case lead.
     partners.script('paypal', [503, 503, 503, 503]);
     await complete(stack, c.id, visaEx.id, actors.lead, 'abort', {}, 'partner refuses');
+    // While the close is under way (PayPal's withdrawal notice refused once so far), an amendment is refused: no request
+    // would carry it. It was accepted and written before.
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'withdrawal_notice', 20_000);
+    const amended = stack.client.workflow
+      .getHandle(caseWorkflowId(c.id))
+      .executeUpdate(addEvidenceUpdate, { args: [{ evidence: [], urls: ['https://late-amendment.example.test/x'], actor: actors.lead }] });
+    await expect(amended).rejects.toMatchObject({ cause: { message: expect.stringMatching(/the case is (closing|closed)/) } });
     const end = await waitForCaseEnd(stack, c.id, 'abort-stops-siblings');
     partners.script('paypal', []);
     expect(end.status).toBe('failed');
@@ -587,6 +594,7 @@ describe('deadlines of seconds', () => {
     expect(audit.slice(aborted).filter((a) => ['urls.checked', 'task.created', 'task.escalated', 'task.extended'].includes(a.action))).toEqual([]);
     expect(audit.filter((a) => a.action === 'task.cancelled').map((a) => a.data.reason)).toEqual(expect.arrayContaining(['case failed']));
     expect(audit.filter((a) => a.action === 'task.cancelled' && String(a.data.reason).startsWith('settled'))).toEqual([]);
+    expect(audit.filter((a) => a.action === 'evidence.added')).toEqual([]);
     const toHost = partners.received.filter((n) => n.caseId === c.id && n.org === 'host-example').map((n) => n.type);
     expect(toHost.at(-1)).toBe('withdrawal_notice');
     expect(toHost.filter((t) => t === 'hosting_notice')).toHaveLength(2);
