@@ -1,7 +1,7 @@
 // Termination, asset freeze and hosting notices: every partner request runs in parallel, each step closes with its tasks.
 import { CancellationScope } from '@temporalio/workflow';
 import { partnerRequests, type PartnerRequest } from '../../domain/rules/plan';
-import type { StepStatus } from '../../domain/types';
+import type { StepStatus, Task } from '../../domain/types';
 import type { CaseState } from '../case-state';
 import { partnerTaskSpec, runPartnerRequest, type RequestResult } from './partner-request';
 
@@ -47,37 +47,53 @@ async function runBatched(state: CaseState): Promise<void> {
     else await state.finishStep(step, 'skipped', { reason: skipReason(state, step) }, { stage: true });
   }
   const tasks = await state.openTaskBatch(requests.map((r) => partnerTaskSpec(state, r)));
-  // Not async itself: runs before stop-siblings await Promise.all's own promise, as they always did.
-  const together = <T>(branches: (() => Promise<T>)[]): Promise<T[]> => (state.stopsSiblings ? allOrStop(branches) : Promise.all(branches.map((b) => b())));
-  await together(
-    DISRUPTION_STEPS.map((step) => async () => {
-      const mine = requests.flatMap((r, i) => (r.step === step ? [{ r, task: tasks[i] }] : []));
+  const mineOf = (step: (typeof DISRUPTION_STEPS)[number]) => requests.flatMap((r, i) => (r.step === step ? [{ r, task: tasks[i] }] : []));
+  if (state.stopsSiblings) return runStoppable(state, mineOf);
+  await Promise.all(
+    DISRUPTION_STEPS.map(async (step) => {
+      const mine = mineOf(step);
       if (mine.length === 0) return;
-      const results = await together(mine.map(({ r, task }) => () => runPartnerRequest(state, r, task)));
+      const results = await Promise.all(mine.map(({ r, task }) => runPartnerRequest(state, r, task)));
       await state.finishStep(step, stepStatus(results), { results });
     }),
   );
 }
 
 /**
- * Runs branches side by side, in a scope of their own (stop-siblings runs). When one fails (the case lead aborts on its
- * exception, an error), the others are cancelled and waited for, and only then is its error thrown: the case closes
- * with nothing of theirs still running (a timer, a URL check, a re-notice, a new exception for the case lead), as a
- * withdrawal's cancellation of the case's flow stops them. Their own cancellations are not the case's ending.
+ * (stop-siblings runs) The steps and their requests side by side in one scope of their own. The first failure of a
+ * request or a step (the case lead aborts on an exception, an error, a withdrawal's cancellation) cancels the scope, so
+ * every other request stops wherever it waits; each step waits for all its requests to end before it is finished or
+ * fails, and the failure is thrown once every step has ended. The case then closes with nothing of theirs still running
+ * (a timer, a URL check, a re-notice, a new exception for the case lead). One scope and one settling per step: the
+ * Temporal SDK captures a stack for every promise a workflow creates, so each one costs.
  */
-async function allOrStop<T>(branches: (() => Promise<T>)[]): Promise<T[]> {
+async function runStoppable(state: CaseState, mineOf: (step: (typeof DISRUPTION_STEPS)[number]) => { r: PartnerRequest; task: Task }[]): Promise<void> {
   const scope = new CancellationScope();
   let failure: { error: unknown } | undefined;
-  const runs = branches.map((branch) =>
-    scope.run(branch).catch((error: unknown) => {
+  const stopOnFailure = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((error: unknown) => {
       if (!failure) {
         failure = { error };
         scope.cancel();
       }
       throw error;
-    }),
+    });
+  await scope.run(() =>
+    Promise.allSettled(
+      DISRUPTION_STEPS.map((step) =>
+        stopOnFailure(
+          (async () => {
+            const mine = mineOf(step);
+            if (mine.length === 0) return;
+            const settled = await Promise.allSettled(mine.map(({ r, task }) => stopOnFailure(runPartnerRequest(state, r, task))));
+            const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+            if (failed) throw failed.reason;
+            const results = settled.map((s) => (s as PromiseFulfilledResult<RequestResult>).value);
+            await state.finishStep(step, stepStatus(results), { results });
+          })(),
+        ),
+      ),
+    ),
   );
-  const settled = await Promise.allSettled(runs);
   if (failure) throw failure.error;
-  return settled.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
