@@ -31,33 +31,38 @@ it('counts and refuses failed authentications on /metrics with those on /v1: a l
   // /metrics counts: one failure there and one on /v1 use up the allowance of two.
   expect((await metrics.request('GET', '/metrics', unknown(1))).status).toBe(401);
   expect((await metrics.request('GET', '/v1/me', unknown(2))).status).toBe(401);
-  const lookups = await countTokenLookups(metrics, async () => {
+  const lookups = tokenLookups(metrics);
+  try {
     for (let i = 3; i < 8; i++) expect((await metrics.request('GET', '/metrics', unknown(i))).status).toBe(429);
     // A good token is no way around it (it would tell a valid token from a bad one by 403 against 401).
     const good = await metrics.request('GET', '/metrics', { token: lead.token });
     expect(good.status).toBe(429);
     expect(good.headers['retry-after']).toBeDefined();
     expect((await metrics.request('GET', '/v1/me', { token: lead.token })).status).toBe(429);
-  });
-  expect(lookups).toBe(0);
+    expect(lookups.count).toBe(0);
+  } finally {
+    lookups.stop();
+  }
 });
 
-/** How many token lookups PostgreSQL was asked for while `fn` ran. */
-async function countTokenLookups(harness: ApiHarness, fn: () => Promise<void>): Promise<number> {
+/** Counts the token lookups PostgreSQL is asked for from now on, until `stop()`. */
+function tokenLookups(harness: ApiHarness): { readonly count: number; stop(): void } {
   const pool = harness.db.pool;
   const query = pool.query.bind(pool);
-  let lookups = 0;
+  let count = 0;
   pool.query = ((config: unknown, ...rest: unknown[]) => {
     const text = typeof config === 'string' ? config : (config as { text?: string } | null)?.text;
-    if (text?.includes('FROM principals')) lookups += 1;
+    if (text?.includes('FROM principals WHERE token_hash')) count += 1;
     return (query as (...a: unknown[]) => unknown)(config, ...rest);
   }) as typeof pool.query;
-  try {
-    await fn();
-  } finally {
-    pool.query = query;
-  }
-  return lookups;
+  return {
+    get count() {
+      return count;
+    },
+    stop: () => {
+      pool.query = query;
+    },
+  };
 }
 
 it('counts failed authentications by the address a trusted proxy forwards, and by the TCP peer when no proxy is trusted', async () => {
@@ -123,14 +128,7 @@ it('refuses an address past its failed authentications with 429 problem+json and
   expect(together.map((r) => r.status)).toEqual(new Array(10).fill(200));
 
   // Count the token lookups PostgreSQL is asked for from here on.
-  const pool = guarded.db.pool;
-  const query = pool.query.bind(pool);
-  let lookups = 0;
-  pool.query = ((config: unknown, ...rest: unknown[]) => {
-    const text = typeof config === 'string' ? config : (config as { text?: string } | null)?.text;
-    if (text?.includes('FROM principals WHERE token_hash')) lookups += 1;
-    return (query as (...a: unknown[]) => unknown)(config, ...rest);
-  }) as typeof pool.query;
+  const lookups = tokenLookups(guarded);
   try {
     const unknown = `tdk_${'y'.repeat(40)}`;
     const failures = [
@@ -139,7 +137,7 @@ it('refuses an address past its failed authentications with 429 problem+json and
       await guarded.request('POST', '/v1/cases', { token: unknown, body: {} }),
     ];
     expect(failures.map((r) => r.status)).toEqual([401, 401, 401]);
-    expect(lookups).toBe(2);
+    expect(lookups.count).toBe(2);
 
     const refused = await guarded.request('GET', '/v1/me', { token: unknown });
     expect(refused.status).toBe(429);
@@ -157,12 +155,12 @@ it('refuses an address past its failed authentications with 429 problem+json and
     // tokens included, and the refused requests changed nothing.
     const burst = await Promise.all(Array.from({ length: 10 }, () => guarded.request('POST', '/v1/cases', { token: unknown, body: {} })));
     expect(burst.map((r) => r.status)).toEqual(new Array(10).fill(429));
-    expect(lookups).toBe(2);
+    expect(lookups.count).toBe(2);
     expect((await guarded.request('GET', '/v1/me', { token: lead.token })).status).toBe(429);
     const { rows } = await guarded.db.pool.query('SELECT count(*)::int AS n FROM cases');
     expect(rows[0].n).toBe(0);
   } finally {
-    pool.query = query;
+    lookups.stop();
   }
 });
 
