@@ -82,6 +82,7 @@ export class CaseState {
    * @param skipNoticesKept whether it has the skip-notices patch (only with closure), decided the same way.
    * @param freshCycles whether it has the refused-retry-cycle patch (only with skipNoticesKept), decided the same way.
    * @param stopsSiblings whether it has the stop-siblings patch (only with freshCycles), decided the same way.
+   * @param stillUpRetries whether it has the still-up-retry patch (only with stopsSiblings), decided the same way.
    */
   constructor(
     readonly input: CaseWorkflowInput,
@@ -95,6 +96,7 @@ export class CaseState {
     readonly skipNoticesKept = false,
     readonly freshCycles = false,
     readonly stopsSiblings = false,
+    readonly stillUpRetries = false,
   ) {
     const now = input.receivedAt;
     this.view = {

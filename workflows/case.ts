@@ -60,7 +60,8 @@ function rejectWith(v: RuleViolation): never {
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
   // Decided before the first command, once per run: see PATCHES. A run with the newest patch has every one before it
   // without reading their markers; runs recorded before it read theirs in the same order as they always did.
-  const stopsSiblings = patched(PATCHES.stopSiblings);
+  const stillUpRetries = patched(PATCHES.stillUpRetry);
+  const stopsSiblings = stillUpRetries || patched(PATCHES.stopSiblings);
   const freshCycles = stopsSiblings || patched(PATCHES.refusedRetryCycle);
   const skipNoticesKept = freshCycles || patched(PATCHES.skipNotices);
   const closure = skipNoticesKept || patched(PATCHES.partnerClosure);
@@ -71,7 +72,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   const current = batched || patched(PATCHES.startAttributes);
   const lean = current || patched(PATCHES.leanProjections);
   const serial = current || (lean && patched(PATCHES.serialLocalActivities));
-  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying, refusals, closure, skipNoticesKept, freshCycles, stopsSiblings);
+  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying, refusals, closure, skipNoticesKept, freshCycles, stopsSiblings, stillUpRetries);
   const view = state.view;
   const main = new CancellationScope();
   /** Set when the case's flow has ended and its ending is decided (withdrawal-wins runs): a withdrawal comes too late. */

@@ -91,4 +91,12 @@ export const PATCHES = {
    * markers. Read first, before refusedRetryCycle.
    */
   stopSiblings: 'stop-siblings',
+  /**
+   * A `urls_still_up` exception the case lead answers `retry` asks the host again: the URLs are checked at once (they
+   * may be down by now), and those still up get a new re-notice (a new id) and a whole removal SLA before the next check
+   * and the next exception, as a first re-notice does. Runs before it checked once more at once and, the URLs still up,
+   * raised the next exception straight away, so a retry could not give the host more time. A run with it has
+   * stopSiblings and everything before without their markers. Read first, before stopSiblings.
+   */
+  stillUpRetry: 'still-up-retry',
 } as const;

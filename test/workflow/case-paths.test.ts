@@ -39,6 +39,17 @@ async function exceptionAbout(caseId: string, org: string, reason?: string): Pro
   throw new Error(`no exception about ${org}${reason ? ` (${reason})` : ''}`);
 }
 
+/** Until the run has taken in its latest sendNotice's completion: the activity completed, then a workflow task after it. */
+async function untilDeliveryTakenIn(caseId: string): Promise<void> {
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    const events = (await stack.client.workflow.getHandle(caseWorkflowId(caseId)).fetchHistory()).events ?? [];
+    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sendNotice').at(-1);
+    const completed = events.findIndex((e) => scheduled && Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === Number(scheduled.eventId));
+    if (completed >= 0 && events.slice(completed).some((e) => e.workflowTaskCompletedEventAttributes)) return;
+  }
+  throw new Error(`case ${caseId}: the last notice's delivery was not taken in`);
+}
+
 async function throughSignoff(caseId: string, data: Record<string, unknown> = {}) {
   const verify = await waitForTask(stack, caseId, 'verify_evidence');
   await complete(stack, caseId, verify.id, actors.analyst, 'verified');
@@ -298,6 +309,9 @@ describe('case workflow', () => {
     expect(skipped.verified).toBe(true);
     expect(skipped.taskId).toBe(paypalTask.id);
     expect(skipped.document).toMatchObject({ withdraws: { taskIds: [paypalTask.id], noticeIds: [expect.stringContaining(paypalTask.id)] } });
+    // The run knows the notice was delivered before the withdrawal comes: a withdrawal while it is still in flight
+    // (answered by PayPal, its activity not yet completed) cancels it and names the request again at the close.
+    await untilDeliveryTakenIn(c.id);
     await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'court order', actor: actors.lead }] });
     expect((await waitForCaseEnd(stack, c.id, 'partner-closure')).status).toBe('withdrawn');
     const closing = await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'withdrawal_notice', 20_000);
@@ -668,6 +682,37 @@ describe('deadlines of seconds', () => {
       await complete(stack, c.id, t.id, actors.partner(org), 'terminated', { terminatedAt: new Date().toISOString() });
     }
     expect((await waitForCaseEnd(stack, c.id, 'redirected-still-up')).status).toBe('completed_with_exceptions');
+  });
+
+  it('asks the host again when the case lead retries on URLs still up: a new re-notice, then a whole removal SLA before the next check', async () => {
+    const site = partners.url(`still-${c8()}`); // answers 200: still up at every check
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '2s' } } });
+    const input = { ...base, merchant: { ...base.merchant, urls: [site], hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [site] }] } };
+    const c = await startCase(stack, input);
+    await throughSignoff(c.id);
+    const removal = await waitForTask(stack, c.id, 'confirm_removal', 'host-example');
+    await complete(stack, c.id, removal.id, actors.partner('host-example'), 'removed', { removedAt: new Date().toISOString() });
+    const renotices = () => partners.received.filter((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.document.followUp !== undefined && n.verified);
+    const first = await exceptionAbout(c.id, 'host-example', 'urls_still_up');
+    expect(new Set(renotices().map((n) => n.id)).size).toBe(1);
+    const retriedAt = Date.now();
+    await complete(stack, c.id, first.id, actors.lead, 'retry');
+    // A second re-notice under a new id, then the next exception only after the removal SLA.
+    const second = await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.document.followUp !== undefined && n.id !== renotices()[0].id, 20_000);
+    expect(second.document).toMatchObject({ content: { urls: [site] }, followUp: { stillReachable: [site], nextCheckNotBefore: expect.any(String) } });
+    const next = await waitForTask(stack, c.id, 'resolve_exception', 'ceop', 20_000);
+    expect(next.id).not.toBe(first.id);
+    const opened = (await stack.db.pool.query<{ created_at: Date }>('SELECT created_at FROM tasks WHERE id = $1', [next.id])).rows[0].created_at.getTime();
+    expect(opened - retriedAt).toBeGreaterThanOrEqual(2_000);
+    const checks = await stack.db.pool.query(`SELECT count(*)::int AS n FROM audit_entries WHERE case_id = $1 AND action = 'urls.checked'`, [c.id]);
+    // After removed, before the first exception, at the retry, and after the second re-notice's SLA.
+    expect(checks.rows[0].n).toBe(4);
+    await complete(stack, c.id, next.id, actors.lead, 'skip');
+    for (const org of ['visa', 'paypal']) {
+      const t = await waitForTask(stack, c.id, 'confirm_termination', org);
+      await complete(stack, c.id, t.id, actors.partner(org), 'terminated', { terminatedAt: new Date().toISOString() });
+    }
+    expect((await waitForCaseEnd(stack, c.id, 'still-up-retry')).status).toBe('completed_with_exceptions');
   });
 
   it('escalates an overdue sign-off to le_supervisor, who may then complete it', async () => {

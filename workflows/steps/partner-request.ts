@@ -213,7 +213,8 @@ async function skip(state: CaseState, task: Task, req: PartnerRequest): Promise<
 
 /**
  * After `removed`: check the URLs; one still up gets one re-notice, then a resolve_exception task (at once when the host
- * refuses the re-notice, in refused-reminders runs).
+ * refuses the re-notice, in refused-reminders runs). The case lead's `retry` checks again, and in still-up-retry runs
+ * re-notices and waits again.
  */
 async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, slaMs: number, nextRound: number): Promise<RequestResult> {
   const urls = ((currentScope(state, req).urls as string[] | undefined) ?? []).slice();
@@ -265,6 +266,12 @@ async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, 
     if (choice === 'skip') {
       state.exceptions = true;
       return 'skipped';
+    }
+    if (state.stillUpRetries) {
+      // Retry (still-up-retry runs): check at once, then re-notice what is still up under a new id and wait a whole
+      // removal SLA before the next check, as the first time.
+      renoticed = false;
+      round += 1;
     }
   }
 }
