@@ -39,6 +39,20 @@ async function exceptionAbout(caseId: string, org: string, reason?: string): Pro
   throw new Error(`no exception about ${org}${reason ? ` (${reason})` : ''}`);
 }
 
+/** A case whose one URL, `site`, host-example hosts (removal SLA 2 s), started and taken through its sign-off. */
+async function signedOffHostedAt(site: string): Promise<{ id: string }> {
+  const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '2s' } } });
+  const c = await startCase(stack, { ...base, merchant: { ...base.merchant, urls: [site], hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [site] }] } });
+  await throughSignoff(c.id);
+  return c;
+}
+
+/** host-example answers its removal request: removed. */
+async function hostRemoves(caseId: string): Promise<void> {
+  const removal = await waitForTask(stack, caseId, 'confirm_removal', 'host-example');
+  await complete(stack, caseId, removal.id, actors.partner('host-example'), 'removed', { removedAt: new Date().toISOString() });
+}
+
 /** Until the run has taken in its latest sendNotice's completion: the activity completed, then a workflow task after it. */
 async function untilDeliveryTakenIn(caseId: string): Promise<void> {
   for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
@@ -574,15 +588,11 @@ describe('deadlines of seconds', () => {
 
   it("stops the other partner requests when the case lead aborts one: nothing of theirs runs on into the case's close", async () => {
     const site = partners.url(`site-${c8()}`); // answers 200: the removal check finds it still up
-    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '2s' } } });
-    const input = { ...base, merchant: { ...base.merchant, urls: [site], hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [site] }] } };
     partners.script('visa', [410]);
-    const c = await startCase(stack, input);
-    await throughSignoff(c.id);
+    const c = await signedOffHostedAt(site);
     const visaEx = await exceptionAbout(c.id, 'visa', 'notice_rejected');
     await partners.waitFor((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'termination_request');
-    const removal = await waitForTask(stack, c.id, 'confirm_removal', 'host-example');
-    await complete(stack, c.id, removal.id, actors.partner('host-example'), 'removed', { removedAt: new Date().toISOString() });
+    await hostRemoves(c.id);
     // The hosting request re-notices the URL still up and waits the removal SLA (2 s) before it checks again.
     await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.document.followUp !== undefined, 20_000);
     // PayPal's withdrawal notice is retried for a while, as a partner's webhook may be: the close takes some seconds,
@@ -656,12 +666,8 @@ describe('deadlines of seconds', () => {
     // The merchant's page now redirects to a page that answers 200: still up, and the host is told where it leads.
     const landing = partners.url(`suspended-${c8()}`);
     const site = landing.replace('/hooks/', '/moved/');
-    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '2s' } } });
-    const input = { ...base, merchant: { ...base.merchant, urls: [site], hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [site] }] } };
-    const c = await startCase(stack, input);
-    await throughSignoff(c.id);
-    const removal = await waitForTask(stack, c.id, 'confirm_removal', 'host-example');
-    await complete(stack, c.id, removal.id, actors.partner('host-example'), 'removed', { removedAt: new Date().toISOString() });
+    const c = await signedOffHostedAt(site);
+    await hostRemoves(c.id);
     const renotice = await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.document.followUp !== undefined, 20_000);
     expect(renotice.verified).toBe(true);
     expect(renotice.document).toMatchObject({
@@ -686,12 +692,8 @@ describe('deadlines of seconds', () => {
 
   it('asks the host again when the case lead retries on URLs still up: a new re-notice, then a whole removal SLA before the next check', async () => {
     const site = partners.url(`still-${c8()}`); // answers 200: still up at every check
-    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '2s' } } });
-    const input = { ...base, merchant: { ...base.merchant, urls: [site], hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [site] }] } };
-    const c = await startCase(stack, input);
-    await throughSignoff(c.id);
-    const removal = await waitForTask(stack, c.id, 'confirm_removal', 'host-example');
-    await complete(stack, c.id, removal.id, actors.partner('host-example'), 'removed', { removedAt: new Date().toISOString() });
+    const c = await signedOffHostedAt(site);
+    await hostRemoves(c.id);
     const renotices = () => partners.received.filter((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.document.followUp !== undefined && n.verified);
     const first = await exceptionAbout(c.id, 'host-example', 'urls_still_up');
     expect(new Set(renotices().map((n) => n.id)).size).toBe(1);
