@@ -50,6 +50,23 @@ export async function getJson(path, query) {
 }
 
 /**
+ * Reads each of `paths` once, a few at a time (a page that names many things does not send them all at once): a Map
+ * from each path to its answer, or to null where the read failed.
+ */
+export async function getEach(paths, atOnce = 4) {
+  const answers = new Map();
+  const read = async (path) => {
+    try {
+      answers.set(path, await getJson(path));
+    } catch {
+      answers.set(path, null);
+    }
+  };
+  for (let i = 0; i < paths.length; i += atOnce) await Promise.all(paths.slice(i, i + atOnce).map(read));
+  return answers;
+}
+
+/**
  * A form's Idempotency-Key: kept while its request fails for want of an answer (no answer, a 5xx, a 409 while the first
  * is still running), so pressing the button again repeats the same request and the server acts once; replaced after any
  * other answer, so the next submission is a request of its own.

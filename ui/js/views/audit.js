@@ -1,6 +1,6 @@
 // The audit page: a case's hash chain, its "intact" or "broken at entry N" badge, the workflow's event history, the NDJSON export,
 // the chain heads to save and check later, and the link to the workflow in the Temporal UI.
-import { ApiError, getJson, postJson, request } from '../api.js';
+import { ApiError, getEach, getJson, postJson, request } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { formatTime, localInputToIso, shortHash, zoneHint } from '../format.js';
@@ -43,16 +43,13 @@ function actorCell(actor, principals) {
 async function principalNames(identity, entries) {
   if (!identity.caps.readPrincipals) return null;
   const ids = [...new Set(entries.map((e) => e.actor?.id).filter((id) => id && id !== 'admin'))];
+  const path = (id) => `/v1/principals/${encodeURIComponent(id)}`;
+  const answers = await getEach(ids.map(path));
   const names = new Map();
-  const read = async (id) => {
-    try {
-      const p = await getJson(`/v1/principals/${encodeURIComponent(id)}`);
-      names.set(id, { name: p.name, revokedAt: p.revokedAt ?? null });
-    } catch {
-      // named by its org and id
-    }
-  };
-  for (let i = 0; i < ids.length; i += 4) await Promise.all(ids.slice(i, i + 4).map(read));
+  for (const id of ids) {
+    const p = answers.get(path(id));
+    if (p) names.set(id, { name: p.name, revokedAt: p.revokedAt ?? null });
+  }
   return names;
 }
 

@@ -1,5 +1,5 @@
 // The task inbox: the caller's open tasks, most overdue first, each with a form for its outcome and the API's field errors beside the fields.
-import { ApiError, describeError, formKey, getJson, postJson } from '../api.js';
+import { ApiError, describeError, formKey, getEach, getJson, postJson } from '../api.js';
 import { add, fill, h, uid } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput, shortHash, zoneHint } from '../format.js';
@@ -202,14 +202,9 @@ function taskCard(task, identity, announce, now) {
  */
 async function describeCases(list, tasks, known) {
   const ids = [...new Set(tasks.map((t) => t.caseId))].filter((id) => !known.has(id));
-  const read = async (id) => {
-    try {
-      known.set(id, await getJson(`/v1/cases/${encodeURIComponent(id)}`));
-    } catch {
-      known.set(id, null);
-    }
-  };
-  for (let i = 0; i < ids.length; i += 4) await Promise.all(ids.slice(i, i + 4).map(read));
+  const path = (id) => `/v1/cases/${encodeURIComponent(id)}`;
+  const answers = await getEach(ids.map(path));
+  for (const id of ids) known.set(id, answers.get(path(id)));
   for (const t of tasks) {
     const c = known.get(t.caseId);
     const card = list.querySelector(`article[data-task-id="${CSS.escape(t.id)}"]`);
