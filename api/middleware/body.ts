@@ -123,7 +123,7 @@ export function bodyOf(req: { body?: unknown }): unknown {
 }
 
 /** The `type` of the error a body that is not valid text in its charset (UTF-8 unless declared) raises; problem.ts maps it to 400. */
-export const INVALID_UTF8_TYPE = 'entity.utf8.invalid';
+export const INVALID_TEXT_TYPE = 'entity.text.invalid';
 
 /** Every code unit a valid UTF-32 text may hold: up to U+10FFFF, no surrogate halves. */
 function validUtf32(buf: Buffer, littleEndian: boolean): boolean {
@@ -169,14 +169,14 @@ function validText(buf: Buffer, encoding: string): boolean | null {
  * stored. Any other charset body-parser would read (UTF-7) is refused like the ones it refuses itself. The error carries
  * its own status, which body-parser keeps (it would otherwise answer 403).
  */
-export function verifyUtf8(req: unknown, _res: unknown, buf: Buffer, encoding: string | null): void {
+export function verifyBodyText(req: unknown, _res: unknown, buf: Buffer, encoding: string | null): void {
   if (buf.length === 0 && req) (req as Record<symbol, boolean>)[EMPTY_BODY] = true;
   const charset = (encoding ?? 'utf-8').toLowerCase();
   const valid = validText(buf, charset);
   if (valid === null) throw Object.assign(new Error(`unsupported charset "${charset}"`), { status: 400, statusCode: 400, expose: true, type: 'charset.unsupported' });
   if (valid) return;
   const name = charset === 'utf-8' ? 'UTF-8' : charset.toUpperCase();
-  throw Object.assign(new Error(`the body is not valid ${name}`), { status: 400, statusCode: 400, expose: true, type: INVALID_UTF8_TYPE });
+  throw Object.assign(new Error(`the body is not valid ${name}`), { status: 400, statusCode: 400, expose: true, type: INVALID_TEXT_TYPE });
 }
 
 const parseJson = express.json({
@@ -187,7 +187,7 @@ const parseJson = express.json({
   strict: false,
   // Plain JSON.parse, no reviver: a reviver sends the parser down a slow path (about 50x on a wide array) for every
   // caller that holds any token, before any route checks its role. `__proto__` keys are dropped by checkInput instead.
-  verify: verifyUtf8,
+  verify: verifyBodyText,
 });
 
 export function jsonBody(): RequestHandler[] {

@@ -3,7 +3,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { PROBLEM_TYPE_BASE, PROBLEMS, ProblemError, type ProblemKind } from '../../domain/errors';
 import { temporalProblem } from '../temporal';
-import { INVALID_UTF8_TYPE, MAX_JSON_DEPTH } from './body';
+import { INVALID_TEXT_TYPE, MAX_JSON_DEPTH } from './body';
 import { loggableError } from '../../telemetry/log-errors';
 
 export interface ProblemBody {
@@ -103,7 +103,7 @@ export function mapError(err: unknown): MappedProblem {
         // levels deep. Nesting is what is wrong with it, as with a body that parses but nests past the cap: the same 422.
         if (err instanceof RangeError) return depthProblem();
         return { kind: 'bad_request', detail: 'the body is not valid JSON' };
-      case INVALID_UTF8_TYPE:
+      case INVALID_TEXT_TYPE:
         return { kind: 'bad_request', detail: err instanceof Error && /^the body is not valid UTF-(8|16|32)/.test(err.message) ? err.message : 'the body is not valid UTF-8' };
       case 'entity.too.large':
         return { kind: 'payload_too_large', detail: 'the body is larger than 1 MiB' };

@@ -6,7 +6,7 @@ import express, { type Response } from 'express';
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { decodeCursor, encodeCursor } from '../../api/cursor';
-import { assertStorable, BODY_LIMIT_BYTES, inputFault, INVALID_UTF8_TYPE, jsonBody, MAX_JSON_DEPTH, verifyUtf8 } from '../../api/middleware/body';
+import { assertStorable, BODY_LIMIT_BYTES, inputFault, INVALID_TEXT_TYPE, jsonBody, MAX_JSON_DEPTH, verifyBodyText } from '../../api/middleware/body';
 import { mapError, problemHandler, sendProblem } from '../../api/middleware/problem';
 import { PROBLEMS } from '../../domain/errors';
 import { checkCompletion, completionDataInUtc, isFullDate, isRfc3339, isStorableRfc3339, MAX_ACTION_DATE_AHEAD_DAYS, rfc3339Millis, toUtc, validateOutcome } from '../../domain/rules/tasks';
@@ -400,20 +400,20 @@ describe('body text', () => {
   const bad = Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
 
   it('refuses invalid UTF-8 with an error body-parser keeps as a 400', () => {
-    expect(() => verifyUtf8(null, null, Buffer.from('{"name":"é😀"}'), 'utf-8')).not.toThrow();
-    expect(() => verifyUtf8(null, null, Buffer.from('\ufeff{}'), 'utf-8')).not.toThrow();
+    expect(() => verifyBodyText(null, null, Buffer.from('{"name":"é😀"}'), 'utf-8')).not.toThrow();
+    expect(() => verifyBodyText(null, null, Buffer.from('\ufeff{}'), 'utf-8')).not.toThrow();
     for (const enc of ['utf-8', 'UTF-8', null]) {
       let thrown: unknown;
       try {
-        verifyUtf8(null, null, bad, enc);
+        verifyBodyText(null, null, bad, enc);
       } catch (err) {
         thrown = err;
       }
-      expect(thrown, String(enc)).toMatchObject({ status: 400, type: INVALID_UTF8_TYPE });
+      expect(thrown, String(enc)).toMatchObject({ status: 400, type: INVALID_TEXT_TYPE });
     }
     // Truncated sequences and overlong encodings are not UTF-8 either.
-    expect(() => verifyUtf8(null, null, Buffer.from([0x7b, 0xc3]), 'utf-8')).toThrow();
-    expect(() => verifyUtf8(null, null, Buffer.from([0xc0, 0xaf]), 'utf-8')).toThrow();
+    expect(() => verifyBodyText(null, null, Buffer.from([0x7b, 0xc3]), 'utf-8')).toThrow();
+    expect(() => verifyBodyText(null, null, Buffer.from([0xc0, 0xaf]), 'utf-8')).toThrow();
   });
 
   it('holds UTF-16 and UTF-32 bodies to their own rules, in the byte order the label, the BOM or the bytes give', () => {
@@ -434,7 +434,7 @@ describe('body text', () => {
       [utf32('\ufeff' + json, false), 'utf-32'],
       [utf32(json, true), 'utf-32'],
     ];
-    for (const [buf, enc] of good) expect(() => verifyUtf8(null, null, buf, enc), enc).not.toThrow();
+    for (const [buf, enc] of good) expect(() => verifyBodyText(null, null, buf, enc), enc).not.toThrow();
     const lone = Buffer.from('{"a":"\ud800"}', 'utf16le');
     const past = utf32('{"a":"ab"}', true);
     past.writeUInt32LE(0x110000, 7 * 4);
@@ -450,19 +450,19 @@ describe('body text', () => {
     for (const [buf, enc, detail] of bad) {
       let thrown: unknown;
       try {
-        verifyUtf8(null, null, buf, enc);
+        verifyBodyText(null, null, buf, enc);
       } catch (err) {
         thrown = err;
       }
-      expect(thrown, enc).toMatchObject({ status: 400, type: INVALID_UTF8_TYPE });
+      expect(thrown, enc).toMatchObject({ status: 400, type: INVALID_TEXT_TYPE });
       expect(mapError(thrown), enc).toEqual({ kind: 'bad_request', detail });
     }
     // A charset body-parser would decode but this API does not take.
-    expect(() => verifyUtf8(null, null, Buffer.from('{}'), 'utf-7')).toThrow(expect.objectContaining({ status: 400, type: 'charset.unsupported' }));
+    expect(() => verifyBodyText(null, null, Buffer.from('{}'), 'utf-7')).toThrow(expect.objectContaining({ status: 400, type: 'charset.unsupported' }));
   });
 
   it('maps it to a 400 problem that says so', () => {
-    expect(mapError(Object.assign(new Error('x'), { status: 400, type: INVALID_UTF8_TYPE }))).toEqual({ kind: 'bad_request', detail: 'the body is not valid UTF-8' });
+    expect(mapError(Object.assign(new Error('x'), { status: 400, type: INVALID_TEXT_TYPE }))).toEqual({ kind: 'bad_request', detail: 'the body is not valid UTF-8' });
   });
 });
 
