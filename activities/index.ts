@@ -46,6 +46,7 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
           extra: args.extra,
           issuedAt: new Date().toISOString(),
         },
+        supersedes: args.supersedes,
       }),
     sendNotice: async (args) => {
       try {

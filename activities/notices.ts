@@ -27,6 +27,11 @@ export interface PrepareNoticeArgs {
   org: string;
   /** Without a case view, the stored projection's is used. */
   context: Omit<DocumentContext, 'caseView'> & { caseView?: CaseView };
+  /**
+   * Earlier notices this one replaces (a request sent again on the same task): once this one is stored, those still
+   * pending or retrying are superseded, so their retries stop rather than reach the partner beside it.
+   */
+  supersedes?: string[];
 }
 
 export interface PreparedNoticeResult {
@@ -46,7 +51,7 @@ export interface SendNoticeArgs {
 export interface SendNoticeResult {
   delivered: boolean;
   status?: number;
-  reason?: 'no_webhook' | 'already_delivered';
+  reason?: 'no_webhook' | 'already_delivered' | 'superseded';
 }
 
 export type DeliveryOutcome = 'delivered' | 'retry' | 'final';
@@ -101,7 +106,10 @@ function renderedEntry(args: { noticeId: string; type: NoticeType; org: string }
 export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): Promise<PreparedNoticeResult> {
   const documentId = documentIdOf(args.noticeId);
   const first = await lookup(deps.pool, args, args.context.caseView === undefined);
-  const done = (kept: { hash: string; version: string }) => ({ noticeId: args.noticeId, documentId, documentHash: kept.hash, hasWebhook: first.hasWebhook, missing: [] });
+  const done = async (kept: { hash: string; version: string }) => {
+    if (args.supersedes && args.supersedes.length > 0) await supersede(deps.pool, args.caseId, args.noticeId, args.supersedes);
+    return { noticeId: args.noticeId, documentId, documentHash: kept.hash, hasWebhook: first.hasWebhook, missing: [] };
+  };
   if (first.stored) {
     await appendAudit(deps.pool, args.caseId, [renderedEntry(args, documentId, first.stored)]);
     return done(first.stored);
@@ -139,6 +147,22 @@ export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): 
   return done(again.stored);
 }
 
+/**
+ * Marks the replaced notices still undelivered as superseded, with one audit entry naming them, keyed on the new notice
+ * (a retried prepare appends nothing). A delivery already under way may still land and mark itself delivered.
+ */
+async function supersede(pool: pg.Pool, caseId: string, by: string, noticeIds: string[]): Promise<void> {
+  await inTransaction(pool, async (client) => {
+    const res = await client.query<{ id: string }>(
+      `UPDATE notices SET state = 'superseded' WHERE case_id = $1 AND id = ANY($2::text[]) AND state IN ('pending', 'retrying') RETURNING id`,
+      [caseId, noticeIds],
+    );
+    if (res.rows.length === 0) return;
+    const superseded = res.rows.map((r) => r.id).sort();
+    await appendAuditInTx(client, caseId, [{ key: `notice.superseded:${by}`, action: 'notice.superseded', actor: null, data: { noticeIds: superseded, by } }]);
+  });
+}
+
 interface NoticeRow {
   id: string;
   case_id: string;
@@ -166,10 +190,10 @@ async function recordOutcome(
   const append = auditAppendStatement(n.case_id, [{ key: audit.key, action: audit.action, actor: null, data: audit.data }], 7);
   await deps.pool.query(
     prepared(
-      // 'delivered' is final; 'abandoned' (set at case close) yields only to a delivery that lands late, never to a retry
-      // of an attempt that outlived its workflow.
+      // 'delivered' is final; 'abandoned' (set at case close) and 'superseded' (sent again under a new id) yield only to
+      // a delivery that lands late, never to a retry of an attempt that outlived its workflow or its round.
       `WITH updated AS (
-         UPDATE notices SET state = CASE WHEN state = 'delivered' THEN state WHEN state = 'abandoned' AND $2 <> 'delivered' THEN state ELSE $2 END,
+         UPDATE notices SET state = CASE WHEN state = 'delivered' THEN state WHEN state IN ('abandoned', 'superseded') AND $2 <> 'delivered' THEN state ELSE $2 END,
                 attempts = GREATEST(attempts, $3),
                 last_status = $4, last_error = $5, delivered_at = CASE WHEN $6::boolean THEN COALESCE(delivered_at, now()) ELSE delivered_at END
           WHERE id = $1)
@@ -216,6 +240,8 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     throw ApplicationFailure.nonRetryable(`notice ${noticeId} was never prepared`, 'NoticeNotFound');
   }
   if (n.state === 'delivered') return { delivered: true, status: n.last_status ?? undefined, reason: 'already_delivered' };
+  // Replaced by a later notice on the same task (see supersede): the partner has that one, so this one stops here.
+  if (n.state === 'superseded') return { delivered: false, reason: 'superseded' };
 
   const base = { noticeId, type: n.type, org: n.org, documentHash: n.document_hash };
   if (!n.webhook_url || !n.secret) {

@@ -54,6 +54,8 @@ export interface NoticeArgs {
   scope: Record<string, unknown>;
   dueAt: string | null;
   extra?: Record<string, unknown>;
+  /** Notices this one replaces on the same task (a request sent again): their retries stop once it is stored. */
+  supersedes?: string[];
 }
 
 export interface PreparedNotice {
@@ -67,7 +69,7 @@ export interface PreparedNotice {
 export interface SendResult {
   delivered: boolean;
   status?: number;
-  reason?: 'no_webhook' | 'already_delivered';
+  reason?: 'no_webhook' | 'already_delivered' | 'superseded';
 }
 
 export interface CheckUrlsArgs {

@@ -401,8 +401,8 @@ describe('fault injection', () => {
     expect(open.rows).toEqual([]);
 
     // Every notice reached its partner, and no partner acted twice on one idempotency key.
-    const notices = await db.pool.query<{ id: string; state: string; org: string; case_id: string; type: string; attempts: number }>(
-      `SELECT id, state, org, case_id, type, attempts FROM notices WHERE case_id = ANY($1)`,
+    const notices = await db.pool.query<{ id: string; state: string; org: string; case_id: string; task_id: string | null; type: string; attempts: number }>(
+      `SELECT id, state, org, case_id, task_id, type, attempts FROM notices WHERE case_id = ANY($1)`,
       [runs.map((r) => r.id)],
     );
     const received = new Set(sim.notices().map((n) => n.id));
@@ -412,6 +412,12 @@ describe('fault injection', () => {
       // Abandoned at close: its task was answered (the partner had it: a worker died between the 2xx and recording it),
       // or the case was withdrawn before it was ever sent, or after: then the partner got a withdrawal notice naming it.
       if (n.state === 'abandoned') return !received.has(n.id) && n.attempts > 0 && !withdrawn.has(`${n.case_id}/${n.org}`);
+      // Sent again under a new id on its task (a retried no-response): the newer notice reached the partner, or the
+      // partner got a withdrawal notice naming both.
+      if (n.state === 'superseded') {
+        const newer = notices.rows.some((m) => m.task_id === n.task_id && m.type === n.type && m.id !== n.id && m.state === 'delivered' && received.has(m.id));
+        return !newer && !withdrawn.has(`${n.case_id}/${n.org}`);
+      }
       return true;
     });
     expect(lost).toEqual([]);

@@ -104,6 +104,50 @@ it('abandons notices still under way at case close; a late retry keeps them aban
   expect(actions).toEqual(['document.rendered', 'notice.abandoned', 'notice.attempt', 'notice.sent']);
 });
 
+it('supersedes an undelivered notice when the request is prepared again under a new id: its next attempt sends nothing', async () => {
+  const acts = activities();
+  const view = caseViewFixture({ id: 'case_activities000006', status: 'disrupting' });
+  const env = new MockActivityEnvironment();
+  const request = (noticeId: string, supersedes?: string[]) =>
+    env.run(acts.prepareNotice, {
+      noticeId,
+      type: 'termination_request' as const,
+      caseId: view.id,
+      taskId: 'tsk_activities_6',
+      org: 'visa',
+      view,
+      scope: { channel: view.merchant.paymentChannels[0] },
+      dueAt: '2026-12-05T10:00:00.000Z',
+      ...(supersedes ? { supersedes } : {}),
+    });
+  const sent = () => partners.received.filter((n) => n.caseId === view.id).map((n) => [n.id, n.status]);
+  const states = async () => (await db.pool.query(`SELECT id, state FROM notices WHERE case_id = $1 ORDER BY id`, [view.id])).rows;
+  await request('ntc_activities_6a');
+  partners.script('visa', [503]);
+  await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_6a' })).rejects.toThrow(/503/);
+
+  // Prepared again (twice: a retried activity), then sent; the first notice's retry then ends without a request.
+  await request('ntc_activities_6b', ['ntc_activities_6a']);
+  await request('ntc_activities_6b', ['ntc_activities_6a']);
+  expect(await new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_6b' })).toMatchObject({ delivered: true });
+  expect(await new MockActivityEnvironment({ attempt: 2 }).run(acts.sendNotice, { noticeId: 'ntc_activities_6a' })).toEqual({ delivered: false, reason: 'superseded' });
+  expect(sent()).toEqual([
+    ['ntc_activities_6a', 503],
+    ['ntc_activities_6b', 200],
+  ]);
+  expect(await states()).toEqual([
+    { id: 'ntc_activities_6a', state: 'superseded' },
+    { id: 'ntc_activities_6b', state: 'delivered' },
+  ]);
+
+  // A delivered notice is never superseded, and nothing superseded appends nothing.
+  await request('ntc_activities_6c', ['ntc_activities_6a', 'ntc_activities_6b']);
+  expect((await states()).map((r) => r.state)).toEqual(['superseded', 'delivered', 'pending']);
+  const audit = await db.pool.query(`SELECT action, data FROM audit_entries WHERE case_id = $1 AND action = 'notice.superseded'`, [view.id]);
+  expect(audit.rows).toEqual([{ action: 'notice.superseded', data: { noticeIds: ['ntc_activities_6a'], by: 'ntc_activities_6b' } }]);
+  expect(await verifyChain(db.pool, view.id)).toMatchObject({ intact: true });
+});
+
 it('opens several tasks in one recordTask call with the case view and their audit entries; a repeated call changes nothing', async () => {
   const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000003', status: 'disrupting' });

@@ -64,6 +64,21 @@ async function untilDeliveryTakenIn(caseId: string): Promise<void> {
   throw new Error(`case ${caseId}: the last notice's delivery was not taken in`);
 }
 
+/** What a sendNotice of this notice returned, once an attempt of it has completed (from the run's history). */
+async function sendResultOf(caseId: string, id: string): Promise<unknown> {
+  const decode = (p: { data?: Uint8Array | null } | undefined) => JSON.parse(Buffer.from(p?.data ?? []).toString('utf8'));
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+    const events = (await stack.client.workflow.getHandle(caseWorkflowId(caseId)).fetchHistory()).events ?? [];
+    const scheduled = events.find((e) => {
+      const a = e.activityTaskScheduledEventAttributes;
+      return a?.activityType?.name === 'sendNotice' && decode(a.input?.payloads?.[0]).noticeId === id;
+    });
+    const done = scheduled && events.find((e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? -1) === Number(scheduled.eventId));
+    if (done) return decode(done.activityTaskCompletedEventAttributes?.result?.payloads?.[0]);
+  }
+  throw new Error(`case ${caseId}: no attempt of ${id} completed`);
+}
+
 async function throughSignoff(caseId: string, data: Record<string, unknown> = {}) {
   const verify = await waitForTask(stack, caseId, 'verify_evidence');
   await complete(stack, caseId, verify.id, actors.analyst, 'verified');
@@ -584,6 +599,32 @@ describe('deadlines of seconds', () => {
     expect(extended.rows.map((r) => r.data)).toEqual([{ taskId: task.id, dueAt }]);
     expect(task.escalated).toBe(false);
     expect(noResponse.rows).toEqual([]);
+  });
+
+  it('stops retrying the first request once a retried no-response sends it again: the partner is asked once, not twice', async () => {
+    const u = c8();
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '2s', freeze: '1h', removal: '1h' } } }, u);
+    const input = { ...base, merchant: { ...base.merchant, paymentChannels: [{ kind: 'wallet' as const, provider: 'paypal', accountId: `PP-${u}` }], hosting: [] } };
+    // PayPal's webhook fails the request's first three attempts (at about 0, 1 and 3 s); its fourth would come at about 7 s.
+    partners.script('paypal', [503, 503, 503]);
+    const c = await startCase(stack, input);
+    await throughSignoff(c.id);
+    const first = await partners.waitFor((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'termination_request', 20_000);
+    // Silent for twice the SLA (its notice still retrying): the case lead hears of it and retries at once.
+    const ex = await exceptionAbout(c.id, 'paypal', 'no_response');
+    await complete(stack, c.id, ex.id, actors.lead, 'retry');
+    const again = await partners.waitFor((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'termination_request' && n.id !== first.id && n.status === 200, 20_000);
+    // The first notice's next attempt ends without sending: it was superseded when the second was stored.
+    expect(await sendResultOf(c.id, first.id)).toEqual({ delivered: false, reason: 'superseded' });
+    const states = await stack.db.pool.query(`SELECT id, state FROM notices WHERE case_id = $1 AND type = 'termination_request' ORDER BY id`, [c.id]);
+    const superseded = await stack.db.pool.query(`SELECT data FROM audit_entries WHERE case_id = $1 AND action = 'notice.superseded'`, [c.id]);
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id, 'no-response-retry-supersedes');
+    expect(states.rows).toEqual(expect.arrayContaining([{ id: first.id, state: 'superseded' }, { id: again.id, state: 'delivered' }]));
+    expect(superseded.rows.map((r) => r.data)).toEqual([{ noticeIds: [first.id], by: again.id }]);
+    // Every request PayPal got under the first id was refused: none reached it beside the second.
+    expect(partners.received.filter((n) => n.id === first.id).map((n) => n.status)).toEqual([503, 503, 503]);
+    expect(await verifyChain(stack.db.pool, c.id)).toMatchObject({ intact: true });
   });
 
   it("stops the other partner requests when the case lead aborts one: nothing of theirs runs on into the case's close", async () => {

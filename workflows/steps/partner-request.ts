@@ -45,18 +45,23 @@ export async function deliverNotice(
   args: { type: NoticeType; org: string; task: Task | null; round: number; scope: Record<string, unknown>; extra?: Record<string, unknown>; request?: boolean },
 ): Promise<Delivery> {
   const id = deliveredNoticeId(state, args);
+  // A request sent again on its task (a retry, a re-notice) replaces the ones sent before: any still retrying stops.
+  const taskId = args.task?.id ?? null;
+  const supersedes = args.request ? state.sentRequests.filter((r) => r.taskId === taskId && r.type === args.type && r.noticeId !== id).map((r) => r.noticeId) : [];
   try {
     const prepared = await notices.prepareNotice({
       noticeId: id,
       type: args.type,
       caseId: state.caseId,
-      taskId: args.task?.id ?? null,
+      taskId,
       org: args.org,
       // No case view: the activity reads the stored one, which every run has written (and awaited) before any notice.
       // Replay-safe without a patch: activity arguments are not part of what replay compares.
       scope: args.scope,
       dueAt: args.task?.dueAt ?? null,
       extra: args.extra,
+      // Replay-safe without a patch, as above.
+      ...(supersedes.length > 0 ? { supersedes } : {}),
     });
     if (!prepared.hasWebhook) return { state: 'no_webhook', detail: { noticeId: id } };
     if (args.request) state.sentRequests.push({ org: args.org, noticeId: id, taskId: args.task?.id ?? null, type: args.type });
