@@ -116,7 +116,7 @@ function withActor(req: IncomingMessage, line: object): object {
 function authentication(deps: OpsDeps): RequestHandler[] {
   const authenticating = authenticate({ pool: deps.pool, adminToken: deps.adminToken, principals: deps.principals });
   const perMinute = authFailuresLimit(deps.authFailuresPerMinute, deps.rateLimitPerMinute);
-  return perMinute ? limitFailedAuthentication(perMinute, authenticating) : [authenticating];
+  return [perMinute ? limitFailedAuthentication(perMinute, authenticating) : authenticating];
 }
 
 /** The tail of every app: unknown paths as 404 and every error as problem+json. */

@@ -41,19 +41,19 @@ function retryAfterSeconds(reset: Date | undefined): number {
  * `authenticate` behind a limit on failed authentications per client address and minute: without it every unknown token
  * costs a PostgreSQL lookup, and the per-principal limit (which needs a principal) never sees them.
  *
- * Only 401 answers count, each when it is sent; an address that has had `perMinute` of them in the window gets a 429
- * problem with `Retry-After` for every request until the window ends, before any lookup, good tokens included (it cannot
- * tell them apart without the lookup). Requests never count by arriving: a burst of good tokens that all miss the
- * principal cache at once is never refused. A burst of bad tokens sent at once is looked up before the first of its 401s
- * is counted, so at most one such burst passes the limit. The address is Express's `req.ip` (an IPv6 client by its
- * /56), which behind a reverse proxy is the proxy's unless Express's `trust proxy` is set: all clients behind it then
- * share one budget. No RateLimit headers: those describe the per-principal limit. Counters live in this process, as
- * the per-principal ones do.
+ * Only 401s count, each when `authenticate` refuses the token (whether or not the client waits for the answer); an
+ * address that has had `perMinute` of them in the window gets a 429 problem with `Retry-After` for every request until
+ * the window ends, before any lookup, good tokens included (it cannot tell them apart without the lookup). Requests
+ * never count by arriving: a burst of good tokens that all miss the principal cache at once is never refused. A burst of
+ * bad tokens sent at once is looked up before the first of its refusals is counted, so at most one such burst passes the
+ * limit. The address is Express's `req.ip` (an IPv6 client by its /56), which behind a reverse proxy is the proxy's
+ * unless Express's `trust proxy` is set: all clients behind it then share one budget. No RateLimit headers: those
+ * describe the per-principal limit. Counters live in this process, as the per-principal ones do.
  */
-export function limitFailedAuthentication(perMinute: number, authenticateHandler: RequestHandler): RequestHandler[] {
+export function limitFailedAuthentication(perMinute: number, authenticateHandler: RequestHandler): RequestHandler {
   const store = new MemoryStore();
   store.init({ windowMs: 60_000 } as Parameters<MemoryStore['init']>[0]);
-  const guard: RequestHandler = async (req, res, next) => {
+  return async (req, res, next) => {
     const key = ipKeyGenerator(req.ip ?? '');
     const seen = await store.get(key);
     if (seen && seen.totalHits >= perMinute) {
@@ -61,12 +61,12 @@ export function limitFailedAuthentication(perMinute: number, authenticateHandler
       res.setHeader('Retry-After', String(seconds));
       throw new ProblemError('rate_limited', `more than ${perMinute} failed authentications in a minute from this address; retry in ${seconds} s`);
     }
-    // Counted when the 401 is sent (not on a 'close' without an answer: a client that hung up still cost the lookup,
-    // but it got no answer to count; its next attempt will).
-    res.once('finish', () => {
-      if (res.statusCode === 401) void store.increment(key);
-    });
-    next();
+    try {
+      // Its next() runs the rest of the route, whose errors Express handles there: only authenticate's own refusal lands here.
+      await authenticateHandler(req, res, next);
+    } catch (err) {
+      if (err instanceof ProblemError && err.kind === 'unauthorized') await store.increment(key);
+      throw err;
+    }
   };
-  return [guard, authenticateHandler];
 }

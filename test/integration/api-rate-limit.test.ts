@@ -1,6 +1,7 @@
 // Requests per principal and minute (TAKEDOWN_RATE_LIMIT_PER_MINUTE): a 429 problem with Retry-After, per principal;
 // and failed authentications per address and minute (TAKEDOWN_AUTH_FAILURES_PER_MINUTE), which come with it.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import net from 'node:net';
 import { startApi, type ApiHarness } from '../support/api-harness';
 
 let api: ApiHarness;
@@ -180,5 +181,40 @@ it('never refuses good tokens that arrive together, and lets bad tokens past the
     expect((await fresh.request('GET', '/v1/me', { token: people[0].token })).status).toBe(429);
   } finally {
     await fresh.stop();
+  }
+});
+
+it('counts a failed authentication whose client hung up before the 401 was sent: hanging up is no way around the limit', async () => {
+  const client = '203.0.113.50';
+  const bad = `tdk_${'h'.repeat(40)}`;
+  // Each token lookup takes 300 ms here, so the client is gone before its answer.
+  const pool = proxied.db.pool;
+  const query = pool.query.bind(pool);
+  let lookups = 0;
+  pool.query = (async (config: unknown, ...rest: unknown[]) => {
+    const text = typeof config === 'string' ? config : (config as { text?: string } | null)?.text;
+    if (text?.includes('FROM principals WHERE token_hash')) {
+      lookups += 1;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    return (query as (...a: unknown[]) => unknown)(config, ...rest);
+  }) as typeof pool.query;
+  try {
+    for (let i = 0; i < 2; i++) {
+      const before = lookups;
+      const socket = net.connect(proxied.port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.write(`GET /v1/me HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${bad}\r\nX-Forwarded-For: ${client}\r\n\r\n`);
+      for (let t = 0; lookups === before && t < 100; t++) await new Promise((r) => setTimeout(r, 20));
+      expect(lookups).toBe(before + 1);
+      socket.destroy();
+      // The lookup ends and authenticate refuses the token, with no one left to answer.
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const after = await proxied.request('GET', '/v1/me', { token: bad, headers: { 'X-Forwarded-For': client } });
+    expect(after.status).toBe(429);
+    expect(lookups).toBe(2);
+  } finally {
+    pool.query = query;
   }
 });
