@@ -83,6 +83,7 @@ export class CaseState {
    * @param freshCycles whether it has the refused-retry-cycle patch (only with skipNoticesKept), decided the same way.
    * @param stopsSiblings whether it has the stop-siblings patch (only with freshCycles), decided the same way.
    * @param stillUpRetries whether it has the still-up-retry patch (only with stopsSiblings), decided the same way.
+   * @param closesFirst whether it has the close-first patch (only with stillUpRetries), decided the same way.
    */
   constructor(
     readonly input: CaseWorkflowInput,
@@ -97,6 +98,7 @@ export class CaseState {
     readonly freshCycles = false,
     readonly stopsSiblings = false,
     readonly stillUpRetries = false,
+    readonly closesFirst = false,
   ) {
     const now = input.receivedAt;
     this.view = {

@@ -36,7 +36,7 @@ import {
   type CompleteTaskArgs,
   type WithdrawArgs,
 } from './messages';
-import { deliverNotice } from './steps/partner-request';
+import { deliveredNoticeId, deliverNotice } from './steps/partner-request';
 import { runDisruption } from './steps/disruption';
 import { runSignoff } from './steps/signoff';
 import { runVerification } from './steps/verification';
@@ -60,7 +60,8 @@ function rejectWith(v: RuleViolation): never {
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> {
   // Decided before the first command, once per run: see PATCHES. A run with the newest patch has every one before it
   // without reading their markers; runs recorded before it read theirs in the same order as they always did.
-  const stillUpRetries = patched(PATCHES.stillUpRetry);
+  const closesFirst = patched(PATCHES.closeFirst);
+  const stillUpRetries = closesFirst || patched(PATCHES.stillUpRetry);
   const stopsSiblings = stillUpRetries || patched(PATCHES.stopSiblings);
   const freshCycles = stopsSiblings || patched(PATCHES.refusedRetryCycle);
   const skipNoticesKept = freshCycles || patched(PATCHES.skipNotices);
@@ -72,7 +73,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   const current = batched || patched(PATCHES.startAttributes);
   const lean = current || patched(PATCHES.leanProjections);
   const serial = current || (lean && patched(PATCHES.serialLocalActivities));
-  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying, refusals, closure, skipNoticesKept, freshCycles, stopsSiblings, stillUpRetries);
+  const state = new CaseState(input, lean, serial, current || (serial && patched(PATCHES.stagedStepWrites)), batched, carrying, refusals, closure, skipNoticesKept, freshCycles, stopsSiblings, stillUpRetries, closesFirst);
   const view = state.view;
   const main = new CancellationScope();
   /** Set when the case's flow has ended and its ending is decided (withdrawal-wins runs): a withdrawal comes too late. */
@@ -232,6 +233,18 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   return view;
 }
 
+type WithdrawalNotice = Parameters<typeof deliverNotice>[1] & { type: 'withdrawal_notice' };
+
+/**
+ * Why partners are told their requests are withdrawn: the reason the case lead gave when withdrawing the case, which is
+ * written for them. A failed case's own reason (the case lead's note on aborting, which may be about another partner, or
+ * an internal error) stays in the audit chain and is never sent.
+ */
+function toldPartners(view: CaseView, status: CaseStatus, reason: string): string {
+  if (status === 'withdrawn') return view.withdrawal?.reason || reason || 'withdrawn';
+  return 'the case was closed before these requests were completed';
+}
+
 /** Closure, for every ending: open tasks cancelled, withdrawal notices to partners already asked, the case closed, history archived. */
 async function closeCase(state: CaseState, status: CaseStatus, reason: string): Promise<void> {
   const view = state.view;
@@ -254,6 +267,8 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
     await Promise.all(state.skipNotices.map((n) => n.done));
   }
   const toldAtSkip = (taskId: string) => state.skipNotices.some((n) => n.taskId === taskId && n.delivered);
+  /** The closing withdrawal notices delivered once the case is closed (close-first runs); older runs deliver them first. */
+  let afterClose: WithdrawalNotice[] = [];
   if (status === 'withdrawn' || status === 'failed') {
     // Compensation: every partner already sent a request gets one withdrawal notice naming what is withdrawn (the requests
     // whose tasks this closing cancels) and what stands (tasks it completed before). Which orgs are told depends on the
@@ -273,26 +288,27 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
       byOrg.set(r.org, entry);
     }
     const told = [...byOrg].filter(([, w]) => !state.closure || w.notices.length + w.standing.length > 0);
-    await Promise.all(
-      told.map(([org, w]) =>
-        deliverNotice(state, {
-          type: 'withdrawal_notice',
-          org,
-          task: null,
-          round: 0,
-          scope: {},
-          extra: { withdrawnNoticeIds: w.notices, withdrawnTaskIds: w.tasks, standingTaskIds: w.standing, reason: reason || 'withdrawn' },
-        }),
-      ),
+    const notices = told.map(
+      ([org, w]): WithdrawalNotice => ({
+        type: 'withdrawal_notice',
+        org,
+        task: null,
+        round: 0,
+        scope: {},
+        extra: { withdrawnNoticeIds: w.notices, withdrawnTaskIds: w.tasks, standingTaskIds: w.standing, reason: toldPartners(view, status, reason) },
+      }),
     );
+    if (state.closesFirst) afterClose = notices;
+    else await Promise.all(notices.map((n) => deliverNotice(state, n)));
     if (status === 'withdrawn' && view.withdrawal) {
       await state.appendAudit([state.audit('case.withdrawn', { reason, notified: told.map(([org]) => org) }, { id: view.withdrawal.by, org: view.org })]);
     }
   }
   // Lean runs always settle (decided at the start: a patched() call after local activities in the same workflow task
   // replayed non-deterministically after worker crashes); older runs carry the settle patch marker at this point.
-  // Skipped requests' withdrawal notices still being delivered are not abandoned: they are waited for below.
-  const stillTelling = state.skipNotices.filter((n) => !n.settled).map((n) => n.noticeId);
+  // Notices still to be delivered after the close (skipped requests', close-first runs' withdrawal notices) are not
+  // abandoned: they are waited for below.
+  const stillTelling = [...state.skipNotices.filter((n) => !n.settled).map((n) => n.noticeId), ...afterClose.map((n) => deliveredNoticeId(state, n))];
   if (state.lean || patched(PATCHES.settleNoticesAtClose)) {
     await state.db.settleNotices({ caseId: view.id, reason: `case ${status} while the notice was still being delivered`, ...(stillTelling.length > 0 ? { keep: stillTelling } : {}) });
   }
@@ -317,7 +333,7 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
   if (stillTelling.length > 0) {
     // (skip-notices runs) The case is closed; the run ends once these notices are delivered or have failed for good (a
     // run that ends abandons what it still runs, so they would never be sent). Whatever is left unsent is settled then.
-    await Promise.all(state.skipNotices.map((n) => n.done));
+    await Promise.all([...state.skipNotices.map((n) => n.done), ...afterClose.map((n) => deliverNotice(state, n))]);
     await state.db.settleNotices({ caseId: view.id, reason: `case ${status}: the notice was not delivered`, round: 2 });
   }
 }

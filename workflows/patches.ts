@@ -99,4 +99,12 @@ export const PATCHES = {
    * stopSiblings and everything before without their markers. Read first, before stopSiblings.
    */
   stillUpRetry: 'still-up-retry',
+  /**
+   * A withdrawn or failed case is closed (its status written, its history archived) before its withdrawal notices are
+   * delivered, and the run then waits for them before it ends, as it waits for a skipped request's notice: runs before
+   * it delivered them first, so one partner whose webhook was down kept the case open (`disrupting`, no `closedAt`, in
+   * lists and in deconfliction) for up to the notices' week of retries. A run with it has stillUpRetry and everything
+   * before without their markers. Read first, before stillUpRetry.
+   */
+  closeFirst: 'close-first',
 } as const;

@@ -267,11 +267,47 @@ describe('case workflow', () => {
     await throughSignoff(c.id);
     const ex = await waitForTask(stack, c.id, 'resolve_exception');
     await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'termination_request');
-    await complete(stack, c.id, ex.id, actors.lead, 'abort', {}, 'partner refuses');
+    // The case lead's note on the abort is about PayPal, for the case's own people: it stays in the audit chain.
+    const note = `paypal compliance refused ${c8()}, merchant may have been tipped off`;
+    await complete(stack, c.id, ex.id, actors.lead, 'abort', {}, note);
     const end = await waitForCaseEnd(stack, c.id, 'exception-abort');
     expect(end.status).toBe('failed');
-    await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'withdrawal_notice');
+    const toVisa = await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'withdrawal_notice');
+    const toHost = await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'withdrawal_notice');
     expect((await tasksOf(stack, c.id)).filter((t) => t.status === 'open')).toEqual([]);
+    // Partners are told the case closed, never the note.
+    for (const told of [toVisa, toHost]) {
+      expect(JSON.stringify(told.document)).not.toContain('tipped off');
+      expect((told.document as { reason: string }).reason).toBe('the case was closed before these requests were completed');
+    }
+    const closed = await stack.db.pool.query(`SELECT data->>'reason' AS reason FROM audit_entries WHERE case_id = $1 AND action = 'case.closed'`, [c.id]);
+    expect(closed.rows).toEqual([{ reason: `aborted by the case lead: ${note}` }]);
+  });
+
+  it('closes a withdrawn case at once while a partner is down, and delivers its withdrawal notice once the partner is back', async () => {
+    const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '1h' } } }));
+    await throughSignoff(c.id);
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.status === 200);
+    // The host's webhook is down for a while: its notices are retried with backoff (1 s, 2 s, 4 s...).
+    partners.script('host-example', [503, 503, 503]);
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'court order', actor: actors.lead }] });
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'withdrawal_notice' && n.status === 503, 20_000);
+    // Closed while the host is still down: withdrawn in lists and to deconfliction, with its closedAt.
+    const row = async () => (await stack.db.pool.query<{ status: string; closed_at: Date | null }>('SELECT status, closed_at FROM cases WHERE id = $1', [c.id])).rows[0];
+    const hostTold = () => partners.received.some((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'withdrawal_notice' && n.status === 200);
+    for (const deadline = Date.now() + 10_000; (await row()).status !== 'withdrawn' && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    expect({ ...(await row()), hostTold: hostTold() }).toMatchObject({ status: 'withdrawn', closed_at: expect.any(Date), hostTold: false });
+    const delivered = await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'withdrawal_notice' && n.status === 200, 20_000);
+    // The run ends once the notice is delivered; the notice is delivered, not abandoned at the close.
+    expect((await waitForCaseEnd(stack, c.id, 'withdrawn-partner-down')).status).toBe('withdrawn');
+    const notice = await stack.db.pool.query('SELECT state FROM notices WHERE id = $1', [delivered.id]);
+    expect(notice.rows).toEqual([{ state: 'delivered' }]);
+    const actions = (await stack.db.pool.query<{ action: string; data: { noticeId?: string } }>('SELECT action, data FROM audit_entries WHERE case_id = $1 ORDER BY seq', [c.id])).rows;
+    const at = (pred: (e: { action: string; data: { noticeId?: string } }) => boolean) => actions.findIndex(pred);
+    expect(at((e) => e.action === 'case.withdrawn')).toBeLessThan(at((e) => e.action === 'case.closed'));
+    expect(at((e) => e.action === 'case.closed')).toBeLessThan(at((e) => e.action === 'notice.sent' && e.data.noticeId === delivered.id));
+    expect(actions.filter((e) => e.action === 'notice.abandoned')).toEqual([]);
+    expect((await verifyChain(stack.db.pool, c.id)).intact).toBe(true);
   });
 
   it('withdraws at each stage: open tasks cancelled, partners already asked get a withdrawal notice', async () => {
@@ -640,13 +676,13 @@ describe('deadlines of seconds', () => {
     // long enough for a request still running to check again and ask the case lead.
     partners.script('paypal', [503, 503, 503, 503]);
     await complete(stack, c.id, visaEx.id, actors.lead, 'abort', {}, 'partner refuses');
-    // While the close is under way (PayPal's withdrawal notice refused once so far), an amendment is refused: no request
-    // would carry it. It was accepted and written before.
+    // While PayPal's withdrawal notice is still retried (refused once so far), an amendment is refused: no request would
+    // carry it. It was accepted and written before.
     await partners.waitFor((n) => n.caseId === c.id && n.org === 'paypal' && n.type === 'withdrawal_notice', 20_000);
     const amended = stack.client.workflow
       .getHandle(caseWorkflowId(c.id))
       .executeUpdate(addEvidenceUpdate, { args: [{ evidence: [], urls: ['https://late-amendment.example.test/x'], actor: actors.lead }] });
-    await expect(amended).rejects.toMatchObject({ cause: { message: expect.stringMatching(/the case is (closing|closed)/) } });
+    await expect(amended).rejects.toMatchObject({ cause: { type: 'CaseClosed', message: expect.stringMatching(/the case is closing|case is failed/) } });
     const end = await waitForCaseEnd(stack, c.id, 'abort-stops-siblings');
     partners.script('paypal', []);
     expect(end.status).toBe('failed');

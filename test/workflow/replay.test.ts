@@ -25,7 +25,7 @@ describe('replay of recorded histories', () => {
   it('has histories of every path in the latest set', () => {
     expect(latest).toBe(sets.at(-1));
     expect(setNumber(latest)).toBe(Math.max(...sets.map(setNumber)));
-    for (const name of ['completed', 'closed-unverified', 'closed-rejected', 'deconfliction-abort', 'declined-freeze', 'notice-5xx-4xx-retry-skip', 'exception-abort', 'withdrawn-at-verification', 'withdrawn-at-signoff', 'withdrawn-at-disruption', 'amendment', 'partner-reminder-escalation-exception', 'signoff-escalation', 'action-day', 'worker-restart', 'partner-closure', 'skip-last-request', 'skip-notice-then-withdrawal', 'refused-request-retry', 'abort-stops-siblings', 'abort-with-sibling-exception', 'completed-during-close', 'still-up-retry']) {
+    for (const name of ['completed', 'closed-unverified', 'closed-rejected', 'deconfliction-abort', 'declined-freeze', 'notice-5xx-4xx-retry-skip', 'exception-abort', 'withdrawn-at-verification', 'withdrawn-at-signoff', 'withdrawn-at-disruption', 'amendment', 'partner-reminder-escalation-exception', 'signoff-escalation', 'action-day', 'worker-restart', 'partner-closure', 'skip-last-request', 'skip-notice-then-withdrawal', 'refused-request-retry', 'abort-stops-siblings', 'abort-with-sibling-exception', 'completed-during-close', 'still-up-retry', 'no-response-retry-supersedes', 'withdrawn-partner-down']) {
       expect(files).toContain(`${latest}/${name}.json`);
     }
   });

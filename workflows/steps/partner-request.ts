@@ -35,7 +35,7 @@ function failureType(err: unknown): string | undefined {
 }
 
 /** The id of the notice deliverNotice sends for these arguments (a withdrawal notice is one per org). */
-function deliveredNoticeId(state: CaseState, args: { type: NoticeType; org: string; task: Task | null; round: number }): string {
+export function deliveredNoticeId(state: CaseState, args: { type: NoticeType; org: string; task: Task | null; round: number }): string {
   return noticeId(args.task?.id ?? state.caseId, args.type === 'withdrawal_notice' ? `${args.type}_${args.org}` : args.type, args.round);
 }
 
