@@ -190,7 +190,9 @@ function classify(err: unknown, timedOut: boolean): OutboundError {
   if (timedOut) return new OutboundError('timeout', 'timed out');
   if (code === 'EFORBIDDENADDR') return new OutboundError('forbidden_address', message);
   if (code === 'ECONNREFUSED') return new OutboundError('refused', message);
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NODATA') return new OutboundError('dns', message);
+  // The name does not exist, or has no address. EAI_AGAIN is not among them: the resolver could not answer now (a
+  // SERVFAIL, its own timeout), which says nothing of the name, so it is transient like a dropped connection.
+  if (code === 'ENOTFOUND' || code === 'EAI_NODATA') return new OutboundError('dns', message);
   return new OutboundError('network', `${code ?? 'error'}: ${message}`);
 }
 
@@ -308,7 +310,7 @@ const USER_AGENT = 'takedown-url-check/0.1';
 
 /**
  * A URL's state from one check: `unsure` when the answer proves nothing either way (a timeout, a dropped connection, a
- * 5xx, 408 or 429), which is asked again before the URL counts as down.
+ * temporary DNS failure, a 5xx, 408 or 429), which is asked again before the URL counts as down.
  */
 type Verdict = 'up' | 'down' | 'unsure';
 
@@ -350,7 +352,8 @@ async function verdictOf(url: string, deps: UrlCheckDeps, deadline: number): Pro
       return { verdict, ...(current !== url ? { finalUrl: current } : {}) };
     }
   } catch (err) {
-    // Refused connections, unknown hosts, forbidden addresses and invalid URLs say the content is not served there.
+    // Refused connections, unknown hosts, forbidden addresses and invalid URLs say the content is not served there; a
+    // timeout, a dropped connection or a resolver that could not answer now (EAI_AGAIN) proves nothing.
     const verdict = err instanceof OutboundError && (err.kind === 'timeout' || err.kind === 'network') ? 'unsure' : 'down';
     return { verdict, ...(current !== url ? { finalUrl: current } : {}) };
   }
@@ -366,7 +369,7 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
 
 /**
  * Whether each URL still serves content: 2xx (directly or within 3 redirects) is up. An answer that proves nothing (a
- * timeout, a dropped connection, 5xx, 408, 429) is asked again, up to three attempts; any other answer, or no answer
+ * timeout, a dropped connection, a temporary DNS failure, 5xx, 408, 429) is asked again, up to three attempts; any other answer, or no answer
  * after them, is down. A URL answered after redirects is listed in `redirected` with the URL that answered last: a
  * host's "suspended" page reached by a redirect counts as up (erring towards a re-notice that a person reviews, never
  * towards calling content gone), and the case lead sees where the redirect led.

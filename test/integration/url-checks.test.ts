@@ -1,8 +1,9 @@
 // URL liveness checks against a local server: HEAD with GET fallback, capped redirects, retries of answers that prove nothing,
 // timeouts, refusals, the private-address guard.
+import dns from 'node:dns';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkUrls, isForbiddenAddress, namesPrivateHost } from '../../activities/url-checks';
 
 let server: http.Server;
@@ -61,6 +62,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 afterAll(async () => {
@@ -123,6 +128,22 @@ describe('checkUrls', () => {
     // Three attempts of 400 ms at /slow (a timeout proves nothing); a refusal or an unknown host is clear at once.
     expect(asked('/slow')).toBe(3);
     expect(Date.now() - started).toBeLessThan(1900);
+  });
+
+  it('asks again after a temporary DNS failure (EAI_AGAIN) instead of counting the URL as down at once', async () => {
+    const realLookup = dns.lookup;
+    let calls = 0;
+    // The resolver fails once with a temporary error (a SERVFAIL, its own timeout), then answers.
+    vi.spyOn(dns, 'lookup').mockImplementation(((host: string, opts: unknown, cb: (...a: unknown[]) => void) => {
+      if (host !== 'flaky-dns.example.com') return (realLookup as (...a: unknown[]) => void)(host, opts, cb);
+      calls += 1;
+      if (calls === 1) return cb(Object.assign(new Error('getaddrinfo EAI_AGAIN flaky-dns.example.com'), { code: 'EAI_AGAIN' }));
+      const all = (opts as { all?: boolean } | undefined)?.all;
+      return all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4);
+    }) as typeof dns.lookup);
+    const url = `http://flaky-dns.example.com:${(server.address() as AddressInfo).port}/ok`;
+    expect(await checkUrls(deps, [url])).toEqual({ up: [url], down: [] });
+    expect(calls).toBe(2);
   });
 
   it('checks each URL once and runs a bounded number at a time', async () => {
