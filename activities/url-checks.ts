@@ -223,7 +223,8 @@ const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
 /**
  * One HTTP(S) request, never following redirects, with a deadline over the whole exchange. Unless allowPrivate, it
- * refuses literal and resolved loopback/private addresses. Failures reject with an OutboundError naming their kind.
+ * refuses literal and resolved loopback/private addresses. Failures before the status line reject with an OutboundError
+ * naming their kind; once it has come, the answer is its status and as much of the body as came by the deadline.
  */
 export async function guardedRequest(url: string, req: GuardedRequest): Promise<GuardedResponse> {
   let target: URL;
@@ -260,7 +261,8 @@ function exchange(target: URL, req: GuardedRequest, signal: AbortSignal, timedOu
   const mod = target.protocol === 'https:' ? https : http;
   const keep = req.keepBodyBytes ?? 0;
   return new Promise<GuardedResponse>((resolve, reject) => {
-    let answered = false;
+    // Set once the status line has come: from then on the exchange answers with it, whatever becomes of the body.
+    let answer: (() => void) | null = null;
     const outgoing = mod.request(
       target,
       {
@@ -272,32 +274,36 @@ function exchange(target: URL, req: GuardedRequest, signal: AbortSignal, timedOu
         ...(req.allowPrivate ? {} : { lookup: guardedLookup }),
       },
       (res) => {
-        answered = true;
         const status = res.statusCode ?? 0;
         const location = typeof res.headers.location === 'string' ? res.headers.location : null;
+        const chunks: Buffer[] = [];
+        const answered = () => resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') });
+        answer = answered;
         if (keep === 0) {
           res.destroy();
-          resolve({ status, location, body: '' });
+          answered();
           return;
         }
-        const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           if (size < keep) chunks.push(chunk.subarray(0, keep - size));
           size += chunk.length;
           if (size >= keep) {
             res.destroy();
-            resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') });
+            answered();
           }
         });
-        res.on('end', () => resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (err) => reject(classify(err, timedOut())));
-        res.on('close', () => resolve({ status, location, body: Buffer.concat(chunks).toString('utf8') }));
+        // A body cut short (the deadline passed while it trickled, the connection dropped in it) does not unsay the
+        // status: a notice's 2xx is delivery, and sending it again would ask the partner twice. What came of it is kept.
+        res.on('end', answered);
+        res.on('error', answered);
+        res.on('close', answered);
       },
     );
     outgoing.on('error', (err) => {
       const code = (err as { code?: string }).code;
-      if (pooled && outgoing.reusedSocket && !answered && !timedOut() && code && STALE_CONNECTION_CODES.has(code)) reject(new StaleConnection(err.message));
+      if (answer) answer();
+      else if (pooled && outgoing.reusedSocket && !timedOut() && code && STALE_CONNECTION_CODES.has(code)) reject(new StaleConnection(err.message));
       else reject(classify(err, timedOut()));
     });
     outgoing.end(req.body);

@@ -22,10 +22,11 @@ interface Received {
 }
 
 /**
- * A partner: answers each request with the next scripted reply: a status, 'hang' to never answer in time, or 'reset'
- * to close the connection unanswered, as a server does with a kept-alive connection it has just timed out.
+ * A partner: answers each request with the next scripted reply: a status, 'hang' to never answer in time, 'reset'
+ * to close the connection unanswered, as a server does with a kept-alive connection it has just timed out, or a status
+ * with a body of its own (`unfinished`: the body's end never comes).
  */
-type Reply = number | 'hang' | 'reset';
+type Reply = number | 'hang' | 'reset' | { status: number; body: string | Buffer; unfinished?: boolean };
 interface FakePartner {
   org: string;
   secret: string;
@@ -102,6 +103,10 @@ beforeAll(async () => {
       const reply = p.script.length > 1 ? p.script.shift()! : p.script[0];
       if (reply === 'hang') return; // never answers: the sender's deadline must fire
       if (reply === 'reset') return void req.socket.destroy();
+      if (typeof reply === 'object') {
+        res.writeHead(reply.status, { 'content-type': 'application/octet-stream' });
+        return void (reply.unfinished ? res.write(reply.body) : res.end(reply.body));
+      }
       res.writeHead(verifyError ? 401 : reply, { 'content-type': 'text/plain' }).end(`reply ${reply}`);
     });
   });
@@ -341,6 +346,15 @@ describe('sendNotice', () => {
     expect(err.message).toMatch(/timeout/);
     const audit = await listAudit(db.pool, caseId);
     expect(audit[1]).toMatchObject({ action: 'notice.attempt', data: { outcome: 'retry', error: 'timeout', attempt: 1 } });
+  });
+
+  it('counts a 2xx as delivered once its status line came, though the body is not finished by the deadline', async () => {
+    // The contract: a 2xx answer is delivery. Sent again, the partner would be asked twice.
+    const p = await addPartner({ script: [{ status: 200, body: '{"accepted":', unfinished: true }] });
+    const { caseId, noticeId } = await prepared(p.org);
+    expect(await sendNotice(deps(), { noticeId, attempt: 1 })).toEqual({ delivered: true, status: 200 });
+    expect(p.received).toHaveLength(1);
+    expect(await actions(caseId)).toEqual(['document.rendered', 'notice.sent']);
   });
 
   it('retries a refused connection', async () => {

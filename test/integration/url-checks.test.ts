@@ -4,7 +4,7 @@ import dns from 'node:dns';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { checkUrls, isForbiddenAddress, namesPrivateHost } from '../../activities/url-checks';
+import { checkUrls, guardedRequest, isForbiddenAddress, namesPrivateHost, OutboundError } from '../../activities/url-checks';
 
 let server: http.Server;
 let base: string;
@@ -50,6 +50,11 @@ beforeAll(async () => {
       return left === 0 ? res.writeHead(200).end() : redirect(`/hops/${left - 1}`);
     }
     if (p === '/slow') return void setTimeout(() => res.writeHead(200).end(), 2000);
+    // The status line and the start of a body whose end never comes.
+    if (p === '/slow-body') {
+      res.writeHead(200).flushHeaders();
+      return void res.write('partial');
+    }
     if (p === '/busy') {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
@@ -183,6 +188,24 @@ describe('checkUrls', () => {
 
   it('returns empty lists for no URLs', async () => {
     expect(await checkUrls(deps, [])).toEqual({ up: [], down: [] });
+  });
+});
+
+describe('guardedRequest', () => {
+  it('answers with the status and the body so far when the body is not finished by the deadline', async () => {
+    const started = Date.now();
+    const res = await guardedRequest(`${base}/slow-body`, { method: 'GET', timeoutMs: 300, allowPrivate: true, keepBodyBytes: 100 });
+    expect(res).toEqual({ status: 200, location: null, body: 'partial' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // Without a body to keep it answers at the status line; so a URL check finds such a URL up at once.
+    expect(await guardedRequest(`${base}/slow-body`, { method: 'GET', timeoutMs: 300, allowPrivate: true })).toEqual({ status: 200, location: null, body: '' });
+    expect(await checkUrls(deps, [`${base}/slow-body`])).toEqual({ up: [`${base}/slow-body`], down: [] });
+  });
+
+  it('still fails as a timeout when no status line came by the deadline', async () => {
+    const err = await guardedRequest(`${base}/slow`, { method: 'GET', timeoutMs: 300, allowPrivate: true, keepBodyBytes: 100 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OutboundError);
+    expect((err as OutboundError).kind).toBe('timeout');
   });
 });
 
