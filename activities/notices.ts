@@ -65,6 +65,21 @@ export function classifyStatus(status: number): DeliveryOutcome {
   return 'final';
 }
 
+/**
+ * The partner's answer as text that PostgreSQL and the audit chain take, made once where it is read: a binary or UTF-16
+ * error page holds NUL bytes, which text and jsonb columns refuse, and the outcome's write failed with its audit entry (a
+ * final 4xx was then retried for days). NUL and the other control characters but tab and line breaks are dropped (a
+ * UTF-16 answer then reads as its text), and a lone surrogate becomes U+FFFD.
+ */
+function readableAnswer(text: string): string {
+  return text.replace(/(?![\t\n\r])\p{Cc}/gu, '').replace(/\p{Cs}/gu, '\uFFFD');
+}
+
+/** At most `max` UTF-16 units of `text`, never ending in half a surrogate pair (jsonb refuses a lone one). */
+function clip(text: string, max: number): string {
+  return text.slice(0, max).replace(/\p{Cs}$/u, '');
+}
+
 /** One document per notice, with an id derived from the notice so a retried prepare finds it. */
 export function documentIdOf(noticeId: string): string {
   return `doc_${noticeId}`;
@@ -301,7 +316,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
       reuseConnection: true,
     });
     status = r.status;
-    answer = r.body;
+    answer = readableAnswer(r.body);
   } catch (err) {
     const e = err instanceof OutboundError ? err : new OutboundError('network', String(err));
     // A forbidden or malformed address will not heal by retrying: the case lead must fix the partner's configuration.
@@ -325,14 +340,14 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     return { delivered: true, status };
   }
   if (outcome === 'retry') {
-    await recordOutcome(deps, n, attempt, { state: 'retrying', status, error: answer.slice(0, 1000) || null, delivered: false }, {
+    await recordOutcome(deps, n, attempt, { state: 'retrying', status, error: clip(answer, 1000) || null, delivered: false }, {
       key: `notice:${noticeId}:${attempt}:retry`,
       action: 'notice.attempt',
       data: { ...base, outcome: 'retry', status, attempt },
     });
     throw new Error(`notice ${noticeId} to ${n.org} not delivered: HTTP ${status}`);
   }
-  return fail({ status, reason: 'rejected', message: `HTTP ${status}${answer ? `: ${answer.slice(0, 200)}` : ''}` });
+  return fail({ status, reason: 'rejected', message: `HTTP ${status}${answer ? `: ${clip(answer, 200)}` : ''}` });
 }
 
 /**

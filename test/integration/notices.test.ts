@@ -294,6 +294,42 @@ describe('sendNotice', () => {
     });
   });
 
+  it('treats a 400 whose body holds NUL bytes as final like any other, keeping its text without them', async () => {
+    // A UTF-16 error page: PostgreSQL's text and jsonb refuse NUL, so the write of the outcome (and its audit entry) failed
+    // and the notice was retried as if the refusal were transient.
+    const p = await addPartner({ script: [{ status: 400, body: Buffer.from('refused\u0001', 'utf16le') }] });
+    const { caseId, noticeId } = await prepared(p.org);
+    const err = await failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe('PartnerRejected');
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect(err.message).toMatch(/HTTP 400: refused$/);
+    expect(await actions(caseId)).toEqual(['document.rendered', 'notice.failed']);
+    expect((await db.pool.query('SELECT state, last_status, last_error FROM notices WHERE id = $1', [noticeId])).rows[0]).toEqual({
+      state: 'failed',
+      last_status: 400,
+      last_error: 'HTTP 400: refused',
+    });
+  });
+
+  it('audits a 503 attempt whose body holds a NUL byte, as every attempt is', async () => {
+    const p = await addPartner({ script: [{ status: 503, body: 'busy\u0000\n' }] });
+    const { caseId, noticeId } = await prepared(p.org);
+    const err = await failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
+    expect(err).not.toBeInstanceOf(ApplicationFailure);
+    expect(await actions(caseId)).toEqual(['document.rendered', 'notice.attempt']);
+    expect((await db.pool.query('SELECT state, last_error FROM notices WHERE id = $1', [noticeId])).rows[0]).toEqual({ state: 'retrying', last_error: 'busy\n' });
+  });
+
+  it('never cuts a refusal message in the middle of a character', async () => {
+    // 199 units, then a character of two (a surrogate pair): the message keeps 200 units of the answer at most.
+    const p = await addPartner({ script: [{ status: 422, body: `${'x'.repeat(199)}\u{1F600}` }] });
+    const { noticeId } = await prepared(p.org);
+    const err = await failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
+    expect((err as ApplicationFailure).type).toBe('PartnerRejected');
+    expect(err.message).toMatch(/HTTP 422: x{199}$/);
+  });
+
   it('keeps the connection to a partner open for its next notice', async () => {
     const p = await addPartner({ script: [200] });
     const first = await prepared(p.org);

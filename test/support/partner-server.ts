@@ -17,12 +17,15 @@ export interface ReceivedNotice {
   idempotencyKey: string | undefined;
 }
 
+/** A status, answered with a small JSON body; or a status with the body to answer it with. */
+export type Reply = number | { status: number; body: string | Buffer };
+
 export interface PartnerServer {
   url(org: string): string;
   secret: string;
   received: ReceivedNotice[];
-  /** Statuses to answer for an org, consumed one per request; afterwards 200. */
-  script(org: string, statuses: number[]): void;
+  /** Statuses (or statuses with a body of their own) to answer for an org, consumed one per request; afterwards 200. */
+  script(org: string, replies: Reply[]): void;
   register(pool: pg.Pool, orgs: Record<string, string>): Promise<void>;
   waitFor(pred: (n: ReceivedNotice) => boolean, timeoutMs?: number): Promise<ReceivedNotice>;
   close(): Promise<void>;
@@ -32,7 +35,7 @@ export async function startPartnerServer(): Promise<PartnerServer> {
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   const wh = new Webhook(secret);
   const received: ReceivedNotice[] = [];
-  const scripts = new Map<string, number[]>();
+  const scripts = new Map<string, Reply[]>();
   const server = http.createServer((req, res) => {
     // /moved/<name> stands for a merchant's page that now redirects to /hooks/<name> (a host's "suspended" page, say).
     const moved = /^\/moved\/([^/?]+)$/.exec(req.url ?? '');
@@ -54,7 +57,8 @@ export async function startPartnerServer(): Promise<PartnerServer> {
           payload = {};
         }
       }
-      const status = scripts.get(org)?.shift() ?? 200;
+      const reply = scripts.get(org)?.shift() ?? 200;
+      const status = typeof reply === 'number' ? reply : reply.status;
       received.push({
         org,
         id: String(payload.id ?? ''),
@@ -66,6 +70,7 @@ export async function startPartnerServer(): Promise<PartnerServer> {
         status,
         idempotencyKey: req.headers['idempotency-key'] as string | undefined,
       });
+      if (typeof reply !== 'number') return void res.writeHead(status, { 'content-type': 'application/octet-stream' }).end(reply.body);
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ok: status < 300 }));
     });
@@ -76,7 +81,7 @@ export async function startPartnerServer(): Promise<PartnerServer> {
     url: (org) => `http://127.0.0.1:${port}/hooks/${org}`,
     secret,
     received,
-    script: (org, statuses) => scripts.set(org, [...statuses]),
+    script: (org, replies) => scripts.set(org, [...replies]),
     register: async (pool, orgs) => {
       for (const [org, kind] of Object.entries(orgs)) {
         await pool.query(

@@ -823,3 +823,24 @@ describe('deadlines of seconds', () => {
     await waitForCaseEnd(stack, c.id, 'action-day');
   });
 });
+
+describe('notice outcomes', () => {
+  it('brings a final 4xx whose body holds NUL bytes to the case lead at once, without sending the notice again', async () => {
+    // A UTF-16 error page: PostgreSQL refused its NUL bytes, so the refusal was retried as if transient.
+    const u = c8();
+    const org = `binary-${u}`;
+    await partners.register(stack.db.pool, { [org]: 'card_scheme' });
+    partners.script(org, [{ status: 400, body: Buffer.from('refused', 'utf16le') }]);
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '1h' } } }, u);
+    const channels = [{ kind: 'card' as const, scheme: org, acquirer: 'acq-northbank', merchantId: `M${u}` }];
+    const c = await startCase(stack, { ...base, merchant: { ...base.merchant, paymentChannels: channels, hosting: [] } });
+    await throughSignoff(c.id);
+    const ex = await exceptionAbout(c.id, org, 'notice_rejected');
+    const context = await contextOf(ex.id);
+    const sent = partners.received.filter((n) => n.caseId === c.id && n.org === org).map((n) => n.status);
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id);
+    expect(context).toMatchObject({ notice: { failure: 'PartnerRejected', status: 400, message: expect.stringMatching(/HTTP 400: refused$/) } });
+    expect(sent).toEqual([400]);
+  });
+});
