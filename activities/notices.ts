@@ -51,7 +51,7 @@ export interface SendNoticeArgs {
 export interface SendNoticeResult {
   delivered: boolean;
   status?: number;
-  reason?: 'no_webhook' | 'already_delivered' | 'superseded';
+  reason?: 'no_webhook' | 'already_delivered' | 'superseded' | 'task_closed';
 }
 
 export type DeliveryOutcome = 'delivered' | 'retry' | 'final';
@@ -192,6 +192,8 @@ interface NoticeRow {
   secret: string | null;
   /** The secret a PUT replaced, while it still signs beside the current one. */
   previous_secret: string | null;
+  /** A reminder's task's status in the projection (null for other notices). */
+  task_status: string | null;
 }
 
 async function recordOutcome(
@@ -237,15 +239,18 @@ function signatures(current: Webhook, previous: string | null, id: string, at: D
 
 /**
  * Delivers a prepared notice once. Transient failures (5xx, 408, 429, timeouts, refused connections) are audited and
- * thrown as ordinary errors for Temporal to retry; other answers are final (non-retryable PartnerRejected).
+ * thrown as ordinary errors for Temporal to retry; other answers are final (non-retryable PartnerRejected). A notice
+ * superseded meanwhile, or a reminder whose task is no longer open, ends without being sent.
  */
 export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promise<SendNoticeResult> {
   const { noticeId, attempt } = args;
   const res = await deps.pool.query<NoticeRow>(
     prepared(
       `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, d.hash AS document_hash, d.body, p.webhook_url, p.secret,
-              CASE WHEN p.previous_secret_until > now() THEN p.previous_secret END AS previous_secret
+              CASE WHEN p.previous_secret_until > now() THEN p.previous_secret END AS previous_secret, t.status AS task_status
          FROM notices n LEFT JOIN documents d ON d.id = $2 LEFT JOIN partners p ON p.org = n.org
+              -- Only a reminder reads its task: other notices join nothing more.
+              LEFT JOIN tasks t ON n.type = 'reminder' AND t.id = n.task_id
         WHERE n.id = $1`,
       [noticeId, documentIdOf(noticeId)],
     ),
@@ -259,6 +264,17 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   if (n.state === 'superseded') return { delivered: false, reason: 'superseded' };
 
   const base = { noticeId, type: n.type, org: n.org, documentHash: n.document_hash };
+  // A reminder whose task was answered (or cancelled) meanwhile would ask for what is no longer awaited: one still
+  // retrying (the partner's webhook was briefly down) ends here without reaching the partner.
+  if (n.task_status !== null && n.task_status !== 'open') {
+    const why = `not sent: task ${n.task_id} is ${n.task_status}`;
+    await recordOutcome(deps, n, attempt, { state: 'skipped', status: n.last_status, error: why, delivered: false }, {
+      key: `notice:${noticeId}:skipped`,
+      action: 'notice.skipped',
+      data: { ...base, reason: 'task_closed', taskId: n.task_id, taskStatus: n.task_status },
+    });
+    return { delivered: false, reason: 'task_closed' };
+  }
   if (!n.webhook_url || !n.secret) {
     await recordOutcome(deps, n, attempt, { state: 'skipped', status: null, error: null, delivered: false }, {
       key: `notice:${noticeId}:skipped`,

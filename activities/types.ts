@@ -69,7 +69,7 @@ export interface PreparedNotice {
 export interface SendResult {
   delivered: boolean;
   status?: number;
-  reason?: 'no_webhook' | 'already_delivered' | 'superseded';
+  reason?: 'no_webhook' | 'already_delivered' | 'superseded' | 'task_closed';
 }
 
 export interface CheckUrlsArgs {

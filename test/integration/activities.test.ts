@@ -148,6 +148,40 @@ it('supersedes an undelivered notice when the request is prepared again under a 
   expect(await verifyChain(db.pool, view.id)).toMatchObject({ intact: true });
 });
 
+it('does not send a reminder whose task was completed while it was retrying: it ends skipped (task_closed)', async () => {
+  const acts = activities();
+  const view = caseViewFixture({ id: 'case_activities000012', status: 'disrupting' });
+  const task = visaTask(view.id, 'tsk_reminded_1');
+  await acts.recordTask({ task, version: 1, caseOrg: view.org, caseView: { view, version: 1 }, audit: [] });
+  await new MockActivityEnvironment().run(acts.prepareNotice, {
+    noticeId: 'ntc_activities_12',
+    type: 'reminder' as const,
+    caseId: view.id,
+    taskId: task.id,
+    org: 'visa',
+    view,
+    scope: {},
+    dueAt: task.dueAt,
+    extra: { escalated: false, taskType: task.type, noticeId: 'ntc_activities_12_request' },
+  });
+  // The partner's webhook is briefly down while the task is open: the reminder is retried...
+  partners.script('visa', [503]);
+  await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_12' })).rejects.toThrow(/503/);
+  // ...and the partner completes the task through the API meanwhile: the reminder's next attempt sends nothing.
+  const completed = { ...task, status: 'completed' as const, completedAt: new Date().toISOString(), completedBy: { id: 'prn_visa', org: 'visa' }, outcome: 'terminated' };
+  await acts.recordTask({ task: completed, version: 2, caseOrg: view.org, audit: [] });
+  const skippedBefore = await attemptsCounted('task_closed');
+  expect(await new MockActivityEnvironment({ attempt: 2 }).run(acts.sendNotice, { noticeId: 'ntc_activities_12' })).toEqual({ delivered: false, reason: 'task_closed' });
+  expect(await new MockActivityEnvironment({ attempt: 3 }).run(acts.sendNotice, { noticeId: 'ntc_activities_12' })).toEqual({ delivered: false, reason: 'task_closed' });
+  expect(await attemptsCounted('task_closed')).toBe(skippedBefore + 2);
+  expect(partners.received.filter((n) => n.caseId === view.id).map((n) => [n.type, n.status])).toEqual([['reminder', 503]]);
+  const row = (await db.pool.query('SELECT state, last_status, last_error FROM notices WHERE id = $1', ['ntc_activities_12'])).rows[0];
+  expect(row).toEqual({ state: 'skipped', last_status: 503, last_error: `not sent: task ${task.id} is completed` });
+  const audit = await db.pool.query(`SELECT action, data FROM audit_entries WHERE case_id = $1 ORDER BY seq`, [view.id]);
+  expect(audit.rows.map((r) => r.action)).toEqual(['document.rendered', 'notice.attempt', 'notice.skipped']);
+  expect(audit.rows[2].data).toMatchObject({ noticeId: 'ntc_activities_12', type: 'reminder', org: 'visa', reason: 'task_closed', taskId: task.id, taskStatus: 'completed' });
+});
+
 it('opens several tasks in one recordTask call with the case view and their audit entries; a repeated call changes nothing', async () => {
   const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000003', status: 'disrupting' });

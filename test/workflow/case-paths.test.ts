@@ -843,4 +843,28 @@ describe('notice outcomes', () => {
     expect(context).toMatchObject({ notice: { failure: 'PartnerRejected', status: 400, message: expect.stringMatching(/HTTP 400: refused$/) } });
     expect(sent).toEqual([400]);
   });
+
+  it('does not send a reminder once its task is completed: one still being retried ends skipped (task_closed)', async () => {
+    const u = c8();
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '2s', freeze: '1h', removal: '1h' } } }, u);
+    // Visa's and PayPal's terminations: the case stays open after Visa answers.
+    const c = await startCase(stack, { ...base, merchant: { ...base.merchant, hosting: [] } });
+    // The request is delivered; the reminder (at half the 2 s SLA) meets Visa's webhook briefly down and is retried.
+    partners.script('visa', [200, 503, 503]);
+    await throughSignoff(c.id);
+    const reminder = await partners.waitFor((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'reminder' && n.status === 503, 20_000);
+    const task = await waitForTask(stack, c.id, 'confirm_termination', 'visa');
+    await complete(stack, c.id, task.id, actors.partner('visa'), 'terminated', { terminatedAt: new Date().toISOString() });
+    const seen = partners.received.length;
+    // The reminder's next attempt finds the task completed and sends nothing.
+    expect(await sendResultOf(c.id, reminder.id)).toEqual({ delivered: false, reason: 'task_closed' });
+    const state = (await stack.db.pool.query('SELECT state FROM notices WHERE id = $1', [reminder.id])).rows[0].state;
+    const skipped = await stack.db.pool.query(`SELECT data FROM audit_entries WHERE case_id = $1 AND action = 'notice.skipped'`, [c.id]);
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'cleanup', actor: actors.lead }] });
+    await waitForCaseEnd(stack, c.id);
+    partners.script('visa', []);
+    expect(partners.received.slice(seen).filter((n) => n.caseId === c.id && n.org === 'visa' && n.type === 'reminder')).toEqual([]);
+    expect(state).toBe('skipped');
+    expect(skipped.rows.map((r) => r.data)).toEqual([expect.objectContaining({ noticeId: reminder.id, reason: 'task_closed', taskId: task.id, taskStatus: 'completed' })]);
+  });
 });
