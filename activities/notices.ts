@@ -111,12 +111,19 @@ function renderedEntry(args: { noticeId: string; type: NoticeType; org: string }
   };
 }
 
+/** The entry of a notice that ends without being sent (one a notice): no webhook to send it to, or its task closed. */
+function skippedEntry(notice: { noticeId: string; type: NoticeType; org: string; documentHash: string }, detail: Record<string, unknown>): AuditInput {
+  return { key: `notice:${notice.noticeId}:skipped`, action: 'notice.skipped', actor: null, data: { ...notice, ...detail } };
+}
+
 /**
  * Builds the document; when complete, stores it with a `pending` notice and audits `document.rendered` in one
- * statement. A second call with the same notice id returns what was stored (and audits it, idempotently, in case the
- * first call's audit never happened). An incomplete document is refused (non-retryable IncompleteDocument) and leaves
- * no trace. Without a case view in the context, the one stored in PostgreSQL is used: workflows store their projection,
- * and wait for it, before preparing a notice.
+ * statement. For an org without a webhook the notice is stored `skipped` instead, with its `notice.skipped` entry in the
+ * same statement: the workflow never sends it (hasWebhook: false), and a `pending` row would claim a delivery under way
+ * that the case's close then called abandoned. A second call with the same notice id returns what was stored (and
+ * audits it, idempotently, in case the first call's audit never happened). An incomplete document is refused
+ * (non-retryable IncompleteDocument) and leaves no trace. Without a case view in the context, the one stored in
+ * PostgreSQL is used: workflows store their projection, and wait for it, before preparing a notice.
  */
 export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): Promise<PreparedNoticeResult> {
   const documentId = documentIdOf(args.noticeId);
@@ -141,17 +148,20 @@ export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): 
     );
   }
   const mine = { hash: documentHash(built.document), version: built.version };
-  // Document, notice and audit entry in one statement; the audit append runs only when this document was inserted.
-  const audit = auditAppendStatement(args.caseId, [renderedEntry(args, documentId, mine)], 12);
+  const state = first.hasWebhook ? 'pending' : 'skipped';
+  const entries = [renderedEntry(args, documentId, mine)];
+  if (!first.hasWebhook) entries.push(skippedEntry({ noticeId: args.noticeId, type: args.type, org: args.org, documentHash: mine.hash }, { reason: 'no_webhook' }));
+  // Document, notice and audit entries in one statement; the audit append runs only when this document was inserted.
+  const audit = auditAppendStatement(args.caseId, entries, 13);
   const res = await deps.pool.query(
     prepared(
       `WITH doc AS (
          INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
          ON CONFLICT (id) DO NOTHING RETURNING id),
        notice AS (
-         INSERT INTO notices (id, case_id, task_id, org, type, state) VALUES ($8, $9, $10, $11, $4, 'pending') ON CONFLICT (id) DO NOTHING)
+         INSERT INTO notices (id, case_id, task_id, org, type, state) VALUES ($8, $9, $10, $11, $4, $12) ON CONFLICT (id) DO NOTHING)
        SELECT a.seq FROM doc, LATERAL (${audit.sql}) a`,
-      [documentId, args.caseId, args.taskId, args.type, built.version, mine.hash, JSON.stringify(built.document), args.noticeId, args.caseId, args.taskId, args.org, ...audit.params],
+      [documentId, args.caseId, args.taskId, args.type, built.version, mine.hash, JSON.stringify(built.document), args.noticeId, args.caseId, args.taskId, args.org, state, ...audit.params],
     ),
   );
   if ((res.rowCount ?? 0) > 0) return done(mine);
@@ -268,19 +278,12 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   // retrying (the partner's webhook was briefly down) ends here without reaching the partner.
   if (n.task_status !== null && n.task_status !== 'open') {
     const why = `not sent: task ${n.task_id} is ${n.task_status}`;
-    await recordOutcome(deps, n, attempt, { state: 'skipped', status: n.last_status, error: why, delivered: false }, {
-      key: `notice:${noticeId}:skipped`,
-      action: 'notice.skipped',
-      data: { ...base, reason: 'task_closed', taskId: n.task_id, taskStatus: n.task_status },
-    });
+    const entry = skippedEntry(base, { reason: 'task_closed', taskId: n.task_id, taskStatus: n.task_status });
+    await recordOutcome(deps, n, attempt, { state: 'skipped', status: n.last_status, error: why, delivered: false }, entry);
     return { delivered: false, reason: 'task_closed' };
   }
   if (!n.webhook_url || !n.secret) {
-    await recordOutcome(deps, n, attempt, { state: 'skipped', status: null, error: null, delivered: false }, {
-      key: `notice:${noticeId}:skipped`,
-      action: 'notice.skipped',
-      data: { ...base, reason: 'no_webhook' },
-    });
+    await recordOutcome(deps, n, attempt, { state: 'skipped', status: null, error: null, delivered: false }, skippedEntry(base, { reason: 'no_webhook' }));
     return { delivered: false, reason: 'no_webhook' };
   }
 

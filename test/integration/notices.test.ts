@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentHash } from '../../activities/documents';
-import { classifyStatus, type NoticeDeps, prepareNotice, sendNotice } from '../../activities/notices';
+import { classifyStatus, type NoticeDeps, prepareNotice, sendNotice, settleNotices } from '../../activities/notices';
 import { listAudit, verifyChain } from '../../db/queries/audit';
 import type { NoticeType } from '../../domain/types';
 import { caseViewFixture, contextFor } from '../unit/documents-fixture';
@@ -148,6 +148,20 @@ describe('prepareNotice', () => {
     const audit = await listAudit(db.pool, caseId);
     expect(audit.map((e) => e.action)).toEqual(['document.rendered']);
     expect(audit[0].data).toMatchObject({ noticeId, type: 'hosting_notice', org: p.org, documentHash: result.documentHash, version: '1.1' });
+  });
+
+  it("stores a notice to an org without a webhook as skipped, with its entry, so the case's close does not call it abandoned", async () => {
+    // The workflow sends nothing when hasWebhook is false: a pending row would claim a delivery under way.
+    for (const org of [(await addPartner({ webhook: false })).org, `org-unregistered-${uid()}`]) {
+      const { caseId, noticeId, result } = await prepared(org);
+      expect(result.hasWebhook).toBe(false);
+      expect((await db.pool.query('SELECT state FROM notices WHERE id = $1', [noticeId])).rows[0].state).toBe('skipped');
+      const audit = await listAudit(db.pool, caseId);
+      expect(audit.map((e) => e.action)).toEqual(['document.rendered', 'notice.skipped']);
+      expect(audit[1].data).toEqual({ noticeId, type: 'hosting_notice', org, documentHash: result.documentHash, reason: 'no_webhook' });
+      expect(await settleNotices(db.pool, { caseId, reason: 'case completed while the notice was still being delivered' })).toEqual({ abandoned: [] });
+      expect((await db.pool.query('SELECT state FROM notices WHERE id = $1', [noticeId])).rows[0].state).toBe('skipped');
+    }
   });
 
   it('runs concurrently for one notice without a second document or audit entry', async () => {
@@ -411,6 +425,7 @@ describe('sendNotice', () => {
     const p = await addPartner({ webhook: false });
     const { caseId, noticeId, result } = await prepared(p.org);
     expect(result.hasWebhook).toBe(false);
+    // Skipped by the prepare already (see prepareNotice); asked to send it anyway, it sends nothing and adds no entry.
     expect(await sendNotice(deps(), { noticeId, attempt: 1 })).toEqual({ delivered: false, reason: 'no_webhook' });
     expect(await sendNotice(deps(), { noticeId, attempt: 2 })).toEqual({ delivered: false, reason: 'no_webhook' });
     expect(await actions(caseId)).toEqual(['document.rendered', 'notice.skipped']);

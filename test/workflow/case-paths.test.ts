@@ -867,4 +867,28 @@ describe('notice outcomes', () => {
     expect(state).toBe('skipped');
     expect(skipped.rows.map((r) => r.data)).toEqual([expect.objectContaining({ noticeId: reminder.id, reason: 'task_closed', taskId: task.id, taskStatus: 'completed' })]);
   });
+
+  it('records a notice to an org without a webhook as skipped, never as abandoned while still being delivered', async () => {
+    // The contract: an org without a webhook still gets its tasks in GET /v1/tasks; no notice is ever under way to it.
+    const u = c8();
+    const noHook = `nohook-${u}`;
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '1h' } } }, u);
+    const channels = [
+      { kind: 'card' as const, scheme: 'visa', acquirer: 'acq-northbank', merchantId: `M${u}` },
+      { kind: 'card' as const, scheme: noHook, acquirer: 'acq-northbank', merchantId: `N${u}` },
+    ];
+    const c = await startCase(stack, { ...base, merchant: { ...base.merchant, paymentChannels: channels, hosting: [] } });
+    await throughSignoff(c.id);
+    const now = new Date().toISOString();
+    await complete(stack, c.id, (await waitForTask(stack, c.id, 'confirm_termination', 'visa')).id, actors.partner('visa'), 'terminated', { terminatedAt: now });
+    await complete(stack, c.id, (await waitForTask(stack, c.id, 'confirm_termination', noHook)).id, actors.partner(noHook), 'terminated', { terminatedAt: now });
+    expect((await waitForCaseEnd(stack, c.id)).status).toBe('completed');
+    const notices = await stack.db.pool.query('SELECT id, state FROM notices WHERE case_id = $1 AND org = $2', [c.id, noHook]);
+    expect(notices.rows).toEqual([{ id: expect.any(String), state: 'skipped' }]);
+    const audit = await stack.db.pool.query<{ action: string; data: Record<string, unknown> }>(
+      `SELECT action, data FROM audit_entries WHERE case_id = $1 AND action IN ('notice.skipped', 'notice.abandoned') ORDER BY seq`,
+      [c.id],
+    );
+    expect(audit.rows).toEqual([{ action: 'notice.skipped', data: expect.objectContaining({ noticeId: notices.rows[0].id, org: noHook, reason: 'no_webhook' }) }]);
+  });
 });
