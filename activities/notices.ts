@@ -5,7 +5,7 @@ import { Webhook } from 'standardwebhooks';
 import { isHttpsUrl } from '../domain/rules/urls';
 import type { AuditInput, CaseView, NoticeType } from '../domain/types';
 import { inTransaction, prepared } from '../db/client';
-import { appendAudit, appendAuditInTx, auditAppendStatement } from '../db/queries/audit';
+import { appendAudit, appendAuditInTx, auditAppendStatement, lockCaseAudit } from '../db/queries/audit';
 import type { SettleNoticesArgs } from './types';
 import { buildDocument, type DocumentContext, documentHash } from './documents';
 import { guardedRequest, OutboundError } from './url-checks';
@@ -51,7 +51,7 @@ export interface SendNoticeArgs {
 export interface SendNoticeResult {
   delivered: boolean;
   status?: number;
-  reason?: 'no_webhook' | 'already_delivered' | 'superseded' | 'task_closed';
+  reason?: 'no_webhook' | 'already_delivered' | 'superseded' | 'abandoned' | 'task_closed';
 }
 
 export type DeliveryOutcome = 'delivered' | 'retry' | 'final';
@@ -178,6 +178,8 @@ export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): 
  */
 async function supersede(pool: pg.Pool, caseId: string, by: string, noticeIds: string[]): Promise<void> {
   await inTransaction(pool, async (client) => {
+    // The case's audit lock before the notice rows, the order recordOutcome takes them in (its append, then its update).
+    await lockCaseAudit(client, caseId);
     const res = await client.query<{ id: string }>(
       `UPDATE notices SET state = 'superseded' WHERE case_id = $1 AND id = ANY($2::text[]) AND state IN ('pending', 'retrying') RETURNING id`,
       [caseId, noticeIds],
@@ -271,7 +273,9 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   }
   if (n.state === 'delivered') return { delivered: true, status: n.last_status ?? undefined, reason: 'already_delivered' };
   // Replaced by a later notice on the same task (see supersede): the partner has that one, so this one stops here.
-  if (n.state === 'superseded') return { delivered: false, reason: 'superseded' };
+  // Abandoned at the case's close (settleNotices): its task was answered, or the partner has been sent a withdrawal
+  // notice naming it, so a retry would ask for what no longer stands. An attempt already under way may still land.
+  if (n.state === 'superseded' || n.state === 'abandoned') return { delivered: false, reason: n.state };
 
   const base = { noticeId, type: n.type, org: n.org, documentHash: n.document_hash };
   // A reminder whose task was answered (or cancelled) meanwhile would ask for what is no longer awaited: one still
@@ -381,6 +385,8 @@ export async function settleNotices(pool: pg.Pool, args: SettleNoticesArgs): Pro
   );
   if (open.rowCount === 0) return { abandoned: [] };
   return inTransaction(pool, async (client) => {
+    // The audit lock first, as in supersede: a delivery recorded meanwhile holds it and then updates its notice row.
+    await lockCaseAudit(client, args.caseId);
     const res = await client.query<{ id: string }>(
       `UPDATE notices SET state = 'abandoned', last_error = COALESCE(last_error, $2)
         WHERE case_id = $1 AND state IN ('pending', 'retrying') AND NOT (id = ANY($3::text[])) RETURNING id`,

@@ -69,7 +69,7 @@ export interface PreparedNotice {
 export interface SendResult {
   delivered: boolean;
   status?: number;
-  reason?: 'no_webhook' | 'already_delivered' | 'superseded' | 'task_closed';
+  reason?: 'no_webhook' | 'already_delivered' | 'superseded' | 'abandoned' | 'task_closed';
 }
 
 export interface CheckUrlsArgs {

@@ -24,9 +24,9 @@ interface Received {
 /**
  * A partner: answers each request with the next scripted reply: a status, 'hang' to never answer in time, 'reset'
  * to close the connection unanswered, as a server does with a kept-alive connection it has just timed out, or a status
- * with a body of its own (`unfinished`: the body's end never comes).
+ * with a body of its own (`unfinished`: the body's end never comes; `afterMs`: answered that much later).
  */
-type Reply = number | 'hang' | 'reset' | { status: number; body: string | Buffer; unfinished?: boolean };
+type Reply = number | 'hang' | 'reset' | { status: number; body: string | Buffer; unfinished?: boolean; afterMs?: number };
 interface FakePartner {
   org: string;
   secret: string;
@@ -104,8 +104,12 @@ beforeAll(async () => {
       if (reply === 'hang') return; // never answers: the sender's deadline must fire
       if (reply === 'reset') return void req.socket.destroy();
       if (typeof reply === 'object') {
-        res.writeHead(reply.status, { 'content-type': 'application/octet-stream' });
-        return void (reply.unfinished ? res.write(reply.body) : res.end(reply.body));
+        const answer = () => {
+          res.writeHead(reply.status, { 'content-type': 'application/octet-stream' });
+          if (reply.unfinished) res.write(reply.body);
+          else res.end(reply.body);
+        };
+        return void (reply.afterMs ? setTimeout(answer, reply.afterMs) : answer());
       }
       res.writeHead(verifyError ? 401 : reply, { 'content-type': 'text/plain' }).end(`reply ${reply}`);
     });
@@ -470,5 +474,71 @@ describe('sendNotice', () => {
     const err = await failureOf(sendNotice(deps(), { noticeId: 'ntc_missing', attempt: 1 }));
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).nonRetryable).toBe(true);
+  });
+});
+
+describe('notices left at the close', () => {
+  it('sends nothing on a retry of a notice abandoned at the close; an attempt already under way still lands and marks it delivered', async () => {
+    const p = await addPartner({ script: [503, { status: 200, body: 'ok', afterMs: 300 }] });
+    const { caseId, noticeId } = await prepared(p.org);
+    await expect(sendNotice(deps(), { noticeId, attempt: 1 })).rejects.toThrow(/503/);
+    expect(await settleNotices(db.pool, { caseId, reason: 'case withdrawn while the notice was still being delivered' })).toEqual({ abandoned: [noticeId] });
+    // Its retry: the partner has been sent a withdrawal notice naming it (or its task was answered), so nothing goes out.
+    expect(await sendNotice(deps(), { noticeId, attempt: 2 })).toEqual({ delivered: false, reason: 'abandoned' });
+    expect(p.received).toHaveLength(1);
+
+    // Abandoned while an attempt is on its way: the partner answers 2xx afterwards, and that delivery is recorded.
+    const late = await prepared(p.org);
+    const sending = sendNotice(deps(), { noticeId: late.noticeId, attempt: 1 });
+    for (let i = 0; p.received.length < 2 && i < 100; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await settleNotices(db.pool, { caseId: late.caseId, reason: 'case withdrawn while the notice was still being delivered' })).toEqual({ abandoned: [late.noticeId] });
+    expect(await sending).toMatchObject({ delivered: true, status: 200 });
+    const states = await db.pool.query('SELECT id, state FROM notices WHERE id = ANY($1) ORDER BY id', [[noticeId, late.noticeId]]);
+    expect(Object.fromEntries(states.rows.map((r) => [r.id, r.state]))).toEqual({ [noticeId]: 'abandoned', [late.noticeId]: 'delivered' });
+    expect(await actions(late.caseId)).toEqual(['document.rendered', 'notice.abandoned', 'notice.sent']);
+  });
+
+  it('does not deadlock a delivery being recorded with the close settling its notices: both take the audit lock first', async () => {
+    // A partner that refuses connections: sendNotice records a retrying attempt (its audit append, then its notice row).
+    const refusing = http.createServer();
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const closedUrl = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/hooks/x`;
+    await new Promise((resolve) => refusing.close(resolve));
+    const p = await addPartner({ url: closedUrl });
+    const { caseId, noticeId } = await prepared(p.org);
+    // Holds recordOutcome after its audit lock, before its notice row: an uncommitted row at the seq it is about to use
+    // makes its insert wait, as any slow moment there would.
+    const owner = await db.admin();
+    const monitor = await db.admin();
+    const waitsOn = async (type: string) => {
+      for (let i = 0; i < 200; i++) {
+        const { rows } = await monitor.query(
+          `SELECT 1 FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid WHERE NOT l.granted AND l.locktype = $1 AND s.datname = current_database()`,
+          [type],
+        );
+        if (rows.length > 0) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`nobody waited on a ${type} lock`);
+    };
+    const outcome = (x: Promise<unknown>) => x.then((r) => r, (err: Error & { code?: string }) => `${err.code ?? ''} ${err.message}`.trim());
+    try {
+      const { rows } = await owner.query<{ next: number }>(`SELECT coalesce(max(seq), 0) + 1 AS next FROM audit_entries WHERE case_id = $1`, [caseId]);
+      await owner.query('BEGIN');
+      await owner.query(`INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key) VALUES ($1, $2, now(), 'x', '{}', 'x', 'y', 'hold')`, [caseId, rows[0].next]);
+      const sent = outcome(sendNotice(deps(), { noticeId, attempt: 1 }));
+      await waitsOn('transactionid');
+      // The case closes meanwhile: settleNotices waits for the audit lock before it touches the notice row.
+      const settled = outcome(settleNotices(db.pool, { caseId, reason: 'case completed while the notice was still being delivered' }));
+      await waitsOn('advisory');
+      await owner.query('ROLLBACK');
+      expect(await sent).toMatch(/not delivered/);
+      expect(await settled).toEqual({ abandoned: [noticeId] });
+      expect(await actions(caseId)).toEqual(['document.rendered', 'notice.attempt', 'notice.abandoned']);
+    } finally {
+      await owner.query('ROLLBACK').catch(() => {});
+      await owner.end();
+      await monitor.end();
+    }
   });
 });
