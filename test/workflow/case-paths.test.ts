@@ -726,9 +726,12 @@ describe('deadlines of seconds', () => {
     const site = partners.url(`site-${c8()}`);
     const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '1h' } } });
     const input = { ...base, merchant: { ...base.merchant, urls: [site], hosting: [{ provider: 'host-example', ip: '203.0.113.7', urls: [site] }] } };
-    partners.script('host-example', [200, 410]);
     const c = await startCase(stack, input);
     await throughSignoff(c.id);
+    // The host takes its hosting notice, then refuses the next one (scripted only now, so no other case's notice to the
+    // host, sent meanwhile, can take the refusal meant for the re-notice).
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.status === 200, 20_000);
+    partners.script('host-example', [410]);
     const removal = await waitForTask(stack, c.id, 'confirm_removal', 'host-example');
     await complete(stack, c.id, removal.id, actors.partner('host-example'), 'removed', { removedAt: new Date().toISOString() });
     // The first hosting notice got 200; the one refused is the re-notice.
