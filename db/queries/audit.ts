@@ -467,12 +467,21 @@ export async function* exportRecorded(
   for await (const row of rows) yield { caseId: row.case_id, ...rowToEntry(row), recordedAt: row.recorded === '-infinity' ? null : row.recorded };
 }
 
-/** Verifies every case (its chain, its closing entries, its archives: verifyCase), one case at a time, paging over case ids. */
+/**
+ * Verifies every case (its chain, its closing entries, its archives: verifyCase), one case at a time, paging over case
+ * ids. The ids are those of `cases` and of `audit_entries` together: a case whose whole chain was deleted has no entry
+ * left to be found by, and a chain whose case row is gone is still checked. Each page is the first BATCH ids of either
+ * source after the cursor, merged, so no id of either is skipped.
+ */
 export async function* verifyAllChains(pool: pg.Pool): AsyncGenerator<{ caseId: string } & CaseVerification> {
   let after: string | null = null;
   for (;;) {
     const res: pg.QueryResult<{ case_id: string }> = await pool.query<{ case_id: string }>(
-      `SELECT DISTINCT case_id FROM audit_entries WHERE ($1::text IS NULL OR case_id > $1::text) ORDER BY case_id LIMIT ${BATCH}`,
+      `SELECT case_id FROM (
+         (SELECT id AS case_id FROM cases WHERE $1::text IS NULL OR id > $1::text ORDER BY id LIMIT ${BATCH})
+         UNION
+         (SELECT DISTINCT case_id FROM audit_entries WHERE $1::text IS NULL OR case_id > $1::text ORDER BY case_id LIMIT ${BATCH})
+       ) ids ORDER BY case_id LIMIT ${BATCH}`,
       [after],
     );
     for (const { case_id } of res.rows) yield { caseId: case_id, ...(await verifyCase(pool, case_id)) };

@@ -17,6 +17,7 @@ import {
   listAudit,
   recordedHorizon,
   verifyAllChains,
+  verifyCase,
   verifyChain,
 } from '../../db/queries/audit';
 import { freshDatabase, type TestDb } from '../support/db';
@@ -41,6 +42,26 @@ const tamper = (sql: string[]) =>
   db.tamper(async (q) => {
     for (const s of sql) await q(s);
   });
+
+/** A case row as the workflow's projection stores it, its chain opened with case.created (as activities/cases.ts does) and, when closed, ended with case.closed. */
+async function seedCase(opts: { closed?: boolean } = {}): Promise<{ id: string; reference: string }> {
+  const id = newCase();
+  const reference = `EFC-AUDIT-${id.slice(-6)}`;
+  const now = new Date().toISOString();
+  const owner = await db.admin();
+  try {
+    await owner.query(
+      `INSERT INTO cases (id, reference, org, status, created_at, created_by, updated_at, closed_at, merchant_ids, wallet_ids, hosts, view)
+       VALUES ($1, $2, 'ceop', $3, $4, 'p_lead', $4, $5, '{}', '{}', '{}', $6::jsonb)`,
+      [id, reference, opts.closed ? 'completed' : 'verifying', now, opts.closed ? now : null, JSON.stringify({ id, reference, org: 'ceop' })],
+    );
+  } finally {
+    await owner.end();
+  }
+  await appendAudit(db.pool, id, [{ key: 'wf:1:case.created', action: 'case.created', actor: { id: 'p_lead', org: 'ceop' }, data: { reference } }]);
+  if (opts.closed) await appendAudit(db.pool, id, [{ key: 'wf:2:case.closed', action: 'case.closed', actor: null, data: { status: 'completed' } }]);
+  return { id, reference };
+}
 
 beforeAll(async () => {
   db = await freshDatabase('audit', { max: 30 });
@@ -452,6 +473,27 @@ describe('verifyAllChains and npm run audit:verify', () => {
     expect(failed!.stdout).toContain(`BROKEN case=${bad} firstBadSeq=2`);
     expect(failed!.stdout).not.toContain(`case=${good} `);
     expect(failed!.stderr).toMatch(/broken/);
+  });
+
+  it('reports a case whose whole chain was deleted, as verifyCase does', async () => {
+    const kept = await seedCase();
+    const gone = await seedCase();
+    await tamper([`DELETE FROM audit_entries WHERE case_id = '${gone.id}'`]);
+    expect(await verifyCase(db.pool, gone.id)).toMatchObject({ intact: false, entries: 0, firstBadSeq: 1 });
+
+    // No entry of it is left to find it by: the walk takes the case ids of `cases` too.
+    const results = new Map<string, { intact: boolean }>();
+    for await (const r of verifyAllChains(db.pool)) results.set(r.caseId, r);
+    expect(results.get(kept.id)).toMatchObject({ intact: true });
+    expect(results.get(gone.id), 'a case with no chain left is reported').toMatchObject({ intact: false, firstBadSeq: 1 });
+
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url };
+    const failed = await run(process.execPath, ['--import', 'tsx', 'scripts/audit-verify.ts'], { cwd: root, env }).then(
+      (ok) => ({ code: 0, stdout: ok.stdout }),
+      (e: { code: number; stdout: string }) => e,
+    );
+    expect(failed.stdout).toContain(`BROKEN case=${gone.id}`);
+    expect(failed.code).toBe(1);
   });
 
   it('explains a missing DATABASE_URL', async () => {
