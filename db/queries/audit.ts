@@ -305,13 +305,36 @@ export async function checkedArchives(pool: pg.Pool, caseId: string): Promise<Ch
   });
 }
 
+/** Something the chain records as kept beside it that is not as recorded: the entry's seq, and what is wrong, in words. */
+interface EvidenceProblem {
+  seq: number;
+  problem: string;
+}
+
+/**
+ * The other direction of checkedArchives (which starts from the archives): every `history.archived` entry of the case
+ * must still have its archive. A deleted archive row leaves no row to start from, only the entry that recorded it.
+ */
+async function recordedEvidence(pool: pg.Pool, caseId: string): Promise<EvidenceProblem[]> {
+  const { rows } = await pool.query<{ seq: number; run_id: string | null }>(
+    `SELECT a.seq, a.data->>'runId' AS run_id
+       FROM audit_entries a
+      WHERE a.case_id = $1 AND a.action = 'history.archived'
+        AND NOT EXISTS (SELECT 1 FROM history_archives h WHERE h.case_id = a.case_id AND h.run_id = a.data->>'runId')
+      ORDER BY a.seq`,
+    [caseId],
+  );
+  return rows.map((r) => ({ seq: r.seq, problem: `the chain records the archived history of run ${r.run_id} at seq ${r.seq}, but no archive of it is stored: it was deleted` }));
+}
+
 /**
  * verifyChain, then what the chain alone cannot show. A known case's chain must start with its `case.created` entry
  * for the case's own reference (a chain moved from another case id verifies on its own). A valid chain may have lost
  * its newest entries: a closed case's chain must hold its `case.closed` entry, and every archived history its
- * `history.archived` entry. An archive must still hash to what that entry recorded. A departure makes the case not
- * intact; `firstBadSeq` is then 1 (a missing or foreign start), the first missing position (entries + 1), the foreign
- * `case.created` entry, or the `history.archived` entry that no longer matches its archive.
+ * `history.archived` entry. An archive must still hash to what that entry recorded, and every such entry must still
+ * have its archive. A departure makes the case not intact; `firstBadSeq` is then 1 (a missing or foreign start), the
+ * first missing position (entries + 1), the foreign `case.created` entry, or the `history.archived` entry whose archive
+ * no longer matches it or is gone.
  */
 export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVerification> {
   const chain = await verifyChain(pool, caseId);
@@ -322,7 +345,7 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
     if (firstBad === null || seq < firstBad) firstBad = seq;
   };
   if (!chain.intact) problems.push(`the chain departs from a valid one at seq ${chain.firstBadSeq}`);
-  const [{ rows: cases }, archives] = await Promise.all([
+  const [{ rows: cases }, archives, evidence] = await Promise.all([
     pool.query<{ closed: boolean; recorded: boolean; reference: string; created_seq: number | null; created_reference: string | null }>(
       `SELECT c.closed_at IS NOT NULL AS closed, EXISTS (SELECT 1 FROM audit_entries a WHERE a.case_id = c.id AND a.action = 'case.closed') AS recorded,
               c.reference, cr.seq AS created_seq, cr.data->>'reference' AS created_reference
@@ -332,6 +355,7 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
       [caseId],
     ),
     checkedArchives(pool, caseId),
+    recordedEvidence(pool, caseId),
   ]);
   const missingFrom = chain.entries + 1;
   const known = cases[0];
@@ -351,6 +375,7 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
       mark(a.recorded.seq, `the archived history of run ${a.runId} hashes to ${a.sha256}, not to the ${a.recorded.sha256} recorded at seq ${a.recorded.seq}`);
     }
   }
+  for (const e of evidence) mark(e.seq, e.problem);
   return { ...chain, intact: problems.length === 0, firstBadSeq: problems.length === 0 ? null : firstBad, problems };
 }
 

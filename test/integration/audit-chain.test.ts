@@ -14,6 +14,7 @@ import {
   exportRecorded,
   GENESIS_HASH,
   hashEntry,
+  historyHash,
   listAudit,
   recordedHorizon,
   verifyAllChains,
@@ -447,6 +448,24 @@ describe('exportRecorded (the export by when entries were written)', () => {
     const future = '2999-01-01T00:00:00.000000Z';
     expect(await recordedHorizon(db.pool, future)).toBe(future);
     expect(await collect(future, future)).toEqual([]);
+  });
+});
+
+describe('verifyCase and what the chain records beside it', () => {
+  it('notices a history.archived entry whose archive is gone', async () => {
+    const c = await seedCase({ closed: true });
+    const history = JSON.stringify({ events: [{ eventId: '1', eventType: 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED' }] }, null, 2);
+    const sha256 = historyHash(history);
+    const runId = '0190a4b2-0000-7000-8000-000000000001';
+    await db.pool.query(`INSERT INTO history_archives (case_id, run_id, workflow_id, hash, history) VALUES ($1, $2, $3, $4, $5)`, [c.id, runId, `takedown-${c.id}`, sha256, history]);
+    const [archived] = await appendAudit(db.pool, c.id, [{ key: `history.archived:${runId}`, action: 'history.archived', actor: null, data: { workflowId: `takedown-${c.id}`, runId, events: 1, sha256 } }]);
+    expect(await verifyCase(db.pool, c.id)).toMatchObject({ intact: true, problems: [] });
+
+    // The archive is what GET /v1/cases/:id/history serves once Temporal has dropped the run; it goes.
+    await tamper([`DELETE FROM history_archives WHERE case_id = '${c.id}'`]);
+    const v = await verifyCase(db.pool, c.id);
+    expect(v).toMatchObject({ intact: false, firstBadSeq: archived.seq });
+    expect(v.problems).toEqual([`the chain records the archived history of run ${runId} at seq ${archived.seq}, but no archive of it is stored: it was deleted`]);
   });
 });
 
