@@ -1,7 +1,8 @@
 // The application's database role: exactly the privileges the API and the worker use, nothing that could rewrite evidence.
 //
 // The role that runs the migrations owns the tables, and a table's owner can switch its triggers off (ALTER TABLE ...
-// DISABLE TRIGGER) or drop them, which would undo the append-only guard on the audit chain and the archived histories.
+// DISABLE TRIGGER) or drop them, which would undo the append-only guard on the audit chain, the archived histories and
+// the documents partners were sent.
 // So production runs two roles: MIGRATION_DATABASE_URL (the owner, used only to migrate) and DATABASE_URL (this role,
 // granted below after every migration). It may append to the evidence tables (to the audit chain only through
 // audit_append(), which runs as the owner) but never UPDATE, DELETE or TRUNCATE them.
@@ -17,7 +18,7 @@ export const APP_PRIVILEGES: Readonly<Record<string, readonly Privilege[]>> = {
   tasks: ['SELECT', 'INSERT', 'UPDATE'],
   idempotency_keys: ['SELECT', 'INSERT', 'UPDATE'],
   notices: ['SELECT', 'INSERT', 'UPDATE'],
-  documents: ['SELECT', 'INSERT'], // a sent notice's document is evidence too
+  documents: ['SELECT', 'INSERT'], // a sent notice's document is evidence too (append-only by trigger, db/migrations/0017)
   audit_entries: ['SELECT'], // appended only through audit_append() (below), never by a raw INSERT
   history_archives: ['SELECT', 'INSERT'],
   inbox_versions: ['SELECT'], // bumped only through inbox_versions_bump() (below), from the triggers on tasks (db/migrations/0014)
@@ -77,12 +78,12 @@ export async function evidenceBypass(pool: pg.Pool): Promise<string | undefined>
     `SELECT current_user AS role, r.rolsuper AS superuser,
             bool_or(pg_has_role(current_user, c.relowner, 'MEMBER')) AS owns
        FROM pg_roles r, pg_class c
-      WHERE r.rolname = current_user AND c.oid IN ('audit_entries'::regclass, 'history_archives'::regclass)
+      WHERE r.rolname = current_user AND c.oid IN ('audit_entries'::regclass, 'history_archives'::regclass, 'documents'::regclass)
       GROUP BY r.rolname, r.rolsuper`,
   );
   const me = rows[0];
   if (!me) return undefined;
   if (me.superuser) return `role ${me.role} is a superuser`;
-  if (me.owns) return `role ${me.role} owns the audit tables`;
+  if (me.owns) return `role ${me.role} owns the evidence tables`;
   return undefined;
 }

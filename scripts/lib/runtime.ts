@@ -205,7 +205,7 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
     if (bypass) {
       log.warn(
         { why: bypass },
-        'DATABASE_URL can switch off the append-only guard on the audit chain and archived histories: run the app as a role ' +
+        'DATABASE_URL can switch off the append-only guard on the audit chain, archived histories and documents: run the app as a role ' +
           'without ownership (MIGRATION_DATABASE_URL for the owner that migrates; README, "Database roles")',
       );
     }

@@ -21,6 +21,7 @@ import {
   verifyCase,
   verifyChain,
 } from '../../db/queries/audit';
+import { documentHash } from '../../db/queries/documents';
 import { freshDatabase, type TestDb } from '../support/db';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -62,6 +63,18 @@ async function seedCase(opts: { closed?: boolean } = {}): Promise<{ id: string; 
   await appendAudit(db.pool, id, [{ key: 'wf:1:case.created', action: 'case.created', actor: { id: 'p_lead', org: 'ceop' }, data: { reference } }]);
   if (opts.closed) await appendAudit(db.pool, id, [{ key: 'wf:2:case.closed', action: 'case.closed', actor: null, data: { status: 'completed' } }]);
   return { id, reference };
+}
+
+/** A document as prepareNotice stores it, with its document.rendered entry (activities/notices.ts). */
+async function seedDocument(caseId: string): Promise<{ id: string; hash: string; seq: number }> {
+  const id = `doc_${caseId.slice(-12)}`;
+  const body = { type: 'hosting_notice', urls: ['https://shop.example.test/'] };
+  const hash = documentHash(body);
+  await db.pool.query(`INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, NULL, 'hosting_notice', '1', $3, $4::jsonb)`, [id, caseId, hash, JSON.stringify(body)]);
+  const [rendered] = await appendAudit(db.pool, caseId, [
+    { key: `notice:n_${id}:rendered`, action: 'document.rendered', actor: null, data: { noticeId: `n_${id}`, documentId: id, type: 'hosting_notice', org: 'host-example', documentHash: hash, version: '1' } },
+  ]);
+  return { id, hash, seq: rendered.seq };
 }
 
 beforeAll(async () => {
@@ -195,7 +208,7 @@ describe('appendAudit', () => {
   });
 });
 
-describe('the append-only table', () => {
+describe('the append-only tables', () => {
   it('refuses UPDATE, DELETE and TRUNCATE even to its owner', async () => {
     const caseId = newCase();
     await appendAudit(db.pool, caseId, inputs(2));
@@ -208,6 +221,21 @@ describe('the append-only table', () => {
       await owner.end();
     }
     expect((await verifyChain(db.pool, caseId)).intact).toBe(true);
+  });
+
+  it('keeps the documents partners were sent as the chain and the archived histories are kept (migration 0017)', async () => {
+    const c = await seedCase();
+    await seedDocument(c.id);
+    const owner = await db.admin();
+    const refusal = (p: Promise<unknown>) => p.then(() => 'done', (err: Error) => err.message);
+    try {
+      expect(await refusal(owner.query(`UPDATE documents SET body = '{"forged":true}' WHERE case_id = $1`, [c.id]))).toBe('documents is append-only (UPDATE refused)');
+      expect(await refusal(owner.query(`DELETE FROM documents WHERE case_id = $1`, [c.id]))).toBe('documents is append-only (DELETE refused)');
+      expect(await refusal(owner.query('TRUNCATE documents'))).toBe('documents is append-only (TRUNCATE refused)');
+    } finally {
+      await owner.end();
+    }
+    expect(await verifyCase(db.pool, c.id)).toMatchObject({ intact: true, problems: [] });
   });
 });
 

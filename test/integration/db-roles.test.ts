@@ -55,6 +55,9 @@ describe('the application role', () => {
       [`UPDATE history_archives SET history = ''`, /permission denied for table history_archives/],
       [`DELETE FROM history_archives`, /permission denied for table history_archives/],
       [`UPDATE documents SET body = '{}'`, /permission denied for table documents/],
+      [`DELETE FROM documents`, /permission denied for table documents/],
+      [`TRUNCATE documents`, /permission denied for table documents/],
+      [`ALTER TABLE documents DISABLE TRIGGER documents_no_update_delete`, /must be owner/],
       [`DELETE FROM cases`, /permission denied for table cases/],
       [`DELETE FROM tasks`, /permission denied for table tasks/],
       [`DELETE FROM principals`, /permission denied for table principals/],
@@ -170,12 +173,13 @@ describe('with an owner that is not a superuser, as docker-compose sets it up', 
     const own = connectDb(asRole(ownerRole, 'owner-pw'), { max: 1 });
     try {
       await migrateFor(asRole(ownerRole, 'owner-pw'), app.pool);
-      expect(await evidenceBypass(own.pool)).toMatch(new RegExp(`role ${ownerRole} owns the audit tables`));
+      expect(await evidenceBypass(own.pool)).toMatch(new RegExp(`role ${ownerRole} owns the evidence tables`));
       expect(await evidenceBypass(app.pool)).toBeUndefined();
       await app.pool.query(`INSERT INTO partners (org, kind, webhook_url, secret) VALUES ('visa', 'card_scheme', 'https://visa.example/hook', 's')`);
       await expect(app.pool.query(`TRUNCATE audit_entries`)).rejects.toThrow(/permission denied/);
       // The owner is refused by the trigger, but could drop it: why the app must not run as the owner.
       await expect(own.pool.query(`TRUNCATE audit_entries`)).rejects.toThrow(/append-only/);
+      await expect(own.pool.query(`TRUNCATE documents`)).rejects.toThrow(/documents is append-only/);
       await own.pool.query(`ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_truncate`);
     } finally {
       await app.close();
