@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { exportBoundMillis } from '../../domain/rules/tasks';
 import type { AuditEntry, AuditInput, ChainHead } from '../../domain/types';
 import { prepared } from '../client';
+import { documentHash } from './documents';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -312,19 +313,43 @@ interface EvidenceProblem {
 }
 
 /**
- * The other direction of checkedArchives (which starts from the archives): every `history.archived` entry of the case
- * must still have its archive. A deleted archive row leaves no row to start from, only the entry that recorded it.
+ * What the chain's entries record as kept beside it, starting from the entries: a deleted row leaves nothing to start
+ * from but the entry that recorded it. Every `history.archived` entry must still have its archive (checkedArchives,
+ * starting from the archives, checks their hashes), and every `document.rendered` entry its document, whose RFC 8785
+ * hash (documentHash, as prepareNotice stored it) and stored hash must still be the one the entry recorded.
  */
 async function recordedEvidence(pool: pg.Pool, caseId: string): Promise<EvidenceProblem[]> {
-  const { rows } = await pool.query<{ seq: number; run_id: string | null }>(
-    `SELECT a.seq, a.data->>'runId' AS run_id
+  const { rows } = await pool.query<{
+    seq: number;
+    action: string;
+    run_id: string | null;
+    document_id: string | null;
+    recorded: string | null;
+    archived: boolean;
+    stored_hash: string | null;
+    body: Record<string, unknown> | null;
+  }>(
+    `SELECT a.seq, a.action, a.data->>'runId' AS run_id, a.data->>'documentId' AS document_id, a.data->>'documentHash' AS recorded,
+            h.run_id IS NOT NULL AS archived, d.hash AS stored_hash, d.body
        FROM audit_entries a
-      WHERE a.case_id = $1 AND a.action = 'history.archived'
-        AND NOT EXISTS (SELECT 1 FROM history_archives h WHERE h.case_id = a.case_id AND h.run_id = a.data->>'runId')
+       LEFT JOIN history_archives h ON a.action = 'history.archived' AND h.case_id = a.case_id AND h.run_id = a.data->>'runId'
+       LEFT JOIN documents d ON a.action = 'document.rendered' AND d.case_id = a.case_id AND d.id = a.data->>'documentId'
+      WHERE a.case_id = $1 AND a.action IN ('history.archived', 'document.rendered')
       ORDER BY a.seq`,
     [caseId],
   );
-  return rows.map((r) => ({ seq: r.seq, problem: `the chain records the archived history of run ${r.run_id} at seq ${r.seq}, but no archive of it is stored: it was deleted` }));
+  return rows.flatMap((r): EvidenceProblem[] => {
+    if (r.action === 'history.archived') {
+      return r.archived ? [] : [{ seq: r.seq, problem: `the chain records the archived history of run ${r.run_id} at seq ${r.seq}, but no archive of it is stored: it was deleted` }];
+    }
+    if (r.body === null) {
+      return [{ seq: r.seq, problem: `the chain records document ${r.document_id} at seq ${r.seq}, but no such document of this case is stored: it was deleted` }];
+    }
+    const sha256 = documentHash(r.body);
+    if (sha256 !== r.recorded) return [{ seq: r.seq, problem: `document ${r.document_id} hashes to ${sha256}, not to the ${r.recorded} recorded at seq ${r.seq}` }];
+    if (r.stored_hash !== r.recorded) return [{ seq: r.seq, problem: `document ${r.document_id} is stored with hash ${r.stored_hash}, not the ${r.recorded} recorded at seq ${r.seq}` }];
+    return [];
+  });
 }
 
 /**
@@ -332,9 +357,10 @@ async function recordedEvidence(pool: pg.Pool, caseId: string): Promise<Evidence
  * for the case's own reference (a chain moved from another case id verifies on its own). A valid chain may have lost
  * its newest entries: a closed case's chain must hold its `case.closed` entry, and every archived history its
  * `history.archived` entry. An archive must still hash to what that entry recorded, and every such entry must still
- * have its archive. A departure makes the case not intact; `firstBadSeq` is then 1 (a missing or foreign start), the
- * first missing position (entries + 1), the foreign `case.created` entry, or the `history.archived` entry whose archive
- * no longer matches it or is gone.
+ * have its archive; likewise every `document.rendered` entry its document (recordedEvidence). A departure makes the
+ * case not intact; `firstBadSeq` is then 1 (a missing or foreign start), the first missing position (entries + 1), the
+ * foreign `case.created` entry, or the `history.archived` or `document.rendered` entry whose archive or document no
+ * longer matches it or is gone.
  */
 export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVerification> {
   const chain = await verifyChain(pool, caseId);

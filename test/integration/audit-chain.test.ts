@@ -495,6 +495,22 @@ describe('verifyCase and what the chain records beside it', () => {
     expect(v).toMatchObject({ intact: false, firstBadSeq: archived.seq });
     expect(v.problems).toEqual([`the chain records the archived history of run ${runId} at seq ${archived.seq}, but no archive of it is stored: it was deleted`]);
   });
+
+  it('notices a document.rendered entry whose document was altered, or is gone', async () => {
+    const c = await seedCase();
+    const doc = await seedDocument(c.id);
+    expect(await verifyCase(db.pool, c.id)).toMatchObject({ intact: true, problems: [] });
+
+    await tamper([`UPDATE documents SET body = jsonb_set(body, '{urls,0}', '"https://elsewhere.example.test/"') WHERE id = '${doc.id}'`]);
+    const altered = await verifyCase(db.pool, c.id);
+    expect(altered).toMatchObject({ intact: false, firstBadSeq: doc.seq });
+    expect(altered.problems).toEqual([expect.stringMatching(new RegExp(`^document ${doc.id} hashes to [0-9a-f]{64}, not to the ${doc.hash} recorded at seq ${doc.seq}$`))]);
+
+    await tamper([`DELETE FROM documents WHERE id = '${doc.id}'`]);
+    const gone = await verifyCase(db.pool, c.id);
+    expect(gone).toMatchObject({ intact: false, firstBadSeq: doc.seq });
+    expect(gone.problems).toEqual([`the chain records document ${doc.id} at seq ${doc.seq}, but no such document of this case is stored: it was deleted`]);
+  });
 });
 
 describe('verifyAllChains and npm run audit:verify', () => {
