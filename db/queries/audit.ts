@@ -32,7 +32,8 @@ export function hashEntry(e: Omit<AuditEntry, 'hash'>): string {
 export interface AuditRow {
   case_id: string;
   seq: number;
-  at: Date;
+  /** node-pg reads 'infinity' and '-infinity' as numbers, not Dates (storedTime). */
+  at: Date | number;
   actor_id: string | null;
   actor_org: string | null;
   action: string;
@@ -46,10 +47,25 @@ export interface AuditRow {
 
 const COLUMNS = 'case_id, seq, at, actor_id, actor_org, action, data, prev_hash, hash, event_key, id, fence';
 
+/**
+ * A stored time as the chain hashes it (ISO text, milliseconds), or, for one no entry can validly have ('infinity' and
+ * '-infinity', which node-pg reads as numbers; a time past JavaScript's range, an invalid Date), a word for it: readers
+ * show and export such an entry, and verification reports it as bad (validTime), instead of throwing on it.
+ */
+function storedTime(at: Date | number): string {
+  if (validTime(at)) return at.toISOString();
+  return at === Infinity ? 'infinity' : at === -Infinity ? '-infinity' : 'invalid';
+}
+
+/** Whether a stored time is one an entry may have: audit_append() refuses the others since migration 0018. */
+function validTime(at: Date | number): at is Date {
+  return at instanceof Date && Number.isFinite(at.getTime());
+}
+
 function rowToEntry(r: AuditRow): AuditEntry {
   return {
     seq: r.seq,
-    at: r.at.toISOString(),
+    at: storedTime(r.at),
     actor: r.actor_id === null && r.actor_org === null ? null : { id: r.actor_id ?? '', org: r.actor_org ?? '' },
     action: r.action,
     data: r.data,
@@ -242,7 +258,7 @@ export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Ma
       v.entries += 1;
       if (v.firstBadSeq === null) {
         const { hash, ...rest } = e;
-        if (e.seq !== v.entries || e.prevHash !== prevHash || hashEntry(rest) !== hash) v.firstBadSeq = v.entries;
+        if (!validTime(row.at) || e.seq !== v.entries || e.prevHash !== prevHash || hashEntry(rest) !== hash) v.firstBadSeq = v.entries;
       }
       prevHash = e.hash;
       v.head = e.hash;
@@ -415,6 +431,14 @@ function isoOrThrow(label: string, value: string): string {
   return d.getUTCFullYear() > 9999 ? 'infinity' : d.toISOString();
 }
 
+/** A time as RFC 3339 text in UTC with microseconds, as PostgreSQL keeps it (a JavaScript Date keeps milliseconds). */
+const microsText = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+/**
+ * A time as microsText, or a non-finite one as PostgreSQL writes it: '-infinity' (recorded_at of rows from before
+ * migration 0011; a horizon not yet moved), 'infinity' (an `at` stored before migration 0018 refused it).
+ */
+const timeText = (column: string) => `CASE WHEN isfinite(${column}) THEN ${microsText(column)} ELSE ${column}::text END`;
+
 /**
  * Rows of audit_entries matching `where` (over `params`), in (`column`, id) order, read in keyset-paged batches of
  * BATCH: each page starts after the last row of the one before, named by `key` (its `column` as timestamptz text).
@@ -442,20 +466,16 @@ async function* pagedBy<R extends AuditRow>(
 export async function* exportAudit(pool: pg.Pool, range: { from?: string; to?: string } = {}): AsyncGenerator<ExportedAuditEntry> {
   const from = range.from === undefined ? null : isoOrThrow('from', range.from);
   const to = range.to === undefined ? null : isoOrThrow('to', range.to);
-  const rows = pagedBy<AuditRow>(pool, {
-    select: COLUMNS,
+  const rows = pagedBy<AuditRow & { at_text: string }>(pool, {
+    // The key as PostgreSQL's text: it takes 'infinity' back as a bound, where a JavaScript Date has none.
+    select: `${COLUMNS}, ${timeText('at')} AS at_text`,
     where: '($1::timestamptz IS NULL OR at >= $1::timestamptz) AND ($2::timestamptz IS NULL OR at < $2::timestamptz)',
     params: [from, to],
     column: 'at',
-    key: (row) => row.at.toISOString(),
+    key: (row) => row.at_text,
   });
   for await (const row of rows) yield { caseId: row.case_id, ...rowToEntry(row) };
 }
-
-/** A time as RFC 3339 text in UTC with microseconds, as PostgreSQL keeps it (a JavaScript Date keeps milliseconds). */
-const microsText = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-/** A recorded time as microsText, or '-infinity' (rows from before migration 0011; a horizon not yet moved). */
-const recordedText = (column: string) => `CASE WHEN isfinite(${column}) THEN ${microsText(column)} ELSE '-infinity' END`;
 
 /** The class of the cases' audit advisory locks (0x415544, "AUD"), which audit_append() takes per case. */
 const AUDIT_LOCK_CLASS = 4281668;
@@ -485,7 +505,7 @@ export async function recordedHorizon(pool: pg.Pool, since: string): Promise<str
   const { rows: clock } = await pool.query<{ now: string }>(`SELECT ${microsText('clock_timestamp()')} AS now`);
   // Never before `since`: a horizon that went back would hand out again what the last call gave.
   const { rows } = await pool.query<{ before: string }>(
-    `SELECT ${recordedText('h')} AS before FROM (
+    `SELECT ${timeText('h')} AS before FROM (
        SELECT greatest($1::timestamptz,
                        least($2::timestamptz,
                              (SELECT min(coalesce(s.xact_start, '-infinity'::timestamptz))
@@ -509,7 +529,7 @@ export async function* exportRecorded(
   before: string,
 ): AsyncGenerator<ExportedAuditEntry & { recordedAt: string | null }> {
   const rows = pagedBy<AuditRow & { recorded: string }>(pool, {
-    select: `${COLUMNS}, ${recordedText('recorded_at')} AS recorded`,
+    select: `${COLUMNS}, ${timeText('recorded_at')} AS recorded`,
     where: 'recorded_at >= $1::timestamptz AND recorded_at < $2::timestamptz',
     params: [since, before],
     column: 'recorded_at',

@@ -99,7 +99,10 @@ export class ExportChecker {
     for (let e = chain.pending.get(chain.next); e; e = chain.pending.get(chain.next)) {
       chain.pending.delete(chain.next);
       if (chain.problem === null) {
-        if (e.prevHash !== chain.prevHash) chain.problem = { seq: e.seq, detail: `entry ${e.seq} does not link to entry ${e.seq - 1} (prevHash ${e.prevHash}, entry ${e.seq - 1} hashes to ${chain.prevHash})` };
+        // As verifyChain: a time no entry may have ('infinity', stored before migration 0018 refused it) is a bad entry,
+        // even where the hash was taken over that text.
+        if (!Number.isFinite(Date.parse(e.at))) chain.problem = { seq: e.seq, detail: `entry ${e.seq} has no valid time (at ${JSON.stringify(e.at)})` };
+        else if (e.prevHash !== chain.prevHash) chain.problem = { seq: e.seq, detail: `entry ${e.seq} does not link to entry ${e.seq - 1} (prevHash ${e.prevHash}, entry ${e.seq - 1} hashes to ${chain.prevHash})` };
         else if (e.computed !== e.hash) chain.problem = { seq: e.seq, detail: `entry ${e.seq} does not hash to its hash: its content was changed` };
       }
       chain.prevHash = e.hash;

@@ -143,19 +143,20 @@ describe('appendAudit', () => {
   it('continues an existing chain and keeps the hashes valid after the jsonb/timestamp round trip', async () => {
     const caseId = newCase();
     await appendAudit(db.pool, caseId, inputs(2, 'a'));
+    // Half an hour ahead: a time before the previous entry's would be raised to it, one over an hour ahead is refused.
+    const ahead = new Date(Math.floor(Date.now() / 1000) * 1000 + 30 * 60_000 + 123);
     const more = await appendAudit(db.pool, caseId, [
       {
         key: 'b-1',
         action: 'notice.sent',
         // Microseconds, an offset, undefined members, extra actor fields and key order that jsonb will change.
-        // (years ahead: a time before the previous entry's would be raised to it)
-        at: '2030-03-01T12:00:00.123456+02:00',
+        at: new Date(ahead.getTime() + 2 * 3_600_000).toISOString().replace('Z', '456+02:00'),
         actor: { id: 'p_x', org: 'visa', roles: ['partner'] } as unknown as AuditInput['actor'],
         data: { zz: 1, aa: { y: undefined, x: [1.5, 'é', '<tag>'] }, big: 12345678901234, neg: -0 },
       },
     ]);
     expect(more[0].seq).toBe(3);
-    expect(more[0].at).toBe('2030-03-01T10:00:00.123Z');
+    expect(more[0].at).toBe(ahead.toISOString());
     expect(more[0].actor).toEqual({ id: 'p_x', org: 'visa' });
     const listed = await listAudit(db.pool, caseId);
     expect(listed[2]).toEqual(more[0]);
@@ -205,6 +206,68 @@ describe('appendAudit', () => {
     await Promise.all(writers.map((batch) => appendAudit(db.pool, caseId, batch)));
     const after = await listAudit(db.pool, caseId);
     expect(after).toEqual(listed);
+  });
+});
+
+describe('audit_append() and the times it is given (migration 0018)', () => {
+  /** Calls audit_append() as the application role (which may: db/roles.ts) with an entry at `at`, body built as appendInput does. */
+  const plant = (caseId: string, key: string, at: string) =>
+    db.pool
+      .query(`SELECT * FROM audit_append($1::text, $2::jsonb)`, [
+        caseId,
+        JSON.stringify([{ key, at, actorId: null, actorOrg: null, action: 'task.created', data: {}, body: `{"action":"task.created","actor":null,"at":"${at}","data":{}`, fence: null }]),
+      ])
+      .then(
+        () => 'stored',
+        (err: Error) => err.message,
+      );
+  const refused = (caseId: string, key: string, at: string) =>
+    `audit entry ${key} of case ${caseId}: time ${at} is not finite or lies more than an hour past the database clock`;
+
+  it("refuses 'infinity', and a time far ahead, which would have stopped the case's chain or dragged its later entries there", async () => {
+    const caseId = newCase();
+    await appendAudit(db.pool, caseId, inputs(1));
+    expect(await plant(caseId, 'p-inf', 'infinity')).toBe(refused(caseId, 'p-inf', 'infinity'));
+    expect(await plant(caseId, 'p-neg', '-infinity')).toBe(refused(caseId, 'p-neg', '-infinity'));
+    expect(await plant(caseId, 'p-9999', '9999-12-31T23:59:59.999Z')).toBe(refused(caseId, 'p-9999', '9999-12-31T23:59:59.999Z'));
+    const twoHours = new Date(Date.now() + 2 * 3_600_000).toISOString();
+    expect(await plant(caseId, 'p-2h', twoHours)).toBe(refused(caseId, 'p-2h', twoHours));
+
+    // The case's next entry is stamped now: neither stopped nor dragged into the future by what was refused.
+    const [later] = await appendAudit(db.pool, caseId, [{ key: 'e-later', action: 'task.created', actor: null, data: {} }]);
+    expect(later.seq).toBe(2);
+    expect(Math.abs(Date.parse(later.at) - Date.now()), `entry 2 stamped ${later.at}`).toBeLessThan(60_000);
+    // Within the hour a clock running ahead (the Temporal server's, for a workflow's entries) may be.
+    expect(await plant(caseId, 'p-50min', new Date(Date.now() + 50 * 60_000).toISOString())).toBe('stored');
+    expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: true, entries: 3 });
+  });
+
+  it("reads, verifies and exports a chain holding a time no entry may have (stored before 0018), reporting the entry as bad, and appends after it at the entry's own time", async () => {
+    const caseId = newCase();
+    const [first] = await appendAudit(db.pool, caseId, inputs(1));
+    // Stored as audit_append() took it before migration 0018: its hash is of the text "infinity", so only its time is wrong.
+    const planted = { seq: 2, at: 'infinity', actor: null, action: 'task.created', data: {}, prevHash: first.hash };
+    const hash = hashEntry(planted);
+    await tamper([
+      `INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key) VALUES ('${caseId}', 2, 'infinity', 'task.created', '{}', '${first.hash}', '${hash}', 'planted')`,
+    ]);
+    expect((await listAudit(db.pool, caseId))[1]).toEqual({ ...planted, hash });
+
+    // Not raised to 'infinity' (its time text would be NULL, and so its hash): the chain goes on.
+    const [next] = await appendAudit(db.pool, caseId, [{ key: 'e-next', action: 'task.created', actor: null, data: {} }]);
+    expect(Math.abs(Date.parse(next.at) - Date.now())).toBeLessThan(60_000);
+    expect(next.prevHash).toBe(hash);
+
+    expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: false, entries: 3, firstBadSeq: 2 });
+    let walked: { intact: boolean; firstBadSeq: number | null } | undefined;
+    for await (const r of verifyAllChains(db.pool)) if (r.caseId === caseId) walked = r;
+    expect(walked).toMatchObject({ intact: false, firstBadSeq: 2 });
+    const exported: string[] = [];
+    for await (const e of exportAudit(db.pool, { from: '2000-01-01T00:00:00Z' })) if (e.caseId === caseId) exported.push(e.at);
+    expect(exported).toEqual([first.at, next.at, 'infinity']);
+    const recorded: number[] = [];
+    for await (const e of exportRecorded(db.pool, '-infinity', 'infinity')) if (e.caseId === caseId) recorded.push(e.seq);
+    expect(recorded).toEqual([1, 2, 3]);
   });
 });
 
@@ -355,16 +418,18 @@ describe('exportAudit', () => {
   it('streams every entry in range in (at, id) order across batches', async () => {
     const c1 = newCase();
     const c2 = newCase();
-    const at = '2031-05-05T05:05:05.005Z';
-    // All at the same instant: the id breaks ties, so keyset paging must neither skip nor repeat.
+    const at = '2021-05-05T05:05:05.005Z';
+    // All at the same instant: the id breaks ties, so keyset paging must neither skip nor repeat. Years back, and bounded
+    // by `end`: no other test's entry falls in these ranges.
+    const end = '2021-05-07T00:00:00Z';
     await appendAudit(db.pool, c1, Array.from({ length: 1500 }, (_, i) => ({ key: `x${i}`, action: 'a', actor: null, data: { i }, at })));
     await appendAudit(db.pool, c2, [
-      { key: 'early', action: 'b', actor: null, data: {}, at: '2031-05-05T05:05:05.004Z' },
-      { key: 'late', action: 'b', actor: null, data: {}, at: '2031-05-05T05:05:05.006Z' },
-      { key: 'out', action: 'b', actor: null, data: {}, at: '2031-05-06T00:00:00.000Z' },
+      { key: 'early', action: 'b', actor: null, data: {}, at: '2021-05-05T05:05:05.004Z' },
+      { key: 'late', action: 'b', actor: null, data: {}, at: '2021-05-05T05:05:05.006Z' },
+      { key: 'out', action: 'b', actor: null, data: {}, at: '2021-05-06T00:00:00.000Z' },
     ]);
     const got = [];
-    for await (const e of exportAudit(db.pool, { from: '2031-05-05T00:00:00Z', to: '2031-05-06T00:00:00Z' })) got.push(e);
+    for await (const e of exportAudit(db.pool, { from: '2021-05-05T00:00:00Z', to: '2021-05-06T00:00:00Z' })) got.push(e);
     expect(got).toHaveLength(1502);
     expect(got[0]).toMatchObject({ caseId: c2, seq: 1 });
     expect(got[1501]).toMatchObject({ caseId: c2, seq: 2 });
@@ -374,17 +439,17 @@ describe('exportAudit', () => {
     expect(typeof got[0].hash).toBe('string');
 
     const from = [];
-    for await (const e of exportAudit(db.pool, { from: '2031-05-05T05:05:05.006Z' })) from.push(e.caseId + ':' + e.seq);
+    for await (const e of exportAudit(db.pool, { from: '2021-05-05T05:05:05.006Z', to: end })) from.push(e.caseId + ':' + e.seq);
     expect(from).toEqual([`${c2}:2`, `${c2}:3`]);
     // Bounds between two milliseconds are exact: from .0055 leaves out .005 and takes .006; to .0045 still takes .004.
     const between = [];
-    for await (const e of exportAudit(db.pool, { from: '2031-05-05T05:05:05.0055Z' })) between.push(e.caseId + ':' + e.seq);
+    for await (const e of exportAudit(db.pool, { from: '2021-05-05T05:05:05.0055Z', to: end })) between.push(e.caseId + ':' + e.seq);
     expect(between).toEqual([`${c2}:2`, `${c2}:3`]);
     const before = [];
-    for await (const e of exportAudit(db.pool, { from: '2031-05-05T05:05:05Z', to: '2031-05-05T05:05:05.0045Z' })) before.push(e.caseId + ':' + e.seq);
+    for await (const e of exportAudit(db.pool, { from: '2021-05-05T05:05:05Z', to: '2021-05-05T05:05:05.0045Z' })) before.push(e.caseId + ':' + e.seq);
     expect(before).toEqual([`${c2}:1`]);
     const upTo = [];
-    for await (const e of exportAudit(db.pool, { from: '2031-05-05T05:05:05Z', to: '2031-05-05T05:05:05.004000Z' })) upTo.push(e.caseId + ':' + e.seq);
+    for await (const e of exportAudit(db.pool, { from: '2021-05-05T05:05:05Z', to: '2021-05-05T05:05:05.004000Z' })) upTo.push(e.caseId + ':' + e.seq);
     expect(upTo).toEqual([]);
   });
 

@@ -46,6 +46,11 @@ describe('ExportChecker', () => {
     expect(r).toMatchObject({ broken: [], partial: [{ caseId: 'case_a', startsAt: 3 }], entries: 3 });
   });
 
+  it("names an entry whose time is not a time ('infinity', as one stored before migration 0018 is exported), even with its hash right", () => {
+    const e = { seq: 3, at: 'infinity', actor: null, action: 'task.created', data: {}, prevHash: a[1].hash };
+    expect(check([a[0], a[1], { caseId: 'case_a', ...e, hash: hashEntry(e) }]).broken).toEqual([{ caseId: 'case_a', seq: 3, detail: 'entry 3 has no valid time (at "infinity")' }]);
+  });
+
   it('refuses lines that are not entries, and a second, different entry for one seq', () => {
     const r = check(['{"nope":1}', 'not json', a[0], { ...a[0], data: { forged: true } }]);
     expect(r.badLines).toEqual([
