@@ -1,7 +1,8 @@
 // `npm run audit:verify-export -- FILE.ndjson [...] [--heads HEADS.json ...] [--complete]`: verifies the audit chains in
 // NDJSON exports (GET /v1/audit/export, by time or `since`; several files are read as one, overlaps allowed; `-` is
 // standard input) with no access to Takedown or its database, and checks saved chain heads against them. With
-// --complete (a `since` mirror kept up to when the heads were saved), a head the files do not reach does not hold.
+// --complete (a `since` mirror kept up to when the heads were saved), a head the files do not reach does not hold, and
+// a chain the files hold only from after entry 1 is broken.
 // Exits 1 when a chain or a head does not hold, 2 on misuse.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -29,7 +30,8 @@ async function main(): Promise<number> {
   const ok = r.badLines.length === 0 && r.broken.length === 0 && r.heads.problems.length === 0;
   const summary = [
     `${r.lines} line(s)${r.repeated ? ` (${r.repeated} repeating an entry)` : ''}, ${r.chains} chain(s), ${r.entries} entries: ${r.broken.length === 0 && r.badLines.length === 0 ? 'all intact' : `${r.broken.length} broken chain(s), ${r.badLines.length} bad line(s)`}`,
-    ...(r.partial.length ? [`${r.partial.length} chain(s) start after entry 1 in this export (a time range), their first link taken as given`] : []),
+    // Under --complete such a chain is broken (its BROKEN line above), not taken as given.
+    ...(r.partial.length && !values.complete ? [`${r.partial.length} chain(s) start after entry 1 in this export (a time range), their first link taken as given`] : []),
     ...(heads.length
       ? [`${r.heads.checked} saved head(s): ${r.heads.problems.length === 0 ? 'all held' : `${r.heads.problems.length} not held`}${r.heads.notInExport ? `, ${r.heads.notInExport} beyond the export` : ''}`]
       : []),

@@ -114,8 +114,9 @@ export class ExportChecker {
 
   /**
    * After the last line: chains that start after entry 1, gaps, and the heads given. With `complete` (the files claim
-   * to hold every entry up to when the heads were saved, as a `since` mirror does), a head the export does not reach
-   * is a problem, not just counted.
+   * to hold every entry up to when the heads were saved, as a `since` mirror does, which holds every chain from its
+   * entry 1), a chain that starts after entry 1 is broken there, and a head the export does not reach is a problem,
+   * not just counted.
    */
   finish(heads: ChainHead[] = [], opts: { complete?: boolean } = {}): ExportReport {
     const broken: ExportReport['broken'] = [];
@@ -130,6 +131,8 @@ export class ExportChecker {
         chain.prevHash = chain.pending.get(first)!.prevHash;
         partial.push({ caseId, startsAt: first });
         this.advance(chain);
+        // A lost start is the chain's first departure: it comes before any found in the part the export holds.
+        if (opts.complete) chain.problem = { seq: 1, detail: `entries 1 to ${first - 1} are missing: the export holds the chain only from entry ${first}` };
       }
       if (chain.pending.size > 0 && chain.problem === null) {
         const after = Math.min(...chain.pending.keys());
@@ -146,6 +149,7 @@ export class ExportChecker {
       const from = chain?.startsAt ?? 1;
       if (stored === h.hash) continue;
       if (stored !== undefined) headProblems.push({ ...h, detail: `entry ${h.seq} of ${h.caseId} has hash ${stored} in the export, not the saved ${h.hash}` });
+      else if (chain && h.seq < from && opts.complete) headProblems.push({ ...h, detail: `entry ${h.seq} of ${h.caseId} is missing from the export, which holds the chain only from entry ${from}` });
       else if (chain && h.seq >= from && h.seq < chain.highest) headProblems.push({ ...h, detail: `entry ${h.seq} of ${h.caseId} is missing from the export, which holds the chain from ${from} to ${chain.highest}` });
       else if (opts.complete) {
         headProblems.push({ ...h, detail: chain ? `the export holds ${h.caseId} only up to entry ${chain.highest}, short of the saved head` : `the export holds no entry of ${h.caseId}` });

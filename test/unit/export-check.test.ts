@@ -86,4 +86,23 @@ describe('ExportChecker', () => {
       ],
     });
   });
+  it('with complete, a mirror that lost the start of a chain (its case.created entry) does not pass', () => {
+    // A `since` mirror kept from the beginning holds entry 1 of every chain; lines 1 and 2 of case_a were taken out of
+    // the file. The saved head (entry 5) is still there, so only the start tells.
+    const c = new ExportChecker();
+    [a[2], a[3], a[4], ...b].forEach((l, i) => c.add(JSON.stringify(l), `m:${i + 1}`));
+    const r = c.finish([{ caseId: 'case_a', seq: 5, hash: a[4].hash }, { caseId: 'case_b', seq: 3, hash: b[2].hash }], { complete: true });
+    const ok = r.badLines.length === 0 && r.broken.length === 0 && r.heads.problems.length === 0;
+    expect(r.partial).toEqual([{ caseId: 'case_a', startsAt: 3 }]);
+    expect(ok, 'npm run audit:verify-export -- --complete exits 0 for a mirror missing entries 1-2 of case_a').toBe(false);
+    expect(r.broken).toEqual([{ caseId: 'case_a', seq: 1, detail: 'entries 1 to 2 are missing: the export holds the chain only from entry 3' }]);
+    // A head before where the mirror's part starts is missing from it, not beyond it.
+    const early = new ExportChecker();
+    [a[2], a[3], a[4]].forEach((l, i) => early.add(JSON.stringify(l), `m:${i + 1}`));
+    expect(early.finish([{ caseId: 'case_a', seq: 2, hash: a[1].hash }], { complete: true }).heads.problems).toEqual([
+      { caseId: 'case_a', seq: 2, hash: a[1].hash, detail: 'entry 2 of case_a is missing from the export, which holds the chain only from entry 3' },
+    ]);
+    // Without --complete the same part is a time range: taken from where it starts, the earlier head beyond it.
+    expect(check([a[2], a[3], a[4]], [{ caseId: 'case_a', seq: 2, hash: a[1].hash }])).toMatchObject({ broken: [], heads: { notInExport: 1, problems: [] } });
+  });
 });
