@@ -142,8 +142,11 @@ const AuditVerification = z
     entries: z.number().int(),
     head: z.string().nullable(),
     firstBadSeq: z.number().int().nullable(),
-    // Extension: what else was found (a chain cut short on a closed case, an archive that no longer matches its entry).
+    // Extensions: what else was found (a chain cut short on a closed case, an archive or a document that no longer
+    // matches its entry or is gone), and the first entry the chain itself no longer backs (null when only what an entry
+    // records beside the chain, an archive or a document, is wrong: firstBadSeq then names that entry).
     problems: z.array(z.string()),
+    entriesBadFrom: z.number().int().nullable(),
   })
   .openapi('AuditVerification');
 

@@ -287,6 +287,12 @@ export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Ma
 export interface CaseVerification extends ChainVerification {
   /** What else was found wrong, in words (an extension of the contract's answer): an empty list when intact. */
   problems: string[];
+  /**
+   * The first seq from which the chain's own entries are not this case's valid, complete chain (a changed or foreign
+   * entry, a lost start, entries + 1 for a lost tail), an extension: null when they are, even though an archive or a
+   * document they record is not as recorded (then `firstBadSeq` names that entry, which is itself sound).
+   */
+  entriesBadFrom: number | null;
 }
 
 /** The hash the archive of a run is known by: SHA-256 of its stored JSON text (Temporal's historyToJSON, 2-space indented). */
@@ -376,15 +382,22 @@ async function recordedEvidence(pool: pg.Pool, caseId: string): Promise<Evidence
  * have its archive; likewise every `document.rendered` entry its document (recordedEvidence). A departure makes the
  * case not intact; `firstBadSeq` is then 1 (a missing or foreign start), the first missing position (entries + 1), the
  * foreign `case.created` entry, or the `history.archived` or `document.rendered` entry whose archive or document no
- * longer matches it or is gone.
+ * longer matches it or is gone; `entriesBadFrom` leaves out the last two kinds.
  */
 export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVerification> {
   const chain = await verifyChain(pool, caseId);
   const problems: string[] = [];
   let firstBad = chain.firstBadSeq;
-  const mark = (seq: number, problem: string) => {
+  let entriesBadFrom = chain.firstBadSeq;
+  const earliest = (known: number | null, seq: number) => (known === null || seq < known ? seq : known);
+  // A problem with what a sound entry records beside the chain, and one with the chain's entries themselves.
+  const markBeside = (seq: number, problem: string) => {
     problems.push(problem);
-    if (firstBad === null || seq < firstBad) firstBad = seq;
+    firstBad = earliest(firstBad, seq);
+  };
+  const mark = (seq: number, problem: string) => {
+    markBeside(seq, problem);
+    entriesBadFrom = earliest(entriesBadFrom, seq);
   };
   if (!chain.intact) problems.push(`the chain departs from a valid one at seq ${chain.firstBadSeq}`);
   const [{ rows: cases }, archives, evidence] = await Promise.all([
@@ -414,11 +427,12 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
   for (const a of archives) {
     if (!a.recorded) mark(missingFrom, `the history of run ${a.runId} is archived but the chain holds no history.archived entry for it`);
     else if (!a.intact) {
-      mark(a.recorded.seq, `the archived history of run ${a.runId} hashes to ${a.sha256}, not to the ${a.recorded.sha256} recorded at seq ${a.recorded.seq}`);
+      markBeside(a.recorded.seq, `the archived history of run ${a.runId} hashes to ${a.sha256}, not to the ${a.recorded.sha256} recorded at seq ${a.recorded.seq}`);
     }
   }
-  for (const e of evidence) mark(e.seq, e.problem);
-  return { ...chain, intact: problems.length === 0, firstBadSeq: problems.length === 0 ? null : firstBad, problems };
+  for (const e of evidence) markBeside(e.seq, e.problem);
+  const intact = problems.length === 0;
+  return { ...chain, intact, firstBadSeq: intact ? null : firstBad, entriesBadFrom: intact ? null : entriesBadFrom, problems };
 }
 
 /** A bound as the export reads it (exportBoundMillis: raised to a whole millisecond), as ISO text for PostgreSQL. */

@@ -9,6 +9,7 @@ import type { Locator, Page } from 'playwright-core';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
+import { appendAudit, historyHash } from '../../db/queries/audit';
 import { startPartnerSimulator, type PartnerSimulator } from '../../scripts/lib/partner-simulator';
 import { launchChromium, type BrowserSession } from '../support/browser';
 import { startWorkflowStack, type WorkflowStack } from '../support/stack';
@@ -810,6 +811,71 @@ describe('web console', () => {
       await page.getByText('Showing 51 cases.').waitFor();
       expect(await page.getByRole('button', { name: 'Load more' }).isVisible()).toBe(false);
       expect(await page.evaluate(() => document.activeElement?.textContent)).toBe(refs[0]);
+    } finally {
+      await page.close();
+    }
+    expect(browser.problems).toEqual([]);
+  });
+
+  it('says on the audit page what verification found, and shows an altered history archive beside the hash the chain recorded', async () => {
+    const page = await browser.context.newPage();
+    page.setDefaultTimeout(10_000);
+    try {
+      const auditor = await principal('audit-office', ['auditor'], 'Ada Archive');
+      // A closed case as the workflow leaves it: its chain from case.created to history.archived, and the archive.
+      const id = `case_console${randomBytes(8).toString('hex')}`;
+      const reference = `EFC-ARCH-${id.slice(-6)}`;
+      const now = new Date().toISOString();
+      const view = { id, reference, org: 'ceop', status: 'completed', createdAt: now, createdBy: 'p_lead', closedAt: now, steps: [], merchant: { name: 'Shop', urls: [], paymentChannels: [], hosting: [] }, evidence: [] };
+      const owner = await stack.db.admin();
+      try {
+        await owner.query(
+          `INSERT INTO cases (id, reference, org, status, created_at, created_by, updated_at, closed_at, merchant_ids, wallet_ids, hosts, view)
+           VALUES ($1, $2, 'ceop', 'completed', $3, 'p_lead', $3, $3, '{}', '{}', '{}', $4::jsonb)`,
+          [id, reference, now, JSON.stringify(view)],
+        );
+      } finally {
+        await owner.end();
+      }
+      const runId = '0190a4b2-1111-7000-8000-000000000002';
+      const history = JSON.stringify({ events: [{ eventId: '1', eventType: 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED' }, { eventId: '2', eventType: 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED' }] }, null, 2);
+      const recorded = historyHash(history);
+      await appendAudit(stack.db.pool, id, [
+        { key: 'wf:1:case.created', action: 'case.created', actor: { id: 'p_lead', org: 'ceop' }, data: { reference } },
+        { key: 'wf:2:case.closed', action: 'case.closed', actor: null, data: { status: 'completed' } },
+      ]);
+      await stack.db.pool.query(`INSERT INTO history_archives (case_id, run_id, workflow_id, hash, history) VALUES ($1, $2, $3, $4, $5)`, [id, runId, `takedown-${id}`, recorded, history]);
+      await appendAudit(stack.db.pool, id, [{ key: `history.archived:${runId}`, action: 'history.archived', actor: null, data: { workflowId: `takedown-${id}`, runId, events: 2, sha256: recorded } }]);
+      expect((await api('GET', `/v1/cases/${id}/audit/verify`, auditor.token)).body).toMatchObject({ intact: true });
+      // A superuser edits the archive behind the application's back.
+      await stack.db.tamper((q) => q(`UPDATE history_archives SET history = replace(history, 'COMPLETED', 'FAILED') WHERE case_id = $1`, [id]));
+      const v = (await api('GET', `/v1/cases/${id}/audit/verify`, auditor.token)).body;
+      expect(v).toMatchObject({ intact: false, firstBadSeq: 3, entriesBadFrom: null });
+
+      await page.goto(base);
+      await signIn(page, auditor.token);
+      await go(page, `#/audit/${id}`, `Audit trail of ${reference}`);
+      const chain = page.locator('.chain');
+      // Not "broken at entry 3": the entries hold, the archive the third records does not; the API's words say which.
+      await chain.locator('.chain-badge.broken', { hasText: 'Evidence altered or missing' }).waitFor();
+      expect(await chain.locator('.chain-problems li').allTextContents()).toEqual(v.problems);
+      expect(await chain.textContent()).toContain(runId);
+      await page.locator('table.audit tbody tr').nth(2).waitFor();
+      expect(await page.locator('table.audit tr.bad').count()).toBe(0);
+
+      await page.getByRole('button', { name: 'Load history' }).click();
+      const run = page.locator('table.history tbody tr', { hasText: runId });
+      await run.waitFor();
+      expect(await run.getAttribute('class')).toBe('bad');
+      expect(await run.textContent()).toContain(recorded);
+      expect(await run.locator('.hash-mismatch').textContent()).toMatch(/^⚠ Mismatch: this archive is not the history the chain recorded/);
+
+      // A chain whose entries are changed is broken at the entry, and from there the entries are marked.
+      await stack.db.tamper((q) => q(`UPDATE audit_entries SET data = '{"status":"failed"}' WHERE case_id = $1 AND seq = 2`, [id]));
+      await page.reload();
+      await chain.locator('.chain-badge.broken', { hasText: 'Broken at entry 2' }).waitFor();
+      await page.locator('table.audit tr.bad').nth(1).waitFor();
+      expect(await page.locator('table.audit tr.bad').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.seq))).toEqual(['2', '3']);
     } finally {
       await page.close();
     }

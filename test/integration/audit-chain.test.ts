@@ -557,7 +557,8 @@ describe('verifyCase and what the chain records beside it', () => {
     // The archive is what GET /v1/cases/:id/history serves once Temporal has dropped the run; it goes.
     await tamper([`DELETE FROM history_archives WHERE case_id = '${c.id}'`]);
     const v = await verifyCase(db.pool, c.id);
-    expect(v).toMatchObject({ intact: false, firstBadSeq: archived.seq });
+    // The entry is sound; what it records is gone: no entry of the chain is marked bad.
+    expect(v).toMatchObject({ intact: false, firstBadSeq: archived.seq, entriesBadFrom: null });
     expect(v.problems).toEqual([`the chain records the archived history of run ${runId} at seq ${archived.seq}, but no archive of it is stored: it was deleted`]);
   });
 
@@ -568,7 +569,7 @@ describe('verifyCase and what the chain records beside it', () => {
 
     await tamper([`UPDATE documents SET body = jsonb_set(body, '{urls,0}', '"https://elsewhere.example.test/"') WHERE id = '${doc.id}'`]);
     const altered = await verifyCase(db.pool, c.id);
-    expect(altered).toMatchObject({ intact: false, firstBadSeq: doc.seq });
+    expect(altered).toMatchObject({ intact: false, firstBadSeq: doc.seq, entriesBadFrom: null });
     expect(altered.problems).toEqual([expect.stringMatching(new RegExp(`^document ${doc.id} hashes to [0-9a-f]{64}, not to the ${doc.hash} recorded at seq ${doc.seq}$`))]);
 
     await tamper([`DELETE FROM documents WHERE id = '${doc.id}'`]);
@@ -589,7 +590,7 @@ describe('verifyAllChains and npm run audit:verify', () => {
     const results = new Map<string, { intact: boolean; firstBadSeq: number | null }>();
     for await (const r of verifyAllChains(db.pool)) results.set(r.caseId, r);
     expect(results.get(good)).toMatchObject({ intact: true });
-    expect(results.get(bad)).toMatchObject({ intact: false, firstBadSeq: 2 });
+    expect(results.get(bad)).toMatchObject({ intact: false, firstBadSeq: 2, entriesBadFrom: 2 });
 
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url };
     const failed = await run(process.execPath, ['--import', 'tsx', 'scripts/audit-verify.ts'], { cwd: root, env }).then(
@@ -613,7 +614,7 @@ describe('verifyAllChains and npm run audit:verify', () => {
     const results = new Map<string, { intact: boolean }>();
     for await (const r of verifyAllChains(db.pool)) results.set(r.caseId, r);
     expect(results.get(kept.id)).toMatchObject({ intact: true });
-    expect(results.get(gone.id), 'a case with no chain left is reported').toMatchObject({ intact: false, firstBadSeq: 1 });
+    expect(results.get(gone.id), 'a case with no chain left is reported').toMatchObject({ intact: false, firstBadSeq: 1, entriesBadFrom: 1 });
 
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url };
     const failed = await run(process.execPath, ['--import', 'tsx', 'scripts/audit-verify.ts'], { cwd: root, env }).then(

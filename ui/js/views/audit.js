@@ -1,5 +1,6 @@
-// The audit page: a case's hash chain, its "intact" or "broken at entry N" badge, the workflow's event history, the NDJSON export,
-// the chain heads to save and check later, and the link to the workflow in the Temporal UI.
+// The audit page: a case's hash chain, its "intact" or "broken at entry N" badge with what verification found, the workflow's
+// event history (each archive beside the hash the chain recorded), the NDJSON export, the chain heads to save and check
+// later, and the link to the workflow in the Temporal UI.
 import { ApiError, getEach, getJson, postJson, request } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
@@ -11,10 +12,21 @@ function temporalLink(c) {
   return c.temporalUrl ?? `http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(`takedown-${c.id}`)}`;
 }
 
-function badge(v) {
-  return v.intact
-    ? h('p', { class: 'chain-badge intact', 'data-intact': 'true' }, h('strong', {}, '✓ Intact'), ` · ${v.entries} entries · head `, h('code', { title: v.head ?? '' }, shortHash(v.head)))
-    : h('p', { class: 'chain-badge broken', 'data-intact': 'false' }, h('strong', {}, `✗ Broken at entry ${v.firstBadSeq}`), ` · ${v.entries} entries stored`);
+/**
+ * The verification's badge and, when it is not intact, what it found (`problems`, in the API's words). "Broken at entry N"
+ * only where the chain's own entries fail (`entriesBadFrom`); when they hold but an archive or a document they record
+ * does not, the badge says that instead of suggesting the entries were changed.
+ */
+function verification(v) {
+  if (v.intact) {
+    return h('p', { class: 'chain-badge intact', 'data-intact': 'true' }, h('strong', {}, '✓ Intact'), ` · ${v.entries} entries · head `, h('code', { title: v.head ?? '' }, shortHash(v.head)));
+  }
+  const badge =
+    v.entriesBadFrom === null
+      ? h('p', { class: 'chain-badge broken', 'data-intact': 'false' }, h('strong', {}, '✗ Evidence altered or missing'), ` · the ${v.entries} entries hold, not what they record`)
+      : h('p', { class: 'chain-badge broken', 'data-intact': 'false' }, h('strong', {}, `✗ Broken at entry ${v.entriesBadFrom}`), ` · ${v.entries} entries stored`);
+  const problems = v.problems ?? [];
+  return [badge, problems.length ? h('ul', { class: 'chain-problems', 'aria-label': 'What verification found' }, problems.map((p) => h('li', {}, p))) : null];
 }
 
 function dataCell(data) {
@@ -88,6 +100,21 @@ function saveBlob(blob, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/**
+ * The hash the chain's history.archived entry recorded for an archived run (nothing for a run read live from Temporal),
+ * and whether the archive still matches it: when it does not (`intact` false), a warning, so an altered archive is not
+ * taken for the history the chain vouches for.
+ */
+function recordedCell(r) {
+  if (r.intact === undefined) return '—';
+  return [
+    r.recordedSha256 ? h('code', { class: 'hash' }, r.recordedSha256) : 'none: the chain holds no history.archived entry for this run',
+    r.intact
+      ? h('span', { class: 'hash-match' }, '✓ the archive matches it')
+      : h('strong', { class: 'hash-mismatch' }, '⚠ Mismatch: this archive is not the history the chain recorded; it was altered or replaced.'),
+  ];
+}
+
 /** The Temporal event history of the case's workflow run(s), loaded on demand (it can be large), with the JSON to save. */
 function historySection(id) {
   const body = h('div', { class: 'history-body' });
@@ -118,18 +145,19 @@ function historySection(id) {
           'table',
           { class: 'audit history' },
           h('caption', { class: 'visually-hidden' }, 'Workflow runs, oldest first'),
-          h('thead', {}, h('tr', {}, ['Run', 'Events', 'Archived', 'SHA-256 of the archive'].map((t) => h('th', { scope: 'col' }, t)))),
+          h('thead', {}, h('tr', {}, ['Run', 'Events', 'Archived', 'SHA-256 of the archive', 'SHA-256 the chain recorded'].map((t) => h('th', { scope: 'col' }, t)))),
           h(
             'tbody',
             {},
             history.runs.map((r) =>
               h(
                 'tr',
-                {},
+                { class: r.intact === false ? 'bad' : null },
                 h('th', { scope: 'row' }, h('code', {}, r.runId)),
                 h('td', { class: 'events' }, String(r.history?.events?.length ?? 0)),
                 h('td', {}, r.archivedAt ? h('time', { datetime: r.archivedAt }, formatTime(r.archivedAt)) : '—'),
                 h('td', {}, r.sha256 ? h('code', { class: 'hash' }, r.sha256) : '—'),
+                h('td', {}, recordedCell(r)),
               ),
             ),
           ),
@@ -341,7 +369,7 @@ export function renderAudit(page, { params, identity }) {
         chain.replaceChildren(loading('Verifying the chain'));
         try {
           const v = await getJson(`/v1/cases/${encodeURIComponent(id)}/audit/verify`);
-          fill(chain, badge(v));
+          fill(chain, verification(v));
           return v;
         } catch (err) {
           fill(chain, errorBox(err, 'Verifying the chain'));
@@ -356,9 +384,10 @@ export function renderAudit(page, { params, identity }) {
       const res = await getJson(`/v1/cases/${encodeURIComponent(id)}/audit`);
       fill(entries, res.entries.length ? entriesTable(res.entries, await principalNames(identity, res.entries)) : h('p', {}, 'No entries.'));
       const v = await verified;
-      // The first bad entry and everything after it is no longer backed by the chain.
-      if (v && !v.intact && v.firstBadSeq !== null) {
-        for (const tr of entries.querySelectorAll('tr[data-seq]')) if (Number(tr.dataset.seq) >= v.firstBadSeq) tr.classList.add('bad');
+      // The first bad entry and everything after it is no longer backed by the chain; an altered archive or document
+      // leaves the entries themselves sound (entriesBadFrom null), and the problems above name it.
+      if (v && !v.intact && v.entriesBadFrom !== null) {
+        for (const tr of entries.querySelectorAll('tr[data-seq]')) if (Number(tr.dataset.seq) >= v.entriesBadFrom) tr.classList.add('bad');
       }
     } catch (err) {
       fill(entries, errorBox(err, 'Loading entries'));
