@@ -7,6 +7,15 @@ import { authFailuresLimit } from '../api/middleware/rate-limit';
 import { DEFAULT_SECRET_OVERLAP_MS } from '../api/routes/partners';
 import { parseDuration } from '../domain/rules/duration';
 
+/**
+ * The environment without its empty (or blank) values, which count as unset for every variable: `PORT=` in an env file
+ * or compose's `${X:-}` means "not given", and read as a value it became 0, "" or the working directory (a random port,
+ * every interface, the repository as the data dir, rate limits off). loadConfig and the clients' own settings read through it.
+ */
+export function presentEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+}
+
 const EnvSchema = z.object({
   NODE_ENV: z.string().default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -20,7 +29,7 @@ const EnvSchema = z.object({
   TEMPORAL_CLI_PATH: z.string().optional(),
   TEMPORAL_UI_URL: z.string().optional(),
   /** Temporal Cloud's API key authentication (implies TLS). */
-  TEMPORAL_API_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
+  TEMPORAL_API_KEY: z.string().optional(),
   /** TLS to the Temporal frontend with the system's roots (implied by an API key, a client certificate, a CA or a server name). */
   TEMPORAL_TLS: z.enum(['0', '1', 'true', 'false']).optional(),
   /** mTLS: the client certificate and key (PEM files), as Temporal Cloud's certificate-authenticated namespaces ask. */
@@ -30,8 +39,8 @@ const EnvSchema = z.object({
   TEMPORAL_TLS_CA_PATH: z.string().optional(),
   /** The name the server's certificate is checked against, when it is not the host of TEMPORAL_ADDRESS. */
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
-  // Any non-empty token is taken (the contract sets no length; a short one is warned about at start); empty means unset.
-  TAKEDOWN_ADMIN_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().optional()),
+  // Any non-empty token is taken (the contract sets no length; a short one is warned about at start).
+  TAKEDOWN_ADMIN_TOKEN: z.string().optional(),
   TAKEDOWN_DATA_DIR: z.string().default('.data'),
   TAKEDOWN_TOOLS_DIR: z.string().default('.tools'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -173,7 +182,8 @@ function durationOrZero(name: string, value: string): number {
 const flag = (value: string | undefined, fallback: boolean): boolean => (value ? ['1', 'true'].includes(value) : fallback);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
-  const parsed = EnvSchema.safeParse(env);
+  const set = presentEnv(env);
+  const parsed = EnvSchema.safeParse(set);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n');
     throw new Error(`invalid configuration:\n${lines}`);
@@ -186,7 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     production,
     port: e.PORT,
     /** PORT was given: the API takes that port or fails, never another. */
-    portSet: env.PORT !== undefined && env.PORT !== '',
+    portSet: set.PORT !== undefined,
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     migrationDatabaseUrl: migrationUrlOf(e),

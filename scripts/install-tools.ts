@@ -4,13 +4,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from './config';
+import { loadConfig, presentEnv } from './config';
 import { locateTemporalCli } from './lib/temporal-cli';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // The same folder test/setup/global.ts looks in, whatever the working directory.
 const toolsDir = path.join(root, '.tools');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM = presentEnv().CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 async function temporalCli(): Promise<void> {
   const { path: cli, routes } = await locateTemporalCli({ envPath: loadConfig().temporalCliPath, toolsDir, log: (m) => console.log(m) });

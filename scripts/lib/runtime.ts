@@ -8,7 +8,7 @@ import { pino, type Logger } from 'pino';
 import { connectDb, type DbHandle } from '../../db/client';
 import { migrateFor, pendingMigrations } from '../../db/migrate';
 import { evidenceBypass, roleSettings } from '../../db/roles';
-import type { Config, TemporalTlsSettings } from '../config';
+import { presentEnv, type Config, type TemporalTlsSettings } from '../config';
 import { makePrivateDir, PRIVATE_DIR_MODE, tightenDir, TRAVERSABLE_DIR_MODE } from './data-dir';
 import { startEmbeddedPostgres } from './postgres';
 import { locateTemporalCli } from './temporal-cli';
@@ -50,7 +50,7 @@ export function recordApiUrl(dataDir: string, url: string): () => void {
  */
 export function clientApiUrl(config: Pick<Config, 'dataDir' | 'port'>, named?: string): string {
   const recorded = existsSync(apiUrlFile(config.dataDir)) ? readFileSync(apiUrlFile(config.dataDir), 'utf8').trim() : '';
-  const url = named ?? process.env.TAKEDOWN_URL ?? (/^https?:\/\/\S+$/.test(recorded) ? recorded : `http://127.0.0.1:${config.port}`);
+  const url = named ?? presentEnv().TAKEDOWN_URL ?? (/^https?:\/\/\S+$/.test(recorded) ? recorded : `http://127.0.0.1:${config.port}`);
   return url.replace(/\/+$/, '');
 }
 

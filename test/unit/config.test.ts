@@ -113,6 +113,36 @@ describe('configuration', () => {
     expect(empty.adminToken).toBeUndefined();
     expect(() => resolveAdminToken(empty, log)).toThrow(/TAKEDOWN_ADMIN_TOKEN is required/);
   });
+
+  it('counts an empty setting as unset (or refuses it), never as 0, "" or the working directory', () => {
+    // An empty variable (`PORT=` in an env file, compose's `${X:-}`) is unset for TAKEDOWN_ADMIN_TOKEN and TEMPORAL_API_KEY;
+    // for the others it must be too, or a clear error at start: never a value nobody chose.
+    const unsetOrRefused = (name: string, env: NodeJS.ProcessEnv, read: (c: ReturnType<typeof loadConfig>) => unknown, unset: unknown) => {
+      let got: unknown;
+      try {
+        got = read(loadConfig(env));
+      } catch (err) {
+        expect.soft((err as Error).message, name).toMatch(new RegExp(name));
+        return;
+      }
+      expect.soft(got, `${name}="" gave ${JSON.stringify(got)}`).toEqual(unset);
+    };
+    const prod = { NODE_ENV: 'production', ...TOKEN };
+    // Production's per-principal and failed-authentication limits silently off.
+    unsetOrRefused('TAKEDOWN_RATE_LIMIT_PER_MINUTE', { ...prod, TAKEDOWN_RATE_LIMIT_PER_MINUTE: '' }, (c) => [c.rateLimitPerMinute, c.authFailuresPerMinute], [1200, 60]);
+    unsetOrRefused('TAKEDOWN_AUTH_FAILURES_PER_MINUTE', { ...prod, TAKEDOWN_AUTH_FAILURES_PER_MINUTE: '' }, (c) => c.authFailuresPerMinute, 60);
+    // The API on a random port instead of 3000 (npm run api takes config.port as it is, in production too).
+    unsetOrRefused('PORT', { ...prod, PORT: '' }, (c) => c.port, 3000);
+    // "unset: no HTTP" for the worker, not HTTP on a random port.
+    unsetOrRefused('TAKEDOWN_WORKER_PORT', { ...prod, TAKEDOWN_WORKER_PORT: '' }, (c) => c.workerPort, undefined);
+    // Node binds '' to every interface (::), not loopback.
+    unsetOrRefused('HOST', { HOST: '' }, (c) => c.host, '127.0.0.1');
+    // path.resolve('') is the working directory: the repository itself would be chmod 0700 and hold postgres/ and temporal/.
+    unsetOrRefused('TAKEDOWN_DATA_DIR', { TAKEDOWN_DATA_DIR: '' }, (c) => c.dataDir, path.resolve('.data'));
+    unsetOrRefused('TAKEDOWN_PRINCIPAL_CACHE_SECONDS', { TAKEDOWN_PRINCIPAL_CACHE_SECONDS: '' }, (c) => c.principalCacheSeconds, 60);
+    unsetOrRefused('TAKEDOWN_INBOX_CACHE_MB', { TAKEDOWN_INBOX_CACHE_MB: '' }, (c) => c.inboxCacheMb, 32);
+  });
+
 });
 
 describe('the data dir lock', () => {
@@ -150,6 +180,9 @@ describe('the data dir lock', () => {
       expect(clientApiUrl({ dataDir: dir, port: 3000 }, 'http://api.example.test/')).toBe('http://api.example.test');
       process.env.TAKEDOWN_URL = 'http://127.0.0.1:4000';
       expect(clientApiUrl({ dataDir: dir, port: 3000 })).toBe('http://127.0.0.1:4000');
+      // Empty is unset, as for the server's settings.
+      process.env.TAKEDOWN_URL = '';
+      expect(clientApiUrl({ dataDir: dir, port: 3000 })).toBe('http://127.0.0.1:3412');
       delete process.env.TAKEDOWN_URL;
       forget();
       expect(existsSync(path.join(dir, 'api-url'))).toBe(false);
