@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { DEFAULT_INBOX_CACHE_MB } from '../api/inbox-cache';
 import { authFailuresLimit } from '../api/middleware/rate-limit';
 import { DEFAULT_SECRET_OVERLAP_MS } from '../api/routes/partners';
-import { parseDuration } from '../domain/rules/duration';
+import { NOTICE_ATTEMPT_TIMEOUT } from '../domain/rules/deadlines';
+import { durationMs, parseDuration } from '../domain/rules/duration';
 
 /**
  * The environment without its empty (or blank) values, which count as unset for every variable: `PORT=` in an env file
@@ -44,7 +45,10 @@ const EnvSchema = z.object({
   TAKEDOWN_DATA_DIR: z.string().default('.data'),
   TAKEDOWN_TOOLS_DIR: z.string().default('.tools'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** How long one notice delivery attempt (and one URL check) may take before it counts as a timeout and is retried. */
+  /**
+   * How long one notice delivery attempt (and one URL check) may take before it counts as a timeout and is retried; less
+   * than the notice activity's own timeout (noticeTimeoutOf).
+   */
   TAKEDOWN_NOTICE_TIMEOUT: z.string().regex(/^\d+(ms|s|m)$/).default('10s'),
   /**
    * On SIGTERM the API first answers /healthz with 503 for this long while serving as before, so a load balancer stops
@@ -167,6 +171,9 @@ function trustProxyOf(value: string | undefined): false | number | string[] {
   return list;
 }
 
+/** A duration of zero ("0s", "00ms"), which parseDuration does not take. */
+const ZERO_DURATION = /^0+[a-z]+$/;
+
 /**
  * Milliseconds of a duration setting that may be zero ("0s": none). A longer one than parseDuration takes (a year) is
  * refused rather than read as zero, which would turn the setting off.
@@ -174,8 +181,25 @@ function trustProxyOf(value: string | undefined): false | number | string[] {
 function durationOrZero(name: string, value: string): number {
   const ms = parseDuration(value);
   if (ms !== null) return ms;
-  if (/^0+[a-z]+$/.test(value)) return 0;
+  if (ZERO_DURATION.test(value)) return 0;
   throw new Error(`invalid configuration:\n  ${name}: ${value} is longer than a year`);
+}
+
+/**
+ * Milliseconds of TAKEDOWN_NOTICE_TIMEOUT. It must end an attempt before Temporal does: past the notice activity's
+ * start-to-close timeout, Temporal ends the attempt instead, no `timeout` outcome is recorded, and the next attempt
+ * starts while the first request may still be sending.
+ */
+function noticeTimeoutOf(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === null) throw new Error(`invalid configuration:\n  TAKEDOWN_NOTICE_TIMEOUT: ${value} is ${ZERO_DURATION.test(value) ? 'zero' : 'longer than a year'}`);
+  if (ms >= durationMs(NOTICE_ATTEMPT_TIMEOUT)) {
+    throw new Error(
+      `invalid configuration:\n  TAKEDOWN_NOTICE_TIMEOUT: ${value} must be under ${NOTICE_ATTEMPT_TIMEOUT}, the notice activity's ` +
+        'start-to-close timeout: past it Temporal ends the attempt, records no timeout and retries while the first request may still be sending',
+    );
+  }
+  return ms;
 }
 
 /** A 0/1/true/false switch; unset, the fallback. */
@@ -210,7 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     toolsDir: path.resolve(e.TAKEDOWN_TOOLS_DIR),
     temporalTls: temporalTlsOf(e),
     logLevel: e.LOG_LEVEL,
-    noticeTimeoutMs: parseDuration(e.TAKEDOWN_NOTICE_TIMEOUT) ?? 10_000,
+    noticeTimeoutMs: noticeTimeoutOf(e.TAKEDOWN_NOTICE_TIMEOUT),
     shutdownDelayMs: durationOrZero('TAKEDOWN_SHUTDOWN_DELAY', e.TAKEDOWN_SHUTDOWN_DELAY),
     secretOverlapMs: e.TAKEDOWN_SECRET_OVERLAP === undefined ? DEFAULT_SECRET_OVERLAP_MS : durationOrZero('TAKEDOWN_SECRET_OVERLAP', e.TAKEDOWN_SECRET_OVERLAP),
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,

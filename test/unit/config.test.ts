@@ -143,6 +143,16 @@ describe('configuration', () => {
     unsetOrRefused('TAKEDOWN_INBOX_CACHE_MB', { TAKEDOWN_INBOX_CACHE_MB: '' }, (c) => c.inboxCacheMb, 32);
   });
 
+  it('refuses a notice timeout it would not honour: zero, past a year, or longer than the notice activity may run', () => {
+    expect(loadConfig({}).noticeTimeoutMs).toBe(10_000);
+    expect(loadConfig({ TAKEDOWN_NOTICE_TIMEOUT: '30s' }).noticeTimeoutMs).toBe(30_000);
+    // Read as the 10 s default today, silently; TAKEDOWN_SHUTDOWN_DELAY and TAKEDOWN_SECRET_OVERLAP refuse the like.
+    expect.soft(() => loadConfig({ TAKEDOWN_NOTICE_TIMEOUT: '0s' }), '0s').toThrow(/TAKEDOWN_NOTICE_TIMEOUT/);
+    expect.soft(() => loadConfig({ TAKEDOWN_NOTICE_TIMEOUT: '999999m' }), '999999m').toThrow(/TAKEDOWN_NOTICE_TIMEOUT/);
+    // The notice activity's startToCloseTimeout is 60 s (workflows/activities.ts): past it Temporal, not the request
+    // timeout, ends the attempt, records no `timeout` outcome, and retries while the first request is still sending.
+    expect.soft(() => loadConfig({ TAKEDOWN_NOTICE_TIMEOUT: '5m' }), '5m').toThrow(/TAKEDOWN_NOTICE_TIMEOUT/);
+  });
 });
 
 describe('the data dir lock', () => {
