@@ -86,15 +86,64 @@ export function bindMetricsPool(pool: pg.Pool | undefined): void {
 
 const SCRAPE_QUERY_TIMEOUT_MS = 3_000;
 
-async function scrapeQuery<R extends pg.QueryResultRow>(text: string): Promise<R[] | null> {
-  if (!gaugePool) return null;
+/** How long after its close a case's history should be archived by: the archive runs right after the close. */
+const ARCHIVE_GRACE = '1 hour';
+
+/** The gauges' queries: a count `n` per row, the other columns its labels. */
+const GAUGE_QUERIES = {
+  openTasks: `SELECT type, assignee_org AS org, count(*) AS n FROM tasks WHERE status = 'open' GROUP BY 1, 2`,
+  overdueTasks: `SELECT type, assignee_org AS org, count(*) AS n FROM tasks WHERE status = 'open' AND due_at < now() GROUP BY 1, 2`,
+  cases: `SELECT status, count(*) AS n FROM cases GROUP BY 1`,
+  unarchived: `SELECT count(*) AS n FROM cases c
+    WHERE c.closed_at < now() - interval '${ARCHIVE_GRACE}' AND NOT EXISTS (SELECT 1 FROM history_archives h WHERE h.case_id = c.id)`,
+};
+
+type GaugeRow = Record<string, string> & { n: string };
+/** One scrape's readings: each query's rows, or null where it failed. */
+type Readings = Record<keyof typeof GAUGE_QUERIES, GaugeRow[] | null>;
+
+async function scrapeQuery(pool: pg.Pool, text: string): Promise<GaugeRow[] | null> {
   try {
-    const res = await gaugePool.query<R>({ text, query_timeout: SCRAPE_QUERY_TIMEOUT_MS } as pg.QueryConfig);
+    const res = await pool.query<GaugeRow>({ text, query_timeout: SCRAPE_QUERY_TIMEOUT_MS } as pg.QueryConfig);
     return res.rows;
   } catch {
     // A scrape must not fail because the database blinked: the gauges are simply absent this time.
     return null;
   }
+}
+
+let reading: Promise<Readings | undefined> | undefined;
+
+/**
+ * The readings of the scrape under way (undefined without a pool). A scrape runs every gauge's collect() at once, so the
+ * first starts the queries and the others, takedown_db_scrape_failed included, share them; the next scrape reads again.
+ */
+function readDatabase(): Promise<Readings | undefined> {
+  const pool = gaugePool;
+  if (!pool) return Promise.resolve(undefined);
+  reading ??= (async () => {
+    const keys = Object.keys(GAUGE_QUERIES) as (keyof typeof GAUGE_QUERIES)[];
+    const rows = await Promise.all(keys.map((k) => scrapeQuery(pool, GAUGE_QUERIES[k])));
+    return Object.fromEntries(keys.map((k, i) => [k, rows[i]])) as Readings;
+  })().finally(() => {
+    reading = undefined;
+  });
+  return reading;
+}
+
+/**
+ * Shows this scrape's rows in `gauge`, or nothing where its query failed: the last values that were read must not be
+ * shown as current (an alert on overdue tasks would keep firing, or stay quiet, on a database it cannot read).
+ */
+function showRows<L extends string>(gauge: Gauge<L>, rows: GaugeRow[] | null | undefined, labels: (r: GaugeRow) => Partial<Record<L, string>>): void {
+  clear(gauge);
+  for (const r of rows ?? []) gauge.set(labels(r), Number(r.n));
+}
+
+/** Empties a gauge: reset() leaves one without labels at 0, which would read as a count of none. */
+function clear<L extends string>(gauge: Gauge<L>): void {
+  gauge.reset();
+  gauge.remove({});
 }
 
 new Gauge({
@@ -111,17 +160,23 @@ new Gauge({
 });
 
 new Gauge({
+  name: 'takedown_db_scrape_failed',
+  help: 'Whether this scrape could not read PostgreSQL (1) for a gauge computed from it, which is then absent, or read every one (0)',
+  registers: [registry],
+  async collect() {
+    const readings = await readDatabase();
+    clear(this);
+    if (readings) this.set(Object.values(readings).includes(null) ? 1 : 0);
+  },
+});
+
+new Gauge({
   name: 'takedown_open_tasks',
   help: 'Open tasks by type and assignee org',
   labelNames: ['type', 'org'] as const,
   registers: [registry],
   async collect() {
-    const rows = await scrapeQuery<{ type: string; org: string; n: string }>(
-      `SELECT type, assignee_org AS org, count(*) AS n FROM tasks WHERE status = 'open' GROUP BY 1, 2`,
-    );
-    if (!rows) return;
-    this.reset();
-    for (const r of rows) this.set({ type: r.type, org: r.org }, Number(r.n));
+    showRows(this, (await readDatabase())?.openTasks, (r) => ({ type: r.type, org: r.org }));
   },
 });
 
@@ -131,12 +186,7 @@ new Gauge({
   labelNames: ['type', 'org'] as const,
   registers: [registry],
   async collect() {
-    const rows = await scrapeQuery<{ type: string; org: string; n: string }>(
-      `SELECT type, assignee_org AS org, count(*) AS n FROM tasks WHERE status = 'open' AND due_at < now() GROUP BY 1, 2`,
-    );
-    if (!rows) return;
-    this.reset();
-    for (const r of rows) this.set({ type: r.type, org: r.org }, Number(r.n));
+    showRows(this, (await readDatabase())?.overdueTasks, (r) => ({ type: r.type, org: r.org }));
   },
 });
 
@@ -146,26 +196,16 @@ new Gauge({
   labelNames: ['status'] as const,
   registers: [registry],
   async collect() {
-    const rows = await scrapeQuery<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM cases GROUP BY 1`);
-    if (!rows) return;
-    this.reset();
-    for (const r of rows) this.set({ status: r.status }, Number(r.n));
+    showRows(this, (await readDatabase())?.cases, (r) => ({ status: r.status }));
   },
 });
-
-/** How long after its close a case's history should be archived by: the archive runs right after the close. */
-const ARCHIVE_GRACE = '1 hour';
 
 new Gauge({
   name: 'takedown_closed_cases_without_archive',
   help: `Cases closed more than ${ARCHIVE_GRACE} ago whose Temporal history is not archived in PostgreSQL: the archive gave up (it retries for 2 days) and the history goes with Temporal's retention`,
   registers: [registry],
   async collect() {
-    const rows = await scrapeQuery<{ n: string }>(
-      `SELECT count(*) AS n FROM cases c
-        WHERE c.closed_at < now() - interval '${ARCHIVE_GRACE}' AND NOT EXISTS (SELECT 1 FROM history_archives h WHERE h.case_id = c.id)`,
-    );
-    if (rows) this.set(Number(rows[0].n));
+    showRows(this, (await readDatabase())?.unarchived, () => ({}));
   },
 });
 

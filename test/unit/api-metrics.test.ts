@@ -1,6 +1,6 @@
 // The shared Prometheus registry: coalition histograms and the notice counter render in the text format.
 import { describe, expect, it } from 'vitest';
-import { countNoticeAttempt, observeOutcome, registry, renderMetrics } from '../../telemetry/metrics';
+import { bindMetricsPool, countNoticeAttempt, observeOutcome, registry, renderMetrics } from '../../telemetry/metrics';
 
 describe('metrics', () => {
   it('records outcome durations and notice attempts', async () => {
@@ -21,5 +21,42 @@ describe('metrics', () => {
     expect(body).toContain('takedown_notice_attempts_total{outcome="delivered",org="visa"} 2');
     expect(body).toContain('takedown_notice_attempts_total{outcome="retry",org="paypal"} 1');
     expect(body).toContain('# TYPE takedown_open_tasks gauge');
+  });
+  it('leaves the PostgreSQL gauges out of a scrape whose queries fail, instead of repeating the last values as current', async () => {
+    const rowsFor = (text: string) =>
+      text.includes('FROM cases c')
+        ? [{ n: '4' }]
+        : text.includes('FROM tasks')
+          ? [{ type: 'scheme_termination', org: 'visa', n: '7' }]
+          : [{ status: 'open', n: '5' }];
+    const up = { totalCount: 1, idleCount: 1, waitingCount: 0, query: async (q: { text: string }) => ({ rows: rowsFor(q.text) }) };
+    const down = {
+      totalCount: 0,
+      idleCount: 0,
+      waitingCount: 0,
+      query: async () => {
+        throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      },
+    };
+    try {
+      const before = (await renderMetrics(up as never)).body;
+      expect(before).toContain('takedown_open_tasks{type="scheme_termination",org="visa"} 7');
+      expect(before).toContain('takedown_overdue_tasks{type="scheme_termination",org="visa"} 7');
+      expect(before).toContain('takedown_cases{status="open"} 5');
+      expect(before).toContain('takedown_closed_cases_without_archive 4');
+      expect(before).toContain('takedown_db_scrape_failed 0');
+      // PostgreSQL goes down: telemetry/metrics.ts says "the gauges are simply absent this time". An alert on overdue tasks
+      // or unarchived histories must not keep seeing the numbers of the last scrape that worked.
+      const during = (await renderMetrics(down as never)).body;
+      expect.soft(during).not.toContain('takedown_open_tasks{type="scheme_termination",org="visa"} 7');
+      expect.soft(during).not.toContain('takedown_overdue_tasks{type="scheme_termination",org="visa"} 7');
+      expect.soft(during).not.toContain('takedown_cases{status="open"} 5');
+      expect.soft(during).not.toContain('takedown_closed_cases_without_archive 4');
+      // Absent, not 0 (which would read as none), and said so.
+      expect.soft(during).not.toMatch(/^takedown_closed_cases_without_archive /m);
+      expect.soft(during).toContain('takedown_db_scrape_failed 1');
+    } finally {
+      bindMetricsPool(undefined);
+    }
   });
 });
