@@ -12,7 +12,17 @@ export interface DbHandle {
   close(): Promise<void>;
 }
 
-export function connectDb(url: string, opts: { max?: number; applicationName?: string } = {}): DbHandle {
+export interface ConnectOptions {
+  max?: number;
+  applicationName?: string;
+  /**
+   * How long a query may wait for its answer (default 30 s); 0: as long as it takes, for the migrations, which wait for
+   * another process's advisory lock and may run long statements. Connecting is bounded either way.
+   */
+  queryTimeoutMs?: number;
+}
+
+export function connectDb(url: string, opts: ConnectOptions = {}): DbHandle {
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.max ?? 20,
@@ -20,7 +30,7 @@ export function connectDb(url: string, opts: { max?: number; applicationName?: s
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     // A query stuck behind a dead server must fail, not hang a request forever.
-    query_timeout: 30_000,
+    query_timeout: opts.queryTimeoutMs ?? 30_000,
   });
   // An idle client losing its server (PostgreSQL restart) must not crash the process.
   pool.on('error', () => {});

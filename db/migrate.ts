@@ -39,7 +39,8 @@ export async function runMigrations(db: Db, opts: { appRole?: string } = {}): Pr
  */
 export async function migrateFor(ownerUrl: string, appPool: pg.Pool): Promise<void> {
   const { rows } = await appPool.query<{ me: string }>('SELECT current_user AS me');
-  const owner = connectDb(ownerUrl, { max: 1, applicationName: 'takedown-migrate' });
+  // No query timeout: waiting for another process's migration (the lock) or a long statement is not a failure.
+  const owner = connectDb(ownerUrl, { max: 1, applicationName: 'takedown-migrate', queryTimeoutMs: 0 });
   try {
     await runMigrations(owner.db, { appRole: rows[0].me });
   } finally {

@@ -1,0 +1,83 @@
+// Migrating at start from several processes at once: a process that finds another one migrating waits for it (the
+// advisory lock), and a migration statement runs as long as it needs. Neither may be cut off by the pool's 30 s
+// query_timeout (db/client.ts), which is meant for a request's queries, not for the owner's migrations.
+import type pgTypes from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { migrateFor, pendingMigrations } from '../../db/migrate';
+import { freshDatabase, type TestDb } from '../support/db';
+
+/** In this file every pool's query_timeout (30 s in db/client.ts) is this instead, so that waiting past it takes seconds. */
+const { QUERY_TIMEOUT_MS } = vi.hoisted(() => ({ QUERY_TIMEOUT_MS: 1_500 }));
+
+vi.mock('pg', async (importOriginal) => {
+  const pg = (await importOriginal<{ default: typeof pgTypes }>()).default;
+  class Pool extends pg.Pool {
+    constructor(config: pgTypes.PoolConfig = {}) {
+      super({ ...config, ...(config.query_timeout ? { query_timeout: QUERY_TIMEOUT_MS } : {}) });
+    }
+  }
+  return { default: { ...pg, Pool } };
+});
+
+/** The lock runMigrations takes (db/migrate.ts). */
+const MIGRATION_LOCK = 7461830;
+/** Longer than the pools' query_timeout. */
+const HOLD_MS = QUERY_TIMEOUT_MS + 2_500;
+
+let db: TestDb;
+
+beforeAll(async () => {
+  db = await freshDatabase('migrate-long-waits');
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+/** Migrates as a start does while `sql` runs on `holder` for HOLD_MS: 'migrated', or after how long and why it failed. */
+async function migrateWhile(holder: pgTypes.Client, sql: string): Promise<string> {
+  const released = new Promise<void>((resolve) => setTimeout(resolve, HOLD_MS)).then(() => holder.query(sql));
+  const started = Date.now();
+  const outcome = await migrateFor(db.ownerUrl, db.pool).then(
+    () => 'migrated',
+    (err: Error) => `failed after ${Math.round((Date.now() - started) / 1000)} s: ${err.message}`,
+  );
+  await released;
+  return outcome;
+}
+
+describe('migrations at start under concurrent starts', () => {
+  it("waits for another process that holds the migration lock for longer than the pool's query timeout, instead of failing", async () => {
+    // Process A: migrating (a long migration, an index built on a big table), holding the advisory lock.
+    const a = await db.admin();
+    try {
+      await a.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
+      // Process B starts meanwhile: it must wait for A, then find nothing to do.
+      expect(await migrateWhile(a, `SELECT pg_advisory_unlock(${MIGRATION_LOCK})`)).toBe('migrated');
+      expect(await pendingMigrations(db.pool)).toBe(0);
+    } finally {
+      await a.end();
+    }
+  }, 20_000);
+
+  it("applies a migration statement that takes longer than the pool's query timeout", async () => {
+    // The last two migrations pending again (both may run again, see their headers): 0015 alters `partners`.
+    const owner = await db.admin();
+    try {
+      await owner.query('DELETE FROM drizzle.__drizzle_migrations WHERE id IN (SELECT id FROM drizzle.__drizzle_migrations ORDER BY id DESC LIMIT 2)');
+    } finally {
+      await owner.end();
+    }
+    expect(await pendingMigrations(db.pool)).toBe(2);
+    // A long transaction reading `partners` makes 0015's ALTER TABLE wait: as long as a slow statement (an index on a
+    // big table) would run.
+    const reader = await db.admin();
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM partners');
+      expect(await migrateWhile(reader, 'COMMIT')).toBe('migrated');
+      expect(await pendingMigrations(db.pool)).toBe(0);
+    } finally {
+      await reader.end();
+    }
+  }, 20_000);
+});
