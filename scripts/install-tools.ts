@@ -30,10 +30,14 @@ function chromium(): void {
   execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env, timeout: 600_000 });
 }
 
+let failed = false;
 try {
   await temporalCli();
   if (existsSync(path.join(root, 'ui')) && process.env.SKIP_BROWSER_TESTS !== '1') chromium();
 } catch (err) {
   console.error((err as Error).message);
-  process.exitCode = 1;
+  failed = true;
 }
+// Done: exit rather than wait for the event loop to empty, which anything left running (a download) would hold up,
+// and `npm test` with it.
+process.exit(failed ? 1 : 0);

