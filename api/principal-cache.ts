@@ -6,6 +6,25 @@ import type { Actor } from '../domain/types';
 /** The channel db/migrations/0006 notifies on every UPDATE, DELETE or TRUNCATE of `principals`. */
 export const PRINCIPALS_CHANNEL = 'takedown_principals';
 
+/** How long ending the listening connection may take before its socket is cut: a hung PostgreSQL never answers. */
+const END_GRACE_MS = 2_000;
+
+/**
+ * Ends `client` politely, or cuts its socket after `ms`: end() waits for the server to close its side, and a server
+ * that stopped answering (a hung host, a partition) never does, which held the API's shutdown up for ever.
+ */
+async function endWithin(client: pg.Client, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      client.connection.stream.destroy();
+      resolve();
+    }, ms);
+  });
+  await Promise.race([client.end().catch(() => {}), cut]);
+  clearTimeout(timer);
+}
+
 interface Entry {
   actor: Actor;
   at: number;
@@ -105,7 +124,7 @@ export class PrincipalCache {
     clearInterval(this.pingTimer);
     const c = this.client;
     this.client = undefined;
-    await c?.end().catch(() => {});
+    if (c) await endWithin(c, END_GRACE_MS);
   }
 
   private off(): void {
@@ -128,7 +147,7 @@ export class PrincipalCache {
       this.client = undefined;
       clearInterval(this.pingTimer);
       this.off();
-      client.end().catch(() => {});
+      void endWithin(client, END_GRACE_MS);
       if (this.closed) return;
       this.opts.logger?.warn({ err }, 'principal cache: listening connection lost; every request reads PostgreSQL until it is back');
       this.retryTimer = setTimeout(() => void this.listen(), this.retryMs);

@@ -1,16 +1,24 @@
-// Dependencies down: the API answers 503 quickly (never hangs, never 500) when Temporal or PostgreSQL is unreachable.
+// Dependencies down: the API answers 503 quickly (never hangs, never 500) when Temporal or PostgreSQL is unreachable,
+// and stops within seconds when PostgreSQL has stopped answering.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app';
 import { connectDb, type DbHandle } from '../../db/client';
+import { loadConfig } from '../../scripts/config';
 import { freePort } from '../../scripts/lib/ports';
+import type { Services } from '../../scripts/lib/runtime';
+import { startApiPart } from '../../scripts/lib/system';
 import { rawRequest, startApi, type ApiHarness } from '../support/api-harness';
 import { caseBody } from '../support/api-fixtures';
+import { freshDatabase, type TestDb } from '../support/db';
 
 let deadTemporal: ApiHarness;
 let deadConnection: Connection;
@@ -115,4 +123,75 @@ describe('PostgreSQL unreachable', () => {
     expect(health.body).toMatchObject({ status: 'degraded', db: 'unavailable' });
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
+});
+
+/** A TCP relay to PostgreSQL that can freeze: connections stay open, and nothing more passes either way (no FIN either). */
+async function freezableRelay(targetPort: number) {
+  let frozen = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port: targetPort, allowHalfOpen: true });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    client.on('data', (d) => void (frozen || upstream.write(d)));
+    upstream.on('data', (d) => void (frozen || client.write(d)));
+    client.on('end', () => void (frozen || upstream.end()));
+    upstream.on('end', () => void (frozen || client.end()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    freeze: () => {
+      frozen = true;
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+/** 'settled' or 'still waiting' after `ms`. */
+function within(ms: number, p: Promise<unknown>): Promise<'settled' | 'still waiting'> {
+  return Promise.race([p.then(() => 'settled' as const, () => 'settled' as const), new Promise<'still waiting'>((r) => setTimeout(() => r('still waiting'), ms))]);
+}
+
+describe('shutdown while PostgreSQL does not answer', () => {
+  let db: TestDb;
+  let relay: Awaited<ReturnType<typeof freezableRelay>>;
+  let temporal: Connection;
+
+  beforeAll(async () => {
+    db = await freshDatabase('shutdown-outage');
+    relay = await freezableRelay(Number(new URL(db.url).port));
+    temporal = await Connection.connect({ address: inject('temporalAddress') });
+  });
+  afterAll(async () => {
+    relay?.close();
+    await temporal?.close();
+    await db?.drop();
+  });
+
+  it('stops the API and closes its pool within seconds', async () => {
+    const url = new URL(db.url);
+    url.port = String(relay.port);
+    const handle = connectDb(url.href, { max: 4, applicationName: 'shutdown-outage' });
+    const config = loadConfig({ TAKEDOWN_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'takedown-shutdown-')), PORT: '0', LOG_LEVEL: 'silent' });
+    const services = { db: handle, databaseUrl: url.href, temporalAddress: inject('temporalAddress'), temporalAuth: {} } as unknown as Services;
+    const client = new Client({ connection: temporal, namespace: 'default' });
+    const api = await startApiPart(config, services, client, pino({ level: 'silent' }), 'shutdown-outage-admin-token', 0);
+    // Serving as usual: the principal cache listens, the pool holds a connection.
+    expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
+
+    relay.freeze();
+    const started = Date.now();
+    // What scripts/api.ts runs on SIGTERM (the Temporal connection aside): the API, then the services' pool.
+    // The principal cache cuts its listening connection after 2 s; the drain itself waits for nothing here.
+    const apiStop = await within(6_000, api.stop());
+    expect.soft(apiStop, `api.stop() ${Math.round((Date.now() - started) / 1000)} s after the freeze (its principal cache's LISTEN connection ending)`).toBe('settled');
+    expect.soft(await within(5_000, handle.close()), 'the pool closing').toBe('settled');
+  }, 20_000);
 });
