@@ -1,5 +1,6 @@
 // The HTTP server of the API and of the worker's operations endpoints: timeouts, keep-alive, and a shutdown that drains.
 import http from 'node:http';
+import { isIP } from 'node:net';
 
 export interface HttpServing {
   url: string;
@@ -13,6 +14,18 @@ export interface HttpServing {
 
 /** How long stop() lets requests in flight finish before it closes their connections. */
 export const DRAIN_GRACE_MS = 10_000;
+
+/**
+ * The URL clients on this machine reach a server listening on host:port by (npm start prints it and records it for the
+ * demo and the simulator): an IPv6 address goes in brackets (`http://::1:3000` is no URL), and the IPv6 wildcard (`::`)
+ * is named by its loopback, which a client can connect to everywhere. Hostnames and IPv4 addresses, 0.0.0.0 included,
+ * are named as given.
+ */
+export function serverUrl(host: string, port: number): string {
+  if (isIP(host) !== 6) return `http://${host}:${port}`;
+  const address = /^[0:]+$/.test(host) ? '::1' : host.replace('%', '%25');
+  return `http://[${address}]:${port}`;
+}
 
 /** Serves a request listener (an Express app) on host:port (0: any free port) until stop(). */
 export async function serveHttp(app: http.RequestListener, host: string, port: number): Promise<HttpServing> {
@@ -42,7 +55,7 @@ export async function serveHttp(app: http.RequestListener, host: string, port: n
   const bound = typeof address === 'object' && address ? address.port : port;
   let stopping: Promise<void> | undefined;
   return {
-    url: `http://${host}:${bound}`,
+    url: serverUrl(host, bound),
     stop(graceMs = DRAIN_GRACE_MS) {
       stopping ??= new Promise<void>((resolve) => {
         draining = true;

@@ -1,7 +1,7 @@
 // The API's HTTP server stops by draining: keep-alive clients, even busy ones, never hold a shutdown up.
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serveHttp, type HttpServing } from '../../scripts/lib/http-server';
+import { serveHttp, serverUrl, type HttpServing } from '../../scripts/lib/http-server';
 import { getOver, type Answer } from '../support/keep-alive';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -88,5 +88,22 @@ describe('HTTP server shutdown', () => {
     await serving.stop(300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     await expect(hanging).rejects.toMatchObject({ code: 'ECONNRESET' });
+  });
+  it('names an IPv6 listening address in a URL clients can use (HOST=::1), as npm start prints and records it', async () => {
+    serving = await serveHttp((_req, res) => res.end('ok'), '::1', 0);
+    // http://::1:port is no URL: the demo and the partner simulator read it from <data dir>/api-url and fetch() refuses it.
+    expect(() => new URL(serving!.url), serving.url).not.toThrow();
+    expect(new URL(serving.url).hostname).toBe('[::1]');
+    expect((await fetch(`${serving.url}/`)).status).toBe(200);
+  });
+  it('names the IPv6 wildcard by its loopback, and hostnames and IPv4 addresses as given', async () => {
+    serving = await serveHttp((_req, res) => res.end('ok'), '::', 0);
+    expect(serving.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+    expect((await fetch(`${serving.url}/`)).status).toBe(200);
+    expect(serverUrl('0:0:0:0:0:0:0:0', 3000)).toBe('http://[::1]:3000');
+    expect(serverUrl('fe80::1%eth0', 3000)).toBe('http://[fe80::1%25eth0]:3000');
+    expect(serverUrl('0.0.0.0', 3000)).toBe('http://0.0.0.0:3000');
+    expect(serverUrl('127.0.0.1', 3000)).toBe('http://127.0.0.1:3000');
+    expect(serverUrl('api.internal', 3000)).toBe('http://api.internal:3000');
   });
 });
