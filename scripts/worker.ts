@@ -10,22 +10,24 @@ const config = loadConfig();
 const log = createLogger(config, 'takedown-worker');
 
 try {
+  // Whatever can refuse this start is settled before the worker polls: a worker that takes tasks and then exits leaves
+  // them to their timeouts (and, restarted by its supervisor, does it again). So the admin token is resolved and the
+  // operations port bound first.
+  const opsSettings = config.workerPort === undefined ? undefined : { port: config.workerPort, adminToken: resolveAdminToken(config, log).token };
   const services = await startServices(config, log, { embedded: false });
   const connection = await connectTemporal(services.temporalAddress, services.temporalAuth);
   await checkSearchAttributes(connection, config.temporalNamespace, log);
   const client = new Client({ connection, namespace: config.temporalNamespace });
-  const worker = await startWorkerPart(config, services, client);
-  log.info({ taskQueue: config.taskQueue, temporal: services.temporalAddress }, 'worker running');
   // This process's own counters and histograms (notice attempts, time to termination...) live only here.
   const ops =
-    config.workerPort === undefined
+    opsSettings === undefined
       ? undefined
       : await serveHttp(
           createOpsApp({
             pool: services.db.pool,
             temporal: client,
             namespace: config.temporalNamespace,
-            adminToken: resolveAdminToken(config, log).token,
+            adminToken: opsSettings.adminToken,
             metricsPublic: config.metricsPublic,
             logger: log,
             // Its /metrics takes tokens too: the same limit on failed authentications per address as the API's.
@@ -33,8 +35,10 @@ try {
             authFailuresPerMinute: config.authFailuresPerMinute,
           }),
           config.host,
-          config.workerPort,
+          opsSettings.port,
         );
+  const worker = await startWorkerPart(config, services, client);
+  log.info({ taskQueue: config.taskQueue, temporal: services.temporalAddress }, 'worker running');
   if (ops) log.info({ ops: ops.url }, 'worker operations endpoints: /healthz, /metrics');
   onShutdown(log, async () => {
     await ops?.stop();

@@ -1,0 +1,84 @@
+// `npm run worker` refuses a bad configuration before it takes work: a worker that polls its task queue and then exits
+// leaves the workflow and activity tasks it took to their timeouts (and, restarted by its supervisor, does it again).
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROOT } from '../support/paths';
+import { freshDatabase, type TestDb } from '../support/db';
+
+let db: TestDb;
+let temporal: Connection;
+
+beforeAll(async () => {
+  db = await freshDatabase('worker-start');
+  temporal = await Connection.connect({ address: inject('temporalAddress') });
+});
+afterAll(async () => {
+  await temporal?.close();
+  await db?.drop();
+});
+
+function runWorker(env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+/** What a start of `npm run worker` on its own task queue needs; `env` adds to it. */
+function workerEnv(taskQueue: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    DATABASE_URL: db.url,
+    MIGRATION_DATABASE_URL: db.ownerUrl,
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    TAKEDOWN_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    TAKEDOWN_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'takedown-worker-start-')),
+    ...env,
+  };
+}
+
+/** Nothing polled the task queue: the worker was refused first, and said nothing of running. */
+async function expectNeverPolled(taskQueue: string, out: string): Promise<void> {
+  const pollers = async (taskQueueType: 1 | 2) =>
+    (await temporal.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType })).pollers ?? [];
+  expect.soft(out, 'the worker reported itself running before it failed').not.toMatch(/"msg":"worker running"/);
+  expect.soft((await pollers(1)).length, 'workflow task pollers').toBe(0);
+  expect.soft((await pollers(2)).length, 'activity task pollers').toBe(0);
+}
+
+describe('npm run worker', () => {
+  it('in production without an admin token but with TAKEDOWN_WORKER_PORT, fails before it polls its task queue', async () => {
+    const taskQueue = `worker-start-${Date.now()}`;
+    const { code, out } = await runWorker(workerEnv(taskQueue, { NODE_ENV: 'production', TAKEDOWN_ADMIN_TOKEN: '', TAKEDOWN_WORKER_PORT: '0' }));
+    expect(code).toBe(1);
+    expect(out).toMatch(/TAKEDOWN_ADMIN_TOKEN is required when NODE_ENV=production/);
+    await expectNeverPolled(taskQueue, out);
+  }, 20_000);
+
+  it('fails before it polls its task queue when TAKEDOWN_WORKER_PORT is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const taskQueue = `worker-start-port-${Date.now()}`;
+      const port = String((taken.address() as net.AddressInfo).port);
+      const { code, out } = await runWorker(workerEnv(taskQueue, { TAKEDOWN_ADMIN_TOKEN: 'worker-start-admin-token-0123456789', TAKEDOWN_WORKER_PORT: port }));
+      expect(code).toBe(1);
+      expect(out).toMatch(/EADDRINUSE/);
+      await expectNeverPolled(taskQueue, out);
+    } finally {
+      taken.close();
+    }
+  }, 20_000);
+});
