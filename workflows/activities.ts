@@ -1,6 +1,7 @@
 // Activity proxies with their timeouts and retry policies: projection writes retry fast and forever, notices back off for days.
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { TakedownActivities } from '../activities/types';
+import { NOTICE_ATTEMPT_TIMEOUT } from '../domain/rules/deadlines';
 
 /** PostgreSQL writes: short, idempotent, retried until the database is back. */
 export const store = proxyActivities<TakedownActivities>({
@@ -30,7 +31,7 @@ export const ARCHIVE_DEADLINE = '8d';
 
 /** Notice delivery: exponential backoff, unlimited attempts within a week; a final 4xx is non-retryable. */
 export const notices = proxyActivities<TakedownActivities>({
-  startToCloseTimeout: '60s',
+  startToCloseTimeout: NOTICE_ATTEMPT_TIMEOUT,
   scheduleToCloseTimeout: NOTICE_DEADLINE,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', nonRetryableErrorTypes: ['PartnerRejected', 'IncompleteDocument'] },
 });
