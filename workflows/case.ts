@@ -331,8 +331,9 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
     staticSummary: `History archive of ${view.reference}`,
   });
   if (stillTelling.length > 0) {
-    // (skip-notices runs) The case is closed; the run ends once these notices are delivered or have failed for good (a
-    // run that ends abandons what it still runs, so they would never be sent). Whatever is left unsent is settled then.
+    // (skip-notices runs; close-first runs' withdrawal notices too) The case is closed; the run ends once these notices
+    // are delivered or have failed for good (a run that ends abandons what it still runs, so they would never be sent).
+    // Whatever is left unsent is settled then.
     await Promise.all([...state.skipNotices.map((n) => n.done), ...afterClose.map((n) => deliverNotice(state, n))]);
     await state.db.settleNotices({ caseId: view.id, reason: `case ${status}: the notice was not delivered`, round: 2 });
   }

@@ -107,6 +107,32 @@ describe('the step plan', () => {
     const keys = conflictKeys(sampleCase({}, 'keys').merchant);
     expect(keys).toEqual({ merchantIds: ['Mkeys'], walletIds: ['PP-keys'], hosts: ['shop-keys.example.test'] });
   });
+
+  it('gives one host one deconfliction key however a URL the schema takes writes it', () => {
+    const hostKey = (u: string) => {
+      const input = sampleCase({}, 'idn');
+      input.merchant.urls = [u];
+      input.merchant.hosting = [];
+      return conflictKeys(input.merchant).hosts;
+    };
+    // Both URLs pass the case schema and name the same host (URL parsing, and so every HTTP client, reads them alike).
+    for (const [a, b] of [
+      ['https://bücher.example/shop', 'https://xn--bcher-kva.example/shop'],
+      ['https://shop%2Eexample.test/a', 'https://shop.example.test/a'],
+    ]) {
+      expect(CaseInputSchema.safeParse({ ...sampleCase({}, 'idn'), merchant: { ...sampleCase({}, 'idn').merchant, urls: [a] } }).success, a).toBe(true);
+      expect(new URL(a).hostname).toBe(new URL(b).hostname);
+      expect(hostKey(a), a).toEqual(hostKey(b));
+    }
+  });
+
+  it('keys a URL by the host it is contacted at, not by text after a backslash', () => {
+    // WHATWG URL parsing (fetch, the URL checks) reads "\" as "/" in http(s) URLs: this URL is on evil.test.
+    const u = 'https://evil.test\\@shop.example.test/';
+    expect(CaseInputSchema.safeParse({ ...sampleCase({}, 'bs'), merchant: { ...sampleCase({}, 'bs').merchant, urls: [u] } }).success).toBe(true);
+    expect(new URL(u).hostname).toBe('evil.test');
+    expect(urlHost(u)).toBe('evil.test');
+  });
 });
 
 describe('schemas', () => {
