@@ -53,10 +53,22 @@ export interface ConflictKeys {
   hosts: string[];
 }
 
-/** Host part of a URL, lower-cased; null when it does not parse. Pure string work so workflows may call it. */
+/**
+ * The host a URL is contacted at, as WHATWG URL parsing (fetch, the URL checks, browsers) reads it: lower-cased, an
+ * international name in its ASCII (punycode) form, escapes and full-width dots resolved, `\` read as `/`; without a
+ * trailing dot. So one host is one deconfliction key however a URL writes it (`bücher.example` and
+ * `xn--bcher-kva.example`, `shop%2Eexample.test` and `shop.example.test`), and text after a backslash never passes for
+ * the host. Null when it does not parse or names no host. `URL` is deterministic, and the workflow sandbox provides it.
+ */
 export function urlHost(url: string): string | null {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]+\]|[^:/?#]+)/i.exec(url.trim());
-  return m ? m[1].toLowerCase() : null;
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    return null;
+  }
+  const host = parsed.hostname.replace(/\.$/, '');
+  return host === '' ? null : host;
 }
 
 export function conflictKeys(merchant: Merchant): ConflictKeys {
