@@ -813,6 +813,13 @@ describe('web console', () => {
       await page.getByText('Showing 51 cases.').waitFor();
       expect(await page.getByRole('button', { name: 'Load more' }).isVisible()).toBe(false);
       expect(await page.evaluate(() => document.activeElement?.textContent)).toBe(refs[0]);
+
+      // A hand-typed case address whose escape does not decode names no page: the console goes home, with no page error.
+      await page.evaluate(() => {
+        location.hash = '#/cases/case_%E0%A4%A';
+      });
+      await page.waitForFunction(() => !location.hash.includes('%E0%A4%A'));
+      await page.getByRole('heading', { level: 1, name: 'Cases' }).waitFor();
     } finally {
       await page.close();
     }

@@ -76,6 +76,15 @@ function signOut() {
 
 let renderSeq = 0;
 
+/** The route's parameters decoded, or null when one is not valid percent-encoding (decodeURIComponent throws). */
+function decodedParams(m) {
+  try {
+    return m.slice(1).map(decodeURIComponent);
+  } catch {
+    return null;
+  }
+}
+
 async function route() {
   if (location.hash && !location.hash.startsWith('#/')) return;
   const { path, query } = parseHash();
@@ -104,13 +113,19 @@ async function route() {
       return;
     }
   }
+  // A hand-typed address whose escapes do not decode (a lone `%`) names no page: home, as for an unknown path.
+  const params = decodedParams(match.m);
+  if (!params) {
+    location.replace(homeOf(identity));
+    return;
+  }
   renderHeader(identity, path);
   // Each render gets a fresh container: a slow answer for a page already left lands in a detached node, never on screen.
   const page = h('div', { class: 'page' });
   main.replaceChildren(page);
   const notice = signInNotice;
   signInNotice = '';
-  match.r.view(page, { params: match.m.slice(1).map(decodeURIComponent), query, identity, notice, homeOf });
+  match.r.view(page, { params, query, identity, notice, homeOf });
   const heading = page.querySelector('h1');
   if (heading) {
     heading.setAttribute('tabindex', '-1');
