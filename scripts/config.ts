@@ -18,7 +18,12 @@ export function presentEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Process
 }
 
 const EnvSchema = z.object({
-  NODE_ENV: z.string().default('development'),
+  // Only `production` turns on production's safeguards: any other spelling (`prod`, `Production`, `staging`) would run
+  // with development's (private webhooks allowed, no rate limit, a generated admin token) without a word.
+  NODE_ENV: z
+    .string()
+    .refine((v) => ['production', 'development', 'test'].includes(v), 'must be production, development or test; any other value would run with development settings')
+    .default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('127.0.0.1'),
   DATABASE_URL: z.string().url().optional(),

@@ -11,6 +11,12 @@ import { clientAdminToken, clientApiUrl, lockDataDir, recordApiUrl, resolveAdmin
 const TOKEN = { TAKEDOWN_ADMIN_TOKEN: 'a-production-admin-token-0123456789' };
 
 describe('configuration', () => {
+  it('refuses a NODE_ENV other than production, development or test, which would run with development settings unsaid', () => {
+    for (const v of ['prod', 'Production', 'staging']) expect(() => loadConfig({ NODE_ENV: v, ...TOKEN }), v).toThrow(/NODE_ENV.*must be production, development or test/);
+    for (const v of ['production', 'development', 'test']) expect(loadConfig({ NODE_ENV: v, ...TOKEN }).production).toBe(v === 'production');
+    expect(loadConfig({}).production).toBe(false);
+  });
+
   it('limits requests per principal in production by default, not in development, and takes an explicit limit', () => {
     expect(loadConfig({}).rateLimitPerMinute).toBe(0);
     expect(loadConfig({ NODE_ENV: 'production', ...TOKEN }).rateLimitPerMinute).toBe(1200);
