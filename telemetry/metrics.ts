@@ -1,6 +1,7 @@
 // The Prometheus registry shared by the API and the activities: default process metrics, coalition outcome metrics, gauges read from PostgreSQL.
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ARCHIVE_DEADLINE } from '../domain/rules/deadlines';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -202,7 +203,7 @@ new Gauge({
 
 new Gauge({
   name: 'takedown_closed_cases_without_archive',
-  help: `Cases closed more than ${ARCHIVE_GRACE} ago whose Temporal history is not archived in PostgreSQL: the archive gave up (it retries for 2 days) and the history goes with Temporal's retention`,
+  help: `Cases closed more than ${ARCHIVE_GRACE} ago whose Temporal history is not archived in PostgreSQL: the archive gave up (it retries for ${ARCHIVE_DEADLINE}) and the history goes with Temporal's retention`,
   registers: [registry],
   async collect() {
     showRows(this, (await readDatabase())?.unarchived, () => ({}));

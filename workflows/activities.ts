@@ -1,7 +1,7 @@
 // Activity proxies with their timeouts and retry policies: projection writes retry fast and forever, notices back off for days.
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { TakedownActivities } from '../activities/types';
-import { NOTICE_ATTEMPT_TIMEOUT } from '../domain/rules/deadlines';
+import { ARCHIVE_DEADLINE, NOTICE_ATTEMPT_TIMEOUT, NOTICE_DEADLINE } from '../domain/rules/deadlines';
 
 /** PostgreSQL writes: short, idempotent, retried until the database is back. */
 export const store = proxyActivities<TakedownActivities>({
@@ -18,16 +18,6 @@ export const localStore = proxyLocalActivities<TakedownActivities>({
   localRetryThreshold: '10s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
 });
-
-/** How long a notice is retried before it has failed for good. */
-export const NOTICE_DEADLINE = '7d';
-
-/**
- * How long the archive waits for its case's run to close. A closed case's run stays open until the withdrawal notices
- * it still delivers are delivered or have failed for good (NOTICE_DEADLINE), so the archive must outwait them: with two
- * days it gave up on a run still waiting for a partner whose webhook was down, and that history was never archived.
- */
-export const ARCHIVE_DEADLINE = '8d';
 
 /** Notice delivery: exponential backoff, unlimited attempts within a week; a final 4xx is non-retryable. */
 export const notices = proxyActivities<TakedownActivities>({

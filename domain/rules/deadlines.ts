@@ -6,3 +6,14 @@
  * that the activity is configured with it.
  */
 export const NOTICE_ATTEMPT_TIMEOUT = '60s';
+
+/** How long a notice is retried before it has failed for good (the notice activity's schedule-to-close timeout). */
+export const NOTICE_DEADLINE = '7d';
+
+/**
+ * How long the archive waits for its case's run to close. A closed case's run stays open until the withdrawal notices
+ * it still delivers are delivered or have failed for good (NOTICE_DEADLINE), so the archive must outwait them: with two
+ * days it gave up on a run still waiting for a partner whose webhook was down, and that history was never archived.
+ * The metric of cases closed without an archive (telemetry/metrics.ts) names it.
+ */
+export const ARCHIVE_DEADLINE = '8d';

@@ -2,9 +2,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NOTICE_ATTEMPT_TIMEOUT } from '../../domain/rules/deadlines';
+import { ARCHIVE_DEADLINE, NOTICE_ATTEMPT_TIMEOUT, NOTICE_DEADLINE } from '../../domain/rules/deadlines';
 import { durationMs } from '../../domain/rules/duration';
-import { ARCHIVE_DEADLINE, NOTICE_DEADLINE } from '../../workflows/activities';
 import { ROOT } from '../support/paths';
 
 describe('activity deadlines', () => {
@@ -20,5 +19,9 @@ describe('activity deadlines', () => {
     const notices = /export const notices = proxyActivities[^]*?\n\}\);/.exec(source)?.[0] ?? '';
     expect(notices).toMatch(/startToCloseTimeout: NOTICE_ATTEMPT_TIMEOUT,/);
     expect(NOTICE_ATTEMPT_TIMEOUT).toBe('60s');
+    // And the deadlines compared above are the ones the notice and archive activities are given.
+    expect(notices).toMatch(/scheduleToCloseTimeout: NOTICE_DEADLINE,/);
+    const archive = /export const archive = proxyActivities[^]*?\n\}\);/.exec(source)?.[0] ?? '';
+    expect(archive).toMatch(/scheduleToCloseTimeout: ARCHIVE_DEADLINE,/);
   });
 });
