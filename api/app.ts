@@ -113,10 +113,10 @@ function withActor(req: IncomingMessage, line: object): object {
  * Token authentication behind the failed-authentication limit, when one is in force: every route that takes a token
  * (/v1 and /metrics) goes through one instance, so unknown tokens are counted, and refused, per address across them.
  */
-function authentication(deps: OpsDeps): RequestHandler[] {
+function authentication(deps: OpsDeps): RequestHandler {
   const authenticating = authenticate({ pool: deps.pool, adminToken: deps.adminToken, principals: deps.principals });
   const perMinute = authFailuresLimit(deps.authFailuresPerMinute, deps.rateLimitPerMinute);
-  return [perMinute ? limitFailedAuthentication(perMinute, authenticating) : authenticating];
+  return perMinute ? limitFailedAuthentication(perMinute, authenticating) : authenticating;
 }
 
 /** The tail of every app: unknown paths as 404 and every error as problem+json. */

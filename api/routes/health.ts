@@ -34,7 +34,7 @@ async function check(deps: OpsDeps, dependency: 'db' | 'temporal', fn: () => Pro
 export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken' | 'metricsPublic' | 'logger' | 'readiness' | 'principals' | 'rateLimitPerMinute' | 'authFailuresPerMinute'>;
 
 /** `authenticating`: the app's token authentication (behind its failed-authentication limit), for /metrics. */
-export function healthRouter(deps: OpsDeps, authenticating: RequestHandler[]): Router {
+export function healthRouter(deps: OpsDeps, authenticating: RequestHandler): Router {
   const r = Router();
   let openapi: unknown;
   // These routes take no body, but one sent anyway is read (and dropped) before the answer: a connection closed with an
@@ -72,7 +72,7 @@ export function healthRouter(deps: OpsDeps, authenticating: RequestHandler[]): R
     })
     .all(methodNotAllowed(['GET']));
 
-  const metricsGuard = deps.metricsPublic ? [] : [...authenticating, requireRoles('admin', 'auditor')];
+  const metricsGuard = deps.metricsPublic ? [] : [authenticating, requireRoles('admin', 'auditor')];
   r.route('/metrics')
     .get(...metricsGuard, async (_req, res) => {
       const { contentType, body } = await renderMetrics(deps.pool);
