@@ -191,6 +191,18 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** Runs `body` on a page of its own (10 s for each step), closes the page, then checks the browser saw no problem. */
+async function onOwnPage(body: (page: Page) => Promise<void>): Promise<void> {
+  const page = await browser.context.newPage();
+  page.setDefaultTimeout(10_000);
+  try {
+    await body(page);
+  } finally {
+    await page.close();
+  }
+  expect(browser.problems).toEqual([]);
+}
+
 describe('web console', () => {
   it('takes a case from the new-case form to an intact audit chain', async () => {
     const { page } = browser;
@@ -695,9 +707,7 @@ describe('web console', () => {
   });
 
   it('looks at the inbox again every 20 s: a new task takes its place among the cards, one closed elsewhere says so and takes no answer', async () => {
-    const page = await browser.context.newPage();
-    page.setDefaultTimeout(10_000);
-    try {
+    await onOwnPage(async (page) => {
       await page.clock.install();
       // An org of its own, so that its inbox holds this test's tasks only.
       const unique = randomBytes(4).toString('hex');
@@ -739,16 +749,11 @@ describe('web console', () => {
       expect(await cardA.getByLabel('Comment').inputValue()).toBe('half-written');
       expect(await cardB.getByRole('button', { name: 'Complete task' }).isEnabled()).toBe(true);
       await page.getByText('1 open task.').waitFor();
-    } finally {
-      await page.close();
-    }
-    expect(browser.problems).toEqual([]);
+    });
   });
 
   it('reloads the board and the case page every 20 s while they are shown (the page clock run forward)', async () => {
-    const page = await browser.context.newPage();
-    page.setDefaultTimeout(10_000);
-    try {
+    await onOwnPage(async (page) => {
       // The page's own timers run on a clock the test moves: 20 s pass in an instant.
       await page.clock.install();
       const lead = await principal('ceop', ['case_lead'], 'Polly Poll');
@@ -820,16 +825,11 @@ describe('web console', () => {
       });
       await page.waitForFunction(() => !location.hash.includes('%E0%A4%A'));
       await page.getByRole('heading', { level: 1, name: 'Cases' }).waitFor();
-    } finally {
-      await page.close();
-    }
-    expect(browser.problems).toEqual([]);
+    });
   });
 
   it('says on the audit page what verification found, and shows an altered history archive beside the hash the chain recorded', async () => {
-    const page = await browser.context.newPage();
-    page.setDefaultTimeout(10_000);
-    try {
+    await onOwnPage(async (page) => {
       const auditor = await principal('audit-office', ['auditor'], 'Ada Archive');
       // A closed case as the workflow leaves it: its chain from case.created to history.archived, and the archive.
       const id = `case_console${randomBytes(8).toString('hex')}`;
@@ -885,9 +885,6 @@ describe('web console', () => {
       await chain.locator('.chain-badge.broken', { hasText: 'Broken at entry 2' }).waitFor();
       await page.locator('table.audit tr.bad').nth(1).waitFor();
       expect(await page.locator('table.audit tr.bad').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.seq))).toEqual(['2', '3']);
-    } finally {
-      await page.close();
-    }
-    expect(browser.problems).toEqual([]);
+    });
   });
 });
