@@ -33,16 +33,20 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** Migrates as a start does while `sql` runs on `holder` for HOLD_MS: 'migrated', or after how long and why it failed. */
-async function migrateWhile(holder: pgTypes.Client, sql: string): Promise<string> {
+/**
+ * Migrates as a start does while `holder` holds what the migration waits for, until `sql` releases it after HOLD_MS:
+ * 'migrated', or after how long and why it failed; and how long the migration took, which shows it did wait.
+ */
+async function migrateWhile(holder: pgTypes.Client, sql: string): Promise<{ outcome: string; tookMs: number }> {
   const released = new Promise<void>((resolve) => setTimeout(resolve, HOLD_MS)).then(() => holder.query(sql));
   const started = Date.now();
   const outcome = await migrateFor(db.ownerUrl, db.pool).then(
     () => 'migrated',
     (err: Error) => `failed after ${Math.round((Date.now() - started) / 1000)} s: ${err.message}`,
   );
+  const tookMs = Date.now() - started;
   await released;
-  return outcome;
+  return { outcome, tookMs };
 }
 
 describe('migrations at start under concurrent starts', () => {
@@ -52,7 +56,9 @@ describe('migrations at start under concurrent starts', () => {
     try {
       await a.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
       // Process B starts meanwhile: it must wait for A, then find nothing to do.
-      expect(await migrateWhile(a, `SELECT pg_advisory_unlock(${MIGRATION_LOCK})`)).toBe('migrated');
+      const { outcome, tookMs } = await migrateWhile(a, `SELECT pg_advisory_unlock(${MIGRATION_LOCK})`);
+      expect(outcome).toBe('migrated');
+      expect(tookMs).toBeGreaterThan(QUERY_TIMEOUT_MS);
       expect(await pendingMigrations(db.pool)).toBe(0);
     } finally {
       await a.end();
@@ -60,7 +66,7 @@ describe('migrations at start under concurrent starts', () => {
   }, 20_000);
 
   it("applies a migration statement that takes longer than the pool's query timeout", async () => {
-    // The last two migrations pending again (both may run again, see their headers): 0015 alters `partners`.
+    // The last two migrations pending again (both may run again, see their headers): 0017 creates triggers on `documents`.
     const owner = await db.admin();
     try {
       await owner.query('DELETE FROM drizzle.__drizzle_migrations WHERE id IN (SELECT id FROM drizzle.__drizzle_migrations ORDER BY id DESC LIMIT 2)');
@@ -68,16 +74,19 @@ describe('migrations at start under concurrent starts', () => {
       await owner.end();
     }
     expect(await pendingMigrations(db.pool)).toBe(2);
-    // A long transaction reading `partners` makes 0015's ALTER TABLE wait: as long as a slow statement (an index on a
-    // big table) would run.
-    const reader = await db.admin();
+    // A long transaction writing `documents` (its ROW EXCLUSIVE lock, as a notice being prepared holds) makes 0017's
+    // CREATE TRIGGER wait: as long as a slow statement (an index on a big table) would run. The time it took shows the
+    // wait happened; a newer last pair of migrations that waits for nothing here fails that check, and needs its own lock.
+    const writer = await db.admin();
     try {
-      await reader.query('BEGIN');
-      await reader.query('SELECT count(*) FROM partners');
-      expect(await migrateWhile(reader, 'COMMIT')).toBe('migrated');
+      await writer.query('BEGIN');
+      await writer.query('LOCK TABLE documents IN ROW EXCLUSIVE MODE');
+      const { outcome, tookMs } = await migrateWhile(writer, 'COMMIT');
+      expect(outcome).toBe('migrated');
+      expect(tookMs).toBeGreaterThan(QUERY_TIMEOUT_MS);
       expect(await pendingMigrations(db.pool)).toBe(0);
     } finally {
-      await reader.end();
+      await writer.end();
     }
   }, 20_000);
 });
