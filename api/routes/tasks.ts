@@ -4,7 +4,7 @@ import canonicalize from 'canonicalize';
 import { taskById, taskWithFacts, type InboxPage } from '../../db/queries/tasks';
 import { ProblemError, type ProblemKind } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
-import { checkCompletion, completionDataInUtc, mayActOn, type RuleViolation } from '../../domain/rules/tasks';
+import { checkActor, checkCompletion, completionDataInUtc, mayActOn, type RuleViolation } from '../../domain/rules/tasks';
 import { CompleteTaskSchema, TaskListQuerySchema } from '../../domain/schemas';
 import type { Actor, Task } from '../../domain/types';
 import { countInboxRead } from '../../telemetry/metrics';
@@ -38,6 +38,13 @@ function sameCompletion(done: Task, actor: Actor, c: { outcome: string; data?: R
 
 function visibleTo(actor: Actor, row: TaskRow): boolean {
   return mayActOn(actor, { assignee: { org: row.assigneeOrg, role: row.assigneeRole as Task['assignee']['role'] }, roles: row.roles as Task['roles'] }) || readsCaseInFull(actor, row.caseOrg);
+}
+
+/** The problem for a rule the completion breaks, if any. */
+function refuseOn(violation: RuleViolation | null, task: Task): void {
+  if (!violation) return;
+  if (violation.kind === 'not_open') throw new ProblemError('conflict', `task no longer open (${task.status})`);
+  throw new ProblemError(VIOLATION_KIND[violation.kind], violation.detail, violation.kind === 'invalid' ? violation.errors : undefined);
 }
 
 export function tasksRouter(deps: ApiDeps): Router {
@@ -89,19 +96,16 @@ export function tasksRouter(deps: ApiDeps): Router {
       const found = await loadTaskWithFacts(deps, req.params.id);
       if (!found) throw new ProblemError('not_found', 'no such task');
       const { row, facts } = found;
-      const body = parseOr422(CompleteTaskSchema, bodyOf(req));
       const task = taskFromRow(row);
-      const completion = { taskId: task.id, outcome: body.outcome, data: completionDataInUtc(body.data), ...(body.comment !== undefined ? { comment: body.comment } : {}) };
       // Early answers from the projection; a retry carrying the same Idempotency-Key goes to the workflow even when the
       // projection already shows the task done, because Temporal answers a repeated update id with the first result.
       const retryOfDone = key !== undefined && task.status !== 'open' && mayActOn(actor, task);
-      if (!retryOfDone) {
-        const violation = checkCompletion(task, actor, completion, facts);
-        if (violation) {
-          if (violation.kind === 'not_open') throw new ProblemError('conflict', `task no longer open (${task.status})`);
-          throw new ProblemError(VIOLATION_KIND[violation.kind], violation.detail, violation.kind === 'invalid' ? violation.errors : undefined);
-        }
-      }
+      // Who may complete the task is settled before the body is read: a caller without the right gets 403 (or 409 for a
+      // task no longer open), never the body's validation errors.
+      if (!retryOfDone) refuseOn(checkActor(task, actor, { taskId: task.id }, facts), task);
+      const body = parseOr422(CompleteTaskSchema, bodyOf(req));
+      const completion = { taskId: task.id, outcome: body.outcome, data: completionDataInUtc(body.data), ...(body.comment !== undefined ? { comment: body.comment } : {}) };
+      if (!retryOfDone) refuseOn(checkCompletion(task, actor, completion, facts), task);
       try {
         const done = await withTemporalDeadline(deps.temporal, () =>
           deps.temporal.workflow

@@ -131,6 +131,14 @@ const endpoints: Endpoint[] = [
     expect: (w) => (ceop(w) && has(w, 'analyst') ? 200 : 403),
   },
   {
+    // Whether a caller may complete the task is settled before its body is read: a bad body from anyone else is 403.
+    name: 'complete task with a bad body',
+    method: 'POST',
+    path: () => `/v1/tasks/${taskId}/complete`,
+    body: { outcome: 'verified', data: 'not an object' },
+    expect: (w) => (ceop(w) && has(w, 'analyst') ? 422 : 403),
+  },
+  {
     name: 'read audit',
     method: 'GET',
     path: () => `/v1/cases/${caseId}/audit`,
@@ -170,6 +178,18 @@ describe('authorization matrix', () => {
     }
     expect(mismatches).toEqual([]);
     expect(checked).toBe(endpoints.length * everyone.length);
+  });
+
+  it('answers the four-eyes rule before the body: the case creator gets 403 for a bad body too', async () => {
+    // The creator also holds the analyst role: without the four-eyes rule it could complete the verification.
+    const both = { token: (await api.principal('ceop', ['case_lead', 'analyst'])).token };
+    const res = await api.request('POST', '/v1/cases', { token: both.token, body: caseBody() });
+    expect(res.status, res.text).toBe(201);
+    const v = await waitForInboxTask(api, both.token, res.body.id, 'verify_evidence');
+    const bad = await api.request('POST', `/v1/tasks/${v.id}/complete`, { token: both.token, body: { outcome: 'verified', data: 'not an object' } });
+    expect(bad.status, bad.text).toBe(403);
+    expect(bad.body.detail).toMatch(/created the case/);
+    expect((await api.request('GET', `/v1/tasks/${v.id}`, { token: both.token })).body.status).toBe('open');
   });
 
   it('lets a partner read a case only while it holds an open task on it', async () => {
