@@ -1,4 +1,5 @@
 // Benchmark 2: the inbox and the API at scale: 100,000 tasks and 10,000 open cases seeded in PostgreSQL, 50 concurrent clients.
+import { CASE_ROWS_SQL } from '../api/case-reads';
 import { inboxVersionStatement } from '../db/queries/tasks';
 import type { CaseView } from '../domain/types';
 import { caseBody, createPrincipal, rid, type Bench, type BenchContext, type BenchPrincipal, type BenchResult } from './lib/context';
@@ -12,6 +13,9 @@ import { cdfSvg } from './lib/svg';
 import { summarizeCpuProfile, type CpuSummary } from './lib/cpu-profile';
 import { CpuMeter } from './lib/cpu';
 import { resetStatements, shortSql, topStatements, type StatementStat } from './lib/statements';
+
+/** How many case ids the EXPLAIN of the batched case read asks for at once. */
+const CASE_BATCH_SHOWN = 10;
 
 const PROFILES = {
   smoke: { cases: 1_000, tasks: 10_000, realCases: 10, clients: 10, requests: 200, warmup: 50, serial: 20 },
@@ -326,7 +330,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const [inboxSql, inboxValues] = inboxVersionStatement({ org: visa.org, roles: visa.roles, status: 'open', limit: 50 });
     const explain = (await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${inboxSql}`, inboxValues)).rows.map((r) => r['QUERY PLAN']).join('\n');
     const explainCase = (
-      await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM cases WHERE id = $1`, [seededCeop[0]])
+      await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${CASE_ROWS_SQL}`, [seededCeop.slice(0, CASE_BATCH_SHOWN)])
     ).rows
       .map((r) => r['QUERY PLAN'])
       .join('\n');
@@ -506,8 +510,9 @@ ${table(
   ['request', 'statement', 'calls per request', 'mean execution'],
   [...c.results.map((x) => x.loaded), c.completeVerify].flatMap((r) =>
     (r.statements ?? [])
-      .filter((st) => st.calls >= r.latencies.length * 0.5)
-      .map((st, i) => [i === 0 ? r.name : '', '`' + shortSql(st.query, 90) + '`', num(st.calls / Math.max(1, r.latencies.length), 1), ms(st.meanMs)]),
+      // Batched statements (the case reads) count less than one call per request; a handful of calls is not the request's.
+      .filter((st) => st.calls >= r.latencies.length * 0.02)
+      .map((st, i) => [i === 0 ? r.name : '', '`' + shortSql(st.query, 90) + '`', num(st.calls / Math.max(1, r.latencies.length), 2), ms(st.meanMs)]),
   ),
 )}
 
@@ -542,7 +547,8 @@ ${table(['function', 'share of busy time'], pr.cpu.byFunction.slice(0, 10).map((
   .join('\n')}
 During the runs PostgreSQL counted ${int(c.scans.inbox)} scans of tasks_inbox_idx for ${int(c.inboxRequests)} inbox requests (the inbox cache answered
 the others), and ${int(c.scans.seq)}
-sequential scans of \`tasks\`. \`GET /v1/cases/:id\` reads one row by primary key:
+sequential scans of \`tasks\`. \`GET /v1/cases/:id\` reads its row by primary key, in one statement with the other case reads
+that arrive together (\`api/case-reads.ts\`; the "calls per request" above is the statements per read), here ${CASE_BATCH_SHOWN} of them:
 
 \`\`\`
 ${c.explainCase}

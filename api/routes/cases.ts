@@ -2,7 +2,6 @@
 import { Router } from 'express';
 import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
-import { prepared } from '../../db/client';
 import { cases, tasks } from '../../db/schema';
 import { ProblemError } from '../../domain/errors';
 import { CASE_ID_RE, caseWorkflowId } from '../../domain/ids';
@@ -11,6 +10,7 @@ import type { Actor, CaseInput, CaseView, Role } from '../../domain/types';
 import { addEvidenceUpdate, type CaseWorkflowInput, intakeUpdate, withdrawUpdate } from '../../workflows/messages';
 import { caseSearchAttributes } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../app';
+import { CaseReads, type StoredCase } from '../case-reads';
 import { decodeCursor, encodeCursor } from '../cursor';
 import { bodyHash, claimKey, finishKey, idempotencyKeyOf, keyReusedWithAnotherBody, releaseKey, updateIdFor } from '../idempotency';
 import { newCaseId } from '../ids';
@@ -46,37 +46,16 @@ export async function caseForAction(deps: ApiDeps, actor: Actor, caseId: string,
   return row;
 }
 
-/** A case's id, org and view as PostgreSQL stores it (JSON text, sent on as it is to readers in full). */
-interface StoredCase {
-  id: string;
-  org: string;
-  view: string;
-}
-
-/** The case row with, for a partner, its open tasks on the case (id, type, status, due time in epoch ms) as a JSON array. */
-interface StoredCaseHeld extends StoredCase {
-  held: { id: string; type: HeldTask['type']; status: HeldTask['status']; dueAt: number | null }[];
-}
-
-const CASE_ROW_SQL = 'SELECT id, org, view::text AS view FROM cases WHERE id = $1';
-// A partner's read in one statement: the case and the open tasks its org may act on (ordered as its inbox).
-const CASE_ROW_HELD_SQL = `SELECT c.id, c.org, c.view::text AS view,
-    (SELECT coalesce(json_agg(json_build_object('id', t.id, 'type', t.type, 'status', t.status,
-                                                'dueAt', floor(extract(epoch FROM t.due_at) * 1000)) ORDER BY t.created_at, t.id), '[]')
-       FROM tasks t WHERE t.case_id = c.id AND t.assignee_org = $2 AND t.status = 'open' AND t.roles && $3::text[]) AS held
-  FROM cases c WHERE c.id = $1`;
-
 /**
  * The case as the caller may read it: in full (readers of the case's org, auditors), or, for a partner holding an open
  * task on it, restricted (`held` lists those tasks). Case unknown: 404. Anyone else: 403 (no reading role, another org,
  * or a partner holding no open task on it).
  */
-async function readableCase(deps: ApiDeps, actor: Actor, caseId: string): Promise<{ row: StoredCase; held?: HeldTask[] }> {
+async function readableCase(reads: CaseReads, actor: Actor, caseId: string): Promise<{ row: StoredCase; held?: HeldTask[] }> {
   const isPartner = actor.roles.includes('partner');
   if (!hasAnyRole(actor, CASE_READ_ROLES) && !isPartner) throw new ProblemError('forbidden', 'no role of yours reads cases');
   if (!CASE_ID_RE.test(caseId)) throw new ProblemError('not_found', 'no such case');
-  const statement = isPartner ? prepared(CASE_ROW_HELD_SQL, [caseId, actor.org, actor.roles]) : prepared(CASE_ROW_SQL, [caseId]);
-  const row = (await deps.pool.query<StoredCase | StoredCaseHeld>(statement)).rows[0];
+  const row = await reads.read(isPartner ? { caseId, partner: { org: actor.org, roles: actor.roles } } : { caseId });
   if (!row) throw new ProblemError('not_found', 'no such case');
   if (readsCaseInFull(actor, row.org)) return { row };
   // Partners read a case only while they hold an open task on it.
@@ -139,6 +118,7 @@ async function viewOrRestart(deps: ApiDeps, actor: Actor, caseId: string, input:
 
 export function casesRouter(deps: ApiDeps): Router {
   const r = Router();
+  const reads = new CaseReads(deps.pool);
 
   r.route('/cases')
     .post(requireRoles('case_lead'), async (req, res) => {
@@ -197,7 +177,7 @@ export function casesRouter(deps: ApiDeps): Router {
   r.route('/cases/:id/tasks')
     .get(async (req, res) => {
       const actor = actorOf(req);
-      const { row, held } = await readableCase(deps, actor, req.params.id);
+      const { row, held } = await readableCase(reads, actor, req.params.id);
       const all = await deps.db.select().from(tasks).where(eq(tasks.caseId, row.id)).orderBy(asc(tasks.createdAt), asc(tasks.id));
       const mine = held ? all.filter((t) => t.assigneeOrg === actor.org && t.roles.some((r) => actor.roles.includes(r as Role))) : all;
       res.type('json').send(`{"items":${tasksJson(mine)}}`);
@@ -207,7 +187,7 @@ export function casesRouter(deps: ApiDeps): Router {
   r.route('/cases/:id')
     .get(async (req, res) => {
       const actor = actorOf(req);
-      const { row, held } = await readableCase(deps, actor, req.params.id);
+      const { row, held } = await readableCase(reads, actor, req.params.id);
       if (held) res.json(partnerCaseView(JSON.parse(row.view) as CaseView, actor.org, held));
       else res.type('json').send(deps.temporalUiUrl ? withMember(row.view, 'temporalUrl', temporalLink(deps, row.id)) : row.view);
     })
