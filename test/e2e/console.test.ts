@@ -151,12 +151,8 @@ const shot = async (page: Page, name: string) => {
   expect(png.length).toBeGreaterThan(1_000);
 };
 
-beforeAll(async () => {
-  stack = await startWorkflowStack('console');
-  // The shop the hosting provider takes down: gone (410) when the orchestrator checks it after "removed".
-  shop = http.createServer((_req, res) => res.writeHead(410).end('gone'));
-  await new Promise<void>((resolve) => shop.listen(0, '127.0.0.1', resolve));
-  shopUrl = `http://127.0.0.1:${(shop.address() as AddressInfo).port}`;
+/** The API and the console on a port of their own, on the test's database and Temporal; without a Temporal UI if not given. */
+async function serveConsole(temporalUiUrl?: string): Promise<{ server: http.Server; base: string }> {
   const app = createApp({
     pool: stack.db.pool,
     db: stack.db.db,
@@ -165,12 +161,21 @@ beforeAll(async () => {
     namespace: stack.namespace,
     adminToken,
     logger: pino({ level: 'silent' }),
-    temporalUiUrl: 'http://127.0.0.1:8233',
+    ...(temporalUiUrl ? { temporalUiUrl } : {}),
     uiDir: path.join(ROOT, 'ui'),
   });
-  server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listening = http.createServer(app);
+  await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+  return { server: listening, base: `http://127.0.0.1:${(listening.address() as AddressInfo).port}` };
+}
+
+beforeAll(async () => {
+  stack = await startWorkflowStack('console');
+  // The shop the hosting provider takes down: gone (410) when the orchestrator checks it after "removed".
+  shop = http.createServer((_req, res) => res.writeHead(410).end('gone'));
+  await new Promise<void>((resolve) => shop.listen(0, '127.0.0.1', resolve));
+  shopUrl = `http://127.0.0.1:${(shop.address() as AddressInfo).port}`;
+  ({ server, base } = await serveConsole('http://127.0.0.1:8233'));
   // Card scheme, wallet and acquirer answer their notices like real partner systems; the host works in the console.
   simulator = await startPartnerSimulator({
     apiUrl: base,
@@ -826,6 +831,30 @@ describe('web console', () => {
       await page.waitForFunction(() => !location.hash.includes('%E0%A4%A'));
       await page.getByRole('heading', { level: 1, name: 'Cases' }).waitFor();
     });
+  });
+
+  it('links no Temporal UI on the audit page where the API does not know one, and says so', async () => {
+    const other = await serveConsole();
+    try {
+      await onOwnPage(async (page) => {
+        const unique = randomBytes(4).toString('hex');
+        const lead = await principal('ceop', ['case_lead'], 'Una Link');
+        const created = await api('POST', '/v1/cases', lead.token, caseBody(`EFC-NOUI-${unique}`, `n${unique}`));
+        expect(created.status, JSON.stringify(created.body)).toBe(201);
+        const seen = await fetch(`${other.base}/v1/cases/${created.body.id}`, { headers: { Authorization: `Bearer ${lead.token}` } });
+        expect(seen.status).toBe(200);
+        expect(((await seen.json()) as { temporalUrl?: string }).temporalUrl).toBeUndefined();
+        await page.goto(other.base);
+        await signIn(page, lead.token);
+        await page.goto(`${other.base}/#/audit/${created.body.id}`);
+        await page.getByRole('heading', { level: 1, name: `Audit trail of EFC-NOUI-${unique}` }).waitFor();
+        await page.getByText('Temporal UI: not configured (TEMPORAL_UI_URL)').waitFor();
+        expect(await page.getByRole('link', { name: /Temporal UI/ }).count()).toBe(0);
+      });
+    } finally {
+      other.server.closeAllConnections();
+      await new Promise((r) => other.server.close(r));
+    }
   });
 
   it('says on the audit page what verification found, and shows an altered history archive beside the hash the chain recorded', async () => {

@@ -7,9 +7,13 @@ import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../
 import { formatTime, localInputToIso, shortHash, zoneHint } from '../format.js';
 import { errorBox, loading, section, statusBadge } from '../widgets.js';
 
-/** Where the API does not say (case views carry temporalUrl when it knows the Temporal UI), the dev server's default UI. */
+/**
+ * The case's workflow in the Temporal UI, where the API knows that UI (case views carry temporalUrl then: TEMPORAL_UI_URL,
+ * or the embedded dev server's); otherwise a note, not a guess at an address that would be wrong outside development.
+ */
 function temporalLink(c) {
-  return c.temporalUrl ?? `http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(`takedown-${c.id}`)}`;
+  if (!c.temporalUrl) return h('span', { class: 'hint temporal-link' }, 'Temporal UI: not configured (TEMPORAL_UI_URL)');
+  return h('a', { href: c.temporalUrl, target: '_blank', rel: 'noopener noreferrer', class: 'temporal-link' }, 'Workflow in the Temporal UI', h('span', { class: 'visually-hidden' }, ' (opens in a new tab)'));
 }
 
 /**
@@ -356,7 +360,7 @@ export function renderAudit(page, { params, identity }) {
           ' ',
           h('code', {}, c.id),
           ' · ',
-          h('a', { href: temporalLink(c), target: '_blank', rel: 'noopener noreferrer', class: 'temporal-link' }, 'Workflow in the Temporal UI', h('span', { class: 'visually-hidden' }, ' (opens in a new tab)')),
+          temporalLink(c),
         ),
       );
     } catch (err) {
