@@ -202,8 +202,8 @@ interface NoticeRow {
   body: Record<string, unknown> | null;
   webhook_url: string | null;
   secret: string | null;
-  /** The secret a PUT replaced, while it still signs beside the current one. */
-  previous_secret: string | null;
+  /** The secrets PUTs replaced that still sign beside the current one, newest first. */
+  retired_secrets: string[];
   /** A reminder's task's status in the projection (null for other notices). */
   task_status: string | null;
 }
@@ -237,13 +237,13 @@ async function recordOutcome(
  * signs (Standard Webhooks lists several signatures separated by spaces; a verifier accepts any one it can check). An
  * unusable replaced secret is left out: the current one alone decides whether a notice can be signed.
  */
-function signatures(current: Webhook, previous: string | null, id: string, at: Date, body: string): string {
+function signatures(current: Webhook, retired: readonly string[], id: string, at: Date, body: string): string {
   const all = [current.sign(id, at, body)];
-  if (previous) {
+  for (const secret of retired) {
     try {
-      all.push(new Webhook(previous).sign(id, at, body));
+      all.push(new Webhook(secret).sign(id, at, body));
     } catch {
-      // not a usable secret: the current signature stands alone
+      // not a usable secret: the others stand without it
     }
   }
   return all.join(' ');
@@ -259,7 +259,8 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   const res = await deps.pool.query<NoticeRow>(
     prepared(
       `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, d.hash AS document_hash, d.body, p.webhook_url, p.secret,
-              CASE WHEN p.previous_secret_until > now() THEN p.previous_secret END AS previous_secret, t.status AS task_status
+              (SELECT coalesce(json_agg(r.e->>'secret' ORDER BY r.n), '[]') FROM jsonb_array_elements(p.retired_secrets) WITH ORDINALITY AS r(e, n)
+                WHERE (r.e->>'until')::timestamptz > now()) AS retired_secrets, t.status AS task_status
          FROM notices n LEFT JOIN documents d ON d.id = $2 LEFT JOIN partners p ON p.org = n.org
               -- Only a reminder reads its task: other notices join nothing more.
               LEFT JOIN tasks t ON n.type = 'reminder' AND t.id = n.task_id
@@ -322,7 +323,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     'user-agent': USER_AGENT,
     'webhook-id': noticeId,
     'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
-    'webhook-signature': signatures(webhook, n.previous_secret, noticeId, sentAt, body),
+    'webhook-signature': signatures(webhook, n.retired_secrets ?? [], noticeId, sentAt, body),
     'idempotency-key': noticeId,
   };
 

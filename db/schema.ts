@@ -31,6 +31,12 @@ export const principals = pgTable(
   (t) => [uniqueIndex('principals_token_hash_idx').on(t.tokenHash)],
 );
 
+/** A replaced partner secret and when it stops signing (ISO time). */
+export interface RetiredSecret {
+  secret: string;
+  until: string;
+}
+
 export const partners = pgTable('partners', {
   org: text('org').primaryKey(),
   kind: text('kind').notNull(),
@@ -38,11 +44,12 @@ export const partners = pgTable('partners', {
   webhookUrl: text('webhook_url'),
   secret: text('secret'),
   /**
-   * The secret a PUT replaced, which signs notices beside the new one until `previous_secret_until`
-   * (TAKEDOWN_SECRET_OVERLAP after the PUT), so the partner can move to the new secret at its own pace.
+   * The secrets PUTs replaced, newest first, each signing notices beside the current one until its `until`
+   * (TAKEDOWN_SECRET_OVERLAP after the PUT that replaced it), so the partner can move to the new secret at its own
+   * pace; a second change within the overlap keeps the first secret signing too (migration 0019). Expired ones are
+   * dropped at the next change.
    */
-  previousSecret: text('previous_secret'),
-  previousSecretUntil: ts('previous_secret_until'),
+  retiredSecrets: jsonb('retired_secrets').$type<RetiredSecret[]>().notNull().default([]),
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
 

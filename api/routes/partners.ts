@@ -21,8 +21,10 @@ const OrgParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a short
 export const DEFAULT_SECRET_OVERLAP_MS = 24 * 3_600_000;
 
 export function partnerJson(p: PartnerRow) {
-  // Until when the replaced secret still signs notices beside the current one (null: it no longer does).
-  const previousSecretUntil = p.previousSecret !== null && p.previousSecretUntil !== null && p.previousSecretUntil > new Date() ? p.previousSecretUntil.toISOString() : null;
+  // Until when a replaced secret still signs notices beside the current one, the last of them (null: none does).
+  const now = Date.now();
+  const ends = p.retiredSecrets.map((r) => Date.parse(r.until)).filter((t) => t > now);
+  const previousSecretUntil = ends.length > 0 ? new Date(Math.max(...ends)).toISOString() : null;
   return { org: p.org, kind: p.kind, name: p.name, webhookUrl: p.webhookUrl, hasSecret: p.secret !== null, previousSecretUntil, updatedAt: p.updatedAt.toISOString() };
 }
 
@@ -64,7 +66,8 @@ export function partnersRouter(deps: ApiDeps): Router {
         throw new ProblemError('validation', 'the webhook URL names a loopback or private address', { webhookUrl: 'must not point at a loopback or private address' });
       }
       const values = { org, kind: body.kind, name: body.name ?? null, webhookUrl: body.webhookUrl ?? null, secret: body.secret ?? null, updatedAt: new Date() };
-      // A new secret: the one it replaces signs beside it for the overlap (sendNotice), so the partner never sees a gap.
+      // A new secret: the one it replaces signs beside it for the overlap (sendNotice), so the partner never sees a gap, and
+      // so do those replaced before it whose overlap has not ended (a second change within the overlap drops none).
       const replaced = sql`${partners.secret} IS NOT NULL AND ${partners.secret} IS DISTINCT FROM excluded.secret`;
       const overlapMs = deps.secretOverlapMs ?? DEFAULT_SECRET_OVERLAP_MS;
       const [row] = await deps.db
@@ -77,8 +80,13 @@ export function partnersRouter(deps: ApiDeps): Router {
             name: values.name,
             webhookUrl: values.webhookUrl,
             secret: values.secret,
-            previousSecret: sql`CASE WHEN ${replaced} THEN ${partners.secret} ELSE ${partners.previousSecret} END`,
-            previousSecretUntil: sql`CASE WHEN ${replaced} THEN now() + make_interval(secs => ${overlapMs / 1000}) ELSE ${partners.previousSecretUntil} END`,
+            // The replaced secret first, then those replaced before that still sign (not the new secret, if it was one).
+            retiredSecrets: sql`CASE WHEN ${replaced} THEN
+              jsonb_build_array(jsonb_build_object('secret', ${partners.secret},
+                'until', to_char((now() + make_interval(secs => ${overlapMs / 1000})) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+              || coalesce((SELECT jsonb_agg(r.e ORDER BY r.n) FROM jsonb_array_elements(${partners.retiredSecrets}) WITH ORDINALITY AS r(e, n)
+                            WHERE (r.e->>'until')::timestamptz > now() AND r.e->>'secret' IS DISTINCT FROM excluded.secret), '[]'::jsonb)
+              ELSE ${partners.retiredSecrets} END`,
             updatedAt: sql`now()`,
           },
         })

@@ -91,7 +91,8 @@ describe('partners', () => {
   it('keeps a replaced secret signing beside the new one for the overlap, and says until when', async () => {
     const [first, second, third] = [secret(), secret(), secret()];
     const put = (s: string) => api.request('PUT', '/v1/partners/rotating', { token: api.adminToken, body: { kind: 'acquirer', webhookUrl: 'https://rotating.example.test/hook', secret: s } });
-    const stored = async () => (await api.db.pool.query("SELECT previous_secret, previous_secret_until FROM partners WHERE org = 'rotating'")).rows[0];
+    const retired = async () =>
+      ((await api.db.pool.query("SELECT retired_secrets FROM partners WHERE org = 'rotating'")).rows[0].retired_secrets as { secret: string; until: string }[]).map((r) => r.secret);
     expect((await put(first)).body.previousSecretUntil).toBeNull();
     const started = Date.now();
     const rotated = await put(second);
@@ -100,15 +101,36 @@ describe('partners', () => {
     const until = Date.parse(rotated.body.previousSecretUntil);
     expect(until - started).toBeGreaterThan(24 * 3600_000 - 60_000);
     expect(until - started).toBeLessThan(24 * 3600_000 + 60_000);
-    expect((await stored()).previous_secret).toBe(first);
-    // The same secret again changes nothing; another one replaces the current, not the one before it.
+    expect(await retired()).toEqual([first]);
+    // The same secret again changes nothing.
     expect((await put(second)).body.previousSecretUntil).toBe(rotated.body.previousSecretUntil);
-    expect((await stored()).previous_secret).toBe(first);
+    expect(await retired()).toEqual([first]);
+    // Another change within the overlap: the first secret keeps signing beside the second, newest first.
     await put(third);
-    expect((await stored()).previous_secret).toBe(second);
+    expect(await retired()).toEqual([second, first]);
+    // Back to the first secret: it is the current one, no longer among the replaced.
+    await put(first);
+    expect(await retired()).toEqual([third, second]);
     const listed = await api.request('GET', '/v1/partners', { token: api.adminToken });
     expect(listed.body.items.find((p: { org: string }) => p.org === 'rotating').previousSecretUntil).toEqual(expect.any(String));
     expect(listed.text).not.toContain('whsec_');
+  });
+
+  it('drops replaced secrets whose overlap has ended at the next change, and lists no end once none signs', async () => {
+    const [first, second, third] = [secret(), secret(), secret()];
+    const put = (s: string) => api.request('PUT', '/v1/partners/expiring', { token: api.adminToken, body: { kind: 'acquirer', webhookUrl: 'https://expiring.example.test/hook', secret: s } });
+    await put(first);
+    await put(second);
+    // The overlap of the first secret has ended (as a day later).
+    await api.db.pool.query(
+      `UPDATE partners SET retired_secrets = jsonb_build_array(jsonb_build_object('secret', $1::text, 'until', to_char((now() - interval '1 second') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))) WHERE org = 'expiring'`,
+      [first],
+    );
+    const listed = await api.request('GET', '/v1/partners', { token: api.adminToken });
+    expect(listed.body.items.find((p: { org: string }) => p.org === 'expiring').previousSecretUntil).toBeNull();
+    await put(third);
+    const { rows } = await api.db.pool.query("SELECT retired_secrets FROM partners WHERE org = 'expiring'");
+    expect((rows[0].retired_secrets as { secret: string }[]).map((r) => r.secret)).toEqual([second]);
   });
 
   it('stores a webhook with a whsec_ secret and never lists the secret', async () => {

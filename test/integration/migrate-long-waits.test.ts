@@ -66,7 +66,7 @@ describe('migrations at start under concurrent starts', () => {
   }, 20_000);
 
   it("applies a migration statement that takes longer than the pool's query timeout", async () => {
-    // The last two migrations pending again (both may run again, see their headers): 0017 creates triggers on `documents`.
+    // The last two migrations pending again (both may run again, see their headers): 0019 alters `partners`.
     const owner = await db.admin();
     try {
       await owner.query('DELETE FROM drizzle.__drizzle_migrations WHERE id IN (SELECT id FROM drizzle.__drizzle_migrations ORDER BY id DESC LIMIT 2)');
@@ -74,13 +74,14 @@ describe('migrations at start under concurrent starts', () => {
       await owner.end();
     }
     expect(await pendingMigrations(db.pool)).toBe(2);
-    // A long transaction writing `documents` (its ROW EXCLUSIVE lock, as a notice being prepared holds) makes 0017's
-    // CREATE TRIGGER wait: as long as a slow statement (an index on a big table) would run. The time it took shows the
-    // wait happened; a newer last pair of migrations that waits for nothing here fails that check, and needs its own lock.
+    // A long transaction reading `partners` (its ACCESS SHARE lock, as a notice being sent holds while it reads the
+    // partner's secrets) makes 0019's ALTER TABLE wait: as long as a slow statement (an index on a big table) would run.
+    // The time it took shows the wait happened; a newer last pair of migrations that waits for nothing here fails that
+    // check, and needs its own lock.
     const writer = await db.admin();
     try {
       await writer.query('BEGIN');
-      await writer.query('LOCK TABLE documents IN ROW EXCLUSIVE MODE');
+      await writer.query('LOCK TABLE partners IN ACCESS SHARE MODE');
       const { outcome, tookMs } = await migrateWhile(writer, 'COMMIT');
       expect(outcome).toBe('migrated');
       expect(tookMs).toBeGreaterThan(QUERY_TIMEOUT_MS);

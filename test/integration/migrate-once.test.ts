@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { pendingMigrations } from '../../db/migrate';
+import { migrateFor, pendingMigrations } from '../../db/migrate';
 import { loadConfig } from '../../scripts/config';
 import { startServices } from '../../scripts/lib/runtime';
 import { migrateOnce } from '../../scripts/migrate';
@@ -50,5 +50,34 @@ describe('migrating once beforehand', () => {
     } finally {
       await services.stop();
     }
+  });
+
+  it("moves a partner's replaced secret that still signs into retired_secrets, and drops the old columns (0019)", async () => {
+    // The schema as before 0019: one replaced secret per partner, with its end.
+    const owner = await db.admin();
+    try {
+      await owner.query('ALTER TABLE partners ADD COLUMN previous_secret text, ADD COLUMN previous_secret_until timestamp (3) with time zone');
+      await owner.query(
+        `INSERT INTO partners (org, kind, secret, previous_secret, previous_secret_until) VALUES
+           ('signing', 'acquirer', 'whsec_new', 'whsec_old', '2999-01-01T00:00:00.123Z'),
+           ('ended', 'acquirer', 'whsec_new', 'whsec_old', now() - interval '1 minute'),
+           ('none', 'acquirer', 'whsec_new', NULL, NULL)`,
+      );
+      await owner.query(`DELETE FROM drizzle.__drizzle_migrations WHERE id = (SELECT max(id) FROM drizzle.__drizzle_migrations)`);
+    } finally {
+      await owner.end();
+    }
+    await migrateFor(db.ownerUrl, db.pool);
+    expect(await pendingMigrations(db.pool)).toBe(0);
+    const { rows } = await db.pool.query<{ org: string; retired_secrets: unknown }>(
+      `SELECT org, retired_secrets FROM partners WHERE org IN ('signing', 'ended', 'none') ORDER BY org`,
+    );
+    expect(rows).toEqual([
+      { org: 'ended', retired_secrets: [] },
+      { org: 'none', retired_secrets: [] },
+      { org: 'signing', retired_secrets: [{ secret: 'whsec_old', until: '2999-01-01T00:00:00.123Z' }] },
+    ]);
+    const columns = await db.pool.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'partners' AND column_name LIKE 'previous_secret%'`);
+    expect(columns.rows).toEqual([]);
   });
 });

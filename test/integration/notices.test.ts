@@ -234,8 +234,15 @@ describe('sendNotice', () => {
   it("signs with the replaced secret beside the current one while it still signs, so either verifies; alone after", async () => {
     const p = await addPartner({ script: [200, 200, 200] });
     const old = `whsec_${randomBytes(32).toString('base64')}`;
-    const setPrevious = (secret: string | null, until: string) =>
-      db.pool.query(`UPDATE partners SET previous_secret = $2, previous_secret_until = now() + $3::interval WHERE org = $1`, [p.org, secret, until]);
+    /** The partner's replaced secrets, newest first, each signing until now + its interval. */
+    const setRetired = (...retired: [secret: string, until: string][]) =>
+      db.pool.query(
+        `UPDATE partners SET retired_secrets = (SELECT coalesce(jsonb_agg(jsonb_build_object('secret', r.secret,
+            'until', to_char((now() + r.until::interval) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY r.n), '[]')
+           FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS r(secret, until, n)) WHERE org = $1`,
+        [p.org, retired.map((r) => r[0]), retired.map((r) => r[1])],
+      );
+    const setPrevious = (secret: string, until: string) => setRetired([secret, until]);
     const sendOne = async () => {
       const { noticeId } = await prepared(p.org);
       expect(await sendNotice(deps(), { noticeId, attempt: 1 })).toMatchObject({ delivered: true });
@@ -263,6 +270,16 @@ describe('sendNotice', () => {
     const kept = await sendOne();
     expect(String(kept.headers['webhook-signature'])).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
     expect(verifies(p.secret, kept)).toBe(true);
+    // Two replaced secrets still signing (the secret changed twice within the overlap): either verifies, as the current.
+    const older = `whsec_${randomBytes(32).toString('base64')}`;
+    await setRetired([old, '1 hour'], [older, '30 minutes']);
+    const three = await sendOne();
+    expect(String(three.headers['webhook-signature']).split(' ')).toHaveLength(3);
+    expect([verifies(p.secret, three), verifies(old, three), verifies(older, three)]).toEqual([true, true, true]);
+    // The older one's overlap over, the other still signs.
+    await setRetired([old, '1 hour'], [older, '-1 second']);
+    const two = await sendOne();
+    expect([verifies(p.secret, two), verifies(old, two), verifies(older, two)]).toEqual([true, true, false]);
   });
 
   it('retries a 503 (ordinary error), then delivers on the next attempt with the same webhook-id', async () => {
