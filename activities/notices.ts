@@ -233,9 +233,9 @@ async function recordOutcome(
 }
 
 /**
- * The webhook-signature header: the current secret's `v1,` signature, and the replaced secret's beside it while it still
- * signs (Standard Webhooks lists several signatures separated by spaces; a verifier accepts any one it can check). An
- * unusable replaced secret is left out: the current one alone decides whether a notice can be signed.
+ * The webhook-signature header: the current secret's `v1,` signature, and beside it one for each replaced secret that
+ * still signs, newest first (Standard Webhooks lists several signatures separated by spaces; a verifier accepts any one
+ * it can check). An unusable replaced secret is left out: the current one alone decides whether a notice can be signed.
  */
 function signatures(current: Webhook, retired: readonly string[], id: string, at: Date, body: string): string {
   const all = [current.sign(id, at, body)];
