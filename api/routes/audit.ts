@@ -129,7 +129,8 @@ export function auditRouter(deps: ApiDeps): Router {
   r.route('/audit/heads')
     .get(auditor, async (req, res) => {
       const q = parseQueryOr422(ChainHeadsQuerySchema, req.query);
-      // Taken before the read: every entry stored before `at` is at or behind one of these heads.
+      // Taken before the read, whose snapshot comes after it: every entry committed before `at` is at or behind one of
+      // these heads (an entry's own `at`, or when it was recorded, may be earlier than a commit that came after the read).
       const at = new Date().toISOString();
       const heads = await chainHeads(deps.pool, q);
       res.json({ at, heads, next: heads.length === q.limit ? heads[heads.length - 1].caseId : null });
