@@ -49,6 +49,14 @@ async function migrateWhile(holder: pgTypes.Client, sql: string): Promise<{ outc
   return { outcome, tookMs };
 }
 
+/** migrateWhile, then: it migrated, only after waiting past the pools' query timeout, and nothing is left pending. */
+async function expectMigratedAfterWaiting(holder: pgTypes.Client, sql: string): Promise<void> {
+  const { outcome, tookMs } = await migrateWhile(holder, sql);
+  expect(outcome).toBe('migrated');
+  expect(tookMs).toBeGreaterThan(QUERY_TIMEOUT_MS);
+  expect(await pendingMigrations(db.pool)).toBe(0);
+}
+
 describe('migrations at start under concurrent starts', () => {
   it("waits for another process that holds the migration lock for longer than the pool's query timeout, instead of failing", async () => {
     // Process A: migrating (a long migration, an index built on a big table), holding the advisory lock.
@@ -56,10 +64,7 @@ describe('migrations at start under concurrent starts', () => {
     try {
       await a.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
       // Process B starts meanwhile: it must wait for A, then find nothing to do.
-      const { outcome, tookMs } = await migrateWhile(a, `SELECT pg_advisory_unlock(${MIGRATION_LOCK})`);
-      expect(outcome).toBe('migrated');
-      expect(tookMs).toBeGreaterThan(QUERY_TIMEOUT_MS);
-      expect(await pendingMigrations(db.pool)).toBe(0);
+      await expectMigratedAfterWaiting(a, `SELECT pg_advisory_unlock(${MIGRATION_LOCK})`);
     } finally {
       await a.end();
     }
@@ -67,12 +72,7 @@ describe('migrations at start under concurrent starts', () => {
 
   it("applies a migration statement that takes longer than the pool's query timeout", async () => {
     // The last two migrations pending again (both may run again, see their headers): 0019 alters `partners`.
-    const owner = await db.admin();
-    try {
-      await owner.query('DELETE FROM drizzle.__drizzle_migrations WHERE id IN (SELECT id FROM drizzle.__drizzle_migrations ORDER BY id DESC LIMIT 2)');
-    } finally {
-      await owner.end();
-    }
+    await db.forgetLastMigrations(2);
     expect(await pendingMigrations(db.pool)).toBe(2);
     // A long transaction reading `partners` (its ACCESS SHARE lock, as a notice being sent holds while it reads the
     // partner's secrets) makes 0019's ALTER TABLE wait: as long as a slow statement (an index on a big table) would run.
@@ -82,10 +82,7 @@ describe('migrations at start under concurrent starts', () => {
     try {
       await writer.query('BEGIN');
       await writer.query('LOCK TABLE partners IN ACCESS SHARE MODE');
-      const { outcome, tookMs } = await migrateWhile(writer, 'COMMIT');
-      expect(outcome).toBe('migrated');
-      expect(tookMs).toBeGreaterThan(QUERY_TIMEOUT_MS);
-      expect(await pendingMigrations(db.pool)).toBe(0);
+      await expectMigratedAfterWaiting(writer, 'COMMIT');
     } finally {
       await writer.end();
     }

@@ -31,12 +31,7 @@ describe('migrating once beforehand', () => {
     };
     expect(await pendingMigrations(db.pool)).toBe(0);
     // The last migration undone in drizzle's record (its SQL can run again): the code is now ahead of the schema.
-    const owner = await db.admin();
-    try {
-      await owner.query('DELETE FROM drizzle.__drizzle_migrations WHERE id = (SELECT max(id) FROM drizzle.__drizzle_migrations)');
-    } finally {
-      await owner.end();
-    }
+    await db.forgetLastMigrations(1);
     expect(await pendingMigrations(db.pool)).toBe(1);
     await expect(startServices(loadConfig(env), log, { embedded: false })).rejects.toThrow(/1 migration\(s\) not applied and TAKEDOWN_MIGRATE_AT_START=false: run `npm run migrate`/);
 
@@ -63,10 +58,10 @@ describe('migrating once beforehand', () => {
            ('ended', 'acquirer', 'whsec_new', 'whsec_old', now() - interval '1 minute'),
            ('none', 'acquirer', 'whsec_new', NULL, NULL)`,
       );
-      await owner.query(`DELETE FROM drizzle.__drizzle_migrations WHERE id = (SELECT max(id) FROM drizzle.__drizzle_migrations)`);
     } finally {
       await owner.end();
     }
+    await db.forgetLastMigrations(1);
     await migrateFor(db.ownerUrl, db.pool);
     expect(await pendingMigrations(db.pool)).toBe(0);
     const { rows } = await db.pool.query<{ org: string; retired_secrets: unknown }>(

@@ -19,6 +19,8 @@ export interface TestDb extends DbHandle {
    * rewriting history behind the application's back, past the append-only triggers.
    */
   tamper(fn: (q: (sql: string, params?: unknown[]) => Promise<pg.QueryResult>) => Promise<unknown>): Promise<void>;
+  /** Undoes the record of the last `n` migrations (drizzle's table), so they count as pending and run again. */
+  forgetLastMigrations(n: number): Promise<void>;
   drop(): Promise<void>;
 }
 
@@ -50,6 +52,14 @@ export async function freshDatabase(label: string, opts: { max?: number } = {}):
     url,
     ownerUrl,
     admin,
+    async forgetLastMigrations(n) {
+      const c = await admin();
+      try {
+        await c.query('DELETE FROM drizzle.__drizzle_migrations WHERE id IN (SELECT id FROM drizzle.__drizzle_migrations ORDER BY id DESC LIMIT $1)', [n]);
+      } finally {
+        await c.end();
+      }
+    },
     async tamper(fn) {
       const c = await admin();
       try {
