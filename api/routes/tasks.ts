@@ -4,7 +4,7 @@ import canonicalize from 'canonicalize';
 import { taskById, taskWithFacts, type InboxPage } from '../../db/queries/tasks';
 import { ProblemError, type ProblemKind } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
-import { checkActor, checkCompletion, completionDataInUtc, mayActOn, type RuleViolation } from '../../domain/rules/tasks';
+import { checkActor, checkOutcome, completionDataInUtc, mayActOn, type RuleViolation } from '../../domain/rules/tasks';
 import { CompleteTaskSchema, TaskListQuerySchema } from '../../domain/schemas';
 import type { Actor, Task } from '../../domain/types';
 import { countInboxRead } from '../../telemetry/metrics';
@@ -105,7 +105,7 @@ export function tasksRouter(deps: ApiDeps): Router {
       if (!retryOfDone) refuseOn(checkActor(task, actor, { taskId: task.id }, facts), task);
       const body = parseOr422(CompleteTaskSchema, bodyOf(req));
       const completion = { taskId: task.id, outcome: body.outcome, data: completionDataInUtc(body.data), ...(body.comment !== undefined ? { comment: body.comment } : {}) };
-      if (!retryOfDone) refuseOn(checkCompletion(task, actor, completion, facts), task);
+      if (!retryOfDone) refuseOn(checkOutcome(task, completion), task);
       try {
         const done = await withTemporalDeadline(deps.temporal, () =>
           deps.temporal.workflow

@@ -278,6 +278,11 @@ export function checkCompletion(
 ): RuleViolation | null {
   const violation = checkActor(task, actor, c, facts);
   if (violation || !task) return violation;
+  return checkOutcome(task, c, now);
+}
+
+/** The data rules alone (422), for a caller that has passed checkActor already. */
+export function checkOutcome(task: Pick<Task, 'type'>, c: Pick<TaskCompletion, 'outcome' | 'data' | 'comment'>, now: number = Date.now()): RuleViolation | null {
   const errors = validateOutcome(task.type, c, now);
   if (Object.keys(errors).length > 0) return { kind: 'invalid', detail: 'the completion does not fit the task', errors };
   return null;
