@@ -50,7 +50,8 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
       }),
     sendNotice: async (args) => {
       try {
-        const result = await sendNotice(noticeDeps, { noticeId: args.noticeId, attempt: Context.current().info.attempt });
+        const { info, cancellationSignal } = Context.current();
+        const result = await sendNotice(noticeDeps, { noticeId: args.noticeId, attempt: info.attempt, signal: cancellationSignal });
         countNoticeAttempt(result.delivered ? (result.reason ?? 'delivered') : (result.reason ?? 'skipped'), args.org);
         return result;
       } catch (err) {
@@ -59,7 +60,7 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
       }
     },
     settleNotices: (args) => settleNotices(deps.pool, args),
-    checkUrls: (args) => checkUrls(deps.urlChecks, args.urls),
+    checkUrls: (args) => checkUrls(deps.urlChecks, args.urls, Context.current().cancellationSignal),
     observeOutcome: async ({ kind, seconds }) => observeOutcomeMetric(kind, seconds),
     archiveHistory: (args) => {
       if (!deps.temporal) throw new Error('this worker has no Temporal client for archiving');

@@ -46,6 +46,11 @@ export interface SendNoticeArgs {
   noticeId: string;
   /** The activity attempt (Temporal's `Context.current().info.attempt`): audit keys include it, so a replayed attempt appends nothing. */
   attempt: number;
+  /**
+   * The activity's cancellation (`Context.current().cancellationSignal`, aborted when its worker is stopping): a
+   * request under way stops at once, and the attempt is audited and retried like one the partner did not answer.
+   */
+  signal?: AbortSignal;
 }
 
 export interface SendNoticeResult {
@@ -338,6 +343,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
       allowPrivate: deps.allowPrivate,
       keepBodyBytes: 1024,
       reuseConnection: true,
+      signal: args.signal,
     });
     status = r.status;
     answer = readableAnswer(r.body);

@@ -15,7 +15,7 @@ export interface UrlCheckDeps {
   deadlineMs?: number;
 }
 
-export type OutboundErrorKind = 'timeout' | 'refused' | 'dns' | 'forbidden_address' | 'invalid_url' | 'network';
+export type OutboundErrorKind = 'timeout' | 'refused' | 'dns' | 'forbidden_address' | 'invalid_url' | 'network' | 'cancelled';
 
 export class OutboundError extends Error {
   constructor(
@@ -175,6 +175,11 @@ export interface GuardedRequest {
    * per notice). Off for URL checks, whose hosts are the merchants'.
    */
   reuseConnection?: boolean;
+  /**
+   * Ends the exchange at once when aborted (the activity's cancellation, which reaches these activities when their
+   * worker is stopping: they do not heartbeat), failing with kind `cancelled` unless the status line has come.
+   */
+  signal?: AbortSignal;
 }
 
 export interface GuardedResponse {
@@ -183,11 +188,12 @@ export interface GuardedResponse {
   body: string;
 }
 
-function classify(err: unknown, timedOut: boolean): OutboundError {
+function classify(err: unknown, timedOut: boolean, cancelled: AbortSignal | undefined): OutboundError {
   if (err instanceof OutboundError) return err;
   const code = (err as { code?: string })?.code;
   const message = (err as Error)?.message ?? String(err);
   if (timedOut) return new OutboundError('timeout', 'timed out');
+  if (cancelled?.aborted) return new OutboundError('cancelled', `stopped: ${(cancelled.reason as Error)?.message ?? String(cancelled.reason)}`);
   if (code === 'EFORBIDDENADDR') return new OutboundError('forbidden_address', message);
   if (code === 'ECONNREFUSED') return new OutboundError('refused', message);
   // The name does not exist, or has no address. EAI_AGAIN is not among them: the resolver could not answer now (a
@@ -238,12 +244,15 @@ export async function guardedRequest(url: string, req: GuardedRequest): Promise<
     throw new OutboundError('forbidden_address', `${target.hostname} is a loopback or private address or name`);
   }
 
+  if (req.signal?.aborted) throw classify(req.signal.reason, false, req.signal);
   const ac = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     ac.abort();
   }, req.timeoutMs);
+  const cancel = () => ac.abort();
+  req.signal?.addEventListener('abort', cancel, { once: true });
   try {
     return await exchange(target, req, ac.signal, () => timedOut, req.reuseConnection === true).catch((err: unknown) => {
       // A reused connection that failed before any answer (Node's reusedSocket case): once more, on a new connection.
@@ -252,6 +261,7 @@ export async function guardedRequest(url: string, req: GuardedRequest): Promise<
     });
   } finally {
     clearTimeout(timer);
+    req.signal?.removeEventListener('abort', cancel);
   }
 }
 
@@ -304,7 +314,7 @@ function exchange(target: URL, req: GuardedRequest, signal: AbortSignal, timedOu
       const code = (err as { code?: string }).code;
       if (answer) answer();
       else if (pooled && outgoing.reusedSocket && !timedOut() && code && STALE_CONNECTION_CODES.has(code)) reject(new StaleConnection(err.message));
-      else reject(classify(err, timedOut()));
+      else reject(classify(err, timedOut(), req.signal));
     });
     outgoing.end(req.body);
   });
@@ -339,13 +349,13 @@ export const CHECK_DEADLINE_MS = 90_000;
 
 const unsureStatus = (status: number) => status >= 500 || status === 408 || status === 429;
 
-async function verdictOf(url: string, deps: UrlCheckDeps, deadline: number): Promise<Checked> {
+async function verdictOf(url: string, deps: UrlCheckDeps, deadline: number, signal: AbortSignal | undefined): Promise<Checked> {
   let current = url;
   try {
     for (let hop = 0; ; hop++) {
       if (Date.now() >= deadline) return { verdict: 'unsure', ...(current !== url ? { finalUrl: current } : {}) };
       const probe = (method: string) =>
-        guardedRequest(current, { method, timeoutMs: deps.timeoutMs, allowPrivate: deps.allowPrivate, headers: { 'user-agent': USER_AGENT, accept: '*/*' } });
+        guardedRequest(current, { method, timeoutMs: deps.timeoutMs, allowPrivate: deps.allowPrivate, headers: { 'user-agent': USER_AGENT, accept: '*/*' }, signal });
       let res = await probe('HEAD');
       // Some servers refuse HEAD; a GET whose body is dropped unread answers the same question.
       if (res.status === 405 || res.status === 501) res = await probe('GET');
@@ -360,15 +370,15 @@ async function verdictOf(url: string, deps: UrlCheckDeps, deadline: number): Pro
   } catch (err) {
     // Refused connections, unknown hosts, forbidden addresses and invalid URLs say the content is not served there; a
     // timeout, a dropped connection or a resolver that could not answer now (EAI_AGAIN) proves nothing.
-    const verdict = err instanceof OutboundError && (err.kind === 'timeout' || err.kind === 'network') ? 'unsure' : 'down';
+    const verdict = err instanceof OutboundError && (err.kind === 'timeout' || err.kind === 'network' || err.kind === 'cancelled') ? 'unsure' : 'down';
     return { verdict, ...(current !== url ? { finalUrl: current } : {}) };
   }
 }
 
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, until: number): Promise<void> {
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, until: number, signal: AbortSignal | undefined): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length && Date.now() < until) await fn(items[next++]);
+    while (next < items.length && Date.now() < until && !signal?.aborted) await fn(items[next++]);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
@@ -378,9 +388,10 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
  * timeout, a dropped connection, a temporary DNS failure, 5xx, 408, 429) is asked again, up to three attempts; any other answer, or no answer
  * after them, is down. A URL answered after redirects is listed in `redirected` with the URL that answered last: a
  * host's "suspended" page reached by a redirect counts as up (erring towards a re-notice that a person reviews, never
- * towards calling content gone), and the case lead sees where the redirect led.
+ * towards calling content gone), and the case lead sees where the redirect led. When `signal` aborts (the activity's
+ * cancellation: its worker is stopping) the check stops its requests and fails at once, to be run again in full.
  */
-export async function checkUrls(deps: UrlCheckDeps, urls: string[]): Promise<UrlCheckResult> {
+export async function checkUrls(deps: UrlCheckDeps, urls: string[], signal?: AbortSignal): Promise<UrlCheckResult> {
   const unique = [...new Set(urls)];
   const checked = new Map<string, Checked>();
   const started = Date.now();
@@ -391,20 +402,24 @@ export async function checkUrls(deps: UrlCheckDeps, urls: string[]): Promise<Url
     unique,
     CONCURRENCY,
     async (url) => {
-      let result = await verdictOf(url, deps, deadline);
+      let result = await verdictOf(url, deps, deadline, signal);
       for (const delay of deps.retryDelaysMs ?? RETRY_DELAYS_MS) {
-        if (result.verdict !== 'unsure' || Date.now() + delay > retryUntil) break;
+        if (result.verdict !== 'unsure' || Date.now() + delay > retryUntil || signal?.aborted) break;
         await new Promise((resolve) => setTimeout(resolve, delay));
-        result = await verdictOf(url, deps, deadline);
+        result = await verdictOf(url, deps, deadline, signal);
       }
       // An answer that came after the deadline is not waited for, so it is not taken either: the result is settled.
       if (Date.now() < deadline) checked.set(url, result);
     },
     deadline,
+    signal,
   );
+  const onAbort = new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
   // Requests still out at the deadline end by their own timeouts; the check answers without them.
-  await Promise.race([checking, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
+  await Promise.race([checking, onAbort, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
   clearTimeout(timer);
+  // Not an answer: the URLs not yet checked would count as up. The activity fails and its next attempt checks them all.
+  if (signal?.aborted) throw new Error(`URL check stopped before its end: ${(signal.reason as Error)?.message ?? String(signal.reason)}`);
   const unchecked = unique.filter((u) => !checked.has(u));
   const redirected = unique.flatMap((url) => {
     const to = checked.get(url)?.finalUrl;

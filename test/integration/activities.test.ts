@@ -1,4 +1,7 @@
 // The activities as the worker registers them (createActivities), run in Temporal's MockActivityEnvironment against PostgreSQL.
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -76,6 +79,48 @@ it('sends a notice with the attempt number from the activity context, counting e
     ['ntc_activities_1', 503, true],
     ['ntc_activities_1', 200, true],
   ]);
+});
+
+it("stops a notice's request and a URL check under way when the worker stops (the activity's cancellation), failing each attempt for a retry", async () => {
+  // A host that takes requests and never answers; timeouts far beyond the test's, so only the cancellation ends them.
+  const silent = http.createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  try {
+    const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 60_000, allowPrivate: true }, urlChecks: { timeoutMs: 60_000, allowPrivate: true } });
+    const shutdownIn = (env: MockActivityEnvironment, ms: number) => setTimeout(() => env.cancel('WORKER_SHUTDOWN'), ms);
+    const check = new MockActivityEnvironment();
+    shutdownIn(check, 200);
+    let started = Date.now();
+    await expect(check.run(acts.checkUrls, { caseId: 'case_activities000009', urls: [`${url}/listing`] })).rejects.toThrow(/^URL check stopped before its end/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+
+    await db.pool.query('INSERT INTO partners (org, kind, webhook_url, secret) VALUES ($1, $2, $3, $4)', ['host-silent', 'hosting_provider', `${url}/hook`, `whsec_${randomBytes(32).toString('base64')}`]);
+    const view = caseViewFixture({ id: 'case_activities000009', status: 'disrupting' });
+    await new MockActivityEnvironment().run(acts.prepareNotice, {
+      noticeId: 'ntc_activities_9',
+      type: 'termination_request' as const,
+      caseId: view.id,
+      taskId: 'tsk_activities_9',
+      org: 'host-silent',
+      view,
+      scope: { channel: view.merchant.paymentChannels[0] },
+      dueAt: '2026-12-05T10:00:00.000Z',
+    });
+    const send = new MockActivityEnvironment({ attempt: 1 });
+    shutdownIn(send, 200);
+    started = Date.now();
+    await expect(send.run(acts.sendNotice, { noticeId: 'ntc_activities_9' })).rejects.toThrow(/not delivered \(cancelled\)/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    const audit = await db.pool.query(`SELECT action, data->>'error' AS error FROM audit_entries WHERE case_id = $1 ORDER BY seq`, [view.id]);
+    expect(audit.rows).toEqual([
+      { action: 'document.rendered', error: null },
+      { action: 'notice.attempt', error: 'cancelled' },
+    ]);
+  } finally {
+    silent.closeAllConnections();
+    await new Promise((resolve) => silent.close(resolve));
+  }
 });
 
 it('abandons notices still under way at case close; an attempt after that sends nothing', async () => {

@@ -419,6 +419,25 @@ describe('sendNotice', () => {
     expect(audit[1]).toMatchObject({ action: 'notice.attempt', data: { outcome: 'retry', error: 'timeout', attempt: 1 } });
   });
 
+  it('stops a request under way at once when the activity is cancelled (its worker stopping), auditing the attempt for a retry', async () => {
+    const p = await addPartner({ script: ['hang', 200] });
+    const { caseId, noticeId } = await prepared(p.org);
+    const stopping = new AbortController();
+    setTimeout(() => stopping.abort(new Error('worker shutting down')), 300);
+    const started = Date.now();
+    // A deadline far beyond the test's: only the cancellation can end this attempt in time.
+    const err = await failureOf(sendNotice({ ...deps(), timeoutMs: 60_000 }, { noticeId, attempt: 1, signal: stopping.signal }));
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(err).not.toBeInstanceOf(ApplicationFailure);
+    expect(err.message).toMatch(/\(cancelled\): stopped: worker shutting down/);
+    expect((await listAudit(db.pool, caseId))[1]).toMatchObject({ action: 'notice.attempt', data: { outcome: 'retry', error: 'cancelled', attempt: 1 } });
+    expect((await db.pool.query('SELECT state FROM notices WHERE id = $1', [noticeId])).rows[0].state).toBe('retrying');
+    // A cancellation that came before the attempt sends nothing; the next attempt delivers, with the same webhook-id.
+    await failureOf(sendNotice(deps(), { noticeId, attempt: 2, signal: stopping.signal }));
+    expect(await sendNotice(deps(), { noticeId, attempt: 3 })).toEqual({ delivered: true, status: 200 });
+    expect(p.received.map((r) => r.headers['webhook-id'])).toEqual([noticeId, noticeId]);
+  });
+
   it('counts a 2xx as delivered once its status line came, though the body is not finished by the deadline', async () => {
     // The contract: a 2xx answer is delivery. Sent again, the partner would be asked twice.
     const p = await addPartner({ script: [{ status: 200, body: '{"accepted":', unfinished: true }] });

@@ -186,6 +186,20 @@ describe('checkUrls', () => {
     expect(r.unchecked).toEqual(slow);
   });
 
+  it('stops at once and fails, rather than answer, when the activity is cancelled (its worker stopping)', async () => {
+    const slow = Array.from({ length: 12 }, (_, i) => `${base}/slow?stop=${i}`);
+    const stopping = new AbortController();
+    setTimeout(() => stopping.abort(new Error('worker shutting down')), 200);
+    const started = Date.now();
+    // Long timeouts and deadline: only the cancellation can end it this soon.
+    const err = await checkUrls({ ...deps, timeoutMs: 30_000, deadlineMs: 60_000 }, [`${base}/gone`, ...slow], stopping.signal).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect((err as Error).message).toBe('URL check stopped before its end: worker shutting down');
+    // The first eight went out together (CONCURRENCY); none was asked again, and the other five never started.
+    expect(asked(`/slow?stop=0`)).toBe(1);
+    expect(asked(`/slow?stop=11`)).toBe(0);
+  });
+
   it('returns empty lists for no URLs', async () => {
     expect(await checkUrls(deps, [])).toEqual({ up: [], down: [] });
   });
@@ -200,6 +214,17 @@ describe('guardedRequest', () => {
     // Without a body to keep it answers at the status line; so a URL check finds such a URL up at once.
     expect(await guardedRequest(`${base}/slow-body`, { method: 'GET', timeoutMs: 300, allowPrivate: true })).toEqual({ status: 200, location: null, body: '' });
     expect(await checkUrls(deps, [`${base}/slow-body`])).toEqual({ up: [`${base}/slow-body`], down: [] });
+  });
+
+  it('fails as cancelled when its signal aborts before the status line, and sends nothing when it had aborted already', async () => {
+    const stopping = new AbortController();
+    setTimeout(() => stopping.abort(new Error('worker shutting down')), 100);
+    const err = await guardedRequest(`${base}/slow?cancel`, { method: 'GET', timeoutMs: 30_000, allowPrivate: true, signal: stopping.signal }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OutboundError);
+    expect(err).toMatchObject({ kind: 'cancelled', message: 'stopped: worker shutting down' });
+    const again = await guardedRequest(`${base}/slow?cancel-before`, { method: 'GET', timeoutMs: 30_000, allowPrivate: true, signal: stopping.signal }).catch((e: unknown) => e);
+    expect(again).toMatchObject({ kind: 'cancelled' });
+    expect(asked('/slow?cancel-before')).toBe(0);
   });
 
   it('still fails as a timeout when no status line came by the deadline', async () => {
