@@ -156,9 +156,10 @@ export function casesRouter(deps: ApiDeps): Router {
       if (q.reference) where.push(eq(cases.reference, q.reference));
       if (q.merchantId) where.push(sql`${cases.merchantIds} @> ${textArray([q.merchantId])}`);
       if (cursor) where.push(sql`(${cases.createdAt}, ${cases.id}) < (${cursor.createdAt}::timestamptz, ${cursor.id})`);
-      // Newest first: a case list is read from the top.
+      // Newest first: a case list is read from the top. Each view comes as its stored JSON text and goes out as it is
+      // (as a single case read's does), so the API neither parses nor re-serialises 50 documents per page.
       const rows = await deps.db
-        .select()
+        .select({ id: cases.id, createdAt: cases.createdAt, view: sql<string>`${cases.view}::text` })
         .from(cases)
         .where(where.length ? and(...where) : undefined)
         .orderBy(desc(cases.createdAt), desc(cases.id))
@@ -169,7 +170,8 @@ export function casesRouter(deps: ApiDeps): Router {
       const scope = actor.roles.includes('auditor') ? undefined : eq(cases.org, actor.org);
       const counted = await deps.db.select({ status: cases.status, n: sql<number>`count(*)::int` }).from(cases).where(scope).groupBy(cases.status);
       const counts = Object.fromEntries(counted.map((c) => [c.status, c.n]));
-      res.json({ items: page.map((c) => c.view), nextCursor: rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null, counts });
+      const nextCursor = rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null;
+      res.type('json').send(`{"items":[${page.map((c) => c.view).join(',')}],"nextCursor":${JSON.stringify(nextCursor)},"counts":${JSON.stringify(counts)}}`);
     })
     .all(methodNotAllowed(['GET', 'POST']));
 

@@ -204,6 +204,14 @@ describe('case lists and reads', () => {
     expect(all).not.toContain(foreign.id);
     // Newest first.
     expect(all.indexOf(mine[2].id)).toBeLessThan(all.indexOf(mine[0].id));
+    // Each item is the case's whole view, as its own read gives it (both send the stored document), less the link to
+    // the Temporal UI that only a single read adds.
+    const listed = await api.request('GET', `/v1/cases?reference=${encodeURIComponent(mine[0].reference)}`, { token: lead.token });
+    expect(listed.headers['content-type']).toMatch(/^application\/json/);
+    const single = (await api.request('GET', `/v1/cases/${mine[0].id}`, { token: lead.token })).body;
+    expect(single.temporalUrl).toMatch(/^http/);
+    delete single.temporalUrl;
+    expect(listed.body.items).toEqual([single]);
 
     const byRef = await api.request('GET', `/v1/cases?reference=${encodeURIComponent(mine[1].reference)}`, { token: lead.token });
     expect(byRef.body.items.map((c: { id: string }) => c.id)).toEqual([mine[1].id]);
