@@ -23,8 +23,8 @@ export interface WorkflowStack {
   namespace: string;
   address: string;
   worker: Worker;
-  /** Starts another worker on the same task queue (restart tests). */
-  startWorker(): Promise<{ worker: Worker; run: Promise<void>; stop(): Promise<void> }>;
+  /** Starts another worker on the same task queue (restart tests); `noticeTimeoutMs` for its notices (default 3 s). */
+  startWorker(opts?: { noticeTimeoutMs?: number }): Promise<{ worker: Worker; run: Promise<void>; stop(): Promise<void> }>;
   stopWorker(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -52,7 +52,7 @@ export async function startWorkflowStack(label: string): Promise<WorkflowStack> 
   const taskQueue = `tq-${label}-${randomBytes(4).toString('hex')}`;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace });
-  const startWorker = async () => {
+  const startWorker = async (opts: { noticeTimeoutMs?: number } = {}) => {
     const { worker, connection: wc } = await createTakedownWorker({
       address,
       namespace,
@@ -61,7 +61,7 @@ export async function startWorkflowStack(label: string): Promise<WorkflowStack> 
       deps: {
         pool: db.pool,
         temporal: client,
-        notices: { timeoutMs: 3_000, allowPrivate: true },
+        notices: { timeoutMs: opts.noticeTimeoutMs ?? 3_000, allowPrivate: true },
         urlChecks: { timeoutMs: 2_000, allowPrivate: true },
       },
     });
@@ -87,8 +87,8 @@ export async function startWorkflowStack(label: string): Promise<WorkflowStack> 
     get worker() {
       return current.worker;
     },
-    startWorker: async () => {
-      current = await startWorker();
+    startWorker: async (opts?: { noticeTimeoutMs?: number }) => {
+      current = await startWorker(opts);
       return current;
     },
     stopWorker: () => current.stop(),
