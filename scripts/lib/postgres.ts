@@ -34,35 +34,49 @@ const PASSWORD = 'takedown-embedded';
 const APP_ROLE = 'takedown_app';
 const APP_PASSWORD = 'takedown-app-embedded';
 
+/** Starts of the server on a new port when the one chosen was taken before PostgreSQL bound it. */
+const START_ATTEMPTS = 3;
+
 export async function startEmbeddedPostgres(opts: { dataDir: string; port?: number; database?: string; log?: (m: string) => void }): Promise<EmbeddedPg> {
   const databaseDir = path.resolve(opts.dataDir, 'postgres');
   makePrivateDir(path.dirname(databaseDir));
-  const port = await freePort(opts.port ?? 5432);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot) {
     // As root, PostgreSQL runs as a `postgres` user that must be able to traverse the data dir to reach its own folder.
     const dir = path.dirname(databaseDir);
     chmodSync(dir, statSync(dir).mode | 0o011);
   }
-  // The last lines PostgreSQL printed, for the error when it does not start (a data dir held by another server, say).
-  const tail = outputTail(12, opts.log);
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: USER,
-    password: PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: isRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
-    onLog: (m) => tail.add(m),
-    onError: (e) => tail.add(String(e)),
-  });
-  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
-  try {
-    await server.start();
-  } catch (err) {
-    throw new Error(`embedded PostgreSQL did not start on port ${port} (data in ${databaseDir}): ${String((err as Error)?.message ?? err ?? 'process exited')}${tail.said()}`);
+  let port: number;
+  let server: EmbeddedPostgres;
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort(opts.port ?? 5432);
+    // The last lines PostgreSQL printed, for the error when it does not start (a data dir held by another server, say).
+    const tail = outputTail(12, opts.log);
+    server = new EmbeddedPostgres({
+      databaseDir,
+      port,
+      user: USER,
+      password: PASSWORD,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: isRoot,
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'unix_socket_directories='],
+      onLog: (m) => tail.add(m),
+      onError: (e) => tail.add(String(e)),
+    });
+    if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
+    try {
+      await server.start();
+      break;
+    } catch (err) {
+      // The port was free when chosen, but another process bound it first (a Temporal dev server starting beside this
+      // one picks its own ports at the same moment): PostgreSQL exits at once, and another free port will do.
+      if (attempt < START_ATTEMPTS && /could not bind .*Address already in use/.test(tail.said())) {
+        opts.log?.(`port ${port} was taken before PostgreSQL bound it; starting it again on another (attempt ${attempt + 1} of ${START_ATTEMPTS})`);
+        continue;
+      }
+      throw new Error(`embedded PostgreSQL did not start on port ${port} (data in ${databaseDir}): ${String((err as Error)?.message ?? err ?? 'process exited')}${tail.said()}`);
+    }
   }
   // If this process dies without stop(), PostgreSQL must not outlive it holding the data dir: SIGINT is a fast shutdown.
   let stopped = false;
