@@ -13,9 +13,14 @@ export function readsCaseInFull(actor: Actor, caseOrg: string): boolean {
   return actor.roles.includes('auditor') || (actor.org === caseOrg && hasAnyRole(actor, ORG_READ_ROLES));
 }
 
+/** Stored JSON documents (their text as PostgreSQL gives it) as one JSON array, without parsing them. */
+export function jsonArray(docs: readonly string[]): string {
+  return `[${docs.join(',')}]`;
+}
+
 /** Task rows as a JSON array of contract Tasks: each row's stored document (tasks.doc, equal to taskFromRow's) joined. */
 export function tasksJson(rows: readonly Pick<TaskRow, 'doc'>[]): string {
-  return `[${rows.map((r) => r.doc).join(',')}]`;
+  return jsonArray(rows.map((r) => r.doc));
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -19,7 +19,7 @@ import { bodyOf } from '../middleware/body';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422, parseQueryOr422 } from '../middleware/validate';
 import { withTemporalDeadline } from '../temporal';
-import { CASE_READ_ROLES, partnerCaseView, readsCaseInFull, tasksJson, type HeldTask } from '../views';
+import { CASE_READ_ROLES, jsonArray, partnerCaseView, readsCaseInFull, tasksJson, type HeldTask } from '../views';
 
 export type CaseRow = typeof cases.$inferSelect;
 
@@ -171,7 +171,7 @@ export function casesRouter(deps: ApiDeps): Router {
       const counted = await deps.db.select({ status: cases.status, n: sql<number>`count(*)::int` }).from(cases).where(scope).groupBy(cases.status);
       const counts = Object.fromEntries(counted.map((c) => [c.status, c.n]));
       const nextCursor = rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null;
-      res.type('json').send(`{"items":[${page.map((c) => c.view).join(',')}],"nextCursor":${JSON.stringify(nextCursor)},"counts":${JSON.stringify(counts)}}`);
+      res.type('json').send(`{"items":${jsonArray(page.map((c) => c.view))},"nextCursor":${JSON.stringify(nextCursor)},"counts":${JSON.stringify(counts)}}`);
     })
     .all(methodNotAllowed(['GET', 'POST']));
 
