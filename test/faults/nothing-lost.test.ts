@@ -30,12 +30,17 @@ const MIN_KILLS = LARGE ? 60 : 20;
 const WAVES = LARGE ? 4 : 1;
 const WAVE_GAP_MS = 15_000;
 /**
- * And some cases' sign-offs wait for this many kills, so that however fast the machine runs the cases, some are still in
- * flight (and then disrupting) when the last kills land: the large profile's last wave, and in the quick profile a
- * quarter of the cases until every kill has landed (a quick run on a fast machine once ended its cases after 18 of 20).
+ * And some cases' sign-offs wait for a number of kills, so that however fast the machine runs the cases, some are still
+ * in flight when the last kills land: in the quick profile a quarter of the cases until every kill has landed (a quick
+ * run on a fast machine once ended its cases after 18 of 20). In the large profile, half of the last wave's until 15
+ * kills before the last, so that cases are disrupting (notices out, partner tasks open) while those kills land, and the
+ * other half until every kill has landed (a large run once ended every case after 49 of 60 kills).
  */
-const HELD_SIGNOFF_AFTER_KILLS = LARGE ? MIN_KILLS - 15 : MIN_KILLS;
-const holdsSignoff = (n: number, wave: number) => (LARGE ? wave === WAVES - 1 : n % 4 === 3);
+const signoffHeldUntil = (n: number, wave: number): number => {
+  if (!LARGE) return n % 4 === 3 ? MIN_KILLS : 0;
+  if (wave !== WAVES - 1) return 0;
+  return n % 2 === 0 ? MIN_KILLS - 15 : MIN_KILLS;
+};
 
 type Scenario = 'clean' | 'rejected' | 'unverified' | 'declined' | 'withdrawn';
 const EXPECTED: Record<Scenario, CaseStatus> = {
@@ -51,8 +56,8 @@ interface CaseRun {
   id: string;
   scenario: Scenario;
   wave: number;
-  /** Its sign-off waits for HELD_SIGNOFF_AFTER_KILLS kills. */
-  held: boolean;
+  /** Its sign-off waits until this many kills have landed (0: not held). */
+  signoffHeldUntil: number;
   withdrawSent: boolean;
 }
 interface Completion {
@@ -249,7 +254,7 @@ async function playHumans(runs: CaseRun[]): Promise<void> {
       const run = byId.get(t.caseId);
       if (!run) continue;
       if (t.type === 'verify_evidence') await completeTask(person(who), t, run.scenario === 'unverified' ? 'rejected' : 'verified', {}, 'hashes do not match');
-      else if (t.type === 'le_signoff' && run.held && counts.kills < HELD_SIGNOFF_AFTER_KILLS) continue;
+      else if (t.type === 'le_signoff' && counts.kills < run.signoffHeldUntil) continue;
       else if (t.type === 'le_signoff') await completeTask(person(who), t, run.scenario === 'rejected' ? 'rejected' : 'approved', {}, 'not enough');
       else if (t.type === 'deconfliction_review') await completeTask(person(who), t, 'proceed');
       else if (t.type === 'resolve_exception') await completeTask(person(who), t, 'retry');
@@ -342,7 +347,7 @@ describe('fault injection', () => {
       const key = `fault-case-${n}-${randomUUID()}`;
       const body = caseBody({ scenario, n });
       const c = await persist('create case', () => person('lead').createCase(body as never, key));
-      runs.push({ id: c.id, scenario, wave, held: holdsSignoff(n, wave), withdrawSent: false });
+      runs.push({ id: c.id, scenario, wave, signoffHeldUntil: signoffHeldUntil(n, wave), withdrawSent: false });
     });
     let allEnded = false;
     const faults = injectFaults(() => allEnded);
