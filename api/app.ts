@@ -127,6 +127,17 @@ function finish(app: Express, logger: Logger): Express {
 }
 
 export function createApp(deps: ApiDeps): Express {
+  // The routers' paths do not overlap, so their order only decides how many a request passes first: the busiest first.
+  return apiApp(deps, [tasksRouter(deps), casesRouter(deps), auditRouter(deps), principalsRouter(deps), partnersRouter(deps)]);
+}
+
+/**
+ * The API's app around the given /v1 routers: everything a request passes besides its route (logging, metrics,
+ * security headers, no-store, authentication, the rate limits, JSON bodies, problem+json), the operations paths and
+ * the console. createApp passes the resource routers; the inbox benchmark's read floor passes one that only sends
+ * fixed bytes, to measure what this stack costs a request that does nothing.
+ */
+export function apiApp(deps: ApiDeps, routers: Router[]): Express {
   bindMetricsPool(deps.pool);
   const app = bareApp();
   app.set('trust proxy', deps.trustProxy ?? false);
@@ -164,12 +175,7 @@ export function createApp(deps: ApiDeps): Express {
   v1.use(authenticating);
   if (deps.rateLimitPerMinute) v1.use(limitPerPrincipal(deps.rateLimitPerMinute));
   v1.use(jsonBody());
-  // The routers' paths do not overlap, so their order only decides how many a request passes first: the busiest first.
-  v1.use(tasksRouter(deps));
-  v1.use(casesRouter(deps));
-  v1.use(auditRouter(deps));
-  v1.use(principalsRouter(deps));
-  v1.use(partnersRouter(deps));
+  for (const router of routers) v1.use(router);
   app.use('/v1', v1);
   // Operations paths are outside /v1: after it, so API requests do not pass through them. /metrics authenticates
   // through the same failed-authentication limit as /v1 (one count per address for both).

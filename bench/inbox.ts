@@ -56,6 +56,9 @@ function hitRatio(c: CacheCounts | undefined): string {
   return all === 0 ? 'no inbox answers' : `${num((c.hit / all) * 100, 1)} % (${int(c.hit)} hits, ${int(c.shared)} shared, ${int(c.miss)} misses${c.off ? `, ${int(c.off)} uncached` : ''})`;
 }
 
+/** Rounds of every read in turn (its warm-up count each, a quarter for the board) before the first is measured. */
+const WARMUP_ROUNDS = 3;
+
 /** Shares of the saturated throughput at which each read is paced after the half-rate run, for its capacity under the target. */
 const LADDER = [0.65, 0.8, 0.9];
 
@@ -77,6 +80,20 @@ interface LoadResult {
 }
 
 type CpuDiff = ReturnType<typeof CpuMeter.diff>;
+
+/** Rounds in which each read and its floors take turns (bench/lib/sut.ts readFloor serves the floors). */
+const FLOOR_ROUNDS = 2;
+
+type FloorServer = 'api' | 'express' | 'node';
+
+/** One read beside its floors: `read` is the API's route as served, the others the floor servers sending its bytes. */
+interface FloorRun {
+  read: string;
+  variants: { server: 'read' | FloorServer; runs: LoadResult[] }[];
+}
+
+/** Requests per second over a variant's rounds. */
+const floorRate = (runs: LoadResult[]) => runs.reduce((a, r) => a + r.latencies.length, 0) / (runs.reduce((a, r) => a + r.wallMs, 0) / 1000);
 
 interface Req {
   method: string;
@@ -229,13 +246,13 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     ];
     const before = await indexStats(db);
     const meter = new CpuMeter({ sut: sut.started.pid, temporal: ctx.env.temporal.process.pid, postgres: ctx.env.postgresPid });
-    const measured = async (name: string, n: number, concurrency: number, req: (i: number) => Req, opts: { intervalMs?: number } = {}) => {
+    const measured = async (name: string, n: number, concurrency: number, req: (i: number) => Req, opts: { intervalMs?: number; client?: HttpJson } = {}) => {
       // /metrics reads gauges from PostgreSQL: scraped outside the window of the statement statistics and the CPU meter.
       const counts = await cacheCounts(h, adminToken);
       await resetStatements(db.pool);
       await api.loopDelay(true);
       const a = meter.sample();
-      const r = await load(ctx, h, name, n, concurrency, req, opts);
+      const r = await load(ctx, opts.client ?? h, name, n, concurrency, req, opts);
       const cpu = CpuMeter.diff(a, meter.sample());
       const loop = await api.loopDelay(true);
       const statements = await topStatements(db.pool, 4);
@@ -245,6 +262,17 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const results: { serial: LoadResult; loaded: LoadResult; paced: LoadResult; ladder: LoadResult[] }[] = [];
     let inboxRequests = 0;
     const inboxCountsBefore = await cacheCounts(h, adminToken);
+    // Every read in turn, before any is measured: the API process and the driver run the whole HTTP path hot, as a
+    // server that has been up a while does. With only its own warm-up before it, the first read measured (the inbox)
+    // was measured on processes still warming (API CPU per request 0.79 ms in its run, 0.51 ms later in the same run).
+    for (let round = 0; round < WARMUP_ROUNDS; round++) {
+      for (const r of reads) {
+        progress.phase(`inbox: warming up, round ${round + 1} of ${WARMUP_ROUNDS}: ${r.name}`);
+        await load(ctx, h, `${r.name} warm-up`, r.name.startsWith('GET /v1/cases (') ? Math.round(p.warmup / 4) : p.warmup, p.clients, r.req);
+        if (r.name.startsWith('GET /v1/tasks')) inboxRequests += p.warmup;
+        progress.done();
+      }
+    }
     for (const r of reads) {
       progress.phase(`inbox: ${r.name}`);
       // The load loops read answers as bytes only (the clients' parsing is not the API's cost); one answer is checked in full.
@@ -294,6 +322,46 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     inboxRequests += p.requests;
     const writesPerSecond = writes / (underWrites.wallMs / 1000);
     progress.done(`p50 ${ms(underWrites.summary.p50)}, p99 ${ms(underWrites.summary.p99)}, ${int(underWrites.rps)} req/s, ${int(writesPerSecond)} writes/s; cache hits ${hitRatio(underWrites.cache)}`);
+
+    // The reads against their floor: servers in the API's own process that send each read's answer as fixed bytes and do
+    // nothing else, the read and its floors taking turns, so that drift hits them alike.
+    progress.phase('inbox: the reads against their floor');
+    const bytesOf = async (r: Req) => String((await h.ok<string>(r.method, r.path, { token: r.token, raw: true })).body);
+    const floorUrls = await api.readFloor({
+      inbox: await bytesOf(reads[0].req(0)),
+      case: await bytesOf(reads[1].req(0)),
+      partner: await bytesOf(reads[2].req(0)),
+    });
+    const floorClients = Object.fromEntries(Object.entries(floorUrls).map(([k, url]) => [k, new HttpJson(url, p.clients + 8)])) as Record<FloorServer, HttpJson>;
+    const floors: FloorRun[] = [];
+    try {
+      const plans: { read: (typeof reads)[number]; bytes: string; token: string; servers: FloorServer[] }[] = [
+        { read: reads[0], bytes: 'inbox', token: visa.token, servers: ['api', 'express', 'node'] },
+        { read: reads[1], bytes: 'case', token: lead.token, servers: ['api'] },
+        { read: reads[2], bytes: 'partner', token: visa.token, servers: ['api'] },
+      ];
+      for (const plan of plans) {
+        const floorReq = (): Req => ({ method: 'GET', path: `/v1/floor/${plan.bytes}`, token: plan.token });
+        for (const server of plan.servers) await load(ctx, floorClients[server], `floor (${server}) warm-up`, p.warmup, p.clients, floorReq);
+        const variants: FloorRun['variants'] = [{ server: 'read', runs: [] }, ...plan.servers.map((server) => ({ server, runs: [] as LoadResult[] }))];
+        for (let round = 0; round < FLOOR_ROUNDS; round++) {
+          for (const v of variants) {
+            const n = Math.round(p.requests / FLOOR_ROUNDS);
+            const client = v.server === 'read' ? h : floorClients[v.server];
+            if (v.server === 'read' && plan.read === reads[0]) inboxRequests += n;
+            v.runs.push(await measured(`${plan.read.name} ${v.server === 'read' ? 'as served' : `floor (${v.server})`}, round ${round + 1}`, n, p.clients, v.server === 'read' ? plan.read.req : floorReq, { client }));
+          }
+        }
+        floors.push({ read: plan.read.name, variants });
+      }
+    } finally {
+      for (const c of Object.values(floorClients)) c.close();
+    }
+    progress.done(
+      floors
+        .map((f) => `${f.read}: ${f.variants.map((v) => `${v.server} ${int(floorRate(v.runs))} req/s, p99 ${ms(summarize(v.runs.flatMap((r) => r.latencies)).p99)}`).join('; ')}`)
+        .join(' | '),
+    );
 
     // A separate pass under the CPU profiler (it slows the process a little, so it is not the measured one).
     const profiles: { name: string; cpu: CpuSummary; rps: number }[] = [];
@@ -357,6 +425,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       inboxCache,
       underWrites,
       writesPerSecond,
+      floors,
     });
   } finally {
     http?.close();
@@ -384,6 +453,7 @@ interface Collected {
   inboxCache: CacheCounts;
   underWrites: LoadResult;
   writesPerSecond: number;
+  floors: FloorRun[];
 }
 
 /** Means of consecutive, non-overlapping runs of `size` values (a shorter last run is left out unless it is the only one). */
@@ -392,6 +462,65 @@ function windowMeans(values: readonly number[], size: number): number[] {
   for (let i = 0; i + size <= values.length; i += size) out.push(mean(values.slice(i, i + size)));
   if (out.length > 0) return out;
   return [values.length > 0 ? mean(values) : 0];
+}
+
+const FLOOR_LABELS: Record<FloorRun['variants'][number]['server'], string> = {
+  read: 'the read as served',
+  api: "its bytes sent by a route that does nothing else, in the API's own app (logging, metrics, security headers, no-store, authentication)",
+  express: 'its bytes sent by Express with no middleware',
+  node: "its bytes sent by Node's http module alone",
+};
+
+/** A read and its floors over their rounds: rate, latency, the API process's CPU per request, its loop busy. */
+function floorSummary(v: FloorRun['variants'][number]) {
+  const n = v.runs.reduce((a, r) => a + r.latencies.length, 0) || 1;
+  return {
+    rps: floorRate(v.runs),
+    latency: summarize(v.runs.flatMap((r) => r.latencies)),
+    cpu: v.runs.reduce((a, r) => a + (r.cpu?.byName.sut ?? 0), 0) / n,
+    busy: mean(v.runs.map((r) => r.loop?.utilization ?? 0)),
+  };
+}
+
+function floorSection(floors: FloorRun[], clients: number): string {
+  if (floors.length === 0) return '';
+  const rows = floors.flatMap((f) => {
+    const read = floorSummary(f.variants[0]);
+    return f.variants.map((v, i) => {
+      const x = floorSummary(v);
+      return [
+        i === 0 ? f.read : '',
+        FLOOR_LABELS[v.server],
+        int(x.rps),
+        ms(x.latency.p50),
+        ms(x.latency.p99),
+        ms(x.cpu),
+        i === 0 ? '' : num(x.cpu / read.cpu, 2),
+        `${num(x.busy * 100, 0)} %`,
+      ];
+    });
+  });
+  const inbox = floors.find((f) => f.read.startsWith('GET /v1/tasks'));
+  const stack = inbox?.variants.find((v) => v.server === 'api');
+  const read = inbox && floorSummary(inbox.variants[0]);
+  const floor = stack && floorSummary(stack);
+  return `
+**The reads against their floor.** What does this stack cost a read that does no work at all? In the API's own
+process, beside the API, \`bench/lib/sut.ts\` serves each read's answer as fixed bytes (the exact answer it gave) from
+three servers: a route that only sends them inside the API's own app (\`apiApp\` in \`api/app.ts\`, so the request
+passes everything an API request passes but its route), Express with no middleware, and Node's http module alone. Each
+read and its floors take turns, ${FLOOR_ROUNDS} rounds, ${clients} clients in a closed loop as above:
+
+${table(['read', 'served by', 'req/s', 'p50', 'p99', 'API process CPU per request', '÷ the read', 'loop busy'], rows)}
+${
+  read && floor
+    ? `
+For the inbox, the stack alone (logging, metrics, security headers, authentication, Express's routing, writing the
+answer) costs ${ms(floor.cpu)} of the ${ms(read.cpu)} per request (${num((floor.cpu / read.cpu) * 100, 0)} %), and with nothing else to do it answers
+${clients} clients at ${int(floor.rps)} req/s with a p99 of ${ms(floor.latency.p99)} (target < 50 ms ${floor.latency.p99 < 50 ? 'met' : 'missed'} by the floor itself).
+`
+    : ''
+}`;
 }
 
 function report(ctx: BenchContext, p: (typeof PROFILES)['full'], c: Collected): BenchResult {
@@ -449,7 +578,8 @@ ${num(c.sizes.tasks / 1024 ** 2, 1)} MiB (tasks_inbox_idx ${num(c.sizes.inbox / 
 ${table(['partner org', 'tasks', 'open'], orgRows)}
 
 Plus ${p.realCases} real cases started through the API and waiting at \`verify_evidence\`, whose tasks are then completed.
-Each read runs three ways after ${p.warmup} warm-up requests: **saturated**, ${p.clients} clients in a closed loop (each sends its
+First every read runs in turn, ${WARMUP_ROUNDS} rounds of ${p.warmup} requests each (${Math.round(p.warmup / 4)} for the board), so that no read is measured on processes
+still warming up. Then each read runs three ways after ${p.warmup} more warm-up requests: **saturated**, ${p.clients} clients in a closed loop (each sends its
 next request when answered: the API's maximum throughput, where latency is queueing, ≈ clients ÷ throughput); **paced**, the
 same ${p.clients} clients sending on a fixed schedule at half that throughput, latency counted from the scheduled time; and
 **one client**, one request at a time (service time). API and worker share one process as in \`npm start\`, with a pool of
@@ -504,6 +634,7 @@ ${table(
   c.results.map(({ loaded: r, paced }) => [r.name, ...[r, paced].flatMap((x) => (x.loop ? [`${num(x.loop.utilization * 100, 0)} %`, `${ms(x.loop.p50)} / ${ms(x.loop.p99)} / ${ms(x.loop.max)}`] : ['', '']))]),
 )}
 
+${floorSection(c.floors, p.clients)}
 Inside PostgreSQL (pg_stat_statements over the ${p.clients}-client runs), the statements each request makes, by total time:
 
 ${table(
@@ -556,9 +687,9 @@ ${c.explainCase}
 `;
   return {
     section,
-    raw: { settings: p, seed: c.seed, sizes: c.sizes, results: c.results, complete: [c.completeVerify, c.completeSignoff], explain: c.explain, scans: c.scans, inboxCache: c.inboxCache, underWrites: c.underWrites, writesPerSecond: c.writesPerSecond },
+    raw: { settings: p, seed: c.seed, sizes: c.sizes, results: c.results, complete: [c.completeVerify, c.completeSignoff], explain: c.explain, scans: c.scans, inboxCache: c.inboxCache, underWrites: c.underWrites, writesPerSecond: c.writesPerSecond, floors: c.floors },
     // Every request of every run is answered 200 when all is well.
-    problems: [...c.results.flatMap((r) => [r.serial, r.loaded, r.paced, ...r.ladder]), c.underWrites, c.completeVerify, c.completeSignoff].flatMap((r) => {
+    problems: [...c.results.flatMap((r) => [r.serial, r.loaded, r.paced, ...r.ladder]), c.underWrites, c.completeVerify, c.completeSignoff, ...c.floors.flatMap((f) => f.variants.flatMap((v) => v.runs))].flatMap((r) => {
       const other = Object.entries(r.statuses).filter(([status]) => status !== '200');
       return other.length > 0 ? [`${r.name}${r.paced ? ' (paced)' : ''}: answered ${other.map(([st, n]) => `${st === '0' ? 'no answer' : st}×${n}`).join(', ')}`] : [];
     }),

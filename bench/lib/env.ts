@@ -12,7 +12,7 @@ import { startEmbeddedPostgres, type EmbeddedPg } from '../../scripts/lib/postgr
 import { locateTemporalCli } from '../../scripts/lib/temporal-cli';
 import { startTemporalDevServer, type DevServer } from '../../scripts/lib/temporal-server';
 import { findPostmaster } from './cpu';
-import type { ActivityStats, LoopDelay, SutConfig, SutEvent, SutMemory, SutRequest, SutResponse, SutStarted } from './sut-protocol';
+import type { ActivityStats, LoopDelay, ReadFloorUrls, SutConfig, SutEvent, SutMemory, SutRequest, SutResponse, SutStarted } from './sut-protocol';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** Raw samples and CPU profiles of the last run (not committed). */
@@ -54,6 +54,8 @@ export interface Sut {
   activityStats(reset: boolean): Promise<ActivityStats>;
   /** The child's main-thread event-loop delay and utilization since the last reset. */
   loopDelay(reset: boolean): Promise<LoopDelay>;
+  /** Starts the read floor's servers in the child, answering with these bytes by name (bench/inbox.ts). */
+  readFloor(bodies: Record<string, string>): Promise<ReadFloorUrls>;
   /** Floor waits opening, as the floor's activities announce them. */
   onReady(listener: (e: SutEvent) => void): void;
   stop(): Promise<void>;
@@ -212,6 +214,7 @@ export async function startBenchEnv(opts: { log: (m: string) => void }): Promise
       memory: () => call<SutMemory>({ kind: 'memory' }),
       activityStats: (reset: boolean) => call<ActivityStats>({ kind: 'activityStats', reset }),
       loopDelay: (reset: boolean) => call<LoopDelay>({ kind: 'loopDelay', reset }),
+      readFloor: (bodies: Record<string, string>) => call<ReadFloorUrls>({ kind: 'readFloor', bodies }),
       onReady: (listener) => readyListeners.push(listener),
       profile: async (name: string) => {
         await call({ kind: 'profileStart' });

@@ -34,11 +34,12 @@ export class HttpJson {
   /**
    * Resolves with any status (the caller decides); rejects on network errors only. `bytesOnly`: the body is read but
    * neither decoded nor parsed, and `body` is its length (load loops: a real client's parsing happens on its own machine).
+   * `raw`: `body` is the text as it came, never parsed.
    */
   request<T = unknown>(
     method: string,
     path: string,
-    opts: { token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number; bytesOnly?: boolean } = {},
+    opts: { token?: string; body?: unknown; headers?: Record<string, string>; timeoutMs?: number; bytesOnly?: boolean; raw?: boolean } = {},
   ): Promise<HttpResult<T>> {
     const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
     const headers: Record<string, string> = { accept: 'application/json', ...(opts.headers ?? {}) };
@@ -63,7 +64,7 @@ export class HttpJson {
           }
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown = text;
-          if (/json/.test(String(res.headers['content-type'] ?? ''))) {
+          if (!opts.raw && /json/.test(String(res.headers['content-type'] ?? ''))) {
             try {
               body = JSON.parse(text);
             } catch {

@@ -34,6 +34,7 @@ export type SutRequest =
   | { id: number; kind: 'profileStop'; file: string }
   | { id: number; kind: 'activityStats'; reset: boolean }
   | { id: number; kind: 'loopDelay'; reset: boolean }
+  | { id: number; kind: 'readFloor'; bodies: Record<string, string> }
   | { id: number; kind: 'stop' };
 
 /** Unsolicited messages from the child: a floor wait is open (see bench/lib/floor-activities.ts). */
@@ -49,6 +50,17 @@ export type ActivityStats = Record<string, { count: number; totalMs: number; max
 export type SutResponse =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; error: string };
+
+/**
+ * The read floor (bench/inbox.ts): servers in the API's process that answer `GET /v1/floor/<name>` with fixed bytes and do
+ * nothing else. node: Node's http module alone; express: Express with no middleware; api: the API's own app and
+ * middleware (apiApp) with that one route instead of its routers, so the request is authenticated, logged and counted.
+ */
+export interface ReadFloorUrls {
+  node: string;
+  express: string;
+  api: string;
+}
 
 export interface SutStarted {
   apiUrl: string | null;

@@ -1,6 +1,7 @@
 // The system under test as a child process: the takedown worker, the floor worker and the HTTP API, as `npm start` runs them.
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import fsp from 'node:fs/promises';
+import http from 'node:http';
 import { monitorEventLoopDelay, performance as perf, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { Session } from 'node:inspector/promises';
@@ -8,7 +9,8 @@ import path from 'node:path';
 import { Client, type Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { pino } from 'pino';
-import { createApp } from '../../api/app';
+import express, { Router } from 'express';
+import { apiApp, createApp, type ApiDeps } from '../../api/app';
 import { PrincipalCache } from '../../api/principal-cache';
 import { connectDb, type DbHandle } from '../../db/client';
 import { serveHttp, type HttpServing } from '../../scripts/lib/http-server';
@@ -16,7 +18,7 @@ import { connectTemporal } from '../../scripts/lib/runtime';
 import { createTakedownWorker } from '../../scripts/lib/worker';
 import { threadsOf } from './cpu';
 import { createFloorActivities } from './floor-activities';
-import type { ActivityStats, LoopDelay, SutConfig, SutEvent, SutMemory, SutRequest, SutResponse, SutStarted } from './sut-protocol';
+import type { ActivityStats, LoopDelay, ReadFloorUrls, SutConfig, SutEvent, SutMemory, SutRequest, SutResponse, SutStarted } from './sut-protocol';
 
 let logFile = '';
 const writeLog = (line: string) => {
@@ -31,6 +33,8 @@ interface Running {
   maxCachedWorkflows: number | null;
   server?: HttpServing;
   principals?: PrincipalCache;
+  apiDeps?: ApiDeps;
+  floors: HttpServing[];
 }
 
 let running: Running | undefined;
@@ -86,7 +90,7 @@ async function start(config: SutConfig): Promise<SutStarted> {
   const db = connectDb(config.databaseUrl, { applicationName: 'bench-sut' });
   const connection = await connectTemporal(config.temporalAddress);
   const client = new Client({ connection, namespace: config.namespace });
-  const r: Running = { db, connection, workers: [], maxCachedWorkflows: null };
+  const r: Running = { db, connection, workers: [], maxCachedWorkflows: null, floors: [] };
   // The workflow threads are Node worker threads named like every other "node" thread: they are the ones that appear
   // while the Temporal workers are created. libuv's pool threads start on first use, so they are started before.
   await fsp.access('.');
@@ -133,7 +137,7 @@ async function start(config: SutConfig): Promise<SutStarted> {
     const logger = pino({ level: 'warn' }, pino.destination({ dest: config.logFile, sync: false }));
     // As in `npm start` (scripts/lib/system.ts): principals remembered while PostgreSQL notifies changes.
     r.principals = await PrincipalCache.forPool(db.pool, { logger });
-    const app = createApp({
+    r.apiDeps = {
       principals: r.principals,
       pool: db.pool,
       db: db.db,
@@ -142,13 +146,38 @@ async function start(config: SutConfig): Promise<SutStarted> {
       namespace: config.namespace,
       adminToken: config.api.adminToken,
       logger,
-    });
+    };
+    const app = createApp(r.apiDeps);
     // The product's own server (timeouts, keep-alive), as `npm start` serves the API.
     r.server = await serveHttp(app, '127.0.0.1', 0);
     apiUrl = r.server.url;
   }
   running = r;
   return { apiUrl, pid: process.pid, poolMax: db.pool.options.max ?? 10, workflowThreads };
+}
+
+/** Starts the read floor's three servers (ReadFloorUrls) in this process, beside the API, on the bytes given by name. */
+async function readFloor(bodies: Record<string, string>): Promise<ReadFloorUrls> {
+  const r = running;
+  if (!r?.apiDeps) throw new Error('the read floor needs the API (start it with config.api)');
+  const bytes = new Map(Object.entries(bodies).map(([name, text]) => [name, Buffer.from(text, 'utf8')]));
+  const route = Router().get('/floor/:name', (req, res) => {
+    const body = bytes.get(String(req.params.name));
+    if (!body) res.status(404).end();
+    else res.type('json').send(body);
+  });
+  const bare = express();
+  bare.disable('x-powered-by');
+  bare.set('etag', false);
+  bare.use('/v1', route);
+  const node = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const body = bytes.get(decodeURIComponent(req.url?.replace(/^\/v1\/floor\//, '') ?? ''));
+    if (!body) res.writeHead(404).end();
+    else res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length }).end(body);
+  };
+  const servers = await Promise.all([serveHttp(node, '127.0.0.1', 0), serveHttp(bare, '127.0.0.1', 0), serveHttp(apiApp(r.apiDeps, [route]), '127.0.0.1', 0)]);
+  r.floors.push(...servers);
+  return { node: servers[0].url, express: servers[1].url, api: servers[2].url };
 }
 
 function memory(): SutMemory {
@@ -194,6 +223,7 @@ async function stop(): Promise<void> {
   if (!r) return;
   // The load is over: nothing in flight is worth waiting for.
   await r.server?.stop(0);
+  for (const f of r.floors) await f.stop(0);
   await r.principals?.close();
   for (const w of r.workers) if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
   for (const w of r.workers) {
@@ -216,6 +246,7 @@ process.on('message', (raw) => {
     if (req.kind === 'profileStart') return profileStart();
     if (req.kind === 'profileStop') return profileStop(req.file);
     if (req.kind === 'loopDelay') return loopDelay(req.reset);
+    if (req.kind === 'readFloor') return readFloor(req.bodies);
     if (req.kind === 'activityStats') {
       const out = stats;
       if (req.reset) stats = {};
