@@ -1,6 +1,6 @@
 // The HTTP server of the API and of the worker's operations endpoints: timeouts, keep-alive, and a shutdown that drains.
 import http from 'node:http';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 
 export interface HttpServing {
   url: string;
@@ -27,12 +27,45 @@ export function serverUrl(host: string, port: number): string {
   return `http://[${address}]:${port}`;
 }
 
+/**
+ * Server options under which an Express app's requests and responses are born with the prototypes Express gives them
+ * (`app.request`, `app.response`), or none for any other listener.
+ *
+ * Express's `app.handle` calls `Object.setPrototypeOf` on every request and response Node's server made. Once a property
+ * is added to such an object (Express and the middleware add several), V8 gives it a hidden class (map) of its own, not
+ * shared with the previous request's (checked with `%HaveSameMap`): the inline caches of every function touching requests
+ * (Node's http code, Express, the middleware) see a new map each time and lose their fast paths, and the new maps, made
+ * in the old generation, fill it until a full collection. With objects built on those prototypes in the first place,
+ * Express's call changes nothing (the prototype is already the one asked for) and every request shares the same maps. The objects are what they would be after that call: Node's
+ * constructors initialise them, `instanceof` holds as before. Measured on the inbox's answer bytes sent through the
+ * API's middleware (bench/inbox.ts, "The reads against their floor"): see docs/performance-experiments.md.
+ */
+export function expressServerOptions(app: unknown): Pick<http.ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
+  const { request, response } = (app ?? {}) as { request?: unknown; response?: unknown };
+  if (!isPrototypeOf(request, http.IncomingMessage) || !isPrototypeOf(response, http.ServerResponse)) return {};
+  // Node's http constructors are plain functions (not classes), so a subtype's constructor may call them on `this`.
+  const IncomingMessage = function AppRequest(this: http.IncomingMessage, socket: Socket) {
+    Reflect.apply(http.IncomingMessage, this, [socket]);
+  } as unknown as typeof http.IncomingMessage;
+  IncomingMessage.prototype = request;
+  const ServerResponse = function AppResponse(this: http.ServerResponse, req: http.IncomingMessage, options?: unknown) {
+    Reflect.apply(http.ServerResponse, this, [req, options]);
+  } as unknown as typeof http.ServerResponse;
+  ServerResponse.prototype = response;
+  return { IncomingMessage, ServerResponse };
+}
+
+/** `proto` is an object whose chain holds `base.prototype` (as Express's request and response prototypes do). */
+function isPrototypeOf<T>(proto: unknown, base: { prototype: T }): proto is T {
+  return typeof proto === 'object' && proto !== null && Object.prototype.isPrototypeOf.call(base.prototype, proto);
+}
+
 /** Serves a request listener (an Express app) on host:port (0: any free port) until stop(). */
 export async function serveHttp(app: http.RequestListener, host: string, port: number): Promise<HttpServing> {
   let draining = false;
   // Answers not yet started, so that a drain can still mark them.
   const pending = new Set<http.ServerResponse>();
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(expressServerOptions(app), (req, res) => {
     // Once draining, every answer closes its connection, so keep-alive clients reconnect elsewhere.
     if (draining) res.setHeader('Connection', 'close');
     else {

@@ -20,6 +20,7 @@ import { caseWorkflowId } from '../../domain/ids';
 import type { CaseStatus, Role, Task } from '../../domain/types';
 import { ApiError, TakedownClient } from '../../scripts/lib/api-client';
 import { startPartnerSimulator, type PartnerSimulator } from '../../scripts/lib/partner-simulator';
+import { expressServerOptions } from '../../scripts/lib/http-server';
 import { quietRuntime } from '../support/stack';
 import { ROOT, Servers, spawnWorker, type WorkerProcess } from './processes';
 
@@ -126,7 +127,7 @@ beforeAll(async () => {
     logger: pino({ level: 'silent' }),
     principals,
   });
-  apiServer = http.createServer(app);
+  apiServer = http.createServer(expressServerOptions(app), app);
   await new Promise<void>((r) => apiServer.listen(0, '127.0.0.1', r));
   apiUrl = `http://127.0.0.1:${(apiServer.address() as AddressInfo).port}`;
   admin = new TakedownClient({ baseUrl: apiUrl, token: adminToken, retries: 8 });

@@ -9,6 +9,7 @@ import { createApp } from '../../api/app';
 import { namesPrivateHost } from '../../activities/url-checks';
 import { PrincipalCache } from '../../api/principal-cache';
 import type { Role } from '../../domain/types';
+import { expressServerOptions } from '../../scripts/lib/http-server';
 import { freshDatabase, type TestDb } from './db';
 
 export interface ApiResponse {
@@ -128,7 +129,8 @@ export async function startApi(
     ...(opts.inboxCacheMb !== undefined ? { inboxCacheMb: opts.inboxCacheMb } : {}),
     principals,
   });
-  const server = http.createServer(app);
+  // As serveHttp makes the product's server: requests and responses born with Express's prototypes.
+  const server = http.createServer(expressServerOptions(app), app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const request = (method: string, path: string, o: RequestOptions = {}) => rawRequest(port, method, path, o);

@@ -1,7 +1,8 @@
-// The API's HTTP server stops by draining: keep-alive clients, even busy ones, never hold a shutdown up.
+// The API's HTTP server: it stops by draining (keep-alive clients, even busy ones, never hold a shutdown up), and builds an Express app's requests on Express's prototypes.
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { serveHttp, serverUrl, type HttpServing } from '../../scripts/lib/http-server';
+import express from 'express';
+import { expressServerOptions, serveHttp, serverUrl, type HttpServing } from '../../scripts/lib/http-server';
 import { getOver, type Answer } from '../support/keep-alive';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -105,5 +106,79 @@ describe('HTTP server shutdown', () => {
     expect(serverUrl('0.0.0.0', 3000)).toBe('http://0.0.0.0:3000');
     expect(serverUrl('127.0.0.1', 3000)).toBe('http://127.0.0.1:3000');
     expect(serverUrl('api.internal', 3000)).toBe('http://api.internal:3000');
+  });
+});
+
+describe("HTTP server for an Express app: requests and responses born with Express's prototypes", () => {
+  let serving: HttpServing | undefined;
+  afterEach(async () => {
+    await serving?.stop(0);
+    serving = undefined;
+  });
+
+  it('builds each request and response on the listener’s own request and response prototypes, initialised as Node’s', async () => {
+    const request = Object.create(http.IncomingMessage.prototype) as object;
+    const response = Object.create(http.ServerResponse.prototype) as object;
+    const seen: { req: boolean; res: boolean; incoming: boolean; outgoing: boolean; method?: string; host?: string }[] = [];
+    const listener = Object.assign(
+      (req: http.IncomingMessage, res: http.ServerResponse) => {
+        seen.push({
+          req: Object.getPrototypeOf(req) === request,
+          res: Object.getPrototypeOf(res) === response,
+          incoming: req instanceof http.IncomingMessage,
+          outgoing: res instanceof http.ServerResponse,
+          method: req.method,
+          host: req.headers.host,
+        });
+        res.setHeader('Content-Type', 'text/plain');
+        res.end('built');
+      },
+      { request, response },
+    );
+    serving = await serveHttp(listener, '127.0.0.1', 0);
+    const answer = await fetch(`${serving.url}/x`);
+    expect(answer.status).toBe(200);
+    expect(await answer.text()).toBe('built');
+    expect(seen).toEqual([{ req: true, res: true, incoming: true, outgoing: true, method: 'GET', host: new URL(serving.url).host }]);
+  });
+
+  it('leaves any other listener’s requests as Node makes them', async () => {
+    let protos: unknown[] = [];
+    serving = await serveHttp((req, res) => {
+      protos = [Object.getPrototypeOf(req), Object.getPrototypeOf(res)];
+      res.end('ok');
+    }, '127.0.0.1', 0);
+    expect((await fetch(`${serving.url}/`)).status).toBe(200);
+    expect(protos).toEqual([http.IncomingMessage.prototype, http.ServerResponse.prototype]);
+    // Objects that are not request or response prototypes are not taken for them.
+    expect(expressServerOptions({ request: {}, response: {} })).toEqual({});
+    expect(expressServerOptions(undefined)).toEqual({});
+  });
+
+  it('serves an Express app as before: routing, query, headers, JSON bodies and answers, errors', async () => {
+    const app = express();
+    app.use(express.json());
+    app.get('/items/:id', (req, res) => {
+      res.json({ id: req.params.id, q: req.query.q, accept: req.get('accept'), proto: Object.getPrototypeOf(req) === app.request });
+    });
+    app.post('/echo', (req, res) => {
+      res.status(201).json({ body: req.body as unknown, json: req.is('application/json') });
+    });
+    app.get('/boom', () => {
+      throw new Error('boom');
+    });
+    app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      res.status(500).json({ error: err.message });
+    });
+    serving = await serveHttp(app, '127.0.0.1', 0);
+    const got = await fetch(`${serving.url}/items/42?q=visa`, { headers: { accept: 'application/json' } });
+    expect(await got.json()).toEqual({ id: '42', q: 'visa', accept: 'application/json', proto: true });
+    const posted = await fetch(`${serving.url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: [1, 2] }) });
+    expect(posted.status).toBe(201);
+    expect(await posted.json()).toEqual({ body: { a: [1, 2] }, json: 'application/json' });
+    const failed = await fetch(`${serving.url}/boom`);
+    expect(failed.status).toBe(500);
+    expect(await failed.json()).toEqual({ error: 'boom' });
+    expect((await fetch(`${serving.url}/nowhere`)).status).toBe(404);
   });
 });
