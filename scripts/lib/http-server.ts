@@ -43,7 +43,9 @@ export function serverUrl(host: string, port: number): string {
 export function expressServerOptions(app: unknown): Pick<http.ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
   const { request, response } = (app ?? {}) as { request?: unknown; response?: unknown };
   if (!isPrototypeOf(request, http.IncomingMessage) || !isPrototypeOf(response, http.ServerResponse)) return {};
-  // Node's http constructors are plain functions (not classes), so a subtype's constructor may call them on `this`.
+  // Node's http constructors are plain functions, so a subtype's constructor may call them on `this`; were they ever
+  // classes (which throw when called so), the server keeps Node's own and Express sets the prototypes as before.
+  if ([http.IncomingMessage, http.ServerResponse].some((f) => Function.prototype.toString.call(f).startsWith('class'))) return {};
   const IncomingMessage = function AppRequest(this: http.IncomingMessage, socket: Socket) {
     Reflect.apply(http.IncomingMessage, this, [socket]);
   } as unknown as typeof http.IncomingMessage;
