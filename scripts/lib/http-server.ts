@@ -36,9 +36,10 @@ export function serverUrl(host: string, port: number): string {
  * shared with the previous request's (checked with `%HaveSameMap`): the inline caches of every function touching requests
  * (Node's http code, Express, the middleware) see a new map each time and lose their fast paths, and the new maps, made
  * in the old generation, fill it until a full collection. With objects built on those prototypes in the first place,
- * Express's call changes nothing (the prototype is already the one asked for) and every request shares the same maps. The objects are what they would be after that call: Node's
- * constructors initialise them, `instanceof` holds as before. Measured on the inbox's answer bytes sent through the
- * API's middleware (bench/inbox.ts, "The reads against their floor"): see docs/performance-experiments.md.
+ * Express's call changes nothing (the prototype is already the one asked for) and every request shares the same maps.
+ * The objects are what they would be after that call: Node's constructors initialise them, `instanceof` holds as
+ * before. Measured on the inbox's answer bytes sent through the API's middleware (bench/inbox.ts, "The reads against
+ * their floor"): see docs/performance-experiments.md.
  */
 export function expressServerOptions(app: unknown): Pick<http.ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
   const { request, response } = (app ?? {}) as { request?: unknown; response?: unknown };
