@@ -348,6 +348,8 @@ const RETRY_BUDGET_MS = 45_000;
 export const CHECK_DEADLINE_MS = 90_000;
 
 const unsureStatus = (status: number) => status >= 500 || status === 408 || status === 429;
+/** A HEAD answer that would count the URL down: a 4xx that is not about the request's pace or time. */
+const headSaysDown = (status: number) => status >= 400 && status < 500 && !unsureStatus(status);
 
 async function verdictOf(url: string, deps: UrlCheckDeps, deadline: number, signal: AbortSignal | undefined): Promise<Checked> {
   let current = url;
@@ -357,8 +359,10 @@ async function verdictOf(url: string, deps: UrlCheckDeps, deadline: number, sign
       const probe = (method: string) =>
         guardedRequest(current, { method, timeoutMs: deps.timeoutMs, allowPrivate: deps.allowPrivate, headers: { 'user-agent': USER_AGENT, accept: '*/*' }, signal });
       let res = await probe('HEAD');
-      // Some servers refuse HEAD; a GET whose body is dropped unread answers the same question.
-      if (res.status === 405 || res.status === 501) res = await probe('GET');
+      // Only a GET may call a URL down. Some servers refuse HEAD (405, 501), and a shop that hides from checkers may answer
+      // HEAD with 404 while it serves its pages to GET; so any HEAD answer that would count as down is asked again by a
+      // GET whose body is dropped unread (only its status and headers are read, never the content).
+      if (res.status === 501 || headSaysDown(res.status)) res = await probe('GET');
       if (res.status >= 300 && res.status < 400 && res.location && hop < MAX_REDIRECTS) {
         // Each hop goes through the same guard: a redirect must not smuggle the check to an internal address.
         current = new URL(res.location, current).href;
@@ -384,7 +388,8 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
 }
 
 /**
- * Whether each URL still serves content: 2xx (directly or within 3 redirects) is up. An answer that proves nothing (a
+ * Whether each URL still serves content: 2xx (directly or within 3 redirects) is up. Each URL is asked with HEAD, and
+ * a HEAD answer that would count it down is asked again with GET (a shop may hide from HEAD). An answer that proves nothing (a
  * timeout, a dropped connection, a temporary DNS failure, 5xx, 408, 429) is asked again, up to three attempts; any other answer, or no answer
  * after them, is down. A URL answered after redirects is listed in `redirected` with the URL that answered last: a
  * host's "suspended" page reached by a redirect counts as up (erring towards a re-notice that a person reviews, never

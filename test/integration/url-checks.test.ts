@@ -38,6 +38,9 @@ beforeAll(async () => {
     }
     if (p === '/head-refused') return res.writeHead(req.method === 'HEAD' ? 405 : 200).end();
     if (p === '/head-refused-gone') return res.writeHead(req.method === 'HEAD' ? 405 : 410).end();
+    // A shop hiding from checkers: HEAD says the page is gone, GET serves it.
+    if (p === '/head-hidden') return res.writeHead(req.method === 'HEAD' ? 404 : 200).end('content');
+    if (p === '/head-forbidden') return res.writeHead(req.method === 'HEAD' ? 403 : 200).end('content');
     if (p === '/to-ok') return redirect('/ok');
     if (p === '/to-ok-absolute') return redirect(`${base}/ok`, 301);
     if (p === '/to-gone') return redirect('/gone', 301);
@@ -79,12 +82,13 @@ afterAll(async () => {
 });
 
 describe('checkUrls', () => {
-  it('counts 2xx as up and anything else as down, with one HEAD request per URL whose answer is clear', async () => {
+  it('counts 2xx as up and anything else as down: one HEAD for a URL that is up, a GET to confirm one that is gone', async () => {
     hits.length = 0;
     const urls = ['/ok', '/no-content', '/gone', '/removed', '/error'].map((p) => base + p);
     expect(await checkUrls(deps, urls)).toEqual({ up: [`${base}/ok`, `${base}/no-content`], down: [`${base}/gone`, `${base}/removed`, `${base}/error`] });
     expect(hits.filter((h) => h.path === '/ok')).toEqual([{ method: 'HEAD', path: '/ok' }]);
-    for (const p of ['/no-content', '/gone', '/removed']) expect(asked(p), p).toBe(1);
+    expect(asked('/no-content')).toBe(1);
+    for (const p of ['/gone', '/removed']) expect(hits.filter((h) => h.path === p).map((h) => h.method), p).toEqual(['HEAD', 'GET']);
     // A 500 proves nothing: asked three times in all before the URL counts as down.
     expect(asked('/error')).toBe(3);
   });
@@ -102,6 +106,12 @@ describe('checkUrls', () => {
     hits.length = 0;
     expect(await checkUrls(deps, [`${base}/head-refused`, `${base}/head-refused-gone`])).toEqual({ up: [`${base}/head-refused`], down: [`${base}/head-refused-gone`] });
     expect(hits.filter((h) => h.path === '/head-refused').map((h) => h.method)).toEqual(['HEAD', 'GET']);
+  });
+
+  it('never takes a HEAD answer of gone or forbidden as the last word: a URL that serves its page to GET is up', async () => {
+    hits.length = 0;
+    expect(await checkUrls(deps, [`${base}/head-hidden`, `${base}/head-forbidden`])).toEqual({ up: [`${base}/head-hidden`, `${base}/head-forbidden`], down: [] });
+    for (const p of ['/head-hidden', '/head-forbidden']) expect(hits.filter((h) => h.path === p).map((h) => h.method), p).toEqual(['HEAD', 'GET']);
   });
 
   it('follows at most three redirects, judges the final target and names it', async () => {
