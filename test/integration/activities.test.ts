@@ -1,14 +1,12 @@
 // The activities as the worker registers them (createActivities), run in Temporal's MockActivityEnvironment against PostgreSQL.
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index';
 import { registry } from '../../telemetry/metrics';
 import { freshDatabase, type TestDb } from '../support/db';
-import { startPartnerServer, type PartnerServer } from '../support/partner-server';
+import { startPartnerServer, startSilentServer, type PartnerServer } from '../support/partner-server';
 import { caseViewFixture } from '../unit/documents-fixture';
 import type { CaseView, Task } from '../../domain/types';
 import { openTask } from '../../bench/lib/context';
@@ -83,9 +81,8 @@ it('sends a notice with the attempt number from the activity context, counting e
 
 it("stops a notice's request and a URL check under way when the worker stops (the activity's cancellation), failing each attempt for a retry", async () => {
   // A host that takes requests and never answers; timeouts far beyond the test's, so only the cancellation ends them.
-  const silent = http.createServer(() => {});
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const silent = await startSilentServer();
+  const url = silent.url;
   try {
     const acts = createActivities({ pool: db.pool, notices: { timeoutMs: 60_000, allowPrivate: true }, urlChecks: { timeoutMs: 60_000, allowPrivate: true } });
     const shutdownIn = (env: MockActivityEnvironment, ms: number) => setTimeout(() => env.cancel('WORKER_SHUTDOWN'), ms);
@@ -118,8 +115,7 @@ it("stops a notice's request and a URL check under way when the worker stops (th
       { action: 'notice.attempt', error: 'cancelled' },
     ]);
   } finally {
-    silent.closeAllConnections();
-    await new Promise((resolve) => silent.close(resolve));
+    await silent.close();
   }
 });
 

@@ -105,3 +105,27 @@ export async function startPartnerServer(): Promise<PartnerServer> {
 }
 
 export const PARTNER_ORGS = { visa: 'card_scheme', paypal: 'payment_provider', 'acq-northbank': 'acquirer', 'host-example': 'hosting_provider' };
+
+export interface SilentServer {
+  /** http://127.0.0.1:<port>, no trailing slash. */
+  url: string;
+  /** Each request's headers, in the order they came. */
+  requests: http.IncomingHttpHeaders[];
+  /** Drops the requests still hanging and stops listening. */
+  close(): Promise<void>;
+}
+
+/** A host that takes requests and never answers them: for timeouts, and for requests that only a cancellation ends. */
+export async function startSilentServer(): Promise<SilentServer> {
+  const requests: http.IncomingHttpHeaders[] = [];
+  const server = http.createServer((req) => void requests.push(req.headers));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

@@ -1,8 +1,6 @@
 // A worker restart in the middle of a step loses and duplicates nothing: the new worker replays and carries on.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { PARTNER_ORGS, startPartnerServer, type PartnerServer } from '../support/partner-server';
+import { PARTNER_ORGS, startPartnerServer, startSilentServer, type PartnerServer } from '../support/partner-server';
 import { actors, complete, startCase, startWorkflowStack, waitForCaseEnd, waitForTask, type WorkflowStack } from '../support/stack';
 import { sampleCase } from '../support/fixtures';
 
@@ -67,21 +65,19 @@ it('survives a worker restart while notices are being retried and tasks are open
 
 it("stops, 5 s after its shutdown began, a notice whose partner never answers, instead of waiting out the notice's own timeout; another worker delivers it", async () => {
   // visa's webhook takes the request and never answers; the worker's notice timeout is far longer than its 5 s grace.
-  const silent = http.createServer(() => {});
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  const hung: string[] = [];
-  silent.on('request', (req: http.IncomingMessage) => hung.push(String(req.headers['webhook-id'])));
+  const silent = await startSilentServer();
+  const hung = () => silent.requests.map((h) => String(h['webhook-id']));
   const visaUrl = (await stack.db.pool.query(`SELECT webhook_url FROM partners WHERE org = 'visa'`)).rows[0].webhook_url;
-  await stack.db.pool.query(`UPDATE partners SET webhook_url = $1 WHERE org = 'visa'`, [`http://127.0.0.1:${(silent.address() as AddressInfo).port}/visa`]);
+  await stack.db.pool.query(`UPDATE partners SET webhook_url = $1 WHERE org = 'visa'`, [`${silent.url}/visa`]);
   try {
     await stack.stopWorker();
     const worker = await stack.startWorker({ noticeTimeoutMs: 50_000 });
     const c = await startCase(stack, sampleCase());
     await complete(stack, c.id, (await waitForTask(stack, c.id, 'verify_evidence')).id, actors.analyst, 'verified');
     await complete(stack, c.id, (await waitForTask(stack, c.id, 'le_signoff')).id, actors.officer, 'approved');
-    for (let i = 0; i < 300 && hung.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-    expect(hung).toHaveLength(1);
-    const noticeId = hung[0];
+    for (let i = 0; i < 300 && hung().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(hung()).toHaveLength(1);
+    const noticeId = hung()[0];
 
     const started = Date.now();
     await worker.stop();
@@ -100,10 +96,9 @@ it("stops, 5 s after its shutdown began, a notice whose partner never answers, i
     await stack.startWorker();
     await partners.waitFor((n) => n.id === noticeId && n.status === 200, 90_000);
     expect((await confirmAll(c.id)).status).toBe('completed');
-    expect(hung).toEqual([noticeId]);
+    expect(hung()).toEqual([noticeId]);
   } finally {
     await stack.db.pool.query(`UPDATE partners SET webhook_url = $1 WHERE org = 'visa'`, [visaUrl]);
-    silent.closeAllConnections();
-    await new Promise((resolve) => silent.close(resolve));
+    await silent.close();
   }
 }, 150_000);
