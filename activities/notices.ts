@@ -1,4 +1,5 @@
 // Outbound partner notices: render and store the document once, then deliver it signed (Standard Webhooks), auditing every attempt.
+import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
@@ -92,9 +93,9 @@ export function documentIdOf(noticeId: string): string {
 
 /** What a prepare needs to know first: the document already stored for this notice, and whether the org has a webhook. */
 async function lookup(pool: pg.Pool, args: { noticeId: string; org: string; caseId: string }, withView: boolean) {
-  const res = await pool.query<{ hash: string | null; version: string | null; has_webhook: boolean | null; view: CaseView | null }>(
+  const res = await pool.query<{ hash: string | null; version: string | null; state: string | null; has_webhook: boolean | null; view: CaseView | null }>(
     prepared(
-      `SELECT d.hash, d.version,
+      `SELECT d.hash, d.version, n.state,
               (SELECT p.webhook_url IS NOT NULL AND p.secret IS NOT NULL FROM partners p WHERE p.org = $3) AS has_webhook,
               ${withView ? '(SELECT c.view FROM cases c WHERE c.id = $4)' : 'NULL::jsonb'} AS view
          FROM (SELECT 1) one
@@ -104,7 +105,10 @@ async function lookup(pool: pg.Pool, args: { noticeId: string; org: string; case
     ),
   );
   const row = res.rows[0];
-  return { stored: row.hash && row.version ? { hash: row.hash, version: row.version } : null, hasWebhook: row.has_webhook ?? false, view: row.view };
+  // A notice already stored answers from its own state: a retry after the partner's webhook was added or removed must
+  // not send a notice stored skipped, nor leave unsent (and later abandoned) one stored pending.
+  const stored = row.hash && row.version ? { hash: row.hash, version: row.version, hasWebhook: row.state !== 'skipped' } : null;
+  return { stored, hasWebhook: row.has_webhook ?? false, view: row.view };
 }
 
 function renderedEntry(args: { noticeId: string; type: NoticeType; org: string }, documentId: string, kept: { hash: string; version: string }): AuditInput {
@@ -133,9 +137,9 @@ function skippedEntry(notice: { noticeId: string; type: NoticeType; org: string;
 export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): Promise<PreparedNoticeResult> {
   const documentId = documentIdOf(args.noticeId);
   const first = await lookup(deps.pool, args, args.context.caseView === undefined);
-  const done = async (kept: { hash: string; version: string }) => {
+  const done = async (kept: { hash: string; version: string; hasWebhook: boolean }) => {
     if (args.supersedes && args.supersedes.length > 0) await supersede(deps.pool, args.caseId, args.noticeId, args.supersedes);
-    return { noticeId: args.noticeId, documentId, documentHash: kept.hash, hasWebhook: first.hasWebhook, missing: [] };
+    return { noticeId: args.noticeId, documentId, documentHash: kept.hash, hasWebhook: kept.hasWebhook, missing: [] };
   };
   if (first.stored) {
     await appendAudit(deps.pool, args.caseId, [renderedEntry(args, documentId, first.stored)]);
@@ -152,7 +156,7 @@ export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): 
       { missing: built.missing },
     );
   }
-  const mine = { hash: documentHash(built.document), version: built.version };
+  const mine = { hash: documentHash(built.document), version: built.version, hasWebhook: first.hasWebhook };
   const state = first.hasWebhook ? 'pending' : 'skipped';
   const entries = [renderedEntry(args, documentId, mine)];
   if (!first.hasWebhook) entries.push(skippedEntry({ noticeId: args.noticeId, type: args.type, org: args.org, documentHash: mine.hash }, { reason: 'no_webhook' }));
@@ -203,6 +207,7 @@ interface NoticeRow {
   type: NoticeType;
   state: string;
   last_status: number | null;
+  last_error: string | null;
   document_hash: string | null;
   body: Record<string, unknown> | null;
   webhook_url: string | null;
@@ -219,22 +224,39 @@ async function recordOutcome(
   attempt: number,
   update: { state: string; status: number | null; error: string | null; delivered: boolean },
   audit: { key: string; action: string; data: Record<string, unknown> },
-): Promise<void> {
+): Promise<{ state: string; status: number | null }> {
   // The notice's row and its audit entry in one statement (atomic, one round trip).
   const append = auditAppendStatement(n.case_id, [{ key: audit.key, action: audit.action, actor: null, data: audit.data }], 7);
   await deps.pool.query(
     prepared(
-      // 'delivered' is final; 'abandoned' (set at case close) and 'superseded' (sent again under a new id) yield only to
-      // a delivery that lands late, never to a retry of an attempt that outlived its workflow or its round.
+      // 'delivered' is final. The other ends ('failed' and 'skipped' by an attempt, 'abandoned' at the case's close,
+      // 'superseded' when sent again under a new id) yield only to a delivery that lands late, never to an attempt that
+      // outlived its timeout (two attempts of one notice may then run at once): a row that stays as it was keeps the
+      // status and error that ended it. Every attempt is audited all the same.
       `WITH updated AS (
-         UPDATE notices SET state = CASE WHEN state = 'delivered' THEN state WHEN state IN ('abandoned', 'superseded') AND $2 <> 'delivered' THEN state ELSE $2 END,
+         UPDATE notices SET state = CASE WHEN ${KEEPS_ROW} THEN state ELSE $2 END,
                 attempts = GREATEST(attempts, $3),
-                last_status = $4, last_error = $5, delivered_at = CASE WHEN $6::boolean THEN COALESCE(delivered_at, now()) ELSE delivered_at END
+                last_status = CASE WHEN ${KEEPS_ROW} THEN last_status ELSE $4 END,
+                last_error = CASE WHEN ${KEEPS_ROW} THEN last_error ELSE $5 END,
+                delivered_at = CASE WHEN $6::boolean THEN COALESCE(delivered_at, now()) ELSE delivered_at END
           WHERE id = $1)
        ${append.sql}`,
       [n.id, update.state, attempt, update.status, update.error, update.delivered, ...append.params],
     ),
   );
+  if (update.delivered) return { state: 'delivered', status: update.status };
+  // Read apart, not returned by the statement above: its audit append takes the case's lock before the notice's row,
+  // the order supersede and settleNotices take them in. Only attempts that did not deliver come here.
+  const { rows } = await deps.pool.query<{ state: string; last_status: number | null }>(prepared('SELECT state, last_status FROM notices WHERE id = $1', [n.id]));
+  return { state: rows[0]?.state ?? update.state, status: rows[0]?.last_status ?? null };
+}
+
+/** The row stays as it is: delivered, or ended otherwise and this attempt did not deliver ($2: the attempt's state). */
+const KEEPS_ROW = `(state = 'delivered' OR (state IN ('failed', 'skipped', 'abandoned', 'superseded') AND $2 <> 'delivered'))`;
+
+/** A delivery that another attempt of the same notice recorded while this one was out (its own answer aside). */
+function deliveredMeanwhile(row: { state: string; status: number | null }): SendNoticeResult | null {
+  return row.state === 'delivered' ? { delivered: true, ...(row.status !== null ? { status: row.status } : {}), reason: 'already_delivered' } : null;
 }
 
 /**
@@ -254,6 +276,26 @@ function signatures(current: Webhook, retired: readonly string[], id: string, at
   return all.join(' ');
 }
 
+function partnerRejected(org: string, noticeId: string, detail: { status: number | null; reason: string; message: string }): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`${org} rejected notice ${noticeId}: ${detail.message}`, 'PartnerRejected', { status: detail.status, reason: detail.reason });
+}
+
+/**
+ * The answer of an attempt that ended a notice failed or skipped, given again from what it recorded: its audit entry
+ * says why (the notice's last one of those), its row the partner's status and answer.
+ */
+async function answeredBefore(pool: pg.Pool, n: NoticeRow): Promise<SendNoticeResult> {
+  const { rows } = await pool.query<{ data: { reason?: string } }>(
+    prepared(
+      `SELECT data FROM audit_entries WHERE case_id = $1 AND starts_with(event_key, $2) AND action = $3 ORDER BY seq DESC LIMIT 1`,
+      [n.case_id, `notice:${n.id}:`, n.state === 'failed' ? 'notice.failed' : 'notice.skipped'],
+    ),
+  );
+  const reason = rows[0]?.data.reason;
+  if (n.state === 'skipped') return { delivered: false, reason: reason === 'task_closed' ? 'task_closed' : 'no_webhook' };
+  throw partnerRejected(n.org, n.id, { status: n.last_status, reason: reason ?? 'rejected', message: n.last_error ?? 'refused' });
+}
+
 /**
  * Delivers a prepared notice once. Transient failures (5xx, 408, 429, timeouts, refused connections) are audited and
  * thrown as ordinary errors for Temporal to retry; other answers are final (non-retryable PartnerRejected). A notice
@@ -263,7 +305,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   const { noticeId, attempt } = args;
   const res = await deps.pool.query<NoticeRow>(
     prepared(
-      `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, d.hash AS document_hash, d.body, p.webhook_url, p.secret,
+      `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, n.last_error, d.hash AS document_hash, d.body, p.webhook_url, p.secret,
               (SELECT coalesce(json_agg(r.e->>'secret' ORDER BY r.n), '[]') FROM jsonb_array_elements(p.retired_secrets) WITH ORDINALITY AS r(e, n)
                 WHERE (r.e->>'until')::timestamptz > now()) AS retired_secrets, t.status AS task_status
          FROM notices n LEFT JOIN documents d ON d.id = $2 LEFT JOIN partners p ON p.org = n.org
@@ -282,6 +324,9 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   // Abandoned at the case's close (settleNotices): its task was answered, or the partner has been sent a withdrawal
   // notice naming it, so a retry would ask for what no longer stands. An attempt already under way may still land.
   if (n.state === 'superseded' || n.state === 'abandoned') return { delivered: false, reason: n.state };
+  // Ended by an earlier attempt whose answer Temporal never heard (its worker died after recording it, or it outlived
+  // its timeout): the same answer again, and nothing sent. A notice sent again is always a new notice, with a new id.
+  if (n.state === 'failed' || n.state === 'skipped') return answeredBefore(deps.pool, n);
 
   const base = { noticeId, type: n.type, org: n.org, documentHash: n.document_hash };
   // A reminder whose task was answered (or cancelled) meanwhile would ask for what is no longer awaited: one still
@@ -289,24 +334,25 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   if (n.task_status !== null && n.task_status !== 'open') {
     const why = `not sent: task ${n.task_id} is ${n.task_status}`;
     const entry = skippedEntry(base, { reason: 'task_closed', taskId: n.task_id, taskStatus: n.task_status });
-    await recordOutcome(deps, n, attempt, { state: 'skipped', status: n.last_status, error: why, delivered: false }, entry);
-    return { delivered: false, reason: 'task_closed' };
+    const row = await recordOutcome(deps, n, attempt, { state: 'skipped', status: n.last_status, error: why, delivered: false }, entry);
+    return deliveredMeanwhile(row) ?? { delivered: false, reason: 'task_closed' };
   }
   if (!n.webhook_url || !n.secret) {
-    await recordOutcome(deps, n, attempt, { state: 'skipped', status: null, error: null, delivered: false }, skippedEntry(base, { reason: 'no_webhook' }));
-    return { delivered: false, reason: 'no_webhook' };
+    const row = await recordOutcome(deps, n, attempt, { state: 'skipped', status: null, error: null, delivered: false }, skippedEntry(base, { reason: 'no_webhook' }));
+    return deliveredMeanwhile(row) ?? { delivered: false, reason: 'no_webhook' };
   }
 
-  const fail = async (detail: { status: number | null; reason: string; message: string }): Promise<never> => {
-    await recordOutcome(deps, n, attempt, { state: 'failed', status: detail.status, error: detail.message.slice(0, 1000), delivered: false }, {
+  const fail = async (detail: { status: number | null; reason: string; message: string }): Promise<SendNoticeResult> => {
+    const row = await recordOutcome(deps, n, attempt, { state: 'failed', status: detail.status, error: detail.message.slice(0, 1000), delivered: false }, {
       key: `notice:${noticeId}:${attempt}:failed`,
       action: 'notice.failed',
       data: { ...base, attempt, status: detail.status, reason: detail.reason },
     });
-    throw ApplicationFailure.nonRetryable(`${n.org} rejected notice ${noticeId}: ${detail.message}`, 'PartnerRejected', {
-      status: detail.status,
-      reason: detail.reason,
-    });
+    // Another attempt delivered it while this one was out (a partner may refuse the repeat of a notice it has): the
+    // notice stands delivered, and the case lead is not asked about a refusal.
+    const delivered = deliveredMeanwhile(row);
+    if (delivered) return delivered;
+    throw partnerRejected(n.org, noticeId, detail);
   };
 
   // Stored before production refused http:// at PUT, or by a development system: not sent in the clear, and retrying
@@ -351,11 +397,13 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     const e = err instanceof OutboundError ? err : new OutboundError('network', String(err));
     // A forbidden or malformed address will not heal by retrying: the case lead must fix the partner's configuration.
     if (e.kind === 'forbidden_address' || e.kind === 'invalid_url') return fail({ status: null, reason: e.kind, message: e.message });
-    await recordOutcome(deps, n, attempt, { state: 'retrying', status: null, error: `${e.kind}: ${e.message}`.slice(0, 1000), delivered: false }, {
+    const row = await recordOutcome(deps, n, attempt, { state: 'retrying', status: null, error: `${e.kind}: ${e.message}`.slice(0, 1000), delivered: false }, {
       key: `notice:${noticeId}:${attempt}:retry`,
       action: 'notice.attempt',
       data: { ...base, outcome: 'retry', error: e.kind, attempt },
     });
+    const delivered = deliveredMeanwhile(row);
+    if (delivered) return delivered;
     throw new Error(`notice ${noticeId} to ${n.org} not delivered (${e.kind}): ${e.message}`);
   }
 
@@ -370,14 +418,21 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     return { delivered: true, status };
   }
   if (outcome === 'retry') {
-    await recordOutcome(deps, n, attempt, { state: 'retrying', status, error: clip(answer, 1000) || null, delivered: false }, {
+    const row = await recordOutcome(deps, n, attempt, { state: 'retrying', status, error: clip(answer, 1000) || null, delivered: false }, {
       key: `notice:${noticeId}:${attempt}:retry`,
       action: 'notice.attempt',
       data: { ...base, outcome: 'retry', status, attempt },
     });
+    const delivered = deliveredMeanwhile(row);
+    if (delivered) return delivered;
     throw new Error(`notice ${noticeId} to ${n.org} not delivered: HTTP ${status}`);
   }
   return fail({ status, reason: 'rejected', message: `HTTP ${status}${answer ? `: ${clip(answer, 200)}` : ''}` });
+}
+
+/** A short key for a set of ids (sorted): the first 16 hex digits of the SHA-256 of their list. */
+function setKey(sortedIds: string[]): string {
+  return createHash('sha256').update(sortedIds.join(',')).digest('hex').slice(0, 16);
 }
 
 /**
@@ -402,7 +457,10 @@ export async function settleNotices(pool: pg.Pool, args: SettleNoticesArgs): Pro
     const abandoned = res.rows.map((r) => r.id).sort();
     if (abandoned.length > 0) {
       await appendAuditInTx(client, args.caseId, [
-        { key: `notices.abandoned:${args.caseId}${args.round ? `:${args.round}` : ''}`, action: 'notice.abandoned', actor: null, data: { noticeIds: abandoned, reason: args.reason } },
+        // Keyed on the notices it abandons: a settle run again (its worker died before Temporal heard) finds the first
+        // run's notices abandoned already, and only one stored since (a prepare that finished after its cancellation)
+        // is left to abandon, under an entry of its own.
+        { key: `notices.abandoned:${args.caseId}${args.round ? `:${args.round}` : ''}:${setKey(abandoned)}`, action: 'notice.abandoned', actor: null, data: { noticeIds: abandoned, reason: args.reason } },
       ]);
     }
     return { abandoned };

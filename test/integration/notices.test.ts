@@ -180,6 +180,32 @@ describe('prepareNotice', () => {
     expect(await actions(caseId)).toEqual(['document.rendered']);
   });
 
+  it("answers a retried prepare from the notice it stored, not from the partner's webhook as it is now", async () => {
+    // The first attempt stored the notice, then its worker died; the partner's webhook changed before the retry.
+    const again = (org: string, x: Awaited<ReturnType<typeof prepared>>) =>
+      prepareNotice(deps(), { noticeId: x.noticeId, type: 'hosting_notice', caseId: x.caseId, taskId: x.ctx.taskId, org, context: { ...x.ctx, type: 'hosting_notice' } });
+    const setHook = (org: string, on: boolean, secret: string) =>
+      db.pool.query('UPDATE partners SET webhook_url = $2, secret = $3 WHERE org = $1', [org, on ? `${base}/hooks/${org}` : null, on ? secret : null]);
+
+    // Stored skipped (no webhook then): a webhook added since does not make the workflow send it.
+    const late = await addPartner({ webhook: false });
+    const skipped = await prepared(late.org);
+    expect(skipped.result.hasWebhook).toBe(false);
+    await setHook(late.org, true, late.secret);
+    expect(await again(late.org, skipped)).toEqual(skipped.result);
+    expect((await db.pool.query('SELECT state FROM notices WHERE id = $1', [skipped.noticeId])).rows[0].state).toBe('skipped');
+
+    // Stored pending: a webhook removed since still has the workflow send it, which records it skipped (not left pending
+    // for the close to call abandoned).
+    const gone = await addPartner();
+    const pending = await prepared(gone.org);
+    await setHook(gone.org, false, gone.secret);
+    expect(await again(gone.org, pending)).toEqual(pending.result);
+    expect(await sendNotice(deps(), { noticeId: pending.noticeId, attempt: 1 })).toEqual({ delivered: false, reason: 'no_webhook' });
+    expect(await actions(pending.caseId)).toEqual(['document.rendered', 'notice.skipped']);
+    expect(gone.received).toHaveLength(0);
+  });
+
   it('refuses an incomplete document with IncompleteDocument and stores nothing', async () => {
     const p = await addPartner();
     const caseId = `case_ntc${uid()}`;
@@ -327,6 +353,58 @@ describe('sendNotice', () => {
       last_status: 410,
       last_error: expect.stringContaining('reply 410'),
     });
+  });
+
+  it('sends nothing again after a refusal recorded by an attempt whose answer Temporal never heard: the same refusal', async () => {
+    // The attempt recorded its 410 and died before Temporal heard (or outlived its timeout): Temporal runs another.
+    const p = await addPartner({ script: [410, 200] });
+    const { caseId, noticeId } = await prepared(p.org);
+    const first = (await failureOf(sendNotice(deps(), { noticeId, attempt: 1 }))) as ApplicationFailure;
+    const second = (await failureOf(sendNotice(deps(), { noticeId, attempt: 2 }))) as ApplicationFailure;
+    expect(second).toBeInstanceOf(ApplicationFailure);
+    expect({ type: second.type, nonRetryable: second.nonRetryable, message: second.message, details: second.details }).toEqual({
+      type: 'PartnerRejected',
+      nonRetryable: true,
+      message: first.message,
+      details: [{ status: 410, reason: 'rejected' }],
+    });
+    expect(p.received).toHaveLength(1);
+    expect(await actions(caseId)).toEqual(['document.rendered', 'notice.failed']);
+
+    // So too a notice skipped because its partner had no webhook: one registered since is not sent to.
+    const q = await addPartner();
+    const skipped = await prepared(q.org);
+    await db.pool.query('UPDATE partners SET webhook_url = NULL, secret = NULL WHERE org = $1', [q.org]);
+    expect(await sendNotice(deps(), { noticeId: skipped.noticeId, attempt: 1 })).toEqual({ delivered: false, reason: 'no_webhook' });
+    await db.pool.query('UPDATE partners SET webhook_url = $2, secret = $3 WHERE org = $1', [q.org, `${base}/hooks/${q.org}`, q.secret]);
+    expect(await sendNotice(deps(), { noticeId: skipped.noticeId, attempt: 2 })).toEqual({ delivered: false, reason: 'no_webhook' });
+    expect(q.received).toHaveLength(0);
+  });
+
+  it('keeps the outcome one attempt recorded when another, still out past its timeout, answers later', async () => {
+    // Attempt 1's partner answers 503 only after attempt 2 has been refused for good: the notice stays failed.
+    const p = await addPartner({ script: [{ status: 503, body: 'busy', afterMs: 300 }, 410] });
+    const { caseId, noticeId } = await prepared(p.org);
+    const one = failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
+    for (let i = 0; p.received.length < 1 && i < 100; i++) await new Promise((r) => setTimeout(r, 5));
+    await expect(sendNotice(deps(), { noticeId, attempt: 2 })).rejects.toMatchObject({ type: 'PartnerRejected' });
+    expect((await one).message).toMatch(/HTTP 503/);
+    expect((await db.pool.query('SELECT state, last_status FROM notices WHERE id = $1', [noticeId])).rows[0]).toEqual({ state: 'failed', last_status: 410 });
+    // Every attempt is in the chain; the close has nothing to abandon.
+    expect(await actions(caseId)).toEqual(['document.rendered', 'notice.failed', 'notice.attempt']);
+    expect(await settleNotices(db.pool, { caseId, reason: 'case completed while the notice was still being delivered' })).toEqual({ abandoned: [] });
+
+    // Attempt 1 is delivered while attempt 2 is out; the partner refuses attempt 2's repeat: the notice stands delivered.
+    const q = await addPartner({ script: [{ status: 200, body: 'ok', afterMs: 50 }, { status: 409, body: 'seen it', afterMs: 300 }] });
+    const d = await prepared(q.org);
+    const delivering = sendNotice(deps(), { noticeId: d.noticeId, attempt: 1 });
+    for (let i = 0; q.received.length < 1 && i < 100; i++) await new Promise((r) => setTimeout(r, 5));
+    const repeat = sendNotice(deps(), { noticeId: d.noticeId, attempt: 2 });
+    expect(await delivering).toEqual({ delivered: true, status: 200 });
+    expect(await repeat).toEqual({ delivered: true, status: 200, reason: 'already_delivered' });
+    expect(q.received).toHaveLength(2);
+    expect((await db.pool.query('SELECT state, last_status FROM notices WHERE id = $1', [d.noticeId])).rows[0]).toEqual({ state: 'delivered', last_status: 200 });
+    expect(await actions(d.caseId)).toEqual(['document.rendered', 'notice.sent', 'notice.failed']);
   });
 
   it('treats a 400 whose body holds NUL bytes as final like any other, keeping its text without them', async () => {
@@ -532,6 +610,22 @@ describe('notices left at the close', () => {
     const states = await db.pool.query('SELECT id, state FROM notices WHERE id = ANY($1) ORDER BY id', [[noticeId, late.noticeId]]);
     expect(Object.fromEntries(states.rows.map((r) => [r.id, r.state]))).toEqual({ [noticeId]: 'abandoned', [late.noticeId]: 'delivered' });
     expect(await actions(late.caseId)).toEqual(['document.rendered', 'notice.abandoned', 'notice.sent']);
+  });
+
+  it('audits each notice a settle run again abandons, under an entry of its own', async () => {
+    // The settle committed, its worker died before Temporal heard, and a prepare that outlived its cancellation stored
+    // one more pending notice before the settle ran again.
+    const p = await addPartner();
+    const a = await prepared(p.org);
+    const reason = 'case withdrawn while the notice was still being delivered';
+    expect(await settleNotices(db.pool, { caseId: a.caseId, reason })).toEqual({ abandoned: [a.noticeId] });
+    const b = `ntc_${uid()}`;
+    await prepareNotice(deps(), { noticeId: b, type: 'hosting_notice', caseId: a.caseId, taskId: a.ctx.taskId, org: p.org, context: { ...a.ctx, type: 'hosting_notice' } });
+    expect(await settleNotices(db.pool, { caseId: a.caseId, reason })).toEqual({ abandoned: [b] });
+    const abandoned = (await listAudit(db.pool, a.caseId)).filter((e) => e.action === 'notice.abandoned').map((e) => e.data.noticeIds);
+    expect(abandoned).toEqual([[a.noticeId], [b]]);
+    expect(await settleNotices(db.pool, { caseId: a.caseId, reason })).toEqual({ abandoned: [] });
+    expect((await verifyChain(db.pool, a.caseId)).intact).toBe(true);
   });
 
   it('does not deadlock a delivery being recorded with the close settling its notices: both take the audit lock first', async () => {
