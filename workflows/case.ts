@@ -14,7 +14,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { PATCHES } from './patches';
-import { caseSearchAttributes, holdsSearchAttributes } from './search-attributes';
+import { caseSearchAttributes, holdsSearchAttributes, utf8Bytes } from './search-attributes';
 import { archiveWorkflowId } from '../domain/ids';
 import { conflictKeys, urlHost } from '../domain/rules/plan';
 import { checkActor, checkCompletion, type RuleViolation } from '../domain/rules/tasks';
@@ -31,7 +31,7 @@ import {
   withdrawUpdate,
   type AddEvidenceArgs,
   MAX_AMENDMENTS,
-  MAX_CASE_JSON_CHARS,
+  MAX_CASE_JSON_BYTES,
   type CaseWorkflowInput,
   type CompleteTaskArgs,
   type WithdrawArgs,
@@ -182,7 +182,8 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
         if (amendments >= MAX_AMENDMENTS) {
           throw ApplicationFailure.create({ type: 'InvalidCompletion', message: `a case takes at most ${MAX_AMENDMENTS} amendments; open a new case`, nonRetryable: true, details: [{ evidence: `at most ${MAX_AMENDMENTS} amendments per case` }] });
         }
-        if (JSON.stringify(view).length + JSON.stringify({ evidence, urls, hosting }).length > MAX_CASE_JSON_CHARS) {
+        // Validators do not run on replay: counting bytes, not characters, refuses only amendments still to come.
+        if (utf8Bytes(JSON.stringify(view)) + utf8Bytes(JSON.stringify({ evidence, urls, hosting })) > MAX_CASE_JSON_BYTES) {
           throw ApplicationFailure.create({ type: 'InvalidCompletion', message: 'the case would grow past 1 MiB of JSON; open a new case', nonRetryable: true, details: [{ evidence: 'the case would grow past 1 MiB of JSON' }] });
         }
       },

@@ -33,9 +33,10 @@ export interface AddEvidenceArgs {
 /**
  * Bounds on amendments, so that a case's payloads stay far below Temporal's (2 MB a payload) and its history below the
  * 50 MB at which Temporal ends a run: each amendment records its arguments and answers with the whole case, both at
- * most a case's size. A case grows to 1 MiB (the largest body a creation may send) through at most 20 amendments.
+ * most a case's size. A case grows to 1 MiB of JSON in UTF-8 (the largest body a creation may send), counted in bytes as
+ * Temporal counts its payloads (text outside ASCII takes 2 to 4 bytes a character), through at most 20 amendments.
  */
-export const MAX_CASE_JSON_CHARS = 1024 * 1024;
+export const MAX_CASE_JSON_BYTES = 1024 * 1024;
 export const MAX_AMENDMENTS = 20;
 
 /** Answers once the case is recorded in PostgreSQL (intake done), so a 201 is always readable at once. */

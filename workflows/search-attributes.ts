@@ -22,7 +22,7 @@ export const JurisdictionKey = defineSearchAttributeKey('Jurisdiction', SearchAt
 export const MAX_SEARCH_ATTRIBUTE_BYTES = 2048;
 
 /** Bytes of a string in UTF-8 (pure: no Buffer or TextEncoder in workflow code). */
-function utf8Bytes(s: string): number {
+export function utf8Bytes(s: string): number {
   let n = 0;
   for (const ch of s) {
     const cp = ch.codePointAt(0)!;

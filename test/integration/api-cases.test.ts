@@ -674,6 +674,22 @@ describe('amendment limits', () => {
     expect(small.status, small.text.slice(0, 300)).toBe(200);
   });
 
+  it('counts that 1 MiB in UTF-8 bytes, as Temporal counts its payloads: text outside ASCII fills it sooner', async () => {
+    // 150 descriptions of 2,000 CJK characters: 300,000 characters, 900,000 bytes in UTF-8 (a body under 1 MiB). Two of
+    // them pass 1 MiB of bytes though not of characters; counted in characters, the third would have passed too, and its
+    // answer (the whole case, about 2.7 MB) would have failed the workflow task past Temporal's 2 MB a payload.
+    const c = await createCase();
+    const wide = (prefix: string) =>
+      Array.from({ length: 150 }, (_, i) => ({ kind: 'screenshot_hash', sha256: `${prefix}${i.toString(16).padStart(8, '0')}`.padEnd(64, '0'), description: '漢'.repeat(2000) }));
+    const first = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { evidence: wide('c') } });
+    expect(first.status, first.text.slice(0, 300)).toBe(200);
+    const second = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { evidence: wide('d') } });
+    expect(second.status, second.text.slice(0, 300)).toBe(422);
+    expect(second.body.errors).toHaveProperty('evidence');
+    const read = await api.request('GET', `/v1/cases/${c.id}`, { token: lead.token });
+    expect(read.body.evidence).toHaveLength(first.body.evidence.length);
+  });
+
   it('refuses the amendment after the twentieth', async () => {
     const c = await createCase();
     for (let i = 0; i < 20; i++) {
