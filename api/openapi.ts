@@ -182,7 +182,9 @@ const Health = z.object({ status: z.enum(['ok', 'degraded', 'draining']), db: z.
 const DocumentSummary = z.object({ id: z.string(), taskId: z.string().nullable(), type: z.string(), version: z.string(), sha256: z.string(), createdAt: time }).openapi('DocumentSummary');
 const NoticeDocument = DocumentSummary.extend({
   caseId: z.string(),
-  // SHA-256 of the RFC 8785 canonical JSON of `document`, recomputed; the hash the audit chain's document.rendered recorded.
+  // SHA-256 of the RFC 8785 canonical JSON of `document`, recomputed (null when the stored body cannot be hashed at
+  // all: a number past JSON's range, set by hand; intact is then false); the hash the audit chain's document.rendered recorded.
+  sha256: z.string().nullable(),
   recordedSha256: z.string().nullable(),
   intact: z.boolean(),
   document: z.record(z.string(), z.unknown()),

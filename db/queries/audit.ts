@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { exportBoundMillis } from '../../domain/rules/tasks';
 import type { AuditEntry, AuditInput, ChainHead } from '../../domain/types';
 import { prepared } from '../client';
-import { documentHash } from './documents';
+import { documentHashOrNull } from './documents';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -27,6 +27,19 @@ export function hashEntry(e: Omit<AuditEntry, 'hash'>): string {
   const body = canonicalize({ seq: e.seq, at: e.at, actor: e.actor, action: e.action, data: e.data, prevHash: e.prevHash });
   if (body === undefined) throw new Error('audit entry cannot be canonicalised');
   return createHash('sha256').update(e.prevHash + body).digest('hex');
+}
+
+/**
+ * hashEntry for verification: null for content no entry can hold, which the appender never writes. A number past what
+ * JSON parses to a finite number (1e400 set in jsonb by hand reads as Infinity) cannot be canonicalised: the entry is
+ * reported as altered, and the check goes on to the other entries and chains.
+ */
+export function hashOrNull(e: Omit<AuditEntry, 'hash'>): string | null {
+  try {
+    return hashEntry(e);
+  } catch {
+    return null;
+  }
 }
 
 export interface AuditRow {
@@ -258,7 +271,7 @@ export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Ma
       v.entries += 1;
       if (v.firstBadSeq === null) {
         const { hash, ...rest } = e;
-        if (!validTime(row.at) || e.seq !== v.entries || e.prevHash !== prevHash || hashEntry(rest) !== hash) v.firstBadSeq = v.entries;
+        if (!validTime(row.at) || e.seq !== v.entries || e.prevHash !== prevHash || hashOrNull(rest) !== hash) v.firstBadSeq = v.entries;
       }
       prevHash = e.hash;
       v.head = e.hash;
@@ -367,7 +380,8 @@ async function recordedEvidence(pool: pg.Pool, caseId: string): Promise<Evidence
     if (r.body === null) {
       return [{ seq: r.seq, problem: `the chain records document ${r.document_id} at seq ${r.seq}, but no such document of this case is stored: it was deleted` }];
     }
-    const sha256 = documentHash(r.body);
+    const sha256 = documentHashOrNull(r.body);
+    if (sha256 === null) return [{ seq: r.seq, problem: `document ${r.document_id} holds a value no document can hold (a number past JSON's range): it was altered, not as recorded at seq ${r.seq}` }];
     if (sha256 !== r.recorded) return [{ seq: r.seq, problem: `document ${r.document_id} hashes to ${sha256}, not to the ${r.recorded} recorded at seq ${r.seq}` }];
     if (r.stored_hash !== r.recorded) return [{ seq: r.seq, problem: `document ${r.document_id} is stored with hash ${r.stored_hash}, not the ${r.recorded} recorded at seq ${r.seq}` }];
     return [];
@@ -375,11 +389,28 @@ async function recordedEvidence(pool: pg.Pool, caseId: string): Promise<Evidence
 }
 
 /**
+ * The case's documents that no `document.rendered` entry records: prepareNotice stores each with its entry in one
+ * statement, so one without is a document put there behind the application's back (or its entry was cut with the
+ * chain's tail). Oldest first.
+ */
+async function unrecordedDocuments(pool: pg.Pool, caseId: string): Promise<string[]> {
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT d.id FROM documents d
+      WHERE d.case_id = $1
+        AND NOT EXISTS (SELECT 1 FROM audit_entries a WHERE a.case_id = d.case_id AND a.action = 'document.rendered' AND a.data->>'documentId' = d.id)
+      ORDER BY d.created_at, d.id`,
+    [caseId],
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
  * verifyChain, then what the chain alone cannot show. A known case's chain must start with its `case.created` entry
  * for the case's own reference (a chain moved from another case id verifies on its own). A valid chain may have lost
  * its newest entries: a closed case's chain must hold its `case.closed` entry, and every archived history its
  * `history.archived` entry. An archive must still hash to what that entry recorded, and every such entry must still
- * have its archive; likewise every `document.rendered` entry its document (recordedEvidence). A departure makes the
+ * have its archive; likewise every `document.rendered` entry its document (recordedEvidence), and every document its
+ * entry. A departure makes the
  * case not intact; `firstBadSeq` is then 1 (a missing or foreign start), the first missing position (entries + 1), the
  * foreign `case.created` entry, or the `history.archived` or `document.rendered` entry whose archive or document no
  * longer matches it or is gone; `entriesBadFrom` leaves out the last two kinds.
@@ -400,7 +431,7 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
     entriesBadFrom = earliest(entriesBadFrom, seq);
   };
   if (!chain.intact) problems.push(`the chain departs from a valid one at seq ${chain.firstBadSeq}`);
-  const [{ rows: cases }, archives, evidence] = await Promise.all([
+  const [{ rows: cases }, archives, evidence, unrecorded] = await Promise.all([
     pool.query<{ closed: boolean; recorded: boolean; reference: string; created_seq: number | null; created_reference: string | null }>(
       `SELECT c.closed_at IS NOT NULL AS closed, EXISTS (SELECT 1 FROM audit_entries a WHERE a.case_id = c.id AND a.action = 'case.closed') AS recorded,
               c.reference, cr.seq AS created_seq, cr.data->>'reference' AS created_reference
@@ -411,6 +442,7 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
     ),
     checkedArchives(pool, caseId),
     recordedEvidence(pool, caseId),
+    unrecordedDocuments(pool, caseId),
   ]);
   const missingFrom = chain.entries + 1;
   const known = cases[0];
@@ -431,6 +463,7 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
     }
   }
   for (const e of evidence) markBeside(e.seq, e.problem);
+  for (const id of unrecorded) mark(missingFrom, `document ${id} is stored for this case but the chain holds no document.rendered entry for it`);
   const intact = problems.length === 0;
   return { ...chain, intact, firstBadSeq: intact ? null : firstBad, entriesBadFrom: intact ? null : entriesBadFrom, problems };
 }

@@ -10,6 +10,15 @@ export function documentHash(document: Record<string, unknown>): string {
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+/** documentHash, or null for a body no document can hold (a number past JSON's range, set in jsonb by hand): altered. */
+export function documentHashOrNull(document: Record<string, unknown>): string | null {
+  try {
+    return documentHash(document);
+  } catch {
+    return null;
+  }
+}
+
 export interface DocumentSummary {
   id: string;
   taskId: string | null;
@@ -50,6 +59,6 @@ export async function readDocument(pool: pg.Pool, caseId: string, documentId: st
   );
   const row = rows[0];
   if (!row) return undefined;
-  const sha256 = documentHash(row.body);
-  return { ...summary(row), caseId, sha256, recordedSha256: row.recorded, intact: sha256 === row.hash && sha256 === row.recorded, document: row.body };
+  const sha256 = documentHashOrNull(row.body);
+  return { ...summary(row), caseId, sha256, recordedSha256: row.recorded, intact: sha256 !== null && sha256 === row.hash && sha256 === row.recorded, document: row.body };
 }

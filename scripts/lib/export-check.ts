@@ -1,7 +1,7 @@
 // Verifies audit chains from an NDJSON export alone, without the database: what an auditor or a court's expert runs on
 // the file they were given (npm run audit:verify-export). The same hash rule as db/queries/audit.ts (hashEntry), and
 // every link checked; entries may come in any order (a time-range export lists by time, a `since` export by writing).
-import { GENESIS_HASH, hashEntry } from '../../db/queries/audit';
+import { GENESIS_HASH, hashOrNull } from '../../db/queries/audit';
 import { z } from '../../domain/schemas';
 import type { AuditEntry, ChainHead } from '../../domain/types';
 
@@ -58,13 +58,14 @@ export class ExportChecker {
   add(line: string, where: string): void {
     if (line.trim() === '') return;
     this.lines += 1;
-    let parsed: ReturnType<typeof ExportedEntrySchema.safeParse>;
+    let raw: unknown;
     try {
-      parsed = ExportedEntrySchema.safeParse(JSON.parse(line));
+      raw = JSON.parse(line);
     } catch {
       this.badLines.push(`${where}: not JSON`);
       return;
     }
+    const parsed = ExportedEntrySchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       this.badLines.push(`${where}: not an audit entry (${issue.path.join('.') || 'the line'} ${issue.message})`);
@@ -73,8 +74,12 @@ export class ExportChecker {
     const { caseId, ...entry } = parsed.data;
     // Overlapping exports repeat lines: the same entry twice is one entry; two different ones for a seq are a forgery.
     // Entries are the same when their stored hash and the hash of their content both agree.
-    const { hash, ...content } = entry;
-    const computed = hashEntry(content);
+    const { hash } = entry;
+    // The hash is of what the line holds, not of what the schema kept: a member added to `actor`, or a `__proto__` key
+    // in `data` (JSON.parse keeps it as a key of its own, the schema's parse would not), is content that changes it.
+    // A number past JSON's range (1e400 parses to Infinity) cannot be hashed: the entry counts as changed.
+    const r = raw as Record<string, unknown>;
+    const computed = hashOrNull({ seq: entry.seq, at: entry.at, actor: r.actor as AuditEntry['actor'], action: entry.action, data: r.data as AuditEntry['data'], prevHash: entry.prevHash }) ?? 'unhashable';
     const fingerprint = `${hash}:${computed}`;
     const key = `${caseId}\u0000${entry.seq}`;
     const twin = this.seen.get(key);

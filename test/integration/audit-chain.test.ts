@@ -21,7 +21,7 @@ import {
   verifyCase,
   verifyChain,
 } from '../../db/queries/audit';
-import { documentHash } from '../../db/queries/documents';
+import { documentHash, readDocument } from '../../db/queries/documents';
 import { freshDatabase, type TestDb } from '../support/db';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -576,6 +576,40 @@ describe('verifyCase and what the chain records beside it', () => {
     const gone = await verifyCase(db.pool, c.id);
     expect(gone).toMatchObject({ intact: false, firstBadSeq: doc.seq });
     expect(gone.problems).toEqual([`the chain records document ${doc.id} at seq ${doc.seq}, but no such document of this case is stored: it was deleted`]);
+  });
+});
+
+describe('tamperings that verification must name, not crash on or miss', () => {
+  it('names an entry or a document given a number past JSON\'s range (1e400, which reads as Infinity), and checks on', async () => {
+    const c = await seedCase();
+    const doc = await seedDocument(c.id);
+    const other = await seedCase();
+    await tamper([
+      `UPDATE audit_entries SET data = data || '{"amount": 1e400}' WHERE case_id = '${c.id}' AND seq = 1`,
+      `UPDATE documents SET body = body || '{"amount": 1e400}' WHERE id = '${doc.id}'`,
+    ]);
+    expect(await verifyChain(db.pool, c.id)).toMatchObject({ intact: false, firstBadSeq: 1 });
+    const v = await verifyCase(db.pool, c.id);
+    expect(v).toMatchObject({ intact: false, firstBadSeq: 1, entriesBadFrom: 1 });
+    expect(v.problems).toContain(`document ${doc.id} holds a value no document can hold (a number past JSON's range): it was altered, not as recorded at seq ${doc.seq}`);
+    expect(await readDocument(db.pool, c.id, doc.id)).toMatchObject({ sha256: null, intact: false });
+    // The walk goes on past it to the other chains.
+    const results = new Map<string, { intact: boolean }>();
+    for await (const r of verifyAllChains(db.pool)) results.set(r.caseId, r);
+    expect(results.get(c.id)).toMatchObject({ intact: false });
+    expect(results.get(other.id)).toMatchObject({ intact: true });
+  });
+
+  it('names a document that no entry records: one put there behind the application\'s back', async () => {
+    const c = await seedCase();
+    await seedDocument(c.id);
+    expect(await verifyCase(db.pool, c.id)).toMatchObject({ intact: true });
+    const body = { type: 'hosting_notice', urls: ['https://forged.example.test/'] };
+    const forged = `doc_forged_${c.id.slice(-8)}`;
+    await db.pool.query(`INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, NULL, 'hosting_notice', '1', $3, $4::jsonb)`, [forged, c.id, documentHash(body), JSON.stringify(body)]);
+    const v = await verifyCase(db.pool, c.id);
+    expect(v).toMatchObject({ intact: false, firstBadSeq: v.entries + 1 });
+    expect(v.problems).toEqual([`document ${forged} is stored for this case but the chain holds no document.rendered entry for it`]);
   });
 });
 

@@ -51,6 +51,19 @@ describe('ExportChecker', () => {
     expect(check([a[0], a[1], { caseId: 'case_a', ...e, hash: hashEntry(e) }]).broken).toEqual([{ caseId: 'case_a', seq: 3, detail: 'entry 3 has no valid time (at "infinity")' }]);
   });
 
+  it('hashes what a line holds, not what its schema keeps: a member added to actor, a __proto__ key in data, a number past range', () => {
+    const raw = (l: Line) => JSON.stringify(l);
+    // Text edits of honest lines, as a forger would make them in the file.
+    const extraActor = raw(a[0]).replace('"org":"ceop"}', '"org":"ceop","onBehalfOf":"judge"}');
+    const protoKey = raw(a[1]).replace('"data":{', '"data":{"__proto__":{"note":"forged"},');
+    const infinite = raw(a[2]).replace('"data":{', '"data":{"amount":1e400,');
+    expect([extraActor, protoKey, infinite].every((l, i) => l !== raw(a[i]))).toBe(true);
+    for (const [line, seq] of [[extraActor, 1], [protoKey, 2], [infinite, 3]] as const) {
+      const lines = a.map((l, i) => (i === seq - 1 ? line : l));
+      expect(check(lines).broken, `entry ${seq}`).toEqual([{ caseId: 'case_a', seq, detail: `entry ${seq} does not hash to its hash: its content was changed` }]);
+    }
+  });
+
   it('refuses lines that are not entries, and a second, different entry for one seq', () => {
     const r = check(['{"nope":1}', 'not json', a[0], { ...a[0], data: { forged: true } }]);
     expect(r.badLines).toEqual([
