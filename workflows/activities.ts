@@ -26,10 +26,16 @@ export const notices = proxyActivities<TakedownActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', nonRetryableErrorTypes: ['PartnerRejected', 'IncompleteDocument'] },
 });
 
-/** Checks of notified URLs: a few quick attempts; a URL that cannot be reached counts as down. */
+/**
+ * Checks of notified URLs. A check answers for every URL by its own deadline, whatever the hosts do (one that cannot be
+ * reached counts as down): an attempt fails only when its worker stops or dies under it. So it is retried until a
+ * worker finishes it, as the projection writes are; with a cap of 5 attempts, five workers stopping or crashing under
+ * one check (a rolling restart, a crash loop) failed the whole case and sent its partners withdrawal notices. The
+ * retry policy is the schedule's, not part of what replay compares: histories recorded with the cap replay unchanged.
+ */
 export const checks = proxyActivities<TakedownActivities>({
   startToCloseTimeout: '2m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
 /** Archiving waits for the case workflow to close, so it retries for a long while. */

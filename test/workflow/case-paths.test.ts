@@ -795,6 +795,12 @@ describe('deadlines of seconds', () => {
       await complete(stack, c.id, t.id, actors.partner(org), 'terminated', { terminatedAt: new Date().toISOString() });
     }
     expect((await waitForCaseEnd(stack, c.id, 'still-up-retry')).status).toBe('completed_with_exceptions');
+    // Each check was scheduled to be retried until a worker finishes it (0: no cap), so workers stopping or dying under
+    // a check never fail the case; Temporal's server keeps to the policy recorded here.
+    const events = (await stack.client.workflow.getHandle(caseWorkflowId(c.id)).fetchHistory()).events ?? [];
+    const scheduledChecks = events.map((e) => e.activityTaskScheduledEventAttributes).filter((a) => a?.activityType?.name === 'checkUrls');
+    expect(scheduledChecks).toHaveLength(4);
+    expect(scheduledChecks.map((a) => a?.retryPolicy?.maximumAttempts ?? 0)).toEqual([0, 0, 0, 0]);
   });
 
   it('escalates an overdue sign-off to le_supervisor, who may then complete it', async () => {
