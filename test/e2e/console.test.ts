@@ -833,6 +833,35 @@ describe('web console', () => {
     });
   });
 
+  it('shows what people typed as text, never as markup: HTML in a merchant name, evidence and a withdrawal reason runs nothing', async () => {
+    await onOwnPage(async (page) => {
+      const unique = randomBytes(4).toString('hex');
+      const lead = await principal('ceop', ['case_lead'], 'Xena Markup');
+      const auditor = await principal('audit-office', ['auditor'], 'Xavier Markup');
+      const hostile = '<img src="x" onerror="window.__injected = 1"><script>window.__injected = 2</script>';
+      const body = caseBody(`EFC-MARKUP-${unique}`, `m${unique}`);
+      const name = `Shop ${hostile}`;
+      const description = `seen at checkout ${hostile}`;
+      const reason = `opened twice ${hostile}`;
+      const created = await api('POST', '/v1/cases', lead.token, { ...body, merchant: { ...body.merchant, name }, evidence: [{ ...body.evidence[0], description }] });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      const id = created.body.id as string;
+      expect((await api('POST', `/v1/cases/${id}/withdraw`, lead.token, { reason })).status).toBe(202);
+      await caseWhere(lead.token, id, (c) => c.status === 'withdrawn', 'the case withdrawn');
+
+      await page.goto(base);
+      await signIn(page, lead.token);
+      await go(page, `#/cases/${id}`, `Case EFC-MARKUP-${unique}`);
+      // The text is on the page as typed, and nothing it holds became an element or ran.
+      for (const text of [name, description, reason]) await page.getByText(text).first().waitFor();
+      await signIn(page, auditor.token);
+      await go(page, `#/audit/${id}`, `Audit trail of EFC-MARKUP-${unique}`);
+      await page.locator('table.audit tbody tr').first().waitFor();
+      expect(await page.evaluate(() => (window as unknown as { __injected?: number }).__injected)).toBeUndefined();
+      expect(await page.locator('img[src="x"], script:not([src])').count()).toBe(0);
+    });
+  });
+
   it('links no Temporal UI on the audit page where the API does not know one, and says so', async () => {
     const other = await serveConsole();
     try {
