@@ -85,7 +85,9 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
  * deployment whose TLS ends elsewhere, an address other than localhost in a trial), the browser would rewrite every
  * script and stylesheet to https:// and show a blank page. TLS is the deployment's to provide (HSTS stays on).
  */
-const securityHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+// The console loads its own scripts, stylesheet and images and nothing else: helmet's defaults, with styles and fonts
+// from this origin only (its default also allows any https: origin and inline styles, which the console never uses).
+const securityHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null, styleSrc: ["'self'"], fontSrc: ["'self'"] } } });
 
 /** An Express app as every Takedown server starts one: no framework banner, no ETags (answers are live state). */
 function bareApp(): Express {

@@ -387,6 +387,8 @@ describe('errors', () => {
     // would leave the page blank), whatever serves the TLS.
     const csp = String(res.headers['content-security-policy']);
     expect(csp).toContain("script-src 'self'");
+    expect(csp).toMatch(/style-src 'self'(;|$)/);
+    expect(csp).toMatch(/font-src 'self'(;|$)/);
     expect(csp).not.toContain('upgrade-insecure-requests');
     expect(res.headers['strict-transport-security']).toMatch(/max-age=/);
   });

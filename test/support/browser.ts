@@ -48,12 +48,18 @@ export async function launchChromium(opts: { viewport?: { width: number; height:
     await rm(profile, { recursive: true, force: true });
     throw err;
   }
-  const page = context.pages()[0] ?? (await context.newPage());
   const problems: string[] = [];
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && !/^Failed to load resource: the server responded with a status of (4\d\d)/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-  });
+  // Every page of the context, those opened later too (a test on a page of its own): errors thrown, and errors logged
+  // (a Content-Security-Policy violation among them), but not a 4xx or a 503 the page asked for and shows as such.
+  const watch = (p: Page) => {
+    p.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    p.on('console', (msg) => {
+      if (msg.type() === 'error' && !/^Failed to load resource: the server responded with a status of (4\d\d|503)/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+    });
+  };
+  context.on('page', watch);
+  for (const p of context.pages()) watch(p);
+  const page = context.pages()[0] ?? (await context.newPage());
   return {
     context,
     page,
