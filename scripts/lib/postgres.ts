@@ -46,6 +46,20 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
     const dir = path.dirname(databaseDir);
     chmodSync(dir, statSync(dir).mode | 0o011);
   }
+  // If this process dies without stop(), PostgreSQL must not outlive it holding the data dir: SIGINT is a fast shutdown.
+  // Hooked before the server starts: a process that exits while it is starting (another part of the start failed) stops
+  // it too. The data dir is this process's (lockDataDir), so the postmaster it names is this start's.
+  let stopped = false;
+  const onExit = () => {
+    if (stopped) return;
+    try {
+      const pid = Number(readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (pid > 0) process.kill(pid, 'SIGINT');
+    } catch {
+      // Not started, or already gone.
+    }
+  };
+  process.on('exit', onExit);
   let port: number;
   let server: EmbeddedPostgres;
   for (let attempt = 1; ; attempt++) {
@@ -75,21 +89,11 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
         opts.log?.(`port ${port} was taken before PostgreSQL bound it; starting it again on another (attempt ${attempt + 1} of ${START_ATTEMPTS})`);
         continue;
       }
+      // A postmaster.pid left here names another server (one that held the data dir), not ours: not ours to stop.
+      process.off('exit', onExit);
       throw new Error(`embedded PostgreSQL did not start on port ${port} (data in ${databaseDir}): ${String((err as Error)?.message ?? err ?? 'process exited')}${tail.said()}`);
     }
   }
-  // If this process dies without stop(), PostgreSQL must not outlive it holding the data dir: SIGINT is a fast shutdown.
-  let stopped = false;
-  const onExit = () => {
-    if (stopped) return;
-    try {
-      const pid = Number(readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      if (pid > 0) process.kill(pid, 'SIGINT');
-    } catch {
-      // Already gone.
-    }
-  };
-  process.on('exit', onExit);
   const stop = async () => {
     stopped = true;
     process.off('exit', onExit);

@@ -187,7 +187,13 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
       stops.push(() => dev.stop());
       return { address: dev.address, uiUrl: config.temporalUiUrl ?? dev.uiUrl, auth: {} };
     })();
-    const [urls, temporal] = await Promise.all([pgP, temporalP]);
+    // Both settle before either failure is thrown: a side still starting when the other fails would otherwise go on
+    // starting after this start has given up, and nothing would stop it (an embedded PostgreSQL left running, say).
+    const [pgR, temporalR] = await Promise.allSettled([pgP, temporalP]);
+    if (pgR.status === 'rejected') throw pgR.reason;
+    if (temporalR.status === 'rejected') throw temporalR.reason;
+    const urls = pgR.value;
+    const temporal = temporalR.value;
     const db = connectDb(urls.app, { applicationName: 'takedown', max: config.dbPoolSize });
     stops.push(() => db.close());
     if (config.migrateAtStart || !config.databaseUrl) {

@@ -102,18 +102,22 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
   const admin = resolveAdminToken(config, log);
   const services = await startServices(config, log, { embedded: true });
   let connection: Connection | undefined;
+  let api: Awaited<ReturnType<typeof startApiPart>> | undefined;
   try {
     connection = await connectTemporal(services.temporalAddress, services.temporalAuth);
     await checkSearchAttributes(connection, config.temporalNamespace, log);
     const client = new Client({ connection, namespace: config.temporalNamespace });
-    const worker = await startWorkerPart(config, services, client);
+    // The API's port is bound before the worker polls, as `npm run worker` binds its operations port first: a start
+    // refused there (the port taken) takes no workflow or activity task, which would be left to its timeouts.
     // A busy port is replaced only in development and only when PORT is not set: a port asked for is that port or a failure.
     const port = config.production || config.portSet ? config.port : await freePort(config.port, config.host);
-    const api = await startApiPart(config, services, client, log, admin.token, port);
-    const forgetUrl = recordApiUrl(config.dataDir, api.url);
+    api = await startApiPart(config, services, client, log, admin.token, port);
+    const worker = await startWorkerPart(config, services, client);
+    const started = api;
+    const forgetUrl = recordApiUrl(config.dataDir, started.url);
     const conn = connection;
     return {
-      apiUrl: api.url,
+      apiUrl: started.url,
       temporalUiUrl: services.temporalUiUrl,
       // The embedded servers' addresses, for `npm run api`, `npm run worker` and `npm run audit:verify` beside this one.
       embedded: {
@@ -124,13 +128,14 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       run: worker.run,
       async stop() {
         forgetUrl();
-        await api.stop();
+        await started.stop();
         await worker.stop().catch((err) => log.warn({ err }, 'worker stopped with an error'));
         await conn.close();
         await services.stop();
       },
     };
   } catch (err) {
+    await api?.stop().catch(() => {});
     await connection?.close().catch(() => {});
     await services.stop();
     throw err;

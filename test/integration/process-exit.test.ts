@@ -17,6 +17,20 @@ it('keeps the exit code set by the process', () => {
   expect(runScript(`await import('./scripts/lib/postgres.ts');`)).toBe(0);
 });
 
+/** Whether the postmaster named in `dir`'s postmaster.pid is still alive 5 s on (false once it is gone). */
+function postmasterOutlives(dir: string): boolean {
+  const pid = Number(readFileSync(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  for (let i = 0; i < 50; i++) {
+    try {
+      process.kill(pid, 0);
+      spawnSync('sleep', ['0.1']);
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
 it('stops a PostgreSQL left running when the process exits', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'takedown-exit-'));
   try {
@@ -24,17 +38,25 @@ it('stops a PostgreSQL left running when the process exits', () => {
       await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dir)}, port: 0 });
       process.exit(5);`);
     expect(status).toBe(5);
-    const pid = Number(readFileSync(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    let alive = true;
-    for (let i = 0; i < 50 && alive; i++) {
-      try {
-        process.kill(pid, 0);
-        spawnSync('sleep', ['0.1']);
-      } catch {
-        alive = false;
-      }
-    }
-    expect(alive).toBe(false);
+    expect(postmasterOutlives(dir)).toBe(false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('stops a PostgreSQL still starting when the process exits (another part of the start failed meanwhile)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'takedown-exit-'));
+  try {
+    // Initialised and stopped first, so the second start is the postmaster's alone.
+    expect(runScript(`const { startEmbeddedPostgres } = await import('./scripts/lib/postgres.ts');
+      await (await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dir)}, port: 0 })).stop();`)).toBe(0);
+    const status = runScript(`const { existsSync } = await import('node:fs');
+      const { startEmbeddedPostgres } = await import('./scripts/lib/postgres.ts');
+      startEmbeddedPostgres({ dataDir: ${JSON.stringify(dir)}, port: 0 }).catch(() => {});
+      while (!existsSync(${JSON.stringify(path.join(dir, 'postgres', 'postmaster.pid'))})) await new Promise((r) => setTimeout(r, 10));
+      process.exit(6);`);
+    expect(status).toBe(6);
+    expect(postmasterOutlives(dir)).toBe(false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -22,9 +22,9 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function runWorker(env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+function runWorker(env: NodeJS.ProcessEnv, script = 'scripts/worker.ts'): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
@@ -74,6 +74,23 @@ describe('npm run worker', () => {
       const taskQueue = `worker-start-port-${Date.now()}`;
       const port = String((taken.address() as net.AddressInfo).port);
       const { code, out } = await runWorker(workerEnv(taskQueue, { TAKEDOWN_ADMIN_TOKEN: 'worker-start-admin-token-0123456789', TAKEDOWN_WORKER_PORT: port }));
+      expect(code).toBe(1);
+      expect(out).toMatch(/EADDRINUSE/);
+      await expectNeverPolled(taskQueue, out);
+    } finally {
+      taken.close();
+    }
+  }, 20_000);
+});
+
+describe('npm start', () => {
+  it('fails before its worker polls the task queue when the PORT asked for is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const taskQueue = `system-start-port-${Date.now()}`;
+      const port = String((taken.address() as net.AddressInfo).port);
+      const { code, out } = await runWorker(workerEnv(taskQueue, { HOST: '127.0.0.1', PORT: port }), 'scripts/start.ts');
       expect(code).toBe(1);
       expect(out).toMatch(/EADDRINUSE/);
       await expectNeverPolled(taskQueue, out);
