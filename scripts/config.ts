@@ -17,6 +17,15 @@ export function presentEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Process
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
 }
 
+/**
+ * Where the Temporal CLI is installed and looked for by `npm run tools:install` and the tests: TAKEDOWN_TOOLS_DIR when
+ * set, as `npm start` reads it (loadConfig's toolsDir), else `<repository>/.tools` whatever the working directory.
+ */
+export function toolsDirFor(repoRoot: string, env: NodeJS.ProcessEnv = process.env): string {
+  const dir = presentEnv(env).TAKEDOWN_TOOLS_DIR;
+  return dir ? path.resolve(dir) : path.join(repoRoot, '.tools');
+}
+
 const EnvSchema = z.object({
   // Only `production` turns on production's safeguards: any other spelling (`prod`, `Production`, `staging`) would run
   // with development's (private webhooks allowed, no rate limit, a generated admin token) without a word.

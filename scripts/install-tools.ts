@@ -1,15 +1,15 @@
-// Installs what the test suite needs beyond npm: the Temporal CLI (into .tools) and, for browser tests, Debian's chromium.
+// Installs what the test suite needs beyond npm: the Temporal CLI (into .tools, or TAKEDOWN_TOOLS_DIR) and, for browser tests, Debian's chromium.
 // Runs before `npm test` (pretest), so the README's test command works on a fresh machine; each step is skipped when present.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, presentEnv } from './config';
+import { loadConfig, presentEnv, toolsDirFor } from './config';
 import { locateTemporalCli } from './lib/temporal-cli';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-// The same folder test/setup/global.ts looks in, whatever the working directory.
-const toolsDir = path.join(root, '.tools');
+// The folder `npm start` looks in (TAKEDOWN_TOOLS_DIR), and test/setup/global.ts too, whatever the working directory.
+const toolsDir = toolsDirFor(root);
 const CHROMIUM = presentEnv().CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 async function temporalCli(): Promise<void> {

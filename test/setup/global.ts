@@ -7,6 +7,7 @@ import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../../scripts/lib/postgres';
 import { locateTemporalCli } from '../../scripts/lib/temporal-cli';
+import { toolsDirFor } from '../../scripts/config';
 import { startTemporalDevServer, waitForTemporal, type DevServer } from '../../scripts/lib/temporal-server';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -32,7 +33,7 @@ export default async function setup(project: TestProject) {
   mkdirSync(dataDir, { recursive: true });
   const log = process.env.TEST_SERVER_LOGS ? (m: string) => console.log(m) : undefined;
 
-  const cli = await locateTemporalCli({ envPath: process.env.TEMPORAL_CLI_PATH, toolsDir: path.join(root, '.tools'), log: (m) => console.log(m) });
+  const cli = await locateTemporalCli({ envPath: process.env.TEMPORAL_CLI_PATH, toolsDir: toolsDirFor(root), log: (m) => console.log(m) });
   const bundleP = bundleWorkflowCode({ workflowsPath: path.join(root, 'workflows', 'index.ts'), logger: new DefaultLogger('WARN') }).then(({ code }) => {
     const p = path.join(dataDir, 'workflow-bundle.js');
     writeFileSync(p, code);

@@ -5,12 +5,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { loadConfig } from '../../scripts/config';
+import { loadConfig, toolsDirFor } from '../../scripts/config';
 import { clientAdminToken, clientApiUrl, lockDataDir, recordApiUrl, resolveAdminToken, withErrorsSerialised } from '../../scripts/lib/runtime';
 
 const TOKEN = { TAKEDOWN_ADMIN_TOKEN: 'a-production-admin-token-0123456789' };
 
 describe('configuration', () => {
+  it('installs the Temporal CLI where npm start looks for it: TAKEDOWN_TOOLS_DIR when set, else the repository\'s .tools', () => {
+    const repo = path.join(tmpdir(), 'repo');
+    expect(toolsDirFor(repo, {})).toBe(path.join(repo, '.tools'));
+    expect(toolsDirFor(repo, { TAKEDOWN_TOOLS_DIR: '  ' })).toBe(path.join(repo, '.tools'));
+    const dir = path.join(tmpdir(), 'takedown-tools');
+    expect(toolsDirFor(repo, { TAKEDOWN_TOOLS_DIR: dir })).toBe(dir);
+    expect(toolsDirFor(repo, { TAKEDOWN_TOOLS_DIR: dir })).toBe(loadConfig({ TAKEDOWN_TOOLS_DIR: dir }).toolsDir);
+  });
+
   it('refuses a NODE_ENV other than production, development or test, which would run with development settings unsaid', () => {
     for (const v of ['prod', 'Production', 'staging']) expect(() => loadConfig({ NODE_ENV: v, ...TOKEN }), v).toThrow(/NODE_ENV.*must be production, development or test/);
     for (const v of ['production', 'development', 'test']) expect(loadConfig({ NODE_ENV: v, ...TOKEN }).production).toBe(v === 'production');

@@ -65,3 +65,32 @@ describe('locateTemporalCli', () => {
     expect(status, `${Math.round((Date.now() - failedAt) / 1000)} s after the search failed, the process is ${status === 'still running' ? 'still running' : 'gone'}`).toBe(1);
   }, 20_000);
 });
+
+describe('endsWithProcess', () => {
+  it('ends a download or install child when the process exits before it does (a failed start, process.exit)', async () => {
+    // The child stands in for a download waiting on a silent network: it would outlive the process that started it.
+    const code = `const { spawn } = await import('node:child_process');
+      const { endsWithProcess } = await import('./scripts/lib/temporal-cli.ts');
+      const child = endsWithProcess(spawn('sleep', ['60'], { stdio: 'ignore' }));
+      console.log('CHILD ' + child.pid);
+      setTimeout(() => process.exit(3), 200);`;
+    const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    parent.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const status = await new Promise<number | null>((resolve) => parent.once('exit', resolve));
+    expect(status).toBe(3);
+    const pid = Number(/CHILD (\d+)/.exec(out)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    let alive = true;
+    for (let i = 0; i < 50 && alive; i++) {
+      try {
+        process.kill(pid, 0);
+        await new Promise((r) => setTimeout(r, 100));
+      } catch {
+        alive = false;
+      }
+    }
+    if (alive) process.kill(pid, 'SIGKILL');
+    expect(alive).toBe(false);
+  }, 20_000);
+});
