@@ -34,7 +34,14 @@ const EnvSchema = z.object({
     .refine((v) => ['production', 'development', 'test'].includes(v), 'must be production, development or test; any other value would run with development settings')
     .default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().default('127.0.0.1'),
+  // An address or a host name to listen on, nothing more: `0.0.0.0:3000` or `http://x` would otherwise fail only once
+  // the embedded servers, migrations and the worker's bundle had started (PORT carries the port).
+  HOST: z
+    .string()
+    .default('127.0.0.1')
+    .refine((h) => isIP(h) !== 0 || /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(h), {
+      message: 'must be an IP address or a host name to listen on (no port: PORT sets it; no scheme)',
+    }),
   DATABASE_URL: z.string().url().optional(),
   /** The tables' owner, used only to migrate and grant DATABASE_URL's role its privileges (db/roles.ts). */
   MIGRATION_DATABASE_URL: z.string().url().optional(),

@@ -26,6 +26,11 @@ describe('configuration', () => {
     expect(loadConfig({}).production).toBe(false);
   });
 
+  it('takes an address or a host name for HOST, and refuses one with a port or a scheme at start', () => {
+    for (const h of ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', 'api.internal.example']) expect(loadConfig({ HOST: h }).host, h).toBe(h);
+    for (const h of ['0.0.0.0:3000', 'http://localhost', 'local host', '[::1]', 'a..b']) expect(() => loadConfig({ HOST: h }), h).toThrow(/HOST.*must be an IP address or a host name/);
+  });
+
   it('limits requests per principal in production by default, not in development, and takes an explicit limit', () => {
     expect(loadConfig({}).rateLimitPerMinute).toBe(0);
     expect(loadConfig({ NODE_ENV: 'production', ...TOKEN }).rateLimitPerMinute).toBe(1200);
