@@ -58,6 +58,21 @@ async function expectNeverPolled(taskQueue: string, out: string): Promise<void> 
   expect.soft((await pollers(2)).length, 'activity task pollers').toBe(0);
 }
 
+/** `script` started on its own task queue with the port `env` names held by another listener: it exits 1 on EADDRINUSE, never polling. */
+async function refusedOnTakenPort(script: string, queuePrefix: string, env: (port: string) => NodeJS.ProcessEnv): Promise<void> {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  try {
+    const taskQueue = `${queuePrefix}-${Date.now()}`;
+    const { code, out } = await runWorker(workerEnv(taskQueue, env(String((taken.address() as net.AddressInfo).port))), script);
+    expect(code).toBe(1);
+    expect(out).toMatch(/EADDRINUSE/);
+    await expectNeverPolled(taskQueue, out);
+  } finally {
+    taken.close();
+  }
+}
+
 describe('npm run worker', () => {
   it('in production without an admin token but with TAKEDOWN_WORKER_PORT, fails before it polls its task queue', async () => {
     const taskQueue = `worker-start-${Date.now()}`;
@@ -68,34 +83,12 @@ describe('npm run worker', () => {
   }, 20_000);
 
   it('fails before it polls its task queue when TAKEDOWN_WORKER_PORT is taken', async () => {
-    const taken = net.createServer();
-    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    try {
-      const taskQueue = `worker-start-port-${Date.now()}`;
-      const port = String((taken.address() as net.AddressInfo).port);
-      const { code, out } = await runWorker(workerEnv(taskQueue, { TAKEDOWN_ADMIN_TOKEN: 'worker-start-admin-token-0123456789', TAKEDOWN_WORKER_PORT: port }));
-      expect(code).toBe(1);
-      expect(out).toMatch(/EADDRINUSE/);
-      await expectNeverPolled(taskQueue, out);
-    } finally {
-      taken.close();
-    }
+    await refusedOnTakenPort('scripts/worker.ts', 'worker-start-port', (port) => ({ TAKEDOWN_ADMIN_TOKEN: 'worker-start-admin-token-0123456789', TAKEDOWN_WORKER_PORT: port }));
   }, 20_000);
 });
 
 describe('npm start', () => {
   it('fails before its worker polls the task queue when the PORT asked for is taken', async () => {
-    const taken = net.createServer();
-    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    try {
-      const taskQueue = `system-start-port-${Date.now()}`;
-      const port = String((taken.address() as net.AddressInfo).port);
-      const { code, out } = await runWorker(workerEnv(taskQueue, { HOST: '127.0.0.1', PORT: port }), 'scripts/start.ts');
-      expect(code).toBe(1);
-      expect(out).toMatch(/EADDRINUSE/);
-      await expectNeverPolled(taskQueue, out);
-    } finally {
-      taken.close();
-    }
+    await refusedOnTakenPort('scripts/start.ts', 'system-start-port', (port) => ({ HOST: '127.0.0.1', PORT: port }));
   }, 20_000);
 });
