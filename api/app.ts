@@ -90,7 +90,7 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 const securityHeaders = helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null, styleSrc: ["'self'"], fontSrc: ["'self'"] } } });
 
 /** An Express app as every Takedown server starts one: no framework banner, no ETags (answers are live state). */
-function bareApp(): Express {
+export function bareApp(): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

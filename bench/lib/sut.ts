@@ -9,8 +9,8 @@ import path from 'node:path';
 import { Client, type Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { pino } from 'pino';
-import express, { Router } from 'express';
-import { apiApp, createApp, type ApiDeps } from '../../api/app';
+import { Router } from 'express';
+import { apiApp, bareApp, createApp, type ApiDeps } from '../../api/app';
 import { PrincipalCache } from '../../api/principal-cache';
 import { connectDb, type DbHandle } from '../../db/client';
 import { serveHttp, type HttpServing } from '../../scripts/lib/http-server';
@@ -166,9 +166,7 @@ async function readFloor(bodies: Record<string, string>): Promise<ReadFloorUrls>
     if (!body) res.status(404).end();
     else res.type('json').send(body);
   });
-  const bare = express();
-  bare.disable('x-powered-by');
-  bare.set('etag', false);
+  const bare = bareApp();
   bare.use('/v1', route);
   const node = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const body = bytes.get(decodeURIComponent(req.url?.replace(/^\/v1\/floor\//, '') ?? ''));
