@@ -658,19 +658,27 @@ describe('Idempotency-Key on task completions, evidence and withdrawal', () => {
 });
 
 describe('amendment limits', () => {
-  it('refuses (422) an amendment that would grow the case past 1 MiB of JSON, and changes nothing', async () => {
+  /** `count` evidence items with hashes of their own, each described by 2,000 of `char`. */
+  const evidence = (prefix: string, count: number, char: string) =>
+    Array.from({ length: count }, (_, i) => ({ kind: 'screenshot_hash', sha256: `${prefix}${i.toString(16).padStart(8, '0')}`.padEnd(64, '0'), description: char.repeat(2000) }));
+
+  /** A new case takes the first amendment and refuses the second (422, naming evidence), which changes nothing. */
+  async function refusesSecond(first: unknown[], second: unknown[]): Promise<string> {
     const c = await createCase();
-    const big = (prefix: string) =>
-      Array.from({ length: 450 }, (_, i) => ({ kind: 'screenshot_hash', sha256: `${prefix}${i.toString(16).padStart(8, '0')}`.padEnd(64, '0'), description: 'x'.repeat(2000) }));
-    const first = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { evidence: big('a') } });
-    expect(first.status, first.text.slice(0, 300)).toBe(200);
-    const second = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { evidence: big('b') } });
-    expect(second.status, second.text.slice(0, 300)).toBe(422);
-    expect(second.body.errors).toHaveProperty('evidence');
+    const taken = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { evidence: first } });
+    expect(taken.status, taken.text.slice(0, 300)).toBe(200);
+    const refused = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { evidence: second } });
+    expect(refused.status, refused.text.slice(0, 300)).toBe(422);
+    expect(refused.body.errors).toHaveProperty('evidence');
     const read = await api.request('GET', `/v1/cases/${c.id}`, { token: lead.token });
-    expect(read.body.evidence).toHaveLength(first.body.evidence.length);
+    expect(read.body.evidence).toHaveLength(taken.body.evidence.length);
+    return c.id;
+  }
+
+  it('refuses (422) an amendment that would grow the case past 1 MiB of JSON, and changes nothing', async () => {
+    const id = await refusesSecond(evidence('a', 450, 'x'), evidence('b', 450, 'x'));
     // The case still takes requests afterwards.
-    const small = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { urls: ['https://after.example.test/'] } });
+    const small = await api.request('POST', `/v1/cases/${id}/evidence`, { token: lead.token, body: { urls: ['https://after.example.test/'] } });
     expect(small.status, small.text.slice(0, 300)).toBe(200);
   });
 
@@ -678,16 +686,7 @@ describe('amendment limits', () => {
     // 150 descriptions of 2,000 CJK characters: 300,000 characters, 900,000 bytes in UTF-8 (a body under 1 MiB). Two of
     // them pass 1 MiB of bytes though not of characters; counted in characters, the third would have passed too, and its
     // answer (the whole case, about 2.7 MB) would have failed the workflow task past Temporal's 2 MB a payload.
-    const c = await createCase();
-    const wide = (prefix: string) =>
-      Array.from({ length: 150 }, (_, i) => ({ kind: 'screenshot_hash', sha256: `${prefix}${i.toString(16).padStart(8, '0')}`.padEnd(64, '0'), description: '漢'.repeat(2000) }));
-    const first = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { evidence: wide('c') } });
-    expect(first.status, first.text.slice(0, 300)).toBe(200);
-    const second = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { evidence: wide('d') } });
-    expect(second.status, second.text.slice(0, 300)).toBe(422);
-    expect(second.body.errors).toHaveProperty('evidence');
-    const read = await api.request('GET', `/v1/cases/${c.id}`, { token: lead.token });
-    expect(read.body.evidence).toHaveLength(first.body.evidence.length);
+    await refusesSecond(evidence('c', 150, '漢'), evidence('d', 150, '漢'));
   });
 
   it('refuses the amendment after the twentieth', async () => {
