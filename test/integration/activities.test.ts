@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index';
 import { registry } from '../../telemetry/metrics';
-import { freshDatabase, type TestDb } from '../support/db';
+import { freshDatabase, waitForLockWaits, type TestDb } from '../support/db';
 import { startPartnerServer, startSilentServer, type PartnerServer } from '../support/partner-server';
 import { caseViewFixture } from '../unit/documents-fixture';
 import type { CaseView, Task } from '../../domain/types';
@@ -412,7 +412,7 @@ async function whileHeld(hold: (other: pg.PoolClient) => Promise<unknown>, write
     await hold(other);
     let settled = false;
     const done = write().finally(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 300));
+    await Promise.race([waitForLockWaits(db.pool), done]);
     expect(settled, 'the write waits for the other transaction').toBe(false);
     await other.query('COMMIT');
     committed = true;
@@ -477,21 +477,22 @@ it("takes the case's audit lock before the case row when it opens a task: a writ
   const view = caseViewFixture({ id: 'case_activities000017', status: 'disrupting' });
   await acts.recordCase({ view, version: 1, audit: [], fence: 5 });
   const t = visaTask(view.id, 'tsk_lockorder_17');
+  const holder = await db.pool.connect();
   const probe = await db.pool.connect();
   try {
-    await whileHeld(
-      (holder) => holder.query(`SELECT ${auditLockCall('$1')}`, [view.id]),
-      async () => {
-        const write = acts.recordTask({ task: t, version: 1, caseOrg: view.org, audit: [{ key: 'wf:1:task.created', action: 'task.created', actor: null, data: { taskId: t.id } }], fence: 6 });
-        await new Promise((r) => setTimeout(r, 150));
-        // While the write waits for the audit lock, it holds no lock on the case row.
-        await probe.query('BEGIN');
-        await probe.query('SELECT 1 FROM cases WHERE id = $1 FOR UPDATE NOWAIT', [view.id]);
-        await probe.query('ROLLBACK');
-        await write;
-      },
-    );
+    await holder.query('BEGIN');
+    await holder.query(`SELECT ${auditLockCall('$1')}`, [view.id]);
+    const write = acts.recordTask({ task: t, version: 1, caseOrg: view.org, audit: [{ key: 'wf:1:task.created', action: 'task.created', actor: null, data: { taskId: t.id } }], fence: 6 });
+    await waitForLockWaits(db.pool, { locktype: 'advisory' });
+    // While the write waits for the audit lock, it holds no lock on the case row.
+    await probe.query('BEGIN');
+    await probe.query('SELECT 1 FROM cases WHERE id = $1 FOR UPDATE NOWAIT', [view.id]);
+    await probe.query('ROLLBACK');
+    await holder.query('COMMIT');
+    await write;
   } finally {
+    await holder.query('ROLLBACK').catch(() => {});
+    holder.release();
     probe.release();
   }
   expect(await taskRow(t.id)).toEqual({ status: 'open', version: 1, fence: 6, done: false });
@@ -552,9 +553,9 @@ it('does not deadlock two writes of one task without audit entries, one guarded 
     await holder.query('SELECT 1 FROM cases WHERE id = $1 FOR SHARE', [view.id]);
     const settle = (p: Promise<void>) => p.then(() => 'ok', (e: { code?: string }) => `error ${e.code}`);
     const withView = settle(acts.recordTask({ task: { ...t, status: 'completed', completedAt: '2026-11-25T12:02:00.000Z' }, version: 2, caseOrg: view.org, audit: [], fence: 6, caseView: { view, version: 2 } }));
-    await new Promise((r) => setTimeout(r, 200));
+    await waitForLockWaits(db.pool);
     const guarded = settle(acts.recordTask({ task: { ...t, escalated: true }, version: 3, caseOrg: view.org, audit: [], fence: 6 }));
-    await new Promise((r) => setTimeout(r, 200));
+    await waitForLockWaits(db.pool, { count: 2 });
     await holder.query('COMMIT');
     expect([await withView, await guarded]).toEqual(['ok', 'ok']);
     expect(await taskRow(t.id)).toMatchObject({ status: 'open', version: 3, fence: 6 });

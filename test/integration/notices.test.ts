@@ -10,7 +10,7 @@ import { classifyStatus, type NoticeDeps, prepareNotice, sendNotice, settleNotic
 import { listAudit, verifyChain } from '../../db/queries/audit';
 import type { NoticeType } from '../../domain/types';
 import { caseViewFixture, contextFor } from '../unit/documents-fixture';
-import { freshDatabase, type TestDb } from '../support/db';
+import { freshDatabase, waitForLockWaits, type TestDb } from '../support/db';
 
 interface Received {
   headers: http.IncomingHttpHeaders;
@@ -78,6 +78,14 @@ async function failureOf(p: Promise<unknown>): Promise<Error> {
 }
 
 const actions = async (caseId: string) => (await listAudit(db.pool, caseId)).map((e) => e.action);
+
+/** Waits until a partner has been sent `n` requests: the attempts a test lines up must have reached it. */
+async function received(partner: FakePartner, n: number): Promise<void> {
+  for (const until = Date.now() + 10_000; partner.received.length < n; ) {
+    if (Date.now() > until) throw new Error(`the partner was sent ${partner.received.length} request(s), not ${n}, within 10 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 beforeAll(async () => {
   db = await freshDatabase('notices', { max: 30 });
@@ -386,7 +394,7 @@ describe('sendNotice', () => {
     const p = await addPartner({ script: [{ status: 503, body: 'busy', afterMs: 300 }, 410] });
     const { caseId, noticeId } = await prepared(p.org);
     const one = failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
-    for (let i = 0; p.received.length < 1 && i < 100; i++) await new Promise((r) => setTimeout(r, 5));
+    await received(p, 1);
     await expect(sendNotice(deps(), { noticeId, attempt: 2 })).rejects.toMatchObject({ type: 'PartnerRejected' });
     expect((await one).message).toMatch(/HTTP 503/);
     expect((await db.pool.query('SELECT state, last_status FROM notices WHERE id = $1', [noticeId])).rows[0]).toEqual({ state: 'failed', last_status: 410 });
@@ -398,7 +406,7 @@ describe('sendNotice', () => {
     const q = await addPartner({ script: [{ status: 200, body: 'ok', afterMs: 50 }, { status: 409, body: 'seen it', afterMs: 300 }] });
     const d = await prepared(q.org);
     const delivering = sendNotice(deps(), { noticeId: d.noticeId, attempt: 1 });
-    for (let i = 0; q.received.length < 1 && i < 100; i++) await new Promise((r) => setTimeout(r, 5));
+    await received(q, 1);
     const repeat = sendNotice(deps(), { noticeId: d.noticeId, attempt: 2 });
     expect(await delivering).toEqual({ delivered: true, status: 200 });
     expect(await repeat).toEqual({ delivered: true, status: 200, reason: 'already_delivered' });
@@ -604,7 +612,7 @@ describe('notices left at the close', () => {
     // Abandoned while an attempt is on its way: the partner answers 2xx afterwards, and that delivery is recorded.
     const late = await prepared(p.org);
     const sending = sendNotice(deps(), { noticeId: late.noticeId, attempt: 1 });
-    for (let i = 0; p.received.length < 2 && i < 100; i++) await new Promise((r) => setTimeout(r, 10));
+    await received(p, 2);
     expect(await settleNotices(db.pool, { caseId: late.caseId, reason: 'case withdrawn while the notice was still being delivered' })).toEqual({ abandoned: [late.noticeId] });
     expect(await sending).toMatchObject({ delivered: true, status: 200 });
     const states = await db.pool.query('SELECT id, state FROM notices WHERE id = ANY($1) ORDER BY id', [[noticeId, late.noticeId]]);
@@ -640,27 +648,16 @@ describe('notices left at the close', () => {
     // makes its insert wait, as any slow moment there would.
     const owner = await db.admin();
     const monitor = await db.admin();
-    const waitsOn = async (type: string) => {
-      for (let i = 0; i < 200; i++) {
-        const { rows } = await monitor.query(
-          `SELECT 1 FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid WHERE NOT l.granted AND l.locktype = $1 AND s.datname = current_database()`,
-          [type],
-        );
-        if (rows.length > 0) return;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      throw new Error(`nobody waited on a ${type} lock`);
-    };
     const outcome = (x: Promise<unknown>) => x.then((r) => r, (err: Error & { code?: string }) => `${err.code ?? ''} ${err.message}`.trim());
     try {
       const { rows } = await owner.query<{ next: number }>(`SELECT coalesce(max(seq), 0) + 1 AS next FROM audit_entries WHERE case_id = $1`, [caseId]);
       await owner.query('BEGIN');
       await owner.query(`INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key) VALUES ($1, $2, now(), 'x', '{}', 'x', 'y', 'hold')`, [caseId, rows[0].next]);
       const sent = outcome(sendNotice(deps(), { noticeId, attempt: 1 }));
-      await waitsOn('transactionid');
+      await waitForLockWaits(monitor, { locktype: 'transactionid' });
       // The case closes meanwhile: settleNotices waits for the audit lock before it touches the notice row.
       const settled = outcome(settleNotices(db.pool, { caseId, reason: 'case completed while the notice was still being delivered' }));
-      await waitsOn('advisory');
+      await waitForLockWaits(monitor, { locktype: 'advisory' });
       await owner.query('ROLLBACK');
       expect(await sent).toMatch(/not delivered/);
       expect(await settled).toEqual({ abandoned: [noticeId] });

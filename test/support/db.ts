@@ -77,3 +77,22 @@ export async function freshDatabase(label: string, opts: { max?: number } = {}):
     },
   };
 }
+
+/**
+ * Waits until `count` sessions of this database wait for a lock (of `locktype`, e.g. 'advisory' or 'transactionid', when
+ * given), read from pg_locks on `monitor` (a connection other than the waiting ones): a test that lines up a lock wait
+ * checks that it happened, rather than sleeping and hoping the other session got there (on a busy machine it may not).
+ */
+export async function waitForLockWaits(monitor: pg.Pool | pg.PoolClient | pg.Client, opts: { locktype?: string; count?: number } = {}): Promise<void> {
+  const count = opts.count ?? 1;
+  for (const until = Date.now() + 20_000; Date.now() < until; ) {
+    const { rows } = await monitor.query<{ n: number }>(
+      `SELECT count(DISTINCT l.pid)::int AS n FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
+        WHERE NOT l.granted AND ($1::text IS NULL OR l.locktype = $1) AND s.datname = current_database()`,
+      [opts.locktype ?? null],
+    );
+    if (rows[0].n >= count) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`fewer than ${count} session(s) waited on a ${opts.locktype ?? 'any'} lock within 20 s`);
+}

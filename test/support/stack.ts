@@ -2,7 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
@@ -29,7 +28,9 @@ export interface WorkflowStack {
   stop(): Promise<void>;
 }
 
-export const HISTORIES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../histories');
+import { HISTORIES_DIR } from './histories';
+
+export { HISTORIES_DIR };
 
 let runtimeInstalled = false;
 /** Workers log errors only in tests (TEST_WORKER_LOGS=1 for more): their lines drown the test output. */

@@ -1,20 +1,16 @@
 // The benchmark's own logic: the floor shape counted from a recorded case history, percentiles, and the SVG charts.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseHistory } from '../../bench/lib/history';
 import { countsOf, shapeFrom, shapeTotals } from '../../bench/lib/shape';
 import { median, percentile, summarize, table, targetGap } from '../../bench/lib/stats';
 import { cdfSvg, histogramSvg } from '../../bench/lib/svg';
-
-const HISTORIES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../histories');
+import { HISTORIES_DIR, historySets } from '../support/histories';
 
 /** The newest recorded history of a case that ran to completion (the one the overhead benchmark copies). */
 function latestCompletedHistory(): { file: string; json: string } {
-  const dirs = readdirSync(HISTORIES_DIR)
-    .filter((d) => existsSync(path.join(HISTORIES_DIR, d, 'completed.json')))
-    .sort();
+  const dirs = historySets().filter((d) => existsSync(path.join(HISTORIES_DIR, d, 'completed.json')));
   const file = path.join(HISTORIES_DIR, dirs[dirs.length - 1], 'completed.json');
   return { file, json: readFileSync(file, 'utf8') };
 }
@@ -49,7 +45,8 @@ describe('floor shape from a real case history', () => {
     expect(h.closedAt).not.toBeNull();
     expect(h.closedAt! - h.startedAt).toBeGreaterThan(0);
     const intake = h.updates.find((u) => u.name === 'intake');
-    expect(intake?.completedAt).not.toBeNull();
+    expect(intake).toBeDefined();
+    expect(intake!.completedAt).not.toBeNull();
     const completions = h.updates.filter((u) => u.name === 'completeTask');
     expect(completions.every((u) => typeof (u.args as { completion?: { taskId?: string } }).completion?.taskId === 'string')).toBe(true);
     for (const w of h.workflowTasks) expect(w.completedAt ?? Infinity).toBeGreaterThanOrEqual(w.scheduledAt);

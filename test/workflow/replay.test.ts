@@ -5,15 +5,11 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
-import { HISTORIES_DIR, quietRuntime } from '../support/stack';
+import { HISTORIES_DIR, historySets } from '../support/histories';
+import { quietRuntime } from '../support/stack';
 
 // One folder per recorded set (test/histories/<set>/<path>.json): sets recorded before a patched() change stay forever.
-// Sets are named v<N>-<what>: ordered by N (v10 after v9), so the latest is the one recorded last.
-const setNumber = (name: string) => Number(/^v(\d+)-/.exec(name)?.[1] ?? 0);
-const sets = readdirSync(HISTORIES_DIR, { withFileTypes: true })
-  .filter((d) => d.isDirectory())
-  .map((d) => d.name)
-  .sort((a, b) => setNumber(a) - setNumber(b));
+const sets = historySets();
 const files = sets.flatMap((set) => readdirSync(path.join(HISTORIES_DIR, set)).filter((f) => f.endsWith('.json')).map((f) => `${set}/${f}`)).sort();
 const latest = sets[sets.length - 1];
 
@@ -23,8 +19,6 @@ function load(file: string) {
 
 describe('replay of recorded histories', () => {
   it('has histories of every path in the latest set', () => {
-    expect(latest).toBe(sets.at(-1));
-    expect(setNumber(latest)).toBe(Math.max(...sets.map(setNumber)));
     for (const name of ['completed', 'closed-unverified', 'closed-rejected', 'deconfliction-abort', 'declined-freeze', 'notice-5xx-4xx-retry-skip', 'exception-abort', 'withdrawn-at-verification', 'withdrawn-at-signoff', 'withdrawn-at-disruption', 'amendment', 'partner-reminder-escalation-exception', 'signoff-escalation', 'action-day', 'worker-restart', 'partner-closure', 'skip-last-request', 'skip-notice-then-withdrawal', 'refused-request-retry', 'abort-stops-siblings', 'abort-with-sibling-exception', 'completed-during-close', 'still-up-retry', 'no-response-retry-supersedes', 'withdrawn-partner-down']) {
       expect(files).toContain(`${latest}/${name}.json`);
     }
