@@ -6,6 +6,7 @@ import type { Role } from '../../domain/types';
 import { startApi, type ApiHarness, type RequestOptions } from '../support/api-harness';
 import { caseBody, waitForInboxTask } from '../support/api-fixtures';
 import { startWorkflowStack, type WorkflowStack } from '../support/stack';
+import { presentEnv } from '../../scripts/config';
 import { seededRandom } from '../../scripts/lib/partner-simulator';
 
 let stack: WorkflowStack;
@@ -278,7 +279,7 @@ function rawSocket(port: number, bytes: Buffer): Promise<number | null> {
 
 describe('fuzz', () => {
   it(`answers thousands of malformed requests without a 5xx (seed ${SEED})`, async () => {
-    const N = Number(process.env.FUZZ_N ?? 3000);
+    const N = Number(presentEnv().FUZZ_N ?? 3000);
     const failures: string[] = [];
     const statuses = new Map<number, number>();
     let next = 0;

@@ -7,7 +7,7 @@ import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../../scripts/lib/postgres';
 import { locateTemporalCli } from '../../scripts/lib/temporal-cli';
-import { toolsDirFor } from '../../scripts/config';
+import { presentEnv, toolsDirFor } from '../../scripts/config';
 import { startTemporalDevServer, waitForTemporal, type DevServer } from '../../scripts/lib/temporal-server';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -31,9 +31,12 @@ export default async function setup(project: TestProject) {
   const dataDir = path.join(root, '.test-data', String(process.pid));
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
-  const log = process.env.TEST_SERVER_LOGS ? (m: string) => console.log(m) : undefined;
+  // A blank variable counts as unset, as for the product's own settings (scripts/config.ts presentEnv).
+  const env = presentEnv();
+  const temporalAddress = env.TEMPORAL_ADDRESS;
+  const log = env.TEST_SERVER_LOGS ? (m: string) => console.log(m) : undefined;
 
-  const cli = await locateTemporalCli({ envPath: process.env.TEMPORAL_CLI_PATH, toolsDir: toolsDirFor(root), log: (m) => console.log(m) });
+  const cli = await locateTemporalCli({ envPath: env.TEMPORAL_CLI_PATH, toolsDir: toolsDirFor(root), log: (m) => console.log(m) });
   const bundleP = bundleWorkflowCode({ workflowsPath: path.join(root, 'workflows', 'index.ts'), logger: new DefaultLogger('WARN') }).then(({ code }) => {
     const p = path.join(dataDir, 'workflow-bundle.js');
     writeFileSync(p, code);
@@ -41,8 +44,8 @@ export default async function setup(project: TestProject) {
   });
   const [pgServer, devServer, bundlePath] = await Promise.all([
     startEmbeddedPostgres({ dataDir, port: 0, database: 'takedown_test', log }),
-    process.env.TEMPORAL_ADDRESS
-      ? waitForTemporal(process.env.TEMPORAL_ADDRESS, 'default', 30_000).then(() => undefined)
+    temporalAddress
+      ? waitForTemporal(temporalAddress, 'default', 30_000).then(() => undefined)
       : startTemporalDevServer({ cliPath: cli.path, dataDir, port: 0, uiPort: 0, log }),
     bundleP,
   ]);
@@ -51,13 +54,13 @@ export default async function setup(project: TestProject) {
   project.provide('pgAdminUrl', pg.urlFor('postgres'));
   project.provide('pgUrlTemplate', pg.urlFor('__DB__'));
   project.provide('pgAppUrlTemplate', pg.appUrlFor('__DB__'));
-  project.provide('temporalAddress', process.env.TEMPORAL_ADDRESS ?? devServer!.address);
+  project.provide('temporalAddress', temporalAddress ?? devServer!.address);
   project.provide('temporalCliPath', cli.path);
   project.provide('temporalDataDir', dataDir);
   project.provide('workflowBundlePath', bundlePath);
 
   return async () => {
     await Promise.allSettled([temporal?.stop(), pg?.stop()]);
-    if (!process.env.KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
+    if (!presentEnv().KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
   };
 }

@@ -17,7 +17,7 @@ function capabilitiesOf(roles) {
     exportAudit: has('auditor'),
     anchorAudit: has('auditor'),
     readHistory: has('auditor'),
-    // GET /v1/principals: an actor's name beside its id in the audit trail.
+    // GET /v1/principals/:id (auditors; the list is the admin's): an actor's name beside its id in the audit trail.
     readPrincipals: has('auditor', 'admin'),
     admin: has('admin'),
   };
