@@ -111,9 +111,13 @@ export async function startCase(deps: ApiDeps, actor: Actor, caseId: string, inp
   }
 }
 
-async function viewOrRestart(deps: ApiDeps, actor: Actor, caseId: string, input: CaseInput): Promise<CaseView> {
+/**
+ * The case a key's earlier attempt made, as it is now; or, when it has none (that attempt failed or died before the
+ * case was stored), the case started now: `started` says so, and the answer is then 201, since no earlier answer named it.
+ */
+async function viewOrRestart(deps: ApiDeps, actor: Actor, caseId: string, input: CaseInput): Promise<{ view: CaseView; started: boolean }> {
   const row = await loadCase(deps, caseId);
-  return row ? row.view : startCase(deps, actor, caseId, input);
+  return row ? { view: row.view, started: false } : { view: await startCase(deps, actor, caseId, input), started: true };
 }
 
 export function casesRouter(deps: ApiDeps): Router {
@@ -132,19 +136,21 @@ export function casesRouter(deps: ApiDeps): Router {
       }
       const claim = await claimKey(deps.pool, actor.id, key, bodyHash(req.body), newCaseId());
       if (claim.kind === 'done') {
-        res.status(200).location(`/v1/cases/${claim.caseId}`).json(await viewOrRestart(deps, actor, claim.caseId, input));
+        const { view, started } = await viewOrRestart(deps, actor, claim.caseId, input);
+        res.status(started ? 201 : 200).location(`/v1/cases/${claim.caseId}`).json(view);
         return;
       }
-      let view: CaseView;
+      let answer: { view: CaseView; started: boolean };
       try {
-        // A retry taking over a dead attempt answers with the case that attempt made, as it is now, if it got that far.
-        view = claim.replay ? await viewOrRestart(deps, actor, claim.caseId, input) : await startCase(deps, actor, claim.caseId, input);
+        // A retry taking over a dead or failed attempt answers with the case that attempt made, as it is now, if it got
+        // that far; otherwise it starts the case itself.
+        answer = claim.replay ? await viewOrRestart(deps, actor, claim.caseId, input) : { view: await startCase(deps, actor, claim.caseId, input), started: true };
       } catch (err) {
         await releaseKey(deps.pool, actor.id, key).catch(() => {});
         throw err;
       }
       await finishKey(deps.pool, actor.id, key);
-      res.status(claim.replay ? 200 : 201).location(`/v1/cases/${view.id}`).json(view);
+      res.status(answer.started ? 201 : 200).location(`/v1/cases/${answer.view.id}`).json(answer.view);
     })
     .get(requireRoles(...CASE_READ_ROLES), async (req, res) => {
       const actor = actorOf(req);

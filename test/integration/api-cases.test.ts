@@ -151,8 +151,13 @@ describe('Idempotency-Key on case creation', () => {
       [lead.id, dead, bodyHash(body), caseId],
     );
     const retry = await api.request('POST', '/v1/cases', { token: lead.token, body, headers: { 'Idempotency-Key': dead } });
-    expect(retry.status, retry.text).toBe(200);
+    // 201: the dead attempt stored no case and answered nothing, so this answer is the one that creates it.
+    expect(retry.status, retry.text).toBe(201);
     expect(retry.body.id).toBe(caseId);
+    // Asked again, the key returns the same case: 200.
+    const again = await api.request('POST', '/v1/cases', { token: lead.token, body, headers: { 'Idempotency-Key': dead } });
+    expect(again.status, again.text).toBe(200);
+    expect(again.body.id).toBe(caseId);
     const { rows } = await api.db.pool.query('SELECT state FROM idempotency_keys WHERE principal_id = $1 AND key = $2', [lead.id, dead]);
     expect(rows[0].state).toBe('done');
   });
