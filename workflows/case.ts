@@ -182,8 +182,10 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
         if (amendments >= MAX_AMENDMENTS) {
           throw ApplicationFailure.create({ type: 'InvalidCompletion', message: `a case takes at most ${MAX_AMENDMENTS} amendments; open a new case`, nonRetryable: true, details: [{ evidence: `at most ${MAX_AMENDMENTS} amendments per case` }] });
         }
-        // Validators do not run on replay: counting bytes, not characters, refuses only amendments still to come.
-        if (utf8Bytes(JSON.stringify(view)) + utf8Bytes(JSON.stringify({ evidence, urls, hosting })) > MAX_CASE_JSON_BYTES) {
+        // Validators do not run on replay: counting bytes, not characters, refuses only amendments still to come. The
+        // handler may store each URL twice (in the case's URLs and in a hosting entry), so the URLs count twice here.
+        const grows = utf8Bytes(JSON.stringify({ evidence, urls, hosting })) + utf8Bytes(JSON.stringify([...urls, ...hosting.flatMap((h) => h.urls)]));
+        if (utf8Bytes(JSON.stringify(view)) + grows > MAX_CASE_JSON_BYTES) {
           throw ApplicationFailure.create({ type: 'InvalidCompletion', message: 'the case would grow past 1 MiB of JSON; open a new case', nonRetryable: true, details: [{ evidence: 'the case would grow past 1 MiB of JSON' }] });
         }
       },

@@ -694,6 +694,26 @@ describe('amendment limits', () => {
     await refusesSecond(evidence('c', 150, '漢'), evidence('d', 150, '漢'));
   });
 
+  it('counts the URLs of an amendment twice, as the case stores them: in its URLs and in their hosting entry', async () => {
+    // 3 providers × 200 URLs of about 1,000 bytes: a body of about 600 KB, which the case would hold twice (1.2 MB).
+    const hosting = (tag: string, providers: number) =>
+      Array.from({ length: providers }, (_, p) => ({
+        provider: `host-${tag}${p}`,
+        urls: Array.from({ length: 200 }, (_, i) => `https://shop-${tag}${p}.example.test/${String(i).padStart(4, '0')}/${'p'.repeat(980)}`),
+      }));
+    const c = await createCase();
+    const refused = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { hosting: hosting('a', 3) } });
+    expect(refused.status, refused.text.slice(0, 300)).toBe(422);
+    expect(refused.body.errors).toHaveProperty('evidence');
+    const unchanged = await api.request('GET', `/v1/cases/${c.id}`, { token: lead.token });
+    expect(unchanged.body.merchant).toEqual(c.merchant);
+    // Half of it fits: the case then holds it twice, under 1 MiB.
+    const taken = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { hosting: hosting('b', 1) } });
+    expect(taken.status, taken.text.slice(0, 300)).toBe(200);
+    expect(taken.body.merchant.urls).toHaveLength(c.merchant.urls.length + 200);
+    expect(Buffer.byteLength(JSON.stringify(taken.body))).toBeLessThan(1024 * 1024);
+  });
+
   it('refuses the amendment after the twentieth', async () => {
     const c = await createCase();
     for (let i = 0; i < 20; i++) {
