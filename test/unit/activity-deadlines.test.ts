@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ARCHIVE_DEADLINE, NOTICE_ATTEMPT_TIMEOUT, NOTICE_DEADLINE } from '../../domain/rules/deadlines';
 import { durationMs } from '../../domain/rules/duration';
 import { ROOT } from '../support/paths';
+import { LOCAL_STORE_OPTIONS } from '../../workflows/activities';
 
 describe('activity deadlines', () => {
   it("lets the history archive outwait a closed case's run, which stays open while its last notices are retried", () => {
@@ -23,5 +24,24 @@ describe('activity deadlines', () => {
     expect(notices).toMatch(/scheduleToCloseTimeout: NOTICE_DEADLINE,/);
     const archive = /export const archive = proxyActivities[^]*?\n\}\);/.exec(source)?.[0] ?? '';
     expect(archive).toMatch(/scheduleToCloseTimeout: ARCHIVE_DEADLINE,/);
+  });
+
+  it("lets a case outlive four weeks of PostgreSQL outage: its projection writes' timer-backed retries stay within Temporal's history limit", () => {
+    // A local activity whose next backoff passes localRetryThreshold waits on a durable timer: about 5 events a retry
+    // (timer started, fired, workflow task scheduled, started, completed). Retries never end while the database is down.
+    const { retry, localRetryThreshold } = LOCAL_STORE_OPTIONS;
+    let backoff = durationMs(retry.initialInterval);
+    let elapsed = 0;
+    let events = 0;
+    while (elapsed < 28 * 86_400_000) {
+      elapsed += backoff;
+      if (backoff > durationMs(localRetryThreshold)) events += 5;
+      backoff = Math.min(backoff * retry.backoffCoefficient, durationMs(retry.maximumInterval));
+    }
+    // Temporal's default limit is 51,200 events a history; a case's own events take a few hundred.
+    expect(events).toBeLessThan(51_200 - 1_000);
+    // The source's proxy is built from these options, not from values written out again.
+    const source = readFileSync(path.join(ROOT, 'workflows', 'activities.ts'), 'utf8');
+    expect(source).toMatch(/export const localStore = proxyLocalActivities<TakedownActivities>\(LOCAL_STORE_OPTIONS\);/);
   });
 });
