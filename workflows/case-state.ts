@@ -15,6 +15,11 @@ export interface SentRequest {
   noticeId: string;
   taskId: string | null;
   type: string;
+  /**
+   * Sent on a task already answered (a hosting re-notice for URLs still up after `removed`): it asks more than the answer
+   * gave, so a withdrawal withdraws it though its task stands.
+   */
+  afterAnswer?: boolean;
 }
 
 export interface NewTask {

@@ -282,6 +282,9 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
       const task = r.taskId ? state.tasks.get(r.taskId) : undefined;
       if (task && !cancelledNow.has(task.id) && task.status === 'completed') {
         if (!entry.standing.includes(task.id)) entry.standing.push(task.id);
+        // A re-notice asked more than the task's answer gave (URLs still up): it is withdrawn, though the task stands.
+        // The org is told either way (its task stands), so only the notice's content changes: no patch.
+        if (r.afterAnswer) entry.notices.push(r.noticeId);
       } else if (!(state.closure && task && !cancelledNow.has(task.id) && (!state.skipNoticesKept || toldAtSkip(task.id)))) {
         // (partner-closure runs told a skipped request's partner when it was skipped; skip-notices runs withdraw it
         // again here when that notice did not reach the partner)

@@ -699,6 +699,11 @@ describe('deadlines of seconds', () => {
     const toHost = partners.received.filter((n) => n.caseId === c.id && n.org === 'host-example').map((n) => n.type);
     expect(toHost.at(-1)).toBe('withdrawal_notice');
     expect(toHost.filter((t) => t === 'hosting_notice')).toHaveLength(2);
+    // The host's removal stands; the re-notice asking it to remove what was still up is withdrawn.
+    const renotice = partners.received.find((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.document.followUp !== undefined)!;
+    const hostTask = (await tasksOf(stack, c.id)).find((t) => t.type === 'confirm_removal')!;
+    const hostWithdrawal = partners.received.filter((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'withdrawal_notice' && n.verified).at(-1)!;
+    expect(hostWithdrawal.document).toMatchObject({ withdraws: { noticeIds: [renotice.id], taskIds: [] }, stands: { taskIds: [hostTask.id] } });
   });
 
   it("cancels a sibling request's open exception for the case's ending, not as settled by the partner, when the case lead aborts another", async () => {

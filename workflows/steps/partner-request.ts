@@ -64,7 +64,10 @@ export async function deliverNotice(
       ...(supersedes.length > 0 ? { supersedes } : {}),
     });
     if (!prepared.hasWebhook) return { state: 'no_webhook', detail: { noticeId: id } };
-    if (args.request) state.sentRequests.push({ org: args.org, noticeId: id, taskId: args.task?.id ?? null, type: args.type });
+    if (args.request) {
+      const afterAnswer = args.task !== null && args.task.status !== 'open';
+      state.sentRequests.push({ org: args.org, noticeId: id, taskId: args.task?.id ?? null, type: args.type, ...(afterAnswer ? { afterAnswer } : {}) });
+    }
     // Replay-safe without a patch: activity arguments are not part of what replay compares (org labels a metric).
     const sent = await notices.sendNotice({ noticeId: id, org: args.org });
     return { state: sent.delivered || sent.reason === 'already_delivered' ? 'delivered' : 'no_webhook', detail: { noticeId: id, status: sent.status } };
