@@ -20,6 +20,13 @@ const OrgParam = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be a short
 /** TAKEDOWN_SECRET_OVERLAP's default: a day for the partner to move to a new secret while notices carry both signatures. */
 export const DEFAULT_SECRET_OVERLAP_MS = 24 * 3_600_000;
 
+/**
+ * Replaced secrets that still sign, at most: each adds a signature (about 48 bytes) to every notice's webhook-signature
+ * header, so many changes within one overlap would grow it past what partners' servers take (431, a final refusal). The
+ * partner verifies with one of its newest secrets; the oldest are dropped first.
+ */
+export const MAX_RETIRED_SECRETS = 5;
+
 export function partnerJson(p: PartnerRow) {
   // Until when a replaced secret still signs notices beside the current one, the last of them (null: none does).
   const now = Date.now();
@@ -85,7 +92,8 @@ export function partnersRouter(deps: ApiDeps): Router {
               jsonb_build_array(jsonb_build_object('secret', ${partners.secret},
                 'until', to_char((now() + make_interval(secs => ${overlapMs / 1000})) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
               || coalesce((SELECT jsonb_agg(r.e ORDER BY r.n) FROM jsonb_array_elements(${partners.retiredSecrets}) WITH ORDINALITY AS r(e, n)
-                            WHERE (r.e->>'until')::timestamptz > now() AND r.e->>'secret' IS DISTINCT FROM excluded.secret), '[]'::jsonb)
+                            WHERE (r.e->>'until')::timestamptz > now() AND r.e->>'secret' IS DISTINCT FROM excluded.secret
+                              AND r.n < ${MAX_RETIRED_SECRETS}), '[]'::jsonb)
               ELSE ${partners.retiredSecrets} END`,
             updatedAt: sql`now()`,
           },

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiHarness } from '../support/api-harness';
 import { caseBody } from '../support/api-fixtures';
 import { appendAudit } from '../../db/queries/audit';
+import { MAX_RETIRED_SECRETS } from '../../api/routes/partners';
 
 let api: ApiHarness;
 
@@ -114,6 +115,17 @@ describe('partners', () => {
     const listed = await api.request('GET', '/v1/partners', { token: api.adminToken });
     expect(listed.body.items.find((p: { org: string }) => p.org === 'rotating').previousSecretUntil).toEqual(expect.any(String));
     expect(listed.text).not.toContain('whsec_');
+  });
+
+  it(`keeps at most ${MAX_RETIRED_SECRETS} replaced secrets signing, the newest, however often the secret changes within the overlap`, async () => {
+    const secrets = Array.from({ length: MAX_RETIRED_SECRETS + 3 }, () => secret());
+    for (const s of secrets) {
+      const res = await api.request('PUT', '/v1/partners/churning', { token: api.adminToken, body: { kind: 'acquirer', webhookUrl: 'https://churning.example.test/hook', secret: s } });
+      expect(res.status).toBe(200);
+    }
+    const { rows } = await api.db.pool.query("SELECT secret, retired_secrets FROM partners WHERE org = 'churning'");
+    expect(rows[0].secret).toBe(secrets.at(-1));
+    expect((rows[0].retired_secrets as { secret: string }[]).map((r) => r.secret)).toEqual(secrets.slice(-1 - MAX_RETIRED_SECRETS, -1).reverse());
   });
 
   it('drops replaced secrets whose overlap has ended at the next change, and lists no end once none signs', async () => {
