@@ -324,9 +324,12 @@ describe('fuzz', () => {
       Buffer.from('BREW /coffee HTCPCP/1.0\r\n\r\n'),
       Buffer.from('\x00\x01\x02\x03\r\n\r\n', 'latin1'),
     ];
+    // Each is answered with a 4xx (Node's parser answers the malformed ones; a body that never ends is refused for its
+    // missing token before it is read), never a 5xx, a hang or a closed connection.
     for (const b of broken) {
       const status = await rawSocket(api.port, b);
-      if (status !== null) expect(status, b.toString('latin1').slice(0, 60)).toBeLessThan(500);
+      expect(status, b.toString('latin1').slice(0, 60)).toBeGreaterThanOrEqual(400);
+      expect(status, b.toString('latin1').slice(0, 60)).toBeLessThan(500);
     }
   });
 

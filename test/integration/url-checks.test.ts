@@ -137,6 +137,12 @@ describe('checkUrls', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
     const urls = [`${base}/slow`, `http://127.0.0.1:${port}/x`, 'http://no-such-host.invalid/', 'ftp://example.test/x', 'not a url'];
+    // The resolver says the host does not exist (as any resolver must for .invalid), whatever this machine's DNS does.
+    const realLookup = dns.lookup;
+    vi.spyOn(dns, 'lookup').mockImplementation(((host: string, opts: unknown, cb: (...a: unknown[]) => void) => {
+      if (host !== 'no-such-host.invalid') return (realLookup as (...a: unknown[]) => void)(host, opts, cb);
+      return cb(Object.assign(new Error('getaddrinfo ENOTFOUND no-such-host.invalid'), { code: 'ENOTFOUND' }));
+    }) as typeof dns.lookup);
     hits.length = 0;
     const started = Date.now();
     expect(await checkUrls(deps, urls)).toEqual({ up: [], down: urls });
