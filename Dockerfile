@@ -25,4 +25,4 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node itself, not `npm run api`: npm runs its scripts through `sh -c`, and dash passes no SIGTERM on, so the app never
 # drained (docker stop ended in SIGKILL). The same for the worker's command in docker-compose.yml.
-CMD ["node", "--import", "tsx", "scripts/api.ts"]
+CMD ["node", "--max-semi-space-size=32", "--import", "tsx", "scripts/api.ts"]

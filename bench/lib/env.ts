@@ -11,6 +11,7 @@ import { runMigrations } from '../../db/migrate';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../../scripts/lib/postgres';
 import { locateTemporalCli } from '../../scripts/lib/temporal-cli';
 import { startTemporalDevServer, type DevServer } from '../../scripts/lib/temporal-server';
+import { RUNTIME_NODE_FLAGS } from '../../scripts/lib/node-flags';
 import { findPostmaster } from './cpu';
 import type { ActivityStats, LoopDelay, ReadFloorUrls, SutConfig, SutEvent, SutMemory, SutRequest, SutResponse, SutStarted } from './sut-protocol';
 
@@ -174,7 +175,8 @@ export async function startBenchEnv(opts: { log: (m: string) => void }): Promise
     const fd = openSync(logFile, 'a');
     const child: ChildProcess = fork(path.join(ROOT, 'bench', 'lib', 'sut.ts'), [], {
       // BENCH_SUT_NODE_FLAGS: extra Node flags for the system under test (e.g. --trace-gc, printed to its log file).
-      execArgv: [...process.execArgv, '--expose-gc', ...(process.env.BENCH_SUT_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)],
+      // The product's own Node flags (as npm start passes them), then the benchmark's.
+      execArgv: [...process.execArgv, ...RUNTIME_NODE_FLAGS, '--expose-gc', ...(process.env.BENCH_SUT_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)],
       stdio: ['ignore', fd, fd, 'ipc'],
       cwd: ROOT,
     });

@@ -7,6 +7,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DRAIN_GRACE_MS } from '../../scripts/lib/http-server';
+import { RUNTIME_NODE_FLAGS } from '../../scripts/lib/node-flags';
 import { loadConfig } from '../../scripts/config';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
@@ -98,9 +99,17 @@ describe('docker-compose.yml', () => {
       expect(existsSync(path.join(root, file)), `${name} builds from ${file}`).toBe(true);
       expect(pkg.scripts?.[name], `package.json has an "${name}" script`).toBeTruthy();
       // Not `npm run`: npm's `sh -c` (dash) passes no SIGTERM on, and the app would never drain before SIGKILL.
-      expect(services[name].command).toEqual(['node', '--import', 'tsx', entryOf(name)]);
+      expect(services[name].command).toEqual(['node', ...RUNTIME_NODE_FLAGS, '--import', 'tsx', entryOf(name)]);
       expect(services[name].restart).toMatch(/^(always|unless-stopped|on-failure)/);
     }
+  });
+
+  it("runs npm start, npm run api and npm run worker with node itself and the product's Node flags, as the containers do", () => {
+    for (const name of ['start', 'api', 'worker']) {
+      expect(pkg.scripts?.[name], name).toBe(['node', ...RUNTIME_NODE_FLAGS, '--import', 'tsx', entryOf(name)].join(' '));
+    }
+    // The benchmarks' system under test runs with them too.
+    expect(read('bench/lib/env.ts')).toMatch(/execArgv: \[\.\.\.process\.execArgv, \.\.\.RUNTIME_NODE_FLAGS,/);
   });
 
   it('gives the api and the workers time to drain before Docker kills them', () => {
@@ -426,7 +435,7 @@ describe('Dockerfile', () => {
     expect(user!.arg).not.toMatch(/^(root|0)(:|$)/);
     expect(final.find((i) => i.op === 'EXPOSE')?.arg.split(/\s+/)).toContain('3000');
     expect(final.find((i) => i.op === 'HEALTHCHECK')?.arg).toContain('/healthz');
-    expect(JSON.parse(final.filter((i) => i.op === 'CMD').pop()!.arg)).toEqual(['node', '--import', 'tsx', entryOf('api')]);
+    expect(JSON.parse(final.filter((i) => i.op === 'CMD').pop()!.arg)).toEqual(['node', ...RUNTIME_NODE_FLAGS, '--import', 'tsx', entryOf('api')]);
   });
 
   it('copies only sources that exist and are not ignored', () => {
