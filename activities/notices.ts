@@ -299,7 +299,8 @@ async function answeredBefore(pool: pg.Pool, n: NoticeRow): Promise<SendNoticeRe
 /**
  * Delivers a prepared notice once. Transient failures (5xx, 408, 429, timeouts, refused connections) are audited and
  * thrown as ordinary errors for Temporal to retry; other answers are final (non-retryable PartnerRejected). A notice
- * superseded meanwhile, or a reminder whose task is no longer open, ends without being sent.
+ * superseded meanwhile, a reminder whose task is no longer open, or a request whose task was cancelled, ends without
+ * being sent.
  */
 export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promise<SendNoticeResult> {
   const { noticeId, attempt } = args;
@@ -309,8 +310,8 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
               (SELECT coalesce(json_agg(r.e->>'secret' ORDER BY r.n), '[]') FROM jsonb_array_elements(p.retired_secrets) WITH ORDINALITY AS r(e, n)
                 WHERE (r.e->>'until')::timestamptz > now()) AS retired_secrets, t.status AS task_status
          FROM notices n LEFT JOIN documents d ON d.id = $2 LEFT JOIN partners p ON p.org = n.org
-              -- Only a reminder reads its task: other notices join nothing more.
-              LEFT JOIN tasks t ON n.type = 'reminder' AND t.id = n.task_id
+              -- A reminder or a request reads its task (a withdrawal notice's task is cancelled by definition).
+              LEFT JOIN tasks t ON n.type <> 'withdrawal_notice' AND t.id = n.task_id
         WHERE n.id = $1`,
       [noticeId, documentIdOf(noticeId)],
     ),
@@ -330,8 +331,12 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
 
   const base = { noticeId, type: n.type, org: n.org, documentHash: n.document_hash };
   // A reminder whose task was answered (or cancelled) meanwhile would ask for what is no longer awaited: one still
-  // retrying (the partner's webhook was briefly down) ends here without reaching the partner.
-  if (n.task_status !== null && n.task_status !== 'open') {
+  // retrying (the partner's webhook was briefly down) ends here without reaching the partner. So does a request whose
+  // task was cancelled (the case lead skipped it, and its partner is sent a withdrawal notice; or the case ended): the
+  // request no longer stands, and arriving after its withdrawal it would read as a new one. A request to a task already
+  // completed is still sent: a partner that completed from its inbox first still gets the signed formal request.
+  const closed = n.type === 'reminder' ? n.task_status !== 'open' : n.task_status === 'cancelled';
+  if (n.task_status !== null && closed) {
     const why = `not sent: task ${n.task_id} is ${n.task_status}`;
     const entry = skippedEntry(base, { reason: 'task_closed', taskId: n.task_id, taskStatus: n.task_status });
     const row = await recordOutcome(deps, n, attempt, { state: 'skipped', status: n.last_status, error: why, delivered: false }, entry);

@@ -424,8 +424,9 @@ describe('fault injection', () => {
         const newer = notices.rows.some((m) => m.task_id === n.task_id && m.type === n.type && m.id !== n.id && m.state === 'delivered' && received.has(m.id));
         return !newer && !withdrawn.has(`${n.case_id}/${n.org}`);
       }
-      // Not sent, by design: a reminder whose task was answered while it was being retried (notice.skipped, task_closed).
-      if (n.state === 'skipped') return n.type !== 'reminder';
+      // Not sent, by design: a reminder whose task was answered while it was being retried (notice.skipped, task_closed),
+      // or a request whose task was cancelled meanwhile, whose partner got a withdrawal notice.
+      if (n.state === 'skipped') return n.type !== 'reminder' && !withdrawn.has(`${n.case_id}/${n.org}`);
       return true;
     });
     expect(lost).toEqual([]);

@@ -223,6 +223,48 @@ it('does not send a reminder whose task was completed while it was retrying: it 
   expect(audit.rows[2].data).toMatchObject({ noticeId: 'ntc_activities_12', type: 'reminder', org: 'visa', reason: 'task_closed', taskId: task.id, taskStatus: 'completed' });
 });
 
+it('does not send a request whose task was cancelled while it was retrying (a skip, or the case ended); one whose task was completed is still sent', async () => {
+  const acts = activities();
+  const view = caseViewFixture({ id: 'case_activities000018', status: 'disrupting' });
+  const request = async (task: Task, noticeId: string) => {
+    await acts.recordTask({ task, version: 1, caseOrg: view.org, caseView: { view, version: 1 }, audit: [] });
+    await new MockActivityEnvironment().run(acts.prepareNotice, {
+      noticeId,
+      type: 'termination_request' as const,
+      caseId: view.id,
+      taskId: task.id,
+      org: 'visa',
+      view,
+      scope: { channel: view.merchant.paymentChannels[0] },
+      dueAt: task.dueAt,
+    });
+  };
+  const skipped = visaTask(view.id, 'tsk_skipped_18');
+  await request(skipped, 'ntc_activities_18a');
+  // The partner's webhook is down while the task is open: the request is retried...
+  partners.script('visa', [503]);
+  await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_18a' })).rejects.toThrow(/503/);
+  // ...and the case lead skips it meanwhile (its partner is sent a withdrawal notice): the retry sends nothing.
+  await acts.recordTask({ task: { ...skipped, status: 'cancelled' }, version: 2, caseOrg: view.org, audit: [] });
+  expect(await new MockActivityEnvironment({ attempt: 2 }).run(acts.sendNotice, { noticeId: 'ntc_activities_18a' })).toEqual({ delivered: false, reason: 'task_closed' });
+  const row = (await db.pool.query('SELECT state, last_error FROM notices WHERE id = $1', ['ntc_activities_18a'])).rows[0];
+  expect(row).toEqual({ state: 'skipped', last_error: `not sent: task ${skipped.id} is cancelled` });
+  const skippedEntries = await db.pool.query(`SELECT data FROM audit_entries WHERE case_id = $1 AND action = 'notice.skipped'`, [view.id]);
+  expect(skippedEntries.rows.map((r) => r.data)).toEqual([expect.objectContaining({ noticeId: 'ntc_activities_18a', type: 'termination_request', reason: 'task_closed', taskStatus: 'cancelled' })]);
+
+  // A partner that completed its task from its inbox before the request reached it still gets the signed request.
+  const answered = visaTask(view.id, 'tsk_answered_18');
+  await request(answered, 'ntc_activities_18b');
+  const completed = { ...answered, status: 'completed' as const, completedAt: new Date().toISOString(), completedBy: { id: 'prn_visa', org: 'visa' }, outcome: 'terminated' };
+  await acts.recordTask({ task: completed, version: 2, caseOrg: view.org, audit: [] });
+  expect(await new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_18b' })).toMatchObject({ delivered: true, status: 200 });
+  expect(partners.received.filter((n) => n.caseId === view.id).map((n) => [n.id, n.status])).toEqual([
+    ['ntc_activities_18a', 503],
+    ['ntc_activities_18b', 200],
+  ]);
+  expect(await verifyChain(db.pool, view.id)).toMatchObject({ intact: true });
+});
+
 it('opens several tasks in one recordTask call with the case view and their audit entries; a repeated call changes nothing', async () => {
   const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000003', status: 'disrupting' });
