@@ -26,7 +26,9 @@ export async function runMigrations(db: Db, opts: { appRole?: string } = {}): Pr
       if ((err.code ?? err.cause?.code) !== '42501') throw err;
       throw new Error(`role ${rows[0].me} may not migrate this database (${err.cause?.message ?? err.message}): MIGRATION_DATABASE_URL must name the tables' owner`, { cause: err });
     });
-    if (opts.appRole && rows[0].me !== opts.appRole) await grantAppRole(client, opts.appRole);
+    // A database that a newer version has migrated keeps that version's grants: this older code would take back what the
+    // newer one needs (a process of the previous release restarting during a rolling upgrade, or a rollback).
+    if (opts.appRole && rows[0].me !== opts.appRole && (await appliedMigrations(client)) <= committedMigrations()) await grantAppRole(client, opts.appRole);
   } finally {
     await client.query('SELECT pg_advisory_unlock(7461830)').catch(() => {});
     client.release();
@@ -48,15 +50,24 @@ export async function migrateFor(ownerUrl: string, appPool: pg.Pool): Promise<vo
   }
 }
 
-/** How many committed migrations the database has not applied (drizzle's own table, which the app's role may read). */
-export async function pendingMigrations(pool: pg.Pool): Promise<number> {
-  const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] };
+/** How many migrations this code commits (db/migrations/meta/_journal.json). */
+export function committedMigrations(): number {
+  return (JSON.parse(readFileSync(path.join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }).entries.length;
+}
+
+/** How many migrations the database has applied (drizzle's own table), 0 when it was never migrated. */
+async function appliedMigrations(q: pg.Pool | pg.ClientBase): Promise<number> {
   try {
-    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations');
-    return Math.max(0, journal.entries.length - rows[0].n);
+    const { rows } = await q.query<{ n: number }>('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations');
+    return rows[0].n;
   } catch (err) {
     // Never migrated (no such schema or table), or granted by a version before this check: nothing known applied.
-    if (['3F000', '42P01', '42501'].includes((err as { code?: string }).code ?? '')) return journal.entries.length;
+    if (['3F000', '42P01', '42501'].includes((err as { code?: string }).code ?? '')) return 0;
     throw err;
   }
+}
+
+/** How many committed migrations the database has not applied (drizzle's own table, which the app's role may read). */
+export async function pendingMigrations(pool: pg.Pool): Promise<number> {
+  return Math.max(0, committedMigrations() - (await appliedMigrations(pool)));
 }

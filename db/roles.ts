@@ -85,5 +85,10 @@ export async function evidenceBypass(pool: pg.Pool): Promise<string | undefined>
   if (!me) return undefined;
   if (me.superuser) return `role ${me.role} is a superuser`;
   if (me.owns) return `role ${me.role} owns the evidence tables`;
+  // The owner's functions (audit_append, the inbox bump) search schema public after pg_catalog: a role that may create
+  // objects there (every role, on a database first created by PostgreSQL 14 or older) can plant a function they would
+  // call as the owner, and switch the triggers off from there.
+  const create = await pool.query<{ ok: boolean }>(`SELECT has_schema_privilege(current_user, 'public', 'CREATE') AS ok`);
+  if (create.rows[0]?.ok) return `role ${me.role} may create objects in schema public, which the owner's functions search (REVOKE CREATE ON SCHEMA public FROM PUBLIC)`;
   return undefined;
 }

@@ -47,6 +47,24 @@ describe('the application role', () => {
     expect(seq.rows[0].usable).toBe(false);
   });
 
+  it("leaves the grants alone on a database a newer version has migrated: an older process restarting takes back nothing the newer one needs", async () => {
+    const role = pg.escapeIdentifier(new URL(db.url).username);
+    const canDeleteIdempotencyKeys = async () =>
+      (await owner.query<{ ok: boolean }>(`SELECT has_table_privilege($1, 'idempotency_keys', 'DELETE') AS ok`, [new URL(db.url).username])).rows[0].ok;
+    // As if a newer release had applied one more migration and granted what it needs (here DELETE, by hand).
+    await owner.query(`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('from-a-newer-release', $1)`, [Date.now() + 86_400_000]);
+    await owner.query(`GRANT DELETE ON idempotency_keys TO ${role}`);
+    try {
+      await migrateFor(db.ownerUrl, db.pool);
+      expect(await canDeleteIdempotencyKeys()).toBe(true);
+    } finally {
+      await owner.query(`DELETE FROM drizzle.__drizzle_migrations WHERE hash = 'from-a-newer-release'`);
+    }
+    // This code's own database again: its grants, exactly, at the next start.
+    await migrateFor(db.ownerUrl, db.pool);
+    expect(await canDeleteIdempotencyKeys()).toBe(false);
+  });
+
   it('cannot change, delete or truncate evidence, nor switch the append-only guard off', async () => {
     const refused: [string, RegExp][] = [
       [`UPDATE audit_entries SET action = 'x'`, /permission denied for table audit_entries/],
@@ -140,6 +158,16 @@ describe('the application role', () => {
       expect(await evidenceBypass(asOwner.pool)).toMatch(/is a superuser/);
     } finally {
       await asOwner.close();
+    }
+    expect(await evidenceBypass(db.pool)).toBeUndefined();
+    // CREATE on schema public, as every role had by default up to PostgreSQL 14: it could plant a function there that
+    // the owner's audit_append would call.
+    const role = pg.escapeIdentifier(new URL(db.url).username);
+    await owner.query(`GRANT CREATE ON SCHEMA public TO ${role}`);
+    try {
+      expect(await evidenceBypass(db.pool)).toMatch(/may create objects in schema public/);
+    } finally {
+      await owner.query(`REVOKE CREATE ON SCHEMA public FROM ${role}`);
     }
   });
 
