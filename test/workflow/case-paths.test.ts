@@ -572,6 +572,28 @@ describe('case workflow', () => {
   });
 });
 
+describe('removal checks', () => {
+  it('checks after a removal only the URLs the host was asked to remove, not one added to its entry since', async () => {
+    const base = sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '2s' } } });
+    const gone = `https://gone-${c8()}.example.test/p`; // never resolves: down
+    const c = await startCase(stack, { ...base, merchant: { ...base.merchant, paymentChannels: [], urls: [gone], hosting: [{ provider: 'host-example', urls: [gone] }] } });
+    await throughSignoff(c.id);
+    await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.status === 200);
+    // After the host was asked, the case lead adds a URL to its entry (up: the local partner server answers it).
+    const later = partners.url(`later-${c8()}`);
+    await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(addEvidenceUpdate, {
+      args: [{ evidence: [], urls: [], hosting: [{ provider: 'host-example', urls: [later] }], actor: actors.lead }],
+    });
+    await hostRemoves(c.id);
+    const checks = async () => (await stack.db.pool.query(`SELECT data FROM audit_entries WHERE case_id = $1 AND action = 'urls.checked'`, [c.id])).rows.map((r) => r.data);
+    for (const deadline = Date.now() + 20_000; (await checks()).length === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    expect(await checks()).toEqual([expect.objectContaining({ org: 'host-example', up: [], down: [gone] })]);
+    const end = await waitForCaseEnd(stack, c.id);
+    expect(partners.received.filter((n) => n.caseId === c.id && n.org === 'host-example').map((n) => n.type)).toEqual(['hosting_notice']);
+    expect(end.status).toBe('completed');
+  });
+});
+
 describe('deadlines of seconds', () => {
   it('reminds a partner at half the SLA, escalates at the deadline, then raises resolve_exception', async () => {
     const slas = { verification: '1h', signoff: '1h', termination: '4s', freeze: '1h', removal: '1h' };

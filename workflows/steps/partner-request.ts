@@ -99,11 +99,14 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
   const task = opened ?? (await state.openTask(partnerTaskSpec(state, req)));
   let round = 0;
   let delivery: Delivery = { state: 'pending', detail: {} };
+  /** What the partner was last asked (amendments since reach only a request sent after them). */
+  let asked = currentScope(state, req);
   const send = () => {
     const myRound = round;
     delivery = { state: 'pending', detail: {} };
     const extra = { signedOffAt: state.step('signoff').finishedAt };
-    void deliverNotice(state, { type: req.noticeType, org: req.org, task, round: myRound, scope: currentScope(state, req), extra, request: true }).then((d) => {
+    asked = currentScope(state, req);
+    void deliverNotice(state, { type: req.noticeType, org: req.org, task, round: myRound, scope: asked, extra, request: true }).then((d) => {
       if (round === myRound) delivery = d;
     });
   };
@@ -183,7 +186,7 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
     const seconds = (Date.parse(task.completedAt ?? new Date().toISOString()) - Date.parse(state.view.createdAt)) / 1000;
     await store.observeOutcome({ kind: OUTCOME_KIND[req.step], seconds });
   }
-  if (req.step === 'hosting') return verifyRemoval(state, req, task, slaMs, round + 1);
+  if (req.step === 'hosting') return verifyRemoval(state, req, task, slaMs, round + 1, (asked.urls as string[] | undefined) ?? []);
   return 'done';
 }
 
@@ -220,12 +223,14 @@ async function skip(state: CaseState, task: Task, req: PartnerRequest): Promise<
 }
 
 /**
- * After `removed`: check the URLs; one still up gets one re-notice, then a resolve_exception task (at once when the host
+ * After `removed`: check the URLs the host was asked to remove (`requested`: those of its last request, not URLs added
+ * to the case since, which it was never asked about); one still up gets one re-notice, then a resolve_exception task (at once when the host
  * refuses the re-notice, in refused-reminders runs). The case lead's `retry` checks again, and in still-up-retry runs
  * re-notices and waits again.
  */
-async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, slaMs: number, nextRound: number): Promise<RequestResult> {
-  const urls = ((currentScope(state, req).urls as string[] | undefined) ?? []).slice();
+async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, slaMs: number, nextRound: number, requested: string[]): Promise<RequestResult> {
+  // Which URLs are checked is activity input, which replay does not compare: no patch.
+  const urls = requested.slice();
   let renoticed = false;
   // A retried re-notice is a new notice (a new id): the refused one stays refused.
   let round = nextRound;
