@@ -786,6 +786,10 @@ describe('deadlines of seconds', () => {
       followUp: { stillReachable: [site], redirected: [{ url: site, to: landing }], nextCheckNotBefore: expect.any(String) },
       reportTo: { how: null },
     });
+    // Due by the next check, not by the answered task's deadline, which has passed or soon will.
+    const doc = renotice.document as { dueAt: string; reportTo: { requestedBy: string }; followUp: { nextCheckNotBefore: string } };
+    expect(doc.dueAt).toBe(doc.followUp.nextCheckNotBefore);
+    expect(doc.reportTo.requestedBy).toBe(doc.dueAt);
     const ex = await waitForTask(stack, c.id, 'resolve_exception', 'ceop', 20_000);
     expect(await contextOf(ex.id)).toMatchObject({ reason: 'urls_still_up', org: 'host-example', urls: [site], redirected: [{ url: site, to: landing }] });
     const checked = await stack.db.pool.query(`SELECT data FROM audit_entries WHERE case_id = $1 AND action = 'urls.checked' ORDER BY seq`, [c.id]);

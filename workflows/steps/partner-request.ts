@@ -42,7 +42,7 @@ export function deliveredNoticeId(state: CaseState, args: { type: NoticeType; or
 /** Prepares and delivers one notice; never throws (the outcome is in the result), so it can run beside a wait. */
 export async function deliverNotice(
   state: CaseState,
-  args: { type: NoticeType; org: string; task: Task | null; round: number; scope: Record<string, unknown>; extra?: Record<string, unknown>; request?: boolean },
+  args: { type: NoticeType; org: string; task: Task | null; round: number; scope: Record<string, unknown>; extra?: Record<string, unknown>; request?: boolean; dueAt?: string },
 ): Promise<Delivery> {
   const id = deliveredNoticeId(state, args);
   // A request sent again on its task (a retry, a re-notice) replaces the ones sent before: any still retrying stops.
@@ -58,7 +58,8 @@ export async function deliverNotice(
       // No case view: the activity reads the stored one, which every run has written (and awaited) before any notice.
       // Replay-safe without a patch: activity arguments are not part of what replay compares.
       scope: args.scope,
-      dueAt: args.task?.dueAt ?? null,
+      // The task's deadline, or the notice's own (a re-notice: its task was answered, and its deadline has passed).
+      dueAt: args.dueAt ?? args.task?.dueAt ?? null,
       extra: args.extra,
       // Replay-safe without a patch, as above.
       ...(supersedes.length > 0 ? { supersedes } : {}),
@@ -247,14 +248,17 @@ async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, 
     if (up.length === 0) return 'done';
     if (!renoticed) {
       renoticed = true;
+      // Due by the next check, a whole removal SLA from now: activity input, which replay does not compare.
+      const recheckAfter = new Date(Date.now() + slaMs).toISOString();
       const renotice = await deliverNotice(state, {
         type: 'hosting_notice',
         org: req.org,
         task,
         round,
         scope: { urls: up },
-        extra: { renotice: true, stillReachable: up, recheckAfter: new Date(Date.now() + slaMs).toISOString(), ...via },
+        extra: { renotice: true, stillReachable: up, recheckAfter, ...via },
         request: true,
+        dueAt: recheckAfter,
       });
       if (state.refusals && renotice.state === 'rejected') {
         // Refused with a final 4xx: the case lead decides now, rather than after a removal SLA spent waiting for nothing.
