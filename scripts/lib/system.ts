@@ -111,9 +111,9 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     // refused there (the port taken) takes no workflow or activity task, which would be left to its timeouts.
     // A busy port is replaced only in development and only when PORT is not set: a port asked for is that port or a failure.
     const port = config.production || config.portSet ? config.port : await freePort(config.port, config.host);
-    api = await startApiPart(config, services, client, log, admin.token, port);
+    const started = await startApiPart(config, services, client, log, admin.token, port);
+    api = started;
     const worker = await startWorkerPart(config, services, client);
-    const started = api;
     const forgetUrl = recordApiUrl(config.dataDir, started.url);
     const conn = connection;
     return {

@@ -100,8 +100,8 @@ export async function runPartnerRequest(state: CaseState, req: PartnerRequest, o
   const task = opened ?? (await state.openTask(partnerTaskSpec(state, req)));
   let round = 0;
   let delivery: Delivery = { state: 'pending', detail: {} };
-  /** What the partner was last asked (amendments since reach only a request sent after them). */
-  let asked = currentScope(state, req);
+  /** What the partner was last asked, set by each send() (amendments since reach only a request sent after them). */
+  let asked = req.scope;
   const send = () => {
     const myRound = round;
     delivery = { state: 'pending', detail: {} };
