@@ -379,6 +379,12 @@ describe('fault injection', () => {
     const final = await statuses(runs.map((r) => r.id));
     for (const r of runs) expect(`${r.scenario}:${final.get(r.id)}`).toBe(`${r.scenario}:${EXPECTED[r.scenario]}`);
 
+    // A closed case's run ends once its closing notices are delivered or failed for good (close-first runs): wait for
+    // every run to end, so the histories below are final and no notice is counted while its delivery is still retried.
+    const runsEnded = Promise.all(runs.map((r) => temporal.workflow.getHandle(caseWorkflowId(r.id)).result().catch(() => undefined)));
+    const runsDeadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('case runs still open 5 minutes after their cases closed')), 5 * 60_000).unref());
+    await Promise.race([runsEnded, runsDeadline]);
+
     // Every final history replays against the current code; the deliberately broken canary does not. Histories are
     // written under .test-data/ first and kept when one fails, for investigation.
     const historyDir = path.join(ROOT, '.test-data', `fault-histories-${process.pid}`);
