@@ -13,7 +13,9 @@ export async function migrateOnce(env: NodeJS.ProcessEnv = process.env): Promise
   const app = connectDb(config.databaseUrl, { max: 1, applicationName: 'takedown-migrate' });
   try {
     const pendingBefore = await pendingMigrations(app.pool);
-    await migrateFor(config.migrationDatabaseUrl ?? config.databaseUrl, app.pool);
+    await migrateFor(config.migrationDatabaseUrl ?? config.databaseUrl, app.pool, {
+      log: { warn: (obj, msg) => process.stderr.write(`${msg} ${JSON.stringify(obj)}\n`) },
+    });
     const left = await pendingMigrations(app.pool);
     if (left > 0) throw new Error(`${left} migration(s) still not applied after migrating`);
     return { pendingBefore };

@@ -197,7 +197,7 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
     const db = connectDb(urls.app, { applicationName: 'takedown', max: config.dbPoolSize });
     stops.push(() => db.close());
     if (config.migrateAtStart || !config.databaseUrl) {
-      await migrateFor(urls.owner, db.pool);
+      await migrateFor(urls.owner, db.pool, { log });
     } else {
       // Migrated once beforehand (`npm run migrate`, compose's migrate job): this process holds no owner's credentials.
       const pending = await pendingMigrations(db.pool);

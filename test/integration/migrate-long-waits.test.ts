@@ -4,7 +4,7 @@
 import type pgTypes from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { migrateFor, pendingMigrations } from '../../db/migrate';
-import { freshDatabase, type TestDb } from '../support/db';
+import { freshDatabase, waitForLockWaits, type TestDb } from '../support/db';
 
 /** In this file every pool's query_timeout (30 s in db/client.ts) is this instead, so that waiting past it takes seconds. */
 const { QUERY_TIMEOUT_MS } = vi.hoisted(() => ({ QUERY_TIMEOUT_MS: 1_500 }));
@@ -85,6 +85,58 @@ describe('migrations at start under concurrent starts', () => {
       await expectMigratedAfterWaiting(writer, 'COMMIT');
     } finally {
       await writer.end();
+    }
+  }, 20_000);
+
+  it("does not hold up the app's queries while a migration statement waits for a table's lock: it gives up the wait, rolls back and tries again", async () => {
+    await db.forgetLastMigrations(2);
+    const holder = await db.admin();
+    const warnings: object[] = [];
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE partners IN ACCESS SHARE MODE');
+      const migrating = migrateFor(db.ownerUrl, db.pool, {
+        lockTimeoutMs: 300,
+        retryDelaysMs: [100],
+        log: { warn: (obj) => warnings.push(obj) },
+      });
+      // 0019's ALTER TABLE waits for the holder: without a lock timeout it would wait until the holder ends, and every
+      // query on `partners` after it (a notice reading its partner's secret) would queue behind it, past the pool's
+      // query timeout here.
+      await waitForLockWaits(db.pool);
+      for (let i = 0; i < 6; i++) {
+        const started = Date.now();
+        const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM partners');
+        expect(rows[0].n).toBeGreaterThanOrEqual(0);
+        expect(Date.now() - started).toBeLessThan(QUERY_TIMEOUT_MS);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      expect(warnings.length).toBeGreaterThan(0);
+      expect(warnings[0]).toMatchObject({ attempt: 1, lockTimeoutMs: 300, retryInMs: 100 });
+      expect(await pendingMigrations(db.pool)).toBe(2);
+      await holder.query('COMMIT');
+      await migrating;
+      expect(await pendingMigrations(db.pool)).toBe(0);
+    } finally {
+      await holder.end();
+    }
+  }, 20_000);
+
+  it('fails the start with a clear error, applying nothing, when the lock stays held past the time it keeps trying for', async () => {
+    await db.forgetLastMigrations(2);
+    const holder = await db.admin();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE partners IN ACCESS SHARE MODE');
+      await expect(migrateFor(db.ownerUrl, db.pool, { lockTimeoutMs: 200, retryDelaysMs: [100, 200], giveUpAfterMs: 1_000 })).rejects.toThrow(
+        /^migration gave up after \d+ attempts in \d+ s: each time a table it alters stayed locked for over 200 ms by another transaction/,
+      );
+      expect(await pendingMigrations(db.pool)).toBe(2);
+      await holder.query('COMMIT');
+      await migrateFor(db.ownerUrl, db.pool);
+      expect(await pendingMigrations(db.pool)).toBe(0);
+    } finally {
+      await holder.end();
     }
   }, 20_000);
 });
