@@ -1,4 +1,5 @@
-// Archives a closed case workflow's event history in PostgreSQL and records the archive's hash in the audit chain.
+// Archives a closed case workflow's event history in PostgreSQL and records the archive's hash in the audit chain; then
+// settles what the ended run left pending.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -6,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { auditAppendStatement, historyHash } from '../db/queries/audit';
 import { prepared } from '../db/client';
+import { settleNotices } from './notices';
 import type { ArchiveArgs } from './types';
 
 export async function archiveHistory(pool: pg.Pool, client: Client, { caseId, workflowId }: ArchiveArgs): Promise<{ hash: string; runs: number }> {
@@ -39,5 +41,8 @@ export async function archiveHistory(pool: pg.Pool, client: Client, { caseId, wo
       [caseId, desc.runId, workflowId, hash, json, ...append.params],
     ),
   );
+  // Nothing sends a notice once its case's run has ended. One still pending here was stored after the close's settle, by
+  // a prepare that outlived its cancellation; settled now, so that no row claims a delivery under way.
+  await settleNotices(pool, { caseId, reason: 'the case ended before the notice was sent', round: 3 });
   return { hash, runs: 1 };
 }

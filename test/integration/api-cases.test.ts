@@ -1,7 +1,9 @@
 // Cases and tasks through the HTTP API with the real workflow: creation, idempotency, lists, partner views, completion, withdrawal, audit.
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archiveHistory } from '../../activities/history';
 import { CASE_ID_RE, caseWorkflowId } from '../../domain/ids';
 import { bodyHash } from '../../api/idempotency';
 import { startApi, type ApiHarness } from '../support/api-harness';
@@ -563,6 +565,35 @@ describe('withdrawal and evidence', () => {
     expect(t.body.status).toBe('cancelled');
     const late = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'verified' } });
     expect(late.status).toBe(409);
+  });
+});
+
+describe('what an ended run leaves pending', () => {
+  it("settles, when the closed case's history is archived, a notice stored pending after the close's settle (a prepare that outlived its cancellation)", async () => {
+    const c = await createCase();
+    await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    expect((await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: supervisor.token, body: { reason: 'operational conflict' } })).status).toBe(202);
+    await waitForCaseStatus(api, lead.token, c.id, ['withdrawn']);
+    const workflowId = caseWorkflowId(c.id);
+    await stack.client.workflow.getHandle(workflowId).result();
+    for (const until = Date.now() + 30_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+      if ((await stack.db.pool.query('SELECT 1 FROM history_archives WHERE case_id = $1', [c.id])).rowCount) break;
+    }
+    // The row a late prepare stores: pending, on a case whose run has ended, so nothing will ever send it.
+    const noticeId = `ntc_late_${c.id.slice(-8)}`;
+    await stack.db.pool.query(`INSERT INTO notices (id, case_id, task_id, org, type, state) VALUES ($1, $2, NULL, 'visa', 'termination_request', 'pending')`, [noticeId, c.id]);
+    // The archive run again (a retry after its worker died, or one that starts after the late prepare).
+    const archive = () => new MockActivityEnvironment().run(archiveHistory, stack.db.pool, stack.client, { caseId: c.id, workflowId });
+    await archive();
+    const { rows } = await stack.db.pool.query('SELECT state, last_error FROM notices WHERE id = $1', [noticeId]);
+    expect(rows).toEqual([{ state: 'abandoned', last_error: 'the case ended before the notice was sent' }]);
+    const entries = async () => (await api.request('GET', `/v1/cases/${c.id}/audit`, { token: auditor.token })).body.entries as { action: string; data: { noticeIds?: string[] } }[];
+    const abandoned = (await entries()).filter((e) => e.action === 'notice.abandoned' && e.data.noticeIds?.includes(noticeId));
+    expect(abandoned).toHaveLength(1);
+    const count = (await entries()).length;
+    await archive();
+    expect((await entries()).length).toBe(count);
+    expect((await api.request('GET', `/v1/cases/${c.id}/audit/verify`, { token: auditor.token })).body).toMatchObject({ intact: true, firstBadSeq: null });
   });
 });
 
