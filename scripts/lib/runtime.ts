@@ -10,9 +10,10 @@ import { migrateFor, pendingMigrations } from '../../db/migrate';
 import { evidenceBypass, roleSettings } from '../../db/roles';
 import { presentEnv, type Config, type TemporalTlsSettings } from '../config';
 import { makePrivateDir, PRIVATE_DIR_MODE, tightenDir, TRAVERSABLE_DIR_MODE } from './data-dir';
-import { startEmbeddedPostgres } from './postgres';
+import { stopLeftoverServers } from './leftovers';
+import { leftoverPostgres, startEmbeddedPostgres } from './postgres';
 import { locateTemporalCli } from './temporal-cli';
-import { startTemporalDevServer, waitForTemporal } from './temporal-server';
+import { leftoverTemporal, startTemporalDevServer, waitForTemporal } from './temporal-server';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { loggableError } from '../../telemetry/log-errors';
 
@@ -160,6 +161,11 @@ export async function startServices(config: Config, log: Logger, opts: { embedde
       }
       const release = lockDataDir(config.dataDir);
       stops.push(async () => release());
+      // The lock is this start's: servers still running on the data dir were left by a start killed outright.
+      for (const left of await stopLeftoverServers([leftoverPostgres(config.dataDir), leftoverTemporal(path.join(config.dataDir, 'temporal'))])) {
+        if (left.stopped) log.warn(left, 'stopped an embedded server that a start killed outright left running on this data dir');
+        else log.error(left, 'an embedded server that a start killed outright left running on this data dir did not stop: stop it by hand');
+      }
     }
     const pgP = (async () => {
       if (config.databaseUrl) return { app: config.databaseUrl, owner: config.migrationDatabaseUrl ?? config.databaseUrl };

@@ -1,10 +1,12 @@
 // The embedded Temporal CLI dev server: SQLite under the data dir, search attributes registered at start, a real health check.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { makeFilesOwnerOnly, makePrivateDir } from './data-dir';
 import { outputTail } from './output-tail';
+import type { LeftoverSpec } from './leftovers';
 import { freePort } from './ports';
 import type { TemporalAuth } from './runtime';
 
@@ -53,6 +55,13 @@ export async function waitForTemporal(address: string, namespace: string, timeou
 
 /** The dev server's database, in its data dir. */
 const SQLITE_FILE = 'temporal.sqlite';
+/** The running dev server's pid, in its data dir: found by the next start when this one was killed outright. */
+const PID_FILE = 'server.pid';
+
+/** A dev server left running on `dataDir` by a start that was killed outright: what stopLeftoverServers needs. */
+export function leftoverTemporal(dataDir: string): LeftoverSpec {
+  return { server: 'temporal', pidFile: path.join(dataDir, PID_FILE), marker: path.join(dataDir, SQLITE_FILE), signal: 'SIGTERM', graceMs: 10_000, force: 'SIGKILL' };
+}
 
 /** Starts that end with the server exiting (a port taken between choosing and binding it, say) are tried this often. */
 const START_ATTEMPTS = 3;
@@ -127,7 +136,12 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   };
   process.on('exit', onExit);
-  child.once('exit', () => process.off('exit', onExit));
+  const pidFile = path.join(opts.dataDir, PID_FILE);
+  if (child.pid) writeFileSync(pidFile, `${child.pid}\n`, { mode: 0o600 });
+  child.once('exit', () => {
+    process.off('exit', onExit);
+    rmSync(pidFile, { force: true });
+  });
   const stop = () =>
     new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -1,6 +1,6 @@
 // The embedded PostgreSQL starts on another port when the one it chose is taken before it binds it: a Temporal dev
 // server started beside it picks its own free ports at the same moment (seen once in CI's benchmark smoke run).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,4 +52,20 @@ it('starts again on another free port when the chosen one was taken before Postg
   await expect(startEmbeddedPostgres({ dataDir: dir, port: 0, database: 'squat' })).rejects.toThrow(
     new RegExp(`did not start on port ${squatted} [\\s\\S]*Address already in use`),
   );
+}, 60_000);
+
+it('stops at once when its PostgreSQL has already exited (it crashed, or a Ctrl-C reached it too), instead of waiting for ever', async () => {
+  const server = await startEmbeddedPostgres({ dataDir: dir, port: 0, database: 'gone' });
+  const postmaster = Number.parseInt(readFileSync(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8'), 10);
+  process.kill(postmaster, 'SIGKILL');
+  // Until this process has reaped it (its exit event), the pid still answers.
+  for (let alive = true; alive; await new Promise((r) => setTimeout(r, 50))) {
+    try {
+      process.kill(postmaster, 0);
+    } catch {
+      alive = false;
+    }
+  }
+  const outcome = await Promise.race([server.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5_000))]);
+  expect(outcome).toBe('stopped');
 }, 60_000);
