@@ -70,11 +70,19 @@ export function countInboxRead(cache: 'hit' | 'shared' | 'miss' | 'off', status:
 }
 
 /**
+ * At most this many orgs get a series of their own in takedown_notice_attempts_total; later ones count as `other`. The
+ * orgs come from case input (a case may name any scheme, acquirer or provider), and a counter never drops a series.
+ */
+export const MAX_NOTICE_ORG_LABELS = 500;
+const noticeOrgs = new Set<string>();
+
+/**
  * `outcome` is a small closed set such as delivered, retry, rejected, timeout, never a URL or a partner's message; `org`
  * the partner org, so that a failing partner stands out.
  */
 export function countNoticeAttempt(outcome: string, org = 'unknown'): void {
-  noticeAttempts.inc({ outcome, org });
+  if (!noticeOrgs.has(org) && noticeOrgs.size < MAX_NOTICE_ORG_LABELS) noticeOrgs.add(org);
+  noticeAttempts.inc({ outcome, org: noticeOrgs.has(org) ? org : 'other' });
 }
 
 // The gauges are computed from PostgreSQL at scrape time, so every process reports the same truth and nothing drifts.

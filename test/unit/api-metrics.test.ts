@@ -1,6 +1,6 @@
 // The shared Prometheus registry: coalition histograms and the notice counter render in the text format.
 import { describe, expect, it } from 'vitest';
-import { bindMetricsPool, countNoticeAttempt, observeOutcome, registry, renderMetrics } from '../../telemetry/metrics';
+import { bindMetricsPool, countNoticeAttempt, MAX_NOTICE_ORG_LABELS, observeOutcome, registry, renderMetrics } from '../../telemetry/metrics';
 
 describe('metrics', () => {
   it('records outcome durations and notice attempts', async () => {
@@ -21,6 +21,20 @@ describe('metrics', () => {
     expect(body).toContain('takedown_notice_attempts_total{outcome="delivered",org="visa"} 2');
     expect(body).toContain('takedown_notice_attempts_total{outcome="retry",org="paypal"} 1');
     expect(body).toContain('# TYPE takedown_open_tasks gauge');
+  });
+  it('keeps the notice counter to a bounded number of org series: orgs come from case input, and a series is never dropped', async () => {
+    countNoticeAttempt('retry', 'early');
+    for (let i = 0; i < MAX_NOTICE_ORG_LABELS + 50; i++) countNoticeAttempt('delivered', `org-${i}`);
+    countNoticeAttempt('retry', 'early');
+    countNoticeAttempt('retry', 'late');
+    const values = (await registry.getSingleMetric('takedown_notice_attempts_total')!.get()).values;
+    const orgs = new Set(values.map((v) => v.labels.org));
+    expect(orgs.size).toBe(MAX_NOTICE_ORG_LABELS + 1);
+    expect(orgs.has('other')).toBe(true);
+    // An org seen before the bound keeps its own series.
+    expect(values.find((v) => v.labels.org === 'early' && v.labels.outcome === 'retry')?.value).toBe(2);
+    expect(orgs.has('late')).toBe(false);
+    expect(values.find((v) => v.labels.org === 'other' && v.labels.outcome === 'retry')?.value).toBe(1);
   });
   it('leaves the PostgreSQL gauges out of a scrape whose queries fail, instead of repeating the last values as current', async () => {
     const rowsFor = (text: string) =>
