@@ -53,8 +53,11 @@ export interface ApiDeps {
   metricsPublic?: boolean;
   /** How long a replaced partner secret keeps signing notices beside the new one (TAKEDOWN_SECRET_OVERLAP); unset: a day. */
   secretOverlapMs?: number;
-  /** Set `draining` on shutdown: /healthz answers 503 `draining` from then on, while every other route serves as before. */
-  readiness?: { draining: boolean };
+  /**
+   * Set `draining` on shutdown: /healthz answers 503 `draining` from then on, while every other route serves as before.
+   * `starting`: 503 `starting` until the process's other parts (its worker) are up.
+   */
+  readiness?: { draining: boolean; starting?: boolean };
   /**
    * Express's `trust proxy`: which proxies' X-Forwarded-For gives the client's address (`req.ip`, which the
    * failed-authentication limit counts by). Unset: none, the TCP peer is the client.

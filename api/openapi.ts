@@ -177,7 +177,7 @@ const HeadsCheck = z
     problems: z.array(ChainHeadSchema.extend({ storedHash: z.string().nullable(), detail: z.string() })),
   })
   .openapi('HeadsCheck');
-const Health = z.object({ status: z.enum(['ok', 'degraded', 'draining']), db: z.enum(['ok', 'unavailable']), temporal: z.enum(['ok', 'unavailable']) }).openapi('Health');
+const Health = z.object({ status: z.enum(['ok', 'degraded', 'draining', 'starting']), db: z.enum(['ok', 'unavailable']), temporal: z.enum(['ok', 'unavailable']) }).openapi('Health');
 
 const DocumentSummary = z.object({ id: z.string(), taskId: z.string().nullable(), type: z.string(), version: z.string(), sha256: z.string(), createdAt: time }).openapi('DocumentSummary');
 const NoticeDocument = DocumentSummary.extend({
@@ -454,7 +454,7 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     responses: { 200: json(HeadsCheck, 'The outcome; intact is false when any problem is listed'), ...common },
   });
 
-  registry.registerPath({ method: 'get', path: '/healthz', summary: 'Readiness: the API and its dependencies (PostgreSQL, Temporal) answer', tags: ['operations'], security: [], responses: { 200: json(Health, 'All parts answer'), 503: json(Health, 'A part does not answer (degraded), or the process is shutting down (draining)') } });
+  registry.registerPath({ method: 'get', path: '/healthz', summary: 'Readiness: the API and its dependencies (PostgreSQL, Temporal) answer', tags: ['operations'], security: [], responses: { 200: json(Health, 'All parts answer'), 503: json(Health, 'A part does not answer (degraded), the process is shutting down (draining), or its worker is not up yet (starting)') } });
   registry.registerPath({ method: 'get', path: '/livez', summary: 'Liveness: the process answers, whatever its dependencies do', tags: ['operations'], security: [], responses: { 200: json(z.object({ status: z.literal('ok') }), 'Alive') } });
   registry.registerPath({ method: 'get', path: '/openapi.json', summary: 'This document', tags: ['operations'], security: [], responses: { 200: { description: 'OpenAPI 3.1 document' } } });
   registry.registerPath({

@@ -53,6 +53,7 @@ export function healthRouter(deps: OpsDeps, authenticating: RequestHandler): Rou
       const ok = db === 'ok' && temporal === 'ok';
       // Shutting down: not ready, whatever the dependencies say, so that load balancers send nothing new.
       if (deps.readiness?.draining) res.status(503).json({ status: 'draining', db, temporal });
+      else if (deps.readiness?.starting) res.status(503).json({ status: 'starting', db, temporal });
       else res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', db, temporal });
     })
     .all(methodNotAllowed(['GET']));

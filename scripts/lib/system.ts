@@ -52,10 +52,13 @@ export async function startWorkerPart(config: Config, services: Services, client
   };
 }
 
-/** The HTTP API and console of this process, listening on `port`. */
-export async function startApiPart(config: Config, services: Services, client: Client, log: Logger, adminToken: string, port: number) {
+/**
+ * The HTTP API and console of this process, listening on `port`. With `starting`, /healthz answers 503 `starting` until
+ * `ready()`: `npm start` binds the port before its worker polls, and a case created then would wait for that worker.
+ */
+export async function startApiPart(config: Config, services: Services, client: Client, log: Logger, adminToken: string, port: number, opts: { starting?: boolean } = {}) {
   const principals = config.principalCacheSeconds > 0 ? await PrincipalCache.forPool(services.db.pool, { logger: log, maxAgeMs: config.principalCacheSeconds * 1000 }) : undefined;
-  const readiness = { draining: false };
+  const readiness = { draining: false, starting: opts.starting ?? false };
   const app = createApp({
     readiness,
     pool: services.db.pool,
@@ -81,6 +84,9 @@ export async function startApiPart(config: Config, services: Services, client: C
     const http = await serveHttp(app, config.host, port);
     return {
       url: http.url,
+      ready() {
+        readiness.starting = false;
+      },
       /** Not ready first (/healthz 503) for TAKEDOWN_SHUTDOWN_DELAY while still serving, then the drain. */
       async stop() {
         readiness.draining = true;
@@ -111,9 +117,10 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
     // refused there (the port taken) takes no workflow or activity task, which would be left to its timeouts.
     // A busy port is replaced only in development and only when PORT is not set: a port asked for is that port or a failure.
     const port = config.production || config.portSet ? config.port : await freePort(config.port, config.host);
-    const started = await startApiPart(config, services, client, log, admin.token, port);
+    const started = await startApiPart(config, services, client, log, admin.token, port, { starting: true });
     api = started;
     const worker = await startWorkerPart(config, services, client);
+    started.ready();
     const forgetUrl = recordApiUrl(config.dataDir, started.url);
     const conn = connection;
     return {

@@ -175,6 +175,25 @@ describe('shutdown while PostgreSQL does not answer', () => {
     await db?.drop();
   });
 
+  it("answers /healthz 503 `starting` until the process's worker is up, then 200", async () => {
+    const handle = connectDb(db.url, { max: 2, applicationName: 'starting' });
+    const config = loadConfig({ TAKEDOWN_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'takedown-starting-')), PORT: '0', LOG_LEVEL: 'silent' });
+    const services = { db: handle, databaseUrl: db.url, temporalAddress: inject('temporalAddress'), temporalAuth: {} } as unknown as Services;
+    const api = await startApiPart(config, services, new Client({ connection: temporal, namespace: 'default' }), pino({ level: 'silent' }), 'starting-admin-token-0123456789', 0, { starting: true });
+    try {
+      const before = await fetch(`${api.url}/healthz`);
+      expect(before.status).toBe(503);
+      expect(await before.json()).toEqual({ status: 'starting', db: 'ok', temporal: 'ok' });
+      api.ready();
+      const after = await fetch(`${api.url}/healthz`);
+      expect(after.status).toBe(200);
+      expect(await after.json()).toEqual({ status: 'ok', db: 'ok', temporal: 'ok' });
+    } finally {
+      await api.stop();
+      await handle.close();
+    }
+  });
+
   it('stops the API and closes its pool within seconds', async () => {
     const url = new URL(db.url);
     url.port = String(relay.port);
