@@ -1,6 +1,7 @@
 // The one place that reads process.env, validated by zod.
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEFAULT_INBOX_CACHE_MB } from '../api/inbox-cache';
 import { authFailuresLimit } from '../api/middleware/rate-limit';
@@ -16,6 +17,9 @@ import { durationMs, parseDuration } from '../domain/rules/duration';
 export function presentEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
 }
+
+/** The repository: where `npm run tools:install` puts the Temporal CLI, whatever the working directory. */
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Where the Temporal CLI is installed and looked for by `npm run tools:install` and the tests: TAKEDOWN_TOOLS_DIR when
@@ -64,7 +68,7 @@ const EnvSchema = z.object({
   // Any non-empty token is taken (the contract sets no length; a short one is warned about at start).
   TAKEDOWN_ADMIN_TOKEN: z.string().optional(),
   TAKEDOWN_DATA_DIR: z.string().default('.data'),
-  TAKEDOWN_TOOLS_DIR: z.string().default('.tools'),
+  TAKEDOWN_TOOLS_DIR: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * How long one notice delivery attempt (and one URL check) may take before it counts as a timeout and is retried; less
@@ -252,7 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     temporalUiUrl: e.TEMPORAL_UI_URL,
     adminToken: e.TAKEDOWN_ADMIN_TOKEN,
     dataDir,
-    toolsDir: path.resolve(e.TAKEDOWN_TOOLS_DIR),
+    toolsDir: toolsDirFor(REPO_ROOT, { TAKEDOWN_TOOLS_DIR: e.TAKEDOWN_TOOLS_DIR }),
     temporalTls: temporalTlsOf(e),
     logLevel: e.LOG_LEVEL,
     noticeTimeoutMs: noticeTimeoutOf(e.TAKEDOWN_NOTICE_TIMEOUT),

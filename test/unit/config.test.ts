@@ -1,5 +1,5 @@
 // Configuration defaults that differ between development and production, and the data dir lock of the embedded servers.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig, toolsDirFor } from '../../scripts/config';
 import { clientAdminToken, clientApiUrl, lockDataDir, recordApiUrl, resolveAdminToken, withErrorsSerialised } from '../../scripts/lib/runtime';
+import { ROOT } from '../support/paths';
 
 const TOKEN = { TAKEDOWN_ADMIN_TOKEN: 'a-production-admin-token-0123456789' };
 
@@ -18,6 +19,13 @@ describe('configuration', () => {
     const dir = path.join(tmpdir(), 'takedown-tools');
     expect(toolsDirFor(repo, { TAKEDOWN_TOOLS_DIR: dir })).toBe(dir);
     expect(toolsDirFor(repo, { TAKEDOWN_TOOLS_DIR: dir })).toBe(loadConfig({ TAKEDOWN_TOOLS_DIR: dir }).toolsDir);
+    // Unset, npm start looks in the repository's .tools too, from any working directory.
+    const elsewhere = spawnSync(process.execPath, ['--import', 'tsx', '-e', `import('${path.join(ROOT, 'scripts', 'config.ts')}').then((m) => process.stdout.write(m.loadConfig({}).toolsDir))`], {
+      cwd: tmpdir(),
+      encoding: 'utf8',
+      env: { ...process.env, TAKEDOWN_TOOLS_DIR: '' },
+    });
+    expect(elsewhere.stdout).toBe(path.join(ROOT, '.tools'));
   });
 
   it('refuses a NODE_ENV other than production, development or test, which would run with development settings unsaid', () => {
