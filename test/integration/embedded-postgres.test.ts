@@ -1,6 +1,6 @@
 // The embedded PostgreSQL starts on another port when the one it chose is taken before it binds it: a Temporal dev
 // server started beside it picks its own free ports at the same moment (seen once in CI's benchmark smoke run).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -69,3 +69,48 @@ it('stops at once when its PostgreSQL has already exited (it crashed, or a Ctrl-
   const outcome = await Promise.race([server.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still waiting after 5 s'), 5_000))]);
   expect(outcome).toBe('stopped');
 }, 60_000);
+
+it("logs in with the data dir's own random passwords, never the fixed ones of older versions, and moves an older data dir off them", async () => {
+  const own = mkdtempSync(path.join(os.tmpdir(), 'takedown-embedded-pw-'));
+  const login = async (url: string) => {
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      return 'in';
+    } catch (err) {
+      return (err as { code?: string }).code;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  };
+  const legacy = (port: number) => [`postgres://takedown:takedown-embedded@127.0.0.1:${port}/takedown`, `postgres://takedown_app:takedown-app-embedded@127.0.0.1:${port}/takedown`];
+  const file = path.join(own, 'postgres-passwords.json');
+  try {
+    let server = await startEmbeddedPostgres({ dataDir: own, port: 0 });
+    try {
+      expect(await login(server.url)).toBe('in');
+      expect(await login(server.ownerUrl)).toBe('in');
+      for (const url of legacy(server.port)) expect(await login(url)).toBe('28P01');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      // As a data dir of an older version: both roles on the fixed passwords, and no passwords file.
+      const owner = new pg.Client({ connectionString: server.ownerUrl });
+      await owner.connect();
+      await owner.query(`ALTER ROLE takedown PASSWORD 'takedown-embedded'`);
+      await owner.query(`ALTER ROLE takedown_app PASSWORD 'takedown-app-embedded'`);
+      await owner.end();
+      rmSync(file);
+    } finally {
+      await server.stop();
+    }
+    server = await startEmbeddedPostgres({ dataDir: own, port: 0 });
+    try {
+      expect(await login(server.url)).toBe('in');
+      expect(await login(server.ownerUrl)).toBe('in');
+      for (const url of legacy(server.port)) expect(await login(url)).toBe('28P01');
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    rmSync(own, { recursive: true, force: true });
+  }
+}, 120_000);
