@@ -25,7 +25,10 @@ async function main(): Promise<number> {
   }
   const r = checker.finish(heads, { complete: values.complete });
   for (const l of r.badLines) console.log(`BAD LINE ${l}`);
+  // Every bad entry: a chain's first is its BROKEN line, each later one (changed after an older break) a BAD ENTRY line.
+  const firsts = new Set(r.broken.map((b) => `${b.caseId}\u0000${b.seq}`));
   for (const b of r.broken) console.log(`BROKEN case=${b.caseId} seq=${b.seq}: ${b.detail}`);
+  for (const b of r.badEntries) if (!firsts.has(`${b.caseId}\u0000${b.seq}`)) console.log(`BAD ENTRY case=${b.caseId} seq=${b.seq}: ${b.detail}`);
   for (const h of r.heads.problems) console.log(`HEAD NOT HELD case=${h.caseId} seq=${h.seq}: ${h.detail}`);
   const ok = r.badLines.length === 0 && r.broken.length === 0 && r.heads.problems.length === 0;
   const summary = [

@@ -20,6 +20,24 @@ export interface ChainVerification {
   firstBadSeq: number | null;
 }
 
+/** One bad entry of a chain: its seq (of a missing entry, the first missing), and what is wrong with it, in words. */
+export interface ChainBreak {
+  seq: number;
+  detail: string;
+}
+
+/**
+ * verifyChain's answer with every bad entry (an extension, not in the contract's answer: verifyCase gives them in words,
+ * in `problems`). Empty when intact; otherwise in seq order, the first at `firstBadSeq` (unless a row holds a seq
+ * below 1, which is named at its own).
+ */
+export interface CheckedChain extends ChainVerification {
+  breaks: ChainBreak[];
+}
+
+/** How many bad entries of one chain an answer names one by one; the rest are counted. */
+export const MAX_NAMED_BREAKS = 100;
+
 export type ExportedAuditEntry = AuditEntry & { caseId: string };
 
 /** hash = sha256(prevHash + RFC 8785 canonical JSON of { seq, at, actor, action, data, prevHash }), hex. */
@@ -249,8 +267,9 @@ export async function listAudit(pool: pg.Pool, caseId: string): Promise<AuditEnt
  * and hash to its stored hash; the first position that fails is reported. So an altered row names itself, a deleted
  * row names the missing seq, swapped rows name the first of the pair, an inserted row names where it went in.
  * Deleting the newest entries leaves a valid shorter chain: compare `head` with one recorded elsewhere to catch that.
+ * `breaks` names every bad entry, also after the first: see verifyChains.
  */
-export async function verifyChain(pool: pg.Pool, caseId: string): Promise<ChainVerification> {
+export async function verifyChain(pool: pg.Pool, caseId: string): Promise<CheckedChain> {
   return (await verifyChains(pool, [caseId])).get(caseId)!;
 }
 
@@ -258,21 +277,54 @@ export async function verifyChain(pool: pg.Pool, caseId: string): Promise<ChainV
  * verifyChain for many chains in one pass over the primary key (case_id, seq), 1,000 rows a round trip: checking a
  * thousand short chains costs a few round trips, not a thousand. A page that ends inside a chain finishes that chain on
  * its own (by seq) before the next page of whole chains: a row comparison beside `= ANY` would not position the scan.
+ *
+ * Past the first departure the chain is no longer valid, but its later entries are still each judged on their own
+ * terms, so that tampering after an old break is named too: a gap in the seqs names the entries missing there, and
+ * each entry must have a valid time, link to the stored hash of the entry before it (unless that one is missing) and
+ * hash to its own stored hash. An entry altered in place names itself; one whose hash was recomputed names the entry
+ * after it (which no longer links); an entry moved to another seq (an insertion, a swap) names itself, its hash being
+ * of its old seq.
  */
-export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Map<string, ChainVerification>> {
+export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Map<string, CheckedChain>> {
   const ids = [...new Set(caseIds)];
-  const out = new Map<string, ChainVerification>(ids.map((id) => [id, { intact: true, entries: 0, head: null, firstBadSeq: null }]));
+  const out = new Map<string, CheckedChain>(ids.map((id) => [id, { intact: true, entries: 0, head: null, firstBadSeq: null, breaks: [] }]));
+  // The previous row of the chain being read, as the next one must link to it: 0 and the genesis hash before entry 1.
+  let prevSeq = 0;
   let prevHash = GENESIS_HASH;
   const take = (rows: AuditRow[]) => {
     for (const row of rows) {
       const v = out.get(row.case_id)!;
-      if (v.entries === 0) prevHash = GENESIS_HASH;
+      if (v.entries === 0) {
+        prevSeq = 0;
+        prevHash = GENESIS_HASH;
+      }
       const e = rowToEntry(row);
       v.entries += 1;
-      if (v.firstBadSeq === null) {
-        const { hash, ...rest } = e;
-        if (!validTime(row.at) || e.seq !== v.entries || e.prevHash !== prevHash || hashOrNull(rest) !== hash) v.firstBadSeq = v.entries;
+      const { hash, ...rest } = e;
+      const hashes = hashOrNull(rest) === hash;
+      if (v.firstBadSeq === null && (!validTime(row.at) || e.seq !== v.entries || e.prevHash !== prevHash || !hashes)) v.firstBadSeq = v.entries;
+      const broke = (seq: number, detail: string) => v.breaks.push({ seq, detail });
+      if (e.seq < 1) {
+        // No entry has such a seq: a row put there by hand, and no link of the chain (entry 1 still starts from 64 zeros).
+        broke(e.seq, `a row holds seq ${e.seq}, which no entry may have (a chain starts at entry 1)`);
+        v.head = e.hash;
+        continue;
       }
+      const expected = prevSeq + 1;
+      if (e.seq > expected) {
+        const which = e.seq - 1 === expected ? `entry ${expected} is missing` : `entries ${expected} to ${e.seq - 1} are missing`;
+        broke(expected, prevSeq === 0 ? `${which}: the chain starts at entry ${e.seq}` : `${which}: the chain holds entries ${prevSeq} and ${e.seq} but nothing between`);
+      }
+      if (!validTime(row.at)) broke(e.seq, `entry ${e.seq} has no valid time (at ${e.at})`);
+      else if (e.seq === expected && e.prevHash !== prevHash) {
+        broke(
+          e.seq,
+          prevSeq === 0
+            ? `entry 1 does not start the chain (prevHash ${e.prevHash}, not 64 zeros)`
+            : `entry ${e.seq} does not link to entry ${prevSeq} (prevHash ${e.prevHash}, entry ${prevSeq} is stored with hash ${prevHash})`,
+        );
+      } else if (!hashes) broke(e.seq, `entry ${e.seq} does not hash to its stored hash: it was changed, or moved to seq ${e.seq}`);
+      prevSeq = e.seq;
       prevHash = e.hash;
       v.head = e.hash;
     }
@@ -410,13 +462,13 @@ async function unrecordedDocuments(pool: pg.Pool, caseId: string): Promise<strin
  * its newest entries: a closed case's chain must hold its `case.closed` entry, and every archived history its
  * `history.archived` entry. An archive must still hash to what that entry recorded, and every such entry must still
  * have its archive; likewise every `document.rendered` entry its document (recordedEvidence), and every document its
- * entry. A departure makes the
+ * entry. `problems` names each bad entry of the chain (verifyChains' breaks) and each of these. A departure makes the
  * case not intact; `firstBadSeq` is then 1 (a missing or foreign start), the first missing position (entries + 1), the
  * foreign `case.created` entry, or the `history.archived` or `document.rendered` entry whose archive or document no
  * longer matches it or is gone; `entriesBadFrom` leaves out the last two kinds.
  */
 export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVerification> {
-  const chain = await verifyChain(pool, caseId);
+  const { breaks, ...chain } = await verifyChain(pool, caseId);
   const problems: string[] = [];
   let firstBad = chain.firstBadSeq;
   let entriesBadFrom = chain.firstBadSeq;
@@ -430,7 +482,10 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
     markBeside(seq, problem);
     entriesBadFrom = earliest(entriesBadFrom, seq);
   };
-  if (!chain.intact) problems.push(`the chain departs from a valid one at seq ${chain.firstBadSeq}`);
+  // Every bad entry, each at its seq: one changed after an older break is as much a problem as the break. A chain
+  // renumbered from an early entry on has as many as it has entries: past MAX_NAMED_BREAKS they are counted.
+  for (const b of breaks.slice(0, MAX_NAMED_BREAKS)) problems.push(b.detail);
+  if (breaks.length > MAX_NAMED_BREAKS) problems.push(`and ${breaks.length - MAX_NAMED_BREAKS} more bad entries, up to seq ${breaks[breaks.length - 1].seq}`);
   const [{ rows: cases }, archives, evidence, unrecorded] = await Promise.all([
     pool.query<{ closed: boolean; recorded: boolean; reference: string; created_seq: number | null; created_reference: string | null }>(
       `SELECT c.closed_at IS NOT NULL AS closed, EXISTS (SELECT 1 FROM audit_entries a WHERE a.case_id = c.id AND a.action = 'case.closed') AS recorded,
@@ -640,7 +695,8 @@ export interface HeadProblem extends ChainHead {
  * from its first entry to its newest. A chain rewritten whole, with every hash recomputed, verifies on its own; it
  * cannot keep a head recorded before the rewrite, which is what an anchor outside the database is for. Each head that
  * fails is named with what was found: no chain, a chain that now ends earlier, another hash at that entry, or a chain
- * that no longer verifies (before or after the head). Closing entries and archives are verifyCase's (audit/verify).
+ * that no longer verifies (before or after the head, with the seq of every bad entry when there is more than one).
+ * Closing entries and archives are verifyCase's (audit/verify).
  */
 export async function checkHeads(pool: pg.Pool, heads: ChainHead[]): Promise<{ intact: boolean; checked: number; problems: HeadProblem[] }> {
   const [{ rows }, chains] = await Promise.all([
@@ -656,17 +712,28 @@ export async function checkHeads(pool: pg.Pool, heads: ChainHead[]): Promise<{ i
     const stored = rows[i].hash;
     const chain = chains.get(head.caseId)!;
     const departs = chain.intact ? '' : `the chain departs from a valid one at seq ${chain.firstBadSeq}`;
+    // Past the first departure each entry is still judged on its own (verifyChains): where there are more bad entries
+    // than the first, say which, on either side of the head, so that one changed later (the head's own, one after it)
+    // is named, not hidden behind an older break.
+    const seqs = (side: ChainBreak[]) =>
+      side.length > MAX_NAMED_BREAKS
+        ? `${side.slice(0, MAX_NAMED_BREAKS).map((b) => b.seq).join(', ')} and ${side.length - MAX_NAMED_BREAKS} more`
+        : side.map((b) => b.seq).join(', ');
+    const before = chain.breaks.filter((b) => b.seq <= head.seq);
+    const after = chain.breaks.filter((b) => b.seq > head.seq);
+    const sides = [...(before.length ? [`at or before it: ${seqs(before)}`] : []), ...(after.length ? [`after it: ${seqs(after)}`] : [])];
+    const more = chain.breaks.length > 1 ? ` (bad entries ${sides.join('; ')})` : '';
     const detail =
       chain.entries === 0
         ? `there is no chain for ${head.caseId}: every entry of it is gone, or it never existed`
         : stored === null
           ? `the chain of ${head.caseId} holds no entry ${head.seq} now (it has ${chain.entries} entries): entries were removed`
           : stored !== head.hash
-            ? `entry ${head.seq} of ${head.caseId} holds hash ${stored}, not the saved ${head.hash}: the chain was rewritten since the heads were saved (or the file was altered)${departs ? `, and ${departs}` : ''}`
+            ? `entry ${head.seq} of ${head.caseId} holds hash ${stored}, not the saved ${head.hash}: the chain was rewritten since the heads were saved (or the file was altered)${departs ? `, and ${departs}${more}` : ''}`
             : !chain.intact && chain.firstBadSeq! <= head.seq
-              ? `the saved head is stored, but ${departs}, at or before it`
+              ? `the saved head is stored, but ${departs}, at or before it${more}`
               : !chain.intact
-                ? `the saved head holds, but the entries after it do not: ${departs}`
+                ? `the saved head holds, but the entries after it do not: ${departs}${more}`
                 : null;
     if (detail !== null) problems.push({ ...head, storedHash: stored, detail });
   });

@@ -1,13 +1,16 @@
 // Verifies audit chains from an NDJSON export alone, without the database: what an auditor or a court's expert runs on
 // the file they were given (npm run audit:verify-export). The same hash rule as db/queries/audit.ts (hashEntry), and
 // every link checked; entries may come in any order (a time-range export lists by time, a `since` export by writing).
-import { GENESIS_HASH, hashOrNull } from '../../db/queries/audit';
+import { GENESIS_HASH, hashEntry } from '../../db/queries/audit';
 import { z } from '../../domain/schemas';
 import type { AuditEntry, ChainHead } from '../../domain/types';
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
-/** One exported line: an audit entry with its caseId (other members, such as recordedAt, are not hashed and are ignored). */
-const ExportedEntrySchema = z.object({
+/**
+ * One exported line: an audit entry with its caseId, and nothing else but the `since` export's recordedAt (not hashed).
+ * A member the export does not write would sit in the line unhashed, read as part of the entry by whoever reads it.
+ */
+const ExportedEntrySchema = z.strictObject({
   caseId: z.string(),
   seq: z.number().int().min(1),
   at: z.string(),
@@ -16,7 +19,23 @@ const ExportedEntrySchema = z.object({
   data: z.record(z.string(), z.unknown()),
   prevHash: hex64,
   hash: hex64,
+  recordedAt: z.string().nullable().optional(),
 });
+
+/**
+ * A line as the export writes it (api/routes/audit.ts): JSON.stringify of the entry, its members in exportAudit's
+ * order, then exportRecorded's recordedAt.
+ */
+function written(line: Record<string, unknown>): string {
+  const { caseId, seq, at, actor, action, data, prevHash, hash } = line;
+  return JSON.stringify({ caseId, seq, at, actor, action, data, prevHash, hash, ...('recordedAt' in line ? { recordedAt: line.recordedAt } : {}) });
+}
+
+/** One bad entry of a chain: its seq (of missing entries, the first missing), and what is wrong, in words. */
+interface ChainProblem {
+  seq: number;
+  detail: string;
+}
 
 interface Chain {
   /** Entries not yet linked (ahead of the next expected seq), each with the hash its content gives. */
@@ -29,7 +48,8 @@ interface Chain {
   highest: number;
   /** Where the export's part of this chain starts, when it does not hold entry 1 (a time range): that link is not checked. */
   startsAt: number | null;
-  problem: { seq: number; detail: string } | null;
+  /** Every bad entry found, in seq order (a lost start first). */
+  problems: ChainProblem[];
 }
 
 export interface ExportReport {
@@ -40,7 +60,13 @@ export interface ExportReport {
   entries: number;
   /** Line-level problems: not an entry, or two different entries for one seq. */
   badLines: string[];
+  /** One per broken chain: where it first departs from a valid one. */
   broken: { caseId: string; seq: number; detail: string }[];
+  /**
+   * Every bad entry, chain by chain in seq order, each chain's first being its `broken` one: past the first, each entry
+   * is still checked on its own, so that one changed after an older break is named too.
+   */
+  badEntries: ({ caseId: string } & ChainProblem)[];
   /** Chains whose part in the export starts after entry 1, by where it starts. */
   partial: { caseId: string; startsAt: number }[];
   heads: { checked: number; notInExport: number; problems: { caseId: string; seq: number; detail: string }[] };
@@ -71,15 +97,25 @@ export class ExportChecker {
       this.badLines.push(`${where}: not an audit entry (${issue.path.join('.') || 'the line'} ${issue.message})`);
       return;
     }
-    const { caseId, ...entry } = parsed.data;
+    // What is checked must be what the line says. JSON.parse keeps the last of a key given twice, where a reader of the
+    // file (or another parser) may take the first: a forged "action" or "data" before the genuine one would be read,
+    // the genuine one hashed. Written again, such a line holds each key once (at any depth), and differs; so does one
+    // with a number the export cannot write (1e400 parses to Infinity, which JSON.stringify writes as null).
+    const r = raw as Record<string, unknown>;
+    const expected = written(r);
+    if (line !== expected) {
+      let at = 0;
+      while (line[at] === expected[at]) at += 1;
+      this.badLines.push(`${where}: not as the export writes it, from character ${at + 1} (a key given twice, or the line edited)`);
+      return;
+    }
+    const { caseId, recordedAt: _unhashed, ...entry } = parsed.data;
     // Overlapping exports repeat lines: the same entry twice is one entry; two different ones for a seq are a forgery.
     // Entries are the same when their stored hash and the hash of their content both agree.
     const { hash } = entry;
     // The hash is of what the line holds, not of what the schema kept: a member added to `actor`, or a `__proto__` key
     // in `data` (JSON.parse keeps it as a key of its own, the schema's parse would not), is content that changes it.
-    // A number past JSON's range (1e400 parses to Infinity) cannot be hashed: the entry counts as changed.
-    const r = raw as Record<string, unknown>;
-    const computed = hashOrNull({ seq: entry.seq, at: entry.at, actor: r.actor as AuditEntry['actor'], action: entry.action, data: r.data as AuditEntry['data'], prevHash: entry.prevHash }) ?? 'unhashable';
+    const computed = hashEntry({ seq: entry.seq, at: entry.at, actor: r.actor as AuditEntry['actor'], action: entry.action, data: r.data as AuditEntry['data'], prevHash: entry.prevHash });
     const fingerprint = `${hash}:${computed}`;
     const key = `${caseId}\u0000${entry.seq}`;
     const twin = this.seen.get(key);
@@ -91,7 +127,7 @@ export class ExportChecker {
     this.seen.set(key, fingerprint);
     let chain = this.chains.get(caseId);
     if (!chain) {
-      chain = { pending: new Map(), next: 1, prevHash: GENESIS_HASH, linked: 0, head: null, highest: 0, startsAt: null, problem: null };
+      chain = { pending: new Map(), next: 1, prevHash: GENESIS_HASH, linked: 0, head: null, highest: 0, startsAt: null, problems: [] };
       this.chains.set(caseId, chain);
     }
     chain.pending.set(entry.seq, { ...entry, computed });
@@ -99,17 +135,23 @@ export class ExportChecker {
     this.advance(chain);
   }
 
-  /** Links every pending entry that is next in its chain. */
+  /**
+   * Links every pending entry that is next in its chain. Each is checked on its own terms, also past the chain's first
+   * bad entry (as verifyChains does): one changed after an older break must be named too.
+   */
   private advance(chain: Chain): void {
     for (let e = chain.pending.get(chain.next); e; e = chain.pending.get(chain.next)) {
       chain.pending.delete(chain.next);
-      if (chain.problem === null) {
-        // As verifyChain: a time no entry may have ('infinity', stored before migration 0018 refused it) is a bad entry,
-        // even where the hash was taken over that text.
-        if (!Number.isFinite(Date.parse(e.at))) chain.problem = { seq: e.seq, detail: `entry ${e.seq} has no valid time (at ${JSON.stringify(e.at)})` };
-        else if (e.prevHash !== chain.prevHash) chain.problem = { seq: e.seq, detail: `entry ${e.seq} does not link to entry ${e.seq - 1} (prevHash ${e.prevHash}, entry ${e.seq - 1} hashes to ${chain.prevHash})` };
-        else if (e.computed !== e.hash) chain.problem = { seq: e.seq, detail: `entry ${e.seq} does not hash to its hash: its content was changed` };
-      }
+      // As verifyChain: a time no entry may have ('infinity', stored before migration 0018 refused it) is a bad entry,
+      // even where the hash was taken over that text.
+      const detail = !Number.isFinite(Date.parse(e.at))
+        ? `entry ${e.seq} has no valid time (at ${JSON.stringify(e.at)})`
+        : e.prevHash !== chain.prevHash
+          ? `entry ${e.seq} does not link to entry ${e.seq - 1} (prevHash ${e.prevHash}, entry ${e.seq - 1} hashes to ${chain.prevHash})`
+          : e.computed !== e.hash
+            ? `entry ${e.seq} does not hash to its hash: its content was changed`
+            : null;
+      if (detail !== null) chain.problems.push({ seq: e.seq, detail });
       chain.prevHash = e.hash;
       chain.head = e;
       chain.linked += 1;
@@ -126,25 +168,30 @@ export class ExportChecker {
   finish(heads: ChainHead[] = [], opts: { complete?: boolean } = {}): ExportReport {
     const broken: ExportReport['broken'] = [];
     const partial: ExportReport['partial'] = [];
+    const badEntries: ExportReport['badEntries'] = [];
     let entries = 0;
     for (const [caseId, chain] of this.chains) {
-      if (chain.linked === 0 && chain.pending.size > 0) {
-        // No entry 1 here: the part starts at its lowest seq, trusted as given (its prevHash links to what is not here).
-        const first = Math.min(...chain.pending.keys());
-        chain.startsAt = first;
-        chain.next = first;
-        chain.prevHash = chain.pending.get(first)!.prevHash;
-        partial.push({ caseId, startsAt: first });
+      // What is still pending comes after a gap (or, with no entry 1 here, is all there is): linked stretch by stretch, in
+      // seq order, each stretch from its lowest seq, whose prevHash links to what is not here and is taken as given.
+      // Sorted once: Math.min over a spread of a few hundred thousand keys overflows the stack, and a search for the
+      // lowest per gap would take quadratic time on a chain with many.
+      for (const seq of [...chain.pending.keys()].sort((x, y) => x - y)) {
+        if (!chain.pending.has(seq)) continue; // linked in the stretch of a lower one
+        if (chain.linked === 0) {
+          chain.startsAt = seq;
+          partial.push({ caseId, startsAt: seq });
+          // A lost start is the chain's first departure: it comes before any found in the part the export holds.
+          if (opts.complete) chain.problems.unshift({ seq: 1, detail: `entries 1 to ${seq - 1} are missing: the export holds the chain only from entry ${seq}` });
+        } else {
+          chain.problems.push({ seq: chain.next, detail: `entry ${chain.next} is missing: the export holds entries ${chain.next - 1} and ${seq} but nothing between` });
+        }
+        chain.next = seq;
+        chain.prevHash = chain.pending.get(seq)!.prevHash;
         this.advance(chain);
-        // A lost start is the chain's first departure: it comes before any found in the part the export holds.
-        if (opts.complete) chain.problem = { seq: 1, detail: `entries 1 to ${first - 1} are missing: the export holds the chain only from entry ${first}` };
       }
-      if (chain.pending.size > 0 && chain.problem === null) {
-        const after = Math.min(...chain.pending.keys());
-        chain.problem = { seq: chain.next, detail: `entry ${chain.next} is missing: the export holds entries ${chain.next - 1} and ${after} but nothing between` };
-      }
-      entries += chain.linked + chain.pending.size;
-      if (chain.problem) broken.push({ caseId, ...chain.problem });
+      entries += chain.linked;
+      if (chain.problems.length > 0) broken.push({ caseId, ...chain.problems[0] });
+      for (const p of chain.problems) badEntries.push({ caseId, ...p });
     }
     const headProblems: ExportReport['heads']['problems'] = [];
     let notInExport = 0;
@@ -167,6 +214,7 @@ export class ExportChecker {
       entries,
       badLines: this.badLines,
       broken,
+      badEntries,
       partial,
       heads: { checked: heads.length, notInExport, problems: headProblems },
     };

@@ -10,12 +10,14 @@ import {
   appendAudit,
   appendAuditInTx,
   auditAppendStatement,
+  checkHeads,
   exportAudit,
   exportRecorded,
   GENESIS_HASH,
   hashEntry,
   historyHash,
   listAudit,
+  MAX_NAMED_BREAKS,
   recordedHorizon,
   verifyAllChains,
   verifyCase,
@@ -101,7 +103,7 @@ describe('appendAudit', () => {
     }
     expect(listed[0].actor).toEqual({ id: 'p_lead', org: 'ceop' });
     expect(listed[1].actor).toBeNull();
-    expect(await verifyChain(db.pool, caseId)).toEqual({ intact: true, entries: 5, head: appended[4].hash, firstBadSeq: null });
+    expect(await verifyChain(db.pool, caseId)).toEqual({ intact: true, entries: 5, head: appended[4].hash, firstBadSeq: null, breaks: [] });
   });
 
   it('never lets times run backwards along a chain: a time before the previous entry is raised to it, hashed as stored', async () => {
@@ -269,6 +271,66 @@ describe('audit_append() and the times it is given (migration 0018)', () => {
     for await (const e of exportRecorded(db.pool, '-infinity', 'infinity')) if (e.caseId === caseId) recorded.push(e.seq);
     expect(recorded).toEqual([1, 2, 3]);
   });
+
+  describe('past such an entry, which breaks its chain for good, every later entry is still checked', () => {
+    /**
+     * A chain of 8 broken at entry 2 by a time stored before 0018, and the hash of its entry 6 (saved as a head, after
+     * the break); then entry 5 is changed and entry 7 deleted.
+     */
+    const brokenEarly = async () => {
+      const caseId = newCase();
+      const [first] = await appendAudit(db.pool, caseId, inputs(1));
+      const planted = { seq: 2, at: 'infinity', actor: null, action: 'task.created', data: {}, prevHash: first.hash };
+      await tamper([
+        `INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key) VALUES ('${caseId}', 2, 'infinity', 'task.created', '{}', '${first.hash}', '${hashEntry(planted)}', 'planted')`,
+      ]);
+      const later = await appendAudit(db.pool, caseId, Array.from({ length: 6 }, (_, i) => ({ key: `later-${i + 3}`, action: 'task.created', actor: null, data: { seq: i + 3 } })));
+      expect(later.map((e) => e.seq)).toEqual([3, 4, 5, 6, 7, 8]);
+      const head = { caseId, seq: 6, hash: later[3].hash };
+      expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: false, entries: 8, firstBadSeq: 2 });
+      await tamper([
+        `UPDATE audit_entries SET data = '{"seq":5,"forged":true}' WHERE case_id = '${caseId}' AND seq = 5`,
+        `DELETE FROM audit_entries WHERE case_id = '${caseId}' AND seq = 7`,
+      ]);
+      return { caseId, head };
+    };
+
+    it('verify names the changed entry and the deleted one at their seq, the first departure kept as it was', async () => {
+      const { caseId } = await brokenEarly();
+      const found = [
+        { seq: 2, detail: 'entry 2 has no valid time (at infinity)' },
+        { seq: 5, detail: 'entry 5 does not hash to its stored hash: it was changed, or moved to seq 5' },
+        { seq: 7, detail: 'entry 7 is missing: the chain holds entries 6 and 8 but nothing between' },
+      ];
+      // No case row: the answer's problems are the chain's alone.
+      const v = await verifyCase(db.pool, caseId);
+      expect(v.problems).toEqual(found.map((b) => b.detail));
+      expect(v).toMatchObject({ intact: false, entries: 7, firstBadSeq: 2, entriesBadFrom: 2 });
+      expect(await verifyChain(db.pool, caseId)).toMatchObject({ intact: false, entries: 7, firstBadSeq: 2, breaks: found });
+    });
+
+    it(`names the first ${MAX_NAMED_BREAKS} bad entries one by one and counts the rest (every entry of a long chain changed)`, async () => {
+      const caseId = newCase();
+      await appendAudit(db.pool, caseId, inputs(MAX_NAMED_BREAKS + 5));
+      await tamper([`UPDATE audit_entries SET data = '{"forged":true}' WHERE case_id = '${caseId}'`]);
+      expect((await verifyChain(db.pool, caseId)).breaks).toHaveLength(MAX_NAMED_BREAKS + 5);
+      const v = await verifyCase(db.pool, caseId);
+      expect(v.problems).toHaveLength(MAX_NAMED_BREAKS + 1);
+      expect(v.problems[0]).toBe('entry 1 does not hash to its stored hash: it was changed, or moved to seq 1');
+      expect(v.problems.at(-1)).toBe(`and 5 more bad entries, up to seq ${MAX_NAMED_BREAKS + 5}`);
+    });
+
+    it('a head saved after the break names the bad entries on either side of it, not the break alone', async () => {
+      const { head } = await brokenEarly();
+      expect(await checkHeads(db.pool, [head])).toEqual({
+        intact: false,
+        checked: 1,
+        problems: [
+          { ...head, storedHash: head.hash, detail: 'the saved head is stored, but the chain departs from a valid one at seq 2, at or before it (bad entries at or before it: 2, 5; after it: 7)' },
+        ],
+      });
+    });
+  });
 });
 
 describe('the append-only tables', () => {
@@ -311,7 +373,7 @@ describe('verifyChain names the first bad entry', () => {
   };
 
   it('reports an empty chain as intact with no head', async () => {
-    expect(await verifyChain(db.pool, newCase())).toEqual({ intact: true, entries: 0, head: null, firstBadSeq: null });
+    expect(await verifyChain(db.pool, newCase())).toEqual({ intact: true, entries: 0, head: null, firstBadSeq: null, breaks: [] });
   });
 
   it('finds an altered entry', async () => {

@@ -258,6 +258,16 @@ describe('npm run audit:verify-export -- EXPORT.ndjson --heads FILE', () => {
     const broken = await cli([file, '--heads', headsFile]);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toContain('BROKEN case=case_exp_y seq=2: entry 2 does not hash to its hash: its content was changed');
+    // Two entries of one chain changed: the second is named too, past the chain's first break.
+    const twice = exported.text
+      .split('\n')
+      .map((l) => (l.includes('"case_exp_x"') && l.includes('"seq":2') ? l.replace('"i":1', '"i":7') : l.includes('"case_exp_x"') && l.includes('"seq":4') ? l.replace('"i":3', '"i":9') : l))
+      .join('\n');
+    writeFileSync(file, twice);
+    const both = await cli([file]);
+    expect(both.code).toBe(1);
+    expect(both.stdout).toContain('BROKEN case=case_exp_x seq=2: entry 2 does not hash to its hash: its content was changed');
+    expect(both.stdout).toContain('BAD ENTRY case=case_exp_x seq=4: entry 4 does not hash to its hash: its content was changed');
     expect((await cli([])).code).toBe(2);
   });
 });
