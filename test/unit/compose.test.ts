@@ -148,6 +148,7 @@ describe('docker-compose.yml', () => {
     // Optional without a default, and deliberately unset in the stack: say why here when adding one.
     const unsetOnPurpose: Record<string, string> = {
       TEMPORAL_CLI_PATH: 'TEMPORAL_ADDRESS points at the temporal service, so no CLI is looked for',
+      TAKEDOWN_TOOLS_DIR: "the repository's .tools when unset; no CLI is looked for (TEMPORAL_ADDRESS is set)",
       TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'production refuses private webhook addresses unless this is set',
       TAKEDOWN_ALLOW_PRIVATE_URL_CHECKS: 'production refuses URL checks on private addresses unless this is set',
       TAKEDOWN_WORKFLOW_BUNDLE: 'the worker bundles the workflows at start; a pre-built bundle is for tests and benchmarks',
