@@ -457,12 +457,35 @@ async function unrecordedDocuments(pool: pg.Pool, caseId: string): Promise<strin
 }
 
 /**
+ * Rows whose outcome the chain must hold but does not: a notice recorded delivered without its `notice.sent` entry, a
+ * task completed without its `task.completed` entry. Each row and its entry are written in one statement, so a row
+ * without its entry lost it from the chain's tail (an entry deleted in the middle breaks a link instead).
+ */
+async function unrecordedOutcomes(pool: pg.Pool, caseId: string): Promise<string[]> {
+  const { rows } = await pool.query<{ problem: string }>(
+    `SELECT problem FROM (
+       SELECT 1 AS kind, n.id, 'notice ' || n.id || ' is recorded delivered, but the chain holds no notice.sent entry for it' AS problem
+         FROM notices n
+        WHERE n.case_id = $1 AND n.state = 'delivered'
+          AND NOT EXISTS (SELECT 1 FROM audit_entries a WHERE a.case_id = n.case_id AND a.event_key = 'notice:' || n.id || ':sent')
+       UNION ALL
+       SELECT 2, t.id, 'task ' || t.id || ' is completed, but the chain holds no task.completed entry for it'
+         FROM tasks t
+        WHERE t.case_id = $1 AND t.status = 'completed'
+          AND NOT EXISTS (SELECT 1 FROM audit_entries a WHERE a.case_id = t.case_id AND a.action = 'task.completed' AND a.data->>'taskId' = t.id)
+     ) missing ORDER BY kind, id`,
+    [caseId],
+  );
+  return rows.map((r) => r.problem);
+}
+
+/**
  * verifyChain, then what the chain alone cannot show. A known case's chain must start with its `case.created` entry
  * for the case's own reference (a chain moved from another case id verifies on its own). A valid chain may have lost
  * its newest entries: a closed case's chain must hold its `case.closed` entry, and every archived history its
  * `history.archived` entry. An archive must still hash to what that entry recorded, and every such entry must still
  * have its archive; likewise every `document.rendered` entry its document (recordedEvidence), and every document its
- * entry. `problems` names each bad entry of the chain (verifyChains' breaks) and each of these. A departure makes the
+ * entry; every delivered notice and completed task its entry (unrecordedOutcomes). `problems` names each bad entry of the chain (verifyChains' breaks) and each of these. A departure makes the
  * case not intact; `firstBadSeq` is then 1 (a missing or foreign start), the first missing position (entries + 1), the
  * foreign `case.created` entry, or the `history.archived` or `document.rendered` entry whose archive or document no
  * longer matches it or is gone; `entriesBadFrom` leaves out the last two kinds.
@@ -486,7 +509,7 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
   // renumbered from an early entry on has as many as it has entries: past MAX_NAMED_BREAKS they are counted.
   for (const b of breaks.slice(0, MAX_NAMED_BREAKS)) problems.push(b.detail);
   if (breaks.length > MAX_NAMED_BREAKS) problems.push(`and ${breaks.length - MAX_NAMED_BREAKS} more bad entries, up to seq ${breaks[breaks.length - 1].seq}`);
-  const [{ rows: cases }, archives, evidence, unrecorded] = await Promise.all([
+  const [{ rows: cases }, archives, evidence, unrecorded, outcomes] = await Promise.all([
     pool.query<{ closed: boolean; recorded: boolean; reference: string; created_seq: number | null; created_reference: string | null }>(
       `SELECT c.closed_at IS NOT NULL AS closed, EXISTS (SELECT 1 FROM audit_entries a WHERE a.case_id = c.id AND a.action = 'case.closed') AS recorded,
               c.reference, cr.seq AS created_seq, cr.data->>'reference' AS created_reference
@@ -498,6 +521,7 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
     checkedArchives(pool, caseId),
     recordedEvidence(pool, caseId),
     unrecordedDocuments(pool, caseId),
+    unrecordedOutcomes(pool, caseId),
   ]);
   const missingFrom = chain.entries + 1;
   const known = cases[0];
@@ -519,6 +543,7 @@ export async function verifyCase(pool: pg.Pool, caseId: string): Promise<CaseVer
   }
   for (const e of evidence) markBeside(e.seq, e.problem);
   for (const id of unrecorded) mark(missingFrom, `document ${id} is stored for this case but the chain holds no document.rendered entry for it`);
+  for (const problem of outcomes) mark(missingFrom, `${problem}: entries after seq ${chain.entries} are missing`);
   const intact = problems.length === 0;
   return { ...chain, intact, firstBadSeq: intact ? null : firstBad, entriesBadFrom: intact ? null : entriesBadFrom, problems };
 }

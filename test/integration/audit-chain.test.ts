@@ -641,6 +641,36 @@ describe('verifyCase and what the chain records beside it', () => {
   });
 });
 
+describe('what the chain must hold for the rows beside it', () => {
+  it("names a delivered notice and a completed task whose entries were cut from the chain's tail", async () => {
+    const c = await seedCase();
+    const noticeId = `ntc_${c.id.slice(-10)}`;
+    const taskId = `tsk_${c.id.slice(-10)}`;
+    // As sendNotice and a completion write them: each row with its entry, in one statement.
+    await db.pool.query(`INSERT INTO notices (id, case_id, task_id, org, type, state) VALUES ($1, $2, NULL, 'visa', 'termination_request', 'delivered')`, [noticeId, c.id]);
+    await db.pool.query(
+      `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, context)
+       VALUES ($1, $2, 'ceop', 'verify_evidence', 'completed', 'ceop', 'analyst', '{analyst}', now(), '{}'::jsonb)`,
+      [taskId, c.id],
+    );
+    await appendAudit(db.pool, c.id, [
+      { key: `notice:${noticeId}:sent`, action: 'notice.sent', actor: null, data: { noticeId, status: 200, attempt: 1 } },
+      { key: 'wf:2:task.completed', action: 'task.completed', actor: { id: 'p_analyst', org: 'ceop' }, data: { taskId, outcome: 'verified' } },
+    ]);
+    expect(await verifyCase(db.pool, c.id)).toMatchObject({ intact: true, problems: [] });
+
+    // The chain's two newest entries deleted: what is left is a valid, shorter chain.
+    await tamper([`DELETE FROM audit_entries WHERE case_id = '${c.id}' AND seq > 1`]);
+    expect(await verifyChain(db.pool, c.id)).toMatchObject({ intact: true, entries: 1 });
+    const v = await verifyCase(db.pool, c.id);
+    expect(v).toMatchObject({ intact: false, firstBadSeq: 2, entriesBadFrom: 2 });
+    expect(v.problems).toEqual([
+      `notice ${noticeId} is recorded delivered, but the chain holds no notice.sent entry for it: entries after seq 1 are missing`,
+      `task ${taskId} is completed, but the chain holds no task.completed entry for it: entries after seq 1 are missing`,
+    ]);
+  });
+});
+
 describe('tamperings that verification must name, not crash on or miss', () => {
   it('names an entry or a document given a number past JSON\'s range (1e400, which reads as Infinity), and checks on', async () => {
     const c = await seedCase();
