@@ -12,8 +12,12 @@ export interface HttpServing {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** How long stop() lets requests in flight finish before it closes their connections. */
-export const DRAIN_GRACE_MS = 10_000;
+/**
+ * How long stop() lets requests in flight finish before it closes their connections: longer than a request waits for
+ * Temporal (api/temporal.ts, 10 s and a 1 s backstop) with its PostgreSQL work around it, so a case created or a task
+ * completed just before the signal is answered, not cut with its outcome unknown to the caller.
+ */
+export const DRAIN_GRACE_MS = 15_000;
 
 /**
  * The URL clients on this machine reach a server listening on host:port by (npm start prints it and records it for the

@@ -161,6 +161,6 @@ it('an API instance stops on SIGTERM while a client polls it back to back on a k
   expect(elapsed).toBeGreaterThanOrEqual(1_000);
   expect(code).toBe(0);
   // Before the HTTP server drained, the busy keep-alive connection held the shutdown until SIGKILL; the drain cuts
-  // connections only after 10 s, and a clean drain is much quicker than that.
+  // connections only after 15 s, and a clean drain is much quicker than that.
   expect(elapsed).toBeLessThan(8_000);
 }, 30_000);

@@ -2,7 +2,8 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import express from 'express';
-import { expressServerOptions, serveHttp, serverUrl, type HttpServing } from '../../scripts/lib/http-server';
+import { TEMPORAL_DEADLINE_MS } from '../../api/temporal';
+import { DRAIN_GRACE_MS, expressServerOptions, serveHttp, serverUrl, type HttpServing } from '../../scripts/lib/http-server';
 import { getOver, type Answer } from '../support/keep-alive';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,6 +75,10 @@ describe('HTTP server shutdown', () => {
     expect(seen.length).toBeGreaterThan(3);
     // The answer given while draining told the client to close its connection.
     expect(seen.some((a) => a.connection === 'close')).toBe(true);
+  });
+
+  it("lets a request in flight wait out its Temporal deadline (and the 1 s backstop) before the drain cuts it", () => {
+    expect(DRAIN_GRACE_MS).toBeGreaterThanOrEqual(TEMPORAL_DEADLINE_MS + 1_000 + 3_000);
   });
 
   it('cuts a request that outlives the grace period', async () => {
