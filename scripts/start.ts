@@ -1,7 +1,7 @@
 // Entry point for `npm start`: the whole system in one process tree (embedded PostgreSQL and Temporal unless configured).
 import path from 'node:path';
 import { loadConfig } from './config';
-import { createLogger, onShutdown } from './lib/runtime';
+import { createLogger, onShutdown, runUntilWorkerEnds } from './lib/runtime';
 import { startSystem, type RunningSystem } from './lib/system';
 
 const config = loadConfig();
@@ -17,9 +17,10 @@ onShutdown(log, async () => {
   await system?.stop();
 });
 
+let system: RunningSystem;
 try {
   startup = startSystem(config, log);
-  const system = await startup;
+  system = await startup;
   // A signal that came while starting is stopping it already: no banner for a system on its way down.
   if (!stopping) {
     const lines = [
@@ -39,8 +40,8 @@ try {
     process.stdout.write(`${lines.join('\n')}\n`);
     log.info({ api: system.apiUrl, temporalUi: system.temporalUiUrl }, 'started');
   }
-  await system.run;
 } catch (err) {
   log.fatal({ err }, 'start failed');
   process.exit(1);
 }
+await runUntilWorkerEnds(system.run, () => system.stop(), log, { stopping: () => stopping });

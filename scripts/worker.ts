@@ -2,12 +2,13 @@
 import { Client } from '@temporalio/client';
 import { createOpsApp } from '../api/app';
 import { loadConfig } from './config';
-import { checkSearchAttributes, connectTemporal, createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
+import { checkSearchAttributes, connectTemporal, createLogger, onShutdown, resolveAdminToken, runUntilWorkerEnds, startServices } from './lib/runtime';
 import { serveHttp } from './lib/http-server';
 import { startWorkerPart } from './lib/system';
 
 const config = loadConfig();
 const log = createLogger(config, 'takedown-worker');
+let running: Promise<void> | undefined;
 
 try {
   // Whatever can refuse this start is settled before the worker polls: a worker that takes tasks and then exits leaves
@@ -40,14 +41,22 @@ try {
   const worker = await startWorkerPart(config, services, client);
   log.info({ taskQueue: config.taskQueue, temporal: services.temporalAddress }, 'worker running');
   if (ops) log.info({ ops: ops.url }, 'worker operations endpoints: /healthz, /metrics');
+  let stopping = false;
+  const stopRest = async () => {
+    await ops?.stop();
+    await connection.close();
+    await services.stop();
+  };
   onShutdown(log, async () => {
+    stopping = true;
     await ops?.stop();
     await worker.stop();
     await connection.close();
     await services.stop();
   });
-  await worker.run;
+  running = runUntilWorkerEnds(worker.run, stopRest, log, { stopping: () => stopping });
 } catch (err) {
   log.fatal({ err }, 'worker failed to start');
   process.exit(1);
 }
+await running;

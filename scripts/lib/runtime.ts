@@ -329,6 +329,41 @@ export function resolveAdminToken(config: Config, log?: Logger): { token: string
  * Runs `fn` on SIGINT/SIGTERM once. A second signal more than two seconds later forces exit; one sooner is the same
  * Ctrl-C relayed by npm and tsx (each passes it on to its child) and is ignored.
  */
+/**
+ * Waits for a started process's worker to end. Ending after a stop is the normal way out. Failing while it runs (a fatal
+ * error in the worker, the SDK giving up) leaves an API that takes cases nothing moves on: unless a shutdown is already
+ * under way, the rest is stopped (the API drained, pools and servers closed) within `boundMs`, and the process exits 1
+ * so that its supervisor starts it again.
+ */
+export async function runUntilWorkerEnds(
+  run: Promise<void>,
+  stopRest: () => Promise<void>,
+  log: Logger,
+  opts: { stopping: () => boolean; exit?: (code: number) => void; boundMs?: number },
+): Promise<void> {
+  try {
+    await run;
+  } catch (err) {
+    if (opts.stopping()) return;
+    log.fatal({ err }, 'the worker failed while running: stopping the rest, then exiting');
+    const boundMs = opts.boundMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), boundMs);
+    });
+    const stopped = stopRest().then(
+      () => 'stopped' as const,
+      (stopErr: unknown) => {
+        log.error({ err: stopErr }, 'stopping the rest failed');
+        return 'failed' as const;
+      },
+    );
+    if ((await Promise.race([stopped, bound])) === 'timeout') log.error({ ms: boundMs }, 'the rest did not stop in time');
+    clearTimeout(timer);
+    (opts.exit ?? process.exit)(1);
+  }
+}
+
 export function onShutdown(log: Logger, fn: () => Promise<void>): void {
   let stoppingSince = 0;
   const handler = (signal: string) => {

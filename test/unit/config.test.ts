@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig, toolsDirFor } from '../../scripts/config';
-import { clientAdminToken, clientApiUrl, lockDataDir, recordApiUrl, resolveAdminToken, withErrorsSerialised } from '../../scripts/lib/runtime';
+import { clientAdminToken, clientApiUrl, lockDataDir, recordApiUrl, resolveAdminToken, runUntilWorkerEnds, withErrorsSerialised } from '../../scripts/lib/runtime';
 import { ROOT } from '../support/paths';
 
 const TOKEN = { TAKEDOWN_ADMIN_TOKEN: 'a-production-admin-token-0123456789' };
@@ -266,5 +266,43 @@ describe('the data dir lock', () => {
     expect(loadConfig({}).portSet).toBe(false);
     expect(loadConfig({ PORT: '' }).portSet).toBe(false);
     expect(loadConfig({ PORT: '4000' })).toMatchObject({ port: 4000, portSet: true });
+  });
+});
+
+describe('a worker that fails while it runs', () => {
+  const silent = pino({ level: 'silent' });
+  const failed = () => Promise.reject(new Error('worker failed: lost its connection for good'));
+
+  it('stops the rest (the API drained, pools and servers closed), then exits 1 for a supervisor to restart it', async () => {
+    const order: string[] = [];
+    await runUntilWorkerEnds(
+      failed(),
+      async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        order.push('stopped');
+      },
+      silent,
+      { stopping: () => false, exit: (code) => order.push(`exit ${code}`) },
+    );
+    expect(order).toEqual(['stopped', 'exit 1']);
+  });
+
+  it('exits 1 after its bound when the rest does not stop, and leaves a shutdown already under way to finish', async () => {
+    const exits: number[] = [];
+    const started = Date.now();
+    await runUntilWorkerEnds(failed(), () => new Promise<void>(() => {}), silent, { stopping: () => false, exit: (code) => exits.push(code), boundMs: 100 });
+    expect(exits).toEqual([1]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    let stops = 0;
+    await runUntilWorkerEnds(failed(), async () => void stops++, silent, { stopping: () => true, exit: (code) => exits.push(code) });
+    expect(stops).toBe(0);
+    expect(exits).toEqual([1]);
+  });
+
+  it('returns quietly when the worker ends after a stop', async () => {
+    const exits: number[] = [];
+    await runUntilWorkerEnds(Promise.resolve(), async () => {}, silent, { stopping: () => true, exit: (code) => exits.push(code) });
+    expect(exits).toEqual([]);
   });
 });
