@@ -553,6 +553,10 @@ describe('withdrawal and evidence', () => {
     const w = await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: supervisor.token, body: { reason: 'operational conflict' } });
     expect(w.status, w.text).toBe(202);
     expect(w.body.withdrawal).toMatchObject({ reason: 'operational conflict', by: supervisor.id });
+    // Read at once, the case shows the withdrawal under way (its view is written with the withdrawal's entry), whether or
+    // not the close is written yet.
+    const read = await api.request('GET', `/v1/cases/${c.id}`, { token: lead.token });
+    expect(read.body.withdrawal).toMatchObject({ reason: 'operational conflict', by: supervisor.id });
     // While the case runs, its history comes live from Temporal.
     const live = await api.request('GET', `/v1/cases/${c.id}/history`, { token: auditor.token });
     expect(live.status).toBe(200);

@@ -291,6 +291,9 @@ describe('case workflow', () => {
     // The host's webhook is down for a while: its notices are retried with backoff (1 s, 2 s, 4 s...).
     partners.script('host-example', [503, 503, 503]);
     await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'court order', actor: actors.lead }] });
+    // Once the withdrawal is accepted, the stored case shows it under way, before its close is written.
+    const stored = await stack.db.pool.query<{ withdrawal: unknown }>(`SELECT view->'withdrawal' AS withdrawal FROM cases WHERE id = $1`, [c.id]);
+    expect(stored.rows[0].withdrawal).toMatchObject({ reason: 'court order', by: actors.lead.id });
     await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'withdrawal_notice' && n.status === 503, 20_000);
     // Closed while the host is still down: withdrawn in lists and to deconfliction, with its closedAt.
     const row = async () => (await stack.db.pool.query<{ status: string; closed_at: Date | null }>('SELECT status, closed_at FROM cases WHERE id = $1', [c.id])).rows[0];
