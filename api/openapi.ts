@@ -11,6 +11,7 @@ import {
   ChainHeadsQuerySchema,
   CompleteTaskSchema,
   EvidenceSchema,
+  HostingSchema,
   MerchantSchema,
   PartnerPutSchema,
   PlanSchema,
@@ -41,6 +42,16 @@ const Step = z
   .object({ name: z.enum(STEP_NAMES), status: z.enum(STEP_STATUSES), startedAt: nullableTime, finishedAt: nullableTime, taskIds: z.array(z.string()) })
   .openapi('Step');
 
+/**
+ * A stored case's merchant: as created, then amended. Amendments add URLs (to the merchant and its hosting entries) past
+ * the 200 a creation may name, up to the case's size bound.
+ */
+const StoredMerchant = z.strictObject({
+  ...MerchantSchema.shape,
+  urls: z.array(z.string()),
+  hosting: z.array(z.strictObject({ ...HostingSchema.shape, urls: z.array(z.string()).min(1) })),
+});
+
 const CaseView = z
   .object({
     id: z.string().openapi({ example: 'case_0k3m5q7s9u1w3y5a7c9e1g3i5k' }),
@@ -53,7 +64,7 @@ const CaseView = z
     createdBy: z.string(),
     updatedAt: time,
     closedAt: nullableTime,
-    merchant: MerchantSchema,
+    merchant: StoredMerchant,
     evidence: z.array(EvidenceSchema),
     plan: PlanSchema,
     steps: z.array(Step),
@@ -62,6 +73,7 @@ const CaseView = z
     signedOffBy: z.string().nullable(),
     actionDate: nullableTime,
     withdrawal: z.object({ reason: z.string(), by: z.string(), at: time }).nullable(),
+    temporalUrl: z.string().optional().openapi({ description: "The case's workflow in the Temporal UI, when the API knows the UI's address (an extension)" }),
   })
   .openapi('Case');
 
@@ -174,13 +186,18 @@ const HeadsCheck = z
   .object({
     intact: z.boolean(),
     checked: z.number().int(),
-    problems: z.array(ChainHeadSchema.extend({ storedHash: z.string().nullable(), detail: z.string() })),
+    // Spread, not extended: the generator writes an extension of a strict object as allOf of two closed schemas, which
+    // no object satisfies.
+    problems: z.array(z.strictObject({ ...ChainHeadSchema.shape, storedHash: z.string().nullable(), detail: z.string() })),
   })
   .openapi('HeadsCheck');
 const Health = z.object({ status: z.enum(['ok', 'degraded', 'draining', 'starting']), db: z.enum(['ok', 'unavailable']), temporal: z.enum(['ok', 'unavailable']) }).openapi('Health');
 
-const DocumentSummary = z.object({ id: z.string(), taskId: z.string().nullable(), type: z.string(), version: z.string(), sha256: z.string(), createdAt: time }).openapi('DocumentSummary');
-const NoticeDocument = DocumentSummary.extend({
+const documentFields = { id: z.string(), taskId: z.string().nullable(), type: z.string(), version: z.string(), createdAt: time };
+const DocumentSummary = z.object({ ...documentFields, sha256: z.string() }).openapi('DocumentSummary');
+// Not an extension of DocumentSummary: the generator would write allOf, and its sha256 (a string) would refuse the null here.
+const NoticeDocument = z.object({
+  ...documentFields,
   caseId: z.string(),
   // SHA-256 of the RFC 8785 canonical JSON of `document`, recomputed (null when the stored body cannot be hashed at
   // all: a number past JSON's range, set by hand; intact is then false); the hash the audit chain's document.rendered recorded.
@@ -423,8 +440,9 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
         description: 'One AuditEntry (with caseId; with since, also recordedAt) per line',
         headers: {
           'Audit-Recorded-Before': {
-            description: 'With since only: where this export stopped, the next call’s since. Every entry written before it is in this export or an earlier one.',
-            schema: { type: 'string', format: 'date-time' },
+            description: 'With since only: where this export stopped, the next call’s since (a time, or `beginning`). Every entry written before it is in this export or an earlier one.',
+            // `beginning` when nothing has been written yet that this export could stop after.
+            schema: { type: 'string', example: '2026-11-02T09:30:00.000000Z' },
           },
         },
         content: { 'application/x-ndjson': { schema: AuditEntry.extend({ caseId: z.string(), recordedAt: z.string().nullable().optional() }) } },
@@ -485,11 +503,29 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
     headers: { 'Retry-After': { description: 'Seconds until the window resets', schema: { type: 'integer' } } },
   };
+  const problemRef = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
+  // What any request may be answered before its route reads it (api/app.ts, api/middleware/body.ts, api/problem.ts):
+  // a body that cannot be read, or a path segment that is not valid percent-encoding (400); a body over 1 MiB (413); a
+  // query or header value no field may hold, such as a NUL (422). And for every /v1 operation, an unavailable
+  // PostgreSQL (authentication reads it) or Temporal (503, with Retry-After).
+  const unreadable = problemRef('The body is not JSON in valid UTF-8 (or UTF-16/32), uncompressed or gzip/deflate/br; or a path segment is not valid percent-encoding');
+  const tooLarge = problemRef('The body is over 1 MiB');
+  const invalid = problemRef('Fields, query parameters or headers fail validation (each in `errors`)');
+  const unavailable = {
+    ...problemRef('PostgreSQL or Temporal is unavailable; retry after Retry-After'),
+    headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } },
+  };
   for (const [route, item] of Object.entries(doc.paths ?? {})) {
-    if (!route.startsWith('/v1/')) continue;
+    const v1 = route.startsWith('/v1/');
     for (const op of Object.values(item ?? {})) {
       const responses = (op as { responses?: Record<string, unknown> }).responses;
-      if (responses && !responses['429']) responses['429'] = rateLimited;
+      if (!responses) continue;
+      responses['400'] ??= unreadable;
+      responses['413'] ??= tooLarge;
+      if (v1 || route === '/metrics') responses['429'] ??= rateLimited;
+      if (!v1) continue;
+      responses['422'] ??= invalid;
+      responses['503'] = unavailable;
     }
   }
   return doc;

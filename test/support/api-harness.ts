@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { appendFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { pino, type Logger } from 'pino';
 import { inject } from 'vitest';
@@ -10,6 +11,7 @@ import { namesPrivateHost } from '../../activities/url-checks';
 import { PrincipalCache } from '../../api/principal-cache';
 import type { Role } from '../../domain/types';
 import { expressServerOptions } from '../../scripts/lib/http-server';
+import { openApiMismatch } from './openapi-check';
 import { freshDatabase, type TestDb } from './db';
 
 export interface ApiResponse {
@@ -133,7 +135,16 @@ export async function startApi(
   const server = http.createServer(expressServerOptions(app), app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  const request = (method: string, path: string, o: RequestOptions = {}) => rawRequest(port, method, path, o);
+  // Every answer is checked against the served OpenAPI document (test/support/openapi-check.ts).
+  const request = async (method: string, path: string, o: RequestOptions = {}) => {
+    const res = await rawRequest(port, method, path, o);
+    const mismatch = openApiMismatch(method, path, res.status, res.headers['content-type'] as string | undefined, res.body);
+    if (mismatch) {
+      if (process.env.OPENAPI_MISMATCH_LOG) appendFileSync(process.env.OPENAPI_MISMATCH_LOG, `${mismatch}\n`);
+      else throw new Error(`OpenAPI document mismatch: ${mismatch}`);
+    }
+    return res;
+  };
   return {
     url: `http://127.0.0.1:${port}`,
     port,
