@@ -465,8 +465,9 @@ describe('web console', () => {
       await page.locator('table.steps tr[data-step=hosting]', { hasText: 'in progress' }).waitFor();
     });
     expect(caseCalls).toEqual([`GET /v1/cases/${caseId}`, `GET /v1/cases/${caseId}/tasks`]);
-    expect(await page.locator('table.steps tr[data-step=freeze]').textContent()).toMatch(/frozen by (paypal|acq-northbank)\/prn_/);
-    expect(await page.locator('table.steps tr[data-step=termination]').textContent()).toMatch(/terminated by visa\/prn_/);
+    // With what each partner reported: the amount frozen and its currency, the time of the termination.
+    expect(await page.locator('table.steps tr[data-step=freeze]').textContent()).toMatch(/frozen by (paypal|acq-northbank)\/prn_\w+ \(amount frozen \d+(\.\d+)? EUR\)/);
+    expect(await page.locator('table.steps tr[data-step=termination]').textContent()).toMatch(/terminated by visa\/prn_\w+ \(terminated at [^)]+\)/);
     expect(await page.locator('svg.timeline [data-step=hosting] .tl-due-later').count()).toBeGreaterThan(0);
     await shot(page, 'case');
     // Typed text survives a Refresh (only facts and timeline are redrawn); the added item's description shows; focus lands on the note.
@@ -754,6 +755,14 @@ describe('web console', () => {
       expect(await cardA.getByLabel('Comment').inputValue()).toBe('half-written');
       expect(await cardB.getByRole('button', { name: 'Complete task' }).isEnabled()).toBe(true);
       await page.getByText('1 open task.').waitFor();
+      // The analyst verifies the second one here: the count says so at once, and the next poll keeps it so.
+      await cardB.getByRole('radio', { name: 'verified' }).check();
+      await cardB.getByRole('button', { name: 'Complete task' }).click();
+      await cardB.getByText('Completed: verified.').waitFor();
+      await page.getByText('No open tasks. Nothing is waiting on you.').waitFor();
+      await page.clock.fastForward(20_000);
+      await page.waitForTimeout(300);
+      expect(await page.getByText('No open tasks. Nothing is waiting on you.').isVisible()).toBe(true);
     });
   });
 

@@ -1,7 +1,7 @@
 // The case timeline as inline SVG: one band per step (started → finished), its tasks inside (opened → completed, who completed them) and their deadlines.
 import { add, svg, uid } from './dom.js';
 import { formatTime, label, STEP_NAMES } from './format.js';
-import { taskTitle } from './outcomes.js';
+import { DATA_FIELDS, taskTitle } from './outcomes.js';
 
 // Three columns: names | time plot | what happened. Text never sits on the plot, so bars anywhere never collide with it.
 const W = 1200;
@@ -37,6 +37,28 @@ export function taskOutcomeText(task) {
   if (task.status === 'open') return `open${task.escalated ? ', escalated' : ''} · due ${formatTime(task.dueAt)}`;
   if (task.status === 'cancelled') return 'cancelled';
   return `${label(task.outcome ?? 'completed')}${task.completedBy ? ` by ${task.completedBy.org}/${task.completedBy.id}` : ''}`;
+}
+
+/**
+ * What a completion reported, as words: the amount frozen with its currency (the exact decimal sent), the times of a
+ * termination, a removal or an action date in the reader's zone; anything else as `name value`.
+ */
+export function taskDataText(data) {
+  if (!data || typeof data !== 'object') return '';
+  const parts = [];
+  const rest = { ...data };
+  if (rest.amount !== undefined) {
+    parts.push(`${DATA_FIELDS.amount.label.toLowerCase()} ${rest.amount}${rest.currency ? ` ${rest.currency}` : ''}`);
+    delete rest.amount;
+    delete rest.currency;
+  }
+  for (const [key, value] of Object.entries(rest)) {
+    if (value === null || value === undefined || typeof value === 'object') continue;
+    const field = DATA_FIELDS[key];
+    const name = field ? field.label.replace(/ \(.*\)$/, '').toLowerCase() : key;
+    parts.push(`${name} ${field?.kind === 'datetime' ? formatTime(String(value)) : String(value)}`);
+  }
+  return parts.join(', ');
 }
 
 function stepText(s) {

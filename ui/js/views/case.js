@@ -4,7 +4,7 @@ import { add, fill, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, lines, showProblem } from '../forms.js';
 import { dueText, formatTime, label, localInputToIso, OPEN_STATUSES, STEP_NAMES, zoneHint } from '../format.js';
 import { taskTitle } from '../outcomes.js';
-import { taskOutcomeText, timelineSvg } from '../timeline.js';
+import { taskDataText, taskOutcomeText, timelineSvg } from '../timeline.js';
 import { errorBox, loading, progressBar, repeatWhileShown, section, statusBadge } from '../widgets.js';
 
 /** How often an open case page reloads by itself (while the tab is visible). */
@@ -105,6 +105,7 @@ function stepTable(c, tasks) {
       'li',
       {},
       `${taskTitle(t.type)} (${t.assignee.org}, ${label(t.assignee.role)}): ${taskOutcomeText(t)}`,
+      t.status === 'completed' && taskDataText(t.data) ? ` (${taskDataText(t.data)})` : '',
       t.completedAt && t.status === 'completed' ? ` at ${formatTime(t.completedAt)}` : '',
       t.dueAt && t.status !== 'open' ? `; deadline was ${formatTime(t.dueAt)}` : '',
       t.comment ? ` — “${t.comment}”` : '',

@@ -150,7 +150,7 @@ function contextList(context) {
   return h('dl', { class: 'context' }, entries.flatMap(([k, v]) => [h('dt', {}, label(k)), h('dd', {}, contextValue(v, k))]));
 }
 
-function taskCard(task, identity, announce, now) {
+function taskCard(task, identity, announce, now, onCompleted) {
   const headingId = uid('task');
   const overdue = isOverdue(task.dueAt, now);
   const card = h('article', {
@@ -191,6 +191,7 @@ function taskCard(task, identity, announce, now) {
     card.classList.remove('overdue');
     card.classList.add('completed');
     announce(`${taskTitle(task.type)} on ${task.caseId} completed: ${label(done.outcome)}.`);
+    onCompleted();
   });
   add(card, form);
   return card;
@@ -241,6 +242,11 @@ export function renderInbox(page, { identity }) {
   const readsCases = identity.caps.readCases || identity.roles.includes('partner');
   const cards = () => [...list.querySelectorAll('article.task-card')];
   const summary = () => (count ? `${count} open task${count === 1 ? '' : 's'}${cursor ? ' loaded; more available' : ''}.` : 'No open tasks. Nothing is waiting on you.');
+  // A task completed on this page is open no more: the count says so at once, not only after the next poll.
+  const completedHere = () => {
+    count -= 1;
+    fill(slot, summary());
+  };
 
   async function loadPage() {
     busy = true;
@@ -251,7 +257,7 @@ export function renderInbox(page, { identity }) {
       const res = await getJson('/v1/tasks', { status: 'open', sort: 'due', limit: PAGE_SIZE, cursor });
       const now = Date.now();
       count += res.items.length;
-      add(list, ...res.items.map((t) => taskCard(t, identity, announce, now)));
+      add(list, ...res.items.map((t) => taskCard(t, identity, announce, now, completedHere)));
       if (readsCases) void describeCases(list, res.items, known);
       cursor = res.nextCursor ?? null;
       more.hidden = !cursor;
@@ -295,7 +301,7 @@ export function renderInbox(page, { identity }) {
       const lastDue = cursor ? cards().at(-1)?.dataset.due : undefined;
       const fresh = res.items.filter((t) => !onScreen.has(t.id) && (!lastDue || (t.dueAt ?? '9999-12-31T23:59:59.999Z') <= lastDue));
       for (const t of fresh) {
-        const card = taskCard(t, identity, announce, now);
+        const card = taskCard(t, identity, announce, now, completedHere);
         const before = cards().find((c) => c.dataset.due > card.dataset.due);
         if (before) before.before(card);
         else list.append(card);
