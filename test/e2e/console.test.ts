@@ -766,6 +766,33 @@ describe('web console', () => {
     });
   });
 
+  it('asks about no other case when the reference is left blank: the API refuses the form and names the field', async () => {
+    await onOwnPage(async (page) => {
+      const lead = await principal('ceop', ['case_lead'], 'Bea Blank');
+      const unique = randomBytes(4).toString('hex');
+      // The org has a case already: a check listing "cases with this reference" without one would name it.
+      expect((await api('POST', '/v1/cases', lead.token, caseBody(`EFC-BLANK-${unique}`, `z${unique}`))).status).toBe(201);
+      let asked = '';
+      page.on('dialog', (d) => {
+        asked = d.message();
+        void d.dismiss();
+      });
+      await page.goto(base);
+      await signIn(page, lead.token);
+      await go(page, '#/cases/new', 'New case');
+      const form = page.locator('form.new-case');
+      await form.locator('[name=name]').fill(`Blank Shop ${unique}`);
+      await form.locator('[name=cards]').fill(`visa acq-northbank B${unique}`);
+      const [answer] = await Promise.all([
+        page.waitForResponse((res) => res.request().method() === 'POST' && new URL(res.url()).pathname === '/v1/cases'),
+        form.getByRole('button', { name: 'Open case' }).click(),
+      ]);
+      expect(answer.status()).toBe(422);
+      await until('the reference marked invalid', async () => ((await form.locator('[name=reference]').getAttribute('aria-invalid')) === 'true' ? true : undefined));
+      expect(asked).toBe('');
+    });
+  });
+
   it('reloads the board and the case page every 20 s while they are shown (the page clock run forward)', async () => {
     await onOwnPage(async (page) => {
       // The page's own timers run on a clock the test moves: 20 s pass in an instant.

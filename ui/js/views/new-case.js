@@ -189,9 +189,12 @@ export function renderNewCase(page, { identity }) {
           submit.disabled = false;
           return;
         }
-        const same = await getJson('/v1/cases', { reference: body.reference, limit: 5 }).catch(() => ({ items: [] }));
-        const listed = same.items.map((x) => `${x.id} (${label(x.status)})`).join(', ');
-        if (same.items.length > 0 && !window.confirm(`Your org already has a case with reference ${body.reference}: ${listed}. Open another one?`)) {
+        // Without a reference there is nothing to compare (the filter would be left out, and every case listed); the
+        // API's 422 then names the field.
+        const same = body.reference ? await getJson('/v1/cases', { reference: body.reference, limit: 5 }).catch(() => ({ items: [] })) : { items: [] };
+        const twins = same.items.filter((x) => x.reference === body.reference);
+        const listed = twins.map((x) => `${x.id} (${label(x.status)})`).join(', ');
+        if (twins.length > 0 && !window.confirm(`Your org already has a case with reference ${body.reference}: ${listed}. Open another one?`)) {
           submit.disabled = false;
           return;
         }
