@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app';
 import { appendAudit, historyHash } from '../../db/queries/audit';
+import { documentHash } from '../../db/queries/documents';
 import { startPartnerSimulator, type PartnerSimulator } from '../../scripts/lib/partner-simulator';
 import { launchChromium, type BrowserSession } from '../support/browser';
 import { startWorkflowStack, type WorkflowStack } from '../support/stack';
@@ -567,6 +568,15 @@ describe('web console', () => {
     expect(Number(await page.locator('table.history td.events').first().textContent())).toBeGreaterThan(10);
     const [historyFile] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download history JSON' }).click()]);
     expect(JSON.parse(await readFile(await historyFile.path(), 'utf8')).caseId).toBe(caseId);
+    // What each partner was sent: visa's termination request as stored, its hash recomputed and matching the chain's.
+    await page.getByRole('button', { name: 'Load documents' }).click();
+    const termination = page.locator('table.documents tbody tr[data-document-id]', { hasText: 'termination request' }).first();
+    await termination.waitFor();
+    expect(await page.locator('table.documents tbody tr[data-document-id]').count()).toBeGreaterThanOrEqual(4);
+    await termination.getByRole('button', { name: /^Show termination request/ }).click();
+    const opened = page.locator('.document-check', { hasText: 'intact' });
+    await opened.waitFor();
+    expect(JSON.parse((await page.locator('pre.document-json').first().textContent()) ?? '{}').documentType).toBe('termination_request');
     await shot(page, 'audit');
     // A range that ends before it starts is refused in the form.
     await page.getByLabel(/^From/).fill('2030-01-02T00:00:00');
@@ -949,9 +959,17 @@ describe('web console', () => {
       ]);
       await stack.db.pool.query(`INSERT INTO history_archives (case_id, run_id, workflow_id, hash, history) VALUES ($1, $2, $3, $4, $5)`, [id, runId, `takedown-${id}`, recorded, history]);
       await appendAudit(stack.db.pool, id, [{ key: `history.archived:${runId}`, action: 'history.archived', actor: null, data: { workflowId: `takedown-${id}`, runId, events: 2, sha256: recorded } }]);
+      // A notice's document as prepareNotice stores it, with its document.rendered entry.
+      const documentId = `doc_${id.slice(-12)}`;
+      const sent = { type: 'hosting_notice', urls: ['https://shop.example.test/'] };
+      await stack.db.pool.query(`INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, NULL, 'hosting_notice', '1', $3, $4::jsonb)`, [documentId, id, documentHash(sent), JSON.stringify(sent)]);
+      await appendAudit(stack.db.pool, id, [
+        { key: `notice:n_${documentId}:rendered`, action: 'document.rendered', actor: null, data: { noticeId: `n_${documentId}`, documentId, type: 'hosting_notice', org: 'host-example', documentHash: documentHash(sent), version: '1' } },
+      ]);
       expect((await api('GET', `/v1/cases/${id}/audit/verify`, auditor.token)).body).toMatchObject({ intact: true });
-      // A superuser edits the archive behind the application's back.
+      // A superuser edits the archive and the document behind the application's back.
       await stack.db.tamper((q) => q(`UPDATE history_archives SET history = replace(history, 'COMPLETED', 'FAILED') WHERE case_id = $1`, [id]));
+      await stack.db.tamper((q) => q(`UPDATE documents SET body = jsonb_set(body, '{urls,0}', '"https://elsewhere.example.test/"') WHERE id = $1`, [documentId]));
       const v = (await api('GET', `/v1/cases/${id}/audit/verify`, auditor.token)).body;
       expect(v).toMatchObject({ intact: false, firstBadSeq: 3, entriesBadFrom: null });
 
@@ -972,13 +990,20 @@ describe('web console', () => {
       expect(await run.getAttribute('class')).toBe('bad');
       expect(await run.textContent()).toContain(recorded);
       expect(await run.locator('.hash-mismatch').textContent()).toMatch(/^⚠ Mismatch: this archive is not the history the chain recorded/);
+      // The altered document: marked so, its hash now beside the one the chain recorded, its body as it now stands.
+      await page.getByRole('button', { name: 'Load documents' }).click();
+      await page.getByRole('button', { name: /^Show hosting notice/ }).click();
+      const check = page.locator('.document-check');
+      await check.locator('.chain-badge.broken', { hasText: 'altered' }).waitFor();
+      expect(await check.textContent()).toContain(documentHash(sent));
+      expect(await page.locator('pre.document-json').textContent()).toContain('elsewhere.example.test');
 
       // A chain whose entries are changed is broken at the entry, and from there the entries are marked.
       await stack.db.tamper((q) => q(`UPDATE audit_entries SET data = '{"status":"failed"}' WHERE case_id = $1 AND seq = 2`, [id]));
       await page.reload();
       await chain.locator('.chain-badge.broken', { hasText: 'Broken at entry 2' }).waitFor();
       await page.locator('table.audit tr.bad').nth(1).waitFor();
-      expect(await page.locator('table.audit tr.bad').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.seq))).toEqual(['2', '3']);
+      expect(await page.locator('table.audit tr.bad').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.seq))).toEqual(['2', '3', '4']);
     });
   });
 });

@@ -325,6 +325,90 @@ function headsSection() {
   );
 }
 
+/**
+ * The documents the case's partners were sent (notices: requests, reminders, withdrawals), oldest first. Each opens to
+ * its body as stored, with its SHA-256 recomputed beside the one its `document.rendered` entry recorded: an auditor
+ * shows what a partner received, and a document altered since is marked.
+ */
+function documentsSection(id) {
+  const body = h('div', { class: 'documents-body' });
+  const load = h('button', { type: 'button', class: 'secondary' }, 'Load documents');
+  let busy = false;
+  const open = async (doc, cell, button) => {
+    button.disabled = true;
+    fill(cell, loading('Loading the document'));
+    try {
+      const d = await getJson(`/v1/cases/${encodeURIComponent(id)}/documents/${encodeURIComponent(doc.id)}`);
+      fill(
+        cell,
+        h(
+          'p',
+          { class: 'document-check', role: 'status' },
+          h('span', { class: `chain-badge ${d.intact ? 'intact' : 'broken'}` }, d.intact ? 'intact' : 'altered'),
+          ' SHA-256 now: ',
+          d.sha256 ? h('code', { class: 'hash' }, d.sha256) : 'cannot be computed (a value no document can hold)',
+          '; recorded in the chain: ',
+          d.recordedSha256 ? h('code', { class: 'hash' }, d.recordedSha256) : 'no entry',
+        ),
+        h('pre', { class: 'document-json' }, JSON.stringify(d.document, null, 2)),
+      );
+    } catch (err) {
+      fill(cell, errorBox(err, 'Loading the document'));
+      button.disabled = false;
+    }
+  };
+  load.addEventListener('click', async () => {
+    if (busy) return;
+    busy = true;
+    fill(body, loading('Loading the documents'));
+    try {
+      const { items } = await getJson(`/v1/cases/${encodeURIComponent(id)}/documents`);
+      if (items.length === 0) {
+        fill(body, h('p', { role: 'status' }, 'No documents: no partner has been sent a notice for this case.'));
+        return;
+      }
+      const rows = items.map((doc) => {
+        const cell = h('td', { colspan: '5', class: 'document-detail' });
+        const button = h('button', { type: 'button', class: 'secondary' }, `Show ${doc.type.replaceAll('_', ' ')}`, h('span', { class: 'visually-hidden' }, ` ${doc.id}`));
+        button.addEventListener('click', () => void open(doc, cell, button));
+        return [
+          h(
+            'tr',
+            { 'data-document-id': doc.id },
+            h('th', { scope: 'row' }, h('code', {}, doc.id)),
+            h('td', {}, doc.type.replaceAll('_', ' ')),
+            h('td', {}, h('time', { datetime: doc.createdAt }, formatTime(doc.createdAt))),
+            h('td', {}, h('code', { class: 'hash' }, doc.sha256)),
+            h('td', {}, button),
+          ),
+          h('tr', { class: 'document-row' }, cell),
+        ];
+      });
+      fill(
+        body,
+        h(
+          'table',
+          { class: 'audit documents' },
+          h('caption', { class: 'visually-hidden' }, 'Documents sent to partners, oldest first'),
+          h('thead', {}, h('tr', {}, ['Document', 'Type', 'Made', 'SHA-256 stored', ''].map((t) => h('th', { scope: 'col' }, t)))),
+          h('tbody', {}, rows.flat()),
+        ),
+      );
+    } catch (err) {
+      fill(body, errorBox(err, 'Loading the documents'));
+    } finally {
+      busy = false;
+    }
+  });
+  return section(
+    'documents-h',
+    'Documents sent to partners',
+    h('p', { class: 'help' }, 'What each partner was sent, as stored; opened, its hash is computed again and set beside the one the chain recorded.'),
+    h('p', { class: 'case-line' }, load),
+    body,
+  );
+}
+
 export function renderAudit(page, { params, identity }) {
   const [id] = params;
   const heading = h('h1', {}, 'Audit trail');
@@ -340,6 +424,7 @@ export function renderAudit(page, { params, identity }) {
     head,
     identity.caps.verifyAudit ? section('verify-h', 'Chain verification', chain) : null,
     section('entries-h', 'Entries', entries),
+    documentsSection(id),
     identity.caps.readHistory ? historySection(id) : null,
     identity.caps.exportAudit ? section('export-h', 'Export (all cases)', h('p', { class: 'help' }, 'Every audit entry in the range, one JSON object per line.'), exportForm()) : null,
     identity.caps.anchorAudit ? headsSection() : null,
