@@ -265,8 +265,12 @@ describe('web console', () => {
     // One very long URL must wrap on the case page, not widen it.
     const longUrl = `${shopUrl}/shop-${unique}/${'verylongpathsegment'.repeat(40)}`;
     await form.locator('[name=urls]').fill(`${shopUrl}/shop-${unique}\n${longUrl}`);
-    await form.locator('[name=cards]').fill(`visa acq-northbank M${unique}`);
+    await form.locator('[name=cards]').fill(`visa acq-northbank M${unique} 5967`);
     await form.locator('[name=wallets]').fill(`paypal PP-${unique}`);
+    // The identity a scheme lists a terminated merchant by.
+    await form.locator('[name=legalName]').fill(`Example Trading ${unique} Ltd`);
+    await form.locator('[name=country]').fill('gb');
+    await form.locator('[name=principals]').fill('Jo Owner | director | 1 High Street, Leeds');
     await form.locator('[name=hosting]').fill(`host-example 203.0.113.7 ${shopUrl}/shop-${unique}`);
     await form.locator('[name=evidence]').fill('test_transaction not-a-hash');
     // An org nobody would hear of (a typo here) is asked about before anything is sent; the directory lists who is known.
@@ -324,6 +328,8 @@ describe('web console', () => {
     expect(await firstEvidence.textContent()).toContain('Test purchase at checkout | order 7');
     expect(await firstEvidence.textContent()).toContain('by J. Smith');
     await page.locator('.case-details code', { hasText: 'verylongpathsegment' }).waitFor();
+    const merchant = await page.locator('section', { has: page.getByRole('heading', { name: 'Merchant', exact: true }) }).textContent();
+    for (const shown of [`Example Trading ${unique} Ltd`, 'CountryGB', 'Jo Owner (director) · 1 High Street, Leeds', `M${unique} · MCC 5967`]) expect(merchant).toContain(shown);
     expect(await overflowX(page)).toBeLessThanOrEqual(0);
     // ...and the merchant and evidence columns keep equal widths.
     const columns = await page.locator('.case-details > section').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
@@ -576,7 +582,11 @@ describe('web console', () => {
     await termination.getByRole('button', { name: /^Show termination request/ }).click();
     const opened = page.locator('.document-check', { hasText: 'intact' });
     await opened.waitFor();
-    expect(JSON.parse((await page.locator('pre.document-json').first().textContent()) ?? '{}').documentType).toBe('termination_request');
+    const sentDocument = (await page.locator('pre.document-json').first().textContent()) ?? '{}';
+    expect(JSON.parse(sentDocument).documentType).toBe('termination_request');
+    // What the form took went to the scheme: the merchant's legal name and its owner.
+    expect(sentDocument).toContain(`Example Trading ${unique} Ltd`);
+    expect(sentDocument).toContain('Jo Owner');
     await shot(page, 'audit');
     // A range that ends before it starts is refused in the form.
     await page.getByLabel(/^From/).fill('2030-01-02T00:00:00');

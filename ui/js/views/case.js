@@ -48,12 +48,28 @@ function merchantSection(m, restricted = false) {
   const none = () => h('p', {}, restricted ? 'None shown to your org (it sees only what its tasks need).' : 'None.');
   const channel = (ch) =>
     ch.kind === 'card'
-      ? h('tr', {}, h('td', {}, 'card'), h('td', {}, ch.scheme), h('td', {}, ch.acquirer), h('td', {}, h('code', {}, ch.merchantId)))
+      ? h('tr', {}, h('td', {}, 'card'), h('td', {}, ch.scheme), h('td', {}, ch.acquirer), h('td', {}, h('code', {}, ch.merchantId), ch.mcc ? ` · MCC ${ch.mcc}` : ''))
       : h('tr', {}, h('td', {}, 'wallet'), h('td', {}, ch.provider), h('td', {}, '—'), h('td', {}, h('code', {}, ch.accountId)));
+  const fact = (term, value) => (value ? [h('dt', {}, term), h('dd', {}, value)] : null);
+  const owner = (o) => h('li', {}, o.name, o.role ? ` (${o.role})` : '', o.address ? ` · ${o.address}` : '', o.nationalId ? ` · national id ${o.nationalId}` : '');
   return section(
     'merchant-h',
     'Merchant',
-    h('dl', { class: 'facts' }, h('dt', {}, 'Name'), h('dd', {}, m.name), m.descriptor ? [h('dt', {}, 'Descriptor'), h('dd', {}, h('code', {}, m.descriptor))] : null),
+    h(
+      'dl',
+      { class: 'facts' },
+      h('dt', {}, 'Name'),
+      h('dd', {}, m.name),
+      m.descriptor ? [h('dt', {}, 'Descriptor'), h('dd', {}, h('code', {}, m.descriptor))] : null,
+      // The identity a scheme lists a terminated merchant by, as far as the case lead gave it.
+      fact('Legal name', m.legalName),
+      fact('Registered address', m.address),
+      fact('Country', m.country),
+      fact('Phone', m.phone),
+      fact('Tax ids', m.taxIds?.length ? m.taxIds.join(', ') : null),
+      fact('Account opened', m.dateOpened),
+      fact('Principal owners', m.principals?.length ? h('ul', { class: 'plain' }, m.principals.map(owner)) : null),
+    ),
     h('h3', {}, 'URLs'),
     m.urls.length ? h('ul', { class: 'plain' }, m.urls.map((u) => h('li', {}, h('code', {}, u)))) : none(),
     h('h3', {}, 'Payment channels'),

@@ -6,10 +6,16 @@ import { label, SLA_DEFAULTS } from '../format.js';
 
 const words = (line) => line.split(/\s+/);
 
-/** "visa acq-northbank 4451200001" → a card channel. */
+/** "visa acq-northbank 4451200001 [5967]" → a card channel (the merchant category code is optional). */
 const cardOf = (line) => {
-  const [scheme, acquirer, merchantId] = words(line);
-  return { kind: 'card', scheme, acquirer, merchantId };
+  const [scheme, acquirer, merchantId, mcc, ...more] = words(line);
+  // A fifth word stays in the id, where the API refuses it with the line named, rather than being dropped.
+  return { kind: 'card', scheme, acquirer, merchantId: more.length ? [merchantId, mcc, ...more].join(' ') : merchantId, ...(mcc && !more.length ? { mcc } : {}) };
+};
+/** "name | role | address | national id": one principal owner (only the name is required). */
+const ownerOf = (line) => {
+  const [name, role, address, nationalId] = pipeParts(line);
+  return { name, ...(role ? { role } : {}), ...(address ? { address } : {}), ...(nationalId ? { nationalId } : {}) };
 };
 /** "paypal PP-88812" → a wallet channel. */
 const walletOf = (line) => {
@@ -89,9 +95,16 @@ export function renderNewCase(page, { identity }) {
     name: control('Merchant name', text('name')),
     descriptor: control('Descriptor', text('descriptor', { placeholder: 'EXSHOP*ONLINE' }), { hint: '(as on card statements; optional)' }),
     urls: control('Shop URLs', area('urls'), { hint: '(one per line)' }),
-    cards: control('Card channels', area('cards'), { hint: '(one per line: scheme acquirer merchant-id)' }),
+    cards: control('Card channels', area('cards'), { hint: '(one per line: scheme acquirer merchant-id [mcc])' }),
     wallets: control('Wallet channels', area('wallets'), { hint: '(one per line: provider account-id)' }),
     hosting: control('Hosting', area('hosting'), { hint: '(one per line: provider [ip] url …)' }),
+    legalName: control('Legal name', text('legalName')),
+    address: control('Registered address', area('address')),
+    country: control('Country', text('country', { maxlength: '2', size: '3' }), { hint: '(ISO 3166 code)' }),
+    phone: control('Phone', text('phone')),
+    taxIds: control('Tax ids', area('taxIds'), { hint: '(one per line)' }),
+    dateOpened: control('Account opened', text('dateOpened', { placeholder: '2024-05-01' }), { hint: '(YYYY-MM-DD)' }),
+    principals: control('Principal owners', area('principals'), { hint: '(one per line: name | role | address | national id; only the name is required)' }),
     evidence: control('Evidence', area('evidence', 3), {
       hint: '(one per line: kind sha256, then optionally | description | collected at | collected by, e.g. test_transaction 9f86… | test purchase | 2026-03-01T10:00:00Z | J. Smith; write \\| for a | inside a part)',
     }),
@@ -107,6 +120,19 @@ export function renderNewCase(page, { identity }) {
     { class: 'new-case', novalidate: true },
     h('fieldset', {}, h('legend', {}, 'Case'), c.reference.wrap, c.jurisdiction.wrap, c.priority.wrap),
     h('fieldset', {}, h('legend', {}, 'Merchant'), c.name.wrap, c.descriptor.wrap, c.urls.wrap, c.cards.wrap, c.wallets.wrap, c.hosting.wrap),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Merchant identity (optional)'),
+      h('p', { class: 'help' }, 'What a scheme needs to list a terminated merchant (MATCH, VMSS): termination requests carry it.'),
+      c.legalName.wrap,
+      c.address.wrap,
+      c.country.wrap,
+      c.phone.wrap,
+      c.taxIds.wrap,
+      c.dateOpened.wrap,
+      c.principals.wrap,
+    ),
     h('fieldset', {}, h('legend', {}, 'Evidence references'), c.evidence.wrap),
     h(
       'fieldset',
@@ -141,7 +167,9 @@ export function renderNewCase(page, { identity }) {
     if (p[0] === 'evidence') return p.length > 1 ? [c.evidence, line(p[1], p.slice(2))] : c.evidence;
     if (p[0] === 'plan') return p[1] === 'slas' && slas[p[2]] ? slas[p[2]] : null;
     if (p[0] !== 'merchant') return null;
-    if (p[1] === 'name' || p[1] === 'descriptor') return c[p[1]];
+    if (['name', 'descriptor', 'legalName', 'address', 'country', 'phone', 'dateOpened'].includes(p[1])) return c[p[1]];
+    if (p[1] === 'taxIds') return p.length > 2 ? [c.taxIds, line(p[2], [])] : c.taxIds;
+    if (p[1] === 'principals') return p.length > 2 ? [c.principals, line(p[2], p.slice(3))] : c.principals;
     if (p[1] === 'urls') return p.length > 2 ? [c.urls, line(p[2], [])] : c.urls;
     if (p[1] === 'hosting') return p.length > 2 ? [c.hosting, line(p[2], p.slice(3))] : c.hosting;
     if (p[1] === 'paymentChannels') {
@@ -165,6 +193,18 @@ export function renderNewCase(page, { identity }) {
     const wallets = lines(c.wallets.input.value).map(walletOf);
     built = { cards: cards.length };
     const descriptor = c.descriptor.input.value.trim();
+    // The identity fields left empty are left out, as the API takes them: optional.
+    const identityFields = Object.fromEntries(
+      [
+        ['legalName', c.legalName.input.value.trim()],
+        ['address', c.address.input.value.trim()],
+        ['country', c.country.input.value.trim().toUpperCase()],
+        ['phone', c.phone.input.value.trim()],
+        ['taxIds', lines(c.taxIds.input.value)],
+        ['dateOpened', c.dateOpened.input.value.trim()],
+        ['principals', lines(c.principals.input.value).map(ownerOf)],
+      ].filter(([, v]) => v.length > 0),
+    );
     const body = {
       reference: c.reference.input.value.trim(),
       jurisdiction: c.jurisdiction.input.value.trim().toUpperCase(),
@@ -172,6 +212,7 @@ export function renderNewCase(page, { identity }) {
       merchant: {
         name: c.name.input.value.trim(),
         ...(descriptor ? { descriptor } : {}),
+        ...identityFields,
         urls: lines(c.urls.input.value),
         paymentChannels: [...cards, ...wallets],
         hosting: lines(c.hosting.input.value).map(hostingOf),
