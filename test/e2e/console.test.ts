@@ -401,7 +401,7 @@ describe('web console', () => {
     // evidence to check; once shown, every read is done.
     await verify.locator('.case-summary', { hasText: reference }).waitFor();
     expect(await verify.locator('.case-summary').textContent()).toMatch(/· Example Shop [0-9a-f]+ · priority /);
-    expect(await verify.locator('.evidence-list').textContent()).toContain(evidenceHash.slice(0, 10));
+    expect(await verify.locator('.evidence-list').textContent()).toContain(evidenceHash);
     // No outcome chosen: said on the field, nothing sent.
     const noOutcome = await apiCalls(page, async () => {
       await verify.getByRole('button', { name: 'Complete task' }).click();
@@ -559,6 +559,11 @@ describe('web console', () => {
     // The entries load beside the verification, so they may arrive after the badge.
     await page.locator('table.audit tbody tr').first().waitFor();
     expect(await page.locator('table.audit tbody tr').count()).toBeGreaterThan(10);
+    // Each entry's full hash and link open from its short hash, as text to read or copy.
+    const firstEntry = page.locator('table.audit tbody tr[data-seq="1"]');
+    await firstEntry.locator('details.hashes summary').click();
+    const chainStart = (await api('GET', `/v1/cases/${caseId}/audit`, auditor.token)).body.entries[0];
+    expect(await firstEntry.locator('details.hashes').textContent()).toContain(`hash ${chainStart.hash}previous ${'0'.repeat(64)}`);
     // An auditor reads principals: an actor is named, above the org and id the chain records.
     const verifiedBy = page.locator('table.audit tbody tr', { hasText: 'task.completed' }).first().locator('td').nth(1);
     expect((await verifiedBy.textContent())?.startsWith('Ana Lyst')).toBe(true);

@@ -87,7 +87,19 @@ function entriesTable(entries, principals) {
           h('td', {}, actorCell(e.actor, principals)),
           h('td', {}, h('code', {}, e.action)),
           h('td', {}, dataCell(e.data)),
-          h('td', {}, h('code', { class: 'hash', title: `hash ${e.hash}\nprevious ${e.prevHash}` }, shortHash(e.hash))),
+          // The full hashes open from the short one (keyboard and screen readers reach a summary; text in a tooltip they do
+          // not), to be read or copied and compared with the next entry's link.
+          h(
+            'td',
+            {},
+            h(
+              'details',
+              { class: 'hashes' },
+              h('summary', {}, h('code', { class: 'hash' }, shortHash(e.hash)), h('span', { class: 'visually-hidden' }, ` full hashes of entry ${e.seq}`)),
+              h('p', {}, 'hash ', h('code', { class: 'hash full' }, e.hash)),
+              h('p', {}, 'previous ', h('code', { class: 'hash full' }, e.prevHash)),
+            ),
+          ),
         ),
       ),
     ),

@@ -2,7 +2,7 @@
 import { ApiError, describeError, formKey, getEach, getJson, postJson } from '../api.js';
 import { add, fill, h, uid } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
-import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput, shortHash, zoneHint } from '../format.js';
+import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput, zoneHint } from '../format.js';
 import { DATA_FIELDS, TASK_TYPES, taskTitle } from '../outcomes.js';
 import { errorBox, repeatWhileShown } from '../widgets.js';
 
@@ -213,7 +213,7 @@ async function describeCases(list, tasks, known) {
     const urgent = c.priority === 'high' || c.priority === 'critical';
     fill(card.querySelector('.case-summary'), ` · ${c.reference} · ${c.merchant?.name ?? ''} · `, h(urgent ? 'strong' : 'span', {}, `priority ${label(c.priority)}`));
     if (t.type === 'verify_evidence' && Array.isArray(c.evidence) && !card.querySelector('.evidence-list')) {
-      const items = c.evidence.map((e) => h('li', {}, `${label(e.kind)} `, h('code', { title: e.sha256 }, shortHash(e.sha256)), e.description ? ` · ${e.description}` : ''));
+      const items = c.evidence.map((e) => h('li', {}, `${label(e.kind)} `, h('code', { class: 'hash full' }, e.sha256), e.description ? ` · ${e.description}` : ''));
       card.querySelector('dl.meta')?.after(h('div', { class: 'evidence-list' }, h('p', { class: 'help' }, 'Evidence to check:'), h('ul', { class: 'plain' }, items)));
     }
   }
