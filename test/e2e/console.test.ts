@@ -765,6 +765,14 @@ describe('web console', () => {
       await page.clock.fastForward(20_000);
       await cardB.waitFor();
       await page.getByText('2 open tasks.').waitFor();
+      // Nothing changed since: the next poll asks with the last answer's ETag and gets 304, no body.
+      const [unchanged] = await Promise.all([
+        page.waitForResponse((res) => new URL(res.url()).pathname === '/v1/tasks' && res.request().method() === 'GET'),
+        page.clock.fastForward(20_000),
+      ]);
+      expect(unchanged.status()).toBe(304);
+      expect(await unchanged.request().headerValue('if-none-match')).toMatch(/^"/);
+      await page.getByText('2 open tasks.').waitFor();
       // Both have a ten-day deadline from their creation: the newer one comes second.
       expect(await page.locator('article.task-card').evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.taskId))).toEqual([taskA.id, taskB.id]);
 

@@ -31,7 +31,8 @@ export async function request(path, { method = 'GET', body, query, headers = {},
   } catch (err) {
     throw new ApiError(0, { title: 'The API did not answer', detail: String(err?.message ?? err) });
   }
-  if (res.ok) return res;
+  // 304: the answer to a conditional GET (If-None-Match) whose resource has not changed; only such requests get one.
+  if (res.ok || res.status === 304) return res;
   let problem;
   try {
     problem = await res.json();

@@ -1,5 +1,5 @@
 // The task inbox: the caller's open tasks, most overdue first, each with a form for its outcome and the API's field errors beside the fields.
-import { ApiError, describeError, formKey, getEach, getJson, postJson } from '../api.js';
+import { ApiError, describeError, formKey, getEach, getJson, postJson, request } from '../api.js';
 import { add, fill, h, uid } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput, zoneHint } from '../format.js';
@@ -237,6 +237,8 @@ export function renderInbox(page, { identity }) {
   let cursor = null;
   let count = 0;
   let busy = false;
+  /** The last poll's query and the ETag of its answer, for the next poll's If-None-Match. */
+  let lastPoll = null;
   const known = new Map();
   const announce = (text) => (announcer.textContent = text);
   const readsCases = identity.caps.readCases || identity.roles.includes('partner');
@@ -279,8 +281,15 @@ export function renderInbox(page, { identity }) {
     busy = true;
     try {
       const shown = cards().length;
-      const res = await getJson('/v1/tasks', { status: 'open', sort: 'due', limit: Math.min(MAX_LIMIT, Math.max(PAGE_SIZE, shown)) });
+      const query = { status: 'open', sort: 'due', limit: Math.min(MAX_LIMIT, Math.max(PAGE_SIZE, shown)) };
+      // Asked conditionally: while nothing changed in the inbox the API answers 304 with no body, and nothing is redrawn.
+      const asked = JSON.stringify(query);
+      const answer = await request('/v1/tasks', { query, headers: lastPoll?.asked === asked ? { 'If-None-Match': lastPoll.etag } : {} });
       stale.hidden = true;
+      if (answer.status === 304) return;
+      const etag = answer.headers.get('ETag');
+      lastPoll = etag ? { asked, etag } : null;
+      const res = await answer.json();
       const now = Date.now();
       const onScreen = new Set(cards().map((c) => c.dataset.taskId));
       const open = new Set(res.items.map((t) => t.id));
