@@ -548,6 +548,13 @@ describe('web console', () => {
     // Filtering narrows the table, not the counts (they are not tallied from the rows on screen).
     await page.locator('.counts').getByText('All the cases you may read, not only those matching the filters.').waitFor();
     expect(await boardCounts()).toEqual(['2 verifying', '1 disrupting', '1 completed', '1 withdrawn']);
+    // The cases on one merchant account: its card's merchant id.
+    await page.getByLabel('Status', { exact: true }).selectOption('');
+    await page.getByLabel('Merchant id (exact)').fill(`M${unique}`);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForURL(/merchantId=/);
+    await page.locator(`tr[data-case-id="${caseId}"]`).waitFor();
+    expect(await page.locator('tr[data-case-id]').count()).toBe(1);
 
     await go(page, `#/cases/${caseId}`, `Case ${reference}`);
     for (const step of ['verification', 'signoff', 'termination', 'freeze', 'hosting']) {
@@ -682,6 +689,13 @@ describe('web console', () => {
     expect(await dismissedQuestion(page, () => partnerPut.getByRole('button', { name: 'Save partner' }).click())).toContain('removes its webhook');
     const eastbank = (await api('GET', '/v1/partners', adminToken)).body.items.find((p: { org: string }) => p.org === 'acq-eastbank');
     expect(eastbank).toMatchObject({ webhookUrl: hook, hasSecret: true, name: 'East Bank' });
+    // A new secret: the table says until when the replaced one still signs beside it.
+    expect((await api('PUT', '/v1/partners/acq-eastbank', adminToken, { kind: 'acquirer', name: 'East Bank', webhookUrl: hook, secret: `whsec_${randomBytes(32).toString('base64')}` })).status).toBe(200);
+    const signsUntil = (await api('GET', '/v1/partners', adminToken)).body.items.find((p: { org: string }) => p.org === 'acq-eastbank').previousSecretUntil;
+    await page.reload();
+    const eastRow = page.locator('table.partners tr[data-org=acq-eastbank]');
+    await eastRow.getByText('the replaced one signs too until').waitFor();
+    expect(await eastRow.locator('time').getAttribute('datetime')).toBe(signsUntil);
 
     // A case lead reads the chain but is no auditor: no badge, no export.
     await signIn(page, lead.token);

@@ -197,7 +197,8 @@ export function renderAdmin(page, { identity }) {
                   h('td', {}, label(p.kind)),
                   h('td', {}, p.name ?? '—'),
                   h('td', {}, p.webhookUrl ? h('code', {}, p.webhookUrl) : 'none (tasks in the inbox)'),
-                  h('td', {}, p.hasSecret ? 'set' : '—'),
+                  // A replaced secret signs beside the new one until the partner has switched over.
+                  h('td', {}, p.hasSecret ? 'set' : '—', p.previousSecretUntil ? [h('br'), h('span', { class: 'hint' }, 'the replaced one signs too until '), h('time', { datetime: p.previousSecretUntil }, formatTime(p.previousSecretUntil))] : null),
                   h('td', {}, formatTime(p.updatedAt)),
                   h('td', {}, h('button', { type: 'button', class: 'secondary', 'aria-label': `Change ${p.org}`, onClick: () => partnerEditor.editPartner(p) }, 'Change')),
                 ),

@@ -1,4 +1,4 @@
-// The case board: filters by status and reference, counts per status, one row per case with its five-step progress.
+// The case board: filters by status, reference and merchant id, counts per status, one row per case with its five-step progress.
 import { getJson } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { CASE_STATUSES, formatTime, label, overdueSteps } from '../format.js';
@@ -10,7 +10,7 @@ const POLL_MS = 20_000;
 /** The API's largest page: a board showing more rows than this is not polled. */
 const MAX_LIMIT = 200;
 
-function filterForm(status, reference) {
+function filterForm(status, reference, merchantId) {
   const statusSelect = h(
     'select',
     { id: 'f-status', name: 'status' },
@@ -18,19 +18,23 @@ function filterForm(status, reference) {
     CASE_STATUSES.map((s) => h('option', { value: s, selected: s === status }, label(s))),
   );
   const referenceInput = h('input', { id: 'f-reference', name: 'reference', type: 'search', value: reference, autocomplete: 'off', placeholder: 'EFC-2026-0042' });
+  // A merchant id or wallet account id any of the case's payment channels holds: the cases on one merchant account.
+  const merchantInput = h('input', { id: 'f-merchant', name: 'merchantId', type: 'search', value: merchantId, autocomplete: 'off', placeholder: '4451200001' });
   const form = h(
     'form',
     { class: 'filters', role: 'search', 'aria-label': 'Filter cases' },
     h('div', { class: 'field' }, h('label', { for: 'f-status' }, 'Status'), statusSelect),
     h('div', { class: 'field' }, h('label', { for: 'f-reference' }, 'Reference (exact)'), referenceInput),
+    h('div', { class: 'field' }, h('label', { for: 'f-merchant' }, 'Merchant id (exact)'), merchantInput),
     h('button', { type: 'submit' }, 'Apply'),
-    status || reference ? h('a', { href: '#/cases', class: 'button-link' }, 'Clear filters') : null,
+    status || reference || merchantId ? h('a', { href: '#/cases', class: 'button-link' }, 'Clear filters') : null,
   );
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const q = new URLSearchParams();
     if (statusSelect.value) q.set('status', statusSelect.value);
     if (referenceInput.value.trim()) q.set('reference', referenceInput.value.trim());
+    if (merchantInput.value.trim()) q.set('merchantId', merchantInput.value.trim());
     const qs = q.toString();
     const next = `#/cases${qs ? `?${qs}` : ''}`;
     // The same filters again still reload (hashchange does not fire for an unchanged hash).
@@ -64,6 +68,7 @@ export function renderBoard(page, { query, identity }) {
   }
   const status = query.get('status') ?? '';
   const reference = query.get('reference') ?? '';
+  const merchantId = query.get('merchantId') ?? '';
   const counts = h('div', { class: 'counts', 'aria-live': 'polite' });
   const tbody = h('tbody');
   const table = h(
@@ -87,7 +92,7 @@ export function renderBoard(page, { query, identity }) {
   add(
     page,
     identity.caps.createCase ? h('p', { class: 'actions' }, h('a', { href: '#/cases/new', class: 'button-link' }, 'New case')) : null,
-    filterForm(status, reference),
+    filterForm(status, reference, merchantId),
     h('section', { class: 'panel', 'aria-labelledby': 'counts-h' }, h('h2', { id: 'counts-h' }, 'Counts by status'), counts),
     h('div', { class: 'table-wrap' }, table),
     slot,
@@ -115,7 +120,7 @@ export function renderBoard(page, { query, identity }) {
               h('li', {}, h('a', { href: `#/cases?status=${s}`, class: `count status-${s}`, 'aria-label': `${tally[s]} ${label(s)}` }, h('strong', {}, String(tally[s])), ' ', label(s))),
             ),
           ),
-      status || reference ? h('p', { class: 'help' }, 'All the cases you may read, not only those matching the filters.') : null,
+      status || reference || merchantId ? h('p', { class: 'help' }, 'All the cases you may read, not only those matching the filters.') : null,
     );
   }
 
@@ -143,7 +148,7 @@ export function renderBoard(page, { query, identity }) {
     fill(slot, 'Loading cases…');
     try {
       const before = shown;
-      draw(await getJson('/v1/cases', { status, reference, limit: PAGE_SIZE, cursor }), false);
+      draw(await getJson('/v1/cases', { status, reference, merchantId, limit: PAGE_SIZE, cursor }), false);
       if (focusNew) tbody.children[before]?.querySelector('a')?.focus();
     } catch (err) {
       fill(slot, errorBox(err, 'Loading cases'));
@@ -158,7 +163,7 @@ export function renderBoard(page, { query, identity }) {
     const mine = ++seq;
     busy = true;
     try {
-      const res = await getJson('/v1/cases', { status, reference, limit: Math.max(PAGE_SIZE, shown) });
+      const res = await getJson('/v1/cases', { status, reference, merchantId, limit: Math.max(PAGE_SIZE, shown) });
       if (mine === seq) draw(res, true);
     } catch {
       // A failed poll leaves the board as it was; the next one, or a reload, tries again.
