@@ -36,6 +36,17 @@ function sameCompletion(done: Task, actor: Actor, c: { outcome: string; data?: R
   return done.completedBy?.id === actor.id && done.outcome === c.outcome && canonicalize(done.data ?? {}) === canonicalize(c.data ?? {}) && (done.comment ?? null) === (c.comment ?? null);
 }
 
+/** Whether Temporal no longer holds any run of the case's workflow (dropped after its retention), not merely closed. */
+async function runPurged(deps: ApiDeps, caseId: string): Promise<boolean> {
+  try {
+    await withTemporalDeadline(deps.temporal, () => deps.temporal.workflow.getHandle(caseWorkflowId(caseId)).describe());
+    return false;
+  } catch (err) {
+    if (isWorkflowGone(err)) return true;
+    throw err;
+  }
+}
+
 function visibleTo(actor: Actor, row: TaskRow): boolean {
   return mayActOn(actor, { assignee: { org: row.assigneeOrg, role: row.assigneeRole as Task['assignee']['role'] }, roles: row.roles as Task['roles'] }) || readsCaseInFull(actor, row.caseOrg);
 }
@@ -116,9 +127,16 @@ export function tasksRouter(deps: ApiDeps): Router {
         if (key !== undefined && !sameCompletion(done, actor, completion)) throw keyReusedWithAnotherBody();
         res.status(200).json(done);
       } catch (err) {
+        if (!isWorkflowGone(err)) throw err;
+        // A retry whose first attempt completed the task, made after Temporal dropped the closed run (its retention):
+        // Temporal can no longer answer the update id, the projection can. Only the run gone for good counts; a
+        // closed run still kept answers a repeated update id itself, and refuses a new one (the task is not open).
+        if (retryOfDone && task.status === 'completed' && sameCompletion(task, actor, completion) && (await runPurged(deps, row.caseId))) {
+          res.status(200).json(task);
+          return;
+        }
         // A closed workflow cannot take completions: for the caller the task is simply no longer open.
-        if (isWorkflowGone(err)) throw new ProblemError('conflict', 'task no longer open: the case is closed');
-        throw err;
+        throw new ProblemError('conflict', 'task no longer open: the case is closed');
       }
     })
     .all(methodNotAllowed(['POST']));

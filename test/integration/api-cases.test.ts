@@ -695,6 +695,35 @@ describe('Idempotency-Key on task completions, evidence and withdrawal', () => {
     refused(await api.request('POST', withdraw, { token: lead.token, body: { reason: 'another reason' }, headers: wkey }));
     expect((await waitForCaseStatus(api, lead.token, c.id, ['withdrawn'])).withdrawal).toMatchObject({ reason: 'duplicate of another case', by: lead.id });
   });
+
+  it('answers a completion retried after Temporal dropped the closed run (its retention) from the stored task, with the first result', { timeout: 90_000 }, async () => {
+    const c = await createCase();
+    const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    const path = `/v1/tasks/${verify.id}/complete`;
+    const body = { outcome: 'rejected', comment: 'hashes do not match the captures' };
+    const headers = { 'Idempotency-Key': 'complete-before-purge' };
+    const first = await api.request('POST', path, { token: analyst.token, body, headers });
+    expect(first.status, first.text).toBe(200);
+    // The rejection closes the case; then its run is deleted, as Temporal does once the namespace's retention passes.
+    await waitForCaseStatus(api, lead.token, c.id, ['closed_unverified']);
+    const handle = stack.client.workflow.getHandle(caseWorkflowId(c.id));
+    await handle.result().catch(() => undefined);
+    // The closed run still kept: a new key is refused (the task is not open), the same key answered by Temporal.
+    expect((await api.request('POST', path, { token: analyst.token, body, headers: { 'Idempotency-Key': 'another-key' } })).status).toBe(409);
+    await stack.client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: caseWorkflowId(c.id) } });
+    // The dev server deletes in the background (about 20 s here).
+    for (let gone = false; !gone; await new Promise((r) => setTimeout(r, 200))) gone = await handle.describe().then(() => false, () => true);
+
+    const retried = await api.request('POST', path, { token: analyst.token, body, headers });
+    expect(retried.status, retried.text).toBe(200);
+    expect(retried.body).toEqual(first.body);
+    // Another body or another principal under the key: the task is not open (the body the key was first sent with went
+    // with the run, so another body is no longer told apart as a reused key).
+    expect((await api.request('POST', path, { token: analyst.token, body: { outcome: 'verified' }, headers })).status).toBe(409);
+    expect((await api.request('POST', path, { token: leadAnalyst.token, body, headers })).status).toBe(409);
+    // The keys went with the run too: the same principal's same completion under another key is answered alike.
+    expect((await api.request('POST', path, { token: analyst.token, body, headers: { 'Idempotency-Key': 'another-key' } })).status).toBe(200);
+  });
 });
 
 describe('amendment limits', () => {
