@@ -57,6 +57,20 @@ export function isWorkflowGone(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError || (!(err instanceof WorkflowUpdateFailedError) && grpcCode(err) === GRPC.NOT_FOUND);
 }
 
+/**
+ * Whether Temporal no longer holds any run of the workflow (dropped once its namespace's retention passed), not merely a
+ * closed one: a repeated update id can then be answered only from the projection.
+ */
+export async function runPurged(client: Client, workflowId: string): Promise<boolean> {
+  try {
+    await withTemporalDeadline(client, () => client.workflow.getHandle(workflowId).describe());
+    return false;
+  } catch (err) {
+    if (isWorkflowGone(err)) return true;
+    throw err;
+  }
+}
+
 /** The problem a Temporal client error stands for; undefined when it is not a Temporal error. */
 export function temporalProblem(err: unknown): { kind: ProblemKind; detail: string; errors?: Record<string, string> } | undefined {
   if (err instanceof WorkflowUpdateFailedError) {

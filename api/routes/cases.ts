@@ -18,7 +18,7 @@ import { actorOf, hasAnyRole, requireRoles } from '../middleware/auth';
 import { bodyOf } from '../middleware/body';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422, parseQueryOr422 } from '../middleware/validate';
-import { withTemporalDeadline } from '../temporal';
+import { isWorkflowGone, runPurged, withTemporalDeadline } from '../temporal';
 import { CASE_READ_ROLES, jsonArray, partnerCaseView, readsCaseInFull, tasksJson, type HeldTask } from '../views';
 
 export type CaseRow = typeof cases.$inferSelect;
@@ -211,7 +211,14 @@ export function casesRouter(deps: ApiDeps): Router {
         deps.temporal.workflow
           .getHandle(caseWorkflowId(row.id))
           .executeUpdate(withdrawUpdate, { args: [{ reason: body.reason, actor }], updateId: updateIdFor('withdraw', row.id, actor, key) }),
-      );
+      ).catch(async (err: unknown) => {
+        // A retry whose first attempt withdrew the case, made after Temporal dropped the closed run (its retention): the
+        // stored case answers it, as for a task completion (api/routes/tasks.ts).
+        const stored = row.view;
+        const same = key !== undefined && stored.status === 'withdrawn' && stored.withdrawal?.by === actor.id && stored.withdrawal.reason === body.reason;
+        if (same && isWorkflowGone(err) && (await runPurged(deps.temporal, caseWorkflowId(row.id)))) return stored;
+        throw err;
+      });
       // A repeated key gets the first request's answer: it must be this request's withdrawal.
       if (key !== undefined && (view.withdrawal?.by !== actor.id || view.withdrawal.reason !== body.reason)) throw keyReusedWithAnotherBody();
       res.status(202).json(view);

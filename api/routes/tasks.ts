@@ -18,7 +18,7 @@ import { actorOf } from '../middleware/auth';
 import { bodyOf } from '../middleware/body';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422, parseQueryOr422 } from '../middleware/validate';
-import { isWorkflowGone, withTemporalDeadline } from '../temporal';
+import { isWorkflowGone, runPurged, withTemporalDeadline } from '../temporal';
 import { readsCaseInFull, taskFromRow, tasksJson, type TaskRow } from '../views';
 
 const VIOLATION_KIND: Record<RuleViolation['kind'], ProblemKind> = { not_found: 'not_found', forbidden: 'forbidden', not_open: 'conflict', invalid: 'validation' };
@@ -34,17 +34,6 @@ async function loadTaskWithFacts(deps: ApiDeps, taskId: string): ReturnType<type
 /** Whether a completed task records exactly this principal's completion (outcome, data, comment). */
 function sameCompletion(done: Task, actor: Actor, c: { outcome: string; data?: Record<string, unknown>; comment?: string }): boolean {
   return done.completedBy?.id === actor.id && done.outcome === c.outcome && canonicalize(done.data ?? {}) === canonicalize(c.data ?? {}) && (done.comment ?? null) === (c.comment ?? null);
-}
-
-/** Whether Temporal no longer holds any run of the case's workflow (dropped after its retention), not merely closed. */
-async function runPurged(deps: ApiDeps, caseId: string): Promise<boolean> {
-  try {
-    await withTemporalDeadline(deps.temporal, () => deps.temporal.workflow.getHandle(caseWorkflowId(caseId)).describe());
-    return false;
-  } catch (err) {
-    if (isWorkflowGone(err)) return true;
-    throw err;
-  }
 }
 
 function visibleTo(actor: Actor, row: TaskRow): boolean {
@@ -131,7 +120,7 @@ export function tasksRouter(deps: ApiDeps): Router {
         // A retry whose first attempt completed the task, made after Temporal dropped the closed run (its retention):
         // Temporal can no longer answer the update id, the projection can. Only the run gone for good counts; a
         // closed run still kept answers a repeated update id itself, and refuses a new one (the task is not open).
-        if (retryOfDone && task.status === 'completed' && sameCompletion(task, actor, completion) && (await runPurged(deps, row.caseId))) {
+        if (retryOfDone && task.status === 'completed' && sameCompletion(task, actor, completion) && (await runPurged(deps.temporal, caseWorkflowId(row.caseId)))) {
           res.status(200).json(task);
           return;
         }

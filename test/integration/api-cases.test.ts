@@ -696,23 +696,31 @@ describe('Idempotency-Key on task completions, evidence and withdrawal', () => {
     expect((await waitForCaseStatus(api, lead.token, c.id, ['withdrawn'])).withdrawal).toMatchObject({ reason: 'duplicate of another case', by: lead.id });
   });
 
-  it('answers a completion retried after Temporal dropped the closed run (its retention) from the stored task, with the first result', { timeout: 90_000 }, async () => {
-    const c = await createCase();
+  it('answers a completion or a withdrawal retried after Temporal dropped the closed run (its retention) from the stored case, with the first result', { timeout: 90_000 }, async () => {
+    const [c, w] = [await createCase(), await createCase()];
     const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    await waitForInboxTask(api, analyst.token, w.id, 'verify_evidence');
     const path = `/v1/tasks/${verify.id}/complete`;
     const body = { outcome: 'rejected', comment: 'hashes do not match the captures' };
     const headers = { 'Idempotency-Key': 'complete-before-purge' };
     const first = await api.request('POST', path, { token: analyst.token, body, headers });
     expect(first.status, first.text).toBe(200);
-    // The rejection closes the case; then its run is deleted, as Temporal does once the namespace's retention passes.
+    const withdraw = `/v1/cases/${w.id}/withdraw`;
+    const wbody = { reason: 'operation paused' };
+    const wkey = { 'Idempotency-Key': 'withdraw-before-purge' };
+    const withdrawn = await api.request('POST', withdraw, { token: lead.token, body: wbody, headers: wkey });
+    expect(withdrawn.status, withdrawn.text).toBe(202);
+    // The rejection and the withdrawal close their cases; then their runs are deleted, as Temporal does once the
+    // namespace's retention passes.
     await waitForCaseStatus(api, lead.token, c.id, ['closed_unverified']);
-    const handle = stack.client.workflow.getHandle(caseWorkflowId(c.id));
-    await handle.result().catch(() => undefined);
+    const closed = await waitForCaseStatus(api, lead.token, w.id, ['withdrawn']);
+    const handles = [c, w].map((x) => stack.client.workflow.getHandle(caseWorkflowId(x.id)));
+    await Promise.all(handles.map((h) => h.result().catch(() => undefined)));
     // The closed run still kept: a new key is refused (the task is not open), the same key answered by Temporal.
     expect((await api.request('POST', path, { token: analyst.token, body, headers: { 'Idempotency-Key': 'another-key' } })).status).toBe(409);
-    await stack.client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: caseWorkflowId(c.id) } });
+    for (const x of [c, w]) await stack.client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: caseWorkflowId(x.id) } });
     // The dev server deletes in the background (about 20 s here).
-    for (let gone = false; !gone; await new Promise((r) => setTimeout(r, 200))) gone = await handle.describe().then(() => false, () => true);
+    for (const h of handles) for (let gone = false; !gone; await new Promise((r) => setTimeout(r, 200))) gone = await h.describe().then(() => false, () => true);
 
     const retried = await api.request('POST', path, { token: analyst.token, body, headers });
     expect(retried.status, retried.text).toBe(200);
@@ -723,6 +731,14 @@ describe('Idempotency-Key on task completions, evidence and withdrawal', () => {
     expect((await api.request('POST', path, { token: leadAnalyst.token, body, headers })).status).toBe(409);
     // The keys went with the run too: the same principal's same completion under another key is answered alike.
     expect((await api.request('POST', path, { token: analyst.token, body, headers: { 'Idempotency-Key': 'another-key' } })).status).toBe(200);
+
+    // The withdrawal repeated: the case as stored, withdrawn by this lead for this reason; another reason is refused.
+    const again = await api.request('POST', withdraw, { token: lead.token, body: wbody, headers: wkey });
+    expect(again.status, again.text).toBe(202);
+    expect(again.body).toMatchObject({ id: w.id, status: 'withdrawn', withdrawal: { by: lead.id, reason: 'operation paused' } });
+    expect(again.body.updatedAt).toBe(closed.updatedAt);
+    expect((await api.request('POST', withdraw, { token: lead.token, body: { reason: 'another reason' }, headers: wkey })).status).toBe(409);
+    expect((await api.request('POST', withdraw, { token: lead2.token, body: wbody, headers: wkey })).status).toBe(409);
   });
 });
 
