@@ -57,6 +57,11 @@ export function isWorkflowGone(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError || (!(err instanceof WorkflowUpdateFailedError) && grpcCode(err) === GRPC.NOT_FOUND);
 }
 
+/** Whether the workflow refused an update as naming a failure of this type (an ApplicationFailure's type). */
+export function refusedAs(err: unknown, type: string): boolean {
+  return err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === type;
+}
+
 /**
  * Whether Temporal no longer holds any run of the workflow (dropped once its namespace's retention passed), not merely a
  * closed one: a repeated update id can then be answered only from the projection.

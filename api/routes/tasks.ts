@@ -18,7 +18,7 @@ import { actorOf } from '../middleware/auth';
 import { bodyOf } from '../middleware/body';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422, parseQueryOr422 } from '../middleware/validate';
-import { isWorkflowGone, runPurged, withTemporalDeadline } from '../temporal';
+import { isWorkflowGone, refusedAs, runPurged, withTemporalDeadline } from '../temporal';
 import { readsCaseInFull, taskFromRow, tasksJson, type TaskRow } from '../views';
 
 const VIOLATION_KIND: Record<RuleViolation['kind'], ProblemKind> = { not_found: 'not_found', forbidden: 'forbidden', not_open: 'conflict', invalid: 'validation' };
@@ -116,6 +116,10 @@ export function tasksRouter(deps: ApiDeps): Router {
         if (key !== undefined && !sameCompletion(done, actor, completion)) throw keyReusedWithAnotherBody();
         res.status(200).json(done);
       } catch (err) {
+        // A task the projection holds open but the case's workflow does not know: a stray that a workflow task attempt
+        // which never completed wrote (its rerun decided otherwise). It takes no completion and is closed with the case;
+        // "no such task" would contradict GET /v1/tasks/:id, which shows it.
+        if (refusedAs(err, 'TaskNotFound')) throw new ProblemError('conflict', 'task no longer open: the case’s workflow does not hold it (left by an interrupted workflow task); it is closed with the case');
         if (!isWorkflowGone(err)) throw err;
         // A retry whose first attempt completed the task, made after Temporal dropped the closed run (its retention):
         // Temporal can no longer answer the update id, the projection can. Only the run gone for good counts; a

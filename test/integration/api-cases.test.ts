@@ -572,6 +572,24 @@ describe('withdrawal and evidence', () => {
   });
 });
 
+describe('a task the workflow does not know', () => {
+  it('refuses a completion of a stray task (left open by an interrupted workflow task) as no longer open, not as unknown', async () => {
+    const c = await createCase();
+    await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    // What a lost attempt leaves: an open task row its rerun never opened.
+    const stray = `tsk_stray_${c.id.slice(-12)}`;
+    await stack.db.pool.query(
+      `INSERT INTO tasks (id, case_id, case_org, type, status, assignee_org, assignee_role, roles, created_at, context)
+       VALUES ($1, $2, 'ceop', 'verify_evidence', 'open', 'ceop', 'analyst', '{analyst}', now(), '{}'::jsonb)`,
+      [stray, c.id],
+    );
+    expect((await api.request('GET', `/v1/tasks/${stray}`, { token: analyst.token })).body).toMatchObject({ id: stray, status: 'open' });
+    const res = await api.request('POST', `/v1/tasks/${stray}/complete`, { token: analyst.token, body: { outcome: 'verified' } });
+    expect(res.status, res.text).toBe(409);
+    expect(res.body.detail).toMatch(/^task no longer open: the case’s workflow does not hold it/);
+  });
+});
+
 describe('what an ended run leaves pending', () => {
   it("settles, when the closed case's history is archived, a notice stored pending after the close's settle (a prepare that outlived its cancellation)", async () => {
     const c = await createCase();
