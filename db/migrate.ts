@@ -86,7 +86,8 @@ async function withLockRetries(client: pg.ClientBase, opts: LockRetryOptions & {
       }
     }
   } finally {
-    await client.query('RESET lock_timeout');
+    // On a broken connection this fails too; the error that ended the migration is the one to report.
+    await client.query('RESET lock_timeout').catch(() => {});
   }
 }
 

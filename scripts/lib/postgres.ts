@@ -72,7 +72,7 @@ export const postgresDirOf = (dataDir: string): string => path.resolve(dataDir, 
 export function leftoverPostgres(dataDir: string): LeftoverSpec {
   const databaseDir = postgresDirOf(dataDir);
   // SIGINT is a fast shutdown (a checkpoint, which takes seconds on a busy machine); SIGQUIT an immediate one.
-  return { server: 'postgres', pidFile: path.join(databaseDir, 'postmaster.pid'), marker: databaseDir, signal: 'SIGINT', graceMs: 60_000, force: 'SIGQUIT' };
+  return { server: 'postgres', pidFile: path.join(databaseDir, 'postmaster.pid'), program: 'postgres', flag: '-D', value: databaseDir, signal: 'SIGINT', graceMs: 60_000, force: 'SIGQUIT' };
 }
 
 export async function startEmbeddedPostgres(opts: { dataDir: string; port?: number; database?: string; log?: (m: string) => void }): Promise<EmbeddedPg> {

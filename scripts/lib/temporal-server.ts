@@ -60,7 +60,8 @@ const PID_FILE = 'server.pid';
 
 /** A dev server left running on `dataDir` by a start that was killed outright: what stopLeftoverServers needs. */
 export function leftoverTemporal(dataDir: string): LeftoverSpec {
-  return { server: 'temporal', pidFile: path.join(dataDir, PID_FILE), marker: path.join(dataDir, SQLITE_FILE), signal: 'SIGTERM', graceMs: 10_000, force: 'SIGKILL' };
+  // The pid file's second line names the CLI the server was started from (TEMPORAL_CLI_PATH may name any file).
+  return { server: 'temporal', pidFile: path.join(dataDir, PID_FILE), program: { pidFileLine: 1 }, flag: '--db-filename', value: path.join(dataDir, SQLITE_FILE), signal: 'SIGTERM', graceMs: 10_000, force: 'SIGKILL' };
 }
 
 /** Starts that end with the server exiting (a port taken between choosing and binding it, say) are tried this often. */
@@ -137,7 +138,7 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
   };
   process.on('exit', onExit);
   const pidFile = path.join(opts.dataDir, PID_FILE);
-  if (child.pid) writeFileSync(pidFile, `${child.pid}\n`, { mode: 0o600 });
+  if (child.pid) writeFileSync(pidFile, `${child.pid}\n${opts.cliPath}\n`, { mode: 0o600 });
   child.once('exit', () => {
     process.off('exit', onExit);
     rmSync(pidFile, { force: true });

@@ -191,7 +191,7 @@ function taskCard(task, identity, announce, now, onCompleted) {
     card.classList.remove('overdue');
     card.classList.add('completed');
     announce(`${taskTitle(task.type)} on ${task.caseId} completed: ${label(done.outcome)}.`);
-    onCompleted();
+    onCompleted(card);
   });
   add(card, form);
   return card;
@@ -245,7 +245,9 @@ export function renderInbox(page, { identity }) {
   const cards = () => [...list.querySelectorAll('article.task-card')];
   const summary = () => (count ? `${count} open task${count === 1 ? '' : 's'}${cursor ? ' loaded; more available' : ''}.` : 'No open tasks. Nothing is waiting on you.');
   // A task completed on this page is open no more: the count says so at once, not only after the next poll.
-  const completedHere = () => {
+  const completedHere = (card) => {
+    // A poll that came between the server's commit and this answer has counted it closed already.
+    if (card.classList.contains('gone')) return;
     count -= 1;
     fill(slot, summary());
   };
@@ -287,9 +289,10 @@ export function renderInbox(page, { identity }) {
       const answer = await request('/v1/tasks', { query, headers: lastPoll?.asked === asked ? { 'If-None-Match': lastPoll.etag } : {} });
       stale.hidden = true;
       if (answer.status === 304) return;
+      const res = await answer.json();
+      // Kept only for an answer read whole: a body lost on the way must not make the next poll's 304 stand for it.
       const etag = answer.headers.get('ETag');
       lastPoll = etag ? { asked, etag } : null;
-      const res = await answer.json();
       const now = Date.now();
       const onScreen = new Set(cards().map((c) => c.dataset.taskId));
       const open = new Set(res.items.map((t) => t.id));
