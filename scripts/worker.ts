@@ -2,7 +2,7 @@
 import { Client } from '@temporalio/client';
 import { createOpsApp } from '../api/app';
 import { loadConfig } from './config';
-import { checkSearchAttributes, connectTemporal, createLogger, onShutdown, resolveAdminToken, runUntilWorkerEnds, startServices } from './lib/runtime';
+import { checkSearchAttributes, connectTemporal, createLogger, once, onShutdown, resolveAdminToken, runUntilWorkerEnds, startServices } from './lib/runtime';
 import { serveHttp } from './lib/http-server';
 import { startWorkerPart } from './lib/system';
 
@@ -42,19 +42,19 @@ try {
   log.info({ taskQueue: config.taskQueue, temporal: services.temporalAddress }, 'worker running');
   if (ops) log.info({ ops: ops.url }, 'worker operations endpoints: /healthz, /metrics');
   let stopping = false;
-  const stopRest = async () => {
+  // Once, whoever asks first: a signal, or runUntilWorkerEnds after the worker failed (its stop then only awaits the
+  // failed run, whose error was logged there).
+  const stopAll = once(async () => {
     await ops?.stop();
-    await connection.close();
-    await services.stop();
-  };
-  onShutdown(log, async () => {
-    stopping = true;
-    await ops?.stop();
-    await worker.stop();
+    await worker.stop().catch((err) => log.warn({ err }, 'worker stopped with an error'));
     await connection.close();
     await services.stop();
   });
-  running = runUntilWorkerEnds(worker.run, stopRest, log, { stopping: () => stopping });
+  onShutdown(log, async () => {
+    stopping = true;
+    await stopAll();
+  });
+  running = runUntilWorkerEnds(worker.run, stopAll, log, { stopping: () => stopping });
 } catch (err) {
   log.fatal({ err }, 'worker failed to start');
   process.exit(1);

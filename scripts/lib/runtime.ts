@@ -142,9 +142,10 @@ export function lockDataDir(dataDir: string): () => void {
 
 export async function startServices(config: Config, log: Logger, opts: { embedded: boolean }): Promise<Services> {
   const stops: (() => Promise<void>)[] = [];
-  const stop = async () => {
-    for (const s of stops.reverse()) await s().catch((err) => log.warn({ err }, 'stop failed'));
-  };
+  // Once, however many callers ask (a signal during a stop a failing worker began): each part stops once, in reverse.
+  const stop = once(async () => {
+    for (const s of [...stops].reverse()) await s().catch((err) => log.warn({ err }, 'stop failed'));
+  });
   try {
     makePrivateDir(config.dataDir);
     const embeddedPg = opts.embedded && !config.databaseUrl;
@@ -329,6 +330,12 @@ export function resolveAdminToken(config: Config, log?: Logger): { token: string
  * Runs `fn` on SIGINT/SIGTERM once. A second signal more than two seconds later forces exit; one sooner is the same
  * Ctrl-C relayed by npm and tsx (each passes it on to its child) and is ignored.
  */
+/** `fn` run on the first call only; every call gets that run's promise. */
+export function once<T>(fn: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  return () => (running ??= fn());
+}
+
 /**
  * Waits for a started process's worker to end. Ending after a stop is the normal way out. Failing while it runs (a fatal
  * error in the worker, the SDK giving up) leaves an API that takes cases nothing moves on: unless a shutdown is already

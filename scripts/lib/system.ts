@@ -9,7 +9,7 @@ import { namesPrivateHost } from '../../activities/url-checks';
 import type { Config } from '../config';
 import { freePort } from './ports';
 import { serveHttp } from './http-server';
-import { checkSearchAttributes, connectTemporal, recordApiUrl, resolveAdminToken, startServices, type Services } from './runtime';
+import { checkSearchAttributes, connectTemporal, once, recordApiUrl, resolveAdminToken, startServices, type Services } from './runtime';
 import { createTakedownWorker } from './worker';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -133,13 +133,14 @@ export async function startSystem(config: Config, log: Logger): Promise<RunningS
       },
       admin,
       run: worker.run,
-      async stop() {
+      // Once, however many callers ask: a signal can come while a failing worker's stop runs (runUntilWorkerEnds).
+      stop: once(async () => {
         forgetUrl();
         await started.stop();
         await worker.stop().catch((err) => log.warn({ err }, 'worker stopped with an error'));
         await conn.close();
         await services.stop();
-      },
+      }),
     };
   } catch (err) {
     await api?.stop().catch(() => {});

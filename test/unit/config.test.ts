@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig, toolsDirFor } from '../../scripts/config';
-import { clientAdminToken, clientApiUrl, lockDataDir, recordApiUrl, resolveAdminToken, runUntilWorkerEnds, withErrorsSerialised } from '../../scripts/lib/runtime';
+import { clientAdminToken, clientApiUrl, lockDataDir, once, recordApiUrl, resolveAdminToken, runUntilWorkerEnds, withErrorsSerialised } from '../../scripts/lib/runtime';
 import { ROOT } from '../support/paths';
 
 const TOKEN = { TAKEDOWN_ADMIN_TOKEN: 'a-production-admin-token-0123456789' };
@@ -298,6 +298,20 @@ describe('a worker that fails while it runs', () => {
     await runUntilWorkerEnds(failed(), async () => void stops++, silent, { stopping: () => true, exit: (code) => exits.push(code) });
     expect(stops).toBe(0);
     expect(exits).toEqual([1]);
+  });
+
+  it('runs a stop once however many ask (a signal during the stop a failing worker began): the parts stop once each, in reverse', async () => {
+    const stopped: string[] = [];
+    const stop = once(async () => {
+      for (const part of ['api', 'worker', 'services']) {
+        await new Promise((r) => setTimeout(r, 10));
+        stopped.push(part);
+      }
+    });
+    const [a, b] = [stop(), stop()];
+    expect(a).toBe(b);
+    await Promise.all([a, b, stop()]);
+    expect(stopped).toEqual(['api', 'worker', 'services']);
   });
 
   it('returns quietly when the worker ends after a stop', async () => {
