@@ -93,22 +93,23 @@ export function documentIdOf(noticeId: string): string {
 
 /** What a prepare needs to know first: the document already stored for this notice, and whether the org has a webhook. */
 async function lookup(pool: pg.Pool, args: { noticeId: string; org: string; caseId: string }, withView: boolean) {
-  const res = await pool.query<{ hash: string | null; version: string | null; state: string | null; has_webhook: boolean | null; view: CaseView | null }>(
+  const res = await pool.query<{ hash: string | null; version: string | null; state: string | null; has_webhook: boolean | null; view: CaseView | null; closed: boolean | null }>(
     prepared(
       `SELECT d.hash, d.version, n.state,
               (SELECT p.webhook_url IS NOT NULL AND p.secret IS NOT NULL FROM partners p WHERE p.org = $3) AS has_webhook,
-              ${withView ? '(SELECT c.view FROM cases c WHERE c.id = $4)' : 'NULL::jsonb'} AS view
+              ${withView ? '(SELECT c.view FROM cases c WHERE c.id = $4)' : 'NULL::jsonb'} AS view,
+              (SELECT c.closed_at IS NOT NULL FROM cases c WHERE c.id = $4) AS closed
          FROM (SELECT 1) one
          LEFT JOIN notices n ON n.id = $1
          LEFT JOIN documents d ON d.id = $2 AND n.id IS NOT NULL`,
-      withView ? [args.noticeId, documentIdOf(args.noticeId), args.org, args.caseId] : [args.noticeId, documentIdOf(args.noticeId), args.org],
+      [args.noticeId, documentIdOf(args.noticeId), args.org, args.caseId],
     ),
   );
   const row = res.rows[0];
   // A notice already stored answers from its own state: a retry after the partner's webhook was added or removed must
   // not send a notice stored skipped, nor leave unsent (and later abandoned) one stored pending.
   const stored = row.hash && row.version ? { hash: row.hash, version: row.version, hasWebhook: row.state !== 'skipped' } : null;
-  return { stored, hasWebhook: row.has_webhook ?? false, view: row.view };
+  return { stored, hasWebhook: row.has_webhook ?? false, view: row.view, closed: row.closed ?? false };
 }
 
 function renderedEntry(args: { noticeId: string; type: NoticeType; org: string }, documentId: string, kept: { hash: string; version: string }): AuditInput {
@@ -119,6 +120,9 @@ function renderedEntry(args: { noticeId: string; type: NoticeType; org: string }
     data: { noticeId: args.noticeId, documentId, type: args.type, org: args.org, documentHash: kept.hash, version: kept.version },
   };
 }
+
+/** Why a notice prepared after its case closed is stored abandoned (prepareNotice). */
+const LATE_PREPARE = 'the case closed before the notice was prepared';
 
 /** The entry of a notice that ends without being sent (one a notice): no webhook to send it to, or its task closed. */
 function skippedEntry(notice: { noticeId: string; type: NoticeType; org: string; documentHash: string }, detail: Record<string, unknown>): AuditInput {
@@ -156,21 +160,27 @@ export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): 
       { missing: built.missing },
     );
   }
-  const mine = { hash: documentHash(built.document), version: built.version, hasWebhook: first.hasWebhook };
-  const state = first.hasWebhook ? 'pending' : 'skipped';
+  // A request, reminder or re-notice prepared once its case has closed comes from a prepare that outlived its
+  // cancellation: the close has settled the case's notices already, and nothing will send this one. Stored abandoned
+  // (only withdrawal notices are prepared after a close).
+  const late = first.closed && args.type !== 'withdrawal_notice';
+  const mine = { hash: documentHash(built.document), version: built.version, hasWebhook: first.hasWebhook && !late };
+  const state = late ? 'abandoned' : first.hasWebhook ? 'pending' : 'skipped';
+  const lastError = late ? LATE_PREPARE : null;
   const entries = [renderedEntry(args, documentId, mine)];
-  if (!first.hasWebhook) entries.push(skippedEntry({ noticeId: args.noticeId, type: args.type, org: args.org, documentHash: mine.hash }, { reason: 'no_webhook' }));
+  if (late) entries.push({ key: `notice:${args.noticeId}:abandoned`, action: 'notice.abandoned', actor: null, data: { noticeIds: [args.noticeId], reason: LATE_PREPARE } });
+  else if (!first.hasWebhook) entries.push(skippedEntry({ noticeId: args.noticeId, type: args.type, org: args.org, documentHash: mine.hash }, { reason: 'no_webhook' }));
   // Document, notice and audit entries in one statement; the audit append runs only when this document was inserted.
-  const audit = auditAppendStatement(args.caseId, entries, 13);
+  const audit = auditAppendStatement(args.caseId, entries, 14);
   const res = await deps.pool.query(
     prepared(
       `WITH doc AS (
          INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
          ON CONFLICT (id) DO NOTHING RETURNING id),
        notice AS (
-         INSERT INTO notices (id, case_id, task_id, org, type, state) VALUES ($8, $9, $10, $11, $4, $12) ON CONFLICT (id) DO NOTHING)
+         INSERT INTO notices (id, case_id, task_id, org, type, state, last_error) VALUES ($8, $9, $10, $11, $4, $12, $13) ON CONFLICT (id) DO NOTHING)
        SELECT a.seq FROM doc, LATERAL (${audit.sql}) a`,
-      [documentId, args.caseId, args.taskId, args.type, built.version, mine.hash, JSON.stringify(built.document), args.noticeId, args.caseId, args.taskId, args.org, state, ...audit.params],
+      [documentId, args.caseId, args.taskId, args.type, built.version, mine.hash, JSON.stringify(built.document), args.noticeId, args.caseId, args.taskId, args.org, state, lastError, ...audit.params],
     ),
   );
   if ((res.rowCount ?? 0) > 0) return done(mine);

@@ -145,6 +145,37 @@ it('abandons notices still under way at case close; an attempt after that sends 
   expect(actions).toEqual(['document.rendered', 'notice.abandoned']);
 });
 
+it('stores abandoned a request prepared after its case closed (a prepare that outlived its cancellation), but a withdrawal notice pending', async () => {
+  const acts = activities();
+  const view = caseViewFixture({ id: 'case_activities000021', status: 'disrupting' });
+  await acts.recordCase({ view: closedView(view), version: 1, audit: [], fence: 5, knownTaskIds: [] });
+  const env = new MockActivityEnvironment();
+  const prepare = (noticeId: string, type: 'termination_request' | 'withdrawal_notice') =>
+    env.run(acts.prepareNotice, {
+      noticeId,
+      type,
+      caseId: view.id,
+      taskId: type === 'withdrawal_notice' ? null : 'tsk_activities_21',
+      org: 'visa',
+      view,
+      scope: { channel: view.merchant.paymentChannels[0] },
+      dueAt: '2026-12-05T10:00:00.000Z',
+      ...(type === 'withdrawal_notice' ? { extra: { withdrawnNoticeIds: ['ntc_activities_21'], withdrawnTaskIds: ['tsk_activities_21'], standingTaskIds: [], reason: 'withdrawn' } } : {}),
+    });
+  expect(await prepare('ntc_activities_21', 'termination_request')).toMatchObject({ noticeId: 'ntc_activities_21', hasWebhook: false, missing: [] });
+  expect(await prepare('ntc_activities_22', 'withdrawal_notice')).toMatchObject({ noticeId: 'ntc_activities_22', hasWebhook: true, missing: [] });
+  const rows = await db.pool.query('SELECT id, state, last_error FROM notices WHERE case_id = $1 ORDER BY id', [view.id]);
+  expect(rows.rows).toEqual([
+    { id: 'ntc_activities_21', state: 'abandoned', last_error: 'the case closed before the notice was prepared' },
+    { id: 'ntc_activities_22', state: 'pending', last_error: null },
+  ]);
+  const entries = await db.pool.query<{ action: string; data: { noticeIds?: string[] } }>('SELECT action, data FROM audit_entries WHERE case_id = $1 ORDER BY seq', [view.id]);
+  expect(entries.rows.filter((e) => e.action === 'notice.abandoned').map((e) => e.data.noticeIds)).toEqual([['ntc_activities_21']]);
+  // Nothing is left pending for a close's settle to find but the withdrawal notice, and the request is never sent.
+  expect(await new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_21' })).toEqual({ delivered: false, reason: 'abandoned' });
+  expect(partners.received.filter((n) => n.id === 'ntc_activities_21')).toEqual([]);
+});
+
 it('supersedes an undelivered notice when the request is prepared again under a new id: its next attempt sends nothing', async () => {
   const acts = activities();
   const view = caseViewFixture({ id: 'case_activities000006', status: 'disrupting' });
