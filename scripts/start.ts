@@ -1,6 +1,7 @@
 // Entry point for `npm start`: the whole system in one process tree (embedded PostgreSQL and Temporal unless configured).
 import path from 'node:path';
 import { loadConfig } from './config';
+import { DRAIN_GRACE_MS } from './lib/http-server';
 import { createLogger, onShutdown, runUntilWorkerEnds } from './lib/runtime';
 import { startSystem, type RunningSystem } from './lib/system';
 
@@ -44,4 +45,5 @@ try {
   log.fatal({ err }, 'start failed');
   process.exit(1);
 }
-await runUntilWorkerEnds(system.run, () => system.stop(), log, { stopping: () => stopping });
+// Bounded past what a stop may take: the not-ready delay, the HTTP drain, the worker's drain.
+await runUntilWorkerEnds(system.run, () => system.stop(), log, { stopping: () => stopping, boundMs: config.shutdownDelayMs + DRAIN_GRACE_MS + 30_000 });

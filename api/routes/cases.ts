@@ -77,6 +77,11 @@ function temporalLink(deps: ApiDeps, caseId: string): string {
 }
 
 /** Whether a case holds every evidence item (by hash), URL and hosting entry's URL an amendment adds. */
+/** Whether the case records this principal's withdrawal for this reason. */
+function sameWithdrawal(view: CaseView, actor: Actor, reason: string): boolean {
+  return view.withdrawal?.by === actor.id && view.withdrawal.reason === reason;
+}
+
 function holdsAmendment(view: CaseView, body: { evidence: { sha256: string }[]; urls: string[]; hosting: { provider: string; urls: string[] }[] }): boolean {
   const hashes = new Set(view.evidence.map((e) => e.sha256));
   const hosted = (h: { provider: string; urls: string[] }) => view.merchant.hosting.some((x) => x.provider === h.provider && h.urls.every((u) => x.urls.includes(u)));
@@ -215,12 +220,12 @@ export function casesRouter(deps: ApiDeps): Router {
         // A retry whose first attempt withdrew the case, made after Temporal dropped the closed run (its retention): the
         // stored case answers it, as for a task completion (api/routes/tasks.ts).
         const stored = row.view;
-        const same = key !== undefined && stored.status === 'withdrawn' && stored.withdrawal?.by === actor.id && stored.withdrawal.reason === body.reason;
+        const same = key !== undefined && stored.status === 'withdrawn' && sameWithdrawal(stored, actor, body.reason);
         if (same && isWorkflowGone(err) && (await runPurged(deps.temporal, caseWorkflowId(row.id)))) return stored;
         throw err;
       });
       // A repeated key gets the first request's answer: it must be this request's withdrawal.
-      if (key !== undefined && (view.withdrawal?.by !== actor.id || view.withdrawal.reason !== body.reason)) throw keyReusedWithAnotherBody();
+      if (key !== undefined && !sameWithdrawal(view, actor, body.reason)) throw keyReusedWithAnotherBody();
       res.status(202).json(view);
     })
     .all(methodNotAllowed(['POST']));

@@ -183,7 +183,8 @@ export class ExportChecker {
           // A lost start is the chain's first departure: it comes before any found in the part the export holds.
           if (opts.complete) chain.problems.unshift({ seq: 1, detail: `entries 1 to ${seq - 1} are missing: the export holds the chain only from entry ${seq}` });
         } else {
-          chain.problems.push({ seq: chain.next, detail: `entry ${chain.next} is missing: the export holds entries ${chain.next - 1} and ${seq} but nothing between` });
+          const which = seq - 1 === chain.next ? `entry ${chain.next} is missing` : `entries ${chain.next} to ${seq - 1} are missing`;
+          chain.problems.push({ seq: chain.next, detail: `${which}: the export holds entries ${chain.next - 1} and ${seq} but nothing between` });
         }
         chain.next = seq;
         chain.prevHash = chain.pending.get(seq)!.prevHash;

@@ -736,6 +736,7 @@ describe('Idempotency-Key on task completions, evidence and withdrawal', () => {
     await Promise.all(handles.map((h) => h.result().catch(() => undefined)));
     // The closed run still kept: a new key is refused (the task is not open), the same key answered by Temporal.
     expect((await api.request('POST', path, { token: analyst.token, body, headers: { 'Idempotency-Key': 'another-key' } })).status).toBe(409);
+    expect((await api.request('POST', path, { token: analyst.token, body, headers })).body).toEqual(first.body);
     for (const x of [c, w]) await stack.client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: caseWorkflowId(x.id) } });
     // The dev server deletes in the background (about 20 s here).
     for (const h of handles) for (let gone = false; !gone; await new Promise((r) => setTimeout(r, 200))) gone = await h.describe().then(() => false, () => true);
