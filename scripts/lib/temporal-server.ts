@@ -1,6 +1,6 @@
 // The embedded Temporal CLI dev server: SQLite under the data dir, search attributes registered at start, a real health check.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
@@ -41,7 +41,10 @@ export async function waitForTemporal(address: string, namespace: string, timeou
       const conn = await Connection.connect({ address, ...auth, connectTimeout: 1_000 });
       try {
         await conn.workflowService.describeNamespace({ namespace }, );
-        return;
+        // Another server may hold the port (chosen free, bound by another start first): ours then fails to bind and
+        // exits, but the other one answers meanwhile, and its workflows are not ours.
+        if (!child || listenerIsOurs(child, Number(address.slice(address.lastIndexOf(':') + 1))) !== false) return;
+        last = new Error(`another process listens on ${address}`);
       } finally {
         await conn.close();
       }
@@ -51,6 +54,57 @@ export async function waitForTemporal(address: string, namespace: string, timeou
     }
   }
   throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms: ${String((last as Error)?.message ?? last)}`);
+}
+
+/**
+ * Whether the process listening on TCP `port` is `child` or one of its descendants (a wrapper script's server), from
+ * /proc: false when it is another one, undefined where /proc does not tell (not Linux, or no such listener found).
+ */
+export function listenerIsOurs(child: ChildProcess, port: number): boolean | undefined {
+  if (!child.pid) return undefined;
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address (hex ip:port), state 0A = LISTEN, inode in column 10.
+      if (f.length > 9 && f[1].endsWith(`:${hexPort}`) && f[3] === '0A') inodes.add(f[9]);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  const family = [child.pid];
+  for (let i = 0; i < family.length && i < 64; i++) {
+    try {
+      for (const task of readdirSync(`/proc/${family[i]}/task`)) {
+        family.push(...readFileSync(`/proc/${family[i]}/task/${task}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number));
+      }
+    } catch {
+      // gone, or no children file: its own sockets still count
+    }
+  }
+  for (const pid of family) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+        if (target.startsWith('socket:[') && inodes.has(target.slice(8, -1))) return true;
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return false;
 }
 
 /** The dev server's database, in its data dir. */
