@@ -11,9 +11,7 @@ const log = createLogger(config, 'takedown');
 // Signals are handled from the first moment: one that comes while the system starts stops what has started once the
 // start settles (a second, later one forces the exit, whose handlers still stop the embedded servers).
 let startup: Promise<RunningSystem> | undefined;
-let stopping = false;
-onShutdown(log, async () => {
-  stopping = true;
+const stopping = onShutdown(log, async () => {
   const system = await startup?.catch(() => undefined);
   await system?.stop();
 });
@@ -23,7 +21,7 @@ try {
   startup = startSystem(config, log);
   system = await startup;
   // A signal that came while starting is stopping it already: no banner for a system on its way down.
-  if (!stopping) {
+  if (!stopping()) {
     const lines = [
       '',
       `  Takedown is running`,
@@ -46,4 +44,4 @@ try {
   process.exit(1);
 }
 // Bounded past what a stop may take: the not-ready delay, the HTTP drain, the worker's drain.
-await runUntilWorkerEnds(system.run, () => system.stop(), log, { stopping: () => stopping, boundMs: config.shutdownDelayMs + DRAIN_GRACE_MS + 30_000 });
+await runUntilWorkerEnds(system.run, () => system.stop(), log, { stopping, boundMs: config.shutdownDelayMs + DRAIN_GRACE_MS + 30_000 });

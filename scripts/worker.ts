@@ -41,7 +41,6 @@ try {
   const worker = await startWorkerPart(config, services, client);
   log.info({ taskQueue: config.taskQueue, temporal: services.temporalAddress }, 'worker running');
   if (ops) log.info({ ops: ops.url }, 'worker operations endpoints: /healthz, /metrics');
-  let stopping = false;
   // Once, whoever asks first: a signal, or runUntilWorkerEnds after the worker failed (its stop then only awaits the
   // failed run, whose error was logged there).
   const stopAll = once(async () => {
@@ -50,11 +49,8 @@ try {
     await connection.close();
     await services.stop();
   });
-  onShutdown(log, async () => {
-    stopping = true;
-    await stopAll();
-  });
-  running = runUntilWorkerEnds(worker.run, stopAll, log, { stopping: () => stopping });
+  const stopping = onShutdown(log, stopAll);
+  running = runUntilWorkerEnds(worker.run, stopAll, log, { stopping });
 } catch (err) {
   log.fatal({ err }, 'worker failed to start');
   process.exit(1);

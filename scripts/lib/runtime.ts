@@ -371,7 +371,8 @@ export async function runUntilWorkerEnds(
   }
 }
 
-export function onShutdown(log: Logger, fn: () => Promise<void>): void {
+/** Runs `fn` on the first SIGINT or SIGTERM, then exits; returns whether a shutdown is under way. */
+export function onShutdown(log: Logger, fn: () => Promise<void>): () => boolean {
   let stoppingSince = 0;
   const handler = (signal: string) => {
     if (stoppingSince) {
@@ -391,4 +392,5 @@ export function onShutdown(log: Logger, fn: () => Promise<void>): void {
   };
   process.on('SIGINT', () => handler('SIGINT'));
   process.on('SIGTERM', () => handler('SIGTERM'));
+  return () => stoppingSince > 0;
 }
