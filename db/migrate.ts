@@ -55,7 +55,7 @@ export interface LockRetryOptions {
   giveUpAfterMs?: number;
 }
 
-export const MIGRATION_LOCK_RETRIES = { lockTimeoutMs: 2_000, retryDelaysMs: [1_000, 2_000, 5_000, 10_000, 30_000], giveUpAfterMs: 15 * 60_000 } as const;
+const MIGRATION_LOCK_RETRIES = { lockTimeoutMs: 2_000, retryDelaysMs: [1_000, 2_000, 5_000, 10_000, 30_000], giveUpAfterMs: 15 * 60_000 } as const;
 
 /** Runs `run` with lock_timeout set on `client`, again after a pause each time a statement's lock wait times out. */
 async function withLockRetries(client: pg.ClientBase, opts: LockRetryOptions & { log?: MigrationLog }, run: () => Promise<void>): Promise<void> {

@@ -35,6 +35,11 @@ export interface CheckedChain extends ChainVerification {
   breaks: ChainBreak[];
 }
 
+/** The words for a gap in a chain, from entry `first` to entry `last`: verifyChains and the export checker alike. */
+export function missingEntries(first: number, last: number): string {
+  return first === last ? `entry ${first} is missing` : `entries ${first} to ${last} are missing`;
+}
+
 /** How many bad entries of one chain an answer names one by one; the rest are counted. */
 export const MAX_NAMED_BREAKS = 100;
 
@@ -312,7 +317,7 @@ export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Ma
       }
       const expected = prevSeq + 1;
       if (e.seq > expected) {
-        const which = e.seq - 1 === expected ? `entry ${expected} is missing` : `entries ${expected} to ${e.seq - 1} are missing`;
+        const which = missingEntries(expected, e.seq - 1);
         broke(expected, prevSeq === 0 ? `${which}: the chain starts at entry ${e.seq}` : `${which}: the chain holds entries ${prevSeq} and ${e.seq} but nothing between`);
       }
       if (!validTime(row.at)) broke(e.seq, `entry ${e.seq} has no valid time (at ${e.at})`);

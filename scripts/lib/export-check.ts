@@ -1,7 +1,7 @@
 // Verifies audit chains from an NDJSON export alone, without the database: what an auditor or a court's expert runs on
 // the file they were given (npm run audit:verify-export). The same hash rule as db/queries/audit.ts (hashEntry), and
 // every link checked; entries may come in any order (a time-range export lists by time, a `since` export by writing).
-import { GENESIS_HASH, hashEntry } from '../../db/queries/audit';
+import { GENESIS_HASH, hashEntry, missingEntries, type ChainBreak } from '../../db/queries/audit';
 import { z } from '../../domain/schemas';
 import type { AuditEntry, ChainHead } from '../../domain/types';
 
@@ -31,12 +31,6 @@ function written(line: Record<string, unknown>): string {
   return JSON.stringify({ caseId, seq, at, actor, action, data, prevHash, hash, ...('recordedAt' in line ? { recordedAt: line.recordedAt } : {}) });
 }
 
-/** One bad entry of a chain: its seq (of missing entries, the first missing), and what is wrong, in words. */
-interface ChainProblem {
-  seq: number;
-  detail: string;
-}
-
 interface Chain {
   /** Entries not yet linked (ahead of the next expected seq), each with the hash its content gives. */
   pending: Map<number, AuditEntry & { computed: string }>;
@@ -49,7 +43,7 @@ interface Chain {
   /** Where the export's part of this chain starts, when it does not hold entry 1 (a time range): that link is not checked. */
   startsAt: number | null;
   /** Every bad entry found, in seq order (a lost start first). */
-  problems: ChainProblem[];
+  problems: ChainBreak[];
 }
 
 export interface ExportReport {
@@ -66,7 +60,7 @@ export interface ExportReport {
    * Every bad entry, chain by chain in seq order, each chain's first being its `broken` one: past the first, each entry
    * is still checked on its own, so that one changed after an older break is named too.
    */
-  badEntries: ({ caseId: string } & ChainProblem)[];
+  badEntries: ({ caseId: string } & ChainBreak)[];
   /** Chains whose part in the export starts after entry 1, by where it starts. */
   partial: { caseId: string; startsAt: number }[];
   heads: { checked: number; notInExport: number; problems: { caseId: string; seq: number; detail: string }[] };
@@ -183,8 +177,7 @@ export class ExportChecker {
           // A lost start is the chain's first departure: it comes before any found in the part the export holds.
           if (opts.complete) chain.problems.unshift({ seq: 1, detail: `entries 1 to ${seq - 1} are missing: the export holds the chain only from entry ${seq}` });
         } else {
-          const which = seq - 1 === chain.next ? `entry ${chain.next} is missing` : `entries ${chain.next} to ${seq - 1} are missing`;
-          chain.problems.push({ seq: chain.next, detail: `${which}: the export holds entries ${chain.next - 1} and ${seq} but nothing between` });
+          chain.problems.push({ seq: chain.next, detail: `${missingEntries(chain.next, seq - 1)}: the export holds entries ${chain.next - 1} and ${seq} but nothing between` });
         }
         chain.next = seq;
         chain.prevHash = chain.pending.get(seq)!.prevHash;

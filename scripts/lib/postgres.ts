@@ -88,7 +88,7 @@ async function initialisePrivately(server: EmbeddedPostgres, dataDir: string): P
 }
 
 /** Where the embedded PostgreSQL of data dir `dataDir` keeps its files. */
-export const postgresDirOf = (dataDir: string): string => path.resolve(dataDir, 'postgres');
+const postgresDirOf = (dataDir: string): string => path.resolve(dataDir, 'postgres');
 
 /** A postmaster left running on `dataDir` by a start that was killed outright: what stopLeftoverServers needs. */
 export function leftoverPostgres(dataDir: string): LeftoverSpec {

@@ -60,7 +60,7 @@ export async function waitForTemporal(address: string, namespace: string, timeou
  * Whether the process listening on TCP `port` is `child` or one of its descendants (a wrapper script's server), from
  * /proc: false when it is another one, undefined where /proc does not tell (not Linux, or no such listener found).
  */
-export function listenerIsOurs(child: ChildProcess, port: number): boolean | undefined {
+function listenerIsOurs(child: ChildProcess, port: number): boolean | undefined {
   if (!child.pid) return undefined;
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
   const inodes = new Set<string>();

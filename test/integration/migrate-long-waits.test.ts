@@ -49,6 +49,21 @@ async function migrateWhile(holder: pgTypes.Client, sql: string): Promise<{ outc
   return { outcome, tookMs };
 }
 
+/**
+ * Runs `fn` while another session's transaction holds an ACCESS SHARE lock on `partners` (as a notice being sent holds
+ * while it reads the partner's secrets), which 0019's ALTER TABLE waits for; `fn` commits it when the lock should go.
+ */
+async function whilePartnersLocked(fn: (holder: pgTypes.Client) => Promise<void>): Promise<void> {
+  const holder = await db.admin();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE partners IN ACCESS SHARE MODE');
+    await fn(holder);
+  } finally {
+    await holder.end();
+  }
+}
+
 /** migrateWhile, then: it migrated, only after waiting past the pools' query timeout, and nothing is left pending. */
 async function expectMigratedAfterWaiting(holder: pgTypes.Client, sql: string): Promise<void> {
   const { outcome, tookMs } = await migrateWhile(holder, sql);
@@ -78,23 +93,13 @@ describe('migrations at start under concurrent starts', () => {
     // partner's secrets) makes 0019's ALTER TABLE wait: as long as a slow statement (an index on a big table) would run.
     // The time it took shows the wait happened; a newer last pair of migrations that waits for nothing here fails that
     // check, and needs its own lock.
-    const writer = await db.admin();
-    try {
-      await writer.query('BEGIN');
-      await writer.query('LOCK TABLE partners IN ACCESS SHARE MODE');
-      await expectMigratedAfterWaiting(writer, 'COMMIT');
-    } finally {
-      await writer.end();
-    }
+    await whilePartnersLocked((writer) => expectMigratedAfterWaiting(writer, 'COMMIT'));
   }, 20_000);
 
   it("does not hold up the app's queries while a migration statement waits for a table's lock: it gives up the wait, rolls back and tries again", async () => {
     await db.forgetLastMigrations(2);
-    const holder = await db.admin();
     const warnings: object[] = [];
-    try {
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE partners IN ACCESS SHARE MODE');
+    await whilePartnersLocked(async (holder) => {
       const migrating = migrateFor(db.ownerUrl, db.pool, {
         lockTimeoutMs: 300,
         retryDelaysMs: [100],
@@ -117,17 +122,12 @@ describe('migrations at start under concurrent starts', () => {
       await holder.query('COMMIT');
       await migrating;
       expect(await pendingMigrations(db.pool)).toBe(0);
-    } finally {
-      await holder.end();
-    }
+    });
   }, 20_000);
 
   it('fails the start with a clear error, applying nothing, when the lock stays held past the time it keeps trying for', async () => {
     await db.forgetLastMigrations(2);
-    const holder = await db.admin();
-    try {
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE partners IN ACCESS SHARE MODE');
+    await whilePartnersLocked(async (holder) => {
       await expect(migrateFor(db.ownerUrl, db.pool, { lockTimeoutMs: 200, retryDelaysMs: [100, 200], giveUpAfterMs: 1_000 })).rejects.toThrow(
         /^migration gave up after \d+ attempts in \d+ s: each time a table it alters stayed locked for over 200 ms by another transaction/,
       );
@@ -135,8 +135,6 @@ describe('migrations at start under concurrent starts', () => {
       await holder.query('COMMIT');
       await migrateFor(db.ownerUrl, db.pool);
       expect(await pendingMigrations(db.pool)).toBe(0);
-    } finally {
-      await holder.end();
-    }
+    });
   }, 20_000);
 });

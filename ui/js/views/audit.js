@@ -131,19 +131,40 @@ function recordedCell(r) {
   ];
 }
 
+/**
+ * A button that loads a part of the page into `body` when pressed, one load at a time: `what` is said while it loads
+ * ("Loading the history"), and a failure takes the part's place in the same words (then `onFailure` runs).
+ */
+function loadButton(text, what, body, load, onFailure = () => {}) {
+  const button = h('button', { type: 'button', class: 'secondary' }, text);
+  let busy = false;
+  button.addEventListener('click', async () => {
+    if (busy) return;
+    busy = true;
+    fill(body, loading(what));
+    try {
+      await load();
+    } catch (err) {
+      fill(body, errorBox(err, what));
+      onFailure();
+    } finally {
+      busy = false;
+    }
+  });
+  return button;
+}
+
 /** The Temporal event history of the case's workflow run(s), loaded on demand (it can be large), with the JSON to save. */
 function historySection(id) {
   const body = h('div', { class: 'history-body' });
-  const load = h('button', { type: 'button', class: 'secondary' }, 'Load history');
   let json = null;
   const download = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Download history JSON');
   download.addEventListener('click', () => saveBlob(new Blob([json], { type: 'application/json' }), `takedown-history-${id}.json`));
-  let busy = false;
-  load.addEventListener('click', async () => {
-    if (busy) return;
-    busy = true;
-    fill(body, loading('Loading the history'));
-    try {
+  const load = loadButton(
+    'Load history',
+    'Loading the history',
+    body,
+    async () => {
       json = await (await request(`/v1/cases/${encodeURIComponent(id)}/history`)).text();
       const history = JSON.parse(json);
       const archived = history.source === 'archive';
@@ -180,13 +201,9 @@ function historySection(id) {
         ),
       );
       download.hidden = false;
-    } catch (err) {
-      fill(body, errorBox(err, 'Loading the history'));
-      download.hidden = true;
-    } finally {
-      busy = false;
-    }
-  });
+    },
+    () => (download.hidden = true),
+  );
   return section(
     'history-h',
     'Workflow history',
@@ -344,8 +361,6 @@ function headsSection() {
  */
 function documentsSection(id) {
   const body = h('div', { class: 'documents-body' });
-  const load = h('button', { type: 'button', class: 'secondary' }, 'Load documents');
-  let busy = false;
   const open = async (doc, cell, button) => {
     button.disabled = true;
     fill(cell, loading('Loading the document'));
@@ -369,48 +384,39 @@ function documentsSection(id) {
       button.disabled = false;
     }
   };
-  load.addEventListener('click', async () => {
-    if (busy) return;
-    busy = true;
-    fill(body, loading('Loading the documents'));
-    try {
-      const { items } = await getJson(`/v1/cases/${encodeURIComponent(id)}/documents`);
-      if (items.length === 0) {
-        fill(body, h('p', { role: 'status' }, 'No documents: no partner has been sent a notice for this case.'));
-        return;
-      }
-      const rows = items.map((doc) => {
-        const cell = h('td', { colspan: '5', class: 'document-detail' });
-        const button = h('button', { type: 'button', class: 'secondary' }, `Show ${doc.type.replaceAll('_', ' ')}`, h('span', { class: 'visually-hidden' }, ` ${doc.id}`));
-        button.addEventListener('click', () => void open(doc, cell, button));
-        return [
-          h(
-            'tr',
-            { 'data-document-id': doc.id },
-            h('th', { scope: 'row' }, h('code', {}, doc.id)),
-            h('td', {}, doc.type.replaceAll('_', ' ')),
-            h('td', {}, h('time', { datetime: doc.createdAt }, formatTime(doc.createdAt))),
-            h('td', {}, h('code', { class: 'hash' }, doc.sha256)),
-            h('td', {}, button),
-          ),
-          h('tr', { class: 'document-row' }, cell),
-        ];
-      });
-      fill(
-        body,
-        h(
-          'table',
-          { class: 'audit documents' },
-          h('caption', { class: 'visually-hidden' }, 'Documents sent to partners, oldest first'),
-          h('thead', {}, h('tr', {}, ['Document', 'Type', 'Made', 'SHA-256 stored', ''].map((t) => h('th', { scope: 'col' }, t)))),
-          h('tbody', {}, rows.flat()),
-        ),
-      );
-    } catch (err) {
-      fill(body, errorBox(err, 'Loading the documents'));
-    } finally {
-      busy = false;
+  const load = loadButton('Load documents', 'Loading the documents', body, async () => {
+    const { items } = await getJson(`/v1/cases/${encodeURIComponent(id)}/documents`);
+    if (items.length === 0) {
+      fill(body, h('p', { role: 'status' }, 'No documents: no partner has been sent a notice for this case.'));
+      return;
     }
+    const rows = items.map((doc) => {
+      const cell = h('td', { colspan: '5', class: 'document-detail' });
+      const button = h('button', { type: 'button', class: 'secondary' }, `Show ${doc.type.replaceAll('_', ' ')}`, h('span', { class: 'visually-hidden' }, ` ${doc.id}`));
+      button.addEventListener('click', () => void open(doc, cell, button));
+      return [
+        h(
+          'tr',
+          { 'data-document-id': doc.id },
+          h('th', { scope: 'row' }, h('code', {}, doc.id)),
+          h('td', {}, doc.type.replaceAll('_', ' ')),
+          h('td', {}, h('time', { datetime: doc.createdAt }, formatTime(doc.createdAt))),
+          h('td', {}, h('code', { class: 'hash' }, doc.sha256)),
+          h('td', {}, button),
+        ),
+        h('tr', { class: 'document-row' }, cell),
+      ];
+    });
+    fill(
+      body,
+      h(
+        'table',
+        { class: 'audit documents' },
+        h('caption', { class: 'visually-hidden' }, 'Documents sent to partners, oldest first'),
+        h('thead', {}, h('tr', {}, ['Document', 'Type', 'Made', 'SHA-256 stored', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h('tbody', {}, rows.flat()),
+      ),
+    );
   });
   return section(
     'documents-h',
