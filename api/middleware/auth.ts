@@ -1,6 +1,6 @@
 // Bearer-token authentication (admin token or a principal's hashed token) and role checks; the actor it yields is what the workflow records.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type pg from 'pg';
 import { prepared } from '../../db/client';
 import { ProblemError } from '../../domain/errors';
@@ -40,29 +40,41 @@ function bearer(header: string | undefined): string | null {
   return m ? m[1] : null;
 }
 
+/** `authenticate`'s handler, and the same check from memory alone, for when a lookup is not allowed. */
+export type Authenticating = RequestHandler & {
+  /**
+   * Sets `req.actor` when the token is the admin's or a principal's that the cache holds, and says whether it did: no
+   * PostgreSQL lookup. For an address past its failed authentications (limitFailedAuthentication).
+   */
+  knownWithoutLookup(req: Request): boolean;
+};
+
 /**
  * The caller's principal by token hash: from `principals` (api/principal-cache.ts) while it listens for changes, else one
  * indexed query. Either way a revoked token stops working at once.
  */
-export function authenticate(opts: { pool: pg.Pool; adminToken: string; principals?: PrincipalCache }): RequestHandler {
+export function authenticate(opts: { pool: pg.Pool; adminToken: string; principals?: PrincipalCache }): Authenticating {
   // The admin token's digest once, and the caller's once per request: it serves both the admin check and the lookup.
   // Comparing digests in constant time: equal lengths, so timingSafeEqual never throws or leaks the token's length.
   const adminDigest = opts.adminToken ? sha256(opts.adminToken) : undefined;
-  return async (req, _res, next) => {
+  /** The token's principal without a lookup: 'admin', a cached principal, undefined when a lookup would tell, null for no token. */
+  const fromMemory = (req: Request): { token: string; hash: string; known: Actor | undefined } | null => {
     const token = bearer(req.headers.authorization);
-    if (!token) throw new ProblemError('unauthorized', 'send Authorization: Bearer <token>');
+    if (!token) return null;
     const digest = sha256(token);
-    if (adminDigest && timingSafeEqual(digest, adminDigest)) {
-      req.actor = { ...ADMIN_ACTOR, roles: [...ADMIN_ACTOR.roles] };
-      return next();
-    }
-    if (!TOKEN_RE.test(token) || token.length > 200) throw new ProblemError('unauthorized', 'unknown or revoked token');
+    if (adminDigest && timingSafeEqual(digest, adminDigest)) return { token, hash: '', known: ADMIN_ACTOR };
     const hash = digest.toString('hex');
-    const known = opts.principals?.get(hash);
-    if (known) {
-      req.actor = { ...known, roles: [...known.roles] };
+    return { token, hash, known: TOKEN_RE.test(token) && token.length <= 200 ? opts.principals?.get(hash) : undefined };
+  };
+  const handler = async (req: Request, _res: Response, next: NextFunction) => {
+    const found = fromMemory(req);
+    if (!found) throw new ProblemError('unauthorized', 'send Authorization: Bearer <token>');
+    if (found.known) {
+      req.actor = { ...found.known, roles: [...found.known.roles] };
       return next();
     }
+    const { token, hash } = found;
+    if (!TOKEN_RE.test(token) || token.length > 200) throw new ProblemError('unauthorized', 'unknown or revoked token');
     const stamp = opts.principals?.stamp ?? 0;
     const { rows } = await opts.pool.query<{ id: string; org: string; roles: Role[] }>(
       prepared('SELECT id, org, roles FROM principals WHERE token_hash = $1 AND revoked_at IS NULL', [hash]),
@@ -72,6 +84,13 @@ export function authenticate(opts: { pool: pg.Pool; adminToken: string; principa
     opts.principals?.remember(hash, Object.freeze({ ...req.actor, roles: Object.freeze([...req.actor.roles]) }) as Actor, stamp);
     next();
   };
+  return Object.assign(handler, {
+    knownWithoutLookup(req: Request): boolean {
+      const known = fromMemory(req)?.known;
+      if (known) req.actor = { ...known, roles: [...known.roles] };
+      return known !== undefined;
+    },
+  });
 }
 
 export function actorOf(req: Express.Request): Actor {

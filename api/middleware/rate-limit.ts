@@ -2,7 +2,7 @@
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, MemoryStore, rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import { ProblemError } from '../../domain/errors';
-import { actorOf } from './auth';
+import { actorOf, type Authenticating } from './auth';
 
 /**
  * A fixed one-minute window per principal (after authentication, so the key is the principal's id, never an address).
@@ -42,21 +42,26 @@ function retryAfterSeconds(reset: Date | undefined): number {
  * costs a PostgreSQL lookup, and the per-principal limit (which needs a principal) never sees them.
  *
  * Only 401s count, each when `authenticate` refuses the token (whether or not the client waits for the answer); an
- * address that has had `perMinute` of them in the window gets a 429 problem with `Retry-After` for every request until
- * the window ends, before any lookup, good tokens included (it cannot tell them apart without the lookup). Requests
+ * address that has had `perMinute` of them in the window gets a 429 problem with `Retry-After` until the window ends for
+ * every request whose token would need a lookup. A token known without one (the admin's, or a principal's that this
+ * process's cache holds) still passes: a client sharing the address (behind one NAT or proxy) with another that sends bad
+ * tokens, or the one whose own bad tokens locked it out, keeps working with a token in use, and PostgreSQL is still
+ * asked nothing. (That a known token passes where an unknown one gets 429 tells nothing a guess could use: tokens carry
+ * 256 random bits.) Requests
  * never count by arriving: a burst of good tokens that all miss the principal cache at once is never refused. A burst of
  * bad tokens sent at once is looked up before the first of its refusals is counted, so at most one such burst passes the
  * limit. The address is Express's `req.ip` (an IPv6 client by its /56), which behind a reverse proxy is the proxy's
  * unless Express's `trust proxy` is set: all clients behind it then share one budget. No RateLimit headers: those
  * describe the per-principal limit. Counters live in this process, as the per-principal ones do.
  */
-export function limitFailedAuthentication(perMinute: number, authenticateHandler: RequestHandler): RequestHandler {
+export function limitFailedAuthentication(perMinute: number, authenticateHandler: Authenticating): RequestHandler {
   const store = new MemoryStore();
   store.init({ windowMs: 60_000 } as Parameters<MemoryStore['init']>[0]);
   return async (req, res, next) => {
     const key = ipKeyGenerator(req.ip ?? '');
     const seen = await store.get(key);
     if (seen && seen.totalHits >= perMinute) {
+      if (authenticateHandler.knownWithoutLookup(req)) return next();
       const seconds = retryAfterSeconds(seen.resetTime);
       res.setHeader('Retry-After', String(seconds));
       throw new ProblemError('rate_limited', `more than ${perMinute} failed authentications in a minute from this address; retry in ${seconds} s`);
