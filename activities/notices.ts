@@ -357,11 +357,14 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     return deliveredMeanwhile(row) ?? { delivered: false, reason: 'no_webhook' };
   }
 
+  // Where the attempt went, for the audit chain: the partner's webhook can change between attempts (PUT /v1/partners).
+  // Its origin, and the SHA-256 of the whole URL rather than its path and query, which may carry a credential.
+  const to = webhookDestination(n.webhook_url);
   const fail = async (detail: { status: number | null; reason: string; message: string }): Promise<SendNoticeResult> => {
     const row = await recordOutcome(deps, n, attempt, { state: 'failed', status: detail.status, error: detail.message.slice(0, 1000), delivered: false }, {
       key: `notice:${noticeId}:${attempt}:failed`,
       action: 'notice.failed',
-      data: { ...base, attempt, status: detail.status, reason: detail.reason },
+      data: { ...base, attempt, status: detail.status, reason: detail.reason, to },
     });
     // Another attempt delivered it while this one was out (a partner may refuse the repeat of a notice it has): the
     // notice stands delivered, and the case lead is not asked about a refusal.
@@ -415,7 +418,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     const row = await recordOutcome(deps, n, attempt, { state: 'retrying', status: null, error: `${e.kind}: ${e.message}`.slice(0, 1000), delivered: false }, {
       key: `notice:${noticeId}:${attempt}:retry`,
       action: 'notice.attempt',
-      data: { ...base, outcome: 'retry', error: e.kind, attempt },
+      data: { ...base, outcome: 'retry', error: e.kind, attempt, to },
     });
     const delivered = deliveredMeanwhile(row);
     if (delivered) return delivered;
@@ -428,7 +431,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     await recordOutcome(deps, n, attempt, { state: 'delivered', status, error: null, delivered: true }, {
       key: `notice:${noticeId}:sent`,
       action: 'notice.sent',
-      data: { ...base, status, attempt },
+      data: { ...base, status, attempt, to },
     });
     return { delivered: true, status };
   }
@@ -436,13 +439,24 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     const row = await recordOutcome(deps, n, attempt, { state: 'retrying', status, error: clip(answer, 1000) || null, delivered: false }, {
       key: `notice:${noticeId}:${attempt}:retry`,
       action: 'notice.attempt',
-      data: { ...base, outcome: 'retry', status, attempt },
+      data: { ...base, outcome: 'retry', status, attempt, to },
     });
     const delivered = deliveredMeanwhile(row);
     if (delivered) return delivered;
     throw new Error(`notice ${noticeId} to ${n.org} not delivered: HTTP ${status}`);
   }
   return fail({ status, reason: 'rejected', message: `HTTP ${status}${answer ? `: ${clip(answer, 200)}` : ''}` });
+}
+
+/** A webhook URL as the audit chain names it: its origin (null when it does not parse) and the SHA-256 of the whole. */
+export function webhookDestination(url: string): { origin: string | null; urlSha256: string } {
+  let origin: string | null = null;
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    // Refused by the delivery itself (invalid_url); still named by its hash.
+  }
+  return { origin, urlSha256: createHash('sha256').update(url, 'utf8').digest('hex') };
 }
 
 /** A short key for a set of ids (sorted): the first 16 hex digits of the SHA-256 of their list. */

@@ -1,5 +1,5 @@
 // Notices end to end against a real partner endpoint (node:http) that verifies Standard Webhooks signatures, on a real PostgreSQL.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
@@ -259,6 +259,10 @@ describe('sendNotice', () => {
     const audit = await listAudit(db.pool, caseId);
     expect(audit.map((e) => e.action)).toEqual(['document.rendered', 'notice.sent']);
     expect(audit[1].data).toMatchObject({ noticeId, type: 'hosting_notice', org: p.org, status: 202, attempt: 1, documentHash: result.documentHash });
+    // Where it went: the webhook's origin, and the whole URL (path and query may carry a credential) by its hash only.
+    const url = `${base}/hooks/${p.org}`;
+    expect(audit[1].data.to).toEqual({ origin: new URL(base).origin, urlSha256: createHash('sha256').update(url).digest('hex') });
+    expect(JSON.stringify(audit[1].data)).not.toContain('/hooks/');
     const row = (await db.pool.query('SELECT state, attempts, last_status, delivered_at FROM notices WHERE id = $1', [noticeId])).rows[0];
     expect(row).toMatchObject({ state: 'delivered', attempts: 1, last_status: 202 });
     expect(row.delivered_at).toBeInstanceOf(Date);
