@@ -3,6 +3,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig, toolsDirFor } from '../../scripts/config';
@@ -19,8 +21,9 @@ describe('configuration', () => {
     const dir = path.join(tmpdir(), 'takedown-tools');
     expect(toolsDirFor(repo, { TAKEDOWN_TOOLS_DIR: dir })).toBe(dir);
     expect(toolsDirFor(repo, { TAKEDOWN_TOOLS_DIR: dir })).toBe(loadConfig({ TAKEDOWN_TOOLS_DIR: dir }).toolsDir);
-    // Unset, npm start looks in the repository's .tools too, from any working directory.
-    const elsewhere = spawnSync(process.execPath, ['--import', 'tsx', '-e', `import('${path.join(ROOT, 'scripts', 'config.ts')}').then((m) => process.stdout.write(m.loadConfig({}).toolsDir))`], {
+    // Unset, npm start looks in the repository's .tools too, from any working directory. (tsx by its resolved path:
+    // from a working directory outside the repository the bare name 'tsx' resolves to no package.)
+    const elsewhere = spawnSync(process.execPath, ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href, '-e', `import('${path.join(ROOT, 'scripts', 'config.ts')}').then((m) => process.stdout.write(m.loadConfig({}).toolsDir))`], {
       cwd: tmpdir(),
       encoding: 'utf8',
       env: { ...process.env, TAKEDOWN_TOOLS_DIR: '' },
