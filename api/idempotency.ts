@@ -9,15 +9,31 @@ export const IDEMPOTENCY_LOCK_MS = 15_000;
 
 const KEY_RE = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
 
-/** The header as the draft writes it (a structured-field string, `"abc"`) or bare; undefined when absent. */
+function malformedKey(): ProblemError {
+  return new ProblemError('validation', 'Idempotency-Key must be 1 to 255 printable ASCII characters', { 'Idempotency-Key': 'must be 1 to 255 printable ASCII characters' });
+}
+
+/**
+ * The header as the draft writes it (a structured-field string, `"abc"`) or bare; undefined when absent. Callers pass
+ * `req.headersDistinct`: Node joins repeated lines with ", " in `req.headers`, so `a` and `b` would become the key
+ * "a, b". The draft's header is a single string, and one sent more than once is refused like a malformed one.
+ */
 export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
+  if (Array.isArray(header) && header.length !== 1) throw malformedKey();
   const raw = Array.isArray(header) ? header[0] : header;
   const key = /^"(.*)"$/.test(raw) ? raw.slice(1, -1) : raw;
-  if (!KEY_RE.test(key) || key.trimEnd() !== key) {
-    throw new ProblemError('validation', 'Idempotency-Key must be 1 to 255 printable ASCII characters', { 'Idempotency-Key': 'must be 1 to 255 printable ASCII characters' });
-  }
+  if (!KEY_RE.test(key) || key.trimEnd() !== key) throw malformedKey();
   return key;
+}
+
+/** The key of a valid header; undefined when it is absent or malformed, for a route that must refuse other things first. */
+export function validIdempotencyKey(header: string | string[] | undefined): string | undefined {
+  try {
+    return idempotencyKeyOf(header);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The 422 for a key that an earlier request with another body (or, for updates, another result) already used. */

@@ -108,7 +108,7 @@ export function assertStorable(value: unknown, where: string, opts: InputCheckOp
   throw new ProblemError('validation', `${where} holds a NUL character or an unpaired surrogate`, { [fault.path]: 'must not contain NUL characters or unpaired surrogates' });
 }
 
-/** Set on a request whose body was read and had no bytes (body-parser then hands on `{}`). */
+/** Set on a request whose body was read and had no text: no bytes, or only a byte order mark (body-parser then hands on `{}`). */
 const EMPTY_BODY = Symbol('takedown.emptyBody');
 
 /**
@@ -163,6 +163,22 @@ function validText(buf: Buffer, encoding: string): boolean | null {
   return valid(buf, true) || valid(buf, false);
 }
 
+/** The byte order marks of each charset body-parser reads, as hex: its decoder drops a leading U+FEFF in every one. */
+const BYTE_ORDER_MARKS: Record<string, string[]> = {
+  'utf-8': ['efbbbf'],
+  'utf-16': ['fffe', 'feff'],
+  'utf-16le': ['fffe'],
+  'utf-16be': ['feff'],
+  'utf-32': ['fffe0000', '0000feff'],
+  'utf-32le': ['fffe0000'],
+  'utf-32be': ['0000feff'],
+};
+
+/** A body that is a byte order mark and nothing else decodes to an empty text, which the parser would make `{}`. */
+function onlyByteOrderMark(buf: Buffer, charset: string): boolean {
+  return buf.length <= 4 && (BYTE_ORDER_MARKS[charset]?.includes(buf.toString('hex')) ?? false);
+}
+
 /**
  * body-parser's verify hook, on the raw (inflated) bytes: a body must be valid text in its charset (UTF-8 unless it
  * declares UTF-16 or UTF-32), or the decoder would replace the bad bytes with U+FFFD and the altered text would be
@@ -170,8 +186,8 @@ function validText(buf: Buffer, encoding: string): boolean | null {
  * its own status, which body-parser keeps (it would otherwise answer 403).
  */
 export function verifyBodyText(req: unknown, _res: unknown, buf: Buffer, encoding: string | null): void {
-  if (buf.length === 0 && req) (req as Record<symbol, boolean>)[EMPTY_BODY] = true;
   const charset = (encoding ?? 'utf-8').toLowerCase();
+  if ((buf.length === 0 || onlyByteOrderMark(buf, charset)) && req) (req as Record<symbol, boolean>)[EMPTY_BODY] = true;
   const valid = validText(buf, charset);
   if (valid === null) throw Object.assign(new Error(`unsupported charset "${charset}"`), { status: 400, statusCode: 400, expose: true, type: 'charset.unsupported' });
   if (valid) return;

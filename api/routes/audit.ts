@@ -165,8 +165,11 @@ export function auditRouter(deps: ApiDeps): Router {
       res.on('close', () => {
         closed = true;
       });
+      // HEAD gets GET's status and headers, which the first batch settled; the rest is not read, since res.write drops a
+      // HEAD's body without ever pushing back and the whole export would be paged through for nothing.
+      const head = req.method === 'HEAD';
       try {
-        while (!next.done && !closed) {
+        while (!head && !next.done && !closed) {
           if (!res.write(`${JSON.stringify(next.value)}\n`)) {
             // Backpressure: wait for the client to drain (or go away) before reading more rows.
             await drainedOrClosed(res);

@@ -132,7 +132,7 @@ export function casesRouter(deps: ApiDeps): Router {
   r.route('/cases')
     .post(requireRoles('case_lead'), async (req, res) => {
       const actor = actorOf(req);
-      const key = idempotencyKeyOf(req.headers['idempotency-key']);
+      const key = idempotencyKeyOf(req.headersDistinct['idempotency-key']);
       const input = parseOr422(CaseInputSchema, bodyOf(req)) as CaseInput;
       if (!key) {
         const view = await startCase(deps, actor, newCaseId(), input);
@@ -211,7 +211,7 @@ export function casesRouter(deps: ApiDeps): Router {
       const actor = actorOf(req);
       const row = await caseForAction(deps, actor, req.params.id, ['case_lead', 'le_supervisor']);
       const body = parseOr422(WithdrawSchema, bodyOf(req));
-      const key = idempotencyKeyOf(req.headers['idempotency-key']);
+      const key = idempotencyKeyOf(req.headersDistinct['idempotency-key']);
       const view = await withTemporalDeadline(deps.temporal, () =>
         deps.temporal.workflow
           .getHandle(caseWorkflowId(row.id))
@@ -235,7 +235,7 @@ export function casesRouter(deps: ApiDeps): Router {
       const actor = actorOf(req);
       const row = await caseForAction(deps, actor, req.params.id, ['case_lead']);
       const body = parseOr422(AddEvidenceSchema, bodyOf(req));
-      const key = idempotencyKeyOf(req.headers['idempotency-key']);
+      const key = idempotencyKeyOf(req.headersDistinct['idempotency-key']);
       const view = await withTemporalDeadline(deps.temporal, () =>
         deps.temporal.workflow
           .getHandle(caseWorkflowId(row.id))

@@ -1,8 +1,11 @@
 // Operations: /healthz (short timeouts on both dependencies), /metrics (Prometheus), /openapi.json.
+import { finished } from 'node:stream';
 import express, { Router, type RequestHandler } from 'express';
+import { ProblemError } from '../../domain/errors';
 import { renderMetrics } from '../../telemetry/metrics';
 import type { ApiDeps } from '../app';
 import { requireRoles } from '../middleware/auth';
+import { BODY_LIMIT_BYTES } from '../middleware/body';
 import { methodNotAllowed } from '../middleware/problem';
 import { buildOpenApiDocument } from '../openapi';
 
@@ -28,6 +31,32 @@ async function check(deps: OpsDeps, dependency: 'db' | 'temporal', fn: () => Pro
 }
 
 /**
+ * Reads a body and drops it as sent, never inflated: the bytes are thrown away, and anyone may send a 1 KB gzip body
+ * that inflates to 1 MiB. body-parser without inflating refuses a compressed body unread (a 415, which problem.ts would
+ * word as an unsupported Content-Encoding even for gzip), so such a body is drained here instead and the route answers
+ * as for any other body: 404 for an unknown path, 200 for /healthz, and 413 past 1 MiB sent.
+ */
+function dropBody(): RequestHandler {
+  const read = express.raw({ type: () => true, limit: BODY_LIMIT_BYTES, inflate: false });
+  return (req, res, next) => {
+    read(req, res, (err?: unknown) => {
+      if ((err as { type?: unknown } | undefined)?.type !== 'encoding.unsupported') {
+        next(err);
+        return;
+      }
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      finished(req, (failed) => {
+        if (failed) next(new ProblemError('bad_request', 'the request was aborted'));
+        else next(bytes > BODY_LIMIT_BYTES ? new ProblemError('payload_too_large', 'the body is larger than 1 MiB') : undefined);
+      });
+    });
+  };
+}
+
+/**
  * What the operations endpoints need; a standalone worker has these too (see createOpsApp). `metricsPublic`: /metrics
  * without a token (TAKEDOWN_METRICS_PUBLIC, off by default); otherwise it takes an admin or auditor token.
  */
@@ -40,7 +69,7 @@ export function healthRouter(deps: OpsDeps, authenticating: RequestHandler): Rou
   // These routes take no body, but one sent anyway is read (and dropped) before the answer: a connection closed with an
   // unread body makes TCP reset it, and the client can lose the end of the answer (a long /metrics page, say). Past 1 MiB
   // it is the 413 every route gives. Unknown paths pass through here too, so their 404s are answered the same way.
-  r.use(express.raw({ type: () => true, limit: '1mb' }));
+  r.use(dropBody());
 
   r.route('/healthz')
     .get(async (_req, res) => {

@@ -12,7 +12,7 @@ import { completeTaskUpdate } from '../../workflows/messages';
 import type { ApiDeps } from '../app';
 import { decodeCursor, decodeDueCursor, encodeCursor, encodeDueCursor } from '../cursor';
 import { DEFAULT_INBOX_CACHE_MB, InboxCache, noneMatchHits } from '../inbox-cache';
-import { idempotencyKeyOf, keyReusedWithAnotherBody, updateIdFor } from '../idempotency';
+import { idempotencyKeyOf, keyReusedWithAnotherBody, updateIdFor, validIdempotencyKey } from '../idempotency';
 import { TASK_ID_RE } from '../ids';
 import { actorOf } from '../middleware/auth';
 import { bodyOf } from '../middleware/body';
@@ -92,17 +92,19 @@ export function tasksRouter(deps: ApiDeps): Router {
   r.route('/tasks/:id/complete')
     .post(async (req, res) => {
       const actor = actorOf(req);
-      const key = idempotencyKeyOf(req.headers['idempotency-key']);
+      const keyHeader = req.headersDistinct['idempotency-key'];
       const found = await loadTaskWithFacts(deps, req.params.id);
       if (!found) throw new ProblemError('not_found', 'no such task');
       const { row, facts } = found;
       const task = taskFromRow(row);
       // Early answers from the projection; a retry carrying the same Idempotency-Key goes to the workflow even when the
       // projection already shows the task done, because Temporal answers a repeated update id with the first result.
-      const retryOfDone = key !== undefined && task.status !== 'open' && mayActOn(actor, task);
+      const retryOfDone = validIdempotencyKey(keyHeader) !== undefined && task.status !== 'open' && mayActOn(actor, task);
       // Who may complete the task is settled before the body is read: a caller without the right gets 403 (or 409 for a
       // task no longer open), never the body's validation errors.
       if (!retryOfDone) refuseOn(checkActor(task, actor, { taskId: task.id }, facts), task);
+      // A malformed key is a 422 too, so it comes after the 404, 409 and 403 (the contract's order), before the body's.
+      const key = idempotencyKeyOf(keyHeader);
       const body = parseOr422(CompleteTaskSchema, bodyOf(req));
       const completion = { taskId: task.id, outcome: body.outcome, data: completionDataInUtc(body.data), ...(body.comment !== undefined ? { comment: body.comment } : {}) };
       if (!retryOfDone) refuseOn(checkOutcome(task, completion), task);

@@ -1,7 +1,8 @@
 // The API's edges without workflows: auth and revocation, principals, partners, problem+json errors, body limits, health, OpenAPI, metrics.
 import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startApi, type ApiHarness } from '../support/api-harness';
 import { caseBody } from '../support/api-fixtures';
 import { appendAudit } from '../../db/queries/audit';
@@ -272,6 +273,32 @@ describe('errors', () => {
     expect((await api.request('DELETE', `/v1/principals/${lead.id}`, { ...asAdmin, headers: { 'Content-Length': '0' } })).status).toBe(204);
   });
 
+  it('answers 400 for a body that is only a byte order mark, as for an empty one (it was parsed as {} and answered 422), and creates nothing', async () => {
+    const before = (await api.request('GET', '/v1/principals', { token: api.adminToken })).body.items.length;
+    const lead = await api.principal('ceop', ['case_lead']);
+    const marks: [number[], string][] = [
+      [[0xef, 0xbb, 0xbf], 'application/json'],
+      [[0xef, 0xbb, 0xbf], 'text/plain; charset=utf-8'],
+      [[0xff, 0xfe], 'application/json; charset=utf-16'],
+      [[0xfe, 0xff], 'application/json; charset=utf-16'],
+      [[0xfe, 0xff], 'application/json; charset=utf-16be'],
+      [[0xff, 0xfe, 0x00, 0x00], 'application/json; charset=utf-32le'],
+      [[0x00, 0x00, 0xfe, 0xff], 'application/json; charset=utf-32'],
+    ];
+    for (const [bytes, type] of marks) {
+      for (const [path, token] of [['/v1/principals', api.adminToken], ['/v1/cases', lead.token]] as const) {
+        const res = await api.request('POST', path, { token, raw: Buffer.from(bytes), headers: { 'Content-Type': type } });
+        expect(res.status, `${path} ${Buffer.from(bytes).toString('hex')} ${type}: ${res.text}`).toBe(400);
+        expect(res.headers['content-type']).toMatch(/problem\+json/);
+        expect(res.body.detail).toBe('the body is empty: send a JSON object');
+      }
+    }
+    // A byte order mark before JSON is still read as the JSON after it.
+    const marked = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: `\ufeff${JSON.stringify({ name: 'marked', org: 'ceop', roles: ['analyst'] })}`, headers: { 'Content-Type': 'application/json' } });
+    expect(marked.status, marked.text).toBe(201);
+    expect((await api.request('GET', '/v1/principals', { token: api.adminToken })).body.items.length).toBe(before + 2);
+  });
+
   it('answers 400 for a body that is not JSON whatever its content type, and reads JSON sent under another type', async () => {
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined]) {
       const res = await api.request('POST', '/v1/principals', { token: api.adminToken, raw: 'name=x', headers: type ? { 'Content-Type': type } : {} });
@@ -524,6 +551,37 @@ describe('input validation', () => {
     expect((await api.request('GET', '/v1/audit/export?since=beginning', { token: lead.token })).status).toBe(403);
   });
 
+  it('answers HEAD /v1/audit/export with the status and headers of GET, reading the first batch only (it paged through the whole export)', async () => {
+    const auditor = await api.principal('oversight', ['auditor']);
+    // More entries than one batch of the export (1,000), in a range of their own.
+    const caseId = `case_head${randomBytes(4).toString('hex')}`;
+    const entries = Array.from({ length: 1001 }, (_, i) => ({ key: `h${i}`, action: 'case.created', actor: null, data: {}, at: new Date(Date.UTC(2019, 0, 1) + i * 1000).toISOString() }));
+    await appendAudit(api.db.pool, caseId, entries);
+    const range = 'from=2019-01-01T00:00:00Z&to=2019-01-02T00:00:00Z';
+    const query = vi.spyOn(api.db.pool, 'query');
+    const exportReads = () => query.mock.calls.filter(([text]) => typeof text === 'string' && /FROM audit_entries/.test(text)).length;
+    try {
+      const get = await api.request('GET', `/v1/audit/export?${range}`, { token: auditor.token });
+      expect(get.status).toBe(200);
+      expect(get.text.split('\n').filter(Boolean)).toHaveLength(1001);
+      expect(exportReads()).toBe(2);
+      query.mockClear();
+      const head = await api.request('HEAD', `/v1/audit/export?${range}`, { token: auditor.token });
+      expect(head.status).toBe(200);
+      expect(head.headers['content-type']).toBe(get.headers['content-type']);
+      expect(head.headers['cache-control']).toBe('no-store');
+      expect(head.text).toBe('');
+      expect(exportReads(), 'audit_entries reads for HEAD').toBe(1);
+      // The incremental export's header too; its problems as for GET.
+      const since = await api.request('HEAD', '/v1/audit/export?since=beginning', { token: auditor.token });
+      expect(since.status).toBe(200);
+      expect(String(since.headers['audit-recorded-before'])).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect((await api.request('HEAD', '/v1/audit/export?since=yesterday', { token: auditor.token })).status).toBe(422);
+    } finally {
+      query.mockRestore();
+    }
+  });
+
   it('refuses audit export bounds and cursors whose dates do not exist, naming the parameter', async () => {
     const auditor = await api.principal('oversight', ['auditor']);
     for (const q of ['from=2026-02-31T00:00:00Z', 'to=2026-04-31T00:00:00%2B02:00', 'from=0000-01-01T00:00:00Z', 'to=2026-01-01T24:00:00Z']) {
@@ -613,6 +671,26 @@ describe('operations', () => {
     const res = await api.request('GET', '/healthz');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok', db: 'ok', temporal: 'ok' });
+  });
+
+  it('drops a compressed body outside /v1 as sent, never inflating it: the path answers as for any body (a 4 KB gzip bomb was inflated and answered 413)', async () => {
+    const bomb = gzipSync(Buffer.alloc(4 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(8 * 1024);
+    const gzip = { 'Content-Encoding': 'gzip', 'Content-Type': 'application/octet-stream' };
+    for (const raw of [bomb, Buffer.from('not gzip at all')]) {
+      const unknown = await api.request('POST', '/no-such-page', { raw, headers: gzip });
+      expect(unknown.status, unknown.text).toBe(404);
+      expect(unknown.headers['content-type']).toMatch(/problem\+json/);
+      const health = await api.request('GET', '/healthz', { raw, headers: gzip });
+      expect(health.status, health.text).toBe(200);
+      expect((await api.request('GET', '/livez', { raw, headers: { 'Content-Encoding': 'deflate' } })).status).toBe(200);
+    }
+    // Past 1 MiB sent, compressed or not, it is the 413 every route gives.
+    for (const headers of [gzip, {}]) {
+      const big = await api.request('POST', '/no-such-page', { raw: randomBytes(1024 * 1024 + 1), headers });
+      expect(big.status, JSON.stringify(headers)).toBe(413);
+      expect(big.headers['content-type']).toMatch(/problem\+json/);
+    }
   });
 
   it('serves an OpenAPI 3.1 document covering every endpoint with bearer security', async () => {

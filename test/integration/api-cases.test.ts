@@ -39,6 +39,11 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** One Idempotency-Key header line per key (http.request sends an array as repeated lines; the harness types headers as strings). */
+function keyLines(...keys: string[]): Record<string, string> {
+  return { 'Idempotency-Key': keys } as unknown as Record<string, string>;
+}
+
 async function createCase(token = lead.token, body = caseBody()) {
   const res = await api.request('POST', '/v1/cases', { token, body });
   expect(res.status, res.text).toBe(201);
@@ -188,6 +193,19 @@ describe('Idempotency-Key on case creation', () => {
   it('rejects a malformed key with 422', async () => {
     const res = await api.request('POST', '/v1/cases', { token: lead.token, body: caseBody(), headers: { 'Idempotency-Key': 'x'.repeat(300) } });
     expect(res.status).toBe(422);
+  });
+
+  it('refuses a key sent more than once with the 422 of a malformed key, and starts nothing (Node joined them into the key "a, b")', async () => {
+    const body = caseBody();
+    for (const keys of [['twice-a', 'twice-b'], ['twice-same', 'twice-same']]) {
+      const res = await api.request('POST', '/v1/cases', { token: lead.token, body, headers: keyLines(...keys) });
+      expect(res.status, `${keys.join(' + ')}: ${res.text}`).toBe(422);
+      expect(res.body.errors).toEqual({ 'Idempotency-Key': 'must be 1 to 255 printable ASCII characters' });
+    }
+    const { rows } = await api.db.pool.query('SELECT count(*)::int AS n FROM cases WHERE reference = $1', [body.reference]);
+    expect(rows[0].n).toBe(0);
+    const keys = await api.db.pool.query('SELECT count(*)::int AS n FROM idempotency_keys WHERE principal_id = $1 AND key LIKE $2', [lead.id, 'twice-%']);
+    expect(keys.rows[0].n).toBe(0);
   });
 });
 
@@ -712,6 +730,44 @@ describe('Idempotency-Key on task completions, evidence and withdrawal', () => {
     expect((await api.request('POST', withdraw, { token: lead.token, body: { reason: 'duplicate of another case' }, headers: wkey })).status).toBe(202);
     refused(await api.request('POST', withdraw, { token: lead.token, body: { reason: 'another reason' }, headers: wkey }));
     expect((await waitForCaseStatus(api, lead.token, c.id, ['withdrawn'])).withdrawal).toMatchObject({ reason: 'duplicate of another case', by: lead.id });
+  });
+
+  it('refuses a key sent more than once on completions, evidence and withdrawal with the 422 of a malformed key, and changes nothing', async () => {
+    const c = await createCase();
+    const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    const twice = keyLines('twice-a', 'twice-b');
+    refused(await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'verified' }, headers: twice }));
+    expect((await api.request('GET', `/v1/tasks/${verify.id}`, { token: analyst.token })).body.status).toBe('open');
+    refused(await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { evidence: [{ kind: 'screenshot_hash', sha256: 'e'.repeat(64) }] }, headers: twice }));
+    refused(await api.request('POST', `/v1/cases/${c.id}/withdraw`, { token: lead.token, body: { reason: 'keys sent twice' }, headers: twice }));
+    const read = await api.request('GET', `/v1/cases/${c.id}`, { token: lead.token });
+    expect(read.body.status).toBe('verifying');
+    expect(read.body.evidence.map((e: { sha256: string }) => e.sha256)).not.toContain('e'.repeat(64));
+  });
+
+  it("answers a completion's 404, 409 and 403 before a malformed key's 422 (the contract's order), and a valid key as before", async () => {
+    // A structured-field string with a leading blank (a bare one would lose it: HTTP strips blanks around a value).
+    const malformed = { 'Idempotency-Key': '" x"' };
+    const body = { outcome: 'verified' };
+    const unknown = await api.request('POST', '/v1/tasks/tsk_unknown/complete', { token: analyst.token, body, headers: malformed });
+    expect(unknown.status, unknown.text).toBe(404);
+    const c = await createCase();
+    const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    const path = `/v1/tasks/${verify.id}/complete`;
+    const notAssignee = await api.request('POST', path, { token: officer.token, body, headers: malformed });
+    expect(notAssignee.status, notAssignee.text).toBe(403);
+    // The assignee of an open task: the key's 422, before the body's.
+    refused(await api.request('POST', path, { token: analyst.token, body: { outcome: 'nope' }, headers: malformed }));
+    expect((await api.request('GET', `/v1/tasks/${verify.id}`, { token: analyst.token })).body.status).toBe('open');
+    const headers = { 'Idempotency-Key': 'complete-before-malformed' };
+    const done = await api.request('POST', path, { token: analyst.token, body, headers });
+    expect(done.status, done.text).toBe(200);
+    const closed = await api.request('POST', path, { token: analyst.token, body, headers: malformed });
+    expect(closed.status, closed.text).toBe(409);
+    expect((await api.request('POST', path, { token: officer.token, body, headers: malformed })).status).toBe(403);
+    const retried = await api.request('POST', path, { token: analyst.token, body, headers });
+    expect(retried.status, retried.text).toBe(200);
+    expect(retried.body).toEqual(done.body);
   });
 
   it('answers a completion or a withdrawal retried after Temporal dropped the closed run (its retention) from the stored case, with the first result', { timeout: 90_000 }, async () => {

@@ -6,7 +6,7 @@ import express, { type Response } from 'express';
 import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { decodeCursor, encodeCursor } from '../../api/cursor';
-import { assertStorable, BODY_LIMIT_BYTES, inputFault, INVALID_TEXT_TYPE, jsonBody, MAX_JSON_DEPTH, verifyBodyText } from '../../api/middleware/body';
+import { assertStorable, BODY_LIMIT_BYTES, bodyOf, inputFault, INVALID_TEXT_TYPE, jsonBody, MAX_JSON_DEPTH, verifyBodyText } from '../../api/middleware/body';
 import { mapError, problemHandler, sendProblem } from '../../api/middleware/problem';
 import { PROBLEMS } from '../../domain/errors';
 import { checkCompletion, completionDataInUtc, isFullDate, isRfc3339, isStorableRfc3339, MAX_ACTION_DATE_AHEAD_DAYS, rfc3339Millis, toUtc, validateOutcome } from '../../domain/rules/tasks';
@@ -459,6 +459,33 @@ describe('body text', () => {
     }
     // A charset body-parser would decode but this API does not take.
     expect(() => verifyBodyText(null, null, Buffer.from('{}'), 'utf-7')).toThrow(expect.objectContaining({ status: 400, type: 'charset.unsupported' }));
+  });
+
+  it('takes a body that is only a byte order mark of its charset for an empty one (it decoded to "" and was parsed as {})', () => {
+    const marks: [string, string | null][] = [
+      ['', 'utf-8'],
+      ['efbbbf', 'utf-8'],
+      ['efbbbf', null],
+      ['fffe', 'utf-16'],
+      ['feff', 'UTF-16'],
+      ['fffe', 'utf-16le'],
+      ['feff', 'utf-16be'],
+      ['fffe0000', 'utf-32'],
+      ['0000feff', 'utf-32'],
+      ['fffe0000', 'utf-32le'],
+      ['0000feff', 'utf-32be'],
+    ];
+    for (const [hex, enc] of marks) {
+      const req = { body: {} };
+      verifyBodyText(req, null, Buffer.from(hex, 'hex'), enc);
+      expect(problemOf(() => bodyOf(req)), `${hex} ${enc}`).toMatchObject({ kind: 'bad_request', message: 'the body is empty: send a JSON object' });
+    }
+    // A mark before JSON, or bytes that are not its charset's mark (U+FFFE in UTF-16LE): text, read as sent.
+    for (const [hex, enc] of [['efbbbf7b7d', 'utf-8'], ['fffe7b007d00', 'utf-16'], ['feff', 'utf-16le'], ['7b7d', 'utf-8']] as const) {
+      const req = { body: {} };
+      verifyBodyText(req, null, Buffer.from(hex, 'hex'), enc);
+      expect(bodyOf(req), `${hex} ${enc}`).toBe(req.body);
+    }
   });
 
   it('maps it to a 400 problem that says so', () => {
