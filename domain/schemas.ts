@@ -2,6 +2,7 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { parseDuration } from './rules/duration';
+import { conflictingEvidence, uniqueEvidence } from './rules/evidence';
 import { DEFAULT_SLAS, urlHost } from './rules/plan';
 import { exportBoundMillis, isFullDate, isStorableRfc3339, toUtc } from './rules/tasks';
 import { textProblem, type TextRuleOptions } from './rules/text';
@@ -165,6 +166,22 @@ export const EvidenceSchema = z
   })
   .strict();
 
+/**
+ * A request's evidence items: the same hash twice is one item, so an exact repeat is dropped, and the same hash with
+ * other details is refused (422) rather than one of them kept silently.
+ */
+const evidenceList = (min: number) =>
+  z
+    .array(EvidenceSchema)
+    .min(min)
+    .max(500)
+    .superRefine((items, ctx) => {
+      for (const c of conflictingEvidence(items)) {
+        ctx.addIssue({ code: 'custom', path: [c.index, 'sha256'], message: `the same hash as evidence.${c.earlier} with other details` });
+      }
+    })
+    .transform((items) => uniqueEvidence(items));
+
 export const SlasSchema = z
   .object({
     verification: duration.default(DEFAULT_SLAS.verification),
@@ -188,7 +205,7 @@ export const CaseInputSchema = z
     jurisdiction: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code').openapi({ example: 'GB' }),
     priority: z.enum(PRIORITIES).default('normal'),
     merchant: MerchantSchema,
-    evidence: z.array(EvidenceSchema).min(1).max(500),
+    evidence: evidenceList(1),
     plan: PlanSchema.default({ freezeAssets: true, slas: DEFAULT_SLAS }),
   })
   .strict()
@@ -196,7 +213,7 @@ export const CaseInputSchema = z
 
 export const AddEvidenceSchema = z
   .object({
-    evidence: z.array(EvidenceSchema).max(500).default([]),
+    evidence: evidenceList(0).default([]),
     urls: z.array(httpUrl).max(200).default([]),
     // Where new URLs are hosted: joins the provider's hosting entry (or adds one, before the hosting step is planned).
     hosting: z.array(HostingSchema).max(50).default([]),

@@ -16,6 +16,7 @@ import {
 import { PATCHES } from './patches';
 import { caseSearchAttributes, holdsSearchAttributes, utf8Bytes } from './search-attributes';
 import { archiveWorkflowId } from '../domain/ids';
+import { conflictingEvidence } from '../domain/rules/evidence';
 import { conflictKeys, urlHost } from '../domain/rules/plan';
 import { checkActor, checkCompletion, type RuleViolation } from '../domain/rules/tasks';
 import type { CaseStatus, CaseView, Task } from '../domain/types';
@@ -177,6 +178,12 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
         const unknown = hosting.find((h) => !view.merchant.hosting.some((x) => x.provider === h.provider));
         if (planned && unknown) {
           throw ApplicationFailure.create({ type: 'StepUnderWay', message: `the hosting step is under way: ${unknown.provider} can no longer be added as a hosting provider; open a new case for it`, nonRetryable: true });
+        }
+        // An item is known by its hash: one the case holds, given again with other details, would be dropped while the
+        // rest of the amendment took effect. Refused whole instead (an exact repeat adds nothing, as before).
+        const conflict = conflictingEvidence(evidence, view.evidence)[0];
+        if (conflict) {
+          throw ApplicationFailure.create({ type: 'InvalidCompletion', message: `evidence.${conflict.index}: the case holds this hash with other details`, nonRetryable: true, details: [{ [`evidence.${conflict.index}.sha256`]: 'the case holds this hash with other details' }] });
         }
         // Refused here, before anything is written: a case past Temporal's payload limits would fail its workflow task.
         if (amendments >= MAX_AMENDMENTS) {

@@ -5,8 +5,9 @@ import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { cases, tasks } from '../../db/schema';
 import { ProblemError } from '../../domain/errors';
 import { CASE_ID_RE, caseWorkflowId } from '../../domain/ids';
+import { sameEvidence } from '../../domain/rules/evidence';
 import { AddEvidenceSchema, CaseInputSchema, CaseListQuerySchema, WithdrawSchema } from '../../domain/schemas';
-import type { Actor, CaseInput, CaseView, Role } from '../../domain/types';
+import type { Actor, CaseInput, CaseView, Evidence, Role } from '../../domain/types';
 import { addEvidenceUpdate, type CaseWorkflowInput, intakeUpdate, withdrawUpdate } from '../../workflows/messages';
 import { caseSearchAttributes } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../app';
@@ -76,16 +77,16 @@ function temporalLink(deps: ApiDeps, caseId: string): string {
   return `${base}/namespaces/${encodeURIComponent(deps.namespace)}/workflows/${encodeURIComponent(caseWorkflowId(caseId))}`;
 }
 
-/** Whether a case holds every evidence item (by hash), URL and hosting entry's URL an amendment adds. */
 /** Whether the case records this principal's withdrawal for this reason. */
 function sameWithdrawal(view: CaseView, actor: Actor, reason: string): boolean {
   return view.withdrawal?.by === actor.id && view.withdrawal.reason === reason;
 }
 
-function holdsAmendment(view: CaseView, body: { evidence: { sha256: string }[]; urls: string[]; hosting: { provider: string; urls: string[] }[] }): boolean {
-  const hashes = new Set(view.evidence.map((e) => e.sha256));
+/** Whether a case holds every evidence item (by hash, with the same details), URL and hosting entry's URL an amendment adds. */
+function holdsAmendment(view: CaseView, body: { evidence: Evidence[]; urls: string[]; hosting: { provider: string; urls: string[] }[] }): boolean {
+  const held = (e: Evidence) => view.evidence.some((x) => sameEvidence(x, e));
   const hosted = (h: { provider: string; urls: string[] }) => view.merchant.hosting.some((x) => x.provider === h.provider && h.urls.every((u) => x.urls.includes(u)));
-  return body.evidence.every((e) => hashes.has(e.sha256)) && body.urls.every((u) => view.merchant.urls.includes(u)) && body.hosting.every(hosted);
+  return body.evidence.every(held) && body.urls.every((u) => view.merchant.urls.includes(u)) && body.hosting.every(hosted);
 }
 
 export async function startCase(deps: ApiDeps, actor: Actor, caseId: string, input: CaseInput): Promise<CaseView> {

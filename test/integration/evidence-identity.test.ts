@@ -1,0 +1,88 @@
+// An evidence item is known by its hash: the same hash twice is one item, and a request that describes a known hash
+// otherwise is refused whole (422), never half-applied. Through the HTTP API with the real workflow.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, type ApiHarness } from '../support/api-harness';
+import { caseBody } from '../support/api-fixtures';
+import { startWorkflowStack, type WorkflowStack } from '../support/stack';
+
+let stack: WorkflowStack;
+let api: ApiHarness;
+let lead: Awaited<ReturnType<ApiHarness['principal']>>;
+
+beforeAll(async () => {
+  stack = await startWorkflowStack('evidence-identity');
+  api = await startApi('evidence-identity', { db: stack.db, client: stack.client, taskQueue: stack.taskQueue });
+  lead = await api.principal('ceop', ['case_lead']);
+});
+afterAll(async () => {
+  await api?.stop();
+  await stack?.stop();
+});
+
+const hash = () => randomBytes(32).toString('hex');
+
+async function auditActions(caseId: string): Promise<string[]> {
+  const { rows } = await api.db.pool.query<{ action: string }>('SELECT action FROM audit_entries WHERE case_id = $1 ORDER BY seq', [caseId]);
+  return rows.map((r) => r.action);
+}
+
+describe('at creation', () => {
+  it('keeps an exact repeat of an item once, and refuses the same hash with other details (nothing created)', async () => {
+    const body = caseBody();
+    const item = body.evidence[0];
+    const once = await api.request('POST', '/v1/cases', { token: lead.token, body: { ...body, evidence: [item, { ...item }] } });
+    expect(once.status, once.text).toBe(201);
+    expect(once.body.evidence).toEqual([item]);
+
+    const other = caseBody();
+    const refused = await api.request('POST', '/v1/cases', {
+      token: lead.token,
+      body: { ...other, evidence: [other.evidence[0], { ...other.evidence[0], description: 'another description' }] },
+    });
+    expect(refused.status, refused.text).toBe(422);
+    expect(refused.body.errors).toEqual({ 'evidence.1.sha256': 'the same hash as evidence.0 with other details' });
+    const { rowCount } = await api.db.pool.query('SELECT 1 FROM cases WHERE reference = $1', [other.reference]);
+    expect(rowCount).toBe(0);
+  });
+});
+
+describe('an amendment', () => {
+  it('naming a held hash with other details is refused whole: its URL is not added and nothing is audited', async () => {
+    const body = caseBody();
+    const c = (await api.request('POST', '/v1/cases', { token: lead.token, body })).body;
+    const held = body.evidence[0];
+    const before = await auditActions(c.id);
+
+    const refused = await api.request('POST', `/v1/cases/${c.id}/evidence`, {
+      token: lead.token,
+      body: { evidence: [{ kind: 'screenshot_hash', sha256: hash() }, { ...held, description: 'rewritten' }], urls: ['https://mirror.example.test/half'] },
+    });
+    expect(refused.status, refused.text).toBe(422);
+    expect(refused.body.errors).toEqual({ 'evidence.1.sha256': 'the case holds this hash with other details' });
+    const read = (await api.request('GET', `/v1/cases/${c.id}`, { token: lead.token })).body;
+    expect(read.evidence).toEqual([held]);
+    expect(read.merchant.urls).not.toContain('https://mirror.example.test/half');
+    expect(await auditActions(c.id)).toEqual(before);
+
+    // The held item as it is adds nothing, and the rest of the amendment takes effect.
+    const fresh = { kind: 'screenshot_hash', sha256: hash() };
+    const ok = await api.request('POST', `/v1/cases/${c.id}/evidence`, {
+      token: lead.token,
+      headers: { 'Idempotency-Key': 'amend-1' },
+      body: { evidence: [{ ...held }, fresh], urls: ['https://mirror.example.test/whole'] },
+    });
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.body.evidence).toEqual([held, fresh]);
+    expect(ok.body.merchant.urls).toContain('https://mirror.example.test/whole');
+
+    // The same key with a body that differs only in a held item's details is another body: 422, not the first answer.
+    const reused = await api.request('POST', `/v1/cases/${c.id}/evidence`, {
+      token: lead.token,
+      headers: { 'Idempotency-Key': 'amend-1' },
+      body: { evidence: [{ ...held }, { ...fresh, description: 'not what was sent' }], urls: ['https://mirror.example.test/whole'] },
+    });
+    expect(reused.status, reused.text).toBe(422);
+    expect(reused.body.errors).toEqual({ 'Idempotency-Key': 'was used with a different body' });
+  });
+});
