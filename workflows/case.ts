@@ -142,26 +142,43 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
       view.evidence.push(...added);
       // A hosting entry names where URLs are hosted: they join that provider's entry (a new provider gets one), and the
       // case's URLs. Old updates carry none, so they replay as before.
-      const hostedUrls = hosting.flatMap((h) => h.urls);
-      const newUrls = [...urls, ...hostedUrls].filter((u, i, all) => all.indexOf(u) === i && !view.merchant.urls.includes(u));
+      // Sets and maps, not searches of the case's lists per URL: a case may hold thousands of URLs, and this runs inside
+      // a workflow task. Each result (and its order) is the one the searches gave, so older runs replay the same.
+      const hostedUrls = new Set(hosting.flatMap((h) => h.urls));
+      const held = new Set(view.merchant.urls);
+      const newUrls = [...new Set([...urls, ...hostedUrls])].filter((u) => !held.has(u));
       view.merchant.urls.push(...newUrls);
+      const entryUrls = new Map(view.merchant.hosting.map((x) => [x, new Set(x.urls)]));
       const newHosting: { provider: string; urls: string[] }[] = [];
       for (const h of hosting) {
         let entry = view.merchant.hosting.find((x) => x.provider === h.provider);
         if (!entry) {
           entry = { provider: h.provider, ...(h.ip !== undefined ? { ip: h.ip } : {}), urls: [] };
           view.merchant.hosting.push(entry);
+          entryUrls.set(entry, new Set());
         }
-        const fresh = h.urls.filter((u) => !entry.urls.includes(u));
+        const inEntry = entryUrls.get(entry)!;
+        const fresh = h.urls.filter((u) => !inEntry.has(u));
         entry.urls.push(...fresh);
+        for (const u of fresh) inEntry.add(u);
         if (fresh.length > 0) newHosting.push({ provider: h.provider, urls: fresh });
       }
-      // Any other new URL joins the hosting entry that already serves its host, so notices not yet planned carry it.
+      // Any other new URL joins the hosting entry that already serves its host (the first that does), so notices not yet
+      // planned carry it. Adding a URL to the entry of its own host never changes which entry is first for a host.
+      const firstByHost = new Map<string | null, (typeof view.merchant.hosting)[number]>();
+      for (const entry of view.merchant.hosting) {
+        for (const x of entry.urls) {
+          const host = urlHost(x);
+          if (!firstByHost.has(host)) firstByHost.set(host, entry);
+        }
+      }
       for (const u of newUrls) {
-        if (hostedUrls.includes(u)) continue;
-        const host = urlHost(u);
-        const entry = view.merchant.hosting.find((h) => h.urls.some((x) => urlHost(x) === host));
-        if (entry && !entry.urls.includes(u)) entry.urls.push(u);
+        if (hostedUrls.has(u)) continue;
+        const entry = firstByHost.get(urlHost(u));
+        if (entry && !entryUrls.get(entry)!.has(u)) {
+          entry.urls.push(u);
+          entryUrls.get(entry)!.add(u);
+        }
       }
       const data = { evidence: added.map((e) => ({ kind: e.kind, sha256: e.sha256 })), urls: newUrls, ...(newHosting.length > 0 ? { hosting: newHosting } : {}) };
       await state.saveCase([state.audit('evidence.added', data, actor)]);

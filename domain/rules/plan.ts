@@ -35,14 +35,15 @@ export function partnerRequests(input: Pick<CaseInput, 'merchant' | 'plan'>): Pa
       out.push({ step: 'freeze', org, taskType: 'confirm_freeze', noticeType: 'freeze_request', scope: { accounts } });
     }
   }
-  const hostUrls = new Map<string, string[]>();
+  // Each provider's URLs once, in order (a Set keeps insertion order; a case may name thousands of URLs).
+  const hostUrls = new Map<string, Set<string>>();
   for (const h of merchant.hosting) {
-    const list = hostUrls.get(h.provider) ?? [];
-    for (const u of h.urls) if (!list.includes(u)) list.push(u);
-    hostUrls.set(h.provider, list);
+    const urls = hostUrls.get(h.provider) ?? new Set<string>();
+    for (const u of h.urls) urls.add(u);
+    hostUrls.set(h.provider, urls);
   }
   for (const [org, urls] of hostUrls) {
-    out.push({ step: 'hosting', org, taskType: 'confirm_removal', noticeType: 'hosting_notice', scope: { urls } });
+    out.push({ step: 'hosting', org, taskType: 'confirm_removal', noticeType: 'hosting_notice', scope: { urls: [...urls] } });
   }
   return out;
 }

@@ -243,7 +243,8 @@ async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, 
       state.audit('urls.checked', { taskId: task.id, org: req.org, up, down, ...(redirected.length > 0 ? { redirected } : {}), ...(unchecked.length > 0 ? { unchecked } : {}) }),
     ]);
     // Where a URL still up now answers from, when a redirect led there (a host's own "suspended" page, say).
-    const upVia = redirected.filter((r) => up.includes(r.url));
+    const stillUp = new Set(up);
+    const upVia = redirected.filter((r) => stillUp.has(r.url));
     const via = upVia.length > 0 ? { redirected: upVia } : {};
     if (up.length === 0) return 'done';
     if (!renoticed) {

@@ -18,7 +18,11 @@ export function autoChecks(state: CaseState): Record<string, unknown> {
   const unparseableUrls = urls.filter((u) => urlHost(u) === null);
   // A shop URL is listed under `urls` and again under its host, as it should be: a duplicate is a URL repeated within one
   // list, or named for two hosting providers.
-  const repeated = (list: string[]) => list.filter((u, i) => list.indexOf(u) !== i);
+  const repeated = (list: string[]) => {
+    // Each occurrence after a URL's first, in order (a Set, not a search per URL: a case may name thousands).
+    const seen = new Set<string>();
+    return list.filter((u) => seen.has(u) || (seen.add(u), false));
+  };
   const hostedTwice = repeated(merchant.hosting.flatMap((h) => [...new Set(h.urls)]));
   const duplicateUrls = [...repeated(merchant.urls), ...merchant.hosting.flatMap((h) => repeated(h.urls)), ...hostedTwice];
   return {
