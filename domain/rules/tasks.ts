@@ -136,7 +136,12 @@ export function toUtc<T>(value: T): T | string {
   const ms = rfc3339Millis(value);
   // An instant outside years 0000-9999 in UTC (0000-01-01T00:30:00+01:00 is in year -1) has no RFC 3339 form: it is left
   // as given, for validation to refuse by its range, not as a malformed date-time (toISOString would write -000001-...).
-  return ms === null || ms < MIN_WRITABLE_MS || ms > MAX_STORABLE_MS ? value : new Date(ms).toISOString();
+  if (ms === null || ms < MIN_WRITABLE_MS || ms > MAX_STORABLE_MS) return value;
+  const iso = new Date(ms).toISOString();
+  // A Date holds milliseconds; digits written beyond them are kept as written (an offset is whole minutes, and the
+  // milliseconds were cut, not rounded, so the whole seconds are those of the instant).
+  const fraction = RFC3339.exec(value)?.[7];
+  return fraction !== undefined && fraction.length > 3 ? `${iso.slice(0, 19)}.${fraction}Z` : iso;
 }
 
 /** The earliest and latest instants PostgreSQL's timestamptz takes as ISO text (years 0001-9999, UTC). */
@@ -170,9 +175,16 @@ export function isStorableRfc3339(value: unknown): value is string {
   return ms !== null && ms >= MIN_STORABLE_MS && ms <= MAX_STORABLE_MS;
 }
 
-/** An amount is a finite non-negative JSON number, or a string holding a plain decimal number such as "1250.00". */
+/**
+ * An amount is a finite non-negative JSON number up to 2^53 - 1, or a string holding a plain decimal number such as
+ * "1250.00". A larger JSON number has already lost digits when it is parsed (12345678901234567890 reads as
+ * 12345678901234567000), so it is refused rather than stored altered; the decimal string keeps every digit.
+ */
 function amountError(amount: unknown): string | null {
-  if (typeof amount === 'number') return Number.isFinite(amount) && amount >= 0 ? null : 'must be a non-negative number';
+  if (typeof amount === 'number') {
+    if (!Number.isFinite(amount) || amount < 0) return 'must be a non-negative number';
+    return amount <= Number.MAX_SAFE_INTEGER ? null : 'is too large for a JSON number to hold exactly: send it as a decimal string such as "12345678901234567890.00"';
+  }
   if (typeof amount === 'string') {
     return DECIMAL_AMOUNT.test(amount) && Number.isFinite(Number(amount)) ? null : 'must be a non-negative number, or a decimal string such as "1250.00"';
   }

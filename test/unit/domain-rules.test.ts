@@ -28,6 +28,11 @@ describe('outcomes', () => {
       'data.amount': 'must be a non-negative number',
       'data.currency': 'must be an ISO 4217 code such as EUR',
     });
+    // A JSON number past 2^53 - 1 has lost digits when parsed: refused, and the decimal string keeps them.
+    const big = { outcome: 'frozen', data: { amount: 12345678901234567890, currency: 'EUR' } };
+    expect(validateOutcome('confirm_freeze', big)).toEqual({ 'data.amount': expect.stringContaining('send it as a decimal string') });
+    expect(validateOutcome('confirm_freeze', { outcome: 'frozen', data: { amount: Number.MAX_SAFE_INTEGER, currency: 'EUR' } })).toEqual({});
+    expect(validateOutcome('confirm_freeze', { outcome: 'frozen', data: { amount: '12345678901234567890.00', currency: 'EUR' } })).toEqual({});
     expect(validateOutcome('le_signoff', { outcome: 'rejected', comment: '  ' })).toHaveProperty('comment');
     expect(validateOutcome('le_signoff', { outcome: 'approved', data: { actionDate: 'tomorrow' } })).toHaveProperty('data.actionDate');
     expect(validateOutcome('resolve_exception', { outcome: 'toString' })).toHaveProperty('outcome');

@@ -95,6 +95,10 @@ describe('times in UTC', () => {
     expect(toUtc('0000-01-01T00:30:00+01:00')).toBe('0000-01-01T00:30:00+01:00');
     expect(toUtc('9999-12-31T23:30:00-01:00')).toBe('9999-12-31T23:30:00-01:00');
     expect(toUtc('0000-01-01T01:30:00+01:00')).toBe('0000-01-01T00:30:00.000Z');
+    // Digits past the milliseconds are kept as written, with an offset as in UTC.
+    expect(toUtc('2026-01-01T00:00:00.123456+01:00')).toBe('2025-12-31T23:00:00.123456Z');
+    expect(toUtc('2026-01-01T00:00:00.999999999-00:30')).toBe('2026-01-01T00:30:00.999999999Z');
+    expect(toUtc('2026-01-01T00:00:00.5+01:00')).toBe('2025-12-31T23:00:00.500Z');
     expect(completionDataInUtc({ terminatedAt: '2026-11-26T10:00:00+01:00', note: '2026-11-26T10:00:00+01:00' })).toEqual({
       terminatedAt: '2026-11-26T09:00:00.000Z',
       note: '2026-11-26T10:00:00+01:00',
