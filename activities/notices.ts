@@ -7,6 +7,7 @@ import { isHttpsUrl } from '../domain/rules/urls';
 import type { AuditInput, CaseView, NoticeType } from '../domain/types';
 import { inTransaction, prepared } from '../db/client';
 import { appendAudit, appendAuditInTx, auditAppendStatement, lockCaseAudit } from '../db/queries/audit';
+import { webhookDestination } from '../db/queries/partners';
 import type { SettleNoticesArgs } from './types';
 import { buildDocument, type DocumentContext, documentHash } from './documents';
 import { guardedRequest, OutboundError } from './url-checks';
@@ -446,17 +447,6 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     throw new Error(`notice ${noticeId} to ${n.org} not delivered: HTTP ${status}`);
   }
   return fail({ status, reason: 'rejected', message: `HTTP ${status}${answer ? `: ${clip(answer, 200)}` : ''}` });
-}
-
-/** A webhook URL as the audit chain names it: its origin (null when it does not parse) and the SHA-256 of the whole. */
-export function webhookDestination(url: string): { origin: string | null; urlSha256: string } {
-  let origin: string | null = null;
-  try {
-    origin = new URL(url).origin;
-  } catch {
-    // Refused by the delivery itself (invalid_url); still named by its hash.
-  }
-  return { origin, urlSha256: createHash('sha256').update(url, 'utf8').digest('hex') };
 }
 
 /** A short key for a set of ids (sorted): the first 16 hex digits of the SHA-256 of their list. */

@@ -16,6 +16,7 @@ import { httpMetrics } from './middleware/http-metrics';
 import type { PrincipalCache } from './principal-cache';
 import { authFailuresLimit, limitFailedAuthentication, limitPerPrincipal } from './middleware/rate-limit';
 import { notFoundHandler, problemHandler } from './middleware/problem';
+import { adminRouter } from './routes/admin';
 import { auditRouter } from './routes/audit';
 import { casesRouter } from './routes/cases';
 import { healthRouter, type OpsDeps } from './routes/health';
@@ -133,7 +134,7 @@ function finish(app: Express, logger: Logger): Express {
 
 export function createApp(deps: ApiDeps): Express {
   // The routers' paths do not overlap, so their order only decides how many a request passes first: the busiest first.
-  return apiApp(deps, [tasksRouter(deps), casesRouter(deps), auditRouter(deps), principalsRouter(deps), partnersRouter(deps)]);
+  return apiApp(deps, [tasksRouter(deps), casesRouter(deps), auditRouter(deps), principalsRouter(deps), partnersRouter(deps), adminRouter(deps)]);
 }
 
 /**

@@ -2,6 +2,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import {
   AddEvidenceSchema,
+  AdminEventListQuerySchema,
   AuditExportQuerySchema,
   CaseInputSchema,
   CaseListQuerySchema,
@@ -127,6 +128,19 @@ const Principal = z
   .object({ id: z.string(), name: z.string(), org: z.string(), roles: z.array(RoleSchema), createdAt: time, createdBy: z.string().nullable(), revokedAt: nullableTime })
   .openapi('Principal');
 const PrincipalCreated = Principal.extend({ token: z.string().openapi({ description: 'Shown once; stored only as a hash', example: 'tdk_…' }) }).openapi('PrincipalCreated');
+
+const AdminEvent = z
+  .object({
+    id: z.string(),
+    at: time,
+    actor: z.object({ id: z.string(), org: z.string() }),
+    action: z.enum(['partner.updated', 'principal.created', 'principal.revoked']),
+    subject: z.string().openapi({ description: 'The partner org, or the principal id' }),
+    data: z
+      .record(z.string(), z.unknown())
+      .openapi({ description: 'partner.updated: created, kind, name, webhook {before, after}, each null or {origin, urlSha256} (the SHA-256 of the whole URL, whose path may carry a credential), secretChanged, hasSecret (never a secret); principal.created: name, org, roles; principal.revoked: org' }),
+  })
+  .openapi('AdminEvent');
 
 const Partner = z
   .object({ org: z.string(), kind: z.enum(PARTNER_KINDS), name: z.string().nullable(), webhookUrl: z.string().nullable(), hasSecret: z.boolean(), previousSecretUntil: time.nullable(), updatedAt: time })
@@ -261,6 +275,16 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
   registry.registerPath({ method: 'get', path: '/v1/principals', summary: 'List principals without tokens (admin)', tags: ['principals'], security, responses: { 200: json(z.object({ items: z.array(Principal) }), 'Principals'), 401: common[401], 403: common[403] } });
   registry.registerPath({ method: 'get', path: '/v1/principals/{id}', summary: 'Read a principal (admin; an auditor too, to name an audit entry\'s actor)', tags: ['principals'], security, request: { params: IdParams }, responses: { 200: json(Principal, 'The principal'), 401: common[401], 403: common[403], 404: problem('Unknown principal') } });
   registry.registerPath({ method: 'delete', path: '/v1/principals/{id}', summary: 'Revoke a principal (admin); effective at once', tags: ['principals'], security, request: { params: IdParams }, responses: { 204: { description: 'Revoked' }, 401: common[401], 403: common[403], 404: problem('Unknown principal') } });
+
+  registry.registerPath({
+    method: 'get',
+    path: '/v1/admin/events',
+    summary: 'What admins changed outside any case, newest first (admin, auditor): partner webhooks and secrets, principals created and revoked; append-only',
+    tags: ['admin'],
+    security,
+    request: { query: AdminEventListQuerySchema },
+    responses: { 200: json(z.object({ items: z.array(AdminEvent), nextCursor: z.string().nullable() }), 'A page of admin events'), 401: common[401], 403: common[403], 422: common[422] },
+  });
 
   registry.registerPath({
     method: 'put',

@@ -22,6 +22,7 @@ export const APP_PRIVILEGES: Readonly<Record<string, readonly Privilege[]>> = {
   audit_entries: ['SELECT'], // appended only through audit_append() (below), never by a raw INSERT
   history_archives: ['SELECT', 'INSERT'],
   inbox_versions: ['SELECT'], // bumped only through inbox_versions_bump() (below), from the triggers on tasks (db/migrations/0014)
+  admin_events: ['SELECT', 'INSERT'], // append-only by trigger (db/migrations/0020): what admins changed, never rewritten
 };
 
 /**

@@ -236,3 +236,23 @@ export const historyArchives = pgTable(
   },
   (t) => [primaryKey({ columns: [t.caseId, t.runId] })],
 );
+
+/**
+ * What admins changed outside any case: a partner's webhook or secret (PUT /v1/partners/:org), a principal created or
+ * revoked. Append-only like the audit chain (the database refuses UPDATE, DELETE and TRUNCATE, to its owner too:
+ * db/migrations/0020); never a secret or a token, only whether one changed and a webhook's origin and hash. Read by
+ * admins and auditors: GET /v1/admin/events.
+ */
+export const adminEvents = pgTable(
+  'admin_events',
+  {
+    id: text('id').primaryKey(),
+    at: ts('at').notNull().defaultNow(),
+    actorId: text('actor_id').notNull(),
+    actorOrg: text('actor_org').notNull(),
+    action: text('action').notNull(),
+    subject: text('subject').notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('admin_events_at_idx').on(t.at, t.id)],
+);

@@ -296,6 +296,9 @@ export const CaseListQuerySchema = z
   .object({ status: CaseStatusSchema.optional(), reference: z.string().max(64).optional(), merchantId: z.string().max(128).optional(), limit, cursor })
   .strict();
 
+/** GET /v1/admin/events: newest first, a page at a time. */
+export const AdminEventListQuerySchema = z.object({ limit, cursor }).strict();
+
 export const TaskListQuerySchema = z
   .object({
     // The inbox lists what the caller may act on: open tasks, unless another status is asked for.

@@ -1,13 +1,15 @@
 // Partner orgs: admins register or change a webhook and its signing secret (listings never show secrets); the people who
 // open and read cases see the directory of orgs and whether notices can reach them.
 import { Router } from 'express';
-import { asc, sql } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
+import { recordAdminEvent } from '../../db/queries/admin-events';
+import { webhookDestination } from '../../db/queries/partners';
 import { partners } from '../../db/schema';
 import { ProblemError } from '../../domain/errors';
 import { HTTPS_WEBHOOK_RULE, isHttpsUrl } from '../../domain/rules/urls';
 import { PartnerPutSchema, z } from '../../domain/schemas';
 import type { ApiDeps } from '../app';
-import { requireRoles } from '../middleware/auth';
+import { actorOf, requireRoles } from '../middleware/auth';
 import { bodyOf } from '../middleware/body';
 import { methodNotAllowed } from '../middleware/problem';
 import { parseOr422 } from '../middleware/validate';
@@ -33,6 +35,22 @@ export function partnerJson(p: PartnerRow) {
   const ends = p.retiredSecrets.map((r) => Date.parse(r.until)).filter((t) => t > now);
   const previousSecretUntil = ends.length > 0 ? new Date(Math.max(...ends)).toISOString() : null;
   return { org: p.org, kind: p.kind, name: p.name, webhookUrl: p.webhookUrl, hasSecret: p.secret !== null, previousSecretUntil, updatedAt: p.updatedAt.toISOString() };
+}
+
+/**
+ * What a PUT changed, for its admin event: the webhook before and after as records name it (origin and hash, never the
+ * URL itself, whose path may carry a credential), whether the secret changed (never a secret), kind and name.
+ */
+function partnerChange(before: PartnerRow | undefined, after: PartnerRow): Record<string, unknown> {
+  const hook = (p: PartnerRow | undefined) => (p?.webhookUrl ? webhookDestination(p.webhookUrl) : null);
+  return {
+    created: before === undefined,
+    kind: after.kind,
+    name: after.name,
+    webhook: { before: hook(before), after: hook(after) },
+    secretChanged: (before?.secret ?? null) !== after.secret,
+    hasSecret: after.secret !== null,
+  };
 }
 
 export function partnersRouter(deps: ApiDeps): Router {
@@ -77,28 +95,35 @@ export function partnersRouter(deps: ApiDeps): Router {
       // so do those replaced before it whose overlap has not ended (a second change within the overlap drops none).
       const replaced = sql`${partners.secret} IS NOT NULL AND ${partners.secret} IS DISTINCT FROM excluded.secret`;
       const overlapMs = deps.secretOverlapMs ?? DEFAULT_SECRET_OVERLAP_MS;
-      const [row] = await deps.db
-        .insert(partners)
-        .values(values)
-        .onConflictDoUpdate({
-          target: partners.org,
-          set: {
-            kind: values.kind,
-            name: values.name,
-            webhookUrl: values.webhookUrl,
-            secret: values.secret,
-            // The replaced secret first, then those replaced before that still sign (not the new secret, if it was one).
-            retiredSecrets: sql`CASE WHEN ${replaced} THEN
-              jsonb_build_array(jsonb_build_object('secret', ${partners.secret},
-                'until', to_char((now() + make_interval(secs => ${overlapMs / 1000})) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
-              || coalesce((SELECT jsonb_agg(r.e ORDER BY r.n) FROM jsonb_array_elements(${partners.retiredSecrets}) WITH ORDINALITY AS r(e, n)
-                            WHERE (r.e->>'until')::timestamptz > now() AND r.e->>'secret' IS DISTINCT FROM excluded.secret
-                              AND r.n < ${MAX_RETIRED_SECRETS}), '[]'::jsonb)
-              ELSE ${partners.retiredSecrets} END`,
-            updatedAt: sql`now()`,
-          },
-        })
-        .returning();
+      const actor = actorOf(req);
+      // The change and its admin event in one transaction; the row as it was, locked, says what changed.
+      const row = await deps.db.transaction(async (tx) => {
+        const [before] = await tx.select().from(partners).where(eq(partners.org, org)).for('update');
+        const [after] = await tx
+          .insert(partners)
+          .values(values)
+            .onConflictDoUpdate({
+              target: partners.org,
+              set: {
+                kind: values.kind,
+                name: values.name,
+                webhookUrl: values.webhookUrl,
+                secret: values.secret,
+                // The replaced secret first, then those replaced before that still sign (not the new secret, if it was one).
+                retiredSecrets: sql`CASE WHEN ${replaced} THEN
+                  jsonb_build_array(jsonb_build_object('secret', ${partners.secret},
+                    'until', to_char((now() + make_interval(secs => ${overlapMs / 1000})) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+                  || coalesce((SELECT jsonb_agg(r.e ORDER BY r.n) FROM jsonb_array_elements(${partners.retiredSecrets}) WITH ORDINALITY AS r(e, n)
+                                WHERE (r.e->>'until')::timestamptz > now() AND r.e->>'secret' IS DISTINCT FROM excluded.secret
+                                  AND r.n < ${MAX_RETIRED_SECRETS}), '[]'::jsonb)
+                  ELSE ${partners.retiredSecrets} END`,
+                updatedAt: sql`now()`,
+              },
+            })
+            .returning();
+        await recordAdminEvent(tx, actor, 'partner.updated', org, partnerChange(before, after));
+        return after;
+      });
       res.status(200).json(partnerJson(row));
     })
     .all(methodNotAllowed(['PUT']));

@@ -1,6 +1,7 @@
 // Principals (admin; auditors may read them, to name the actors of audit entries): create with a token shown once, list without tokens, revoke.
 import { Router } from 'express';
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
+import { recordAdminEvent } from '../../db/queries/admin-events';
 import { principals } from '../../db/schema';
 import { ProblemError } from '../../domain/errors';
 import { PrincipalCreateSchema } from '../../domain/schemas';
@@ -35,11 +36,16 @@ export function principalsRouter(deps: ApiDeps): Router {
   r.route('/principals')
     .post(admin, async (req, res) => {
       const body = parseOr422(PrincipalCreateSchema, bodyOf(req));
+      const actor = actorOf(req);
       const token = generateToken();
-      const [row] = await deps.db
-        .insert(principals)
-        .values({ id: newPrincipalId(), name: body.name, org: body.org, roles: [...new Set(body.roles)], tokenHash: hashToken(token), createdBy: actorOf(req).id })
-        .returning();
+      const row = await deps.db.transaction(async (tx) => {
+        const [created] = await tx
+          .insert(principals)
+          .values({ id: newPrincipalId(), name: body.name, org: body.org, roles: [...new Set(body.roles)], tokenHash: hashToken(token), createdBy: actor.id })
+          .returning();
+        await recordAdminEvent(tx, actor, 'principal.created', created.id, { name: created.name, org: created.org, roles: created.roles });
+        return created;
+      });
       res.status(201).json({ ...principalJson(row), token });
     })
     .get(admin, async (_req, res) => {
@@ -69,9 +75,18 @@ export function principalsRouter(deps: ApiDeps): Router {
     })
     .delete(admin, async (req, res) => {
       if (!PRINCIPAL_ID_RE.test(req.params.id)) throw new ProblemError('not_found', 'no such principal');
-      // Revoking twice is harmless; the first revocation time is kept.
-      const { rowCount } = await deps.pool.query('UPDATE principals SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1', [req.params.id]);
-      if (!rowCount) throw new ProblemError('not_found', 'no such principal');
+      // Revoking twice is harmless; the first revocation time is kept, and only the first is an admin event.
+      const id = req.params.id;
+      const found = await deps.db.transaction(async (tx) => {
+        const [before] = await tx.select({ revokedAt: principals.revokedAt, org: principals.org }).from(principals).where(eq(principals.id, id)).for('update');
+        if (!before) return false;
+        if (before.revokedAt === null) {
+          await tx.update(principals).set({ revokedAt: sql`now()` }).where(eq(principals.id, id));
+          await recordAdminEvent(tx, actorOf(req), 'principal.revoked', id, { org: before.org });
+        }
+        return true;
+      });
+      if (!found) throw new ProblemError('not_found', 'no such principal');
       // Other API processes hear of it from PostgreSQL (NOTIFY); this one forgets before answering.
       deps.principals?.clear();
       res.status(204).end();

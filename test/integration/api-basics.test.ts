@@ -706,6 +706,7 @@ describe('operations', () => {
       ['/v1/partners/{org}', 'put'],
       ['/v1/partners', 'get'],
       ['/v1/partner-directory', 'get'],
+      ['/v1/admin/events', 'get'],
       ['/v1/cases', 'post'],
       ['/v1/cases', 'get'],
       ['/v1/cases/{id}', 'get'],

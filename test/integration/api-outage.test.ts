@@ -99,11 +99,16 @@ describe('PostgreSQL unreachable', () => {
         body: { kind: 'card_scheme', webhookUrl: 'https://visa.example.test/hook', secret },
       });
       expect(res.status).toBe(503);
+      // The PUT runs in a transaction (its admin event with it): with PostgreSQL down it fails at the connection,
+      // before any statement. A read that fails as one statement shows how a failed statement is logged: the statement
+      // is named, its values are not.
+      const principalId = `prn_${randomBytes(8).toString('hex')}`;
+      expect((await rawRequest((server.address() as AddressInfo).port, 'GET', `/v1/principals/${principalId}`, { token: adminToken })).status).toBe(503);
       const failed = lines.map((l) => JSON.parse(l) as { msg: string; err?: { message: string; params?: unknown } }).filter((l) => l.msg === 'request failed: unavailable');
-      expect(failed).toHaveLength(1);
-      // The statement is named, its values are not.
-      expect(failed[0].err?.message).toMatch(/^Failed query: insert into "partners"[\s\S]*params: \[not logged\]$/);
-      expect(failed[0].err?.params).toBe('[not logged]');
+      expect(failed).toHaveLength(2);
+      expect(failed[1].err?.message).toMatch(/^Failed query: select [\s\S]* from "principals"[\s\S]*params: \[not logged\]$/);
+      expect(failed[1].err?.params).toBe('[not logged]');
+      expect(JSON.stringify(failed[1].err)).not.toContain(principalId);
       expect(lines.filter((l) => l.includes(secret.slice(6, 30)))).toEqual([]);
     } finally {
       server.closeAllConnections();

@@ -75,6 +75,10 @@ describe('the application role', () => {
       [`UPDATE documents SET body = '{}'`, /permission denied for table documents/],
       [`DELETE FROM documents`, /permission denied for table documents/],
       [`TRUNCATE documents`, /permission denied for table documents/],
+      // What admins changed is kept like evidence (db/migrations/0020).
+      [`UPDATE admin_events SET action = 'x'`, /permission denied for table admin_events/],
+      [`DELETE FROM admin_events`, /permission denied for table admin_events/],
+      [`TRUNCATE admin_events`, /permission denied for table admin_events/],
       [`ALTER TABLE documents DISABLE TRIGGER documents_no_update_delete`, /must be owner/],
       [`DELETE FROM cases`, /permission denied for table cases/],
       [`DELETE FROM tasks`, /permission denied for table tasks/],
@@ -208,6 +212,7 @@ describe('with an owner that is not a superuser, as docker-compose sets it up', 
       // The owner is refused by the trigger, but could drop it: why the app must not run as the owner.
       await expect(own.pool.query(`TRUNCATE audit_entries`)).rejects.toThrow(/append-only/);
       await expect(own.pool.query(`TRUNCATE documents`)).rejects.toThrow(/documents is append-only/);
+      await expect(own.pool.query(`TRUNCATE admin_events`)).rejects.toThrow(/admin_events is append-only/);
       await own.pool.query(`ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_no_truncate`);
     } finally {
       await app.close();
