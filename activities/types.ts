@@ -103,6 +103,12 @@ export interface UrlCheckResult {
   redirected?: { url: string; to: string }[];
   /** URLs the check had no time to finish (its deadline passed): counted in `up`, never as gone. */
   unchecked?: string[];
+  /**
+   * URLs whose host resolves, or whose redirect leads, to an address the check may not contact (loopback, private;
+   * TAKEDOWN_ALLOW_PRIVATE_URL_CHECKS off): counted in `up`, never as gone, since the shop's DNS may answer the checker
+   * alone so.
+   */
+  forbidden?: string[];
 }
 
 export interface TakedownActivities {

@@ -322,13 +322,17 @@ function exchange(target: URL, req: GuardedRequest, signal: AbortSignal, timedOu
 
 export const MAX_REDIRECTS = 3;
 const CONCURRENCY = 8;
-const USER_AGENT = 'takedown-url-check/0.1';
+/**
+ * A browser's User-Agent: a shop that hides from checkers could answer a self-named checker with 404 while it serves
+ * everyone else, and the check would call its content gone.
+ */
+const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
 /**
  * A URL's state from one check: `unsure` when the answer proves nothing either way (a timeout, a dropped connection, a
  * temporary DNS failure, a 5xx, 408 or 429), which is asked again before the URL counts as down.
  */
-type Verdict = 'up' | 'down' | 'unsure';
+type Verdict = 'up' | 'down' | 'unsure' | 'forbidden';
 
 /** A verdict, and where the answer came from when redirects were followed to it. */
 interface Checked {
@@ -372,9 +376,12 @@ async function verdictOf(url: string, deps: UrlCheckDeps, deadline: number, sign
       return { verdict, ...(current !== url ? { finalUrl: current } : {}) };
     }
   } catch (err) {
-    // Refused connections, unknown hosts, forbidden addresses and invalid URLs say the content is not served there; a
-    // timeout, a dropped connection or a resolver that could not answer now (EAI_AGAIN) proves nothing.
-    const verdict = err instanceof OutboundError && (err.kind === 'timeout' || err.kind === 'network' || err.kind === 'cancelled') ? 'unsure' : 'down';
+    // Refused connections, unknown hosts and invalid URLs say the content is not served there; a timeout, a dropped
+    // connection or a resolver that could not answer now (EAI_AGAIN) proves nothing. A name that resolves (or a redirect
+    // that leads) to an address the check may not contact proves nothing either: the shop's DNS may answer the checker
+    // with 127.0.0.1 and everyone else with the shop. It counts as up, named apart, for a person to review.
+    const kind = err instanceof OutboundError ? err.kind : undefined;
+    const verdict: Verdict = kind === 'timeout' || kind === 'network' || kind === 'cancelled' ? 'unsure' : kind === 'forbidden_address' ? 'forbidden' : 'down';
     return { verdict, ...(current !== url ? { finalUrl: current } : {}) };
   }
 }
@@ -430,11 +437,13 @@ export async function checkUrls(deps: UrlCheckDeps, urls: string[], signal?: Abo
     const to = checked.get(url)?.finalUrl;
     return to ? [{ url, to }] : [];
   });
-  const up = (u: string) => checked.get(u)?.verdict === 'up' || !checked.has(u);
+  const forbidden = unique.filter((u) => checked.get(u)?.verdict === 'forbidden');
+  const up = (u: string) => checked.get(u)?.verdict === 'up' || checked.get(u)?.verdict === 'forbidden' || !checked.has(u);
   return {
     up: unique.filter(up),
     down: unique.filter((u) => !up(u)),
     ...(redirected.length > 0 ? { redirected } : {}),
     ...(unchecked.length > 0 ? { unchecked } : {}),
+    ...(forbidden.length > 0 ? { forbidden } : {}),
   };
 }

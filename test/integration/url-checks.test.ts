@@ -24,6 +24,8 @@ beforeAll(async () => {
     const p = url.pathname;
     const redirect = (to: string, status = 302) => res.writeHead(status, { location: to }).end();
     if (p === '/ok') return res.writeHead(200).end('content');
+    // A shop that hides from anything that names itself a checker or a bot.
+    if (p === '/cloaked') return res.writeHead(/bot|check|takedown|curl/i.test(req.headers['user-agent'] ?? '') ? 404 : 200).end('content');
     if (p === '/no-content') return res.writeHead(204).end();
     if (p === '/gone') return res.writeHead(404).end();
     if (p === '/removed') return res.writeHead(451).end();
@@ -167,6 +169,10 @@ describe('checkUrls', () => {
     expect(calls).toBe(2);
   });
 
+  it("asks as a browser would, so a shop that hides from checkers is not called gone", async () => {
+    expect(await checkUrls(deps, [`${base}/cloaked`])).toEqual({ up: [`${base}/cloaked`], down: [] });
+  });
+
   it('checks each URL once and runs a bounded number at a time', async () => {
     maxInFlight = 0;
     const urls = Array.from({ length: 24 }, (_, i) => `${base}/busy?i=${i}`);
@@ -176,7 +182,7 @@ describe('checkUrls', () => {
     expect(maxInFlight).toBeLessThanOrEqual(8);
   });
 
-  it('counts loopback targets as down unless private addresses are allowed', async () => {
+  it('never contacts loopback targets unless private addresses are allowed, and counts them as up (not proven gone), named apart', async () => {
     hits.length = 0;
     const urls = [
       `${base}/ok`,
@@ -187,7 +193,8 @@ describe('checkUrls', () => {
       `http://[::127.0.0.1]:1/ok`,
       `http://[2002:7f00:1::1]:1/ok`,
     ];
-    expect(await checkUrls({ timeoutMs: 400, allowPrivate: false }, urls)).toEqual({ up: [], down: urls });
+    // The shop's DNS may answer the checker alone with 127.0.0.1: that proves nothing about what everyone else is served.
+    expect(await checkUrls({ timeoutMs: 400, allowPrivate: false }, urls)).toEqual({ up: urls, down: [], forbidden: urls });
     expect(hits).toHaveLength(0);
   });
 

@@ -238,9 +238,17 @@ async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, 
   for (;;) {
     // `redirected` and `unchecked` are absent from results recorded before they existed; only data (audit, task detail)
     // depends on them. Unchecked URLs (the check's deadline passed) are in `up`: re-noticed, never called gone.
-    const { up, down, redirected = [], unchecked = [] } = await checks.checkUrls({ caseId: state.caseId, urls });
+    const { up, down, redirected = [], unchecked = [], forbidden = [] } = await checks.checkUrls({ caseId: state.caseId, urls });
     await state.appendAudit([
-      state.audit('urls.checked', { taskId: task.id, org: req.org, up, down, ...(redirected.length > 0 ? { redirected } : {}), ...(unchecked.length > 0 ? { unchecked } : {}) }),
+      state.audit('urls.checked', {
+        taskId: task.id,
+        org: req.org,
+        up,
+        down,
+        ...(redirected.length > 0 ? { redirected } : {}),
+        ...(unchecked.length > 0 ? { unchecked } : {}),
+        ...(forbidden.length > 0 ? { forbidden } : {}),
+      }),
     ]);
     // Where a URL still up now answers from, when a redirect led there (a host's own "suspended" page, say).
     const stillUp = new Set(up);
