@@ -674,6 +674,12 @@ describe('web console', () => {
     await partnerPut.getByLabel('Kind').selectOption('acquirer');
     await partnerPut.getByRole('button', { name: 'Save partner' }).click();
     await page.locator('table.partners tr[data-org=acq-southbank]', { hasText: 'acquirer' }).waitFor();
+    // Each change is listed under Changes, newest first, by whom: the partner registered, the principal revoked and created.
+    const changes = page.locator('table.admin-events tbody tr');
+    await changes.first().filter({ hasText: 'acq-southbank' }).waitFor();
+    expect(await changes.first().textContent()).toContain('registered as acquirer');
+    await page.locator('table.admin-events tr', { hasText: 'principal revoked' }).first().waitFor();
+    await page.locator('table.admin-events tr', { hasText: 'Pat Partner in host-example: partner' }).waitFor();
     await shot(page, 'admin');
     // Changing a partner starts from its row; a save that would drop its webhook asks first (dismissed: nothing changes).
     const hook = 'https://hooks.example.test/eastbank';

@@ -72,3 +72,23 @@ describe('the new-case form’s question about partners no notice can reach', ()
     expect(q).not.toContain('visa,');
   });
 });
+
+const adminModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../ui/js/views/admin.js');
+
+describe('the admin page’s list of changes', () => {
+  it('words each change from its event: a webhook by its origin, a secret only as changed or removed', async () => {
+    const { adminEventDetail } = (await import(adminModule)) as { adminEventDetail(e: unknown): string };
+    const ref = (origin: string, h: string) => ({ origin, urlSha256: h.repeat(64) });
+    const partner = (data: Record<string, unknown>) => adminEventDetail({ action: 'partner.updated', data });
+    expect(partner({ created: true, kind: 'card_scheme', webhook: { before: null, after: ref('https://hooks.visa.example', 'a') }, secretChanged: true, hasSecret: true })).toBe(
+      'registered as card scheme; webhook https://hooks.visa.example; secret changed',
+    );
+    expect(partner({ created: false, webhook: { before: ref('https://hooks.visa.example', 'a'), after: ref('https://attacker.example', 'b') }, secretChanged: false, hasSecret: true })).toBe(
+      'webhook https://hooks.visa.example → https://attacker.example',
+    );
+    expect(partner({ created: false, webhook: { before: ref('https://h.example', 'a'), after: null }, secretChanged: true, hasSecret: false })).toBe('webhook https://h.example → none; secret removed');
+    expect(partner({ created: false, webhook: { before: ref('https://h.example', 'a'), after: ref('https://h.example', 'a') }, secretChanged: false, hasSecret: true })).toBe('saved unchanged');
+    expect(adminEventDetail({ action: 'principal.created', data: { name: 'Ann', org: 'ceop', roles: ['case_lead', 'analyst'] } })).toBe('Ann in ceop: case lead, analyst');
+    expect(adminEventDetail({ action: 'principal.revoked', data: { org: 'ceop' } })).toBe('in ceop');
+  });
+});

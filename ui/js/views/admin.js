@@ -108,6 +108,25 @@ function partnerForm(saved, registered) {
   return form;
 }
 
+/** An admin event's change in words: a webhook by its origin (its path is never recorded), never a secret. */
+export function adminEventDetail(e) {
+  const d = e.data ?? {};
+  if (e.action === 'partner.updated') {
+    const origin = (w) => (w ? (w.origin ?? 'an unparsable URL') : 'none');
+    const before = d.webhook?.before ?? null;
+    const after = d.webhook?.after ?? null;
+    const parts = [d.created ? `registered as ${label(d.kind ?? '')}` : null];
+    if (d.created) parts.push(`webhook ${origin(after)}`);
+    else if ((before?.urlSha256 ?? null) !== (after?.urlSha256 ?? null)) parts.push(`webhook ${origin(before)} → ${origin(after)}`);
+    if (d.secretChanged) parts.push(d.hasSecret ? 'secret changed' : 'secret removed');
+    const said = parts.filter(Boolean);
+    return said.length > 0 ? said.join('; ') : 'saved unchanged';
+  }
+  if (e.action === 'principal.created') return `${d.name ?? ''} in ${d.org ?? ''}: ${(d.roles ?? []).map(label).join(', ')}`;
+  if (e.action === 'principal.revoked') return `in ${d.org ?? ''}`;
+  return '';
+}
+
 export function renderAdmin(page, { identity }) {
   add(page, h('h1', {}, 'Administration'));
   if (!identity.caps.admin) {
@@ -117,6 +136,7 @@ export function renderAdmin(page, { identity }) {
   const note = h('div', { class: 'notice', hidden: true });
   const principals = h('div', { class: 'table-wrap' });
   const partners = h('div', { class: 'table-wrap' });
+  const changes = h('div', { class: 'table-wrap' });
 
   /** A message after an action, focused so it is read out; `extra` is what follows it (a token shown once). */
   function tell(text, extra) {
@@ -137,6 +157,7 @@ export function renderAdmin(page, { identity }) {
       focusNote(note);
     }
     await loadPrincipals();
+    void loadChanges();
   }
 
   /** Lists `path`'s items into `target` with `render`; the loading note only on the first load, errors in place. */
@@ -207,13 +228,42 @@ export function renderAdmin(page, { identity }) {
           );
     });
 
+  // What admins changed, newest first (GET /v1/admin/events): its first page.
+  const loadChanges = () =>
+    loadInto(changes, 'changes', '/v1/admin/events?limit=50', (items) =>
+      items.length === 0
+        ? h('p', {}, 'No changes recorded yet.')
+        : h(
+            'table',
+            { class: 'admin-events' },
+            h('thead', {}, h('tr', {}, ['When', 'By', 'Change', 'Of', 'Details'].map((t) => h('th', { scope: 'col' }, t)))),
+            h(
+              'tbody',
+              {},
+              items.map((e) =>
+                h(
+                  'tr',
+                  { 'data-event-id': e.id },
+                  h('td', {}, h('time', { datetime: e.at }, formatTime(e.at))),
+                  h('td', {}, h('code', {}, e.actor.id)),
+                  h('th', { scope: 'row' }, label(e.action.replace('.', '_'))),
+                  h('td', {}, h('code', {}, e.subject)),
+                  h('td', {}, adminEventDetail(e)),
+                ),
+              ),
+            ),
+          ),
+    );
+
   const created = (p) => {
     tell(`Created ${p.name} (${p.id}). Their token is shown this once; copy it now and hand it over safely:`, h('p', {}, h('code', { class: 'hash new-token' }, p.token)));
     void loadPrincipals();
+    void loadChanges();
   };
   const saved = (p) => {
     tell(`Saved partner ${p.org}.`);
     void loadPartners();
+    void loadChanges();
   };
   const partnerEditor = partnerForm(saved, () => registered);
   add(
@@ -221,7 +271,9 @@ export function renderAdmin(page, { identity }) {
     note,
     section('principals-h', 'Principals', principals, h('h3', {}, 'New principal'), principalForm(created)),
     section('partners-h', 'Partner orgs', partners, h('h3', {}, 'Register or change a partner'), partnerEditor),
+    section('changes-h', 'Changes', h('p', { class: 'hint' }, 'What admins changed, newest first; kept append-only. A webhook is named by its origin only, a secret never.'), changes),
   );
   void loadPrincipals();
   void loadPartners();
+  void loadChanges();
 }
