@@ -47,12 +47,11 @@ function retryAfterSeconds(reset: Date | undefined): number {
  * process's cache holds) still passes: a client sharing the address (behind one NAT or proxy) with another that sends bad
  * tokens, or the one whose own bad tokens locked it out, keeps working with a token in use, and PostgreSQL is still
  * asked nothing. (That a known token passes where an unknown one gets 429 tells nothing a guess could use: tokens carry
- * 256 random bits.) Requests
- * never count by arriving: a burst of good tokens that all miss the principal cache at once is never refused. A burst of
- * bad tokens sent at once is looked up before the first of its refusals is counted, so at most one such burst passes the
- * limit. The address is Express's `req.ip` (an IPv6 client by its /56), which behind a reverse proxy is the proxy's
- * unless Express's `trust proxy` is set: all clients behind it then share one budget. No RateLimit headers: those
- * describe the per-principal limit. Counters live in this process, as the per-principal ones do.
+ * 256 random bits.) Requests never count by arriving: a burst of good tokens that all miss the principal cache at once
+ * is never refused. A burst of bad tokens sent at once is looked up before the first of its refusals is counted, so at
+ * most one such burst passes the limit. The address is Express's `req.ip` (an IPv6 client by its /56), which behind a
+ * reverse proxy is the proxy's unless Express's `trust proxy` is set: all clients behind it then share one budget. No
+ * RateLimit headers: those describe the per-principal limit. Counters live in this process, as the per-principal ones do.
  */
 export function limitFailedAuthentication(perMinute: number, authenticateHandler: Authenticating): RequestHandler {
   const store = new MemoryStore();
