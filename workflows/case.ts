@@ -180,7 +180,11 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
           entryUrls.get(entry)!.add(u);
         }
       }
-      const data = { evidence: added.map((e) => ({ kind: e.kind, sha256: e.sha256 })), urls: newUrls, ...(newHosting.length > 0 ? { hosting: newHosting } : {}) };
+      // Added after the analyst verified the case (or the officer signed it off): what partners will be asked to act on
+      // now includes what those people did not see. The contract lets it reach notices not yet sent; the chain says so,
+      // for the auditor and the court.
+      const reviewed = { ...(view.verifiedBy !== null ? { afterVerificationBy: view.verifiedBy } : {}), ...(view.signedOffBy !== null ? { afterSignoffBy: view.signedOffBy } : {}) };
+      const data = { evidence: added.map((e) => ({ kind: e.kind, sha256: e.sha256 })), urls: newUrls, ...(newHosting.length > 0 ? { hosting: newHosting } : {}), ...reviewed };
       await state.saveCase([state.audit('evidence.added', data, actor)]);
       return view;
     },

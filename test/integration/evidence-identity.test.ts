@@ -1,19 +1,22 @@
 // An evidence item is known by its hash: the same hash twice is one item, and a request that describes a known hash
-// otherwise is refused whole (422), never half-applied. Through the HTTP API with the real workflow.
+// otherwise is refused whole (422), never half-applied; an amendment made after the case was verified says so in the
+// chain. Through the HTTP API with the real workflow.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type ApiHarness } from '../support/api-harness';
-import { caseBody } from '../support/api-fixtures';
+import { caseBody, waitForInboxTask } from '../support/api-fixtures';
 import { startWorkflowStack, type WorkflowStack } from '../support/stack';
 
 let stack: WorkflowStack;
 let api: ApiHarness;
 let lead: Awaited<ReturnType<ApiHarness['principal']>>;
+let analyst: Awaited<ReturnType<ApiHarness['principal']>>;
 
 beforeAll(async () => {
   stack = await startWorkflowStack('evidence-identity');
   api = await startApi('evidence-identity', { db: stack.db, client: stack.client, taskQueue: stack.taskQueue });
   lead = await api.principal('ceop', ['case_lead']);
+  analyst = await api.principal('ceop', ['analyst']);
 });
 afterAll(async () => {
   await api?.stop();
@@ -84,5 +87,23 @@ describe('an amendment', () => {
     });
     expect(reused.status, reused.text).toBe(422);
     expect(reused.body.errors).toEqual({ 'Idempotency-Key': 'was used with a different body' });
+  });
+});
+
+describe('an amendment after review', () => {
+  it('names, in its evidence.added entry, the analyst who verified the case without seeing what it adds', async () => {
+    const c = (await api.request('POST', '/v1/cases', { token: lead.token, body: caseBody() })).body;
+    const before = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { urls: ['https://mirror.example.test/early'] } });
+    expect(before.status, before.text).toBe(200);
+    const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
+    const done = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: analyst.token, body: { outcome: 'verified' } });
+    expect(done.status, done.text).toBe(200);
+    const after = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body: { urls: ['https://mirror.example.test/late'] } });
+    expect(after.status, after.text).toBe(200);
+    const { rows } = await api.db.pool.query<{ data: Record<string, unknown> }>(`SELECT data FROM audit_entries WHERE case_id = $1 AND action = 'evidence.added' ORDER BY seq`, [c.id]);
+    expect(rows.map((r) => r.data)).toEqual([
+      { evidence: [], urls: ['https://mirror.example.test/early'] },
+      { evidence: [], urls: ['https://mirror.example.test/late'], afterVerificationBy: analyst.id },
+    ]);
   });
 });
