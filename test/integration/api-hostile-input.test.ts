@@ -123,6 +123,20 @@ describe('names from the object model', () => {
       expect(res.body.errors.__proto__).toBe('is not a known field');
     }
   });
+
+  it('refuses a body holding a member named __proto__, at any depth, naming it, and creates nothing (it was dropped silently)', async () => {
+    const body = caseBody();
+    const top = JSON.stringify(body).replace(/^\{/, '{"__proto__":{"isAdmin":true},');
+    const deep = JSON.stringify({ ...body, merchant: { ...body.merchant, name: 'x' } }).replace('"name":"x"', '"name":"x","__proto__":{"polluted":true}');
+    for (const [text, field] of [[top, '__proto__'], [deep, 'merchant.__proto__']] as const) {
+      const res = await api.request('POST', '/v1/cases', { token: lead, raw: text, headers: { 'content-type': 'application/json' } });
+      expect(res.status, res.text).toBe(422);
+      expect(Object.hasOwn(res.body.errors ?? {}, field), res.text).toBe(true);
+      expect(res.body.errors[field]).toBe('is not a permitted member name');
+    }
+    const { rowCount } = await api.db.pool.query('SELECT 1 FROM cases WHERE reference = $1', [body.reference]);
+    expect(rowCount).toBe(0);
+  });
 });
 
 describe('document ids', () => {
