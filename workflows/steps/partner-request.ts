@@ -236,8 +236,9 @@ async function verifyRemoval(state: CaseState, req: PartnerRequest, task: Task, 
   // A retried re-notice is a new notice (a new id): the refused one stays refused.
   let round = nextRound;
   for (;;) {
-    // `redirected` and `unchecked` are absent from results recorded before they existed; only data (audit, task detail)
-    // depends on them. Unchecked URLs (the check's deadline passed) are in `up`: re-noticed, never called gone.
+    // `redirected`, `unchecked` and `forbidden` are absent from results recorded before they existed; only data (audit,
+    // task detail) depends on them. Unchecked URLs (the check's deadline passed) and forbidden ones (an address the check
+    // may not contact) are in `up`: re-noticed, never called gone.
     const { up, down, redirected = [], unchecked = [], forbidden = [] } = await checks.checkUrls({ caseId: state.caseId, urls });
     await state.appendAudit([
       state.audit('urls.checked', {
