@@ -102,25 +102,25 @@ export function partnersRouter(deps: ApiDeps): Router {
         const [after] = await tx
           .insert(partners)
           .values(values)
-            .onConflictDoUpdate({
-              target: partners.org,
-              set: {
-                kind: values.kind,
-                name: values.name,
-                webhookUrl: values.webhookUrl,
-                secret: values.secret,
-                // The replaced secret first, then those replaced before that still sign (not the new secret, if it was one).
-                retiredSecrets: sql`CASE WHEN ${replaced} THEN
-                  jsonb_build_array(jsonb_build_object('secret', ${partners.secret},
-                    'until', to_char((now() + make_interval(secs => ${overlapMs / 1000})) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
-                  || coalesce((SELECT jsonb_agg(r.e ORDER BY r.n) FROM jsonb_array_elements(${partners.retiredSecrets}) WITH ORDINALITY AS r(e, n)
-                                WHERE (r.e->>'until')::timestamptz > now() AND r.e->>'secret' IS DISTINCT FROM excluded.secret
-                                  AND r.n < ${MAX_RETIRED_SECRETS}), '[]'::jsonb)
-                  ELSE ${partners.retiredSecrets} END`,
-                updatedAt: sql`now()`,
-              },
-            })
-            .returning();
+          .onConflictDoUpdate({
+            target: partners.org,
+            set: {
+              kind: values.kind,
+              name: values.name,
+              webhookUrl: values.webhookUrl,
+              secret: values.secret,
+              // The replaced secret first, then those replaced before that still sign (not the new secret, if it was one).
+              retiredSecrets: sql`CASE WHEN ${replaced} THEN
+                jsonb_build_array(jsonb_build_object('secret', ${partners.secret},
+                  'until', to_char((now() + make_interval(secs => ${overlapMs / 1000})) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+                || coalesce((SELECT jsonb_agg(r.e ORDER BY r.n) FROM jsonb_array_elements(${partners.retiredSecrets}) WITH ORDINALITY AS r(e, n)
+                              WHERE (r.e->>'until')::timestamptz > now() AND r.e->>'secret' IS DISTINCT FROM excluded.secret
+                                AND r.n < ${MAX_RETIRED_SECRETS}), '[]'::jsonb)
+                ELSE ${partners.retiredSecrets} END`,
+              updatedAt: sql`now()`,
+            },
+          })
+          .returning();
         await recordAdminEvent(tx, actor, 'partner.updated', org, partnerChange(before, after));
         return after;
       });
