@@ -227,6 +227,8 @@ interface NoticeRow {
   retired_secrets: string[];
   /** A reminder's task's status in the projection (null for other notices). */
   task_status: string | null;
+  /** When the notice was prepared: its body's `sentAt`, the same in every attempt. */
+  created_at: Date;
 }
 
 async function recordOutcome(
@@ -317,7 +319,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   const { noticeId, attempt } = args;
   const res = await deps.pool.query<NoticeRow>(
     prepared(
-      `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, n.last_error, d.hash AS document_hash, d.body, p.webhook_url, p.secret,
+      `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, n.last_error, n.created_at, d.hash AS document_hash, d.body, p.webhook_url, p.secret,
               (SELECT coalesce(json_agg(r.e->>'secret' ORDER BY r.n), '[]') FROM jsonb_array_elements(p.retired_secrets) WITH ORDINALITY AS r(e, n)
                 WHERE (r.e->>'until')::timestamptz > now()) AS retired_secrets, t.status AS task_status
          FROM notices n LEFT JOIN documents d ON d.id = $2 LEFT JOIN partners p ON p.org = n.org
@@ -386,14 +388,17 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   } catch (err) {
     return fail({ status: null, reason: 'invalid_secret', message: `the partner's webhook secret is unusable (${(err as Error).message})` });
   }
-  const sentAt = new Date();
-  const body = JSON.stringify({ id: noticeId, type: n.type, caseId: n.case_id, taskId: n.task_id, org: n.org, document: n.body, sentAt: sentAt.toISOString() });
+  // Every attempt sends the same body, byte for byte: `sentAt` is when the notice was issued (prepared), so a partner's
+  // idempotency middleware, which refuses a key repeated with another body, takes a retry for the same request. Only
+  // the headers' timestamp and signature are the attempt's own (Standard Webhooks refuses stale timestamps).
+  const signedAt = new Date();
+  const body = JSON.stringify({ id: noticeId, type: n.type, caseId: n.case_id, taskId: n.task_id, org: n.org, document: n.body, sentAt: n.created_at.toISOString() });
   const headers = {
     'content-type': 'application/json',
     'user-agent': USER_AGENT,
     'webhook-id': noticeId,
-    'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
-    'webhook-signature': signatures(webhook, n.retired_secrets ?? [], noticeId, sentAt, body),
+    'webhook-timestamp': String(Math.floor(signedAt.getTime() / 1000)),
+    'webhook-signature': signatures(webhook, n.retired_secrets ?? [], noticeId, signedAt, body),
     'idempotency-key': noticeId,
   };
 

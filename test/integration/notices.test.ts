@@ -320,7 +320,7 @@ describe('sendNotice', () => {
     expect([verifies(p.secret, two), verifies(old, two), verifies(older, two)]).toEqual([true, true, false]);
   });
 
-  it('retries a 503 (ordinary error), then delivers on the next attempt with the same webhook-id', async () => {
+  it('retries a 503 (ordinary error), then delivers on the next attempt with the same webhook-id and the same body', async () => {
     const p = await addPartner({ script: [503, 503, 200] });
     const { caseId, noticeId } = await prepared(p.org);
 
@@ -333,6 +333,11 @@ describe('sendNotice', () => {
 
     expect(p.received.map((r) => r.headers['webhook-id'])).toEqual([noticeId, noticeId, noticeId]);
     expect(p.received.every((r) => r.verifyError === null)).toBe(true);
+    // Byte for byte the same body under the same Idempotency-Key (a partner's middleware refuses a key reused with
+    // another body); its sentAt is when the notice was issued.
+    expect(new Set(p.received.map((r) => r.body)).size).toBe(1);
+    const { rows } = await db.pool.query<{ created_at: Date }>('SELECT created_at FROM notices WHERE id = $1', [noticeId]);
+    expect(JSON.parse(p.received[0].body).sentAt).toBe(rows[0].created_at.toISOString());
     const audit = await listAudit(db.pool, caseId);
     expect(audit.map((e) => e.action)).toEqual(['document.rendered', 'notice.attempt', 'notice.sent']);
     expect(audit[1].data).toMatchObject({ noticeId, outcome: 'retry', status: 503, attempt: 1 });
