@@ -35,6 +35,8 @@ export class CaseAborted extends Error {
   constructor(
     readonly status: CaseStatus,
     readonly reason: string,
+    /** Who ended the case this way, when a person did (a deconfliction review's abort). */
+    readonly by: Pick<Actor, 'id' | 'org'> | null = null,
   ) {
     super(reason);
     this.name = 'CaseAborted';
@@ -165,6 +167,15 @@ export class CaseState {
   audit(action: string, data: Record<string, unknown>, actor: Pick<Actor, 'id' | 'org'> | null = null): AuditInput {
     this.auditSeq += 1;
     return { key: `wf:${this.auditSeq}:${action}`, action, actor: actor ? { id: actor.id, org: actor.org } : null, data, at: iso() };
+  }
+
+  /**
+   * An entry under a key named by the caller (`wf:<name>:<action>`), outside the counted sequence: added to a write that
+   * older code made without it, it moves no later entry's key, so a write begun by older code and retried by newer code
+   * appends nothing twice.
+   */
+  auditNamed(name: string, action: string, data: Record<string, unknown>, actor: Pick<Actor, 'id' | 'org'> | null = null): AuditInput {
+    return { key: `wf:${name}:${action}`, action, actor: actor ? { id: actor.id, org: actor.org } : null, data, at: iso() };
   }
 
   step(name: StepName): Step {

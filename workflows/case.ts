@@ -238,7 +238,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
   if (view.deconflictedWith.length > 0) await state.saveCase([state.audit('case.deconfliction_match', { cases: view.deconflictedWith })]);
   state.intakeDone = true;
 
-  let final: { status: CaseStatus; reason: string } = { status: 'completed', reason: '' };
+  let final: { status: CaseStatus; reason: string; by?: CaseAborted['by'] } = { status: 'completed', reason: '' };
   try {
     await main.run(async () => {
       await runVerification(state);
@@ -247,7 +247,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
     });
     final = { status: state.exceptions ? 'completed_with_exceptions' : 'completed', reason: '' };
   } catch (err) {
-    if (err instanceof CaseAborted) final = { status: err.status, reason: err.reason };
+    if (err instanceof CaseAborted) final = { status: err.status, reason: err.reason, by: err.by };
     else if (isCancellation(err) && view.withdrawal) final = { status: 'withdrawn', reason: view.withdrawal.reason };
     else {
       log.error('case workflow failed', { error: String(err) });
@@ -259,7 +259,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
     if (view.withdrawal && final.status !== 'failed') final = { status: 'withdrawn', reason: view.withdrawal.reason };
     closing = true;
   }
-  await CancellationScope.nonCancellable(() => closeCase(state, final.status, final.reason));
+  await CancellationScope.nonCancellable(() => closeCase(state, final.status, final.reason, final.by ?? null));
   await condition(allHandlersFinished);
   return view;
 }
@@ -277,7 +277,7 @@ function toldPartners(view: CaseView, status: CaseStatus, reason: string): strin
 }
 
 /** Closure, for every ending: open tasks cancelled, withdrawal notices to partners already asked, the case closed, history archived. */
-async function closeCase(state: CaseState, status: CaseStatus, reason: string): Promise<void> {
+async function closeCase(state: CaseState, status: CaseStatus, reason: string, by: CaseAborted['by']): Promise<void> {
   const view = state.view;
   if (state.carrying) await state.flushStagedTasks();
   const cancelledNow = new Set<string>();
@@ -348,7 +348,12 @@ async function closeCase(state: CaseState, status: CaseStatus, reason: string): 
   }
   view.closedAt = new Date().toISOString();
   state.closed = true;
+  // A case withdrawn other than by the withdraw update (a deconfliction review's abort, before any partner was asked)
+  // has its case.withdrawn entry too, by whoever decided, in the closing write: audit data only, so no patch.
+  const withdrawnHere =
+    status === 'withdrawn' && !view.withdrawal ? [state.auditNamed('close', 'case.withdrawn', { reason, notified: [] }, by)] : [];
   await state.setStatus(status, [
+    ...withdrawnHere,
     state.audit('case.closed', {
       status,
       reason,

@@ -220,6 +220,14 @@ describe('case workflow', () => {
     const review3 = await waitForTask(stack, third.id, 'deconfliction_review');
     await complete(stack, third.id, review3.id, actors.supervisor, 'abort', {}, 'covered by the first case');
     expect((await waitForCaseEnd(stack, third.id, 'deconfliction-abort')).status).toBe('withdrawn');
+    // Withdrawn by the reviewer's abort: the chain says so as for any withdrawal, by whom, before the case's close.
+    const ending = await stack.db.pool.query<{ action: string; actor_id: string | null; actor_org: string | null; data: { reason?: string; notified?: string[] } }>(
+      `SELECT action, actor_id, actor_org, data FROM audit_entries WHERE case_id = $1 AND action IN ('case.withdrawn', 'case.closed') ORDER BY seq`,
+      [third.id],
+    );
+    expect(ending.rows.map((r) => r.action)).toEqual(['case.withdrawn', 'case.closed']);
+    expect(ending.rows[0]).toMatchObject({ actor_id: actors.supervisor.id, actor_org: actors.supervisor.org, data: { reason: 'deconfliction: covered by the first case', notified: [] } });
+    expect((await verifyChain(stack.db.pool, third.id)).intact).toBe(true);
     for (const id of [first.id, second.id]) {
       await stack.client.workflow.getHandle(caseWorkflowId(id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'test cleanup', actor: actors.lead }] });
     }

@@ -44,7 +44,7 @@ export async function runDeconfliction(state: CaseState): Promise<void> {
     slaMs: state.slaMs('verification'),
     context: { overlappingCases: state.view.deconflictedWith },
   });
-  if (task.outcome === 'abort') throw new CaseAborted('withdrawn', `deconfliction: ${task.comment ?? 'aborted'}`);
+  if (task.outcome === 'abort') throw new CaseAborted('withdrawn', `deconfliction: ${task.comment ?? 'aborted'}`, task.completedBy);
 }
 
 export async function runVerification(state: CaseState): Promise<void> {
