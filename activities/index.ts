@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { countNoticeAttempt, observeOutcome as observeOutcomeMetric } from '../telemetry/metrics';
 import { findConflicts, recordCase, recordTask } from './cases';
 import { archiveHistory } from './history';
-import { prepareNotice, sendNotice, settleNotices } from './notices';
+import { isLastAttempt, prepareNotice, sendNotice, settleNotices } from './notices';
 import type { TakedownActivities } from './types';
 import { checkUrls } from './url-checks';
 
@@ -51,7 +51,8 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
     sendNotice: async (args) => {
       try {
         const { info, cancellationSignal } = Context.current();
-        const result = await sendNotice(noticeDeps, { noticeId: args.noticeId, attempt: info.attempt, signal: cancellationSignal });
+        const lastAttempt = isLastAttempt(info, Date.now());
+        const result = await sendNotice(noticeDeps, { noticeId: args.noticeId, attempt: info.attempt, signal: cancellationSignal, lastAttempt });
         countNoticeAttempt(result.delivered ? (result.reason ?? 'delivered') : (result.reason ?? 'skipped'), args.org);
         return result;
       } catch (err) {

@@ -1,6 +1,7 @@
 // Outbound partner notices: render and store the document once, then deliver it signed (Standard Webhooks), auditing every attempt.
 import { createHash } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type RetryPolicy } from '@temporalio/common';
+import { msToNumber } from '@temporalio/common/lib/time';
 import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { isHttpsUrl } from '../domain/rules/urls';
@@ -53,6 +54,35 @@ export interface SendNoticeArgs {
    * request under way stops at once, and the attempt is audited and retried like one the partner did not answer.
    */
   signal?: AbortSignal;
+  /**
+   * Temporal will not retry this attempt (see isLastAttempt): a transient failure is then final, recorded as
+   * `notice.failed` with reason `retries_exhausted`, so the chain and the notice's row say how its delivery ended.
+   */
+  lastAttempt?: boolean;
+}
+
+/** What isLastAttempt reads of an activity's info (`Context.current().info`). */
+export interface AttemptInfo {
+  attempt: number;
+  scheduledTimestampMs: number;
+  scheduleToCloseTimeoutMs: number;
+  retryPolicy?: RetryPolicy;
+}
+
+/**
+ * Whether Temporal would not retry this attempt should it fail now: its maximum attempts are reached, or the next
+ * backoff of its retry policy ends past its schedule-to-close deadline (a notice's week), when Temporal times the
+ * activity out instead. `marginMs` covers the clocks of worker and server: near the end, a notice's last attempt may
+ * come a backoff early, never late.
+ */
+export function isLastAttempt(info: AttemptInfo, now: number, marginMs = 60_000): boolean {
+  const p = info.retryPolicy;
+  if (p?.maximumAttempts && info.attempt >= p.maximumAttempts) return true;
+  if (!info.scheduleToCloseTimeoutMs) return false;
+  const initial = msToNumber(p?.initialInterval ?? 1000);
+  const max = p?.maximumInterval !== undefined ? msToNumber(p.maximumInterval) : 100 * initial;
+  const backoff = Math.min(initial * (p?.backoffCoefficient ?? 2) ** (info.attempt - 1), max);
+  return now + backoff + marginMs > info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs;
 }
 
 export interface SendNoticeResult {
@@ -290,7 +320,8 @@ function signatures(current: Webhook, retired: readonly string[], id: string, at
 }
 
 function partnerRejected(org: string, noticeId: string, detail: { status: number | null; reason: string; message: string }): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`${org} rejected notice ${noticeId}: ${detail.message}`, 'PartnerRejected', { status: detail.status, reason: detail.reason });
+  const what = detail.reason === 'retries_exhausted' ? `${org} was not reached with notice ${noticeId}` : `${org} rejected notice ${noticeId}`;
+  return ApplicationFailure.nonRetryable(`${what}: ${detail.message}`, 'PartnerRejected', { status: detail.status, reason: detail.reason });
 }
 
 /**
@@ -376,6 +407,10 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     throw partnerRejected(n.org, noticeId, detail);
   };
 
+  // A transient failure on the last attempt Temporal makes: the notice failed for good, not one attempt of it.
+  const exhausted = (status: number | null, last: string) =>
+    fail({ status, reason: 'retries_exhausted', message: `not delivered within the notice's deadline; the last attempt: ${last}` });
+
   // Stored before production refused http:// at PUT, or by a development system: not sent in the clear, and retrying
   // will not help, so the case lead hears of it as of a forbidden address.
   if (deps.httpsOnly && !isHttpsUrl(n.webhook_url)) {
@@ -421,6 +456,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     const e = err instanceof OutboundError ? err : new OutboundError('network', String(err));
     // A forbidden or malformed address will not heal by retrying: the case lead must fix the partner's configuration.
     if (e.kind === 'forbidden_address' || e.kind === 'invalid_url') return fail({ status: null, reason: e.kind, message: e.message });
+    if (args.lastAttempt) return exhausted(null, `${e.kind}: ${e.message}`);
     const row = await recordOutcome(deps, n, attempt, { state: 'retrying', status: null, error: `${e.kind}: ${e.message}`.slice(0, 1000), delivered: false }, {
       key: `notice:${noticeId}:${attempt}:retry`,
       action: 'notice.attempt',
@@ -442,6 +478,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     return { delivered: true, status };
   }
   if (outcome === 'retry') {
+    if (args.lastAttempt) return exhausted(status, `HTTP ${status}${answer ? `: ${clip(answer, 200)}` : ''}`);
     const row = await recordOutcome(deps, n, attempt, { state: 'retrying', status, error: clip(answer, 1000) || null, delivered: false }, {
       key: `notice:${noticeId}:${attempt}:retry`,
       action: 'notice.attempt',

@@ -1,5 +1,5 @@
 // Activity proxies with their timeouts and retry policies: projection writes retry fast and forever, notices back off for days.
-import { proxyActivities, proxyLocalActivities, type LocalActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { TakedownActivities } from '../activities/types';
 import { ARCHIVE_DEADLINE, NOTICE_ATTEMPT_TIMEOUT, NOTICE_DEADLINE } from '../domain/rules/deadlines';
 
@@ -24,12 +24,16 @@ export const LOCAL_STORE_OPTIONS = {
 } as const satisfies LocalActivityOptions;
 export const localStore = proxyLocalActivities<TakedownActivities>(LOCAL_STORE_OPTIONS);
 
-/** Notice delivery: exponential backoff, unlimited attempts within a week; a final 4xx is non-retryable. */
-export const notices = proxyActivities<TakedownActivities>({
+/**
+ * Notice delivery: exponential backoff, unlimited attempts within a week; a final 4xx is non-retryable, and so is the
+ * last attempt's transient failure (sendNotice's `lastAttempt`, from this policy), recorded as retries exhausted.
+ */
+export const NOTICE_OPTIONS = {
   startToCloseTimeout: NOTICE_ATTEMPT_TIMEOUT,
   scheduleToCloseTimeout: NOTICE_DEADLINE,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', nonRetryableErrorTypes: ['PartnerRejected', 'IncompleteDocument'] },
-});
+} as const satisfies ActivityOptions;
+export const notices = proxyActivities<TakedownActivities>(NOTICE_OPTIONS);
 
 /**
  * Checks of notified URLs. A check answers for every URL by its own deadline, whatever the hosts do (one that cannot be

@@ -372,6 +372,30 @@ describe('sendNotice', () => {
     });
   });
 
+  it("ends a notice on its last attempt's transient failure: notice.failed (retries exhausted), the row failed, PartnerRejected", async () => {
+    for (const reply of [503, 'reset'] as const) {
+      const p = await addPartner({ script: [reply] });
+      const { caseId, noticeId } = await prepared(p.org);
+      // An attempt before the last is retried as ever.
+      expect(await failureOf(sendNotice(deps(), { noticeId, attempt: 1, lastAttempt: false }))).not.toBeInstanceOf(ApplicationFailure);
+      const err = await failureOf(sendNotice(deps(), { noticeId, attempt: 2, lastAttempt: true }));
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      expect((err as ApplicationFailure).type).toBe('PartnerRejected');
+      expect((err as ApplicationFailure).nonRetryable).toBe(true);
+      expect((err as ApplicationFailure).details?.[0]).toMatchObject({ reason: 'retries_exhausted', ...(reply === 503 ? { status: 503 } : { status: null }) });
+      const audit = await listAudit(db.pool, caseId);
+      expect(audit.map((e) => e.action)).toEqual(['document.rendered', 'notice.attempt', 'notice.failed']);
+      expect(audit[2].data).toMatchObject({ noticeId, attempt: 2, reason: 'retries_exhausted' });
+      const row = (await db.pool.query('SELECT state, last_error FROM notices WHERE id = $1', [noticeId])).rows[0];
+      expect(row.state).toBe('failed');
+      expect(row.last_error).toMatch(/^not delivered within the notice's deadline; the last attempt: /);
+      // Asked again (Temporal never heard the answer): the same refusal, nothing sent.
+      const sent = p.received.length;
+      expect(await failureOf(sendNotice(deps(), { noticeId, attempt: 2, lastAttempt: true }))).toMatchObject({ type: 'PartnerRejected' });
+      expect(p.received.length).toBe(sent);
+    }
+  });
+
   it('sends nothing again after a refusal recorded by an attempt whose answer Temporal never heard: the same refusal', async () => {
     // The attempt recorded its 410 and died before Temporal heard (or outlived its timeout): Temporal runs another.
     const p = await addPartner({ script: [410, 200] });
