@@ -38,6 +38,8 @@ export class ProblemError extends Error {
     readonly kind: ProblemKind,
     detail: string,
     readonly errors?: Record<string, string>,
+    /** RFC 9457 extension members beside the standard ones (a 503's `caseId`: what the request may have made). */
+    readonly members?: Record<string, string>,
   ) {
     super(detail);
     this.name = 'ProblemError';

@@ -12,17 +12,19 @@ export interface ProblemBody {
   status: number;
   detail: string;
   errors?: Record<string, string>;
+  [member: string]: unknown;
 }
 
-export function problemBody(kind: ProblemKind, detail: string, errors?: Record<string, string>): ProblemBody {
+export function problemBody(kind: ProblemKind, detail: string, errors?: Record<string, string>, members?: Record<string, string>): ProblemBody {
   const p = PROBLEMS[kind];
-  const body: ProblemBody = { type: `${PROBLEM_TYPE_BASE}${kind}`, title: p.title, status: p.status, detail };
+  // Extension members first: the standard ones always win.
+  const body: ProblemBody = { ...members, type: `${PROBLEM_TYPE_BASE}${kind}`, title: p.title, status: p.status, detail };
   if (errors && Object.keys(errors).length > 0) body.errors = errors;
   return body;
 }
 
-export function sendProblem(res: Response, kind: ProblemKind, detail: string, errors?: Record<string, string>): void {
-  const body = problemBody(kind, detail, errors);
+export function sendProblem(res: Response, kind: ProblemKind, detail: string, errors?: Record<string, string>, members?: Record<string, string>): void {
+  const body = problemBody(kind, detail, errors, members);
   // RFC 6750 section 3 (and RFC 9110 section 11.6.1): every 401 names the scheme the client must use.
   if (body.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
   res.status(body.status).type('application/problem+json').send(JSON.stringify(body));
@@ -75,6 +77,7 @@ export interface MappedProblem {
   kind: ProblemKind;
   detail: string;
   errors?: Record<string, string>;
+  members?: Record<string, string>;
 }
 
 /** A body nested deeper than MAX_JSON_DEPTH, as assertStorable (api/middleware/body.ts) words it. */
@@ -85,7 +88,7 @@ const depthProblem = (): MappedProblem => ({
 });
 
 export function mapError(err: unknown): MappedProblem {
-  if (err instanceof ProblemError) return { kind: err.kind, detail: err.message, errors: err.errors };
+  if (err instanceof ProblemError) return { kind: err.kind, detail: err.message, errors: err.errors, members: err.members };
   const fromTemporal = temporalProblem(err);
   if (fromTemporal) return fromTemporal;
   if (isDatabaseUnavailable(err)) return { kind: 'unavailable', detail: 'the database is unavailable; retry later' };
@@ -134,7 +137,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (mapped.kind === 'unavailable') res.setHeader('Retry-After', '5');
-    sendProblem(res, mapped.kind, mapped.detail, mapped.errors);
+    sendProblem(res, mapped.kind, mapped.detail, mapped.errors, mapped.members);
   };
 }
 

@@ -17,7 +17,7 @@ import { bodyHash, claimKey, finishKey, idempotencyKeyOf, keyReusedWithAnotherBo
 import { newCaseId } from '../ids';
 import { actorOf, hasAnyRole, requireRoles } from '../middleware/auth';
 import { bodyOf } from '../middleware/body';
-import { methodNotAllowed } from '../middleware/problem';
+import { mapError, methodNotAllowed } from '../middleware/problem';
 import { parseOr422, parseQueryOr422 } from '../middleware/validate';
 import { isWorkflowGone, runPurged, withTemporalDeadline } from '../temporal';
 import { CASE_READ_ROLES, jsonArray, partnerCaseView, readsCaseInFull, tasksJson, type HeldTask } from '../views';
@@ -118,6 +118,18 @@ export async function startCase(deps: ApiDeps, actor: Actor, caseId: string, inp
 }
 
 /**
+ * A creation without an Idempotency-Key that ends in a 503 (Temporal did not answer in time, or the case's first write
+ * waits for PostgreSQL) may still have started its case, which then goes on: the answer names the case id it was given
+ * (`caseId`, an extension member), so the client can look for it rather than create a second case by retrying.
+ */
+function mayHaveStarted(err: unknown, caseId: string): unknown {
+  const mapped = mapError(err);
+  if (mapped.kind !== 'unavailable') return err;
+  const detail = `${mapped.detail.replace(/[;.]? retry later$/, '')}. The case may have been started as ${caseId}: GET /v1/cases/${caseId} before creating it again (a creation sent with an Idempotency-Key is safe to retry)`;
+  return new ProblemError('unavailable', detail, undefined, { caseId });
+}
+
+/**
  * The case a key's earlier attempt made, as it is now; or, when it has none (that attempt failed or died before the
  * case was stored), the case started now: `started` says so, and the answer is then 201, since no earlier answer named it.
  */
@@ -136,7 +148,10 @@ export function casesRouter(deps: ApiDeps): Router {
       const key = idempotencyKeyOf(req.headersDistinct['idempotency-key']);
       const input = parseOr422(CaseInputSchema, bodyOf(req)) as CaseInput;
       if (!key) {
-        const view = await startCase(deps, actor, newCaseId(), input);
+        const caseId = newCaseId();
+        const view = await startCase(deps, actor, caseId, input).catch((err: unknown) => {
+          throw mayHaveStarted(err, caseId);
+        });
         res.status(201).location(`/v1/cases/${view.id}`).json(view);
         return;
       }

@@ -83,6 +83,16 @@ describe('Temporal unreachable', () => {
     expect(rows[0]).toEqual({ state: 'in_flight', released: true });
     expect((await deadTemporal.request('GET', '/v1/cases', { token: lead.token })).status).toBe(200);
   }, 30_000);
+
+  it('names the case id a creation without an Idempotency-Key may have started, so the client looks before creating another', async () => {
+    const lead = await deadTemporal.principal('ceop', ['case_lead']);
+    const res = await deadTemporal.request('POST', '/v1/cases', { token: lead.token, body: caseBody(), timeoutMs: 20_000 });
+    expect(res.status, res.text).toBe(503);
+    expect(res.headers['retry-after']).toBeDefined();
+    expect(res.body.caseId).toMatch(/^case_[a-z0-9]+$/);
+    expect(res.body).toMatchObject({ status: 503, type: expect.stringMatching(/unavailable$/) });
+    expect(res.body.detail).toContain(`GET /v1/cases/${res.body.caseId}`);
+  }, 30_000);
 });
 
 describe('PostgreSQL unreachable', () => {
