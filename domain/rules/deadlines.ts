@@ -12,8 +12,10 @@ export const NOTICE_DEADLINE = '7d';
 
 /**
  * How long the archive waits for its case's run to close. A closed case's run stays open until the withdrawal notices
- * it still delivers are delivered or have failed for good (NOTICE_DEADLINE), so the archive must outwait them: with two
- * days it gave up on a run still waiting for a partner whose webhook was down, and that history was never archived.
- * The metric of cases closed without an archive (telemetry/metrics.ts) names it.
+ * it still delivers are delivered or have failed for good, so the archive must outwait them: with two days it gave up
+ * on a run still waiting for a partner whose webhook was down, and that history was never archived. Each such notice
+ * is two notice activities one after the other (prepared, then sent), each with NOTICE_DEADLINE: up to two of them,
+ * and a day to spare for the settle that follows (a database outage). The metric of cases closed without an archive
+ * (telemetry/metrics.ts) names a run it still outlived.
  */
-export const ARCHIVE_DEADLINE = '8d';
+export const ARCHIVE_DEADLINE = '15d';

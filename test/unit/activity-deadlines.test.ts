@@ -10,9 +10,10 @@ import { isLastAttempt } from '../../activities/notices';
 
 describe('activity deadlines', () => {
   it("lets the history archive outwait a closed case's run, which stays open while its last notices are retried", () => {
-    // closeCase waits for the withdrawal notices it still delivers (each retried up to NOTICE_DEADLINE) before the run
-    // ends; the archive, started at the close, retries until the run has ended.
-    expect(durationMs(ARCHIVE_DEADLINE)).toBeGreaterThan(durationMs(NOTICE_DEADLINE) + 12 * 3_600_000);
+    // closeCase waits for the withdrawal notices it still delivers before the run ends: each is prepared, then sent, by
+    // two notice activities one after the other, each retried up to NOTICE_DEADLINE; the archive, started at the close,
+    // retries until the run has ended.
+    expect(durationMs(ARCHIVE_DEADLINE)).toBeGreaterThan(2 * durationMs(NOTICE_DEADLINE) + 12 * 3_600_000);
   });
 
   it('gives the notice activity the start-to-close timeout that TAKEDOWN_NOTICE_TIMEOUT is checked against', () => {
