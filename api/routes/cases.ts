@@ -7,7 +7,7 @@ import { ProblemError } from '../../domain/errors';
 import { CASE_ID_RE, caseWorkflowId } from '../../domain/ids';
 import { sameEvidence } from '../../domain/rules/evidence';
 import { AddEvidenceSchema, CaseInputSchema, CaseListQuerySchema, WithdrawSchema } from '../../domain/schemas';
-import type { Actor, CaseInput, CaseView, Evidence, Role } from '../../domain/types';
+import { isClosedStatus, type Actor, type CaseInput, type CaseView, type Evidence, type Role } from '../../domain/types';
 import { addEvidenceUpdate, type CaseWorkflowInput, intakeUpdate, withdrawUpdate } from '../../workflows/messages';
 import { caseSearchAttributes } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../app';
@@ -252,11 +252,23 @@ export function casesRouter(deps: ApiDeps): Router {
       const row = await caseForAction(deps, actor, req.params.id, ['case_lead']);
       const body = parseOr422(AddEvidenceSchema, bodyOf(req));
       const key = idempotencyKeyOf(req.headersDistinct['idempotency-key']);
+      // An amendment an open case already holds whole (one sent again after a lost answer, with or without a key) adds
+      // nothing: answered from the stored case, without an update that would count against the case's amendments and
+      // write an empty evidence.added entry. The workflow writes the stored case before it answers an amendment.
+      if (!isClosedStatus(row.view.status) && !row.view.withdrawal && holdsAmendment(row.view, body)) {
+        res.status(200).json(row.view);
+        return;
+      }
       const view = await withTemporalDeadline(deps.temporal, () =>
         deps.temporal.workflow
           .getHandle(caseWorkflowId(row.id))
           .executeUpdate(addEvidenceUpdate, { args: [{ evidence: body.evidence, urls: body.urls, ...(body.hosting.length > 0 ? { hosting: body.hosting } : {}), actor }], updateId: updateIdFor('evidence', row.id, actor, key) }),
-      );
+      ).catch(async (err: unknown) => {
+        // A keyed retry of an amendment that took effect, made after Temporal dropped the closed run (its retention): the
+        // stored case answers it when it holds the amendment whole, as for a withdrawal or a task completion.
+        if (key !== undefined && holdsAmendment(row.view, body) && isWorkflowGone(err) && (await runPurged(deps.temporal, caseWorkflowId(row.id)))) return row.view;
+        throw err;
+      });
       // A repeated key gets the first request's answer: the case must hold what this request adds, or it was another body.
       if (key !== undefined && !holdsAmendment(view, body)) throw keyReusedWithAnotherBody();
       res.status(200).json(view);

@@ -770,7 +770,7 @@ describe('Idempotency-Key on task completions, evidence and withdrawal', () => {
     expect(retried.body).toEqual(done.body);
   });
 
-  it('answers a completion or a withdrawal retried after Temporal dropped the closed run (its retention) from the stored case, with the first result', { timeout: 90_000 }, async () => {
+  it('answers a completion, a withdrawal or an amendment retried after Temporal dropped the closed run (its retention) from the stored case', { timeout: 90_000 }, async () => {
     const [c, w] = [await createCase(), await createCase()];
     const verify = await waitForInboxTask(api, analyst.token, c.id, 'verify_evidence');
     await waitForInboxTask(api, analyst.token, w.id, 'verify_evidence');
@@ -779,6 +779,11 @@ describe('Idempotency-Key on task completions, evidence and withdrawal', () => {
     const headers = { 'Idempotency-Key': 'complete-before-purge' };
     const first = await api.request('POST', path, { token: analyst.token, body, headers });
     expect(first.status, first.text).toBe(200);
+    const amend = `/v1/cases/${w.id}/evidence`;
+    const abody = { urls: ['https://mirror.example.test/before-purge'] };
+    const akey = { 'Idempotency-Key': 'amend-before-purge' };
+    const amended = await api.request('POST', amend, { token: lead.token, body: abody, headers: akey });
+    expect(amended.status, amended.text).toBe(200);
     const withdraw = `/v1/cases/${w.id}/withdraw`;
     const wbody = { reason: 'operation paused' };
     const wkey = { 'Idempotency-Key': 'withdraw-before-purge' };
@@ -814,6 +819,14 @@ describe('Idempotency-Key on task completions, evidence and withdrawal', () => {
     expect(again.body.updatedAt).toBe(closed.updatedAt);
     expect((await api.request('POST', withdraw, { token: lead.token, body: { reason: 'another reason' }, headers: wkey })).status).toBe(409);
     expect((await api.request('POST', withdraw, { token: lead2.token, body: wbody, headers: wkey })).status).toBe(409);
+
+    // The amendment repeated under its key: the stored case holds it, so it took effect (the case as it is now); one
+    // it does not hold is refused, as the closed case refuses any amendment.
+    const reamended = await api.request('POST', amend, { token: lead.token, body: abody, headers: akey });
+    expect(reamended.status, reamended.text).toBe(200);
+    expect(reamended.body).toMatchObject({ id: w.id, status: 'withdrawn' });
+    expect(reamended.body.merchant.urls).toContain(abody.urls[0]);
+    expect((await api.request('POST', amend, { token: lead.token, body: { urls: ['https://mirror.example.test/after-purge'] }, headers: akey })).status).toBe(409);
   });
 });
 

@@ -90,6 +90,27 @@ describe('an amendment', () => {
   });
 });
 
+describe('an amendment sent again', () => {
+  it('is answered from the stored case when the case holds it whole: no second update, no empty evidence.added', async () => {
+    const c = (await api.request('POST', '/v1/cases', { token: lead.token, body: caseBody() })).body;
+    const fresh = { kind: 'screenshot_hash', sha256: hash() };
+    const body = { evidence: [fresh], urls: ['https://mirror.example.test/again'] };
+    const first = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body });
+    expect(first.status, first.text).toBe(200);
+    // Sent again without a key (its answer was lost), and with one: the case as stored, holding it once.
+    for (const headers of [{}, { 'Idempotency-Key': 'again-1' }]) {
+      const again = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body, headers });
+      expect(again.status, again.text).toBe(200);
+      expect(again.body.evidence.filter((e: { sha256: string }) => e.sha256 === fresh.sha256)).toHaveLength(1);
+      expect(again.body.merchant.urls.filter((u: string) => u === body.urls[0])).toHaveLength(1);
+    }
+    expect((await auditActions(c.id)).filter((a) => a === 'evidence.added')).toHaveLength(1);
+    // Only a case lead of the case's org is answered so, as for an amendment that adds something.
+    const other = await api.principal('nca', ['case_lead']);
+    expect((await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: other.token, body })).status).toBe(403);
+  });
+});
+
 describe('an amendment after review', () => {
   it('names, in its evidence.added entry, the analyst who verified the case without seeing what it adds', async () => {
     const c = (await api.request('POST', '/v1/cases', { token: lead.token, body: caseBody() })).body;
