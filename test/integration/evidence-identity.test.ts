@@ -98,7 +98,7 @@ describe('an amendment sent again', () => {
     const first = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body });
     expect(first.status, first.text).toBe(200);
     // Sent again without a key (its answer was lost), and with one: the case as stored, holding it once.
-    for (const headers of [{}, { 'Idempotency-Key': 'again-1' }]) {
+    for (const headers of [{}, { 'Idempotency-Key': 'again-1' }] as Record<string, string>[]) {
       const again = await api.request('POST', `/v1/cases/${c.id}/evidence`, { token: lead.token, body, headers });
       expect(again.status, again.text).toBe(200);
       expect(again.body.evidence.filter((e: { sha256: string }) => e.sha256 === fresh.sha256)).toHaveLength(1);
