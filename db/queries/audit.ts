@@ -40,6 +40,14 @@ export function missingEntries(first: number, last: number): string {
   return first === last ? `entry ${first} is missing` : `entries ${first} to ${last} are missing`;
 }
 
+/**
+ * The words for an entry dated before the one it follows, which audit_append never writes (it raises such a time to the
+ * previous entry's): a chain written, or rewritten, around it. Shared by verifyChains and the export checker.
+ */
+export function timeGoesBack(seq: number, at: string, prevSeq: number, prevAtMs: number): string {
+  return `entry ${seq} is dated ${at}, before entry ${prevSeq} (${new Date(prevAtMs).toISOString()}): the appender never dates an entry before the one it follows`;
+}
+
 /** How many bad entries of one chain an answer names one by one; the rest are counted. */
 export const MAX_NAMED_BREAKS = 100;
 
@@ -296,18 +304,22 @@ export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Ma
   // The previous row of the chain being read, as the next one must link to it: 0 and the genesis hash before entry 1.
   let prevSeq = 0;
   let prevHash = GENESIS_HASH;
+  // The previous entry's time: audit_append never dates an entry before the one it follows (migrations 0010, 0018).
+  let prevAt: number | null = null;
   const take = (rows: AuditRow[]) => {
     for (const row of rows) {
       const v = out.get(row.case_id)!;
       if (v.entries === 0) {
         prevSeq = 0;
         prevHash = GENESIS_HASH;
+        prevAt = null;
       }
       const e = rowToEntry(row);
       v.entries += 1;
       const { hash, ...rest } = e;
       const hashes = hashOrNull(rest) === hash;
-      if (v.firstBadSeq === null && (!validTime(row.at) || e.seq !== v.entries || e.prevHash !== prevHash || !hashes)) v.firstBadSeq = v.entries;
+      const backwards = validTime(row.at) && prevAt !== null && row.at.getTime() < prevAt;
+      if (v.firstBadSeq === null && (!validTime(row.at) || e.seq !== v.entries || e.prevHash !== prevHash || !hashes || backwards)) v.firstBadSeq = v.entries;
       const broke = (seq: number, detail: string) => v.breaks.push({ seq, detail });
       if (e.seq < 1) {
         // No entry has such a seq: a row put there by hand, and no link of the chain (entry 1 still starts from 64 zeros).
@@ -329,8 +341,10 @@ export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Ma
             : `entry ${e.seq} does not link to entry ${prevSeq} (prevHash ${e.prevHash}, entry ${prevSeq} is stored with hash ${prevHash})`,
         );
       } else if (!hashes) broke(e.seq, `entry ${e.seq} does not hash to its stored hash: it was changed, or moved to seq ${e.seq}`);
+      else if (backwards) broke(e.seq, timeGoesBack(e.seq, e.at, prevSeq, prevAt!));
       prevSeq = e.seq;
       prevHash = e.hash;
+      if (validTime(row.at)) prevAt = row.at.getTime();
       v.head = e.hash;
     }
     return rows.length === BATCH ? rows[rows.length - 1] : undefined;

@@ -1,7 +1,7 @@
 // Verifies audit chains from an NDJSON export alone, without the database: what an auditor or a court's expert runs on
 // the file they were given (npm run audit:verify-export). The same hash rule as db/queries/audit.ts (hashEntry), and
 // every link checked; entries may come in any order (a time-range export lists by time, a `since` export by writing).
-import { GENESIS_HASH, hashEntry, missingEntries, type ChainBreak } from '../../db/queries/audit';
+import { GENESIS_HASH, hashEntry, missingEntries, timeGoesBack, type ChainBreak } from '../../db/queries/audit';
 import { z } from '../../domain/schemas';
 import type { AuditEntry, ChainHead } from '../../domain/types';
 
@@ -44,6 +44,8 @@ interface Chain {
   startsAt: number | null;
   /** Every bad entry found, in seq order (a lost start first). */
   problems: ChainBreak[];
+  /** The last linked entry's time (ms), when valid: the next may not be dated before it. */
+  prevAt: number | null;
 }
 
 export interface ExportReport {
@@ -121,7 +123,7 @@ export class ExportChecker {
     this.seen.set(key, fingerprint);
     let chain = this.chains.get(caseId);
     if (!chain) {
-      chain = { pending: new Map(), next: 1, prevHash: GENESIS_HASH, linked: 0, head: null, highest: 0, startsAt: null, problems: [] };
+      chain = { pending: new Map(), next: 1, prevHash: GENESIS_HASH, linked: 0, head: null, highest: 0, startsAt: null, problems: [], prevAt: null };
       this.chains.set(caseId, chain);
     }
     chain.pending.set(entry.seq, { ...entry, computed });
@@ -138,14 +140,18 @@ export class ExportChecker {
       chain.pending.delete(chain.next);
       // As verifyChain: a time no entry may have ('infinity', stored before migration 0018 refused it) is a bad entry,
       // even where the hash was taken over that text.
-      const detail = !Number.isFinite(Date.parse(e.at))
+      const at = Date.parse(e.at);
+      const detail = !Number.isFinite(at)
         ? `entry ${e.seq} has no valid time (at ${JSON.stringify(e.at)})`
         : e.prevHash !== chain.prevHash
           ? `entry ${e.seq} does not link to entry ${e.seq - 1} (prevHash ${e.prevHash}, entry ${e.seq - 1} hashes to ${chain.prevHash})`
           : e.computed !== e.hash
             ? `entry ${e.seq} does not hash to its hash: its content was changed`
-            : null;
+            : chain.prevAt !== null && at < chain.prevAt
+              ? timeGoesBack(e.seq, e.at, e.seq - 1, chain.prevAt)
+              : null;
       if (detail !== null) chain.problems.push({ seq: e.seq, detail });
+      if (Number.isFinite(at)) chain.prevAt = at;
       chain.prevHash = e.hash;
       chain.head = e;
       chain.linked += 1;

@@ -22,6 +22,7 @@ import {
   verifyAllChains,
   verifyCase,
   verifyChain,
+  verifyChains,
 } from '../../db/queries/audit';
 import { documentHash, readDocument } from '../../db/queries/documents';
 import { freshDatabase, type TestDb } from '../support/db';
@@ -270,6 +271,22 @@ describe('audit_append() and the times it is given (migration 0018)', () => {
     const recorded: number[] = [];
     for await (const e of exportRecorded(db.pool, '-infinity', 'infinity')) if (e.caseId === caseId) recorded.push(e.seq);
     expect(recorded).toEqual([1, 2, 3]);
+  });
+
+  it('reports an entry dated before the one it follows, though its hash and link hold: one planted behind the appender', async () => {
+    const caseId = newCase();
+    const [first] = await appendAudit(db.pool, caseId, inputs(1));
+    // Hashed and linked as the appender would, but a year before entry 1: only a hand-made row can be dated so.
+    const planted = { seq: 2, at: new Date(Date.parse(first.at) - 365 * 86_400_000).toISOString(), actor: null, action: 'task.created', data: {}, prevHash: first.hash };
+    await tamper([
+      `INSERT INTO audit_entries (case_id, seq, at, action, data, prev_hash, hash, event_key) VALUES ('${caseId}', 2, '${planted.at}', 'task.created', '{}', '${first.hash}', '${hashEntry(planted)}', 'planted')`,
+    ]);
+    const checked = (await verifyChains(db.pool, [caseId])).get(caseId)!;
+    expect(checked).toMatchObject({ intact: false, entries: 2, firstBadSeq: 2 });
+    expect(checked.breaks).toEqual([{ seq: 2, detail: expect.stringMatching(/^entry 2 is dated .*, before entry 1 \(.*\): the appender never dates an entry before the one it follows$/) }]);
+    // Entries the appender writes after it are in order again, and sound.
+    await appendAudit(db.pool, caseId, [{ key: 'e-after', action: 'task.created', actor: null, data: {} }]);
+    expect((await verifyChains(db.pool, [caseId])).get(caseId)!.breaks.map((b) => b.seq)).toEqual([2]);
   });
 
   describe('past such an entry, which breaks its chain for good, every later entry is still checked', () => {

@@ -52,6 +52,20 @@ describe('ExportChecker', () => {
     expect(check([a[0], a[1], { caseId: 'case_a', ...e, hash: hashEntry(e) }]).broken).toEqual([{ caseId: 'case_a', seq: 3, detail: 'entry 3 has no valid time (at "infinity")' }]);
   });
 
+  it('names an entry dated before the one it follows, though every hash and link holds (the appender never writes one)', () => {
+    // A whole chain forged consistently, with its second entry dated a year before its first.
+    const e1 = { seq: 1, at: '2026-11-26T10:00:00.000Z', actor: { id: 'prn_lead', org: 'ceop' }, action: 'case.created', data: {}, prevHash: GENESIS_HASH };
+    const h1 = hashEntry(e1);
+    const e2 = { seq: 2, at: '2025-11-26T10:00:00.000Z', actor: null, action: 'task.created', data: {}, prevHash: h1 };
+    const lines = [{ caseId: 'case_t', ...e1, hash: h1 }, { caseId: 'case_t', ...e2, hash: hashEntry(e2) }];
+    expect(check(lines).broken).toEqual([
+      { caseId: 'case_t', seq: 2, detail: 'entry 2 is dated 2025-11-26T10:00:00.000Z, before entry 1 (2026-11-26T10:00:00.000Z): the appender never dates an entry before the one it follows' },
+    ]);
+    // The same time twice is in order (a workflow task's entries share its time).
+    const e2same = { ...e2, at: e1.at };
+    expect(check([lines[0], { caseId: 'case_t', ...e2same, hash: hashEntry(e2same) }]).broken).toEqual([]);
+  });
+
   it('hashes what a line holds, not what its schema keeps: a member added to actor, a __proto__ key in data', () => {
     const raw = (l: Line) => JSON.stringify(l);
     // Text edits of honest lines, as a forger would make them in the file.
