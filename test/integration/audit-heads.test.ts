@@ -249,6 +249,15 @@ describe('npm run audit:verify-export -- EXPORT.ndjson --heads FILE', () => {
     const ok = await cli([file, '--heads', headsFile]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('7 line(s), 2 chain(s), 7 entries: all intact; 2 saved head(s): all held');
+    // The dependency-free verifier (docs/audit-verification.md), run by Node alone from outside the repository, agrees.
+    const standalone = (args: string[]) =>
+      run(process.execPath, [path.join(root, 'scripts', 'standalone', 'verify-export.mjs'), ...args], { cwd: dir, env: { PATH: process.env.PATH } }).then(
+        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    const alone = await standalone([file, '--heads', headsFile]);
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(alone.stdout).toBe('2 chain(s), 7 entries, 2 saved head(s): all hold\n');
 
     const changed = exported.text
       .split('\n')
@@ -258,6 +267,9 @@ describe('npm run audit:verify-export -- EXPORT.ndjson --heads FILE', () => {
     const broken = await cli([file, '--heads', headsFile]);
     expect(broken.code).toBe(1);
     expect(broken.stdout).toContain('BROKEN case=case_exp_y seq=2: entry 2 does not hash to its hash: its content was changed');
+    const aloneBroken = await standalone([file, '--heads', headsFile]);
+    expect(aloneBroken.code).toBe(1);
+    expect(aloneBroken.stdout).toBe('BROKEN case=case_exp_y seq=2: does not hash to its hash: its content was changed\n');
     // Two entries of one chain changed: the second is named too, past the chain's first break.
     const twice = exported.text
       .split('\n')
