@@ -201,6 +201,11 @@ export class CaseState {
    * Waits for a task whose flow writes next once it is done, before any other wait (carried-completions runs): while it
    * waits, a completion of the task is staged instead of written, and that next write carries it. The update is
    * answered when its workflow task completes, which is after that write, so the caller still reads its completion.
+   * One exception: while PostgreSQL is down for longer than LOCAL_STORE_OPTIONS' localRetryThreshold (10 s), the write
+   * falls back to timer-backed retries, the workflow task completes meanwhile, and the update is answered 200 before
+   * the write lands. Nothing is lost (Temporal holds the completion, and the write lands once the database is back),
+   * but until then the task reads as open in the projection, the inbox and the chain; a completion that is written
+   * itself answers 503 in that outage instead.
    */
   async whileWriterWaits<T>(task: Task, wait: () => Promise<T>): Promise<T> {
     this.writerWaits.add(task.id);

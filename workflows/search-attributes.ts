@@ -51,6 +51,10 @@ export function fittingIds(ids: readonly string[]): string[] {
 /**
  * A case's search attributes: set by the API when it starts the case workflow, and by the workflow at intake when the
  * start did not set them all equal (see PATCHES.startAttributes).
+ *
+ * Part of what replay compares: whether intake upserts is decided by comparing this function's answer with what the
+ * run's start recorded, so a change here (or to conflictKeys or fittingIds) can turn a recorded run's decision and fail
+ * its replay. Change them only behind a patch, as workflow code; the replay tests run every recorded history through them.
  */
 export function caseSearchAttributes(c: Pick<CaseView, 'reference' | 'status' | 'jurisdiction' | 'merchant'>): SearchAttributePair[] {
   const keys = conflictKeys(c.merchant);
