@@ -102,7 +102,10 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseView> 
       task.comment = completion.comment ?? null;
       task.completedAt = new Date().toISOString();
       task.completedBy = { id: actor.id, org: actor.org };
-      const completed = [state.audit('task.completed', { taskId: task.id, type: task.type, outcome: task.outcome, data: task.data, comment: task.comment }, actor)];
+      // `as`: which of the task's roles the principal completed it in (an escalated sign-off by an le_supervisor), so the
+      // chain says in what capacity, not only who. Audit data only: replay does not compare it.
+      const as = actor.roles.filter((r) => task.roles.includes(r));
+      const completed = [state.audit('task.completed', { taskId: task.id, type: task.type, outcome: task.outcome, data: task.data, comment: task.comment, as }, actor)];
       // The waiting flow's next write carries it when that flow writes before any other wait (verification, sign-off).
       if (state.carriesCompletion(task)) state.stageTask(task, completed);
       else await state.saveTask(task, completed);

@@ -863,6 +863,15 @@ describe('deadlines of seconds', () => {
     }
     await complete(stack, c.id, signoff.id, actors.supervisor, 'rejected', {}, 'not enough');
     expect((await waitForCaseEnd(stack, c.id, 'signoff-escalation')).status).toBe('closed_rejected');
+    // The chain says in what capacity each completed: the analyst as analyst, the sign-off by a supervisor as one.
+    const { rows } = await stack.db.pool.query<{ actor_id: string; data: { type: string; as?: string[] } }>(
+      `SELECT actor_id, data FROM audit_entries WHERE case_id = $1 AND action = 'task.completed' ORDER BY seq`,
+      [c.id],
+    );
+    expect(rows.map((r) => [r.actor_id, r.data.type, r.data.as])).toEqual([
+      [actors.analyst.id, 'verify_evidence', ['analyst']],
+      [actors.supervisor.id, 'le_signoff', ['le_supervisor']],
+    ]);
   });
 
   it('waits for the action day before any notice leaves', async () => {
