@@ -1,5 +1,6 @@
 // The OpenAPI 3.1 document, generated from the same zod schemas that validate requests, plus response shapes.
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { REQUEST_NOTICE_TYPES } from '../db/queries/documents';
 import {
   AddEvidenceSchema,
   AdminEventListQuerySchema,
@@ -24,7 +25,7 @@ import {
   WithdrawSchema,
   z,
 } from '../domain/schemas';
-import { PARTNER_KINDS, PRIORITIES, STEP_NAMES, STEP_STATUSES } from '../domain/types';
+import { NOTICE_TYPES, PARTNER_KINDS, PRIORITIES, STEP_NAMES, STEP_STATUSES } from '../domain/types';
 
 const time = z.string().openapi({ format: 'date-time', example: '2026-11-02T09:30:00.000Z' });
 const nullableTime = time.nullable();
@@ -221,6 +222,69 @@ const NoticeDocument = z.object({
   document: z.record(z.string(), z.unknown()),
 }).openapi('NoticeDocument');
 
+/**
+ * What every document sent to a partner starts with (activities/documents/common.ts, header); each type adds its own
+ * members after it (docs/partner-integration.md lists them), which the schema leaves open.
+ */
+const PartnerDocument = z
+  .object({
+    documentType: z.enum(NOTICE_TYPES),
+    documentVersion: z.string().openapi({ example: '1.0' }),
+    title: z.string(),
+    issuedAt: time,
+    case: z.object({ id: z.string(), reference: z.string(), jurisdiction: z.string(), priority: z.enum(PRIORITIES) }),
+    issuer: z.object({ org: z.string() }),
+    recipient: z.object({ org: z.string() }),
+    taskId: z.string().nullable(),
+    dueAt: nullableTime,
+  })
+  .openapi('PartnerDocument', { description: "A notice's document: the request itself (or the reminder or withdrawal), known by the SHA-256 of its RFC 8785 canonical JSON, which the case's audit chain records (document.rendered); the same document in the notice and in GET /v1/tasks/{id}/document" });
+
+const TaskRequestDocument = z
+  .object({
+    noticeId: z.string().openapi({ description: "The request notice: its `id`, `webhook-id` and `Idempotency-Key` when it is sent to a webhook", example: 'ntc_tsk_5b0fc920e357468bacf3b9aa1d289183_termination_request_0' }),
+    documentId: z.string().openapi({ description: 'The document as GET /v1/cases/{id}/documents/{documentId} and the audit chain name it' }),
+    caseId: z.string(),
+    taskId: z.string(),
+    type: z.enum(REQUEST_NOTICE_TYPES),
+    version: z.string(),
+    documentHash: z.string().openapi({ description: "SHA-256 (hex) of the RFC 8785 canonical JSON of `document`, as the audit chain's document.rendered entry recorded it" }),
+    renderedAt: time.openapi({ description: "When the request was prepared: the same instant as its notice's `sentAt`" }),
+    document: PartnerDocument,
+  })
+  .openapi('TaskRequestDocument', { description: "The latest request notice's document on a partner task (an extension)" });
+
+/**
+ * The body of a notice POSTed to a partner's webhook (activities/notices.ts, sendNotice): the same bytes in every
+ * attempt, so an idempotency middleware takes a retry for the request it already has.
+ */
+const Notice = z
+  .object({
+    id: z.string().openapi({ description: 'The notice id: the `webhook-id` and `Idempotency-Key` headers, the same in every retry', example: 'ntc_tsk_5b0fc920e357468bacf3b9aa1d289183_freeze_request_0' }),
+    type: z.enum(NOTICE_TYPES),
+    caseId: z.string(),
+    taskId: z.string().nullable().openapi({ description: 'The task to complete (for a reminder, the task reminded of; for a withdrawal notice, the one task withdrawn on its own, else null)' }),
+    org: z.string().openapi({ description: "The recipient org (the partner's own)", example: 'acq-northbank' }),
+    document: PartnerDocument,
+    sentAt: time.openapi({ description: 'When the notice was issued (prepared): identical in every retry; an attempt\'s own time is the webhook-timestamp header' }),
+  })
+  .openapi('Notice');
+
+/** The headers of every notice attempt: Standard Webhooks', and Idempotency-Key for partners' generic middleware. */
+const NoticeHeaders = z.object({
+  'webhook-id': z.string().openapi({ description: 'The notice id, the same for every retry of the notice', example: 'ntc_tsk_5b0fc920e357468bacf3b9aa1d289183_freeze_request_0' }),
+  'webhook-timestamp': z
+    .string()
+    .regex(/^[0-9]+$/)
+    .openapi({ description: "This attempt's time, in unix seconds (covered by the signature; refuse one far from your clock)", example: '1795618260' }),
+  'webhook-signature': z.string().openapi({
+    description:
+      'Space-separated `v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<raw body>">`, keyed with the base64-decoded part of the secret after `whsec_`; one per secret still signing (two or more for a day after a rotation): accept the notice when one verifies',
+    example: 'v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=',
+  }),
+  'idempotency-key': z.string().openapi({ description: 'The notice id again (as webhook-id), for generic Idempotency-Key middleware' }),
+});
+
 const CaseIdParams = z.object({ id: z.string().openapi({ example: 'case_0k3m5q7s9u1w3y5a7c9e1g3i5k' }) });
 const IdParams = z.object({ id: z.string() });
 const IdempotencyHeaders = z.object({
@@ -398,6 +462,21 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     responses: { 200: json(Task, 'The task'), 401: common[401], 403: common[403], 404: problem('Unknown task') },
   });
   registry.registerPath({
+    method: 'get',
+    path: '/v1/tasks/{id}/document',
+    summary:
+      "The formal request of a partner task: the latest request notice's document, whether or not the org has a webhook (the task's partner org while the task is open or after it completed it; case_lead of the case's org; auditor)",
+    tags: ['tasks'],
+    security,
+    request: { params: IdParams },
+    responses: {
+      200: json(TaskRequestDocument, 'The document, with the hash the audit chain recorded for it'),
+      401: common[401],
+      403: problem("The caller may not read the task (as GET /v1/tasks/{id} answers), is not among the document's readers, or is a partner whose task was cancelled"),
+      404: problem('Unknown task; a task with no document (an internal task); or a partner task whose request is not prepared yet'),
+    },
+  });
+  registry.registerPath({
     method: 'post',
     path: '/v1/tasks/{id}/complete',
     summary: 'Complete a task; answers once the workflow has accepted it',
@@ -506,6 +585,26 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     tags: ['operations'],
     security,
     responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': { schema: z.string() } } }, 401: common[401], 403: common[403] },
+  });
+
+  // What Takedown sends rather than serves: the notice a partner's webhook takes (OpenAPI 3.1 `webhooks`), and what each
+  // answer makes of its delivery (activities/notices.ts, classifyStatus). No bearer token: the signature authenticates it.
+  registry.registerWebhook({
+    method: 'post',
+    path: 'notice',
+    summary: "A notice to a partner org's registered webhookUrl, signed as Standard Webhooks specifies",
+    description:
+      "Sent when Takedown needs something of a partner org that has a webhook (an org without one finds its tasks in GET /v1/tasks and each request's document at GET /v1/tasks/{id}/document). Every attempt of a notice carries the same body, byte for byte; only webhook-timestamp and webhook-signature are the attempt's own. Delivery is at least once: act once per notice id (and once per taskId).",
+    tags: ['notices'],
+    security: [],
+    request: { headers: NoticeHeaders, body: { required: true, content: { 'application/json': { schema: Notice } } } },
+    responses: {
+      '2XX': { description: 'Delivered (recorded as notice.sent); answer as soon as the notice is stored, and complete the task through the API later. A repeat of a notice already taken must be answered 2xx too' },
+      408: { description: 'Retried, as for 5xx' },
+      429: { description: 'Retried, as for 5xx (Retry-After is not read)' },
+      '5XX': { description: 'Retried with the same notice id and body: exponential backoff from 1 s up to 10 min between attempts, for up to 7 days, durably (a restart loses none); so are timeouts (10 s by default) and refused or reset connections. When the last attempt fails too, the notice ends failed and the case lead decides, as for a final answer' },
+      default: { description: 'Any other status (another 4xx, such as 401 for a bad signature; or a redirect, never followed with a signed body) is final: no more attempts, and the case lead gets a resolve_exception task (retry with a new notice, skip, or abort)' },
+    },
   });
 
   const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({

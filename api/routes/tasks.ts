@@ -1,6 +1,7 @@
 // Tasks: inboxes from the projection, reads, and completion as a workflow update (the workflow's validator is the authority).
 import { Router } from 'express';
 import canonicalize from 'canonicalize';
+import { requestDocumentOfTask } from '../../db/queries/documents';
 import { taskById, taskWithFacts, type InboxPage } from '../../db/queries/tasks';
 import { ProblemError, type ProblemKind } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
@@ -38,6 +39,22 @@ function sameCompletion(done: Task, actor: Actor, c: { outcome: string; data?: R
 
 function visibleTo(actor: Actor, row: TaskRow): boolean {
   return mayActOn(actor, { assignee: { org: row.assigneeOrg, role: row.assigneeRole as Task['assignee']['role'] }, roles: row.roles as Task['roles'] }) || readsCaseInFull(actor, row.caseOrg);
+}
+
+/** Task types whose partner org is sent a formal request (a notice carrying a document); every other task is internal. */
+const REQUEST_TASK_TYPES: ReadonlySet<string> = new Set(['confirm_termination', 'confirm_freeze', 'confirm_removal']);
+
+/** Why a reader of the task may not read its request document, or null when it may. */
+function requestDocumentRefusal(actor: Actor, row: TaskRow): string | null {
+  // Auditors and the case org's case leads read every document of a case already (GET /v1/cases/:id/documents).
+  if (actor.roles.includes('auditor') || (actor.org === row.caseOrg && actor.roles.includes('case_lead'))) return null;
+  const partner = row.assigneeRole === 'partner' && actor.org === row.assigneeOrg && actor.roles.includes('partner');
+  if (!partner) return "a task's request document is read by the partner org it asks, the case's case leads and auditors";
+  // While the task is open, and after the partner org completed it: what it was asked is the record of what it acted on
+  // (a partner with a webhook keeps the notice it was sent), and a host's re-notice after `removed` comes on a completed
+  // task. Not once the task was cancelled: the request was withdrawn, and a partner holds no task on the case any more.
+  if (row.status === 'open' || (row.status === 'completed' && row.completedByOrg === row.assigneeOrg)) return null;
+  return 'the request on this task was withdrawn (the task is cancelled): its document is no longer read by the partner';
 }
 
 /** The problem for a rule the completion breaks, if any. */
@@ -86,6 +103,29 @@ export function tasksRouter(deps: ApiDeps): Router {
       if (!row) throw new ProblemError('not_found', 'no such task');
       if (!visibleTo(actor, row)) throw new ProblemError('forbidden', "only the task's assignee and the case's org read it");
       res.type('json').send(row.doc);
+    })
+    .all(methodNotAllowed(['GET']));
+
+  // An extension: the formal request a partner task asks, as the notice's `document` carries it. Above all for partner
+  // orgs without a webhook, which are sent no notice: their requests are prepared and stored all the same (stored
+  // `skipped`, activities/notices.ts), and this is where they read what their task needs of the merchant.
+  r.route('/tasks/:id/document')
+    .get(async (req, res) => {
+      const actor = actorOf(req);
+      const row = await loadTask(deps, req.params.id);
+      if (!row) throw new ProblemError('not_found', 'no such task');
+      // Whoever may not read the task is answered as GET /v1/tasks/:id answers it, and learns nothing more here.
+      if (!visibleTo(actor, row)) throw new ProblemError('forbidden', "only the task's assignee and the case's org read it");
+      if (!REQUEST_TASK_TYPES.has(row.type)) {
+        throw new ProblemError('not_found', `a ${row.type} task has no document: only partner tasks (${[...REQUEST_TASK_TYPES].join(', ')}) carry a formal request`);
+      }
+      const refusal = requestDocumentRefusal(actor, row);
+      if (refusal) throw new ProblemError('forbidden', refusal);
+      const doc = await requestDocumentOfTask(deps.pool, row.caseId, row.id);
+      // The workflow opens the task first and prepares its request moments later (workflows/steps/partner-request.ts):
+      // an inbox poll can find the task before its document, which a later read then finds.
+      if (!doc) throw new ProblemError('not_found', 'the request for this task has not been prepared yet; ask again shortly');
+      res.json(doc);
     })
     .all(methodNotAllowed(['GET']));
 

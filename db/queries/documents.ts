@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type pg from 'pg';
+import type { NoticeType } from '../../domain/types';
 
 /** SHA-256 of the document's RFC 8785 canonical JSON: what the audit chain records and a partner can recompute. */
 export function documentHash(document: Record<string, unknown>): string {
@@ -61,4 +62,53 @@ export async function readDocument(pool: pg.Pool, caseId: string, documentId: st
   if (!row) return undefined;
   const sha256 = documentHashOrNull(row.body);
   return { ...summary(row), caseId, sha256, recordedSha256: row.recorded, intact: sha256 !== null && sha256 === row.hash && sha256 === row.recorded, document: row.body };
+}
+
+/** The notice types that ask a partner to act on its task; reminders and withdrawal notices only point at such a request. */
+export const REQUEST_NOTICE_TYPES = ['termination_request', 'freeze_request', 'hosting_notice'] as const satisfies readonly NoticeType[];
+
+export interface TaskRequestDocument {
+  noticeId: string;
+  documentId: string;
+  caseId: string;
+  taskId: string;
+  type: (typeof REQUEST_NOTICE_TYPES)[number];
+  version: string;
+  documentHash: string;
+  renderedAt: string;
+  document: Record<string, unknown>;
+}
+
+/**
+ * The latest request notice's document on a task (a retry or a re-notice replaces the one before), as its partner org
+ * was or would have been sent it: notices to an org without a webhook are prepared and stored all the same, so this is
+ * how such an org reads what it is asked. `documentHash` is the hash the audit chain's `document.rendered` entry
+ * recorded, which the document's own row holds too (both written in one statement, both append-only); the stored one
+ * stands in only should the entry be missing, which a sound chain never is. Found through the case's notices (indexed by
+ * case), each keyed `doc_<notice id>` in `documents` (activities/notices.ts, documentIdOf), and its entry by the key a
+ * prepare appends it under (`notice:<id>:rendered`, unique per case), so a long chain is not scanned.
+ */
+export async function requestDocumentOfTask(pool: pg.Pool, caseId: string, taskId: string): Promise<TaskRequestDocument | undefined> {
+  const { rows } = await pool.query<DocumentRow & { notice_id: string; body: Record<string, unknown>; recorded: string | null }>(
+    `SELECT n.id AS notice_id, d.id, d.task_id, d.type, d.version, d.hash, d.created_at, d.body,
+            (SELECT a.data->>'documentHash' FROM audit_entries a
+              WHERE a.case_id = n.case_id AND a.event_key = 'notice:' || n.id || ':rendered' AND a.action = 'document.rendered') AS recorded
+       FROM notices n JOIN documents d ON d.id = 'doc_' || n.id
+      WHERE n.case_id = $1 AND n.task_id = $2 AND n.type = ANY($3::text[])
+      ORDER BY d.created_at DESC, d.id DESC LIMIT 1`,
+    [caseId, taskId, REQUEST_NOTICE_TYPES],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    noticeId: row.notice_id,
+    documentId: row.id,
+    caseId,
+    taskId,
+    type: row.type as TaskRequestDocument['type'],
+    version: row.version,
+    documentHash: row.recorded ?? row.hash,
+    renderedAt: row.created_at.toISOString(),
+    document: row.body,
+  };
 }

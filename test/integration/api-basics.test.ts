@@ -730,6 +730,7 @@ describe('operations', () => {
       ['/v1/principals/{id}', 'get'],
       ['/v1/cases/{id}/documents', 'get'],
       ['/v1/cases/{id}/documents/{documentId}', 'get'],
+      ['/v1/tasks/{id}/document', 'get'],
     ];
     for (const [path, method] of expected) expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
     // Nothing more: an operation documented here and not in the list above has no route this test knows of.

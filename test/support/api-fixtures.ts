@@ -38,3 +38,17 @@ export async function waitForCaseStatus(api: ApiHarness, token: string, caseId: 
   }
   throw new Error(`case ${caseId} did not reach ${statuses.join('|')}; last ${JSON.stringify(last)}`);
 }
+
+/**
+ * Takes a case through verification and sign-off (an analyst's and an officer's of its org, neither its creator), so it
+ * reaches disruption and opens its partner tasks. Returns both tasks' ids.
+ */
+export async function approveCase(api: ApiHarness, caseId: string, tokens: { analyst: string; officer: string }) {
+  const verify = await waitForInboxTask(api, tokens.analyst, caseId, 'verify_evidence');
+  const verified = await api.request('POST', `/v1/tasks/${verify.id}/complete`, { token: tokens.analyst, body: { outcome: 'verified' } });
+  if (verified.status !== 200) throw new Error(`verify_evidence on ${caseId} answered ${verified.status}: ${verified.text}`);
+  const signoff = await waitForInboxTask(api, tokens.officer, caseId, 'le_signoff');
+  const approved = await api.request('POST', `/v1/tasks/${signoff.id}/complete`, { token: tokens.officer, body: { outcome: 'approved' } });
+  if (approved.status !== 200) throw new Error(`le_signoff on ${caseId} answered ${approved.status}: ${approved.text}`);
+  return { verifyTaskId: verify.id as string, signoffTaskId: signoff.id as string };
+}
