@@ -519,6 +519,14 @@ describe('web console', () => {
     // What it is not shown is said so, not "none".
     expect(await page.locator('main').textContent()).toContain('None shown to your org');
     await page.getByRole('link', { name: '← My tasks' }).click();
+    // The formal request behind the task, read on the card (the host has no webhook: no notice reached it), with the
+    // SHA-256 the case's chain recorded for it.
+    await removal.getByRole('button', { name: 'Show the request' }).click();
+    await removal.locator('pre.document-json', { hasText: '"documentType": "hosting_notice"' }).waitFor();
+    const requestHash = await removal.locator('.request code.hash').textContent();
+    expect(requestHash).toMatch(/^[0-9a-f]{64}$/);
+    const rendered = await stack.db.pool.query(`SELECT 1 FROM audit_entries WHERE case_id = $1 AND action = 'document.rendered' AND data->>'documentHash' = $2`, [caseId, requestHash]);
+    expect(rendered.rowCount).toBe(1);
     await removal.getByRole('radio', { name: 'removed' }).check();
     expect(await removal.getByLabel(/^Removed at/).inputValue()).not.toBe('');
     await removal.getByRole('button', { name: 'Complete task' }).click();

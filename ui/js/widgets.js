@@ -1,6 +1,6 @@
 // Small pieces every page uses: status badges, the five-step progress bar, loading and error states.
 import { describeError } from './api.js';
-import { h } from './dom.js';
+import { fill, h } from './dom.js';
 import { label, STEP_NAMES } from './format.js';
 
 export function statusBadge(status) {
@@ -46,4 +46,27 @@ export function repeatWhileShown(page, ms, fn) {
     if (!page.isConnected) clearInterval(timer);
     else if (document.visibilityState === 'visible') fn();
   }, ms);
+}
+
+/**
+ * A button that loads a part of the page into `body` when pressed, one load at a time: `what` is said while it loads
+ * ("Loading the history"), and a failure takes the part's place in the same words (then `onFailure` runs).
+ */
+export function loadButton(text, what, body, load, onFailure = () => {}) {
+  const button = h('button', { type: 'button', class: 'secondary' }, text);
+  let busy = false;
+  button.addEventListener('click', async () => {
+    if (busy) return;
+    busy = true;
+    fill(body, loading(what));
+    try {
+      await load();
+    } catch (err) {
+      fill(body, errorBox(err, what));
+      onFailure();
+    } finally {
+      busy = false;
+    }
+  });
+  return button;
 }

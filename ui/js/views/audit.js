@@ -5,7 +5,7 @@ import { ApiError, getEach, getJson, postJson, request } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { formatTime, localInputToIso, shortHash, zoneHint } from '../format.js';
-import { errorBox, loading, section, statusBadge } from '../widgets.js';
+import { errorBox, loadButton, loading, section, statusBadge } from '../widgets.js';
 
 /**
  * The case's workflow in the Temporal UI, where the API knows that UI (case views carry temporalUrl then: TEMPORAL_UI_URL,
@@ -129,29 +129,6 @@ function recordedCell(r) {
       ? h('span', { class: 'hash-match' }, '✓ the archive matches it')
       : h('strong', { class: 'hash-mismatch' }, '⚠ Mismatch: this archive is not the history the chain recorded; it was altered or replaced.'),
   ];
-}
-
-/**
- * A button that loads a part of the page into `body` when pressed, one load at a time: `what` is said while it loads
- * ("Loading the history"), and a failure takes the part's place in the same words (then `onFailure` runs).
- */
-function loadButton(text, what, body, load, onFailure = () => {}) {
-  const button = h('button', { type: 'button', class: 'secondary' }, text);
-  let busy = false;
-  button.addEventListener('click', async () => {
-    if (busy) return;
-    busy = true;
-    fill(body, loading(what));
-    try {
-      await load();
-    } catch (err) {
-      fill(body, errorBox(err, what));
-      onFailure();
-    } finally {
-      busy = false;
-    }
-  });
-  return button;
 }
 
 /** The Temporal event history of the case's workflow run(s), loaded on demand (it can be large), with the JSON to save. */

@@ -4,7 +4,7 @@ import { add, fill, h, uid } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput, zoneHint } from '../format.js';
 import { DATA_FIELDS, TASK_TYPES, taskTitle } from '../outcomes.js';
-import { errorBox, repeatWhileShown } from '../widgets.js';
+import { errorBox, loadButton, repeatWhileShown } from '../widgets.js';
 
 const PAGE_SIZE = 100;
 /** How often the inbox looks for tasks that came or went since it was read (while the tab is visible). */
@@ -150,6 +150,34 @@ function contextList(context) {
   return h('dl', { class: 'context' }, entries.flatMap(([k, v]) => [h('dt', {}, label(k)), h('dd', {}, contextValue(v, k))]));
 }
 
+/** Partner tasks: each asks its org by a formal request (a notice's document), which the org reads here, webhook or not. */
+const REQUEST_TASKS = new Set(['confirm_termination', 'confirm_freeze', 'confirm_removal']);
+
+/**
+ * The formal request behind a partner task (GET /v1/tasks/:id/document), shown on demand: what the org is asked, with
+ * the merchant's details its case view leaves out, and the SHA-256 the case's audit chain recorded for it. An org
+ * without a webhook is sent no notice, so this is where it reads the request.
+ */
+function requestSection(task) {
+  const body = h('div', { class: 'request-body' });
+  const load = loadButton('Show the request', 'Loading the request', body, async () => {
+    const d = await getJson(`/v1/tasks/${encodeURIComponent(task.id)}/document`);
+    fill(
+      body,
+      h(
+        'p',
+        { class: 'document-check' },
+        `${label(d.type)}, issued `,
+        h('time', { datetime: d.renderedAt }, formatTime(d.renderedAt)),
+        '; SHA-256 recorded in the case\'s audit chain: ',
+        h('code', { class: 'hash' }, d.documentHash),
+      ),
+      h('pre', { class: 'document-json' }, JSON.stringify(d.document, null, 2)),
+    );
+  });
+  return h('div', { class: 'request' }, load, body);
+}
+
 function taskCard(task, identity, announce, now, onCompleted) {
   const headingId = uid('task');
   const overdue = isOverdue(task.dueAt, now);
@@ -178,6 +206,7 @@ function taskCard(task, identity, announce, now, onCompleted) {
       h('dd', {}, `${task.assignee.org} · ${label(task.assignee.role)}`, task.escalated ? h('span', { class: 'badge escalated' }, 'escalated') : null),
     ),
     contextList(task.context),
+    REQUEST_TASKS.has(task.type) ? requestSection(task) : null,
   );
   // Four eyes: whoever verified a case may not sign it off. Said on the card, before anyone fills the form in vain.
   if (task.type === 'le_signoff' && task.context?.verifiedBy === identity.id) {
