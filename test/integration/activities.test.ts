@@ -11,6 +11,9 @@ import { caseViewFixture } from '../unit/documents-fixture';
 import type { CaseView, Task } from '../../domain/types';
 import { openTask } from '../../bench/lib/context';
 import { auditLockCall, verifyChain } from '../../db/queries/audit';
+import { NOTICE_DEADLINE } from '../../domain/rules/deadlines';
+import { durationMs } from '../../domain/rules/duration';
+import { NOTICE_OPTIONS } from '../../workflows/activities';
 
 let db: TestDb;
 let partners: PartnerServer;
@@ -41,6 +44,14 @@ const visaTask = (caseId: string, id: string) => ({
   roles: ['partner' as const],
 });
 
+/**
+ * A notice attempt's activity context as Temporal gives it: scheduled now, with the notice's week to run (the mock's
+ * own defaults, a one-second deadline long past, would make every attempt the last). `scheduledAgoMs` moves the
+ * schedule back: a week ago makes this the last attempt Temporal would make.
+ */
+const noticeAttempt = (attempt: number, scheduledAgoMs = 0) =>
+  new MockActivityEnvironment({ attempt, scheduledTimestampMs: Date.now() - scheduledAgoMs, scheduleToCloseTimeoutMs: durationMs(NOTICE_DEADLINE), retryPolicy: NOTICE_OPTIONS.retry });
+
 /** The view closed, as its closing write carries it. */
 const closedView = (view: CaseView) => ({ ...view, status: 'completed' as const, closedAt: '2026-11-25T12:01:00.000Z', updatedAt: '2026-11-25T12:01:00.000Z' });
 
@@ -61,10 +72,10 @@ it('sends a notice with the attempt number from the activity context, counting e
 
   partners.script('visa', [503]);
   const retriesBefore = await attemptsCounted('retry');
-  await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_1' })).rejects.toThrow(/503/);
+  await expect(noticeAttempt(1).run(acts.sendNotice, { noticeId: 'ntc_activities_1' })).rejects.toThrow(/503/);
   expect(await attemptsCounted('retry')).toBe(retriesBefore + 1);
   const deliveredBefore = await attemptsCounted('delivered');
-  expect(await new MockActivityEnvironment({ attempt: 2 }).run(acts.sendNotice, { noticeId: 'ntc_activities_1' })).toMatchObject({ delivered: true });
+  expect(await noticeAttempt(2).run(acts.sendNotice, { noticeId: 'ntc_activities_1' })).toMatchObject({ delivered: true });
   expect(await attemptsCounted('delivered')).toBe(deliveredBefore + 1);
 
   const audit = await db.pool.query(`SELECT action, data->>'attempt' AS attempt FROM audit_entries WHERE case_id = $1 ORDER BY seq`, [view.id]);
@@ -77,6 +88,29 @@ it('sends a notice with the attempt number from the activity context, counting e
     ['ntc_activities_1', 503, true],
     ['ntc_activities_1', 200, true],
   ]);
+
+  // A week on, the last attempt Temporal would make (read from the activity's own context) ends the notice failed.
+  await new MockActivityEnvironment().run(acts.prepareNotice, {
+    noticeId: 'ntc_activities_1w',
+    type: 'termination_request' as const,
+    caseId: view.id,
+    taskId: 'tsk_activities_1w',
+    org: 'visa',
+    view,
+    scope: { channel: view.merchant.paymentChannels[0] },
+    dueAt: '2026-12-05T10:00:00.000Z',
+  });
+  partners.script('visa', [503, 503]);
+  await expect(noticeAttempt(7, 3 * 86_400_000).run(acts.sendNotice, { noticeId: 'ntc_activities_1w' })).rejects.toThrow(/503/);
+  const finalBefore = await attemptsCounted('final');
+  await expect(noticeAttempt(900, durationMs(NOTICE_DEADLINE) - 60_000).run(acts.sendNotice, { noticeId: 'ntc_activities_1w' })).rejects.toMatchObject({
+    type: 'PartnerRejected',
+    nonRetryable: true,
+    details: [{ reason: 'retries_exhausted', status: 503 }],
+  });
+  expect(await attemptsCounted('final')).toBe(finalBefore + 1);
+  const { rows } = await db.pool.query(`SELECT state FROM notices WHERE id = 'ntc_activities_1w'`);
+  expect(rows[0].state).toBe('failed');
 });
 
 it("stops a notice's request and a URL check under way when the worker stops (the activity's cancellation), failing each attempt for a retry", async () => {
@@ -104,7 +138,7 @@ it("stops a notice's request and a URL check under way when the worker stops (th
       scope: { channel: view.merchant.paymentChannels[0] },
       dueAt: '2026-12-05T10:00:00.000Z',
     });
-    const send = new MockActivityEnvironment({ attempt: 1 });
+    const send = noticeAttempt(1);
     shutdownIn(send, 200);
     started = Date.now();
     await expect(send.run(acts.sendNotice, { noticeId: 'ntc_activities_9' })).rejects.toThrow(/not delivered \(cancelled\)/);
@@ -137,7 +171,7 @@ it('abandons notices still under way at case close; an attempt after that sends 
   expect(await env.run(acts.settleNotices, { caseId: view.id, reason: 'again' })).toEqual({ abandoned: [] });
   const state = async () => (await db.pool.query('SELECT state FROM notices WHERE id = $1', ['ntc_activities_2'])).rows[0].state;
   const abandonedBefore = await attemptsCounted('abandoned');
-  expect(await new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_2' })).toEqual({ delivered: false, reason: 'abandoned' });
+  expect(await noticeAttempt(1).run(acts.sendNotice, { noticeId: 'ntc_activities_2' })).toEqual({ delivered: false, reason: 'abandoned' });
   expect(await attemptsCounted('abandoned')).toBe(abandonedBefore + 1);
   expect(partners.received.filter((n) => n.id === 'ntc_activities_2')).toEqual([]);
   expect(await state()).toBe('abandoned');
@@ -172,7 +206,7 @@ it('stores abandoned a request prepared after its case closed (a prepare that ou
   const entries = await db.pool.query<{ action: string; data: { noticeIds?: string[] } }>('SELECT action, data FROM audit_entries WHERE case_id = $1 ORDER BY seq', [view.id]);
   expect(entries.rows.filter((e) => e.action === 'notice.abandoned').map((e) => e.data.noticeIds)).toEqual([['ntc_activities_21']]);
   // Nothing is left pending for a close's settle to find but the withdrawal notice, and the request is never sent.
-  expect(await new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_21' })).toEqual({ delivered: false, reason: 'abandoned' });
+  expect(await noticeAttempt(1).run(acts.sendNotice, { noticeId: 'ntc_activities_21' })).toEqual({ delivered: false, reason: 'abandoned' });
   expect(partners.received.filter((n) => n.id === 'ntc_activities_21')).toEqual([]);
 });
 
@@ -196,13 +230,13 @@ it('supersedes an undelivered notice when the request is prepared again under a 
   const states = async () => (await db.pool.query(`SELECT id, state FROM notices WHERE case_id = $1 ORDER BY id`, [view.id])).rows;
   await request('ntc_activities_6a');
   partners.script('visa', [503]);
-  await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_6a' })).rejects.toThrow(/503/);
+  await expect(noticeAttempt(1).run(acts.sendNotice, { noticeId: 'ntc_activities_6a' })).rejects.toThrow(/503/);
 
   // Prepared again (twice: a retried activity), then sent; the first notice's retry then ends without a request.
   await request('ntc_activities_6b', ['ntc_activities_6a']);
   await request('ntc_activities_6b', ['ntc_activities_6a']);
-  expect(await new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_6b' })).toMatchObject({ delivered: true });
-  expect(await new MockActivityEnvironment({ attempt: 2 }).run(acts.sendNotice, { noticeId: 'ntc_activities_6a' })).toEqual({ delivered: false, reason: 'superseded' });
+  expect(await noticeAttempt(1).run(acts.sendNotice, { noticeId: 'ntc_activities_6b' })).toMatchObject({ delivered: true });
+  expect(await noticeAttempt(2).run(acts.sendNotice, { noticeId: 'ntc_activities_6a' })).toEqual({ delivered: false, reason: 'superseded' });
   expect(sent()).toEqual([
     ['ntc_activities_6a', 503],
     ['ntc_activities_6b', 200],
@@ -238,13 +272,13 @@ it('does not send a reminder whose task was completed while it was retrying: it 
   });
   // The partner's webhook is briefly down while the task is open: the reminder is retried...
   partners.script('visa', [503]);
-  await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_12' })).rejects.toThrow(/503/);
+  await expect(noticeAttempt(1).run(acts.sendNotice, { noticeId: 'ntc_activities_12' })).rejects.toThrow(/503/);
   // ...and the partner completes the task through the API meanwhile: the reminder's next attempt sends nothing.
   const completed = { ...task, status: 'completed' as const, completedAt: new Date().toISOString(), completedBy: { id: 'prn_visa', org: 'visa' }, outcome: 'terminated' };
   await acts.recordTask({ task: completed, version: 2, caseOrg: view.org, audit: [] });
   const skippedBefore = await attemptsCounted('task_closed');
-  expect(await new MockActivityEnvironment({ attempt: 2 }).run(acts.sendNotice, { noticeId: 'ntc_activities_12' })).toEqual({ delivered: false, reason: 'task_closed' });
-  expect(await new MockActivityEnvironment({ attempt: 3 }).run(acts.sendNotice, { noticeId: 'ntc_activities_12' })).toEqual({ delivered: false, reason: 'task_closed' });
+  expect(await noticeAttempt(2).run(acts.sendNotice, { noticeId: 'ntc_activities_12' })).toEqual({ delivered: false, reason: 'task_closed' });
+  expect(await noticeAttempt(3).run(acts.sendNotice, { noticeId: 'ntc_activities_12' })).toEqual({ delivered: false, reason: 'task_closed' });
   expect(await attemptsCounted('task_closed')).toBe(skippedBefore + 2);
   expect(partners.received.filter((n) => n.caseId === view.id).map((n) => [n.type, n.status])).toEqual([['reminder', 503]]);
   const row = (await db.pool.query('SELECT state, last_status, last_error FROM notices WHERE id = $1', ['ntc_activities_12'])).rows[0];
@@ -274,10 +308,10 @@ it('does not send a request whose task was cancelled while it was retrying (a sk
   await request(skipped, 'ntc_activities_18a');
   // The partner's webhook is down while the task is open: the request is retried...
   partners.script('visa', [503]);
-  await expect(new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_18a' })).rejects.toThrow(/503/);
+  await expect(noticeAttempt(1).run(acts.sendNotice, { noticeId: 'ntc_activities_18a' })).rejects.toThrow(/503/);
   // ...and the case lead skips it meanwhile (its partner is sent a withdrawal notice): the retry sends nothing.
   await acts.recordTask({ task: { ...skipped, status: 'cancelled' }, version: 2, caseOrg: view.org, audit: [] });
-  expect(await new MockActivityEnvironment({ attempt: 2 }).run(acts.sendNotice, { noticeId: 'ntc_activities_18a' })).toEqual({ delivered: false, reason: 'task_closed' });
+  expect(await noticeAttempt(2).run(acts.sendNotice, { noticeId: 'ntc_activities_18a' })).toEqual({ delivered: false, reason: 'task_closed' });
   const row = (await db.pool.query('SELECT state, last_error FROM notices WHERE id = $1', ['ntc_activities_18a'])).rows[0];
   expect(row).toEqual({ state: 'skipped', last_error: `not sent: task ${skipped.id} is cancelled` });
   const skippedEntries = await db.pool.query(`SELECT data FROM audit_entries WHERE case_id = $1 AND action = 'notice.skipped'`, [view.id]);
@@ -288,7 +322,7 @@ it('does not send a request whose task was cancelled while it was retrying (a sk
   await request(answered, 'ntc_activities_18b');
   const completed = { ...answered, status: 'completed' as const, completedAt: new Date().toISOString(), completedBy: { id: 'prn_visa', org: 'visa' }, outcome: 'terminated' };
   await acts.recordTask({ task: completed, version: 2, caseOrg: view.org, audit: [] });
-  expect(await new MockActivityEnvironment({ attempt: 1 }).run(acts.sendNotice, { noticeId: 'ntc_activities_18b' })).toMatchObject({ delivered: true, status: 200 });
+  expect(await noticeAttempt(1).run(acts.sendNotice, { noticeId: 'ntc_activities_18b' })).toMatchObject({ delivered: true, status: 200 });
   expect(partners.received.filter((n) => n.caseId === view.id).map((n) => [n.id, n.status])).toEqual([
     ['ntc_activities_18a', 503],
     ['ntc_activities_18b', 200],
