@@ -208,8 +208,12 @@ export async function prepareNotice(deps: NoticeDeps, args: PrepareNoticeArgs): 
       `WITH doc AS (
          INSERT INTO documents (id, case_id, task_id, type, version, hash, body) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
          ON CONFLICT (id) DO NOTHING RETURNING id),
+       -- The chain's head as this statement finds it (before the entries it appends): sent in the notice as auditHead.
        notice AS (
-         INSERT INTO notices (id, case_id, task_id, org, type, state, last_error) VALUES ($8, $9, $10, $11, $4, $12, $13) ON CONFLICT (id) DO NOTHING)
+         INSERT INTO notices (id, case_id, task_id, org, type, state, last_error, audit_head)
+         VALUES ($8, $9, $10, $11, $4, $12, $13,
+                 (SELECT jsonb_build_object('seq', h.seq, 'hash', h.hash) FROM audit_entries h WHERE h.case_id = $9 ORDER BY h.seq DESC LIMIT 1))
+         ON CONFLICT (id) DO NOTHING)
        SELECT a.seq FROM doc, LATERAL (${audit.sql}) a`,
       [documentId, args.caseId, args.taskId, args.type, built.version, mine.hash, JSON.stringify(built.document), args.noticeId, args.caseId, args.taskId, args.org, state, lastError, ...audit.params],
     ),
@@ -259,6 +263,8 @@ interface NoticeRow {
   task_status: string | null;
   /** When the notice was prepared: its body's `sentAt`, the same in every attempt. */
   created_at: Date;
+  /** The case's chain head when the notice was prepared (migration 0021; null before it): the body's `auditHead`. */
+  audit_head: { seq: number; hash: string } | null;
 }
 
 async function recordOutcome(
@@ -350,7 +356,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   const { noticeId, attempt } = args;
   const res = await deps.pool.query<NoticeRow>(
     prepared(
-      `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, n.last_error, n.created_at, d.hash AS document_hash, d.body, p.webhook_url, p.secret,
+      `SELECT n.id, n.case_id, n.task_id, n.org, n.type, n.state, n.last_status, n.last_error, n.created_at, n.audit_head, d.hash AS document_hash, d.body, p.webhook_url, p.secret,
               (SELECT coalesce(json_agg(r.e->>'secret' ORDER BY r.n), '[]') FROM jsonb_array_elements(p.retired_secrets) WITH ORDINALITY AS r(e, n)
                 WHERE (r.e->>'until')::timestamptz > now()) AS retired_secrets, t.status AS task_status
          FROM notices n LEFT JOIN documents d ON d.id = $2 LEFT JOIN partners p ON p.org = n.org
@@ -427,7 +433,10 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
   // idempotency middleware, which refuses a key repeated with another body, takes a retry for the same request. Only
   // the headers' timestamp and signature are the attempt's own (Standard Webhooks refuses stale timestamps).
   const signedAt = new Date();
-  const body = JSON.stringify({ id: noticeId, type: n.type, caseId: n.case_id, taskId: n.task_id, org: n.org, document: n.body, sentAt: n.created_at.toISOString() });
+  // `auditHead` (an extension of the contract's body): the case's chain head when the notice was prepared, so that the
+  // partner's signed copy witnesses the chain outside Takedown (docs/audit-verification.md).
+  const auditHead = n.audit_head ? { auditHead: { seq: n.audit_head.seq, hash: n.audit_head.hash } } : {};
+  const body = JSON.stringify({ id: noticeId, type: n.type, caseId: n.case_id, taskId: n.task_id, org: n.org, document: n.body, sentAt: n.created_at.toISOString(), ...auditHead });
   const headers = {
     'content-type': 'application/json',
     'user-agent': USER_AGENT,

@@ -267,6 +267,13 @@ const Notice = z
     org: z.string().openapi({ description: "The recipient org (the partner's own)", example: 'acq-northbank' }),
     document: PartnerDocument,
     sentAt: time.openapi({ description: 'When the notice was issued (prepared): identical in every retry; an attempt\'s own time is the webhook-timestamp header' }),
+    auditHead: z
+      .object({ seq: z.number().int().min(1), hash: z.string().regex(/^[0-9a-f]{64}$/) })
+      .optional()
+      .openapi({
+        description:
+          "An extension: the case's audit chain head (its newest entry's seq and hash) when the notice was prepared, the same in every retry. Keep it: with the case id it is a head an auditor checks the chain against (docs/audit-verification.md). Absent when the chain was empty, and in notices prepared before it existed",
+      }),
   })
   .openapi('Notice');
 

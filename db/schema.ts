@@ -219,6 +219,12 @@ export const notices = pgTable(
     lastError: text('last_error'),
     createdAt: ts('created_at').notNull().defaultNow(),
     deliveredAt: ts('delivered_at'),
+    /**
+     * The case's audit chain head when the notice was prepared (`{ seq, hash }`), sent in its body as `auditHead`: each
+     * partner keeps a signed copy, a witness outside Takedown of what the chain held then. Null for notices prepared
+     * before migration 0021, and for a case whose chain was still empty.
+     */
+    auditHead: jsonb('audit_head').$type<{ seq: number; hash: string }>(),
   },
   (t) => [index('notices_case_idx').on(t.caseId)],
 );

@@ -7,7 +7,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentHash } from '../../activities/documents';
 import { classifyStatus, type NoticeDeps, prepareNotice, sendNotice, settleNotices } from '../../activities/notices';
-import { listAudit, verifyChain } from '../../db/queries/audit';
+import { appendAudit, listAudit, verifyChain } from '../../db/queries/audit';
 import type { NoticeType } from '../../domain/types';
 import { caseViewFixture, contextFor } from '../unit/documents-fixture';
 import { freshDatabase, waitForLockWaits, type TestDb } from '../support/db';
@@ -267,6 +267,34 @@ describe('sendNotice', () => {
     expect(row).toMatchObject({ state: 'delivered', attempts: 1, last_status: 202 });
     expect(row.delivered_at).toBeInstanceOf(Date);
     expect((await verifyChain(db.pool, caseId)).intact).toBe(true);
+  });
+
+  it("carries the case's chain head as it was when the notice was prepared (auditHead), the same in every attempt: the partner's copy witnesses it", async () => {
+    const p = await addPartner({ script: [503, 200] });
+    const caseId = `case_ntc${uid()}`;
+    const [created, assigned] = await appendAudit(db.pool, caseId, [
+      { key: 'wf:1:case.created', action: 'case.created', actor: { id: 'p_lead', org: 'ceop' }, data: {} },
+      { key: 'wf:2:task.created', action: 'task.created', actor: null, data: {} },
+    ]);
+    expect(created.seq).toBe(1);
+    const noticeId = `ntc_${uid()}`;
+    const view = caseViewFixture({ id: caseId });
+    const ctx = contextFor('hosting_notice', 'host-example', { org: p.org, taskId: `task_${uid()}` }, view);
+    await prepareNotice(deps(), { noticeId, type: 'hosting_notice', caseId, taskId: ctx.taskId, org: p.org, context: { ...ctx, type: 'hosting_notice' } });
+    // Entries appended after the prepare do not move it.
+    await appendAudit(db.pool, caseId, [{ key: 'wf:3:step.started', action: 'step.started', actor: null, data: {} }]);
+    await failureOf(sendNotice(deps(), { noticeId, attempt: 1 }));
+    expect(await sendNotice(deps(), { noticeId, attempt: 2 })).toEqual({ delivered: true, status: 200 });
+    const bodies = p.received.map((r) => JSON.parse(r.body));
+    expect(bodies.map((b) => b.auditHead)).toEqual([
+      { seq: 2, hash: assigned.hash },
+      { seq: 2, hash: assigned.hash },
+    ]);
+    expect(p.received.every((r) => r.verifyError === null)).toBe(true);
+    // It is an entry of the chain, which the document.rendered entry of this notice follows.
+    const chain = await listAudit(db.pool, caseId);
+    expect(chain[1].hash).toBe(bodies[0].auditHead.hash);
+    expect(chain.find((e) => e.action === 'document.rendered')?.seq).toBe(3);
   });
 
   it("signs with the replaced secret beside the current one while it still signs, so either verifies; alone after", async () => {
