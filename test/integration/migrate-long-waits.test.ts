@@ -50,14 +50,14 @@ async function migrateWhile(holder: pgTypes.Client, sql: string): Promise<{ outc
 }
 
 /**
- * Runs `fn` while another session's transaction holds an ACCESS SHARE lock on `partners` (as a notice being sent holds
- * while it reads the partner's secrets), which 0019's ALTER TABLE waits for; `fn` commits it when the lock should go.
+ * Runs `fn` while another session's transaction holds an ACCESS SHARE lock on `notices` (as a notice being sent holds
+ * while it reads its row), which 0021's ALTER TABLE waits for; `fn` commits it when the lock should go.
  */
-async function whilePartnersLocked(fn: (holder: pgTypes.Client) => Promise<void>): Promise<void> {
+async function whileNoticesLocked(fn: (holder: pgTypes.Client) => Promise<void>): Promise<void> {
   const holder = await db.admin();
   try {
     await holder.query('BEGIN');
-    await holder.query('LOCK TABLE partners IN ACCESS SHARE MODE');
+    await holder.query('LOCK TABLE notices IN ACCESS SHARE MODE');
     await fn(holder);
   } finally {
     await holder.end();
@@ -86,32 +86,32 @@ describe('migrations at start under concurrent starts', () => {
   }, 20_000);
 
   it("applies a migration statement that takes longer than the pool's query timeout", async () => {
-    // The last two migrations pending again (both may run again, see their headers): 0019 alters `partners`.
+    // The last two migrations pending again (both may run again, see their headers): 0021 alters `notices`.
     await db.forgetLastMigrations(2);
     expect(await pendingMigrations(db.pool)).toBe(2);
-    // A long transaction reading `partners` (its ACCESS SHARE lock, as a notice being sent holds while it reads the
-    // partner's secrets) makes 0019's ALTER TABLE wait: as long as a slow statement (an index on a big table) would run.
+    // A long transaction reading `notices` (its ACCESS SHARE lock, as a notice being sent holds while it reads its row)
+    // makes 0021's ALTER TABLE wait: as long as a slow statement (an index on a big table) would run.
     // The time it took shows the wait happened; a newer last pair of migrations that waits for nothing here fails that
     // check, and needs its own lock.
-    await whilePartnersLocked((writer) => expectMigratedAfterWaiting(writer, 'COMMIT'));
+    await whileNoticesLocked((writer) => expectMigratedAfterWaiting(writer, 'COMMIT'));
   }, 20_000);
 
   it("does not hold up the app's queries while a migration statement waits for a table's lock: it gives up the wait, rolls back and tries again", async () => {
     await db.forgetLastMigrations(2);
     const warnings: object[] = [];
-    await whilePartnersLocked(async (holder) => {
+    await whileNoticesLocked(async (holder) => {
       const migrating = migrateFor(db.ownerUrl, db.pool, {
         lockTimeoutMs: 300,
         retryDelaysMs: [100],
         log: { warn: (obj) => warnings.push(obj) },
       });
-      // 0019's ALTER TABLE waits for the holder: without a lock timeout it would wait until the holder ends, and every
-      // query on `partners` after it (a notice reading its partner's secret) would queue behind it, past the pool's
+      // 0021's ALTER TABLE waits for the holder: without a lock timeout it would wait until the holder ends, and every
+      // query on `notices` after it (a notice being sent reading its row) would queue behind it, past the pool's
       // query timeout here.
       await waitForLockWaits(db.pool);
       for (let i = 0; i < 6; i++) {
         const started = Date.now();
-        const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM partners');
+        const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM notices');
         expect(rows[0].n).toBeGreaterThanOrEqual(0);
         expect(Date.now() - started).toBeLessThan(QUERY_TIMEOUT_MS);
         await new Promise((resolve) => setTimeout(resolve, 150));
@@ -127,7 +127,7 @@ describe('migrations at start under concurrent starts', () => {
 
   it('fails the start with a clear error, applying nothing, when the lock stays held past the time it keeps trying for', async () => {
     await db.forgetLastMigrations(2);
-    await whilePartnersLocked(async (holder) => {
+    await whileNoticesLocked(async (holder) => {
       await expect(migrateFor(db.ownerUrl, db.pool, { lockTimeoutMs: 200, retryDelaysMs: [100, 200], giveUpAfterMs: 1_000 })).rejects.toThrow(
         /^migration gave up after \d+ attempts in \d+ s: each time a table it alters stayed locked for over 200 ms by another transaction/,
       );
