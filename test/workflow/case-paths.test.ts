@@ -296,6 +296,13 @@ describe('case workflow', () => {
     const c = await startCase(stack, sampleCase({ plan: { freezeAssets: false, slas: { verification: '1h', signoff: '1h', termination: '1h', freeze: '1h', removal: '1h' } } }));
     await throughSignoff(c.id);
     await partners.waitFor((n) => n.caseId === c.id && n.org === 'host-example' && n.type === 'hosting_notice' && n.status === 200);
+    // Every request delivered before the withdrawal (on a busy machine the schemes' may still be under way): one still
+    // being delivered at the close would rightly be abandoned, which this test is not about.
+    // Three requests: the two schemes' terminations (no freeze in this plan) and the host's notice.
+    const requestsDelivered = async () =>
+      (await stack.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM notices WHERE case_id = $1 AND type IN ('termination_request', 'hosting_notice') AND state = 'delivered'`, [c.id])).rows[0].n === 3;
+    for (const deadline = Date.now() + 20_000; !(await requestsDelivered()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    expect(await requestsDelivered()).toBe(true);
     // The host's webhook is down for a while: its notices are retried with backoff (1 s, 2 s, 4 s...).
     partners.script('host-example', [503, 503, 503]);
     await stack.client.workflow.getHandle(caseWorkflowId(c.id)).executeUpdate(withdrawUpdate, { args: [{ reason: 'court order', actor: actors.lead }] });
