@@ -51,7 +51,8 @@ export function createActivities(deps: ActivityDeps): TakedownActivities {
     sendNotice: async (args) => {
       try {
         const { info, cancellationSignal } = Context.current();
-        const lastAttempt = isLastAttempt(info, Date.now());
+        // Judged when the attempt fails, as Temporal judges whether to retry it then.
+        const lastAttempt = () => isLastAttempt(info, Date.now());
         const result = await sendNotice(noticeDeps, { noticeId: args.noticeId, attempt: info.attempt, signal: cancellationSignal, lastAttempt });
         countNoticeAttempt(result.delivered ? (result.reason ?? 'delivered') : (result.reason ?? 'skipped'), args.org);
         return result;

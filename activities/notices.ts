@@ -4,6 +4,7 @@ import { ApplicationFailure, type RetryPolicy } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
+import { NOTICE_RETRY } from '../domain/rules/deadlines';
 import { isHttpsUrl } from '../domain/rules/urls';
 import type { AuditInput, CaseView, NoticeType } from '../domain/types';
 import { inTransaction, prepared } from '../db/client';
@@ -55,10 +56,11 @@ export interface SendNoticeArgs {
    */
   signal?: AbortSignal;
   /**
-   * Temporal will not retry this attempt (see isLastAttempt): a transient failure is then final, recorded as
-   * `notice.failed` with reason `retries_exhausted`, so the chain and the notice's row say how its delivery ended.
+   * Asked when the attempt fails transiently, at that moment: whether Temporal will not retry it (see isLastAttempt).
+   * Then the failure is final, recorded as `notice.failed` with reason `retries_exhausted`, so the chain and the
+   * notice's row say how its delivery ended.
    */
-  lastAttempt?: boolean;
+  lastAttempt?: () => boolean;
 }
 
 /** What isLastAttempt reads of an activity's info (`Context.current().info`). */
@@ -72,16 +74,17 @@ export interface AttemptInfo {
 /**
  * Whether Temporal would not retry this attempt should it fail now: its maximum attempts are reached, or the next
  * backoff of its retry policy ends past its schedule-to-close deadline (a notice's week), when Temporal times the
- * activity out instead. `marginMs` covers the clocks of worker and server: near the end, a notice's last attempt may
- * come a backoff early, never late.
+ * activity out instead. `now` is when the attempt failed, as Temporal decides then. `marginMs` covers the clocks of
+ * worker and server and the attempt's last writes: near the end, a notice's last attempt may come a backoff early, never
+ * late. Without a policy in the info, the notices' own (NOTICE_RETRY) is assumed.
  */
 export function isLastAttempt(info: AttemptInfo, now: number, marginMs = 60_000): boolean {
-  const p = info.retryPolicy;
-  if (p?.maximumAttempts && info.attempt >= p.maximumAttempts) return true;
+  const p: RetryPolicy = info.retryPolicy ?? NOTICE_RETRY;
+  if (p.maximumAttempts && info.attempt >= p.maximumAttempts) return true;
   if (!info.scheduleToCloseTimeoutMs) return false;
-  const initial = msToNumber(p?.initialInterval ?? 1000);
-  const max = p?.maximumInterval !== undefined ? msToNumber(p.maximumInterval) : 100 * initial;
-  const backoff = Math.min(initial * (p?.backoffCoefficient ?? 2) ** (info.attempt - 1), max);
+  const initial = msToNumber(p.initialInterval ?? NOTICE_RETRY.initialInterval);
+  const max = p.maximumInterval !== undefined ? msToNumber(p.maximumInterval) : 100 * initial;
+  const backoff = Math.min(initial * (p.backoffCoefficient ?? 2) ** (info.attempt - 1), max);
   return now + backoff + marginMs > info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs;
 }
 
@@ -465,7 +468,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     const e = err instanceof OutboundError ? err : new OutboundError('network', String(err));
     // A forbidden or malformed address will not heal by retrying: the case lead must fix the partner's configuration.
     if (e.kind === 'forbidden_address' || e.kind === 'invalid_url') return fail({ status: null, reason: e.kind, message: e.message });
-    if (args.lastAttempt) return exhausted(null, `${e.kind}: ${e.message}`);
+    if (args.lastAttempt?.()) return exhausted(null, `${e.kind}: ${e.message}`);
     const row = await recordOutcome(deps, n, attempt, { state: 'retrying', status: null, error: `${e.kind}: ${e.message}`.slice(0, 1000), delivered: false }, {
       key: `notice:${noticeId}:${attempt}:retry`,
       action: 'notice.attempt',
@@ -487,7 +490,7 @@ export async function sendNotice(deps: NoticeDeps, args: SendNoticeArgs): Promis
     return { delivered: true, status };
   }
   if (outcome === 'retry') {
-    if (args.lastAttempt) return exhausted(status, `HTTP ${status}${answer ? `: ${clip(answer, 200)}` : ''}`);
+    if (args.lastAttempt?.()) return exhausted(status, `HTTP ${status}${answer ? `: ${clip(answer, 200)}` : ''}`);
     const row = await recordOutcome(deps, n, attempt, { state: 'retrying', status, error: clip(answer, 1000) || null, delivered: false }, {
       key: `notice:${noticeId}:${attempt}:retry`,
       action: 'notice.attempt',

@@ -1,7 +1,7 @@
 // Activity proxies with their timeouts and retry policies: projection writes retry fast and forever, notices back off for days.
 import { proxyActivities, proxyLocalActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { TakedownActivities } from '../activities/types';
-import { ARCHIVE_DEADLINE, NOTICE_ATTEMPT_TIMEOUT, NOTICE_DEADLINE } from '../domain/rules/deadlines';
+import { ARCHIVE_DEADLINE, NOTICE_ATTEMPT_TIMEOUT, NOTICE_DEADLINE, NOTICE_RETRY } from '../domain/rules/deadlines';
 
 /** PostgreSQL writes: short, idempotent, retried until the database is back. */
 export const store = proxyActivities<TakedownActivities>({
@@ -31,7 +31,7 @@ export const localStore = proxyLocalActivities<TakedownActivities>(LOCAL_STORE_O
 export const NOTICE_OPTIONS = {
   startToCloseTimeout: NOTICE_ATTEMPT_TIMEOUT,
   scheduleToCloseTimeout: NOTICE_DEADLINE,
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', nonRetryableErrorTypes: ['PartnerRejected', 'IncompleteDocument'] },
+  retry: { ...NOTICE_RETRY, nonRetryableErrorTypes: ['PartnerRejected', 'IncompleteDocument'] },
 } as const satisfies ActivityOptions;
 export const notices = proxyActivities<TakedownActivities>(NOTICE_OPTIONS);
 

@@ -10,6 +10,9 @@ export const NOTICE_ATTEMPT_TIMEOUT = '60s';
 /** How long a notice is retried before it has failed for good (the notice activity's schedule-to-close timeout). */
 export const NOTICE_DEADLINE = '7d';
 
+/** The notice activity's backoff between attempts (workflows/activities.ts); sendNotice reads it to know its last attempt. */
+export const NOTICE_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m' } as const;
+
 /**
  * How long the archive waits for its case's run to close. A closed case's run stays open until the withdrawal notices
  * it still delivers are delivered or have failed for good, so the archive must outwait them: with two days it gave up

@@ -405,8 +405,8 @@ describe('sendNotice', () => {
       const p = await addPartner({ script: [reply] });
       const { caseId, noticeId } = await prepared(p.org);
       // An attempt before the last is retried as ever.
-      expect(await failureOf(sendNotice(deps(), { noticeId, attempt: 1, lastAttempt: false }))).not.toBeInstanceOf(ApplicationFailure);
-      const err = await failureOf(sendNotice(deps(), { noticeId, attempt: 2, lastAttempt: true }));
+      expect(await failureOf(sendNotice(deps(), { noticeId, attempt: 1, lastAttempt: () => false }))).not.toBeInstanceOf(ApplicationFailure);
+      const err = await failureOf(sendNotice(deps(), { noticeId, attempt: 2, lastAttempt: () => true }));
       expect(err).toBeInstanceOf(ApplicationFailure);
       expect((err as ApplicationFailure).type).toBe('PartnerRejected');
       expect((err as ApplicationFailure).nonRetryable).toBe(true);
@@ -419,7 +419,7 @@ describe('sendNotice', () => {
       expect(row.last_error).toMatch(/^not delivered within the notice's deadline; the last attempt: /);
       // Asked again (Temporal never heard the answer): the same refusal, nothing sent.
       const sent = p.received.length;
-      expect(await failureOf(sendNotice(deps(), { noticeId, attempt: 2, lastAttempt: true }))).toMatchObject({ type: 'PartnerRejected' });
+      expect(await failureOf(sendNotice(deps(), { noticeId, attempt: 2, lastAttempt: () => true }))).toMatchObject({ type: 'PartnerRejected' });
       expect(p.received.length).toBe(sent);
     }
   });

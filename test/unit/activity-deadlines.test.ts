@@ -64,6 +64,8 @@ describe('activity deadlines', () => {
       for (;;) {
         const info = { attempt, scheduledTimestampMs: scheduled, scheduleToCloseTimeoutMs: deadlineMs, retryPolicy };
         if (isLastAttempt(info, failsAt)) called.push(attempt);
+        // Info without a policy: the notices' own is assumed, with the same answer.
+        expect(isLastAttempt({ ...info, retryPolicy: undefined }, failsAt)).toBe(isLastAttempt(info, failsAt));
         if (failsAt + backoff(attempt) >= scheduled + deadlineMs) break; // Temporal's last
         failsAt += backoff(attempt) + takesMs;
         attempt += 1;
