@@ -45,7 +45,19 @@ export function missingEntries(first: number, last: number): string {
  * previous entry's): a chain written, or rewritten, around it. Shared by verifyChains and the export checker.
  */
 export function timeGoesBack(seq: number, at: string, prevSeq: number, prevAtMs: number): string {
-  return `entry ${seq} is dated ${at}, before entry ${prevSeq} (${new Date(prevAtMs).toISOString()}): the appender never dates an entry before the one it follows`;
+  return `entry ${seq} is dated ${at}, before entry ${prevSeq} (${new Date(prevAtMs).toISOString()}): the appender raises such a time to the previous entry's`;
+}
+
+/**
+ * Whether audit_append, writing an entry at `recordedAtMs` (the row's recorded_at: PostgreSQL's clock at the insert),
+ * certainly raised a time earlier than the previous entry's (`prevAtMs`) to it, so that an entry dated before it was
+ * not written by the appender. Migration 0018 follows a previous time only up to an hour past the database's clock (a
+ * far-future time stored before it, or a clock stepped back by more than an hour, is not followed), so only a previous
+ * time at most 59 minutes past the row's recorded_at counts (a minute for the time the append itself took). Rows from
+ * before migration 0011 have recorded_at -infinity, and rows from before 0010 were never raised: neither is judged.
+ */
+export function appenderRaisedTo(prevAtMs: number, recordedAtMs: number): boolean {
+  return Number.isFinite(recordedAtMs) && prevAtMs <= recordedAtMs + 59 * 60_000;
 }
 
 /** How many bad entries of one chain an answer names one by one; the rest are counted. */
@@ -78,6 +90,8 @@ export interface AuditRow {
   seq: number;
   /** node-pg reads 'infinity' and '-infinity' as numbers, not Dates (storedTime). */
   at: Date | number;
+  /** When PostgreSQL wrote the row (migration 0011; -infinity, read as a number, for rows from before it). */
+  recorded_at: Date | number;
   actor_id: string | null;
   actor_org: string | null;
   action: string;
@@ -89,7 +103,7 @@ export interface AuditRow {
   fence: number | null;
 }
 
-const COLUMNS = 'case_id, seq, at, actor_id, actor_org, action, data, prev_hash, hash, event_key, id, fence';
+const COLUMNS = 'case_id, seq, at, actor_id, actor_org, action, data, prev_hash, hash, event_key, id, fence, recorded_at';
 
 /**
  * A stored time as the chain hashes it (ISO text, milliseconds), or, for one no entry can validly have ('infinity' and
@@ -304,7 +318,7 @@ export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Ma
   // The previous row of the chain being read, as the next one must link to it: 0 and the genesis hash before entry 1.
   let prevSeq = 0;
   let prevHash = GENESIS_HASH;
-  // The previous entry's time: audit_append never dates an entry before the one it follows (migrations 0010, 0018).
+  // The previous entry's time: audit_append raises an earlier time to it (migrations 0010, 0018; see appenderRaisedTo).
   let prevAt: number | null = null;
   const take = (rows: AuditRow[]) => {
     for (const row of rows) {
@@ -318,7 +332,8 @@ export async function verifyChains(pool: pg.Pool, caseIds: string[]): Promise<Ma
       v.entries += 1;
       const { hash, ...rest } = e;
       const hashes = hashOrNull(rest) === hash;
-      const backwards = validTime(row.at) && prevAt !== null && row.at.getTime() < prevAt;
+      const recordedMs = row.recorded_at instanceof Date ? row.recorded_at.getTime() : Number.NaN;
+      const backwards = validTime(row.at) && prevAt !== null && row.at.getTime() < prevAt && appenderRaisedTo(prevAt, recordedMs);
       if (v.firstBadSeq === null && (!validTime(row.at) || e.seq !== v.entries || e.prevHash !== prevHash || !hashes || backwards)) v.firstBadSeq = v.entries;
       const broke = (seq: number, detail: string) => v.breaks.push({ seq, detail });
       if (e.seq < 1) {

@@ -1,7 +1,7 @@
 // Verifies audit chains from an NDJSON export alone, without the database: what an auditor or a court's expert runs on
 // the file they were given (npm run audit:verify-export). The same hash rule as db/queries/audit.ts (hashEntry), and
 // every link checked; entries may come in any order (a time-range export lists by time, a `since` export by writing).
-import { GENESIS_HASH, hashEntry, missingEntries, timeGoesBack, type ChainBreak } from '../../db/queries/audit';
+import { appenderRaisedTo, GENESIS_HASH, hashOrNull, missingEntries, timeGoesBack, type ChainBreak } from '../../db/queries/audit';
 import { z } from '../../domain/schemas';
 import type { AuditEntry, ChainHead } from '../../domain/types';
 
@@ -32,8 +32,11 @@ function written(line: Record<string, unknown>): string {
 }
 
 interface Chain {
-  /** Entries not yet linked (ahead of the next expected seq), each with the hash its content gives. */
-  pending: Map<number, AuditEntry & { computed: string }>;
+  /**
+   * Entries not yet linked (ahead of the next expected seq), each with the hash its content gives (null: content no
+   * entry can hold, which cannot be canonicalised) and when it was recorded (a `since` export's recordedAt; NaN without).
+   */
+  pending: Map<number, AuditEntry & { computed: string | null; recordedMs: number }>;
   next: number;
   prevHash: string;
   linked: number;
@@ -105,14 +108,15 @@ export class ExportChecker {
       this.badLines.push(`${where}: not as the export writes it, from character ${at + 1} (a key given twice, or the line edited)`);
       return;
     }
-    const { caseId, recordedAt: _unhashed, ...entry } = parsed.data;
+    const { caseId, recordedAt, ...entry } = parsed.data;
     // Overlapping exports repeat lines: the same entry twice is one entry; two different ones for a seq are a forgery.
     // Entries are the same when their stored hash and the hash of their content both agree.
     const { hash } = entry;
     // The hash is of what the line holds, not of what the schema kept: a member added to `actor`, or a `__proto__` key
     // in `data` (JSON.parse keeps it as a key of its own, the schema's parse would not), is content that changes it.
-    const computed = hashEntry({ seq: entry.seq, at: entry.at, actor: r.actor as AuditEntry['actor'], action: entry.action, data: r.data as AuditEntry['data'], prevHash: entry.prevHash });
-    const fingerprint = `${hash}:${computed}`;
+    // Content no entry can hold (a lone surrogate, a number past JSON's range) cannot be hashed: a bad entry, not a stop.
+    const computed = hashOrNull({ seq: entry.seq, at: entry.at, actor: r.actor as AuditEntry['actor'], action: entry.action, data: r.data as AuditEntry['data'], prevHash: entry.prevHash });
+    const fingerprint = `${hash}:${computed ?? 'none'}`;
     const key = `${caseId}\u0000${entry.seq}`;
     const twin = this.seen.get(key);
     if (twin !== undefined) {
@@ -126,7 +130,7 @@ export class ExportChecker {
       chain = { pending: new Map(), next: 1, prevHash: GENESIS_HASH, linked: 0, head: null, highest: 0, startsAt: null, problems: [], prevAt: null };
       this.chains.set(caseId, chain);
     }
-    chain.pending.set(entry.seq, { ...entry, computed });
+    chain.pending.set(entry.seq, { ...entry, computed, recordedMs: Date.parse(recordedAt ?? '') });
     chain.highest = Math.max(chain.highest, entry.seq);
     this.advance(chain);
   }
@@ -145,11 +149,13 @@ export class ExportChecker {
         ? `entry ${e.seq} has no valid time (at ${JSON.stringify(e.at)})`
         : e.prevHash !== chain.prevHash
           ? `entry ${e.seq} does not link to entry ${e.seq - 1} (prevHash ${e.prevHash}, entry ${e.seq - 1} hashes to ${chain.prevHash})`
-          : e.computed !== e.hash
-            ? `entry ${e.seq} does not hash to its hash: its content was changed`
-            : chain.prevAt !== null && at < chain.prevAt
-              ? timeGoesBack(e.seq, e.at, e.seq - 1, chain.prevAt)
-              : null;
+          : e.computed === null
+            ? `entry ${e.seq} holds a value no entry can hold (it cannot be canonicalised): its content was changed`
+            : e.computed !== e.hash
+              ? `entry ${e.seq} does not hash to its hash: its content was changed`
+              : chain.prevAt !== null && at < chain.prevAt && appenderRaisedTo(chain.prevAt, e.recordedMs)
+                ? timeGoesBack(e.seq, e.at, e.seq - 1, chain.prevAt)
+                : null;
       if (detail !== null) chain.problems.push({ seq: e.seq, detail });
       if (Number.isFinite(at)) chain.prevAt = at;
       chain.prevHash = e.hash;

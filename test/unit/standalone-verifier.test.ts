@@ -15,7 +15,7 @@ import { ROOT } from '../support/paths';
 
 const run = promisify(execFile);
 type Entry = { seq: number; at: string; actor: { id: string; org: string } | null; action: string; data: Record<string, unknown>; prevHash: string };
-type Line = Entry & { caseId: string; hash: string };
+type Line = Entry & { caseId: string; hash: string; recordedAt?: string | null };
 
 /** A chain of `n` entries hashed by Takedown's own hashEntry, one second apart. */
 function chain(caseId: string, n: number, data: (seq: number) => Record<string, unknown> = (seq) => ({ seq })): Line[] {
@@ -91,13 +91,22 @@ describe('the standalone verifier', () => {
       return { caseId, ...entry, hash: hashEntry(entry) };
     };
     const heads = [{ caseId: 'case_a', seq: 4, hash: a[3].hash }, { caseId: 'case_b', seq: 3, hash: b[2].hash }];
+    /** As a `since` export writes an entry: with when the database wrote it, a second after its time. */
+    const recorded = (l: Line): Line => ({ ...l, recordedAt: new Date(Date.parse(l.at) + 1_000).toISOString() });
+    // Entry 2 linked to a far-future entry 1 and dated now, as the appender wrote it after such an entry.
+    const future = rehash(a[0], { at: '9999-01-01T00:00:00.000Z' });
+    const relinked = rehash(a[1], { prevHash: future.hash });
     const cases: [string, (Line | string)[], typeof heads, boolean][] = [
       ['intact, lines in any order', [b[2], a[4], a[0], b[0], a[2], a[1], b[1], a[3], a[5]], heads, true],
       ['a changed entry', [a[0], a[1], { ...a[2], data: { seq: 30 } }, ...a.slice(3)], [], false],
       ['a cut link', [a[0], a[1], a[2], { ...a[3], prevHash: 'f'.repeat(64) }], [], false],
       ['a missing entry', [a[0], a[1], a[3], a[4]], [], false],
       ['a chain rewritten whole, with fresh hashes: only the saved head tells', chain('case_a', 6, (seq) => ({ seq, forged: true })), heads.slice(0, 1), false],
-      ['an entry dated before the one it follows', [a[0], rehash(a[1], { at: '2020-01-01T00:00:00.000Z' })], [], false],
+      ['an entry dated before the one it follows, in a since export (recordedAt: the appender would have raised it)', [recorded(a[0]), { ...rehash(a[1], { at: '2020-01-01T00:00:00.000Z' }), recordedAt: recorded(a[1]).recordedAt }], [], false],
+      ['the same in a time-range export, which says nothing of when entries were written: not judged', [a[0], rehash(a[1], { at: '2020-01-01T00:00:00.000Z' })], [], false],
+      ['after a far-future entry (stored before 0018), which the appender does not follow: not judged', [recorded(rehash(a[0], { at: '9999-01-01T00:00:00.000Z' })), recorded(relinked)], [], false],
+      ['a line holding half a surrogate pair', [a[0], rehash(a[1], {}), text(a[2]).replace('"seq":3}', '"seq":3,"s":"\\ud800"}')], [], false],
+      ['the same entries from two overlapping exports, one with recordedAt', [...a.slice(0, 3), ...a.slice(1, 4).map(recorded)], [], false],
       ['a time range: the chain from entry 3, its first link taken as given', a.slice(2), [], false],
       ['the same under --complete: the lost start is broken', a.slice(2), [], true],
       ['a saved head beyond the export, and under --complete', a.slice(0, 2), heads.slice(0, 1), false],
@@ -114,6 +123,10 @@ describe('the standalone verifier', () => {
     expect(verdicts(cases[0][1], heads, true).takedown).toEqual({ broken: [], badLines: 0, heads: 0 });
     expect(verdicts(cases[4][1], heads.slice(0, 1)).takedown).toEqual({ broken: [], badLines: 0, heads: 1 });
     expect(verdicts(cases[5][1]).takedown.broken).toEqual(['case_a#2']);
+    expect(verdicts(cases[6][1]).takedown.broken).toEqual([]);
+    expect(verdicts(cases[7][1]).takedown.broken).toEqual([]);
+    expect(verdicts(cases[8][1]).takedown.broken).toEqual(['case_a#3']);
+    expect(verdicts(cases[9][1]).takedown).toEqual({ broken: [], badLines: 0, heads: 0 });
   });
 
   it('runs on its own as a command: exit 0 on an intact export with its heads, 1 on a changed line, 2 on misuse', async () => {
