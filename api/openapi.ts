@@ -248,7 +248,8 @@ const TaskRequestDocument = z
     taskId: z.string(),
     type: z.enum(REQUEST_NOTICE_TYPES),
     version: z.string(),
-    documentHash: z.string().openapi({ description: "SHA-256 (hex) of the RFC 8785 canonical JSON of `document`, as the audit chain's document.rendered entry recorded it" }),
+    documentHash: z.string().openapi({ description: "SHA-256 (hex) of the RFC 8785 canonical JSON of `document`, as the audit chain's document.rendered entry recorded it (the stored one should that entry be missing: then `intact` is false)" }),
+    intact: z.boolean().openapi({ description: "Whether `document` hashes, now, to the hash its document.rendered entry recorded and the one stored beside it" }),
     renderedAt: time.openapi({ description: "When the request was prepared: the same instant as its notice's `sentAt`" }),
     document: PartnerDocument,
   })

@@ -125,7 +125,7 @@ export async function startCase(deps: ApiDeps, actor: Actor, caseId: string, inp
 function mayHaveStarted(err: unknown, caseId: string): unknown {
   const mapped = mapError(err);
   if (mapped.kind !== 'unavailable') return err;
-  const detail = `${mapped.detail.replace(/[;.]? retry later$/, '')}. The case may have been started as ${caseId}: GET /v1/cases/${caseId} before creating it again (a creation sent with an Idempotency-Key is safe to retry)`;
+  const detail = `${mapped.detail.replace(/[;.]? retry later$/, '')}. The case may have been started as ${caseId}, and then goes on: GET /v1/cases/${caseId} finds it once it is stored (a 404 proves nothing while the database is catching up), so look there before creating it again; a creation sent with an Idempotency-Key is safe to retry`;
   return new ProblemError('unavailable', detail, undefined, { caseId });
 }
 

@@ -75,6 +75,8 @@ export interface TaskRequestDocument {
   type: (typeof REQUEST_NOTICE_TYPES)[number];
   version: string;
   documentHash: string;
+  /** Whether the document hashes, now, to what its document.rendered entry recorded and what its row stores. */
+  intact: boolean;
   renderedAt: string;
   document: Record<string, unknown>;
 }
@@ -84,7 +86,8 @@ export interface TaskRequestDocument {
  * was or would have been sent it: notices to an org without a webhook are prepared and stored all the same, so this is
  * how such an org reads what it is asked. `documentHash` is the hash the audit chain's `document.rendered` entry
  * recorded, which the document's own row holds too (both written in one statement, both append-only); the stored one
- * stands in only should the entry be missing, which a sound chain never is. Found through the case's notices (indexed by
+ * stands in only should the entry be missing, which a sound chain never is, and `intact` then says false, as it does
+ * when the document no longer hashes to what the entry recorded. Found through the case's notices (indexed by
  * case), each keyed `doc_<notice id>` in `documents` (activities/notices.ts, documentIdOf), and its entry by the key a
  * prepare appends it under (`notice:<id>:rendered`, unique per case), so a long chain is not scanned.
  */
@@ -108,6 +111,7 @@ export async function requestDocumentOfTask(pool: pg.Pool, caseId: string, taskI
     type: row.type as TaskRequestDocument['type'],
     version: row.version,
     documentHash: row.recorded ?? row.hash,
+    intact: row.recorded !== null && documentHashOrNull(row.body) === row.recorded && row.hash === row.recorded,
     renderedAt: row.created_at.toISOString(),
     document: row.body,
   };

@@ -112,6 +112,7 @@ describe('a partner task’s request document', () => {
     const rendered = entries.find((e) => e.action === 'document.rendered' && e.data.documentId === d.documentId);
     expect(rendered?.data).toMatchObject({ noticeId: d.noticeId, type: 'termination_request', org: 'visa', documentHash: d.documentHash });
     expect(documentHash(d.document)).toBe(d.documentHash);
+    expect(d.intact).toBe(true);
     // Prepared and stored skipped, never sent: the reason this read exists.
     const skipped = entries.find((e) => e.action === 'notice.skipped' && e.data.noticeId === d.noticeId);
     expect(skipped?.data).toMatchObject({ reason: 'no_webhook', documentHash: d.documentHash });
