@@ -153,5 +153,12 @@ describe('the standalone verifier', () => {
     expect(broken.stderr).toBe('1 chain(s), 4 entries, 1 saved head(s): 1 problem(s)\n');
     expect((await cli([])).code).toBe(2);
     expect((await cli([file, '--strict'])).code).toBe(2);
+    // A heads file is read as strictly as Takedown's checker reads it: a head with another member, or seq 0, is refused.
+    for (const head of [{ caseId: 'case_a', seq: 4, hash: a[3].hash, noticeId: 'ntc_1' }, { caseId: 'case_a', seq: 0, hash: a[3].hash }]) {
+      writeFileSync(headsFile, JSON.stringify({ heads: [head] }));
+      const refused = await cli([file, '--heads', headsFile]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/is not a heads file/);
+    }
   });
 });
