@@ -273,7 +273,7 @@ const Notice = z
       .optional()
       .openapi({
         description:
-          "An extension: the case's audit chain head (its newest entry's seq and hash) when the notice was prepared, the same in every retry. Keep it: with the case id it is a head an auditor checks the chain against (docs/audit-verification.md). Absent when the chain was empty, and in notices prepared before it existed",
+          "An extension: an entry of the case's audit chain (its seq and hash), the newest committed when the notice was prepared, the same in every retry. Keep it: with the case id it is a head an auditor checks the chain against (docs/audit-verification.md). Absent when the chain was empty, and in notices prepared before it existed",
       }),
   })
   .openapi('Notice');
