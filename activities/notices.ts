@@ -4,6 +4,7 @@ import { ApplicationFailure, type RetryPolicy } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type pg from 'pg';
 import { Webhook } from 'standardwebhooks';
+import { documentIdOf } from '../domain/ids';
 import { NOTICE_RETRY } from '../domain/rules/deadlines';
 import { isHttpsUrl } from '../domain/rules/urls';
 import type { AuditInput, CaseView, NoticeType } from '../domain/types';
@@ -118,11 +119,6 @@ function readableAnswer(text: string): string {
 /** At most `max` UTF-16 units of `text`, never ending in half a surrogate pair (jsonb refuses a lone one). */
 function clip(text: string, max: number): string {
   return text.slice(0, max).replace(/\p{Cs}$/u, '');
-}
-
-/** One document per notice, with an id derived from the notice so a retried prepare finds it. */
-export function documentIdOf(noticeId: string): string {
-  return `doc_${noticeId}`;
 }
 
 /** What a prepare needs to know first: the document already stored for this notice, and whether the org has a webhook. */

@@ -1,6 +1,5 @@
 // The OpenAPI 3.1 document, generated from the same zod schemas that validate requests, plus response shapes.
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import { REQUEST_NOTICE_TYPES } from '../db/queries/documents';
 import {
   AddEvidenceSchema,
   AdminEventListQuerySchema,
@@ -25,7 +24,7 @@ import {
   WithdrawSchema,
   z,
 } from '../domain/schemas';
-import { NOTICE_TYPES, PARTNER_KINDS, PRIORITIES, STEP_NAMES, STEP_STATUSES } from '../domain/types';
+import { NOTICE_TYPES, PARTNER_KINDS, PRIORITIES, REQUEST_NOTICE_TYPES, STEP_NAMES, STEP_STATUSES } from '../domain/types';
 
 const time = z.string().openapi({ format: 'date-time', example: '2026-11-02T09:30:00.000Z' });
 const nullableTime = time.nullable();

@@ -35,12 +35,17 @@ export const TASK_TYPES = [
   'resolve_exception',
 ] as const;
 export type TaskType = (typeof TASK_TYPES)[number];
+/** The tasks a partner org is asked by a formal request (a notice carrying a document); the others are internal. */
+export const PARTNER_TASK_TYPES = ['confirm_termination', 'confirm_freeze', 'confirm_removal'] as const satisfies readonly TaskType[];
+export type PartnerTaskType = (typeof PARTNER_TASK_TYPES)[number];
 
 export const TASK_STATUSES = ['open', 'completed', 'cancelled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const NOTICE_TYPES = ['termination_request', 'freeze_request', 'hosting_notice', 'withdrawal_notice', 'reminder'] as const;
 export type NoticeType = (typeof NOTICE_TYPES)[number];
+/** The notices that ask a partner to act on its task; reminders and withdrawal notices only point at such a request. */
+export const REQUEST_NOTICE_TYPES = ['termination_request', 'freeze_request', 'hosting_notice'] as const satisfies readonly NoticeType[];
 
 export const PARTNER_KINDS = ['card_scheme', 'acquirer', 'payment_provider', 'hosting_provider', 'fiu'] as const;
 export type PartnerKind = (typeof PARTNER_KINDS)[number];

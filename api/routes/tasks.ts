@@ -7,7 +7,7 @@ import { ProblemError, type ProblemKind } from '../../domain/errors';
 import { caseWorkflowId } from '../../domain/ids';
 import { checkActor, checkOutcome, completionDataInUtc, mayActOn, type RuleViolation } from '../../domain/rules/tasks';
 import { CompleteTaskSchema, TaskListQuerySchema } from '../../domain/schemas';
-import type { Actor, Task } from '../../domain/types';
+import { PARTNER_TASK_TYPES, type Actor, type Task } from '../../domain/types';
 import { countInboxRead } from '../../telemetry/metrics';
 import { completeTaskUpdate } from '../../workflows/messages';
 import type { ApiDeps } from '../app';
@@ -41,8 +41,15 @@ function visibleTo(actor: Actor, row: TaskRow): boolean {
   return mayActOn(actor, { assignee: { org: row.assigneeOrg, role: row.assigneeRole as Task['assignee']['role'] }, roles: row.roles as Task['roles'] }) || readsCaseInFull(actor, row.caseOrg);
 }
 
-/** Task types whose partner org is sent a formal request (a notice carrying a document); every other task is internal. */
-const REQUEST_TASK_TYPES: ReadonlySet<string> = new Set(['confirm_termination', 'confirm_freeze', 'confirm_removal']);
+/** The task as the caller may read it (GET /v1/tasks/:id and what hangs off it): 404 unknown, 403 not the caller's to read. */
+async function readableTask(deps: ApiDeps, actor: Actor, taskId: string): Promise<TaskRow> {
+  const row = await loadTask(deps, taskId);
+  if (!row) throw new ProblemError('not_found', 'no such task');
+  if (!visibleTo(actor, row)) throw new ProblemError('forbidden', "only the task's assignee and the case's org read it");
+  return row;
+}
+
+const REQUEST_TASK_TYPES: ReadonlySet<string> = new Set(PARTNER_TASK_TYPES);
 
 /** Why a reader of the task may not read its request document, or null when it may. */
 function requestDocumentRefusal(actor: Actor, row: TaskRow): string | null {
@@ -98,10 +105,7 @@ export function tasksRouter(deps: ApiDeps): Router {
 
   r.route('/tasks/:id')
     .get(async (req, res) => {
-      const actor = actorOf(req);
-      const row = await loadTask(deps, req.params.id);
-      if (!row) throw new ProblemError('not_found', 'no such task');
-      if (!visibleTo(actor, row)) throw new ProblemError('forbidden', "only the task's assignee and the case's org read it");
+      const row = await readableTask(deps, actorOf(req), req.params.id);
       res.type('json').send(row.doc);
     })
     .all(methodNotAllowed(['GET']));
@@ -112,10 +116,8 @@ export function tasksRouter(deps: ApiDeps): Router {
   r.route('/tasks/:id/document')
     .get(async (req, res) => {
       const actor = actorOf(req);
-      const row = await loadTask(deps, req.params.id);
-      if (!row) throw new ProblemError('not_found', 'no such task');
       // Whoever may not read the task is answered as GET /v1/tasks/:id answers it, and learns nothing more here.
-      if (!visibleTo(actor, row)) throw new ProblemError('forbidden', "only the task's assignee and the case's org read it");
+      const row = await readableTask(deps, actor, req.params.id);
       if (!REQUEST_TASK_TYPES.has(row.type)) {
         throw new ProblemError('not_found', `a ${row.type} task has no document: only partner tasks (${[...REQUEST_TASK_TYPES].join(', ')}) carry a formal request`);
       }

@@ -2,7 +2,8 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type pg from 'pg';
-import type { NoticeType } from '../../domain/types';
+import { documentIdOf } from '../../domain/ids';
+import { REQUEST_NOTICE_TYPES } from '../../domain/types';
 
 /** SHA-256 of the document's RFC 8785 canonical JSON: what the audit chain records and a partner can recompute. */
 export function documentHash(document: Record<string, unknown>): string {
@@ -64,9 +65,6 @@ export async function readDocument(pool: pg.Pool, caseId: string, documentId: st
   return { ...summary(row), caseId, sha256, recordedSha256: row.recorded, intact: sha256 !== null && sha256 === row.hash && sha256 === row.recorded, document: row.body };
 }
 
-/** The notice types that ask a partner to act on its task; reminders and withdrawal notices only point at such a request. */
-export const REQUEST_NOTICE_TYPES = ['termination_request', 'freeze_request', 'hosting_notice'] as const satisfies readonly NoticeType[];
-
 export interface TaskRequestDocument {
   noticeId: string;
   documentId: string;
@@ -88,7 +86,7 @@ export interface TaskRequestDocument {
  * recorded, which the document's own row holds too (both written in one statement, both append-only); the stored one
  * stands in only should the entry be missing, which a sound chain never is, and `intact` then says false, as it does
  * when the document no longer hashes to what the entry recorded. Found through the case's notices (indexed by
- * case), each keyed `doc_<notice id>` in `documents` (activities/notices.ts, documentIdOf), and its entry by the key a
+ * case), each with its document as documentIdOf (domain/ids.ts) names it, and its entry by the key a
  * prepare appends it under (`notice:<id>:rendered`, unique per case), so a long chain is not scanned.
  */
 export async function requestDocumentOfTask(pool: pg.Pool, caseId: string, taskId: string): Promise<TaskRequestDocument | undefined> {
@@ -96,10 +94,11 @@ export async function requestDocumentOfTask(pool: pg.Pool, caseId: string, taskI
     `SELECT n.id AS notice_id, d.id, d.task_id, d.type, d.version, d.hash, d.created_at, d.body,
             (SELECT a.data->>'documentHash' FROM audit_entries a
               WHERE a.case_id = n.case_id AND a.event_key = 'notice:' || n.id || ':rendered' AND a.action = 'document.rendered') AS recorded
-       FROM notices n JOIN documents d ON d.id = 'doc_' || n.id
+       FROM notices n JOIN documents d ON d.id = $4 || n.id
       WHERE n.case_id = $1 AND n.task_id = $2 AND n.type = ANY($3::text[])
       ORDER BY d.created_at DESC, d.id DESC LIMIT 1`,
-    [caseId, taskId, REQUEST_NOTICE_TYPES],
+    // documentIdOf's prefix, as every notice's document id is built.
+    [caseId, taskId, REQUEST_NOTICE_TYPES, documentIdOf('')],
   );
   const row = rows[0];
   if (!row) return undefined;

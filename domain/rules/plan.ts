@@ -1,12 +1,12 @@
 // The step plan: which partner org gets which request for a case, and the keys deconfliction matches on.
-import type { CaseInput, Merchant, NoticeType, Slas, StepName, TaskType } from '../types';
+import type { CaseInput, Merchant, NoticeType, PartnerTaskType, Slas, StepName, TaskType } from '../types';
 
 export const DEFAULT_SLAS: Slas = { verification: '48h', signoff: '72h', termination: '10d', freeze: '96h', removal: '24h' };
 
 export interface PartnerRequest {
   step: Extract<StepName, 'termination' | 'freeze' | 'hosting'>;
   org: string;
-  taskType: Extract<TaskType, 'confirm_termination' | 'confirm_freeze' | 'confirm_removal'>;
+  taskType: PartnerTaskType;
   noticeType: Extract<NoticeType, 'termination_request' | 'freeze_request' | 'hosting_notice'>;
   /** What the request covers: channel ids for termination and freeze, URLs for hosting. */
   scope: Record<string, unknown>;

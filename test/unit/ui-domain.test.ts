@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SLAS, partnerRequests } from '../../domain/rules/plan';
-import { CASE_STATUSES, OPEN_CASE_STATUSES, STEP_NAMES } from '../../domain/types';
+import { CASE_STATUSES, OPEN_CASE_STATUSES, PARTNER_TASK_TYPES, STEP_NAMES } from '../../domain/types';
 
 interface UiFormat {
   STEP_NAMES: string[];
@@ -14,6 +14,7 @@ interface UiFormat {
 }
 
 const formatModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../ui/js/format.js');
+const outcomesModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../ui/js/outcomes.js');
 const newCaseModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../ui/js/views/new-case.js');
 
 interface UiNewCase {
@@ -31,6 +32,9 @@ describe('the console’s copies of domain lists', () => {
     // Each step is bounded by one of the plan's SLAs.
     expect(Object.keys(ui.STEP_SLA)).toEqual([...STEP_NAMES]);
     for (const sla of Object.values(ui.STEP_SLA)) expect(Object.keys(DEFAULT_SLAS)).toContain(sla);
+    // The partner tasks whose cards show their formal request.
+    const outcomes = (await import(outcomesModule)) as { PARTNER_TASK_TYPES: string[] };
+    expect(outcomes.PARTNER_TASK_TYPES).toEqual([...PARTNER_TASK_TYPES]);
   });
 });
 

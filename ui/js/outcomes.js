@@ -1,5 +1,8 @@
 // The contract's task table: each task type's outcomes, the data each needs, and which need a comment.
 
+/** The tasks a partner org is asked by a formal request, whose document it reads on the task (domain PARTNER_TASK_TYPES). */
+export const PARTNER_TASK_TYPES = ['confirm_termination', 'confirm_freeze', 'confirm_removal'];
+
 /** kind: how the field is entered; the API gets RFC 3339 for datetimes, the exact decimal string typed for decimals. */
 export const DATA_FIELDS = {
   terminatedAt: { label: 'Terminated at', kind: 'datetime', prefillNow: true },

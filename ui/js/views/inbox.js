@@ -3,7 +3,7 @@ import { ApiError, describeError, formKey, getEach, getJson, postJson, request }
 import { add, fill, h, uid } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { dueText, formatTime, isOverdue, label, localInputToIso, nowLocalInput, zoneHint } from '../format.js';
-import { DATA_FIELDS, TASK_TYPES, taskTitle } from '../outcomes.js';
+import { DATA_FIELDS, PARTNER_TASK_TYPES, TASK_TYPES, taskTitle } from '../outcomes.js';
 import { errorBox, loadButton, repeatWhileShown } from '../widgets.js';
 
 const PAGE_SIZE = 100;
@@ -151,7 +151,7 @@ function contextList(context) {
 }
 
 /** Partner tasks: each asks its org by a formal request (a notice's document), which the org reads here, webhook or not. */
-const REQUEST_TASKS = new Set(['confirm_termination', 'confirm_freeze', 'confirm_removal']);
+const REQUEST_TASKS = new Set(PARTNER_TASK_TYPES);
 
 /**
  * The formal request behind a partner task (GET /v1/tasks/:id/document), shown on demand: what the org is asked, with
