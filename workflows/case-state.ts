@@ -166,7 +166,7 @@ export class CaseState {
   /** A deterministic audit key: replays and retried activities produce the same keys, so nothing is appended twice. */
   audit(action: string, data: Record<string, unknown>, actor: Pick<Actor, 'id' | 'org'> | null = null): AuditInput {
     this.auditSeq += 1;
-    return { key: `wf:${this.auditSeq}:${action}`, action, actor: actor ? { id: actor.id, org: actor.org } : null, data, at: iso() };
+    return this.auditNamed(String(this.auditSeq), action, data, actor);
   }
 
   /**
