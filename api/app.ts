@@ -107,7 +107,8 @@ export function bareApp(): Express {
  */
 function readsCaseData(req: IncomingMessage): boolean {
   const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '';
-  return (req.method === 'GET' || req.method === 'HEAD') && /^\/v1\/(cases|audit)(?:[/?]|$)/.test(url);
+  // Express matches routes whatever the letters' case (GET /V1/Cases/… reads the case): so does this.
+  return (req.method === 'GET' || req.method === 'HEAD') && /^\/v1\/(cases|audit)(?:[/?]|$)/i.test(url);
 }
 
 function withActor(req: IncomingMessage, line: object): object {

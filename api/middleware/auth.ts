@@ -43,8 +43,9 @@ function bearer(header: string | undefined): string | null {
 /** `authenticate`'s handler, and the same check from memory alone, for when a lookup is not allowed. */
 export type Authenticating = RequestHandler & {
   /**
-   * Sets `req.actor` when the token is the admin's or a principal's that the cache holds, and says whether it did: no
-   * PostgreSQL lookup. For an address past its failed authentications (limitFailedAuthentication).
+   * Sets `req.actor` when the token is a principal's that the cache holds, and says whether it did: no PostgreSQL
+   * lookup. For an address past its failed authentications (limitFailedAuthentication). Never the admin's token: an
+   * operator chooses it, so it may be guessable, and a locked-out address must not go on testing guesses at it.
    */
   knownWithoutLookup(req: Request): boolean;
 };
@@ -87,8 +88,9 @@ export function authenticate(opts: { pool: pg.Pool; adminToken: string; principa
   return Object.assign(handler, {
     knownWithoutLookup(req: Request): boolean {
       const known = fromMemory(req)?.known;
-      if (known) req.actor = { ...known, roles: [...known.roles] };
-      return known !== undefined;
+      if (!known || known === ADMIN_ACTOR) return false;
+      req.actor = { ...known, roles: [...known.roles] };
+      return true;
     },
   });
 }

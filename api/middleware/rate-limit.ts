@@ -43,11 +43,12 @@ function retryAfterSeconds(reset: Date | undefined): number {
  *
  * Only 401s count, each when `authenticate` refuses the token (whether or not the client waits for the answer); an
  * address that has had `perMinute` of them in the window gets a 429 problem with `Retry-After` until the window ends for
- * every request whose token would need a lookup. A token known without one (the admin's, or a principal's that this
- * process's cache holds) still passes: a client sharing the address (behind one NAT or proxy) with another that sends bad
- * tokens, or the one whose own bad tokens locked it out, keeps working with a token in use, and PostgreSQL is still
- * asked nothing. (That a known token passes where an unknown one gets 429 tells nothing a guess could use: tokens carry
- * 256 random bits.) Requests never count by arriving: a burst of good tokens that all miss the principal cache at once
+ * every request whose token would need a lookup. A principal's token that this process's cache holds still passes: a
+ * client sharing the address (behind one NAT or proxy) with another that sends bad tokens, or the one whose own bad
+ * tokens locked it out, keeps working with a token in use, and PostgreSQL is still asked nothing. (That a known token
+ * passes where an unknown one gets 429 tells nothing a guess could use: principals' tokens carry 256 random bits.) The
+ * admin's token does not pass: the operator chooses it, and a locked-out address would otherwise go on testing guesses
+ * at it, told yes (200) or no (429) at full speed. Requests never count by arriving: a burst of good tokens that all miss the principal cache at once
  * is never refused. A burst of bad tokens sent at once is looked up before the first of its refusals is counted, so at
  * most one such burst passes the limit. The address is Express's `req.ip` (an IPv6 client by its /56), which behind a
  * reverse proxy is the proxy's unless Express's `trust proxy` is set: all clients behind it then share one budget. No

@@ -305,10 +305,17 @@ export function connectTemporal(address: string, auth: TemporalAuth = {}): Promi
 
 /** Below this many characters an admin token set by the operator is taken, with a warning: it is easy to guess. */
 export const WEAK_ADMIN_TOKEN_LENGTH = 16;
+/** In production an admin token needs this many characters at least (`openssl rand -hex 24` makes 48). */
+export const PRODUCTION_ADMIN_TOKEN_LENGTH = 32;
 
 /** The admin token: from the environment; in development generated once and kept in <data dir>/admin-token. */
 export function resolveAdminToken(config: Config, log?: Logger): { token: string; generated: boolean } {
   if (config.adminToken) {
+    // The token an operator chose is the one secret that administers everything, and guesses at it are limited per
+    // address only: in production a short one stops the start.
+    if (config.production && config.adminToken.length < PRODUCTION_ADMIN_TOKEN_LENGTH) {
+      throw new Error(`TAKEDOWN_ADMIN_TOKEN must have at least ${PRODUCTION_ADMIN_TOKEN_LENGTH} characters when NODE_ENV=production (for example: openssl rand -hex 24)`);
+    }
     if (config.adminToken.length < WEAK_ADMIN_TOKEN_LENGTH) {
       log?.warn(`TAKEDOWN_ADMIN_TOKEN has fewer than ${WEAK_ADMIN_TOKEN_LENGTH} characters: anyone who guesses it administers this system`);
     }

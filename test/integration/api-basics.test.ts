@@ -407,10 +407,13 @@ describe('errors', () => {
       expect((await logged.request('GET', '/v1/cases?limit=5', { token: lead.token })).status).toBe(200);
       expect((await logged.request('GET', '/v1/tasks', { token: lead.token })).status).toBe(200);
       expect((await logged.request('GET', '/v1/cases/case_nosuchcaseatall00000000', { token: lead.token })).status).toBe(404);
+      // Routes match whatever the letters' case: such a read is logged all the same.
+      expect((await logged.request('GET', '/V1/Cases?limit=5', { token: lead.token })).status).toBe(200);
       const access = lines.filter((l) => l.msg === 'request completed');
       expect(access.map((l) => [l.level, l.req?.url, l.res?.statusCode, l.actor])).toEqual([
         [30, '/v1/cases?limit=5', 200, { id: lead.id, org: 'ceop' }],
         [30, '/v1/cases/case_nosuchcaseatall00000000', 404, { id: lead.id, org: 'ceop' }],
+        [30, '/V1/Cases?limit=5', 200, { id: lead.id, org: 'ceop' }],
       ]);
       expect(JSON.stringify(lines)).not.toContain(lead.token);
     } finally {

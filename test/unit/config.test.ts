@@ -128,12 +128,17 @@ describe('configuration', () => {
     expect(loadConfig({ TEMPORAL_TLS_SERVER_NAME: 'temporal.example' }).temporalTls).toEqual({ tls: true, serverName: 'temporal.example' });
   });
 
-  it('takes any non-empty admin token, warns about a short one, and counts an empty one as unset', () => {
+  it('takes a non-empty admin token, warns about a short one, refuses one under 32 characters in production, and counts an empty one as unset', () => {
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
-    const short = loadConfig({ NODE_ENV: 'production', TAKEDOWN_ADMIN_TOKEN: 'admin' });
+    const short = loadConfig({ TAKEDOWN_ADMIN_TOKEN: 'admin' });
     expect(resolveAdminToken(short, log)).toEqual({ token: 'admin', generated: false });
     expect(lines.join('')).toMatch(/fewer than 16 characters/);
+    // Production: the one secret that administers everything must not be guessable.
+    for (const token of ['admin', 'x'.repeat(31)]) {
+      expect(() => resolveAdminToken(loadConfig({ NODE_ENV: 'production', TAKEDOWN_ADMIN_TOKEN: token }), log)).toThrow(/at least 32 characters when NODE_ENV=production/);
+    }
+    expect(resolveAdminToken(loadConfig({ NODE_ENV: 'production', TAKEDOWN_ADMIN_TOKEN: 'x'.repeat(32) }), log).token).toBe('x'.repeat(32));
 
     lines.length = 0;
     expect(resolveAdminToken(loadConfig({ NODE_ENV: 'production', ...TOKEN }), log).token).toBe(TOKEN.TAKEDOWN_ADMIN_TOKEN);
