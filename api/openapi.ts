@@ -89,10 +89,10 @@ const PartnerCaseView = z
     createdAt: time,
     updatedAt: time,
     closedAt: nullableTime,
-    steps: z.array(Step),
+    steps: z.array(Step).openapi({ description: "Only the steps the partner holds an open task in, each with only the partner's own task ids" }),
     merchant: z.object({
       name: z.string(),
-      descriptor: z.string().optional(),
+      descriptor: z.string().optional().openapi({ description: 'Only for a partner with a payment channel of the merchant' }),
       urls: z.array(z.string()),
       paymentChannels: z.array(z.record(z.string(), z.unknown())),
       hosting: z.array(z.record(z.string(), z.unknown())),

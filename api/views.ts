@@ -48,7 +48,10 @@ export function taskFromRow(row: TaskRow): Task {
 /** What a partner's case view lists of its own open tasks on the case. */
 export type HeldTask = Pick<TaskRow, 'id' | 'type' | 'status' | 'dueAt'>;
 
-/** The slice of a case a partner org needs for its open tasks: its own channels or hosting entries, never evidence text or other partners. */
+/**
+ * The slice of a case a partner org needs for its open tasks: its own channels or hosting entries, the steps of its own
+ * tasks; never evidence text, other partners, or how their steps go.
+ */
 export function partnerCaseView(view: CaseView, org: string, partnerTasks: HeldTask[]) {
   const m = view.merchant;
   const paymentChannels = m.paymentChannels.filter((ch) => (ch.kind === 'card' ? ch.scheme === org || ch.acquirer === org : ch.provider === org));
@@ -66,11 +69,16 @@ export function partnerCaseView(view: CaseView, org: string, partnerTasks: HeldT
     createdAt: view.createdAt,
     updatedAt: view.updatedAt,
     closedAt: view.closedAt,
-    // The case's progress as the contract shapes it; of the task ids, only the partner's own.
-    steps: view.steps.map((s) => ({ ...s, taskIds: s.taskIds.filter((id) => own.has(id)) })),
+    // Only the steps the partner holds a task in, with only its own task ids: the others' progress (a freeze under way,
+    // told to the host whose shop it is) could tip the merchant off before the money is held.
+    steps: view.steps.flatMap((s) => {
+      const taskIds = s.taskIds.filter((id) => own.has(id));
+      return taskIds.length > 0 ? [{ ...s, taskIds }] : [];
+    }),
     merchant: {
       name: m.name,
-      ...(m.descriptor !== undefined ? { descriptor: m.descriptor } : {}),
+      // The card statement descriptor is for the payment partners that see it on transactions; a host is not sent it.
+      ...(m.descriptor !== undefined && paymentChannels.length > 0 ? { descriptor: m.descriptor } : {}),
       urls,
       paymentChannels,
       hosting,

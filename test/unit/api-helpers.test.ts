@@ -168,17 +168,20 @@ describe('partner view', () => {
     const text = JSON.stringify(v);
     for (const hidden of ['mastercard', 'paypal', 'host-a', 'do not show', 'Shop Legal Ltd', 'p1']) expect(text).not.toContain(hidden);
     expect(v.tasks).toEqual([{ id: 't1', type: 'confirm_termination', status: 'open', dueAt: null }]);
-    // Every step with its status; of the task ids, only the partner's own.
-    expect(v.steps.map((s) => [s.name, s.status, s.taskIds])).toEqual([
-      ['termination', 'in_progress', ['t1']],
-      ['hosting', 'in_progress', []],
-    ]);
+    expect(v.merchant.descriptor).toBe('SHOP*');
+    // Only the steps it holds a task in, and of their task ids only its own: how the others' go is not its to know.
+    expect(v.steps.map((s) => [s.name, s.status, s.taskIds])).toEqual([['termination', 'in_progress', ['t1']]]);
   });
 
-  it('shows a host only its hosting entries and their URLs', () => {
-    const v = partnerCaseView(view, 'host-b', []);
+  it('shows a host only its hosting entries and their URLs, its own step, and no card descriptor', () => {
+    const hostTask = { id: 't-host-b', type: 'confirm_removal', status: 'open', dueAt: null } as unknown as TaskRow;
+    const v = partnerCaseView(view, 'host-b', [hostTask]);
     expect(v.merchant.hosting).toEqual([{ provider: 'host-b', urls: ['https://mirror.test/b'] }]);
     expect(v.merchant.urls).toEqual(['https://mirror.test/b']);
     expect(v.merchant.paymentChannels).toEqual([]);
+    expect(v.merchant).not.toHaveProperty('descriptor');
+    // Not the termination under way: told to the shop's host, it could warn the merchant.
+    expect(v.steps.map((s) => [s.name, s.taskIds])).toEqual([['hosting', ['t-host-b']]]);
+    expect(JSON.stringify(v)).not.toContain('termination');
   });
 });
