@@ -320,7 +320,11 @@ function exchange(target: URL, req: GuardedRequest, signal: AbortSignal, timedOu
   });
 }
 
-export const MAX_REDIRECTS = 3;
+/**
+ * As many redirects as a browser follows (the Fetch standard's 20): a shop reachable through a longer chain than the check
+ * follows would be called gone while every browser still reaches it. A loop ends here, as a browser's does: down.
+ */
+export const MAX_REDIRECTS = 20;
 const CONCURRENCY = 8;
 /**
  * A browser's User-Agent: a shop that hides from checkers could answer a self-named checker with 404 while it serves
@@ -372,7 +376,9 @@ async function verdictOf(url: string, deps: UrlCheckDeps, deadline: number, sign
         current = new URL(res.location, current).href;
         continue;
       }
-      const verdict = res.status >= 200 && res.status < 300 ? 'up' : unsureStatus(res.status) ? 'unsure' : 'down';
+      // A 3xx with no Location is not followed anywhere: a browser shows its body, which may be the shop. Up, to be safe.
+      const served = (res.status >= 200 && res.status < 300) || (res.status >= 300 && res.status < 400 && !res.location);
+      const verdict = served ? 'up' : unsureStatus(res.status) ? 'unsure' : 'down';
       return { verdict, ...(current !== url ? { finalUrl: current } : {}) };
     }
   } catch (err) {
@@ -395,7 +401,8 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
 }
 
 /**
- * Whether each URL still serves content: 2xx (directly or within 3 redirects) is up. Each URL is asked with HEAD, and
+ * Whether each URL still serves content: 2xx (directly or within 20 redirects, as a browser follows them), or a 3xx
+ * with no Location (a browser shows its body), is up. Each URL is asked with HEAD, and
  * a HEAD answer that would count it down is asked again with GET (a shop may hide from HEAD). An answer that proves nothing (a
  * timeout, a dropped connection, a temporary DNS failure, 5xx, 408, 429) is asked again, up to three attempts; any other answer, or no answer
  * after them, is down. A URL answered after redirects is listed in `redirected` with the URL that answered last: a
