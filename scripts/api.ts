@@ -1,11 +1,10 @@
 // Entry point: the HTTP API only (scale-out), against DATABASE_URL and TEMPORAL_ADDRESS.
 import path from 'node:path';
 import { Client } from '@temporalio/client';
-import { loadConfig } from './config';
-import { checkSearchAttributes, connectTemporal, createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
+import { configOrExit, checkSearchAttributes, connectTemporal, createLogger, onShutdown, resolveAdminToken, startServices } from './lib/runtime';
 import { startApiPart } from './lib/system';
 
-const config = loadConfig();
+const config = configOrExit('takedown-api');
 const log = createLogger(config, 'takedown-api');
 
 try {

@@ -127,6 +127,14 @@ const EnvSchema = z.object({
   TAKEDOWN_TRUST_PROXY: z.string().optional(),
   /** `npm run worker` only: serve /healthz and /metrics (admin or auditor token) on this port; unset, no HTTP at all. */
   TAKEDOWN_WORKER_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /**
+   * The worker's Temporal SDK metrics (workflow task failures, non-determinism included; activity failures; pollers;
+   * schedule-to-start latency) in Prometheus format at `host:port`, served by the SDK itself; unset, none.
+   */
+  TAKEDOWN_SDK_METRICS_ADDRESS: z
+    .string()
+    .regex(/^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$/i, 'must be host:port, such as 0.0.0.0:9465 or [::]:9465')
+    .optional(),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -264,6 +272,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     secretOverlapMs: e.TAKEDOWN_SECRET_OVERLAP === undefined ? DEFAULT_SECRET_OVERLAP_MS : durationOrZero('TAKEDOWN_SECRET_OVERLAP', e.TAKEDOWN_SECRET_OVERLAP),
     workflowBundlePath: e.TAKEDOWN_WORKFLOW_BUNDLE,
     workerPort: e.TAKEDOWN_WORKER_PORT,
+    sdkMetricsAddress: e.TAKEDOWN_SDK_METRICS_ADDRESS,
     rateLimitPerMinute,
     authFailuresPerMinute: authFailuresLimit(e.TAKEDOWN_AUTH_FAILURES_PER_MINUTE, rateLimitPerMinute),
     principalCacheSeconds: e.TAKEDOWN_PRINCIPAL_CACHE_SECONDS,

@@ -1,12 +1,11 @@
 // Entry point for `npm start`: the whole system in one process tree (embedded PostgreSQL and Temporal unless configured).
 import path from 'node:path';
-import { loadConfig } from './config';
 import { DRAIN_GRACE_MS } from './lib/http-server';
-import { createLogger, onShutdown, runUntilWorkerEnds } from './lib/runtime';
+import { configOrExit, createLogger, onShutdown, runUntilWorkerEnds } from './lib/runtime';
 import { startSystem, type RunningSystem } from './lib/system';
 
-const config = loadConfig();
-const log = createLogger(config, 'takedown');
+const config = configOrExit('takedown');
+const log = createLogger(config, 'takedown', { sdkMetrics: true });
 
 // Signals are handled from the first moment: one that comes while the system starts stops what has started once the
 // start settles (a second, later one forces the exit, whose handlers still stop the embedded servers).

@@ -1,13 +1,12 @@
 // Entry point: a Temporal worker only (scale-out), against DATABASE_URL and TEMPORAL_ADDRESS.
 import { Client } from '@temporalio/client';
 import { createOpsApp } from '../api/app';
-import { loadConfig } from './config';
-import { checkSearchAttributes, connectTemporal, createLogger, once, onShutdown, resolveAdminToken, runUntilWorkerEnds, startServices } from './lib/runtime';
+import { configOrExit, checkSearchAttributes, connectTemporal, createLogger, once, onShutdown, resolveAdminToken, runUntilWorkerEnds, startServices } from './lib/runtime';
 import { serveHttp } from './lib/http-server';
 import { startWorkerPart } from './lib/system';
 
-const config = loadConfig();
-const log = createLogger(config, 'takedown-worker');
+const config = configOrExit('takedown-worker');
+const log = createLogger(config, 'takedown-worker', { sdkMetrics: true });
 let running: Promise<void> | undefined;
 
 try {

@@ -19,8 +19,10 @@ function within<T>(ms: number, p: Promise<T>): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+type Health = 'ok' | 'unavailable';
+
 /** 'ok' or 'unavailable': /healthz needs no token, so why (an address, a port) goes to the log, never to the caller. */
-async function check(deps: OpsDeps, dependency: 'db' | 'temporal', fn: () => Promise<unknown>): Promise<'ok' | 'unavailable'> {
+async function check(deps: OpsDeps, dependency: 'db' | 'temporal', fn: () => Promise<unknown>): Promise<Health> {
   try {
     await within(HEALTH_TIMEOUT_MS, fn());
     return 'ok';
@@ -71,14 +73,22 @@ export function healthRouter(deps: OpsDeps, authenticating: RequestHandler): Rou
   // it is the 413 every route gives. Unknown paths pass through here too, so their 404s are answered the same way.
   r.use(dropBody());
 
+  // One probe of the dependencies at a time, shared by every /healthz request that comes while it runs: the route needs
+  // no token, and a flood of it must not take the pool's connections (each probe may wait its 2 s) from the API.
+  let probing: Promise<[Health, Health]> | undefined;
+  const probe = () =>
+    (probing ??= Promise.all([
+      check(deps, 'db', () => deps.pool.query({ text: 'SELECT 1', query_timeout: HEALTH_TIMEOUT_MS } as never)),
+      check(deps, 'temporal', () =>
+        deps.temporal.withDeadline(Date.now() + HEALTH_TIMEOUT_MS, () => deps.temporal.workflowService.describeNamespace({ namespace: deps.namespace })),
+      ),
+    ]).finally(() => {
+      probing = undefined;
+    }));
+
   r.route('/healthz')
     .get(async (_req, res) => {
-      const [db, temporal] = await Promise.all([
-        check(deps, 'db', () => deps.pool.query({ text: 'SELECT 1', query_timeout: HEALTH_TIMEOUT_MS } as never)),
-        check(deps, 'temporal', () =>
-          deps.temporal.withDeadline(Date.now() + HEALTH_TIMEOUT_MS, () => deps.temporal.workflowService.describeNamespace({ namespace: deps.namespace })),
-        ),
-      ]);
+      const [db, temporal] = await probe();
       const ok = db === 'ok' && temporal === 'ok';
       // Shutting down: not ready, whatever the dependencies say, so that load balancers send nothing new.
       if (deps.readiness?.draining) res.status(503).json({ status: 'draining', db, temporal });

@@ -8,7 +8,7 @@ import { pino, type Logger } from 'pino';
 import { connectDb, type DbHandle } from '../../db/client';
 import { migrateFor, pendingMigrations } from '../../db/migrate';
 import { evidenceBypass, roleSettings } from '../../db/roles';
-import { presentEnv, type Config, type TemporalTlsSettings } from '../config';
+import { loadConfig, presentEnv, type Config, type TemporalTlsSettings } from '../config';
 import { makePrivateDir, PRIVATE_DIR_MODE, tightenDir, TRAVERSABLE_DIR_MODE } from './data-dir';
 import { stopLeftoverServers } from './leftovers';
 import { leftoverPostgres, startEmbeddedPostgres } from './postgres';
@@ -64,20 +64,54 @@ export function clientAdminToken(config: Pick<Config, 'dataDir' | 'adminToken'>,
   return named ?? config.adminToken ?? (existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined);
 }
 
-export function createLogger(config: Pick<Config, 'logLevel'>, name: string): Logger {
+/**
+ * The configuration from the environment; one refused (a bad value, named with what it must be) ends the process with
+ * code 1 and one JSON `fatal` line, as every other failure to start is logged, rather than an uncaught stack trace.
+ */
+export function configOrExit(name: string): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    pino({ name, base: { service: name } }).fatal({ err: loggableError(err) }, 'invalid configuration: not started');
+    process.exit(1);
+  }
+}
+
+/**
+ * The process's logger, with the Temporal SDK's runtime installed to log through it. `sdkMetrics` (a process that runs a
+ * worker): the SDK's own metrics served in Prometheus format at config.sdkMetricsAddress, when set.
+ */
+export function createLogger(config: Pick<Config, 'logLevel'> & Partial<Pick<Config, 'sdkMetricsAddress'>>, name: string, { sdkMetrics = false } = {}): Logger {
   // Errors logged anywhere (`err`, `error`) go out without any failed SQL statement's parameters.
   const log = pino({ name, level: config.logLevel, base: { service: name }, serializers: { err: loggableError, error: loggableError } });
-  // The Temporal SDK's own logs (worker state, bundler) go through pino too, at warn and above.
+  // The Temporal SDK's own logs (worker state, bundler) go through pino too, at warn and above. Installing it starts the
+  // SDK's metrics server when asked for: an address that cannot be bound stops the start here, before any polling.
+  try {
+    installRuntime(config, log, sdkMetrics);
+  } catch (err) {
+    log.fatal({ err: loggableError(err) }, 'the Temporal SDK runtime did not start: not started');
+    process.exit(1);
+  }
+  return log;
+}
+
+function installRuntime(config: Partial<Pick<Config, 'sdkMetricsAddress'>>, log: Logger, sdkMetrics: boolean): void {
   Runtime.install({
     logger: new DefaultLogger('WARN', (entry) => {
       const level = entry.level === 'ERROR' ? 'error' : entry.level === 'WARN' ? 'warn' : 'debug';
       log[level]({ temporal: withErrorsSerialised(entry.meta) }, entry.message);
     }),
-    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } },
+    telemetryOptions: {
+      logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} },
+      // temporal_workflow_task_execution_failed (a non-deterministic deploy shows there first), temporal_activity_execution_failed,
+      // temporal_num_pollers, temporal_*_schedule_to_start_latency_seconds...: what tells an operator the workers are stuck.
+      ...(sdkMetrics && config.sdkMetricsAddress
+        ? { metrics: { metricPrefix: 'temporal_', prometheus: { bindAddress: config.sdkMetricsAddress, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } } }
+        : {}),
+    },
     // The entry point owns signals: it stops the API first, then the worker, then the servers.
     shutdownSignals: [],
   });
-  return log;
 }
 
 export interface Services {

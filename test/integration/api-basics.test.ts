@@ -676,6 +676,30 @@ describe('operations', () => {
     expect(res.body).toEqual({ status: 'ok', db: 'ok', temporal: 'ok' });
   });
 
+  it('answers every /healthz that comes while a probe runs from that probe: a flood of it takes one connection, not the pool', async () => {
+    const pool = api.db.pool;
+    const query = pool.query.bind(pool);
+    let probes = 0;
+    // Each probe of PostgreSQL takes 300 ms here, so the requests below all come while the first runs.
+    pool.query = ((config: unknown, ...rest: unknown[]) => {
+      const text = typeof config === 'string' ? config : (config as { text?: string } | null)?.text;
+      if (text !== 'SELECT 1') return (query as (...a: unknown[]) => unknown)(config, ...rest);
+      probes += 1;
+      return new Promise((resolve) => setTimeout(resolve, 300)).then(() => (query as (...a: unknown[]) => unknown)(config, ...rest));
+    }) as typeof pool.query;
+    try {
+      const answers = await Promise.all(Array.from({ length: 30 }, () => api.request('GET', '/healthz')));
+      expect(answers.map((a) => a.status)).toEqual(new Array(30).fill(200));
+      expect(answers.every((a) => a.body.db === 'ok' && a.body.temporal === 'ok')).toBe(true);
+      expect(probes).toBe(1);
+      // Once it has answered, the next request probes again: no stale answer is kept.
+      expect((await api.request('GET', '/healthz')).status).toBe(200);
+      expect(probes).toBe(2);
+    } finally {
+      pool.query = query;
+    }
+  });
+
   it('drops a compressed body outside /v1 as sent, never inflating it: the path answers as for any body (a 4 KB gzip bomb was inflated and answered 413)', async () => {
     const bomb = gzipSync(Buffer.alloc(4 * 1024 * 1024));
     expect(bomb.length).toBeLessThan(8 * 1024);

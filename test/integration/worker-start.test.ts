@@ -87,6 +87,65 @@ describe('npm run worker', () => {
   }, 20_000);
 });
 
+describe('npm run worker: configuration and its own metrics', () => {
+  it('refuses a bad setting with one JSON fatal line naming it, and exit code 1, before anything starts', async () => {
+    const taskQueue = `worker-config-${Date.now()}`;
+    const { code, out } = await runWorker(workerEnv(taskQueue, { TAKEDOWN_SDK_METRICS_ADDRESS: 'http://0.0.0.0:9465' }));
+    expect(code).toBe(1);
+    const lines = out.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]) as { level: number; msg: string; err: { message: string } };
+    expect(line).toMatchObject({ level: 60, msg: 'invalid configuration: not started' });
+    expect(line.err.message).toContain('TAKEDOWN_SDK_METRICS_ADDRESS: must be host:port');
+    await expectNeverPolled(taskQueue, out);
+  }, 20_000);
+
+  it('fails before it polls its task queue when TAKEDOWN_SDK_METRICS_ADDRESS is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const taskQueue = `worker-sdk-taken-${Date.now()}`;
+      const { code, out } = await runWorker(workerEnv(taskQueue, { TAKEDOWN_SDK_METRICS_ADDRESS: `127.0.0.1:${(taken.address() as net.AddressInfo).port}` }));
+      expect(code).toBe(1);
+      expect(out).toMatch(/"msg":"the Temporal SDK runtime did not start: not started"/);
+      expect(out).toMatch(/Address already in use/);
+      await expectNeverPolled(taskQueue, out);
+    } finally {
+      taken.close();
+    }
+  }, 20_000);
+
+  it('serves the Temporal SDK metrics at TAKEDOWN_SDK_METRICS_ADDRESS while it runs', async () => {
+    const free = net.createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const port = (free.address() as net.AddressInfo).port;
+    await new Promise((resolve) => free.close(resolve));
+    const taskQueue = `worker-sdk-metrics-${Date.now()}`;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...workerEnv(taskQueue, { TAKEDOWN_SDK_METRICS_ADDRESS: `127.0.0.1:${port}` }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      const deadline = Date.now() + 20_000;
+      let text = '';
+      // The SDK registers its series once the worker polls: read until the pollers' gauge names this task queue.
+      while (!text.includes(`task_queue="${taskQueue}"`)) {
+        if (Date.now() > deadline) throw new Error(`no SDK metrics for ${taskQueue}; worker said:\n${out}`);
+        await new Promise((r) => setTimeout(r, 250));
+        text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+      }
+      expect(text).toMatch(new RegExp(`^temporal_num_pollers\\{[^}]*task_queue="${taskQueue}"`, 'm'));
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }, 40_000);
+});
+
 describe('npm start', () => {
   it('fails before its worker polls the task queue when the PORT asked for is taken', async () => {
     await refusedOnTakenPort('scripts/start.ts', 'system-start-port', (port) => ({ HOST: '127.0.0.1', PORT: port }));

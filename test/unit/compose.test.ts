@@ -134,9 +134,12 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives api and worker the same wiring, and each worker an operations port that its health check probes', () => {
-    const { TAKEDOWN_WORKER_PORT: port, ...worker } = envOf('worker', hostEnv);
+    const { TAKEDOWN_WORKER_PORT: port, TAKEDOWN_SDK_METRICS_ADDRESS: sdkMetrics, ...worker } = envOf('worker', hostEnv);
     expect(worker).toEqual(envOf('api', hostEnv));
     expect(port).toMatch(/^\d+$/);
+    // The SDK's metrics on a port of their own (it serves them itself), not the operations port.
+    expect(sdkMetrics).toMatch(/^0\.0\.0\.0:\d+$/);
+    expect(sdkMetrics).not.toBe(`0.0.0.0:${port}`);
     expect(asText(services.worker.healthcheck?.test)).toContain(`127.0.0.1:${port}/healthz`);
   });
 
@@ -152,9 +155,6 @@ describe('docker-compose.yml', () => {
       TAKEDOWN_ALLOW_PRIVATE_WEBHOOKS: 'production refuses private webhook addresses unless this is set',
       TAKEDOWN_ALLOW_PRIVATE_URL_CHECKS: 'production refuses URL checks on private addresses unless this is set',
       TAKEDOWN_WORKFLOW_BUNDLE: 'the worker bundles the workflows at start; a pre-built bundle is for tests and benchmarks',
-      TAKEDOWN_RATE_LIMIT_PER_MINUTE: 'production limits each principal to 1,200 requests a minute unless this is set',
-      TAKEDOWN_AUTH_FAILURES_PER_MINUTE: 'with the per-principal limit on, each address gets 60 failed authentications a minute unless this is set',
-      TAKEDOWN_METRICS_PUBLIC: 'production asks for an admin or auditor token on /metrics unless this is set',
       MIGRATION_DATABASE_URL: 'only the migrate job holds the owner; the api and workers check the schema instead (TAKEDOWN_MIGRATE_AT_START=false)',
       ...Object.fromEntries(
         ['TEMPORAL_API_KEY', 'TEMPORAL_TLS', 'TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_CA_PATH', 'TEMPORAL_TLS_SERVER_NAME'].map((k) => [
