@@ -347,6 +347,9 @@ describe('web console', () => {
     expect((await api('GET', `/v1/cases/${other.body.id}`, lead.token)).body.withdrawal).toBeNull();
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Withdraw case' }).click();
+    // Drawn from the withdrawal's answer at once, even while the stored case still shows it open: no forms left to use.
+    await page.locator('.case-head').getByText('Withdrawn', { exact: true }).waitFor();
+    expect(await page.getByText('Add evidence or URLs').count()).toBe(0);
     await refreshUntil(page, page.locator('.case-head .badge', { hasText: 'withdrawn' }));
     expect(await page.getByText('Withdraw this case').count()).toBe(0);
     // Steps that never started read "cancelled" (no "since —"); a closed case draws no "deadline later" arrows.
@@ -354,8 +357,9 @@ describe('web console', () => {
     expect(await page.locator('svg.timeline').textContent()).not.toContain('since —');
     expect(await page.locator('svg.timeline .tl-due-later').count()).toBe(0);
 
-    // Four eyes: a lead who is also an analyst may not verify the case they opened; the 403 is said plainly on the form.
-    // Its verification deadline is one second: the task runs overdue and escalates, for the inbox order and the board's flag.
+    // Four eyes: a lead who is also an analyst may not verify the case they opened; the card says so once it has read
+    // the case, and takes no answer. Its verification deadline is one second: the task runs overdue and escalates, for
+    // the inbox order and the board's flag.
     const own = await api('POST', '/v1/cases', dual.token, caseBody(`EFC-UI-DUAL-${unique}`, `d${unique}`, { verification: '1s' }));
     expect(own.status).toBe(201);
     await openTask(dual.token, own.body.id, 'verify_evidence');
@@ -378,13 +382,13 @@ describe('web console', () => {
     freezeBody.merchant.paymentChannels[0].acquirer = 'acq-southbank';
     const frozenId = await signedOffCase(freezeBody);
     await signIn(page, dual.token);
-    await go(page, '#/tasks', 'My tasks');
+    // Only this case's tasks: the inbox as a case page links it (#/tasks?caseId=), though the org has other open ones.
+    await go(page, `#/tasks?caseId=${own.body.id}`, 'My tasks');
     const ownCard = page.locator('article[data-task-type=verify_evidence]', { hasText: own.body.id });
-    await ownCard.getByRole('radio', { name: 'verified' }).check();
-    await ownCard.getByRole('button', { name: 'Complete task' }).click();
-    await ownCard.getByRole('alert').getByText(/^403 Not allowed: .*may not complete its verification/).waitFor();
-    // The button was disabled during the request: focus goes to the alert, not to <body>.
-    expect(await focusedClass(page)).toBe('form-alert');
+    await ownCard.getByText('You opened this case: another person must do this (four eyes).').waitFor();
+    expect(await ownCard.getByRole('button', { name: 'Complete task' }).count()).toBe(0);
+    expect(await page.locator('article.task-card').count()).toBe(1);
+    expect((await api('GET', '/v1/tasks?status=open&type=verify_evidence', dual.token)).body.items.length).toBeGreaterThan(1);
 
     // The analyst: the overdue task comes first; an invalid completion shows the field error next to the comment, then the evidence is verified.
     await openTask(analyst.token, caseId, 'verify_evidence');
@@ -730,7 +734,12 @@ describe('web console', () => {
     const attention = page.locator('.attention');
     await attention.getByText('Action needed:').waitFor();
     expect(await attention.textContent()).toContain('host-gone');
-    expect(await attention.getByRole('link', { name: 'Resolve it in My tasks' }).getAttribute('href')).toBe('#/tasks');
+    // The link opens the inbox on this case's tasks, so the exception is on screen however many others wait.
+    const resolve = attention.getByRole('link', { name: 'Resolve it in My tasks' });
+    expect(await resolve.getAttribute('href')).toBe(`#/tasks?caseId=${goneId}`);
+    await resolve.click();
+    await page.locator('article[data-task-type=resolve_exception]', { hasText: goneId }).waitFor();
+    expect(await page.locator('article.task-card').count()).toBe(await page.locator('article.task-card', { hasText: goneId }).count());
 
     // Four eyes on the card: an analyst and officer who verified a case sees its sign-off said to be another's, with no form.
     const both = await principal('ceop', ['analyst', 'le_officer'], 'Otto Both');
@@ -824,6 +833,112 @@ describe('web console', () => {
       await page.clock.fastForward(20_000);
       await page.waitForTimeout(300);
       expect(await page.getByText('No open tasks. Nothing is waiting on you.').isVisible()).toBe(true);
+    });
+  });
+
+  it('sends no changed form under the key of a submission that got no answer: it says the first may have gone through', async () => {
+    await onOwnPage(async (page) => {
+      const unique = randomBytes(4).toString('hex');
+      const org = `lost-${unique}`;
+      const lead = await principal(org, ['case_lead'], 'Lou Lead');
+      const analyst = await principal(org, ['analyst'], 'Lou Analyst');
+      const created = await api('POST', '/v1/cases', lead.token, caseBody(`EFC-LOST-${unique}`, `l${unique}`));
+      expect(created.status).toBe(201);
+      const task = await openTask(analyst.token, created.body.id, 'verify_evidence');
+      await page.goto(base);
+      await signIn(page, analyst.token);
+      await go(page, '#/tasks', 'My tasks');
+      const card = page.locator(`article[data-task-id="${task.id}"]`);
+      // The first submission's answer never comes: the request is cut on its way out, so it never reaches the API.
+      const complete = `**/v1/tasks/${task.id}/complete`;
+      await page.route(complete, (route) => route.abort('connectionreset'));
+      await card.getByRole('radio', { name: 'rejected' }).check();
+      await card.getByLabel(/^Comment/).fill('hashes do not match');
+      await card.getByRole('button', { name: 'Complete task' }).click();
+      await card.getByRole('alert').getByText(/^The API did not answer/).waitFor();
+      await page.unroute(complete);
+      // The browser reports the cut request on its console: expected here, so taken off the list of problems.
+      const cut = await until('the cut request reported', async () => {
+        const at = browser.problems.findIndex((p) => /Failed to load resource: net::ERR_CONNECTION_RESET/.test(p));
+        return at >= 0 ? at : undefined;
+      });
+      browser.problems.splice(cut, 1);
+      // Changed, then sent again: nothing goes out, and the form says why (focus on its alert, the button left enabled).
+      await card.getByRole('radio', { name: 'verified' }).check();
+      const sent = await apiCalls(page, async () => {
+        await card.getByRole('button', { name: 'Complete task' }).click();
+        await card.getByRole('alert').getByText(/^Your earlier submission may have gone through: it got no answer, and the form has changed since/).waitFor();
+      });
+      expect(sent).toEqual([]);
+      expect(await focusedClass(page)).toBe('form-alert');
+      expect((await api('GET', `/v1/tasks/${task.id}`, analyst.token)).body.status).toBe('open');
+      // Pressed again, once read: the new values go as a request of their own.
+      await card.getByRole('button', { name: 'Complete task' }).click();
+      await card.getByText('Completed: verified.').waitFor();
+      expect((await api('GET', `/v1/tasks/${task.id}`, analyst.token)).body).toMatchObject({ status: 'completed', outcome: 'verified' });
+    });
+  });
+
+  it('shows auditors what admins changed, page after page, and changes nothing for them', async () => {
+    await onOwnPage(async (page) => {
+      const unique = randomBytes(4).toString('hex');
+      const auditor = await principal('audit-office', ['auditor'], 'Aud Changes');
+      // More changes than one page holds (50): the newest first, then "Load more".
+      for (let i = 0; i < 51; i++) await principal(`chg-${unique}`, ['analyst'], `Changed ${i}`);
+      await page.goto(base);
+      await signIn(page, auditor.token);
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin changes' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Administration changes' }).waitFor();
+      const rows = page.locator('table.admin-events tbody tr');
+      await rows.first().waitFor();
+      expect(await rows.count()).toBe(50);
+      expect(await rows.first().textContent()).toContain(`Changed 50 in chg-${unique}: analyst`);
+      // Nothing to change: no principals' list, no forms.
+      expect(await page.getByRole('button', { name: 'Create principal' }).count()).toBe(0);
+      expect(await page.locator('form').count()).toBe(0);
+      await page.getByRole('button', { name: 'Load more' }).click();
+      await until('the next page', async () => ((await rows.count()) > 50 ? true : undefined));
+      expect(await rows.nth(50).textContent()).toContain(`Changed 0 in chg-${unique}: analyst`);
+      // Focus on the first row added, whether or not the button stays.
+      expect(await page.evaluate(() => document.activeElement?.closest('tr')?.rowIndex)).toBe(51);
+    });
+  });
+
+  it("stops reading a case for a partner once its org holds no open task on it, and says so", async () => {
+    await onOwnPage(async (page) => {
+      await page.clock.install();
+      const unique = randomBytes(4).toString('hex');
+      const org = `part-${unique}`;
+      const lead = await principal(org, ['case_lead'], 'Pia Lead');
+      const analyst = await principal(org, ['analyst'], 'Pia Analyst');
+      const officer = await principal(org, ['le_officer'], 'Pia Officer');
+      const host = await principal('host-example', ['partner'], 'Host desk');
+      const body = caseBody(`EFC-PART-${unique}`, `p${unique}`);
+      const created = await api('POST', '/v1/cases', lead.token, body);
+      expect(created.status).toBe(201);
+      const caseId: string = created.body.id;
+      const verify = await openTask(analyst.token, caseId, 'verify_evidence');
+      expect((await api('POST', `/v1/tasks/${verify.id}/complete`, analyst.token, { outcome: 'verified' })).status).toBe(200);
+      const signoff = await openTask(officer.token, caseId, 'le_signoff');
+      expect((await api('POST', `/v1/tasks/${signoff.id}/complete`, officer.token, { outcome: 'approved' })).status).toBe(200);
+      const removal = await openTask(host.token, caseId, 'confirm_removal');
+      await page.goto(base);
+      await signIn(page, host.token);
+      await go(page, `#/cases/${caseId}`, `Case ${body.reference}`);
+      expect(await page.getByRole('link', { name: 'Complete them in My tasks' }).getAttribute('href')).toBe(`#/tasks?caseId=${caseId}`);
+      expect((await api('POST', `/v1/tasks/${removal.id}/complete`, host.token, { outcome: 'declined', comment: 'not ours' })).status).toBe(200);
+      const stale = page.locator('p.stale');
+      await until('the page to say the case is closed to the org', async () => {
+        await page.clock.fastForward(20_000);
+        await page.waitForTimeout(200);
+        return (await stale.textContent())?.startsWith('Your org no longer holds an open task on this case') ? true : undefined;
+      });
+      // And it stops asking: no more reads that could only be refused.
+      const asked = await apiCalls(page, async () => {
+        await page.clock.fastForward(60_000);
+        await page.waitForTimeout(300);
+      });
+      expect(asked).toEqual([]);
     });
   });
 
@@ -1055,6 +1170,8 @@ describe('web console', () => {
       await chain.locator('.chain-badge.broken', { hasText: 'Broken at entry 2' }).waitFor();
       await page.locator('table.audit tr.bad').nth(1).waitFor();
       expect(await page.locator('table.audit tr.bad').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.seq))).toEqual(['2', '3', '4']);
+      // Said in words on each such row, not by its colour alone.
+      expect(await page.locator('table.audit tr.bad th .badge').allTextContents()).toEqual(['first bad entry', 'after the break', 'after the break']);
     });
   });
 });

@@ -75,10 +75,24 @@ export async function getEach(paths, atOnce = 4) {
 export function formKey() {
   let key = newKey();
   let kept = false;
+  /** The body the key last went out with: a kept key may only repeat that body (the API refuses another with a 422). */
+  let sent = null;
   return {
     get: () => key,
     /** Whether the next submission repeats one that may have gone through (its key was kept). */
     repeating: () => kept,
+    /**
+     * Before sending `text` (the JSON body): throws ChangedSinceUnanswered when the key is kept for another body, and
+     * lets the key go, so that pressing again, once the reader has looked, sends the new values as a request of their own.
+     */
+    check(text) {
+      if (kept && sent !== text) {
+        kept = false;
+        key = newKey();
+        throw new ChangedSinceUnanswered();
+      }
+      sent = text;
+    },
     settle(err) {
       kept = err instanceof ApiError && (err.status === 0 || err.status >= 500 || err.status === 409);
       if (!kept) key = newKey();
@@ -86,8 +100,25 @@ export function formKey() {
   };
 }
 
+/**
+ * Refused in the browser, before any request: the form was changed after a submission that got no answer, which may have
+ * gone through. Sent with the kept key, the new values would be a 422 ("used with a different body"); sent with a fresh
+ * one, a second action the reader may not want (a second case).
+ */
+export class ChangedSinceUnanswered extends ApiError {
+  constructor() {
+    super(0, {
+      title: 'Your earlier submission may have gone through',
+      detail:
+        'it got no answer, and the form has changed since. Reload the page to see whether it took effect; to send the new values as a request of their own, press the button again.',
+    });
+    this.local = true;
+  }
+}
+
 /** POST with an Idempotency-Key: a formKey's when `key` is given (settled by the outcome), else a fresh one. */
 export async function postJson(path, body, { idempotent = true, key } = {}) {
+  key?.check(JSON.stringify(body));
   let res;
   try {
     res = await request(path, { method: 'POST', body, headers: idempotent ? { 'Idempotency-Key': key?.get() ?? newKey() } : {} });
@@ -115,6 +146,8 @@ const PLAIN = {
 /** One plain sentence for a failed request: "403 Not allowed: only the case's org (ceop) may do this". */
 export function describeError(err) {
   if (!(err instanceof ApiError)) return `Something went wrong: ${String(err?.message ?? err)}`;
+  // Refused before sending (ChangedSinceUnanswered): no status, its own words.
+  if (err.local) return `${err.problem.title}: ${err.problem.detail}`;
   const head = PLAIN[err.status] ?? err.problem.title ?? 'Request failed';
   const detail = err.problem.detail && err.problem.detail !== head ? `: ${err.problem.detail}` : '';
   return `${err.status ? `${err.status} ` : ''}${head}${detail}`;

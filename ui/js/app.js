@@ -49,7 +49,7 @@ function renderHeader(identity, path) {
     identity.caps.readCases ? link('#/cases', 'Cases') : null,
     identity.caps.admin && identity.roles.length === 1 ? null : link('#/tasks', 'My tasks'),
     identity.caps.createCase ? link('#/cases/new', 'New case') : null,
-    identity.caps.admin ? link('#/admin', 'Admin') : null,
+    identity.caps.admin ? link('#/admin', 'Admin') : identity.caps.readAdminEvents ? link('#/admin', 'Admin changes') : null,
   );
   const roles = identity.roles.length ? identity.roles.join(', ') : 'no roles';
   fill(

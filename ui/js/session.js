@@ -20,6 +20,8 @@ function capabilitiesOf(roles) {
     // GET /v1/principals/:id (auditors; the list is the admin's): an actor's name beside its id in the audit trail.
     readPrincipals: has('auditor', 'admin'),
     admin: has('admin'),
+    // GET /v1/admin/events: what admins changed, read by auditors on the admin page (read-only for them).
+    readAdminEvents: has('auditor', 'admin'),
   };
 }
 

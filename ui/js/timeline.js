@@ -1,6 +1,6 @@
 // The case timeline as inline SVG: one band per step (started → finished), its tasks inside (opened → completed, who completed them) and their deadlines.
 import { add, svg, uid } from './dom.js';
-import { formatTime, label, STEP_NAMES } from './format.js';
+import { formatTime, label, LOCAL_ZONE, STEP_NAMES } from './format.js';
 import { DATA_FIELDS, taskTitle } from './outcomes.js';
 
 // Three columns: names | time plot | what happened. Text never sits on the plot, so bars anywhere never collide with it.
@@ -26,6 +26,7 @@ const SHORT = {
 
 const t = (iso) => (iso ? Date.parse(iso) : null);
 
+/** The axis's times, in the reader's zone; the zone is named once, left of the ticks (timelineSvg), not on every tick. */
 function tickFormat(stepMs, spanMs) {
   if (spanMs > 86_400_000) return new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
   if (stepMs >= 60_000) return new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
@@ -116,6 +117,8 @@ export function timelineSvg(c, tasks, now = Date.now()) {
       svg('text', { x: x(tick), y: AXIS - 10, 'text-anchor': 'middle' }, fmt.format(new Date(tick))),
     );
   }
+  // The ticks' zone, once, where the names column meets the axis.
+  add(axis, svg('text', { x: 22, y: AXIS - 10, class: 'tl-zone' }, `times: ${LOCAL_ZONE}`));
   add(root, axis, svg('line', { x1: PLOT_R + 8, x2: PLOT_R + 8, y1: AXIS - 6, y2: height - 16, class: 'tl-divider' }));
   if (!c.closedAt) {
     add(
@@ -162,7 +165,7 @@ export function timelineSvg(c, tasks, now = Date.now()) {
           { x: x1, y: y + 5, width: x2 - x1, height: TASK_H - 10, rx: 2, class: `tl-task task-${task.status}` },
           svg('title', {}, `${taskTitle(task.type)} for ${task.assignee.org}: opened ${formatTime(task.createdAt)}, ${taskOutcomeText(task)}${task.completedAt ? ` at ${formatTime(task.completedAt)}` : ''}`),
         ),
-        svg('text', { x: textX, y: y + 13, class: `tl-task-status${missed ? ' late' : ''}` }, taskOutcomeText(task)),
+        svg('text', { x: textX, y: y + 13, class: `tl-task-status${missed ? ' late' : ''}` }, `${taskOutcomeText(task)}${missed ? ' · late' : ''}`),
       );
       if (due !== null) {
         const dueTitle = svg('title', {}, `deadline ${formatTime(task.dueAt)}${missed ? ' (missed)' : ''}`);

@@ -46,6 +46,7 @@ export function repeatWhileShown(page, ms, fn) {
     if (!page.isConnected) clearInterval(timer);
     else if (document.visibilityState === 'visible') fn();
   }, ms);
+  return () => clearInterval(timer);
 }
 
 /**

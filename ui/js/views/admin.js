@@ -1,5 +1,5 @@
 // The admin page: principals (create one, its token shown once; revoke) and partner orgs (list; register or change one).
-import { getJson, postJson, request } from '../api.js';
+import { ApiError, getJson, postJson, request } from '../api.js';
 import { add, fill, h, uid } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { formatTime, label } from '../format.js';
@@ -9,7 +9,7 @@ import { errorBox, loading, section } from '../widgets.js';
 const ROLES = ['case_lead', 'analyst', 'le_officer', 'le_supervisor', 'partner', 'auditor', 'admin'];
 const PARTNER_KINDS = ['card_scheme', 'acquirer', 'payment_provider', 'hosting_provider', 'fiu'];
 
-function principalForm(created) {
+function principalForm(created, unanswered) {
   const name = control('Name', h('input', { name: 'name', autocomplete: 'off', maxlength: '200' }));
   const org = control('Org', h('input', { name: 'org', autocomplete: 'off', class: 'mono', placeholder: 'visa' }), { hint: '(short lower-case id)' });
   const group = uid('roles');
@@ -37,6 +37,12 @@ function principalForm(created) {
       created(p);
     } catch (err) {
       showProblem(err, alert, (key) => (key === 'name' ? name : key === 'org' ? org : key.startsWith('roles') ? roles : null), controls);
+      // No answer, or a failure past validation: the principal may exist all the same (its token lost with the answer),
+      // and pressing again would make another. The list is read again, and the form says so.
+      if (!(err instanceof ApiError) || err.status === 0 || err.status >= 500) {
+        add(alert, h('p', {}, 'The principal may have been created all the same: look for it in the list above before trying again. Its token cannot be shown again; if it is there, revoke it and create another.'));
+        unanswered();
+      }
     } finally {
       submit.disabled = false;
     }
@@ -127,7 +133,69 @@ export function adminEventDetail(e) {
   return '';
 }
 
+const CHANGES_PAGE = 50;
+const CHANGES_HINT = 'What admins changed, newest first; kept append-only. A webhook is named by its origin only, a secret never.';
+
+/**
+ * What admins changed, newest first (GET /v1/admin/events), a page at a time: "Load more" follows the cursor, and
+ * `reload()` starts again from the newest (after an admin's own change). For admins and auditors.
+ */
+function changesList() {
+  const wrap = h('div', { class: 'table-wrap' });
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+  const body = h('tbody');
+  const table = h(
+    'table',
+    { class: 'admin-events' },
+    h('thead', {}, h('tr', {}, ['When', 'By', 'Change', 'Of', 'Details'].map((t) => h('th', { scope: 'col' }, t)))),
+    body,
+  );
+  const row = (e) =>
+    h(
+      'tr',
+      { 'data-event-id': e.id },
+      h('td', {}, h('time', { datetime: e.at }, formatTime(e.at))),
+      h('td', {}, h('code', {}, e.actor.id)),
+      h('th', { scope: 'row' }, label(e.action.replace('.', '_'))),
+      h('td', {}, h('code', {}, e.subject)),
+      h('td', {}, adminEventDetail(e)),
+    );
+  let cursor = null;
+  let seq = 0;
+  async function load({ fresh = false, focusNew = false } = {}) {
+    const mine = ++seq;
+    if (fresh) cursor = null;
+    if (!wrap.hasChildNodes()) fill(wrap, loading('Loading changes'));
+    more.disabled = true;
+    try {
+      const res = await getJson('/v1/admin/events', { limit: CHANGES_PAGE, cursor });
+      if (mine !== seq) return;
+      const before = fresh ? 0 : body.children.length;
+      if (fresh) body.replaceChildren();
+      add(body, ...res.items.map(row));
+      cursor = res.nextCursor ?? null;
+      more.hidden = !cursor;
+      fill(wrap, body.children.length === 0 ? h('p', {}, 'No changes recorded yet.') : table);
+      // "Load more" may be gone (the last page): focus moves to the first row added.
+      const first = focusNew ? body.children[before]?.querySelector('th') : null;
+      if (first) focusNote(first);
+    } catch (err) {
+      if (mine === seq) fill(wrap, errorBox(err, 'Loading changes'));
+    } finally {
+      more.disabled = false;
+    }
+  }
+  more.addEventListener('click', () => void load({ focusNew: true }));
+  void load({ fresh: true });
+  return { element: h('div', {}, wrap, more), reload: () => load({ fresh: true }) };
+}
+
 export function renderAdmin(page, { identity }) {
+  if (!identity.caps.admin && identity.caps.readAdminEvents) {
+    // An auditor reads what admins changed (who was given which roles, where partners' notices go), and changes nothing.
+    add(page, h('h1', {}, 'Administration changes'), section('changes-h', 'Changes', h('p', { class: 'hint' }, CHANGES_HINT), changesList().element));
+    return;
+  }
   add(page, h('h1', {}, 'Administration'));
   if (!identity.caps.admin) {
     add(page, h('p', { class: 'error-box' }, 'Only administrators manage principals and partners; your roles do not include admin.'));
@@ -136,7 +204,8 @@ export function renderAdmin(page, { identity }) {
   const note = h('div', { class: 'notice', hidden: true });
   const principals = h('div', { class: 'table-wrap' });
   const partners = h('div', { class: 'table-wrap' });
-  const changes = h('div', { class: 'table-wrap' });
+  const changes = changesList();
+  const loadChanges = changes.reload;
 
   /** A message after an action, focused so it is read out; `extra` is what follows it (a token shown once). */
   function tell(text, extra) {
@@ -228,33 +297,6 @@ export function renderAdmin(page, { identity }) {
           );
     });
 
-  // What admins changed, newest first (GET /v1/admin/events): its first page.
-  const loadChanges = () =>
-    loadInto(changes, 'changes', '/v1/admin/events?limit=50', (items) =>
-      items.length === 0
-        ? h('p', {}, 'No changes recorded yet.')
-        : h(
-            'table',
-            { class: 'admin-events' },
-            h('thead', {}, h('tr', {}, ['When', 'By', 'Change', 'Of', 'Details'].map((t) => h('th', { scope: 'col' }, t)))),
-            h(
-              'tbody',
-              {},
-              items.map((e) =>
-                h(
-                  'tr',
-                  { 'data-event-id': e.id },
-                  h('td', {}, h('time', { datetime: e.at }, formatTime(e.at))),
-                  h('td', {}, h('code', {}, e.actor.id)),
-                  h('th', { scope: 'row' }, label(e.action.replace('.', '_'))),
-                  h('td', {}, h('code', {}, e.subject)),
-                  h('td', {}, adminEventDetail(e)),
-                ),
-              ),
-            ),
-          ),
-    );
-
   const created = (p) => {
     tell(`Created ${p.name} (${p.id}). Their token is shown this once; copy it now and hand it over safely:`, h('p', {}, h('code', { class: 'hash new-token' }, p.token)));
     void loadPrincipals();
@@ -269,11 +311,10 @@ export function renderAdmin(page, { identity }) {
   add(
     page,
     note,
-    section('principals-h', 'Principals', principals, h('h3', {}, 'New principal'), principalForm(created)),
+    section('principals-h', 'Principals', principals, h('h3', {}, 'New principal'), principalForm(created, () => void loadPrincipals())),
     section('partners-h', 'Partner orgs', partners, h('h3', {}, 'Register or change a partner'), partnerEditor),
-    section('changes-h', 'Changes', h('p', { class: 'hint' }, 'What admins changed, newest first; kept append-only. A webhook is named by its origin only, a secret never.'), changes),
+    section('changes-h', 'Changes', h('p', { class: 'hint' }, CHANGES_HINT), changes.element),
   );
   void loadPrincipals();
   void loadPartners();
-  void loadChanges();
 }

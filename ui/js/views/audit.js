@@ -471,7 +471,12 @@ export function renderAudit(page, { params, identity }) {
       // The first bad entry and everything after it is no longer backed by the chain; an altered archive or document
       // leaves the entries themselves sound (entriesBadFrom null), and the problems above name it.
       if (v && !v.intact && v.entriesBadFrom !== null) {
-        for (const tr of entries.querySelectorAll('tr[data-seq]')) if (Number(tr.dataset.seq) >= v.entriesBadFrom) tr.classList.add('bad');
+        // Said in words on each such row too, not by its colour alone.
+        for (const tr of entries.querySelectorAll('tr[data-seq]')) {
+          if (Number(tr.dataset.seq) < v.entriesBadFrom) continue;
+          tr.classList.add('bad');
+          add(tr.querySelector('th'), ' ', h('span', { class: 'badge unbacked' }, Number(tr.dataset.seq) === v.entriesBadFrom ? 'first bad entry' : 'after the break'));
+        }
       }
     } catch (err) {
       fill(entries, errorBox(err, 'Loading entries'));

@@ -1,5 +1,5 @@
 // The case page: its status and facts, the timeline of steps and tasks, merchant and evidence references (hashes only), and the case lead's actions.
-import { describeError, formKey, getJson, postJson } from '../api.js';
+import { ApiError, describeError, formKey, getJson, postJson } from '../api.js';
 import { add, fill, h } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, lines, showProblem } from '../forms.js';
 import { dueText, formatTime, label, localInputToIso, OPEN_STATUSES, STEP_NAMES, zoneHint } from '../format.js';
@@ -24,7 +24,8 @@ function facts(c) {
     'dl',
     { class: 'facts' },
     row('Status', statusBadge(c.status)),
-    c.steps ? row('Progress', progressBar(c.steps)) : null,
+    // A partner's view holds only the steps of its own tasks (api/views.ts): the bar of five would read the rest as pending.
+    c.steps && !Array.isArray(c.tasks) ? row('Progress', progressBar(c.steps)) : null,
     row('Case id', h('code', {}, c.id)),
     row('Org', c.org),
     row('Jurisdiction', c.jurisdiction),
@@ -183,10 +184,10 @@ function withdrawForm(id, done) {
     if (reason.input.value.trim() && !window.confirm('Withdraw this case? Its open tasks are cancelled and partners already notified get a withdrawal notice; this cannot be undone.')) return;
     submit.disabled = true;
     try {
-      await postJson(`/v1/cases/${encodeURIComponent(id)}/withdraw`, { reason: reason.input.value }, { key });
+      const view = await postJson(`/v1/cases/${encodeURIComponent(id)}/withdraw`, { reason: reason.input.value }, { key });
       form.reset();
       submit.disabled = false;
-      done('The case is withdrawn; open tasks are cancelled and notified partners get a withdrawal notice.');
+      done('The case is withdrawn; open tasks are cancelled and notified partners get a withdrawal notice.', view);
     } catch (err) {
       showProblem(err, alert, (key) => (key === 'reason' || key === 'body' ? reason : null), [reason]);
       submit.disabled = false;
@@ -264,7 +265,7 @@ function partnerTasks(c) {
     'ptasks-h',
     'Your tasks on this case',
     h('ul', { class: 'plain' }, (c.tasks ?? []).map((t) => h('li', {}, `${taskTitle(t.type)}: ${label(t.status)}, ${dueText(t.dueAt)}`))),
-    h('p', {}, h('a', { href: '#/tasks' }, 'Complete them in My tasks')),
+    h('p', {}, h('a', { href: `#/tasks?caseId=${encodeURIComponent(c.id)}` }, 'Complete them in My tasks')),
   );
 }
 
@@ -300,6 +301,11 @@ export function renderCase(page, { params, identity }) {
   // Only the latest load draws: an older answer (a slow Refresh, a poll) never overwrites a newer one.
   let seq = 0;
   let busy = false;
+  // The case as the withdrawal's 202 gave it, until the stored case shows the withdrawal: the workflow answers before
+  // its closing write lands, and a read in between would show the case open again, with its forms.
+  let withdrawing = null;
+  // A load is due soon (a withdrawn case still closing): the next one comes in 2 s, not at the 20 s poll.
+  let soon = false;
 
   async function loadTimeline(c, mine) {
     if (!timelineBody.hasChildNodes()) timelineBody.replaceChildren(loading('Loading tasks'));
@@ -316,7 +322,9 @@ export function renderCase(page, { params, identity }) {
             {},
             h('strong', {}, 'Action needed: '),
             `${t.context?.org ? `${t.context.org}: ` : ''}${label(t.context?.reason ?? 'an exception')} (${dueText(t.dueAt)}). `,
-            identity.org === c.org && identity.roles.includes('case_lead') ? h('a', { href: '#/tasks' }, 'Resolve it in My tasks') : 'A case lead of the case org resolves it.',
+            identity.org === c.org && identity.roles.includes('case_lead')
+              ? h('a', { href: `#/tasks?caseId=${encodeURIComponent(c.id)}` }, 'Resolve it in My tasks')
+              : 'A case lead of the case org resolves it.',
           ),
         ),
       );
@@ -365,6 +373,13 @@ export function renderCase(page, { params, identity }) {
       c = await getJson(`/v1/cases/${encodeURIComponent(id)}`);
     } catch (err) {
       if (mine !== seq) return;
+      // A partner reads a case only while its org holds an open task on it: once the last is done, that is for good.
+      if (poll && err instanceof ApiError && err.status === 403 && !identity.caps.readCases) {
+        stale.textContent = `Your org no longer holds an open task on this case, so it can no longer be read. Shown as read at ${formatTime(lastRead)}.`;
+        stale.hidden = false;
+        stopPolling();
+        return;
+      }
       if (poll) {
         stale.textContent = `Could not refresh: ${describeError(err)}. Shown as read at ${formatTime(lastRead)}; trying again every 20 s.`;
         stale.hidden = false;
@@ -378,6 +393,10 @@ export function renderCase(page, { params, identity }) {
       return;
     }
     if (mine !== seq) return;
+    if (withdrawing) {
+      if (c.withdrawal || !OPEN_STATUSES.includes(c.status)) withdrawing = null;
+      else c = { ...withdrawing, temporalUrl: c.temporalUrl };
+    }
     lastRead = new Date().toISOString();
     stale.hidden = true;
     actions.hidden = false;
@@ -391,8 +410,19 @@ export function renderCase(page, { params, identity }) {
       identity.caps.readAudit && full ? h('p', {}, h('a', { href: `#/audit/${encodeURIComponent(c.id)}` }, 'Audit trail of this case')) : null,
     );
     const ownOrg = identity.org === c.org;
-    const open = OPEN_STATUSES.includes(c.status);
-    const after = (text) => void load({ message: text });
+    // A withdrawn case still sending its withdrawal notices takes no more actions (the API answers 409).
+    const open = OPEN_STATUSES.includes(c.status) && !c.withdrawal;
+    const after = (text, view) => {
+      if (view?.withdrawal) withdrawing = view;
+      void load({ message: text });
+    };
+    if (c.withdrawal && OPEN_STATUSES.includes(c.status) && !soon) {
+      soon = true;
+      setTimeout(() => {
+        soon = false;
+        if (page.isConnected && !busy) void load({ poll: true });
+      }, 2000);
+    }
     keepForm('withdraw', open && ownOrg && identity.caps.withdraw, () => withdrawForm(c.id, after));
     keepForm('evidence', open && ownOrg && identity.caps.addEvidence, () => evidenceForm(c.id, after));
     fill(details, merchantSection(c.merchant, !full), evidenceSection(c.evidence), full ? null : partnerTasks(c));
@@ -402,7 +432,7 @@ export function renderCase(page, { params, identity }) {
 
   refresh.addEventListener('click', () => void load());
   // The poll skips a beat while a load runs or while focus is on something it would redraw (a link in the facts).
-  repeatWhileShown(page, POLL_MS, () => {
+  const stopPolling = repeatWhileShown(page, POLL_MS, () => {
     const focus = document.activeElement;
     if (!busy && ![head, details, timelineBody].some((el) => el.contains(focus))) void load({ poll: true });
   });

@@ -178,6 +178,8 @@ function requestSection(task) {
   return h('div', { class: 'request' }, load, body);
 }
 
+const fourEyesNote = (text) => h('p', { class: 'four-eyes' }, text);
+
 function taskCard(task, identity, announce, now, onCompleted) {
   const headingId = uid('task');
   const overdue = isOverdue(task.dueAt, now);
@@ -210,7 +212,7 @@ function taskCard(task, identity, announce, now, onCompleted) {
   );
   // Four eyes: whoever verified a case may not sign it off. Said on the card, before anyone fills the form in vain.
   if (task.type === 'le_signoff' && task.context?.verifiedBy === identity.id) {
-    add(card, h('p', { class: 'four-eyes' }, 'You verified this case: another officer must sign it off (four eyes).'));
+    add(card, fourEyesNote('You verified this case: another officer must sign it off (four eyes).'));
     return card;
   }
   const form = taskForm(task, (done) => {
@@ -230,7 +232,7 @@ function taskCard(task, identity, announce, now, onCompleted) {
  * Reads each case the cards name (a few at a time, once per case) and writes its reference, merchant and priority on its
  * cards; a verify_evidence card also lists the evidence to check. A case that cannot be read leaves its cards as they are.
  */
-async function describeCases(list, tasks, known) {
+async function describeCases(list, tasks, known, identity) {
   const ids = [...new Set(tasks.map((t) => t.caseId))].filter((id) => !known.has(id));
   const path = (id) => `/v1/cases/${encodeURIComponent(id)}`;
   const answers = await getEach(ids.map(path));
@@ -239,6 +241,12 @@ async function describeCases(list, tasks, known) {
     const c = known.get(t.caseId);
     const card = list.querySelector(`article[data-task-id="${CSS.escape(t.id)}"]`);
     if (!c || !card) continue;
+    // Four eyes: whoever opened a case may neither verify nor sign it off. Known once the case is read, so the form
+    // goes then, before anyone fills it in for a 403.
+    if ((t.type === 'verify_evidence' || t.type === 'le_signoff') && c.createdBy === identity.id && !card.classList.contains('completed')) {
+      const form = card.querySelector('form.task-form');
+      if (form) form.replaceWith(fourEyesNote('You opened this case: another person must do this (four eyes).'));
+    }
     const urgent = c.priority === 'high' || c.priority === 'critical';
     fill(card.querySelector('.case-summary'), ` · ${c.reference} · ${c.merchant?.name ?? ''} · `, h(urgent ? 'strong' : 'span', {}, `priority ${label(c.priority)}`));
     if (t.type === 'verify_evidence' && Array.isArray(c.evidence) && !card.querySelector('.evidence-list')) {
@@ -248,14 +256,22 @@ async function describeCases(list, tasks, known) {
   }
 }
 
-export function renderInbox(page, { identity }) {
+export function renderInbox(page, { identity, query: route }) {
+  // `#/tasks?caseId=…` (a case page's "resolve it" link): only that case's tasks, so the one meant is on screen.
+  const caseId = route?.get('caseId') || undefined;
   const announcer = h('p', { class: 'visually-hidden', role: 'status' });
   const list = h('div', { class: 'task-list' });
   const slot = h('div', { class: 'list-status', role: 'status' });
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   add(page, 
     h('h1', {}, 'My tasks'),
-    h('p', { class: 'lead' }, `Open tasks for ${identity.org} that your roles may act on, the most overdue first.`),
+    h(
+      'p',
+      { class: 'lead' },
+      caseId
+        ? [`Open tasks on case ${caseId} for ${identity.org} that your roles may act on. `, h('a', { href: '#/tasks' }, 'All my tasks')]
+        : `Open tasks for ${identity.org} that your roles may act on, the most overdue first.`,
+    ),
     announcer,
     slot,
     list,
@@ -281,17 +297,21 @@ export function renderInbox(page, { identity }) {
     fill(slot, summary());
   };
 
-  async function loadPage() {
+  /** `focusNew` ("Load more"): focus moves to the first card added, since the button may be gone (the last page). */
+  async function loadPage({ focusNew = false } = {}) {
     busy = true;
     more.disabled = true;
     fill(slot, 'Loading tasks…');
     try {
       // The server orders by deadline (the most overdue first, no deadline last) across pages, so "Load more" only appends.
-      const res = await getJson('/v1/tasks', { status: 'open', sort: 'due', limit: PAGE_SIZE, cursor });
+      const res = await getJson('/v1/tasks', { status: 'open', sort: 'due', caseId, limit: PAGE_SIZE, cursor });
       const now = Date.now();
       count += res.items.length;
-      add(list, ...res.items.map((t) => taskCard(t, identity, announce, now, completedHere)));
-      if (readsCases) void describeCases(list, res.items, known);
+      const added = res.items.map((t) => taskCard(t, identity, announce, now, completedHere));
+      add(list, ...added);
+      const heading = focusNew ? added[0]?.querySelector('h2') : null;
+      if (heading) focusNote(heading);
+      if (readsCases) void describeCases(list, res.items, known, identity);
       cursor = res.nextCursor ?? null;
       more.hidden = !cursor;
       fill(slot, summary());
@@ -312,7 +332,7 @@ export function renderInbox(page, { identity }) {
     busy = true;
     try {
       const shown = cards().length;
-      const query = { status: 'open', sort: 'due', limit: Math.min(MAX_LIMIT, Math.max(PAGE_SIZE, shown)) };
+      const query = { status: 'open', sort: 'due', caseId, limit: Math.min(MAX_LIMIT, Math.max(PAGE_SIZE, shown)) };
       // Asked conditionally: while nothing changed in the inbox the API answers 304 with no body, and nothing is redrawn.
       const asked = JSON.stringify(query);
       const answer = await request('/v1/tasks', { query, headers: lastPoll?.asked === asked ? { 'If-None-Match': lastPoll.etag } : {} });
@@ -348,7 +368,7 @@ export function renderInbox(page, { identity }) {
         else list.append(card);
       }
       count += fresh.length;
-      if (fresh.length && readsCases) void describeCases(list, fresh, known);
+      if (fresh.length && readsCases) void describeCases(list, fresh, known, identity);
       if (fresh.length || closed) {
         fill(slot, summary());
         announce([fresh.length ? `${fresh.length} new task${fresh.length === 1 ? '' : 's'}` : '', closed ? `${closed} no longer open` : ''].filter(Boolean).join('; ') + '.');
@@ -361,7 +381,7 @@ export function renderInbox(page, { identity }) {
     }
   }
 
-  more.addEventListener('click', () => void loadPage());
+  more.addEventListener('click', () => void loadPage({ focusNew: true }));
   repeatWhileShown(page, POLL_MS, () => {
     if (!busy) void poll();
   });
