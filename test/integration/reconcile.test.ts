@@ -69,7 +69,7 @@ describe('reconcile', () => {
     expect(findings.find((f) => f.caseId === ended.id)).toMatchObject({ state: 'terminated', openTasks: 1, action: 'closed' });
     expect(findings.some((f) => f.caseId === running.id)).toBe(false);
 
-    const c = await waitForCaseStatus(api, lead.token, ended.id, 'failed');
+    const c = await waitForCaseStatus(api, lead.token, ended.id, ['failed']);
     expect(c.closedAt).toEqual(expect.any(String));
     expect(c.steps.find((s: { name: string }) => s.name === 'verification')).toMatchObject({ status: 'cancelled' });
     expect((await api.request('GET', `/v1/tasks/${ended.taskId}`, { token: analyst.token })).body).toMatchObject({ status: 'cancelled' });
