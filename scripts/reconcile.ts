@@ -17,10 +17,19 @@ function line(f: Finding): string {
   const what =
     f.action === 'closed'
       ? `closed as failed, ${f.openTasks} open task(s) cancelled`
-      : f.state === 'completed'
-        ? 'workflow completed but the case reads open: left alone, look at its history'
-        : `would be closed as failed with --apply (${f.openTasks} open task(s))`;
-  return `${f.caseId}  ${f.reference}  workflow ${f.state}${f.runId ? ` (run ${f.runId})` : ''}: ${what}`;
+      : f.action === 'error'
+        ? `not closed: ${f.detail}`
+        : f.detail
+          ? f.detail
+          : f.state === 'completed'
+            ? 'workflow completed but the case reads open: left alone, look at its history'
+            : f.state === 'other'
+              ? 'workflow neither running nor ended (paused?): left alone'
+              : f.state === 'missing'
+                ? 'no such workflow here: check TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE; --apply closes it only when named with --case'
+                : `would be closed as failed with --apply (${f.openTasks} open task(s))`;
+  const tell = f.partners.length > 0 ? `; partners sent a request, to be told by hand: ${f.partners.join(', ')}` : '';
+  return `${f.caseId}  ${f.reference}  workflow ${f.state}${f.runId ? ` (run ${f.runId})` : ''}: ${what}${tell}`;
 }
 
 async function main(): Promise<number> {
@@ -44,8 +53,9 @@ async function main(): Promise<number> {
   const connection = await connectTemporal(config.temporalAddress, temporalAuthOf(config.temporalTls));
   try {
     const client = new Client({ connection, namespace: config.temporalNamespace });
+    console.log(`open cases in the database, their workflows in namespace ${config.temporalNamespace} at ${config.temporalAddress}`);
     const findings = await reconcile({ pool: db.pool, db: db.db, client }, { apply: Boolean(values.apply), operator: values.operator, caseId: values.case, onFinding: (f) => console.log(line(f)) });
-    const waiting = findings.filter((f) => f.action === 'none');
+    const waiting = findings.filter((f) => f.action !== 'closed');
     console.log(`${findings.length} open case(s) whose workflow is not running; ${findings.length - waiting.length} closed, ${waiting.length} left for a person`);
     return waiting.length > 0 ? 1 : 0;
   } finally {

@@ -103,8 +103,10 @@ const GAUGE_QUERIES = {
   openTasks: `SELECT type, assignee_org AS org, count(*) AS n FROM tasks WHERE status = 'open' GROUP BY 1, 2`,
   overdueTasks: `SELECT type, assignee_org AS org, count(*) AS n FROM tasks WHERE status = 'open' AND due_at < now() GROUP BY 1, 2`,
   cases: `SELECT status, count(*) AS n FROM cases GROUP BY 1`,
+  // A case closed by `npm run reconcile` after its workflow was gone from Temporal has no history left to archive.
   unarchived: `SELECT count(*) AS n FROM cases c
-    WHERE c.closed_at < now() - interval '${ARCHIVE_GRACE}' AND NOT EXISTS (SELECT 1 FROM history_archives h WHERE h.case_id = c.id)`,
+    WHERE c.closed_at < now() - interval '${ARCHIVE_GRACE}' AND NOT EXISTS (SELECT 1 FROM history_archives h WHERE h.case_id = c.id)
+      AND NOT EXISTS (SELECT 1 FROM audit_entries a WHERE a.case_id = c.id AND a.event_key = 'reconcile:case.closed' AND a.data->>'workflowStatus' = 'missing')`,
 };
 
 type GaugeRow = Record<string, string> & { n: string };

@@ -1,7 +1,10 @@
 // `npm run reconcile`: open cases whose workflow ended outside Takedown (terminated by hand here) are found, left alone
 // without --apply, and closed as failed with it: tasks cancelled, the chain told why and by whom, the history archived.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordCase } from '../../activities/cases';
+import { renderMetrics } from '../../telemetry/metrics';
 import { RECONCILE_FENCE, reconcile } from '../../scripts/lib/reconcile';
 import { caseWorkflowId } from '../../domain/ids';
 import { startApi, type ApiHarness } from '../support/api-harness';
@@ -71,7 +74,8 @@ describe('reconcile', () => {
 
     const c = await waitForCaseStatus(api, lead.token, ended.id, ['failed']);
     expect(c.closedAt).toEqual(expect.any(String));
-    expect(c.steps.find((s: { name: string }) => s.name === 'verification')).toMatchObject({ status: 'cancelled' });
+    // As the workflow's own close of a failed case leaves them: unfinished steps failed.
+    expect(c.steps.find((s: { name: string }) => s.name === 'verification')).toMatchObject({ status: 'failed' });
     expect((await api.request('GET', `/v1/tasks/${ended.taskId}`, { token: analyst.token })).body).toMatchObject({ status: 'cancelled' });
     // No longer in the analyst's inbox; the running case's task still is.
     const inbox = (await api.request('GET', '/v1/tasks?status=open&type=verify_evidence', { token: analyst.token })).body.items.map((t: { id: string }) => t.id);
@@ -79,21 +83,49 @@ describe('reconcile', () => {
     expect(inbox).toContain(running.taskId);
     expect((await api.request('GET', `/v1/cases/${running.id}`, { token: lead.token })).body.status).toBe('verifying');
 
-    // The chain says what happened, by whom, and holds the ended run's archived history; it verifies.
+    // The chain says what happened, by whom, and holds the ended run's archived history (archived first, so that a
+    // failure there leaves the case open for the next run); it verifies.
     const entries = (await api.request('GET', `/v1/cases/${ended.id}/audit`, { token: auditor.token })).body.entries as { action: string; data: Record<string, unknown> }[];
     expect(entries.find((e) => e.action === 'task.cancelled' && e.data.taskId === ended.taskId)?.data.reason).toMatch(/ended outside Takedown \(terminated\)/);
-    expect(entries.find((e) => e.action === 'case.closed')?.data).toMatchObject({ status: 'failed', workflowStatus: 'terminated', reconciledBy: 'ops-oncall' });
-    expect(entries.at(-1)?.action).toBe('history.archived');
+    expect(entries.at(-1)?.data).toMatchObject({ status: 'failed', workflowStatus: 'terminated', reconciledBy: 'ops-oncall', partnersNotNotified: [] });
+    expect(entries.at(-1)?.action).toBe('case.closed');
+    expect(entries.some((e) => e.action === 'history.archived')).toBe(true);
     expect((await api.request('GET', `/v1/cases/${ended.id}/audit/verify`, { token: auditor.token })).body).toMatchObject({ intact: true });
     const history = await api.request('GET', `/v1/cases/${ended.id}/history`, { token: auditor.token });
     expect(history.body).toMatchObject({ source: 'archive', runs: [{ intact: true }] });
     // Written under the reconciling fence: a late write of the ended run cannot reopen it.
-    const { rows } = await stack.db.pool.query('SELECT fence FROM cases WHERE id = $1', [ended.id]);
+    const { rows } = await stack.db.pool.query('SELECT fence, version, view FROM cases WHERE id = $1', [ended.id]);
     expect(rows[0].fence).toBe(RECONCILE_FENCE);
+    await recordCase(stack.db.pool, { view: { ...rows[0].view, status: 'verifying', closedAt: null }, version: rows[0].version + 5, audit: [], fence: 500 });
+    expect((await api.request('GET', `/v1/cases/${ended.id}`, { token: lead.token })).body.status).toBe('failed');
 
     // Once closed, nothing more to do: a second run finds nothing and appends nothing.
     const before = entries.length;
     expect((await reconcile(deps, { apply: true, operator: 'ops-oncall', caseId: ended.id })).length).toBe(0);
     expect((await api.request('GET', `/v1/cases/${ended.id}/audit`, { token: auditor.token })).body.entries).toHaveLength(before);
+  }, 60_000);
+
+  it('closes a case whose workflow cannot be found only when it is named: in bulk, a wrong namespace would make every case look missing', async () => {
+    // An open case with no workflow behind it (one purged by Temporal's retention after it was terminated reads the
+    // same): a real case's view, stored under an id of its own.
+    const real = await openCase();
+    const view = (await api.request('GET', `/v1/cases/${real.id}`, { token: lead.token })).body;
+    const id = `case_${randomBytes(13).toString('hex').slice(0, 26).replace(/[w-z]/g, 'a')}`;
+    const created = { key: 'wf:1:case.created', action: 'case.created', actor: { id: lead.id, org: 'ceop' }, data: { reference: view.reference } };
+    await recordCase(stack.db.pool, { view: { ...view, id }, version: 1, audit: [created], fence: 1 });
+    const deps = { pool: stack.db.pool, db: stack.db.db, client: stack.client };
+    // In bulk, with --apply: reported, not closed.
+    const bulk = (await reconcile(deps, { apply: true, operator: 'ops-oncall' })).find((f) => f.caseId === id);
+    expect(bulk).toMatchObject({ state: 'missing', runId: null, action: 'none' });
+    expect((await api.request('GET', `/v1/cases/${id}`, { token: lead.token })).body.status).toBe('verifying');
+    const named = await reconcile(deps, { apply: true, operator: 'ops-oncall', caseId: id });
+    expect(named).toMatchObject([{ caseId: id, state: 'missing', action: 'closed' }]);
+    expect((await api.request('GET', `/v1/cases/${id}`, { token: lead.token })).body.status).toBe('failed');
+    expect((await api.request('GET', `/v1/cases/${id}/audit/verify`, { token: auditor.token })).body).toMatchObject({ intact: true });
+    // No history is left to archive: the gauge of closed cases without one does not count it (an hour past its close).
+    await stack.db.pool.query(`UPDATE cases SET closed_at = now() - interval '2 hours' WHERE id = $1`, [id]);
+    expect((await renderMetrics(stack.db.pool)).body).toMatch(/^takedown_closed_cases_without_archive 0$/m);
+    // The real case, whose workflow runs, was never touched.
+    expect((await api.request('GET', `/v1/cases/${real.id}`, { token: lead.token })).body.status).toBe('verifying');
   }, 60_000);
 });
