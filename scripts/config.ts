@@ -133,7 +133,7 @@ const EnvSchema = z.object({
    */
   TAKEDOWN_SDK_METRICS_ADDRESS: z
     .string()
-    .regex(/^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$/i, 'must be host:port, such as 0.0.0.0:9465 or [::]:9465')
+    .regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\]):\d{1,5}$/i, 'must be an IP address and a port, such as 0.0.0.0:9465 or [::]:9465 (no host name)')
     .optional(),
 });
 

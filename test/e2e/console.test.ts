@@ -867,7 +867,7 @@ describe('web console', () => {
       await card.getByRole('radio', { name: 'verified' }).check();
       const sent = await apiCalls(page, async () => {
         await card.getByRole('button', { name: 'Complete task' }).click();
-        await card.getByRole('alert').getByText(/^Your earlier submission may have gone through: it got no answer, and the form has changed since/).waitFor();
+        await card.getByRole('alert').getByText(/^Your earlier submission may have gone through: it was not confirmed \(no answer, or one that did not say\), and the form has changed since/).waitFor();
       });
       expect(sent).toEqual([]);
       expect(await focusedClass(page)).toBe('form-alert');

@@ -96,7 +96,7 @@ describe('npm run worker: configuration and its own metrics', () => {
     expect(lines).toHaveLength(1);
     const line = JSON.parse(lines[0]) as { level: number; msg: string; err: { message: string } };
     expect(line).toMatchObject({ level: 60, msg: 'invalid configuration: not started' });
-    expect(line.err.message).toContain('TAKEDOWN_SDK_METRICS_ADDRESS: must be host:port');
+    expect(line.err.message).toContain('TAKEDOWN_SDK_METRICS_ADDRESS: must be an IP address and a port');
     await expectNeverPolled(taskQueue, out);
   }, 20_000);
 

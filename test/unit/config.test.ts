@@ -118,6 +118,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ TAKEDOWN_INBOX_CACHE_MB: '1.5' })).toThrow(/TAKEDOWN_INBOX_CACHE_MB/);
   });
 
+  it('takes the SDK metrics address as an IP address and a port, never a host name the SDK could not bind', () => {
+    expect(loadConfig({}).sdkMetricsAddress).toBeUndefined();
+    for (const ok of ['0.0.0.0:9465', '127.0.0.1:1', '[::]:9465', '[::1]:9465']) expect(loadConfig({ TAKEDOWN_SDK_METRICS_ADDRESS: ok }).sdkMetricsAddress).toBe(ok);
+    for (const bad of ['localhost:9465', 'http://0.0.0.0:9465', '0.0.0.0', ':9465', '0.0.0.0:9465/metrics']) {
+      expect(() => loadConfig({ TAKEDOWN_SDK_METRICS_ADDRESS: bad }), bad).toThrow(/TAKEDOWN_SDK_METRICS_ADDRESS: must be an IP address and a port/);
+    }
+  });
+
   it('speaks TLS to Temporal when asked, or when any TLS setting or an API key is given, a server name alone included', () => {
     expect(loadConfig({}).temporalTls.tls).toBe(false);
     expect(loadConfig({ TEMPORAL_TLS: 'true' }).temporalTls.tls).toBe(true);

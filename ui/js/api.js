@@ -110,7 +110,7 @@ export class ChangedSinceUnanswered extends ApiError {
     super(0, {
       title: 'Your earlier submission may have gone through',
       detail:
-        'it got no answer, and the form has changed since. Reload the page to see whether it took effect; to send the new values as a request of their own, press the button again.',
+        'it was not confirmed (no answer, or one that did not say), and the form has changed since. Reload the page to see whether it took effect; to send the new values as a request of their own, press the button again.',
     });
     this.local = true;
   }

@@ -180,9 +180,17 @@ function changesList() {
       const first = focusNew ? body.children[before]?.querySelector('th') : null;
       if (first) focusNote(first);
     } catch (err) {
-      if (mine === seq) fill(wrap, errorBox(err, 'Loading changes'));
+      if (mine !== seq) return;
+      fill(wrap, errorBox(err, 'Loading changes'));
+      // A failed reload from the newest: the rows shown are gone with it, and the cursor with them.
+      if (fresh) {
+        body.replaceChildren();
+        more.hidden = true;
+      }
     } finally {
-      more.disabled = false;
+      // Only the latest load may hand the button back: an older one ending meanwhile would let "Load more" append to rows
+      // a reload is replacing.
+      if (mine === seq) more.disabled = false;
     }
   }
   more.addEventListener('click', () => void load({ focusNew: true }));

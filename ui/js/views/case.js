@@ -304,8 +304,10 @@ export function renderCase(page, { params, identity }) {
   // The case as the withdrawal's 202 gave it, until the stored case shows the withdrawal: the workflow answers before
   // its closing write lands, and a read in between would show the case open again, with its forms.
   let withdrawing = null;
-  // A load is due soon (a withdrawn case still closing): the next one comes in 2 s, not at the 20 s poll.
+  // A load is due soon (a withdrawn case still closing): the next one comes in 2 s, not at the 20 s poll, for up to 30 s
+  // (then the poll takes over), and like the poll only while the tab is visible and nothing it would redraw has focus.
   let soon = false;
+  let soonLeft = 15;
 
   async function loadTimeline(c, mine) {
     if (!timelineBody.hasChildNodes()) timelineBody.replaceChildren(loading('Loading tasks'));
@@ -416,11 +418,12 @@ export function renderCase(page, { params, identity }) {
       if (view?.withdrawal) withdrawing = view;
       void load({ message: text });
     };
-    if (c.withdrawal && OPEN_STATUSES.includes(c.status) && !soon) {
+    if (c.withdrawal && OPEN_STATUSES.includes(c.status) && !soon && soonLeft > 0) {
       soon = true;
+      soonLeft -= 1;
       setTimeout(() => {
         soon = false;
-        if (page.isConnected && !busy) void load({ poll: true });
+        if (page.isConnected && !busy && pollable()) void load({ poll: true });
       }, 2000);
     }
     keepForm('withdraw', open && ownOrg && identity.caps.withdraw, () => withdrawForm(c.id, after));
@@ -432,9 +435,9 @@ export function renderCase(page, { params, identity }) {
 
   refresh.addEventListener('click', () => void load());
   // The poll skips a beat while a load runs or while focus is on something it would redraw (a link in the facts).
+  const pollable = () => document.visibilityState === 'visible' && ![head, details, timelineBody].some((el) => el.contains(document.activeElement));
   const stopPolling = repeatWhileShown(page, POLL_MS, () => {
-    const focus = document.activeElement;
-    if (!busy && ![head, details, timelineBody].some((el) => el.contains(focus))) void load({ poll: true });
+    if (!busy && pollable()) void load({ poll: true });
   });
   void load();
 }
