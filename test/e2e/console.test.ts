@@ -904,7 +904,7 @@ describe('web console', () => {
     });
   });
 
-  it("stops reading a case for a partner once its org holds no open task on it, and says so", async () => {
+  it('stops reading a case for a partner once its org holds no open task on it, and says so', async () => {
     await onOwnPage(async (page) => {
       await page.clock.install();
       const unique = randomBytes(4).toString('hex');
