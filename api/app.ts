@@ -31,6 +31,8 @@ export interface ApiDeps {
   taskQueue: string;
   namespace: string;
   adminToken: string;
+  /** During a rotation, the admin token being replaced (TAKEDOWN_ADMIN_TOKEN_PREVIOUS): taken too. */
+  previousAdminToken?: string;
   logger: Logger;
   /** For links to a case's workflow in the Temporal UI. */
   temporalUiUrl?: string;
@@ -121,7 +123,7 @@ function withActor(req: IncomingMessage, line: object): object {
  * (/v1 and /metrics) goes through one instance, so unknown tokens are counted, and refused, per address across them.
  */
 function authentication(deps: OpsDeps): RequestHandler {
-  const authenticating = authenticate({ pool: deps.pool, adminToken: deps.adminToken, principals: deps.principals });
+  const authenticating = authenticate({ pool: deps.pool, adminToken: deps.adminToken, previousAdminToken: deps.previousAdminToken, principals: deps.principals });
   const perMinute = authFailuresLimit(deps.authFailuresPerMinute, deps.rateLimitPerMinute);
   return perMinute ? limitFailedAuthentication(perMinute, authenticating) : authenticating;
 }

@@ -67,6 +67,8 @@ const EnvSchema = z.object({
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   // Any non-empty token is taken (the contract sets no length; a short one is warned about at start).
   TAKEDOWN_ADMIN_TOKEN: z.string().optional(),
+  /** During a rotation: the admin token being replaced, still taken beside TAKEDOWN_ADMIN_TOKEN until it is unset. */
+  TAKEDOWN_ADMIN_TOKEN_PREVIOUS: z.string().optional(),
   TAKEDOWN_DATA_DIR: z.string().default('.data'),
   TAKEDOWN_TOOLS_DIR: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -263,6 +265,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     temporalCliPath: e.TEMPORAL_CLI_PATH,
     temporalUiUrl: e.TEMPORAL_UI_URL,
     adminToken: e.TAKEDOWN_ADMIN_TOKEN,
+    previousAdminToken: e.TAKEDOWN_ADMIN_TOKEN_PREVIOUS,
     dataDir,
     toolsDir: toolsDirFor(REPO_ROOT, { TAKEDOWN_TOOLS_DIR: e.TAKEDOWN_TOOLS_DIR }),
     temporalTls: temporalTlsOf(e),

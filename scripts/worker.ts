@@ -28,6 +28,7 @@ try {
             temporal: client,
             namespace: config.temporalNamespace,
             adminToken: opsSettings.adminToken,
+            ...(config.previousAdminToken ? { previousAdminToken: config.previousAdminToken } : {}),
             metricsPublic: config.metricsPublic,
             logger: log,
             // Its /metrics takes tokens too: the same limit on failed authentications per address as the API's.

@@ -54,16 +54,17 @@ export type Authenticating = RequestHandler & {
  * The caller's principal by token hash: from `principals` (api/principal-cache.ts) while it listens for changes, else one
  * indexed query. Either way a revoked token stops working at once.
  */
-export function authenticate(opts: { pool: pg.Pool; adminToken: string; principals?: PrincipalCache }): Authenticating {
+export function authenticate(opts: { pool: pg.Pool; adminToken: string; previousAdminToken?: string; principals?: PrincipalCache }): Authenticating {
   // The admin token's digest once, and the caller's once per request: it serves both the admin check and the lookup.
   // Comparing digests in constant time: equal lengths, so timingSafeEqual never throws or leaks the token's length.
-  const adminDigest = opts.adminToken ? sha256(opts.adminToken) : undefined;
+  // During a rotation the token being replaced is the admin's too: both are compared, each in constant time.
+  const adminDigests = [opts.adminToken, opts.previousAdminToken].filter((t): t is string => Boolean(t)).map(sha256);
   /** The token's principal without a lookup: 'admin', a cached principal, undefined when a lookup would tell, null for no token. */
   const fromMemory = (req: Request): { token: string; hash: string; known: Actor | undefined } | null => {
     const token = bearer(req.headers.authorization);
     if (!token) return null;
     const digest = sha256(token);
-    if (adminDigest && timingSafeEqual(digest, adminDigest)) return { token, hash: '', known: ADMIN_ACTOR };
+    if (adminDigests.some((d) => timingSafeEqual(digest, d))) return { token, hash: '', known: ADMIN_ACTOR };
     const hash = digest.toString('hex');
     return { token, hash, known: TOKEN_RE.test(token) && token.length <= 200 ? opts.principals?.get(hash) : undefined };
   };

@@ -62,7 +62,7 @@ function dropBody(): RequestHandler {
  * What the operations endpoints need; a standalone worker has these too (see createOpsApp). `metricsPublic`: /metrics
  * without a token (TAKEDOWN_METRICS_PUBLIC, off by default); otherwise it takes an admin or auditor token.
  */
-export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken' | 'metricsPublic' | 'logger' | 'readiness' | 'principals' | 'rateLimitPerMinute' | 'authFailuresPerMinute'>;
+export type OpsDeps = Pick<ApiDeps, 'pool' | 'temporal' | 'namespace' | 'adminToken' | 'previousAdminToken' | 'metricsPublic' | 'logger' | 'readiness' | 'principals' | 'rateLimitPerMinute' | 'authFailuresPerMinute'>;
 
 /** `authenticating`: the app's token authentication (behind its failed-authentication limit), for /metrics. */
 export function healthRouter(deps: OpsDeps, authenticating: RequestHandler): Router {

@@ -344,6 +344,12 @@ export const PRODUCTION_ADMIN_TOKEN_LENGTH = 32;
 
 /** The admin token: from the environment; in development generated once and kept in <data dir>/admin-token. */
 export function resolveAdminToken(config: Config, log?: Logger): { token: string; generated: boolean } {
+  if (config.previousAdminToken) {
+    if (config.production && config.previousAdminToken.length < PRODUCTION_ADMIN_TOKEN_LENGTH) {
+      throw new Error(`TAKEDOWN_ADMIN_TOKEN_PREVIOUS must have at least ${PRODUCTION_ADMIN_TOKEN_LENGTH} characters when NODE_ENV=production`);
+    }
+    log?.warn('TAKEDOWN_ADMIN_TOKEN_PREVIOUS is set: the admin token being replaced is still taken; unset it once every client uses the new one');
+  }
   if (config.adminToken) {
     // The token an operator chose is the one secret that administers everything, and guesses at it are limited per
     // address only: in production a short one stops the start.

@@ -67,6 +67,7 @@ export async function startApiPart(config: Config, services: Services, client: C
     taskQueue: config.taskQueue,
     namespace: config.temporalNamespace,
     adminToken,
+    ...(config.previousAdminToken ? { previousAdminToken: config.previousAdminToken } : {}),
     logger: log,
     temporalUiUrl: services.temporalUiUrl,
     uiDir: path.join(root, 'ui'),

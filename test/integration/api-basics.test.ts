@@ -676,6 +676,19 @@ describe('operations', () => {
     expect(res.body).toEqual({ status: 'ok', db: 'ok', temporal: 'ok' });
   });
 
+  it('takes the admin token being replaced beside the new one during a rotation, and nothing else', async () => {
+    const old = `old-admin-${'o'.repeat(32)}`;
+    const rotating = await startApi('basics-rotation', { previousAdminToken: old });
+    try {
+      for (const token of [rotating.adminToken, old]) expect((await rotating.request('GET', '/v1/principals', { token })).status).toBe(200);
+      expect((await rotating.request('GET', '/v1/principals', { token: `${old}x` })).status).toBe(401);
+      // Without it (the rotation done), the old token is refused.
+      expect((await api.request('GET', '/v1/principals', { token: old })).status).toBe(401);
+    } finally {
+      await rotating.stop();
+    }
+  });
+
   it('answers every /healthz that comes while a probe runs from that probe: a flood of it takes one connection, not the pool', async () => {
     const pool = api.db.pool;
     const query = pool.query.bind(pool);

@@ -104,6 +104,8 @@ export async function startApi(
     inboxCacheMb?: number;
     /** Where the API logs (silent unless API_TEST_LOGS is set). */
     logger?: Logger;
+    /** An admin token being replaced, taken beside the harness's own (TAKEDOWN_ADMIN_TOKEN_PREVIOUS). */
+    previousAdminToken?: string;
   } = {},
 ): Promise<ApiHarness> {
   const db = opts.db ?? (await freshDatabase(label));
@@ -129,6 +131,7 @@ export async function startApi(
     ...(opts.httpsWebhooksOnly ? { httpsWebhooksOnly: true } : {}),
     ...(opts.trustProxy !== undefined ? { trustProxy: opts.trustProxy } : {}),
     ...(opts.inboxCacheMb !== undefined ? { inboxCacheMb: opts.inboxCacheMb } : {}),
+    ...(opts.previousAdminToken ? { previousAdminToken: opts.previousAdminToken } : {}),
     principals,
   });
   // As serveHttp makes the product's server: requests and responses born with Express's prototypes.

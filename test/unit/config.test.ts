@@ -147,6 +147,16 @@ describe('configuration', () => {
       expect(() => resolveAdminToken(loadConfig({ NODE_ENV: 'production', TAKEDOWN_ADMIN_TOKEN: token }), log)).toThrow(/at least 32 characters when NODE_ENV=production/);
     }
     expect(resolveAdminToken(loadConfig({ NODE_ENV: 'production', TAKEDOWN_ADMIN_TOKEN: 'x'.repeat(32) }), log).token).toBe('x'.repeat(32));
+    // The one being replaced, during a rotation: held to the same length, and said at start (to be unset once done).
+    expect(() => resolveAdminToken(loadConfig({ NODE_ENV: 'production', TAKEDOWN_ADMIN_TOKEN: 'x'.repeat(32), TAKEDOWN_ADMIN_TOKEN_PREVIOUS: 'old' }), log)).toThrow(
+      /TAKEDOWN_ADMIN_TOKEN_PREVIOUS must have at least 32 characters/,
+    );
+    lines.length = 0;
+    const rotating = loadConfig({ NODE_ENV: 'production', TAKEDOWN_ADMIN_TOKEN: 'x'.repeat(32), TAKEDOWN_ADMIN_TOKEN_PREVIOUS: 'y'.repeat(32) });
+    expect(rotating.previousAdminToken).toBe('y'.repeat(32));
+    expect(resolveAdminToken(rotating, log).token).toBe('x'.repeat(32));
+    expect(lines.join('')).toMatch(/TAKEDOWN_ADMIN_TOKEN_PREVIOUS is set/);
+    lines.length = 0;
 
     lines.length = 0;
     expect(resolveAdminToken(loadConfig({ NODE_ENV: 'production', ...TOKEN }), log).token).toBe(TOKEN.TAKEDOWN_ADMIN_TOKEN);
