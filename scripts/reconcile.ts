@@ -1,9 +1,10 @@
 // `npm run reconcile [-- --apply --operator NAME] [--case ID]`: lists the open cases (DATABASE_URL) whose workflow is not
-// running in Temporal (TEMPORAL_ADDRESS): terminated, reset away, timed out, failed, purged, or completed while its case
-// still reads open. Without --apply it changes nothing. With it, each case whose run ended outside Takedown is closed as
-// `failed`: its open tasks cancelled, its audit chain told why and by whom, the ended run's history archived. That is
-// final: a case meant to go on is reset with the Temporal CLI instead (docs/runbook.md). Exits 1 when a case needs a
-// person (found without --apply, or completed while open), 2 on misuse.
+// running in Temporal (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE): terminated, timed out, failed, purged, paused, or completed
+// while its case still reads open. Without --apply it changes nothing. With it, each case whose run ended for good is
+// closed as `failed`: its open tasks cancelled, its audit chain told why and by whom, the ended run's history archived,
+// and the partners that were sent a request listed to be told by hand (a missing workflow only when named with --case).
+// That is final: a case meant to go on is reset with the Temporal CLI instead (docs/runbook.md, section 8). Exits 1
+// when a case needs a person (found without --apply, left alone, or failed), 2 on misuse.
 import { parseArgs } from 'node:util';
 import { Client } from '@temporalio/client';
 import { connectDb } from '../db/client';

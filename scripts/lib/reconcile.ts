@@ -1,6 +1,7 @@
-// Open cases whose workflow ended outside Takedown (terminated or reset away by hand, timed out, failed, or purged):
-// found by asking Temporal about every open case, and, when asked to, closed as `failed` the way the workflow would
-// have closed them, so that no task waits in an inbox for a run that will never read its answer.
+// Open cases whose workflow ended outside Takedown (terminated by hand, timed out, failed, or purged): found by asking
+// Temporal about every open case (a reset one reads running: its new run goes on), and, when asked to, closed as
+// `failed` as the workflow's own close would leave them in the database, so that no task waits in an inbox for a run that
+// will never read its answer. Unlike that close, it sends partners nothing: it names them, to be told by hand.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import type pg from 'pg';
