@@ -226,7 +226,11 @@ export const notices = pgTable(
      */
     auditHead: jsonb('audit_head').$type<{ seq: number; hash: string }>(),
   },
-  (t) => [index('notices_case_idx').on(t.caseId)],
+  (t) => [
+    index('notices_case_idx').on(t.caseId),
+    // The notices still being delivered, by org, for the takedown_notices_in_flight gauge read at every scrape.
+    index('notices_in_flight_idx').on(t.org, t.state).where(sql`${t.state} IN ('pending', 'retrying')`),
+  ],
 );
 
 export const historyArchives = pgTable(

@@ -103,6 +103,7 @@ const GAUGE_QUERIES = {
   openTasks: `SELECT type, assignee_org AS org, count(*) AS n FROM tasks WHERE status = 'open' GROUP BY 1, 2`,
   overdueTasks: `SELECT type, assignee_org AS org, count(*) AS n FROM tasks WHERE status = 'open' AND due_at < now() GROUP BY 1, 2`,
   cases: `SELECT status, count(*) AS n FROM cases GROUP BY 1`,
+  noticesInFlight: `SELECT org, state, count(*) AS n FROM notices WHERE state IN ('pending', 'retrying') GROUP BY 1, 2`,
   // A case closed by `npm run reconcile` after its workflow was gone from Temporal has no history left to archive.
   unarchived: `SELECT count(*) AS n FROM cases c
     WHERE c.closed_at < now() - interval '${ARCHIVE_GRACE}' AND NOT EXISTS (SELECT 1 FROM history_archives h WHERE h.case_id = c.id)
@@ -208,6 +209,16 @@ new Gauge({
   registers: [registry],
   async collect() {
     showRows(this, (await readDatabase())?.cases, (r) => ({ status: r.status }));
+  },
+});
+
+new Gauge({
+  name: 'takedown_notices_in_flight',
+  help: "Notices still being delivered, by partner org and state (pending: not yet attempted or under way; retrying: an attempt failed and another is due): every process's, read from PostgreSQL, where takedown_notice_attempts_total counts one process's attempts",
+  labelNames: ['org', 'state'] as const,
+  registers: [registry],
+  async collect() {
+    showRows(this, (await readDatabase())?.noticesInFlight, (r) => ({ org: r.org, state: r.state }));
   },
 });
 

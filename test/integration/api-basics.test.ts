@@ -793,6 +793,12 @@ describe('operations', () => {
       `INSERT INTO cases (id, reference, org, status, created_at, created_by, updated_at, closed_at, merchant_ids, wallet_ids, hosts, view)
        VALUES ('case_noarchive', 'R-NOARCHIVE', 'ceop', 'completed', now() - interval '3 hours', 'prn_x', now(), now() - interval '2 hours', '{}', '{}', '{}', '{}')`,
     );
+    // Notices of one partner: one still being retried, one delivered (no longer in flight).
+    await api.db.pool.query(
+      `INSERT INTO notices (id, case_id, org, type, state, attempts) VALUES
+         ('ntc_metrics_1', 'case_metrics', 'acq-inflight', 'freeze_request', 'retrying', 3),
+         ('ntc_metrics_2', 'case_metrics', 'acq-inflight', 'termination_request', 'delivered', 1)`,
+    );
     expect((await api.request('GET', '/metrics')).status).toBe(401);
     // Requests by route pattern (never the path), and those no route answered as `other`.
     expect((await api.request('GET', '/v1/tasks/tsk_nosuchtask', { token: api.adminToken })).status).toBe(404);
@@ -817,6 +823,8 @@ describe('operations', () => {
     expect(res.text).not.toContain('tsk_nosuchtask');
     expect(res.text).toMatch(/takedown_db_pool_connections\{state="total"\} [1-9]/);
     expect(res.text).toMatch(/takedown_closed_cases_without_archive [1-9]/);
+    expect(res.text).toContain('takedown_notices_in_flight{org="acq-inflight",state="retrying"} 1');
+    expect(res.text).not.toContain('takedown_notices_in_flight{org="acq-inflight",state="delivered"}');
   });
 
   it('serves /metrics without a token where configured so (the development default), and /v1 still asks for one', async () => {

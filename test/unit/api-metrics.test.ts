@@ -42,7 +42,9 @@ describe('metrics', () => {
         ? [{ n: '4' }]
         : text.includes('FROM tasks')
           ? [{ type: 'scheme_termination', org: 'visa', n: '7' }]
-          : [{ status: 'open', n: '5' }];
+          : text.includes('FROM notices')
+            ? [{ org: 'visa', state: 'retrying', n: '3' }]
+            : [{ status: 'open', n: '5' }];
     const up = { totalCount: 1, idleCount: 1, waitingCount: 0, query: async (q: { text: string }) => ({ rows: rowsFor(q.text) }) };
     const down = {
       totalCount: 0,
@@ -57,6 +59,7 @@ describe('metrics', () => {
       expect(before).toContain('takedown_open_tasks{type="scheme_termination",org="visa"} 7');
       expect(before).toContain('takedown_overdue_tasks{type="scheme_termination",org="visa"} 7');
       expect(before).toContain('takedown_cases{status="open"} 5');
+      expect(before).toContain('takedown_notices_in_flight{org="visa",state="retrying"} 3');
       expect(before).toContain('takedown_closed_cases_without_archive 4');
       expect(before).toContain('takedown_db_scrape_failed 0');
       // PostgreSQL goes down: telemetry/metrics.ts says "the gauges are simply absent this time". An alert on overdue tasks
