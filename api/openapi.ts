@@ -340,8 +340,20 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
     summary: 'Create a principal and its token (admin)',
     tags: ['principals'],
     security,
-    request: body(PrincipalCreateSchema),
-    responses: { 201: json(PrincipalCreated, 'Created; the token is shown only now'), ...common },
+    request: {
+      headers: z.object({
+        'idempotency-key': z.string().optional().openapi({
+          description: 'IETF Idempotency-Key (an extension): a repeat with the same key and body creates nothing, and answers 409 naming the principal the first made (`principalId`), since its token is shown only once',
+        }),
+      }),
+      ...body(PrincipalCreateSchema),
+    },
+    responses: {
+      201: json(PrincipalCreated, 'Created; the token is shown only now'),
+      ...common,
+      409: problem('This Idempotency-Key already created a principal (`principalId`): revoke it and create another if its token was lost'),
+      422: problem('Fields fail validation (each in `errors`), or the Idempotency-Key was used with another body'),
+    },
   });
   registry.registerPath({ method: 'get', path: '/v1/principals', summary: 'List principals without tokens (admin)', tags: ['principals'], security, responses: { 200: json(z.object({ items: z.array(Principal) }), 'Principals'), 401: common[401], 403: common[403] } });
   registry.registerPath({ method: 'get', path: '/v1/principals/{id}', summary: 'Read a principal (admin; an auditor too, to name an audit entry\'s actor)', tags: ['principals'], security, request: { params: IdParams }, responses: { 200: json(Principal, 'The principal'), 401: common[401], 403: common[403], 404: problem('Unknown principal') } });

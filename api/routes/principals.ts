@@ -1,11 +1,12 @@
 // Principals (admin; auditors may read them, to name the actors of audit entries): create with a token shown once, list without tokens, revoke.
 import { Router } from 'express';
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { recordAdminEvent } from '../../db/queries/admin-events';
-import { principals } from '../../db/schema';
+import { adminEvents, principals } from '../../db/schema';
 import { ProblemError } from '../../domain/errors';
 import { PrincipalCreateSchema } from '../../domain/schemas';
 import type { ApiDeps } from '../app';
+import { bodyHash, idempotencyKeyOf, keyReusedWithAnotherBody } from '../idempotency';
 import { newPrincipalId, PRINCIPAL_ID_RE } from '../ids';
 import { actorOf, generateToken, hashToken, requireRoles } from '../middleware/auth';
 import { bodyOf } from '../middleware/body';
@@ -36,14 +37,42 @@ export function principalsRouter(deps: ApiDeps): Router {
   r.route('/principals')
     .post(admin, async (req, res) => {
       const body = parseOr422(PrincipalCreateSchema, bodyOf(req));
+      const key = idempotencyKeyOf(req.headersDistinct['idempotency-key']);
       const actor = actorOf(req);
       const token = generateToken();
+      const hash = key === undefined ? undefined : bodyHash(body);
       const row = await deps.db.transaction(async (tx) => {
+        // An Idempotency-Key makes a repeat create nothing more. The token was shown once and only its hash is kept, so
+        // the first answer cannot be given again: a repeat learns which principal its key made (a 409), to revoke it and
+        // create another if the token was lost. The key and body hash go in the creation's admin event; a lock on the
+        // (admin, key) pair makes two concurrent repeats take turns.
+        if (key !== undefined) {
+          await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext('principal.created'), hashtext(${`${actor.id}\n${key}`}))`);
+          const [earlier] = await tx
+            .select({ subject: adminEvents.subject, bodySha256: sql<string | null>`${adminEvents.data}->>'bodySha256'` })
+            .from(adminEvents)
+            .where(and(eq(adminEvents.action, 'principal.created'), eq(adminEvents.actorId, actor.id), sql`${adminEvents.data}->>'idempotencyKey' = ${key}`))
+            .limit(1);
+          if (earlier && earlier.bodySha256 !== hash) throw keyReusedWithAnotherBody();
+          if (earlier) {
+            throw new ProblemError(
+              'conflict',
+              `this Idempotency-Key already created principal ${earlier.subject}; its token is shown only once: if it was lost, revoke that principal and create another`,
+              undefined,
+              { principalId: earlier.subject },
+            );
+          }
+        }
         const [created] = await tx
           .insert(principals)
           .values({ id: newPrincipalId(), name: body.name, org: body.org, roles: [...new Set(body.roles)], tokenHash: hashToken(token), createdBy: actor.id })
           .returning();
-        await recordAdminEvent(tx, actor, 'principal.created', created.id, { name: created.name, org: created.org, roles: created.roles });
+        await recordAdminEvent(tx, actor, 'principal.created', created.id, {
+          name: created.name,
+          org: created.org,
+          roles: created.roles,
+          ...(key === undefined ? {} : { idempotencyKey: key, bodySha256: hash }),
+        });
         return created;
       });
       res.status(201).json({ ...principalJson(row), token });

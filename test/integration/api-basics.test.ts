@@ -436,6 +436,38 @@ describe('errors', () => {
   });
 });
 
+describe('principals', () => {
+  it('creates one principal per Idempotency-Key: a repeat is told which principal its key made (409), another body is a 422', async () => {
+    const name = `Keyed ${randomBytes(4).toString('hex')}`;
+    const body = { name, org: 'ceop', roles: ['analyst'] };
+    const send = (key: string, b: object = body) => api.request('POST', '/v1/principals', { token: api.adminToken, body: b, headers: { 'Idempotency-Key': key } });
+    const key = `create-${randomBytes(6).toString('hex')}`;
+    const first = await send(key);
+    expect(first.status, first.text).toBe(201);
+    expect(first.body.token).toEqual(expect.any(String));
+    const again = await send(key);
+    expect(again.status).toBe(409);
+    expect(again.body).toMatchObject({ status: 409, principalId: first.body.id });
+    expect(again.body.detail).toContain(first.body.id);
+    expect(JSON.stringify(again.body)).not.toContain(first.body.token);
+    const other = await send(key, { ...body, roles: ['auditor'] });
+    expect(other.status).toBe(422);
+    expect(other.body.errors).toHaveProperty('Idempotency-Key');
+    // Concurrent repeats of a new key take turns: one principal, the others told which.
+    const raced = `race-${randomBytes(6).toString('hex')}`;
+    const racedBody = { ...body, name: `${name} raced` };
+    const answers = await Promise.all(Array.from({ length: 5 }, () => send(raced, racedBody)));
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    const made = answers.find((a) => a.status === 201)!.body.id;
+    expect(answers.filter((a) => a.status === 409).every((a) => a.body.principalId === made)).toBe(true);
+    const items = (await api.request('GET', '/v1/principals', { token: api.adminToken })).body.items as { name: string }[];
+    expect(items.filter((p) => p.name === name)).toHaveLength(1);
+    expect(items.filter((p) => p.name === `${name} raced`)).toHaveLength(1);
+    // Without a key, each request is a principal of its own, as before; a malformed key is a 422.
+    expect((await api.request('POST', '/v1/principals', { token: api.adminToken, body, headers: { 'Idempotency-Key': 'k'.repeat(300) } })).status).toBe(422);
+  });
+});
+
 describe('input validation', () => {
   const principalCount = async () => (await api.request('GET', '/v1/principals', { token: api.adminToken })).body.items.length as number;
 

@@ -1,5 +1,5 @@
 // The admin page: principals (create one, its token shown once; revoke) and partner orgs (list; register or change one).
-import { ApiError, getJson, postJson, request } from '../api.js';
+import { ApiError, formKey, getJson, postJson, request } from '../api.js';
 import { add, fill, h, uid } from '../dom.js';
 import { clearProblem, control, fieldProblem, focusNote, showProblem } from '../forms.js';
 import { formatTime, label } from '../format.js';
@@ -25,6 +25,9 @@ function principalForm(created, unanswered) {
   const alert = h('div', { class: 'form-alert', role: 'alert' });
   const submit = h('button', { type: 'submit' }, 'Create principal');
   const controls = [name, org, roles];
+  // Kept while a submission goes unanswered: pressing again repeats it, and the API creates nothing more (it answers
+  // 409 naming the principal the first made, whose token it cannot show again).
+  const key = formKey();
   const form = h('form', { class: 'inline-form', novalidate: true }, name.wrap, org.wrap, roles.wrap, submit, alert);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -32,17 +35,20 @@ function principalForm(created, unanswered) {
     const body = { name: name.input.value.trim(), org: org.input.value.trim(), roles: boxes.filter((b) => b.checked).map((b) => b.value) };
     submit.disabled = true;
     try {
-      const p = await postJson('/v1/principals', body);
+      const p = await postJson('/v1/principals', body, { key });
       form.reset();
       created(p);
     } catch (err) {
       showProblem(err, alert, (key) => (key === 'name' ? name : key === 'org' ? org : key.startsWith('roles') ? roles : null), controls);
-      // No answer, or a failure past validation: the principal may exist all the same (its token lost with the answer),
-      // and pressing again would make another. The list is read again, and the form says so.
+      // No answer, or a failure past validation: the principal may exist all the same (its token lost with the answer).
+      // Pressing again repeats the request under the same key, which creates none twice and names the one the first
+      // made; the list is read again meanwhile.
       if (!(err instanceof ApiError) || err.status === 0 || err.status >= 500) {
-        add(alert, h('p', {}, 'The principal may have been created all the same: look for it in the list above before trying again. Its token cannot be shown again; if it is there, revoke it and create another.'));
+        add(alert, h('p', {}, 'The principal may have been created all the same. Pressing the button again is safe: it creates no second one, and says which one the first made. Its token cannot be shown again: if it was created, revoke it and create another.'));
         unanswered();
       }
+      // The repeat's answer: the principal its key made, whose token is gone with the first answer.
+      if (err instanceof ApiError && err.status === 409 && err.problem.principalId) unanswered();
     } finally {
       submit.disabled = false;
     }
