@@ -182,54 +182,37 @@ new Gauge({
   },
 });
 
-new Gauge({
-  name: 'takedown_open_tasks',
-  help: 'Open tasks by type and assignee org',
-  labelNames: ['type', 'org'] as const,
-  registers: [registry],
-  async collect() {
-    showRows(this, (await readDatabase())?.openTasks, (r) => ({ type: r.type, org: r.org }));
-  },
-});
+/**
+ * A gauge computed from one of GAUGE_QUERIES at every scrape: one series per row, its labels the row's columns of the
+ * same names (the queries name their columns so), its value the row's count.
+ */
+function databaseGauge<L extends string>(name: string, help: string, query: keyof typeof GAUGE_QUERIES, labelNames: readonly L[]): void {
+  new Gauge<L>({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    async collect() {
+      showRows(this, (await readDatabase())?.[query], (r) => Object.fromEntries(labelNames.map((l) => [l, r[l]])) as Partial<Record<L, string>>);
+    },
+  });
+}
 
-new Gauge({
-  name: 'takedown_overdue_tasks',
-  help: 'Open tasks past their due time by type and assignee org',
-  labelNames: ['type', 'org'] as const,
-  registers: [registry],
-  async collect() {
-    showRows(this, (await readDatabase())?.overdueTasks, (r) => ({ type: r.type, org: r.org }));
-  },
-});
-
-new Gauge({
-  name: 'takedown_cases',
-  help: 'Cases by status',
-  labelNames: ['status'] as const,
-  registers: [registry],
-  async collect() {
-    showRows(this, (await readDatabase())?.cases, (r) => ({ status: r.status }));
-  },
-});
-
-new Gauge({
-  name: 'takedown_notices_in_flight',
-  help: "Notices still being delivered, by partner org and state (pending: not yet attempted or under way; retrying: an attempt failed and another is due): every process's, read from PostgreSQL, where takedown_notice_attempts_total counts one process's attempts",
-  labelNames: ['org', 'state'] as const,
-  registers: [registry],
-  async collect() {
-    showRows(this, (await readDatabase())?.noticesInFlight, (r) => ({ org: r.org, state: r.state }));
-  },
-});
-
-new Gauge({
-  name: 'takedown_closed_cases_without_archive',
-  help: `Cases closed more than ${ARCHIVE_GRACE} ago whose Temporal history is not archived in PostgreSQL: the archive gave up (it retries for ${ARCHIVE_DEADLINE}) and the history goes with Temporal's retention`,
-  registers: [registry],
-  async collect() {
-    showRows(this, (await readDatabase())?.unarchived, () => ({}));
-  },
-});
+databaseGauge('takedown_open_tasks', 'Open tasks by type and assignee org', 'openTasks', ['type', 'org']);
+databaseGauge('takedown_overdue_tasks', 'Open tasks past their due time by type and assignee org', 'overdueTasks', ['type', 'org']);
+databaseGauge('takedown_cases', 'Cases by status', 'cases', ['status']);
+databaseGauge(
+  'takedown_notices_in_flight',
+  "Notices still being delivered, by partner org and state (pending: not yet attempted or under way; retrying: an attempt failed and another is due): every process's, read from PostgreSQL, where takedown_notice_attempts_total counts one process's attempts",
+  'noticesInFlight',
+  ['org', 'state'],
+);
+databaseGauge(
+  'takedown_closed_cases_without_archive',
+  `Cases closed more than ${ARCHIVE_GRACE} ago whose Temporal history is not archived in PostgreSQL: the archive gave up (it retries for ${ARCHIVE_DEADLINE}) and the history goes with Temporal's retention`,
+  'unarchived',
+  [],
+);
 
 /** The text exposition of every metric, with the PostgreSQL gauges read from `pool`. */
 export async function renderMetrics(pool?: pg.Pool): Promise<{ contentType: string; body: string }> {
